@@ -1,0 +1,282 @@
+// Package stack loads a compose project exactly as `docker compose` does and
+// turns each service into an image reference with diagnostics about how that
+// reference was written: unset variables, where each value came from, the
+// missing trailing slash, invalid references and an implicit `latest`.
+//
+// Nothing here touches the network; the probe package takes it from there.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/google/go-containerregistry/pkg/name"
+	"gopkg.in/yaml.v3"
+)
+
+// Stack is a loaded compose project reduced to what image checks need.
+type Stack struct {
+	Name         string
+	WorkingDir   string
+	ComposeFiles []string
+	// EnvFiles are the .env files compose read, in the order it read them.
+	EnvFiles []string
+	// Services are sorted by name and include build-only and
+	// profile-disabled services, marked by Kind.
+	Services []Service
+}
+
+// Kind says what a check should do with a service.
+type Kind string
+
+const (
+	// Pulled services run a registry image: check it.
+	Pulled Kind = "pull"
+	// BuildOnly services are built locally (no image, or pull_policy: build).
+	BuildOnly Kind = "build-only"
+	// Disabled services belong to a profile that is not active.
+	Disabled Kind = "disabled"
+)
+
+// Service is one compose service and its image reference.
+type Service struct {
+	Name string
+	Kind Kind
+	// Image is the reference after interpolation, as compose will use it.
+	Image string
+	// Raw is the reference as written in the compose file, before
+	// interpolation; empty when the loader could not recover it.
+	Raw string
+	// Source is where the image key is written (file:line).
+	Source Location
+	// Ref is the parsed reference; nil when the reference is invalid.
+	Ref name.Reference
+	// Platform is the service's `platform:`, empty when unset.
+	Platform string
+	// Build says the service also has a build section: a missing image is
+	// then built rather than fatal.
+	Build bool
+	// Profiles are the service's profiles (for reporting disabled ones).
+	Profiles []string
+	// Variables are the variables used in the raw image, in order of use.
+	Variables []Variable
+	// Diagnostics are problems found in the reference itself.
+	Diagnostics []Diagnostic
+}
+
+// Location is a position in a file; Line is 0 when unknown.
+type Location struct {
+	File string
+	Line int
+}
+
+func (l Location) String() string {
+	if l.File == "" {
+		return ""
+	}
+	if l.Line == 0 {
+		return l.File
+	}
+	return fmt.Sprintf("%s:%d", l.File, l.Line)
+}
+
+// Severity ranks a diagnostic: errors make the image unpullable.
+type Severity string
+
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+)
+
+// Diagnostic codes, stable for `--format json` consumers.
+const (
+	CodeUnsetVariable    = "unset-variable"
+	CodeEmptyVariable    = "empty-variable"
+	CodeMissingSlash     = "missing-slash"
+	CodeInvalidReference = "invalid-reference"
+	CodeImplicitLatest   = "implicit-latest"
+)
+
+// Diagnostic is one finding about a service's image reference.
+type Diagnostic struct {
+	Severity Severity `json:"severity"`
+	Code     string   `json:"code"`
+	Message  string   `json:"message"`
+	// Fix says what to do, in one line.
+	Fix string `json:"fix,omitempty"`
+}
+
+// LoadError means the project itself could not be loaded (exit code 2).
+type LoadError struct{ Err error }
+
+func (e *LoadError) Error() string { return "cannot load the compose project: " + e.Err.Error() }
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// Load loads the project the way `docker compose` would with the same flags
+// and environment, then diagnoses every service's image reference.
+func Load(ctx context.Context, o Options) (*Stack, error) {
+	var passes [][]string
+	po, err := o.projectOptions(func(files []string) { passes = append(passes, files) })
+	if err != nil {
+		return nil, &LoadError{err}
+	}
+	project, err := po.LoadProject(ctx)
+	if err != nil {
+		return nil, &LoadError{err}
+	}
+	if project.Name == "" {
+		return nil, &LoadError{errors.New("project name can't be empty; use --project-name")}
+	}
+
+	st := &Stack{
+		Name:         project.Name,
+		WorkingDir:   project.WorkingDir,
+		ComposeFiles: project.ComposeFiles,
+	}
+	seen := map[string]bool{}
+	for _, pass := range passes {
+		for _, f := range pass {
+			if !seen[f] {
+				seen[f] = true
+				st.EnvFiles = append(st.EnvFiles, f)
+			}
+		}
+	}
+
+	raw := rawImages(ctx, po)
+	where := imageLocations(project.ComposeFiles)
+	env := environment{project: project.Environment, passes: passes}
+
+	add := func(s types.ServiceConfig, kind Kind) {
+		svc := Service{
+			Name:     s.Name,
+			Kind:     kind,
+			Image:    s.Image,
+			Raw:      raw[s.Name],
+			Source:   where[s.Name],
+			Platform: s.Platform,
+			Build:    s.Build != nil,
+			Profiles: s.Profiles,
+		}
+		if svc.Source.File == "" && len(project.ComposeFiles) > 0 {
+			svc.Source.File = project.ComposeFiles[0]
+		}
+		if kind == Pulled && svc.Build && (s.Image == "" || s.PullPolicy == types.PullPolicyBuild) {
+			svc.Kind = BuildOnly
+		}
+		if svc.Kind != Disabled {
+			diagnose(&svc, env)
+		}
+		st.Services = append(st.Services, svc)
+	}
+	for _, s := range project.Services {
+		add(s, Pulled)
+	}
+	for _, s := range project.DisabledServices {
+		add(s, Disabled)
+	}
+	sort.Slice(st.Services, func(i, j int) bool { return st.Services[i].Name < st.Services[j].Name })
+	return st, nil
+}
+
+// rawImages recovers each service's image as written, after override merging
+// and extends but before interpolation, by loading the model a second time
+// with interpolation off. The second load is best effort: when it fails, the
+// variable diagnostics are simply unavailable.
+func rawImages(ctx context.Context, po *cli.ProjectOptions) map[string]string {
+	out := map[string]string{}
+	rawOpts, err := cli.NewProjectOptions(po.ConfigPaths,
+		cli.WithWorkingDirectory(po.WorkingDir),
+		cli.WithEnv(envSlice(po.Environment)),
+		cli.WithInterpolation(false),
+		cli.WithLoadOptions(func(lo *loader.Options) {
+			lo.SkipValidation = true
+			lo.SkipNormalization = true
+			lo.SkipConsistencyCheck = true
+			lo.SkipResolveEnvironment = true
+			lo.SkipResolveLabels = true
+		}),
+	)
+	if err != nil {
+		return out
+	}
+	model, err := rawOpts.LoadModel(ctx)
+	if err != nil {
+		return out
+	}
+	services, _ := model["services"].(map[string]any)
+	for name, s := range services {
+		m, _ := s.(map[string]any)
+		if img, ok := m["image"].(string); ok {
+			out[name] = img
+		}
+	}
+	return out
+}
+
+// imageLocations finds, for each service, the last compose file that sets
+// its image (later files override earlier ones) and the line it is on.
+func imageLocations(files []string) map[string]Location {
+	out := map[string]Location{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var doc yaml.Node
+		if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+			continue
+		}
+		services := mapValue(doc.Content[0], "services")
+		if services == nil || services.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(services.Content); i += 2 {
+			if img := mapValue(services.Content[i+1], "image"); img != nil {
+				out[services.Content[i].Value] = Location{File: displayPath(f), Line: img.Line}
+			}
+		}
+	}
+	return out
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// displayPath shortens a path relative to the current directory when that
+// reads better; diagnostics are for people.
+func displayPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return p
+}
+
+func envSlice(m types.Mapping) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
+}

@@ -1,0 +1,180 @@
+package stack
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/joho/godotenv"
+)
+
+// Variable is one variable used in an image reference and the value compose
+// gave it.
+type Variable struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	// Set is false when neither the environment nor an env file defines it.
+	Set bool `json:"set"`
+	// Default is the `${NAME:-default}` fallback, if the reference has one.
+	Default    string `json:"default,omitempty"`
+	HasDefault bool   `json:"-"`
+	// Modifier is the substitution operator (":-", "-", ":+", "+", ":?",
+	// "?"), empty for a plain `${NAME}`.
+	Modifier string `json:"-"`
+	Origin   Origin `json:"origin"`
+}
+
+// OriginKind names where a variable's value came from.
+type OriginKind string
+
+const (
+	FromEnvironment OriginKind = "environment"
+	FromEnvFile     OriginKind = "env-file"
+	FromUnset       OriginKind = "unset"
+)
+
+// Origin is where a variable's value came from: the OS environment (which
+// always wins, as in compose) or an env file and its line.
+type Origin struct {
+	Kind     OriginKind `json:"kind"`
+	Location Location   `json:"-"`
+}
+
+func (o Origin) String() string {
+	switch o.Kind {
+	case FromEnvFile:
+		return o.Location.String()
+	case FromEnvironment:
+		return "the environment"
+	default:
+		return "nowhere (unset)"
+	}
+}
+
+// MarshalJSON lets JSON show the origin as one readable string.
+func (o Origin) MarshalJSON() ([]byte, error) {
+	return fmt.Appendf(nil, "%q", o.String()), nil
+}
+
+// environment answers where compose found each variable.
+type environment struct {
+	project types.Mapping
+	// passes are the env files of each .env pass compose made, in order.
+	// Within a pass later files win; across passes the first pass wins
+	// (compose merges without overriding).
+	passes [][]string
+}
+
+func (e environment) lookup(name string) (string, bool) {
+	v, ok := e.project[name]
+	return v, ok
+}
+
+func (e environment) origin(name string) Origin {
+	if _, ok := os.LookupEnv(name); ok {
+		return Origin{Kind: FromEnvironment}
+	}
+	for _, pass := range e.passes {
+		for i := len(pass) - 1; i >= 0; i-- {
+			if line := definedAt(pass[i], name); line > 0 {
+				return Origin{Kind: FromEnvFile, Location: Location{File: displayPath(pass[i]), Line: line}}
+			}
+		}
+	}
+	if _, ok := e.project[name]; ok {
+		// Set by compose itself (PWD) or by an env file line we could not
+		// place; still not the OS environment.
+		return Origin{Kind: FromEnvFile}
+	}
+	return Origin{Kind: FromUnset}
+}
+
+// definedAt returns the 1-based line where file assigns name, or 0. godotenv
+// decides whether the file defines the key at all, so comments and quoting
+// follow the .env rules; the line scan only places it.
+func definedAt(file, name string) int {
+	vals, err := godotenv.Read(file)
+	if err != nil {
+		return 0
+	}
+	if _, ok := vals[name]; !ok {
+		return 0
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = f.Close() }()
+	re := regexp.MustCompile(`^\s*(?:export\s+)?` + regexp.QuoteMeta(name) + `\s*[=:]`)
+	line, found := 0, 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line++
+		if re.MatchString(sc.Text()) {
+			found = line // the last assignment wins
+		}
+	}
+	return found
+}
+
+// use is one occurrence of a variable in a raw string.
+type use struct {
+	v          Variable
+	start, end int // byte offsets of the whole ${...} in the raw string
+}
+
+var identifier = regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9]*`)
+
+// uses finds the variables in raw with compose-go's own pattern, so what
+// counts as a variable here is what compose interpolates.
+func uses(raw string, env environment) []use {
+	p := template.DefaultPattern
+	named, braced := p.SubexpIndex("named"), p.SubexpIndex("braced")
+	var out []use
+	for _, m := range p.FindAllStringSubmatchIndex(raw, -1) {
+		var expr string
+		switch {
+		case m[2*named] >= 0:
+			expr = raw[m[2*named]:m[2*named+1]]
+		case m[2*braced] >= 0:
+			expr = raw[m[2*braced]:m[2*braced+1]]
+		default:
+			continue // escaped $$ or invalid, which compose rejects itself
+		}
+		nm := identifier.FindString(expr)
+		v := Variable{Name: nm}
+		rest := expr[len(nm):]
+		for _, op := range []string{":-", ":+", ":?", "-", "+", "?"} {
+			if strings.HasPrefix(rest, op) {
+				v.Modifier = op
+				if op == ":-" || op == "-" {
+					v.Default, v.HasDefault = rest[len(op):], true
+				}
+				break
+			}
+		}
+		v.Value, v.Set = env.lookup(nm)
+		v.Origin = env.origin(nm)
+		out = append(out, use{v: v, start: m[0], end: m[1]})
+	}
+	return out
+}
+
+// substitute interpolates raw as compose does, with override replacing
+// the value of some variables; used to show what an image would have been.
+func substitute(raw string, env environment, override map[string]string) string {
+	s, err := template.SubstituteWithOptions(raw, func(k string) (string, bool) {
+		if v, ok := override[k]; ok {
+			return v, true
+		}
+		return env.lookup(k)
+	}, template.WithoutLogging)
+	if err != nil {
+		return raw
+	}
+	return s
+}
