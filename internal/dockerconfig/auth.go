@@ -1,0 +1,103 @@
+package dockerconfig
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// StaticAuth describes an "auths" entry (what `docker login` leaves) without carrying its secret.
+type StaticAuth struct {
+	Key      string // the key as written, e.g. "https://123456789012.dkr.ecr.us-east-1.amazonaws.com"
+	Username string // "AWS" for an ECR login
+	// HasSecret is true when the entry itself holds a password, an auth string or an identity token. An entry
+	// without one means docker keeps the secret in credsStore.
+	HasSecret bool
+	// Expiry is when the ECR token in the entry stops working, when the password is an ECR authorization
+	// token whose expiry can be read; zero otherwise.
+	Expiry time.Time
+}
+
+// Hostname reduces an auths key or a server URL to the host docker looks credentials up by: no scheme, no
+// path ("https://host:5000/v1/" → "host:5000").
+func Hostname(key string) string {
+	h := key
+	if i := strings.Index(h, "://"); i >= 0 {
+		h = h[i+3:]
+	}
+	if i := strings.IndexByte(h, '/'); i >= 0 {
+		h = h[:i]
+	}
+	return h
+}
+
+// StaticAuths returns the auths entries docker would use for host.
+func (f *File) StaticAuths(host string) []StaticAuth {
+	auths, ok, err := f.member(f.root(), keyAuths)
+	if err != nil || !ok || !auths.IsObject() {
+		return nil
+	}
+	var out []StaticAuth
+	auths.ForEach(func(k, v gjson.Result) bool {
+		if Hostname(k.Str) == host {
+			out = append(out, describe(k.Str, v))
+		}
+		return true
+	})
+	return out
+}
+
+// RemoveAuth deletes every auths entry for host. An emptied "auths" stays as {} — the shape docker writes.
+func (f *File) RemoveAuth(host string) error {
+	for _, a := range f.StaticAuths(host) {
+		if err := f.sjsonDelete(keyAuths + "." + escapePath(a.Key)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func describe(key string, v gjson.Result) StaticAuth {
+	a := StaticAuth{Key: key, Username: v.Get("username").String()}
+	password := v.Get("password").String()
+	if enc := v.Get("auth").String(); enc != "" {
+		if raw, err := base64.StdEncoding.DecodeString(enc); err == nil {
+			if user, pass, ok := strings.Cut(string(raw), ":"); ok {
+				a.Username, password = user, pass
+			}
+		}
+		a.HasSecret = true
+	}
+	if password != "" || v.Get("identitytoken").String() != "" || v.Get("registrytoken").String() != "" {
+		a.HasSecret = true
+	}
+	if a.Username == "AWS" {
+		a.Expiry = ECRTokenExpiry(password)
+	}
+	return a
+}
+
+// ECRTokenExpiry reads the expiry out of the password half of an ECR authorization token: base64 of a JSON
+// envelope whose "expiration" is Unix seconds. It returns zero for anything else.
+func ECRTokenExpiry(password string) time.Time {
+	raw, err := base64.StdEncoding.DecodeString(password)
+	if err != nil {
+		if raw, err = base64.RawStdEncoding.DecodeString(password); err != nil {
+			return time.Time{}
+		}
+	}
+	var env struct {
+		Expiration json.Number `json:"expiration"`
+	}
+	if json.Unmarshal(raw, &env) != nil {
+		return time.Time{}
+	}
+	secs, err := env.Expiration.Int64()
+	if err != nil || secs <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(secs, 0).UTC()
+}

@@ -1,0 +1,42 @@
+// Package dockerconfig edits the docker CLI's config.json the way a careful human would: it changes only the
+// entries it owns, keeps every other byte (keys, order, indentation, unknown keys), and replaces the file
+// atomically with a backup of what was there.
+package dockerconfig
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+)
+
+// FileName is the docker CLI's configuration file inside the config directory.
+const FileName = "config.json"
+
+// BackupSuffix is appended to the path of config.json for the copy of its previous content that Save leaves.
+// One backup is kept: it holds the bytes as they were before the most recent change.
+const BackupSuffix = ".bak"
+
+// Dir returns the docker config directory exactly as the docker CLI chooses it: the --config flag value when
+// one is given, else $DOCKER_CONFIG, else ~/.docker.
+func Dir(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
+		return d, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return "", errors.New("cannot find the docker config directory: neither DOCKER_CONFIG nor HOME is set; set DOCKER_CONFIG")
+	}
+	return filepath.Join(home, ".docker"), nil
+}
+
+// Path returns the path of config.json in the directory Dir(flagValue) chooses.
+func Path(flagValue string) (string, error) {
+	d, err := Dir(flagValue)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, FileName), nil
+}

@@ -1,0 +1,516 @@
+package dockerconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/cli/cli/config/configfile"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/dockerconfig/golden")
+
+const corpusDir = "../../testdata/dockerconfig"
+
+// corpus lists the real-world shapes; "missing" has no file on purpose.
+var corpus = []string{"desktop", "proxies", "unknown-keys", "empty", "missing", "compact", "windows-crlf", "stale-ecr-login"}
+
+const ourHost = "127.0.0.1:5000"
+
+// copyCorpus puts one corpus file (or nothing, for "missing") into a fresh directory and returns the
+// config.json path there and the original bytes.
+func copyCorpus(t *testing.T, name string) (string, []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	if name == "missing" {
+		return path, nil
+	}
+	data, err := os.ReadFile(filepath.Join(corpusDir, name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, data
+}
+
+// parseDocker loads bytes with the docker CLI's own parser, the one that matters.
+func parseDocker(t *testing.T, data []byte) *configfile.ConfigFile {
+	t.Helper()
+	cf := configfile.New("config.json")
+	if len(bytes.TrimSpace(data)) == 0 {
+		return cf
+	}
+	if err := cf.LoadFromReader(bytes.NewReader(data)); err != nil {
+		t.Fatalf("docker cannot parse the result: %v\n%s", err, data)
+	}
+	return cf
+}
+
+// golden compares got with testdata/dockerconfig/golden/<name>, so a reviewer sees exactly what we write.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join(corpusDir, "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update once to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from golden:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestCredHelperRoundTripsEveryShape(t *testing.T) {
+	for _, name := range corpus {
+		t.Run(name, func(t *testing.T) {
+			path, orig := copyCorpus(t, name)
+			f, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.SetCredHelper(ourHost, "currents"); err != nil {
+				t.Fatal(err)
+			}
+			after := bytes.Clone(f.Bytes())
+			golden(t, name+".credhelper.json", after)
+
+			// Docker reads our entry, and every other setting exactly as before.
+			want := parseDocker(t, orig)
+			got := parseDocker(t, after)
+			if got.CredentialHelpers[ourHost] != "currents" {
+				t.Fatalf("docker does not see credHelpers[%s]: %v", ourHost, got.CredentialHelpers)
+			}
+			delete(got.CredentialHelpers, ourHost)
+			if len(got.CredentialHelpers) == 0 {
+				got.CredentialHelpers, want.CredentialHelpers = nil, nil
+			}
+			if !reflect.DeepEqual(want, got) {
+				t.Errorf("other settings changed:\nbefore %+v\nafter  %+v", want, got)
+			}
+			// Every key, including ones docker does not know, survives with the same value, in the same order.
+			wantKeys := keys(t, orig)
+			if !strings.Contains(","+wantKeys+",", ",credHelpers,") {
+				wantKeys = strings.TrimPrefix(wantKeys+",credHelpers", ",")
+			}
+			if keys(t, after) != wantKeys {
+				t.Errorf("top-level keys or order changed: %s → %s", keys(t, orig), keys(t, after))
+			}
+
+			// Registering again is a no-op, and removing restores the bytes exactly.
+			if err := f.SetCredHelper(ourHost, "currents"); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(f.Bytes(), after) {
+				t.Fatalf("second registration changed the content:\n%s", f.Bytes())
+			}
+			if err := f.RemoveCredHelper(ourHost); err != nil {
+				t.Fatal(err)
+			}
+			wantBack := orig
+			if len(bytes.TrimSpace(orig)) == 0 {
+				wantBack = []byte("{}\n") // a blank file comes back as docker's empty document
+			}
+			if !bytes.Equal(f.Bytes(), wantBack) {
+				t.Errorf("register+remove is not the identity:\n--- got\n%q\n--- want\n%q", f.Bytes(), wantBack)
+			}
+		})
+	}
+}
+
+// keys lists the top-level keys in file order.
+func keys(t *testing.T, data []byte) string {
+	t.Helper()
+	if len(bytes.TrimSpace(data)) == 0 {
+		return ""
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var out []string
+	if _, err := dec.Token(); err != nil {
+		t.Fatal(err)
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, k.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func TestSecondHostAndChangedHelper(t *testing.T) {
+	path, _ := copyCorpus(t, "unknown-keys")
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{ourHost, "123456789012.dkr.ecr.us-east-1.amazonaws.com", "[::1]:5000", `a*b?c|d#e@f\g"h`} {
+		if err := f.SetCredHelper(h, "currents"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.SetCredHelper("gcr.io", "currents"); err != nil { // replaces gcloud
+		t.Fatal(err)
+	}
+	cf := parseDocker(t, f.Bytes())
+	want := map[string]string{
+		"gcr.io": "currents", "us-docker.pkg.dev": "gcloud", ourHost: "currents", "[::1]:5000": "currents",
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com": "currents", `a*b?c|d#e@f\g"h`: "currents",
+	}
+	if !reflect.DeepEqual(cf.CredentialHelpers, want) {
+		t.Fatalf("credHelpers = %v, want %v", cf.CredentialHelpers, want)
+	}
+	golden(t, "unknown-keys.several.json", f.Bytes())
+	for h := range want {
+		if err := f.RemoveCredHelper(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cf := parseDocker(t, f.Bytes()); len(cf.CredentialHelpers) != 0 {
+		t.Fatalf("left behind: %v", cf.CredentialHelpers)
+	}
+	if strings.Contains(string(f.Bytes()), "credHelpers") {
+		t.Errorf("an emptied credHelpers object should go:\n%s", f.Bytes())
+	}
+}
+
+func TestPluginsExtraDirsRoundTrip(t *testing.T) {
+	const dir = "/home/u/.docker/currents-shim"
+	for _, name := range corpus {
+		t.Run(name, func(t *testing.T) {
+			path, orig := copyCorpus(t, name)
+			f, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := f.PluginsExtraDirs()
+			if err := f.PrependPluginsExtraDir(dir); err != nil {
+				t.Fatal(err)
+			}
+			after := bytes.Clone(f.Bytes())
+			got := parseDocker(t, after).CLIPluginsExtraDirs
+			if want := append([]string{dir}, before...); !reflect.DeepEqual(got, want) {
+				t.Fatalf("cliPluginsExtraDirs = %q, want %q", got, want)
+			}
+			golden(t, name+".plugindir.json", after)
+			if err := f.PrependPluginsExtraDir(dir); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(f.Bytes(), after) {
+				t.Fatalf("second prepend changed the content:\n%s", f.Bytes())
+			}
+			if err := f.RemovePluginsExtraDir(dir); err != nil {
+				t.Fatal(err)
+			}
+			wantBack := orig
+			if len(bytes.TrimSpace(orig)) == 0 {
+				wantBack = []byte("{}\n")
+			}
+			if !bytes.Equal(f.Bytes(), wantBack) {
+				t.Errorf("prepend+remove is not the identity:\n--- got\n%q\n--- want\n%q", f.Bytes(), wantBack)
+			}
+		})
+	}
+}
+
+func TestPrependMovesAnExistingDirToTheFront(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	os.WriteFile(path, []byte("{\n  \"cliPluginsExtraDirs\": [\n    \"/a\",\n    \"/b\",\n    \"/c\"\n  ]\n}\n"), 0o600)
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.PrependPluginsExtraDir("/b"); err != nil {
+		t.Fatal(err)
+	}
+	want := "{\n  \"cliPluginsExtraDirs\": [\n    \"/b\",\n    \"/a\",\n    \"/c\"\n  ]\n}\n"
+	if string(f.Bytes()) != want {
+		t.Fatalf("got\n%s", f.Bytes())
+	}
+	if err := f.RemovePluginsExtraDir("/c"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\n  \"cliPluginsExtraDirs\": [\n    \"/b\",\n    \"/a\"\n  ]\n}\n"; string(f.Bytes()) != want {
+		t.Fatalf("got\n%s", f.Bytes())
+	}
+}
+
+func TestStaticAuthsAndRemoval(t *testing.T) {
+	const ecrHost = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+	path, orig := copyCorpus(t, "stale-ecr-login")
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.StaticAuths(ecrHost)
+	want := []StaticAuth{{Key: "https://" + ecrHost, Username: "AWS", HasSecret: true, Expiry: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("StaticAuths = %+v, want %+v", got, want)
+	}
+	if az := f.StaticAuths("myregistry.azurecr.io"); len(az) != 1 || !az[0].HasSecret || !az[0].Expiry.IsZero() {
+		t.Fatalf("identitytoken entry: %+v", az)
+	}
+	if f.StaticAuths(ourHost) != nil {
+		t.Fatal("no entry expected for an unrelated host")
+	}
+	if err := f.RemoveAuth(ecrHost); err != nil {
+		t.Fatal(err)
+	}
+	cf := parseDocker(t, f.Bytes())
+	if _, ok := cf.AuthConfigs["https://"+ecrHost]; ok || len(cf.AuthConfigs) != 1 {
+		t.Fatalf("auths after removal: %v", cf.AuthConfigs)
+	}
+	golden(t, "stale-ecr-login.removed.json", f.Bytes())
+	if _, err := f.Save(); err != nil {
+		t.Fatal(err)
+	}
+	bak, _ := os.ReadFile(path + BackupSuffix)
+	if !bytes.Equal(bak, orig) {
+		t.Fatal("the backup must hold the removed login")
+	}
+}
+
+func TestSaveKeepsModeLeavesBackupAndIsIdempotent(t *testing.T) {
+	path, orig := copyCorpus(t, "desktop") // written 0644 by copyCorpus
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetCredHelper(ourHost, "currents")
+	backup, err := f.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if backup != path+BackupSuffix {
+		t.Fatalf("backup = %q", backup)
+	}
+	for _, p := range []string{path, backup} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o644 {
+			t.Errorf("%s mode = %v, want 0644 kept", p, st.Mode().Perm())
+		}
+	}
+	if b, _ := os.ReadFile(backup); !bytes.Equal(b, orig) {
+		t.Error("backup does not hold the previous bytes")
+	}
+	written, _ := os.ReadFile(path)
+	if !bytes.Equal(written, f.Bytes()) {
+		t.Error("file on disk differs from what was saved")
+	}
+	stBefore, _ := os.Stat(path)
+
+	// Second run: a fresh process loads, registers, saves — and writes nothing at all.
+	os.Remove(backup)
+	f2, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2.SetCredHelper(ourHost, "currents")
+	if f2.Changed() {
+		t.Fatal("second registration reports a change")
+	}
+	if b, err := f2.Save(); err != nil || b != "" {
+		t.Fatalf("Save = %q, %v", b, err)
+	}
+	stAfter, _ := os.Stat(path)
+	if !os.SameFile(stBefore, stAfter) || !stAfter.ModTime().Equal(stBefore.ModTime()) {
+		t.Error("the file was rewritten although nothing changed")
+	}
+	if _, err := os.Stat(backup); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("a backup was written although nothing changed")
+	}
+	assertNoTempFiles(t, filepath.Dir(path))
+}
+
+func TestSaveCreatesAMissingFilePrivately(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fresh", ".docker")
+	path := filepath.Join(dir, FileName)
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Exists() {
+		t.Fatal("Exists for a missing file")
+	}
+	f.SetCredHelper(ourHost, "currents")
+	backup, err := f.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if backup != "" {
+		t.Errorf("backup %q for a file that did not exist", backup)
+	}
+	st, _ := os.Stat(path)
+	dst, _ := os.Stat(dir)
+	if st.Mode().Perm() != 0o600 || dst.Mode().Perm() != 0o700 {
+		t.Errorf("modes file %v dir %v, want 0600 and 0700", st.Mode().Perm(), dst.Mode().Perm())
+	}
+}
+
+func TestMalformedJSONNamesFileAndPositionAndTouchesNothing(t *testing.T) {
+	cases := map[string]struct{ data, want string }{
+		"syntax":     {"{\n\t\"auths\": {},\n\t\"credsStore\": \"desktop\",\n}\n", "line 4, column 1"},
+		"truncated":  {"{\n\t\"auths\": {\n", "line 3"},
+		"array":      {"[1, 2]", "must hold a JSON object"},
+		"null":       {"null", "found null"},
+		"badHelpers": {`{"credHelpers": ["currents"]}`, `"credHelpers" must be an object`},
+		"duplicate":  {`{"credHelpers": {}, "credHelpers": {}}`, `"credHelpers" appears 2 times`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), FileName)
+			os.WriteFile(path, []byte(c.data), 0o600)
+			f, err := Load(path)
+			if err == nil {
+				err = f.SetCredHelper(ourHost, "currents")
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q should name %s and say %q", err, path, c.want)
+			}
+			if b, _ := os.ReadFile(path); string(b) != c.data {
+				t.Error("the file was changed")
+			}
+			entries, _ := os.ReadDir(filepath.Dir(path))
+			if len(entries) != 1 {
+				t.Errorf("stray files: %v", entries)
+			}
+		})
+	}
+}
+
+func TestSaveRefusesWhenSomeoneElseWroteMeanwhile(t *testing.T) {
+	path, _ := copyCorpus(t, "proxies")
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetCredHelper(ourHost, "currents")
+	theirs := []byte(`{"auths": {"new.example.com": {}}}`)
+	os.WriteFile(path, theirs, 0o644)
+	if _, err := f.Save(); err == nil || !strings.Contains(err.Error(), "changed while") {
+		t.Fatalf("Save = %v", err)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, theirs) {
+		t.Error("the other writer's content was lost")
+	}
+}
+
+func TestSaveWritesThroughASymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "dotfiles", "docker-config.json")
+	os.MkdirAll(filepath.Dir(real), 0o700)
+	os.WriteFile(real, []byte("{}"), 0o600)
+	link := filepath.Join(dir, FileName)
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetCredHelper(ourHost, "currents")
+	if _, err := f.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Lstat(link); fi.Mode()&fs.ModeSymlink == 0 {
+		t.Fatal("the symlink was replaced by a file")
+	}
+	if b, _ := os.ReadFile(real); !strings.Contains(string(b), ourHost) {
+		t.Fatal("the link target was not updated")
+	}
+}
+
+func TestSaveKeepsOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changing a file's owner needs root")
+	}
+	path, _ := copyCorpus(t, "compact")
+	if err := os.Chown(path, 4242, 4343); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetCredHelper(ourHost, "currents")
+	if _, err := f.Save(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + BackupSuffix} {
+		st, _ := os.Stat(p)
+		sys := st.Sys().(*syscall.Stat_t)
+		if sys.Uid != 4242 || sys.Gid != 4343 {
+			t.Errorf("%s owner %d:%d, want 4242:4343", p, sys.Uid, sys.Gid)
+		}
+	}
+}
+
+func TestDirFollowsDockerPrecedence(t *testing.T) {
+	t.Setenv("HOME", "/home/someone")
+	t.Setenv("DOCKER_CONFIG", "")
+	if d, _ := Dir(""); d != "/home/someone/.docker" {
+		t.Errorf("default = %q", d)
+	}
+	t.Setenv("DOCKER_CONFIG", "/etc/docker-client")
+	if d, _ := Dir(""); d != "/etc/docker-client" {
+		t.Errorf("DOCKER_CONFIG = %q", d)
+	}
+	if d, _ := Dir("/from/flag"); d != "/from/flag" {
+		t.Errorf("--config = %q", d)
+	}
+	if p, _ := Path(""); p != "/etc/docker-client/config.json" {
+		t.Errorf("Path = %q", p)
+	}
+}
+
+func TestHostname(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://index.docker.io/v1/": "index.docker.io",
+		"http://127.0.0.1:5000":       "127.0.0.1:5000",
+		"ghcr.io":                     "ghcr.io",
+		"registry.example.com/v2/":    "registry.example.com",
+	} {
+		if got := Hostname(in); got != want {
+			t.Errorf("Hostname(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func assertNoTempFiles(t *testing.T, dir string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+}

@@ -1,0 +1,198 @@
+package dockerconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// File is config.json in memory: the bytes as read, and the bytes as edited so far. Edits splice the JSON text
+// (tidwall/sjson, gjson offsets) instead of decoding and re-encoding it, so keys that docker or other tools own —
+// and keys nobody here has heard of — keep their bytes and their order.
+type File struct {
+	path   string // as the caller named it; used in messages
+	target string // symlinks resolved: the file that is really replaced
+	exists bool
+	orig   []byte
+	data   []byte
+	mode   fs.FileMode
+	uid    int
+	gid    int
+}
+
+// Load reads config.json at path. A missing file or an empty one is an empty configuration, as it is for
+// docker; Save creates it with mode 0600. Malformed JSON is an error that names the file and the position.
+func Load(path string) (*File, error) {
+	f := &File{path: path, target: path, mode: 0o600, uid: -1, gid: -1}
+	if t, err := filepath.EvalSymlinks(path); err == nil {
+		f.target = t
+	}
+	st, err := os.Stat(f.target)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		f.data = []byte{}
+		return f, nil
+	case err != nil:
+		return nil, fmt.Errorf("docker config %s: %w", path, err)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("docker config %s: not a regular file", path)
+	}
+	data, err := os.ReadFile(f.target)
+	if err != nil {
+		return nil, fmt.Errorf("docker config %s: %w", path, err)
+	}
+	if err := validate(path, data); err != nil {
+		return nil, err
+	}
+	f.exists = true
+	f.orig = data
+	f.data = bytes.Clone(data)
+	f.mode = st.Mode().Perm()
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		f.uid, f.gid = int(sys.Uid), int(sys.Gid)
+	}
+	return f, nil
+}
+
+// validate accepts what docker accepts for config.json: a JSON object, or nothing at all.
+func validate(path string, data []byte) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	var root map[string]json.RawMessage
+	err := json.Unmarshal(data, &root)
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		line, col := position(data, syn.Offset)
+		return fmt.Errorf("docker config %s: invalid JSON at line %d, column %d (byte offset %d): %v; "+
+			"fix the file or move it aside (nothing was changed)", path, line, col, syn.Offset, syn)
+	case errors.As(err, &typ):
+		return fmt.Errorf("docker config %s: the file must hold a JSON object, found a JSON %s; "+
+			"fix the file or move it aside (nothing was changed)", path, typ.Value)
+	case err != nil:
+		return fmt.Errorf("docker config %s: %v (nothing was changed)", path, err)
+	case root == nil:
+		return fmt.Errorf("docker config %s: the file must hold a JSON object, found null; "+
+			"fix the file or move it aside (nothing was changed)", path)
+	}
+	return nil
+}
+
+// position turns a byte offset into a 1-based line and column, for humans with an editor.
+func position(data []byte, offset int64) (line, col int) {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	before := data[:offset]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(offset) - (bytes.LastIndexByte(before, '\n') + 1)
+	if col == 0 {
+		col = 1
+	}
+	return line, col
+}
+
+// Path is the path the file was loaded from.
+func (f *File) Path() string { return f.path }
+
+// Exists reports whether the file existed when it was loaded.
+func (f *File) Exists() bool { return f.exists }
+
+// Bytes returns the content with every edit so far applied.
+func (f *File) Bytes() []byte { return f.data }
+
+// Original returns the content as it was loaded (empty for a missing file).
+func (f *File) Original() []byte { return f.orig }
+
+// Changed reports whether the edits so far differ from what is on disk. Save writes nothing when they do not.
+func (f *File) Changed() bool { return !bytes.Equal(f.data, f.orig) || (!f.exists && len(f.data) > 0) }
+
+// Save replaces the file with the edited content: a temporary file in the same directory, written and
+// fsynced, given the old file's mode and owner, then renamed over it; the directory is fsynced too. The
+// previous bytes go to path+BackupSuffix the same way. When nothing changed it writes nothing and returns
+// "". It returns the backup path ("" when the file did not exist before).
+//
+// If the file changed on disk since Load (another tool wrote it), Save refuses rather than lose that write.
+func (f *File) Save() (backup string, err error) {
+	if !f.Changed() {
+		return "", nil
+	}
+	now, err := os.ReadFile(f.target)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !f.exists:
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("docker config %s: %w", f.path, err)
+	case !bytes.Equal(now, f.orig) || (errors.Is(err, fs.ErrNotExist) && f.exists):
+		return "", fmt.Errorf("docker config %s: the file changed while it was being edited; nothing was written, run the command again", f.path)
+	}
+	dir := filepath.Dir(f.target)
+	if !f.exists {
+		// Docker creates its config directory 0700 too; a fresh one may receive tokens from `docker login`.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("docker config %s: %w", f.path, err)
+		}
+	} else {
+		backup = f.target + BackupSuffix
+		if err := writeAtomic(backup, f.orig, f.mode, f.uid, f.gid); err != nil {
+			return "", fmt.Errorf("docker config %s: writing the backup: %w", f.path, err)
+		}
+	}
+	if err := writeAtomic(f.target, f.data, f.mode, f.uid, f.gid); err != nil {
+		return "", fmt.Errorf("docker config %s: %w", f.path, err)
+	}
+	f.orig = bytes.Clone(f.data)
+	f.exists = true
+	return backup, nil
+}
+
+// writeAtomic puts data at path so that a reader (or a crash) sees either the old file or the new one.
+// uid/gid of -1 mean "whoever we are".
+func writeAtomic(path string, data []byte, mode fs.FileMode, uid, gid int) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(mode); err != nil {
+		return err
+	}
+	if uid >= 0 && (uid != os.Geteuid() || gid != os.Getegid()) {
+		// Root editing a user's file (sudo) must not leave it owned by root.
+		if err = tmp.Chown(uid, gid); err != nil {
+			return fmt.Errorf("keeping the owner %d:%d: %w", uid, gid, err)
+		}
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync() // the rename is durable only once the directory is; some filesystems refuse, which is fine
+		d.Close()
+	}
+	return nil
+}
