@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/currentsdev/currents/internal/atomicfile"
 )
 
 // File is config.json in memory: the bytes as read, and the bytes as edited so far. Edits splice the JSON text
@@ -140,59 +142,14 @@ func (f *File) Save() (backup string, err error) {
 		}
 	} else {
 		backup = f.target + BackupSuffix
-		if err := writeAtomic(backup, f.orig, f.mode, f.uid, f.gid); err != nil {
+		if err := atomicfile.WriteFile(backup, f.orig, f.mode, atomicfile.WithOwner(f.uid, f.gid)); err != nil {
 			return "", fmt.Errorf("docker config %s: writing the backup: %w", f.path, err)
 		}
 	}
-	if err := writeAtomic(f.target, f.data, f.mode, f.uid, f.gid); err != nil {
+	if err := atomicfile.WriteFile(f.target, f.data, f.mode, atomicfile.WithOwner(f.uid, f.gid)); err != nil {
 		return "", fmt.Errorf("docker config %s: %w", f.path, err)
 	}
 	f.orig = bytes.Clone(f.data)
 	f.exists = true
 	return backup, nil
-}
-
-// writeAtomic puts data at path so that a reader (or a crash) sees either the old file or the new one.
-// uid/gid of -1 mean "whoever we are".
-func writeAtomic(path string, data []byte, mode fs.FileMode, uid, gid int) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if uid >= 0 && (uid != os.Geteuid() || gid != os.Getegid()) {
-		// Root editing a user's file (sudo) must not leave it owned by root.
-		if err = tmp.Chown(uid, gid); err != nil {
-			return fmt.Errorf("keeping the owner %d:%d: %w", uid, gid, err)
-		}
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync() // the rename is durable only once the directory is; some filesystems refuse, which is fine
-		d.Close()
-	}
-	return nil
 }

@@ -1,0 +1,70 @@
+// Package atomicfile replaces files so that a reader, a crash or a full disk leaves either the old content or
+// the new one, never a mix: a temporary file in the same directory is written, fsynced, given its final mode
+// and owner, and renamed over the target; then the directory is fsynced so the rename itself survives a crash.
+package atomicfile
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Option adjusts WriteFile.
+type Option func(*options)
+
+type options struct {
+	uid, gid int
+}
+
+// WithOwner gives the new file this owner. Root editing a user's file (sudo) uses it so the file does not end
+// up owned by root. An owner equal to the current user's is a no-op.
+func WithOwner(uid, gid int) Option { return func(o *options) { o.uid, o.gid = uid, gid } }
+
+// WriteFile replaces path with data, with permissions mode. On error the target is untouched and no
+// temporary file is left behind.
+func WriteFile(path string, data []byte, mode fs.FileMode, opts ...Option) (err error) {
+	o := options{uid: -1, gid: -1}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(mode); err != nil {
+		return err
+	}
+	if o.uid >= 0 && (o.uid != os.Geteuid() || o.gid != os.Getegid()) {
+		if err = tmp.Chown(o.uid, o.gid); err != nil {
+			return fmt.Errorf("keeping the owner %d:%d of %s: %w", o.uid, o.gid, path, err)
+		}
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync() // some filesystems refuse to fsync a directory; the rename has still happened
+		d.Close()
+	}
+	return nil
+}
