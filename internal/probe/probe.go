@@ -1,0 +1,404 @@
+// Package probe proves that images are pullable without pulling them: it
+// finds each registry's credentials as docker does, authenticates once per
+// registry, HEADs every manifest concurrently, checks an index for the wanted
+// platform and explains each failure in terms of what to do.
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Image is one image to prove pullable.
+type Image struct {
+	// ID names the image in results (the compose service name).
+	ID  string
+	Ref name.Reference
+	// Platform is the wanted platform ("linux/arm64"); empty means the host's.
+	Platform string
+}
+
+// Status is the verdict on one image.
+type Status string
+
+const (
+	OK           Status = "ok"
+	NotFound     Status = "not-found"
+	Unauthorized Status = "unauthorized"
+	Denied       Status = "denied"
+	Expired      Status = "expired"
+	NoPlatform   Status = "no-platform"
+	CredsFailed  Status = "credentials-failed"
+	Unreachable  Status = "unreachable"
+	Failed       Status = "error"
+)
+
+// Result is what the probe found for one image.
+type Result struct {
+	Image  Image
+	Status Status
+	// Digest is the manifest (or index) digest the tag resolves to now.
+	Digest    string
+	MediaType string
+	// Platform is the platform checked in an index, and PlatformDigest the
+	// manifest docker would pull for it.
+	Platform       string
+	PlatformDigest string
+	Credentials    Source
+	// Message says what is wrong and Fix what to do; empty when OK.
+	Message string
+	Fix     string
+	// Warnings hold advice about an image that is pullable today.
+	Warnings []string
+}
+
+// Pullable reports whether docker would be able to pull the image.
+func (r Result) Pullable() bool { return r.Status == OK }
+
+// Prober checks images. Create one with New; it is safe for concurrent use.
+type Prober struct {
+	keychain  *Keychain
+	transport http.RoundTripper
+	jobs      int
+	platform  v1.Platform
+	isECR     func(host string) bool
+	now       func() time.Time
+}
+
+// Option configures a Prober.
+type Option func(*Prober)
+
+// WithTransport sets the base HTTP transport (tests count requests with it).
+func WithTransport(t http.RoundTripper) Option { return func(p *Prober) { p.transport = t } }
+
+// WithJobs bounds how many manifest requests run at once.
+func WithJobs(n int) Option {
+	return func(p *Prober) {
+		if n > 0 {
+			p.jobs = n
+		}
+	}
+}
+
+// WithHostPlatform sets the platform wanted when a service names none.
+func WithHostPlatform(pl v1.Platform) Option { return func(p *Prober) { p.platform = pl } }
+
+// WithECR says which hosts are ECR registries (real ones and configured
+// aliases), for the credential-helper advice.
+func WithECR(isECR func(host string) bool) Option { return func(p *Prober) { p.isECR = isECR } }
+
+// WithClock sets the clock used to judge static token expiry.
+func WithClock(now func() time.Time) Option { return func(p *Prober) { p.now = now } }
+
+// DefaultJobs is high enough that a 60-image stack resolves in two waves:
+// the requests are tiny HEADs, so latency, not bandwidth, is what costs.
+const DefaultJobs = 32
+
+// HostPlatform is the platform docker on this host pulls by default.
+func HostPlatform() v1.Platform {
+	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	if runtime.GOARCH == "arm64" {
+		p.Variant = "v8"
+	}
+	return p
+}
+
+// New returns a Prober reading credentials through kc.
+func New(kc *Keychain, opts ...Option) *Prober {
+	p := &Prober{
+		keychain: kc,
+		jobs:     DefaultJobs,
+		platform: HostPlatform(),
+		isECR:    func(string) bool { return false },
+		now:      time.Now,
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	if p.transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = p.jobs
+		p.transport = t
+	}
+	return p
+}
+
+// Check probes every image and returns one result per image, in input order.
+// Images of one registry share one credential lookup and one ping; all
+// manifest requests share one concurrency bound.
+func (p *Prober) Check(ctx context.Context, images []Image) []Result {
+	results := make([]Result, len(images))
+	byRegistry := map[string][]int{}
+	var hosts []string
+	for i, img := range images {
+		results[i] = Result{Image: img}
+		h := img.Ref.Context().RegistryStr()
+		if _, ok := byRegistry[h]; !ok {
+			hosts = append(hosts, h)
+		}
+		byRegistry[h] = append(byRegistry[h], i)
+	}
+	sort.Strings(hosts)
+
+	sem := make(chan struct{}, p.jobs)
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		wg.Add(1)
+		go func(idx []int) {
+			defer wg.Done()
+			p.checkRegistry(ctx, images, idx, results, sem)
+		}(byRegistry[h])
+	}
+	wg.Wait()
+	return results
+}
+
+func (p *Prober) checkRegistry(ctx context.Context, images []Image, idx []int, results []Result, sem chan struct{}) {
+	reg := images[idx[0]].Ref.Context().Registry
+	host := reg.RegistryStr()
+	cred := p.keychain.Get(host)
+	advice := p.credentialAdvice(host, cred)
+	for _, i := range idx {
+		results[i].Credentials = cred.Source
+		results[i].Warnings = append(results[i].Warnings, advice.warnings...)
+	}
+	fail := func(st Status, msg, fix string) {
+		for _, i := range idx {
+			results[i].Status, results[i].Message, results[i].Fix = st, msg, fix
+		}
+	}
+	if cred.Err != nil {
+		fail(CredsFailed, cred.Err.Error(), helperFix(cred.Source))
+		return
+	}
+
+	// One ping and one authenticated transport per registry, scoped for
+	// every repository of the stack on it: the images then need nothing but
+	// their own manifest request.
+	var scopes []string
+	seen := map[string]bool{}
+	for _, i := range idx {
+		s := images[i].Ref.Context().Scope(transport.PullScope)
+		if !seen[s] {
+			seen[s] = true
+			scopes = append(scopes, s)
+		}
+	}
+	sem <- struct{}{}
+	rt, err := transport.NewWithContext(ctx, reg, cred.Authenticator(), p.transport, scopes)
+	<-sem
+	if err != nil {
+		st, msg, fix := p.explain(host, cred, advice, err, nil)
+		fail(st, msg, fix)
+		return
+	}
+
+	var wg sync.WaitGroup
+	for _, i := range idx {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			p.checkImage(ctx, rt, cred, advice, &results[i])
+		}(i)
+	}
+	wg.Wait()
+}
+
+func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred Credential, advice advice, r *Result) {
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(rt)}
+	ref := r.Image.Ref
+	host := ref.Context().RegistryStr()
+
+	desc, err := remote.Head(ref, opts...)
+	if err != nil {
+		var terr *transport.Error
+		if errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden) {
+			// A HEAD response has no body, and ECR says "token has
+			// expired" only in the body: ask again with GET to hear it.
+			if _, gerr := remote.Get(ref, opts...); gerr != nil {
+				err = gerr
+			}
+		}
+		r.Status, r.Message, r.Fix = p.explain(host, cred, advice, err, ref)
+		return
+	}
+	r.Digest, r.MediaType = desc.Digest.String(), string(desc.MediaType)
+	if !desc.MediaType.IsIndex() {
+		if r.Image.Platform != "" {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("single-platform image: platform %s not verified", r.Image.Platform))
+		}
+		r.Status = OK
+		return
+	}
+
+	want := p.platform
+	if r.Image.Platform != "" {
+		pl, err := v1.ParsePlatform(r.Image.Platform)
+		if err != nil {
+			r.Status, r.Message, r.Fix = Failed, fmt.Sprintf("platform %q: %v", r.Image.Platform, err), "write platform as os/arch[/variant], e.g. linux/amd64"
+			return
+		}
+		want = *pl
+	}
+	r.Platform = want.String()
+	full, err := remote.Get(ref, opts...)
+	if err != nil {
+		r.Status, r.Message, r.Fix = p.explain(host, cred, advice, err, ref)
+		return
+	}
+	im, err := v1.ParseIndexManifest(strings.NewReader(string(full.Manifest)))
+	if err != nil {
+		r.Status, r.Message, r.Fix = Failed, fmt.Sprintf("unreadable index for %s: %v", ref, err), ""
+		return
+	}
+	var have []string
+	for _, m := range im.Manifests {
+		if m.Platform == nil || m.Platform.OS == "unknown" {
+			continue // attestations and the like
+		}
+		if m.Platform.Satisfies(want) {
+			r.PlatformDigest = m.Digest.String()
+			r.Status = OK
+			return
+		}
+		have = append(have, m.Platform.String())
+	}
+	r.Status = NoPlatform
+	r.Message = fmt.Sprintf("%s has no image for %s (it has: %s)", ref, want.String(), strings.Join(have, ", "))
+	if r.Image.Platform != "" {
+		r.Fix = "set the service's platform: to one of those, or push the image for " + want.String()
+	} else {
+		r.Fix = "push the image for " + want.String() + " (or docker buildx --platform), or set the service's platform: to one it has"
+	}
+}
+
+// advice is what the credential source alone tells us before any request.
+type advice struct {
+	ecr      bool
+	expired  bool
+	warnings []string
+}
+
+func (p *Prober) credentialAdvice(host string, cred Credential) advice {
+	a := advice{ecr: p.isECR(host)}
+	src := cred.Source
+	if src.Kind == FromAuths && !src.Expiry.IsZero() {
+		now := p.now()
+		if !now.Before(src.Expiry) {
+			a.expired = true
+		} else {
+			a.warnings = append(a.warnings, fmt.Sprintf("static ECR token from docker login in %s expires at %s (in %s); register the credential helper so pulls keep working: %s",
+				src.ConfigFile, src.Expiry.UTC().Format(time.RFC3339), src.Expiry.Sub(now).Round(time.Minute), RegisterCommand))
+		}
+	}
+	if a.ecr && src.Kind != FromCredHelper && !a.expired && src.Kind != FromNowhere && src.Expiry.IsZero() {
+		a.warnings = append(a.warnings, fmt.Sprintf("no credential helper registered for ECR registry %s (credentials come from %s); %s", host, src, RegisterCommand))
+	}
+	return a
+}
+
+// RegisterCommand registers docker-credential-currents for the ECR hosts of
+// currents.yaml in config.json (see HelperSnippet for the manual edit).
+const RegisterCommand = "run: docker-credential-currents configure"
+
+// HelperSnippet is the config.json entry that makes docker run our helper
+// for host.
+func HelperSnippet(host string) string {
+	return fmt.Sprintf(`{"credHelpers": {%q: "currents"}}`, host)
+}
+
+// explain maps a registry error to a status, a plain message and a fix.
+func (p *Prober) explain(host string, cred Credential, a advice, err error, ref name.Reference) (Status, string, string) {
+	what := host
+	if ref != nil {
+		what = ref.String()
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return Unreachable, fmt.Sprintf("%s: no answer in time", what), "check the network path to " + host + " or raise CURRENTS_TIMEOUT"
+	}
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		var nerr net.Error
+		if errors.As(err, &nerr) || strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "no such host") {
+			return Unreachable, fmt.Sprintf("cannot reach %s: %v", host, err), "check the registry address in the image reference and the network"
+		}
+		return Failed, fmt.Sprintf("%s: %v", what, err), ""
+	}
+	text := err.Error()
+	expiredMsg := strings.Contains(strings.ToLower(text), "token has expired")
+	switch {
+	case a.expired || expiredMsg:
+		msg := fmt.Sprintf("%s: the registry says the authorization token has expired", what)
+		if a.expired {
+			msg = fmt.Sprintf("%s: the static ECR token in %s (auths[%q]) expired at %s", what, cred.Source.ConfigFile, cred.Source.Key, cred.Source.Expiry.UTC().Format(time.RFC3339))
+		}
+		fix := "ECR tokens last 12 hours: register the credential helper so docker fetches fresh ones (" + HelperSnippet(host) + "; " + RegisterCommand + ")"
+		if cred.Source.Kind == FromCredHelper {
+			fix = "the helper " + cred.Source.Helper + " handed out an expired token: run docker-credential-currents doctor"
+		}
+		return Expired, msg, fix
+	case terr.StatusCode == http.StatusUnauthorized:
+		switch {
+		case cred.Source.Kind == FromNowhere && a.ecr:
+			return Unauthorized, fmt.Sprintf("%s: no credentials, and no credential helper registered for ECR registry %s", what, host),
+				"add " + HelperSnippet(host) + " to " + cred.Source.ConfigFile + ", or " + RegisterCommand
+		case cred.Source.Kind == FromNowhere:
+			return Unauthorized, fmt.Sprintf("%s: the registry wants credentials and docker has none for %s", what, host), "docker login " + host + ", or register a credential helper for it"
+		default:
+			return Unauthorized, fmt.Sprintf("%s: the registry rejected the credentials from %s", what, cred.Source), helperFix(cred.Source)
+		}
+	case terr.StatusCode == http.StatusForbidden:
+		return Denied, fmt.Sprintf("%s: access denied for the credentials from %s", what, cred.Source),
+			"the identity lacks pull rights on this repository (ecr:BatchGetImage, ecr:GetDownloadUrlForLayer): ask the registry owner to grant them (docker currents policy prints the IAM policy)"
+	case terr.StatusCode == http.StatusNotFound:
+		if hasCode(terr, transport.NameUnknownErrorCode) {
+			return NotFound, fmt.Sprintf("repository %s does not exist on %s", ref.Context().RepositoryStr(), host),
+				"check the repository part of the image reference (and DC_CURRENTS_IMAGE_REPOSITORY), or mirror the image there"
+		}
+		tag := ref.Identifier()
+		return NotFound, fmt.Sprintf("%s: tag %s is not in %s", what, tag, ref.Context().String()),
+			"check the tag (DC_CURRENTS_IMAGE_TAG) or mirror that tag: docker currents mirror"
+	case terr.StatusCode == http.StatusTooManyRequests:
+		return Failed, fmt.Sprintf("%s: rate limited by the registry", what), "wait and run the check again, or lower --jobs"
+	}
+	return Failed, fmt.Sprintf("%s: %v", what, err), ""
+}
+
+func hasCode(e *transport.Error, code transport.ErrorCode) bool {
+	for _, d := range e.Errors {
+		if d.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func helperFix(src Source) string {
+	switch src.Kind {
+	case FromCredHelper:
+		if src.Helper == "currents" {
+			return "run docker-credential-currents doctor to see why the helper's credentials fail"
+		}
+		return fmt.Sprintf("check the docker-credential-%s helper (credHelpers in %s)", src.Helper, src.ConfigFile)
+	case FromAuths:
+		return "the static docker login is stale or wrong: register the credential helper (" + RegisterCommand + ") or docker login again"
+	case FromCredsStore:
+		return fmt.Sprintf("docker login again, or register a helper for this registry in credHelpers (%s)", src.ConfigFile)
+	}
+	return "check the credentials docker has for this registry"
+}
