@@ -1,0 +1,161 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// services are the six services of the vendor's stack, each an image of its own.
+var services = []string{"api", "director", "change-streams", "scheduler", "writer", "webhooks"}
+
+// multiPlatform is the service whose image is an index (linux/amd64 + linux/arm64), as the vendor's are.
+const multiPlatform = "api"
+
+// healthPort is where healthsvc listens inside every container.
+const healthPort = "8080"
+
+// buildHealthsvc compiles e2e/healthsvc statically for one architecture.
+func buildHealthsvc(arch, out string) error {
+	c := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./e2e/healthsvc")
+	c.Dir = e.root
+	c.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	if b, err := c.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build healthsvc for %s: %v\n%s", arch, err, b)
+	}
+	return nil
+}
+
+// tarLayer is a layer holding the given files (path → content, mode).
+func tarLayer(files map[string]fileSpec) (v1.Layer, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for path, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: path, Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+}
+
+type fileSpec struct {
+	data []byte
+	mode int64
+}
+
+// serviceImage is a FROM scratch image: one layer with the healthsvc binary (shared by every service of that
+// architecture, as base layers are in the vendor's images) and one small layer naming the service, so each image
+// has content of its own.
+func serviceImage(service, arch string, binary []byte) (v1.Image, error) {
+	bin, err := tarLayer(map[string]fileSpec{"healthsvc": {binary, 0o755}})
+	if err != nil {
+		return nil, err
+	}
+	own, err := tarLayer(map[string]fileSpec{"etc/currents-service": {[]byte(service + "\n"), 0o644}})
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(empty.Image, bin, own)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	cf.Config.Entrypoint = []string{"/healthsvc"}
+	cf.Config.Env = []string{"SERVICE=" + service, "HEALTH_ADDR=:" + healthPort}
+	cf.Config.ExposedPorts = map[string]struct{}{healthPort + "/tcp": {}}
+	cf.Config.Labels = map[string]string{"dev.currents.e2e.service": service}
+	return mutate.ConfigFile(img, cf)
+}
+
+// binaries holds healthsvc compiled for this machine's architecture and the other one of the index.
+var binaries = map[string][]byte{}
+
+// pushImages builds the six images and pushes them to the alias host through the helper.
+func pushImages(tag string) error {
+	for _, arch := range []string{runtime.GOARCH, otherArch()} {
+		out := filepath.Join(e.tmp, "healthsvc-"+arch)
+		if err := buildHealthsvc(arch, out); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			return err
+		}
+		binaries[arch] = b
+	}
+	for _, svc := range services {
+		if err := pushService(svc, tag); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pushService pushes one service's image through authn.DefaultKeychain, which reads DOCKER_CONFIG's credHelpers
+// and so runs our credential helper exactly as docker push would.
+func pushService(svc, tag string) error {
+	auth := remote.WithAuthFromKeychain(authn.DefaultKeychain)
+	ref, err := name.NewTag(repoRef(svc, tag))
+	if err != nil {
+		return err
+	}
+	if svc != multiPlatform {
+		img, err := serviceImage(svc, runtime.GOARCH, binaries[runtime.GOARCH])
+		if err != nil {
+			return err
+		}
+		if err := remote.Write(ref, img, auth); err != nil {
+			return fmt.Errorf("push %s through the helper: %w", ref, err)
+		}
+		return nil
+	}
+	idx := mutate.IndexMediaType(empty.Index, types.DockerManifestList)
+	for _, arch := range []string{"amd64", "arm64"} {
+		img, err := serviceImage(svc, arch, binaries[arch])
+		if err != nil {
+			return err
+		}
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img,
+			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	if err := remote.WriteIndex(ref, idx, auth); err != nil {
+		return fmt.Errorf("push index %s through the helper: %w", ref, err)
+	}
+	return nil
+}
+
+// otherArch is the second architecture of the multi-platform image: the one this machine is not.
+func otherArch() string {
+	if runtime.GOARCH == "arm64" {
+		return "amd64"
+	}
+	return "arm64"
+}

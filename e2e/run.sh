@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# The real-engine tier: a private dockerd, Debian's distribution registry behind the ECR stand-in, the compose v2
+# plugin built from its Go module, and the project's binaries from $BIN. It sets the environment up, hands it to the
+# Go scenarios in e2e/ (build tag e2e) through E2E_* variables, and tears everything down again.
+#
+# It must run as root on Linux with dockerd, docker and docker-registry installed (.ci/run installs them). Whenever
+# the machine cannot run an engine it says why and exits non-zero: this tier never passes by skipping.
+#
+# Knobs: BIN (default bin), COMPOSE_VERSION (default below), E2E_CACHE (compose build cache),
+# E2E_KEEP=1 (keep the temp dir for a post-mortem), E2E_RUN (go test -run pattern), E2E_TIMEOUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+# v2.40.3 is the newest compose the Go proxy serves. It negotiates the API version down to the engine's, and its
+# pull, up, ps, port and down work against Debian 12's engine 20.10 (API 1.41): the tier itself is the proof.
+COMPOSE_VERSION=${COMPOSE_VERSION:-v2.40.3}
+E2E_CACHE=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/currents-e2e}
+BIN=${BIN:-bin}
+
+say() { printf 'e2e: %s\n' "$*" >&2; }
+die() { printf 'e2e: FAIL: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+START=$(now)
+
+# ---- preconditions: each one a clear reason, never a silent skip -------------------------------------------------
+[ "$(uname -s)" = Linux ] || die "needs Linux to run dockerd (this is $(uname -s))"
+[ "$(id -u)" -eq 0 ] || die "needs root to start dockerd (run as root, as .ci/run does)"
+for cmd in dockerd docker docker-registry go curl; do
+  command -v "$cmd" >/dev/null || die "'$cmd' is not installed (on Debian: apt-get install docker.io docker-registry curl)"
+done
+BIN=$(cd "$BIN" 2>/dev/null && pwd) || die "BIN directory '${BIN}' does not exist: run 'make build' first"
+for b in docker-credential-currents docker-credential-currents-aws docker-currents currents-standin; do
+  [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make build' first"
+done
+
+T=$(mktemp -d /tmp/currents-e2e.XXXXXX)
+chmod 0700 "$T"
+PIDS=()        # every background process this script started, stopped in reverse order
+DOCKERD_PID=
+HAD_DOCKER0=$(ip link show docker0 >/dev/null 2>&1 && echo yes || echo no)
+
+cleanup() {
+  local rc=$?
+  set +e
+  if [ -n "$DOCKERD_PID" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
+    # Remove containers first: dockerd would otherwise spend its shutdown timeout stopping them one by one.
+    ids=$(DOCKER_HOST="unix://$T/docker.sock" timeout 20 docker ps -aq 2>/dev/null)
+    [ -n "$ids" ] && DOCKER_HOST="unix://$T/docker.sock" timeout 30 docker rm -f $ids >/dev/null 2>&1
+    kill -TERM "$DOCKERD_PID"
+    for _ in $(seq 1 150); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$DOCKERD_PID" 2>/dev/null; then
+      say "dockerd did not stop in 30s; killing it"
+      kill -KILL "$DOCKERD_PID"
+    fi
+    wait "$DOCKERD_PID" 2>/dev/null
+  fi
+  # containerd is dockerd's child and normally leaves with it; make sure, by its own pidfile.
+  for pf in "$T/exec/containerd/containerd.pid"; do
+    if [ -s "$pf" ] && kill -0 "$(cat "$pf")" 2>/dev/null; then kill -KILL "$(cat "$pf")"; fi
+  done
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${PIDS[$i]}" 2>/dev/null && wait "${PIDS[$i]}" 2>/dev/null
+  done
+  # A dockerd that died hard can leave overlay and netns mounts under its roots; rm -rf cannot cross them.
+  findmnt -rn -o TARGET | grep -F "$T/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  if [ "$HAD_DOCKER0" = no ] && ip link show docker0 >/dev/null 2>&1; then ip link delete docker0 2>/dev/null; fi
+  if [ "$rc" -ne 0 ]; then
+    for log in dockerd.log registry.log standin.log; do
+      [ -s "$T/$log" ] && { say "--- last lines of $log"; tail -n 25 "$T/$log" >&2; }
+    done
+  fi
+  if [ "${E2E_KEEP:-}" = 1 ]; then say "kept $T"; else rm -rf "$T"; fi
+  say "tier wall time $(since "$START")s (exit $rc)"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_for SECONDS PID DESCRIPTION COMMAND...: poll COMMAND until it succeeds; fail fast if PID died.
+wait_for() {
+  local secs=$1 pid=$2 what=$3; shift 3
+  local deadline=$(($(date +%s) + secs))
+  until "$@" >/dev/null 2>&1; do
+    kill -0 "$pid" 2>/dev/null || die "$what exited during start-up"
+    [ "$(date +%s)" -lt "$deadline" ] || die "$what did not become ready in ${secs}s"
+    sleep 0.2
+  done
+}
+
+# free_port: a loopback TCP port nobody listens on right now. The caller retries if it loses the race.
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 30000))
+    ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+  done
+  die "no free loopback port found"
+}
+
+# ---- 1. the compose v2 plugin, built from its Go module once per machine, in the background ---------------------
+COMPOSE_DIR="$E2E_CACHE/compose-$COMPOSE_VERSION"
+COMPOSE="$COMPOSE_DIR/docker-compose"
+COMPOSE_PID=
+if [ -x "$COMPOSE" ]; then
+  say "compose $COMPOSE_VERSION: cached at $COMPOSE"
+else
+  say "compose $COMPOSE_VERSION: building from its Go module into $COMPOSE_DIR (once per machine)"
+  mkdir -p "$COMPOSE_DIR"
+  (
+    set -e
+    t0=$(now)
+    dir=$(GOFLAGS=-mod=mod go mod download -json "github.com/docker/compose/v2@$COMPOSE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    [ -d "$dir" ] || { echo "go mod download gave no module directory"; exit 1; }
+    cd "$dir"
+    # The module has no replace directives, so building it in place is exactly `go install …@version`, but with the
+    # binary named docker-compose and the version stamped as compose's own Makefile does.
+    GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION" \
+      -o "$COMPOSE.tmp" ./cmd
+    mv "$COMPOSE.tmp" "$COMPOSE"
+    echo "built in $(since "$t0")s"
+  ) >"$T/compose-build.log" 2>&1 &
+  COMPOSE_PID=$!
+  PIDS+=("$COMPOSE_PID")
+fi
+
+# ---- 2. dockerd on its own socket, data root, exec root and pidfile ------------------------------------------------
+# --bridge=none and --iptables=false keep this engine off the host's docker0 and iptables, which another engine on
+# the same machine may own. Compose still creates its own bridge network per project, and published ports still
+# work through docker-proxy; the tier proves both.
+export DOCKER_HOST="unix://$T/docker.sock"
+dockerd --host "$DOCKER_HOST" --data-root "$T/data" --exec-root "$T/exec" --pidfile "$T/dockerd.pid" \
+  --bridge=none --iptables=false --ip-masq=false --userland-proxy=true --log-level=warn \
+  >"$T/dockerd.log" 2>&1 &
+DOCKERD_PID=$!
+wait_for 60 "$DOCKERD_PID" dockerd docker version
+say "dockerd $(docker version -f '{{.Server.Version}} (API {{.Server.APIVersion}})') up after $(since "$START")s"
+
+# ---- 3. Debian's distribution registry on loopback, with deletes enabled for the missing-image scenario ------------
+mkdir -p "$T/registry"
+for attempt in 1 2 3; do
+  REG_PORT=$(free_port)
+  cat >"$T/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $T/registry
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$REG_PORT
+  secret: $(head -c 24 /dev/urandom | base64)
+EOF
+  docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
+  REG_PID=$!
+  for _ in $(seq 1 50); do
+    curl -fsS "http://127.0.0.1:$REG_PORT/v2/" >/dev/null 2>&1 && break
+    kill -0 "$REG_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  if curl -fsS "http://127.0.0.1:$REG_PORT/v2/" >/dev/null 2>&1; then PIDS+=("$REG_PID"); break; fi
+  kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true
+  [ "$attempt" -lt 3 ] || die "docker-registry did not start (see above)"
+done
+UPSTREAM="http://127.0.0.1:$REG_PORT"
+say "registry $(docker-registry --version | awk '{print $NF}') on $UPSTREAM"
+
+# ---- 4. the STS + ECR stand-in, fronting the registry with ECR-style Basic auth -------------------------------------
+source "$ROOT/e2e/standin.sh"
+start_standin "$UPSTREAM"
+
+# ---- 5. the user's side: DOCKER_CONFIG with our helper and plugins, currents.yaml, a cold cache ---------------------
+if [ -n "$COMPOSE_PID" ]; then
+  say "waiting for the compose build"
+  wait "$COMPOSE_PID" || { cat "$T/compose-build.log" >&2; die "building compose $COMPOSE_VERSION failed"; }
+  say "compose $COMPOSE_VERSION $(tail -n 1 "$T/compose-build.log")"
+fi
+"$COMPOSE" version >/dev/null || die "$COMPOSE does not run"
+
+export HOME="$T/home" DOCKER_CONFIG="$T/home/.docker" CURRENTS_CACHE_DIR="$T/cache"
+mkdir -p "$DOCKER_CONFIG/cli-plugins"
+ln -s "$COMPOSE" "$DOCKER_CONFIG/cli-plugins/docker-compose"
+ln -s "$BIN/docker-currents" "$DOCKER_CONFIG/cli-plugins/docker-currents"
+export PATH="$BIN:$PATH"
+write_user_config
+unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ROLE_ARN \
+  AWS_WEB_IDENTITY_TOKEN_FILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
+export AWS_EC2_METADATA_DISABLED=true NO_COLOR=1
+
+# ---- 6. the scenarios -----------------------------------------------------------------------------------------------
+export E2E_TMP="$T" E2E_BIN="$BIN" E2E_UPSTREAM="$UPSTREAM" E2E_COMPOSE="$COMPOSE" E2E_ROOT="$ROOT"
+say "environment ready after $(since "$START")s; running the scenarios"
+t0=$(now)
+go test -tags e2e -count=1 -v -timeout "${E2E_TIMEOUT:-15m}" -run "${E2E_RUN:-.}" ./e2e/ 2>&1 | tee "$T/scenarios.log"
+rc=${PIPESTATUS[0]}
+say "scenarios took $(since "$t0")s"
+[ "$rc" -eq 0 ] || die "scenarios failed"
+grep -q -- '--- PASS' "$T/scenarios.log" || die "no scenario ran"
