@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Install or uninstall the Currents ECR tools where docker finds them.
+#
+#   bash scripts/install.sh install|uninstall        (make install / make uninstall call this)
+#
+# Environment:
+#   BIN        directory holding the built binaries (default: bin)
+#   PREFIX     install prefix: helpers go to $PREFIX/bin, the plugin to $PREFIX/lib/docker/cli-plugins.
+#              Default as root: /usr/local. Default otherwise: ~/.local for the helpers and the user plugin
+#              directory ${DOCKER_CONFIG:-~/.docker}/cli-plugins for the plugin.
+#   BINDIR     overrides the helpers' directory
+#   PLUGINDIR  overrides the plugin's directory
+#   DESTDIR    staging root prepended to every path (packaging); nothing is checked against PATH then
+#
+# install records what it created in <prefix>/share/currents/install.manifest, so uninstall removes exactly
+# those files and the directories install had to create, and nothing else.
+set -euo pipefail
+
+HELPERS=(docker-credential-currents docker-credential-currents-aws)
+PLUGIN=docker-currents
+
+action=${1:-}
+case "$action" in
+install | uninstall) ;;
+*)
+	echo "usage: $0 install|uninstall   (env: BIN PREFIX BINDIR PLUGINDIR DESTDIR)" >&2
+	exit 2
+	;;
+esac
+
+BIN=${BIN:-bin}
+PREFIX=${PREFIX:-}
+DESTDIR=${DESTDIR:-}
+DESTDIR=${DESTDIR%/}
+
+if [[ -n "$PREFIX" ]]; then
+	bindir=$PREFIX/bin
+	plugindir=$PREFIX/lib/docker/cli-plugins
+	sharedir=$PREFIX/share/currents
+elif [[ $EUID -eq 0 ]]; then
+	bindir=/usr/local/bin
+	plugindir=/usr/local/lib/docker/cli-plugins
+	sharedir=/usr/local/share/currents
+else
+	if [[ -z "${HOME:-}" ]]; then
+		echo "install.sh: HOME is not set; set PREFIX (and DESTDIR if staging)" >&2
+		exit 2
+	fi
+	bindir=$HOME/.local/bin
+	plugindir=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+	sharedir=${XDG_DATA_HOME:-$HOME/.local/share}/currents
+fi
+bindir=${BINDIR:-$bindir}
+plugindir=${PLUGINDIR:-$plugindir}
+manifest=$sharedir/install.manifest
+
+# mkdirs DIR: create DIR and its missing parents under DESTDIR, recording each one created (parents first).
+created_dirs=()
+mkdirs() {
+	local d=$1 missing=()
+	while [[ -n "$d" && "$d" != / && ! -d "$DESTDIR$d" ]]; do
+		missing=("$d" "${missing[@]}")
+		d=$(dirname "$d")
+	done
+	for d in "${missing[@]}"; do
+		install -d -m 0755 "$DESTDIR$d"
+		created_dirs+=("$d")
+	done
+}
+
+do_install() {
+	local f
+	for f in "${HELPERS[@]}" "$PLUGIN"; do
+		if [[ ! -x "$BIN/$f" ]]; then
+			echo "install.sh: $BIN/$f is missing; run 'make build' first" >&2
+			exit 1
+		fi
+	done
+	# A previous install's directories stay recorded, so uninstall still removes them.
+	if [[ -f "$DESTDIR$manifest" ]]; then
+		while IFS=$'\t' read -r kind path; do
+			[[ "$kind" == dir ]] && created_dirs+=("$path")
+		done <"$DESTDIR$manifest"
+	fi
+	mkdirs "$bindir"
+	mkdirs "$plugindir"
+	mkdirs "$sharedir"
+	files=()
+	for f in "${HELPERS[@]}"; do
+		install -m 0755 "$BIN/$f" "$DESTDIR$bindir/$f"
+		files+=("$bindir/$f")
+		echo "installed $DESTDIR$bindir/$f"
+	done
+	install -m 0755 "$BIN/$PLUGIN" "$DESTDIR$plugindir/$PLUGIN"
+	files+=("$plugindir/$PLUGIN")
+	echo "installed $DESTDIR$plugindir/$PLUGIN"
+	{
+		local d
+		for d in "${created_dirs[@]}"; do printf 'dir\t%s\n' "$d"; done | sort -u
+		for f in "${files[@]}"; do printf 'file\t%s\n' "$f"; done
+	} >"$DESTDIR$manifest.tmp"
+	mv -f "$DESTDIR$manifest.tmp" "$DESTDIR$manifest"
+
+	[[ -n "$DESTDIR" ]] && return 0 # staging for a package: the PATH of this machine is irrelevant
+	case ":$PATH:" in
+	*":$bindir:"*) ;;
+	*)
+		echo
+		echo "NOTE: $bindir is not on your PATH, so docker cannot run docker-credential-currents."
+		echo "      Add it, e.g.: echo 'export PATH=\"$bindir:\$PATH\"' >> ~/.profile"
+		;;
+	esac
+	if [[ $EUID -ne 0 && -z "$PREFIX" && -z "${BINDIR:-}" ]]; then
+		echo "NOTE: installed for $(id -un) only. docker run by systemd services or cron does not search"
+		echo "      $bindir; run 'sudo make install' to put the helper in /usr/local/bin for them."
+	fi
+	local found
+	found=$(command -v docker-credential-currents || true)
+	if [[ -n "$found" && "$found" != "$bindir/docker-credential-currents" ]]; then
+		echo "NOTE: $found comes first on PATH and shadows the copy just installed; remove it."
+	fi
+	echo
+	echo "Next: docker-credential-currents configure --registry HOST --role-arn ARN [--external-id ID]"
+}
+
+do_uninstall() {
+	local kind path dirs=() files=()
+	if [[ -f "$DESTDIR$manifest" ]]; then
+		while IFS=$'\t' read -r kind path; do
+			case "$kind" in
+			file) files+=("$path") ;;
+			dir) dirs+=("$path") ;;
+			esac
+		done <"$DESTDIR$manifest"
+	else
+		# No manifest (installed by hand or by an older version): remove our files, keep every directory.
+		for f in "${HELPERS[@]}"; do files+=("$bindir/$f"); done
+		files+=("$plugindir/$PLUGIN")
+	fi
+	for path in "${files[@]}"; do
+		if [[ -e "$DESTDIR$path" || -L "$DESTDIR$path" ]]; then
+			rm -f "$DESTDIR$path"
+			echo "removed $DESTDIR$path"
+		fi
+	done
+	rm -f "$DESTDIR$manifest"
+	# Deepest first; a directory that now holds someone else's files stays.
+	local d
+	while IFS= read -r d; do
+		[[ -n "$d" ]] && rmdir "$DESTDIR$d" 2>/dev/null && echo "removed $DESTDIR$d/" || true
+	done < <(printf '%s\n' "${dirs[@]}" | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2-)
+}
+
+"do_$action"
