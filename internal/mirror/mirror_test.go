@@ -1,0 +1,384 @@
+package mirror
+
+import (
+	"context"
+	"io"
+	"log"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// testRegistry is go-containerregistry's in-memory registry on loopback,
+// behind Basic auth as ECR answers, counting requests by method.
+type testRegistry struct {
+	srv      *httptest.Server
+	host     string
+	user     string
+	password string
+	mu       sync.Mutex
+	counts   map[string]int
+	// fail, when set, may refuse a request (to cut the network mid-copy).
+	fail atomic.Pointer[func(*http.Request) bool]
+}
+
+func newTestRegistry(t *testing.T, password string) *testRegistry {
+	t.Helper()
+	r := &testRegistry{user: "AWS", password: password, counts: map[string]int{}}
+	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		u, p, ok := req.BasicAuth()
+		if !ok || u != r.user || p != r.password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"auth required"}]}`, http.StatusUnauthorized)
+			return
+		}
+		if f := r.fail.Load(); f != nil && (*f)(req) {
+			// Drop the connection as a cut network would.
+			hj, ok := w.(http.Hijacker)
+			if ok {
+				c, _, _ := hj.Hijack()
+				c.Close()
+				return
+			}
+		}
+		r.mu.Lock()
+		r.counts[req.Method]++
+		r.mu.Unlock()
+		inner.ServeHTTP(w, req)
+	}))
+	t.Cleanup(r.srv.Close)
+	r.host = strings.TrimPrefix(r.srv.URL, "http://")
+	return r
+}
+
+func (r *testRegistry) writes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts["POST"] + r.counts["PUT"] + r.counts["PATCH"]
+}
+
+func (r *testRegistry) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counts = map[string]int{}
+}
+
+// keychain answers Basic credentials per registry host, as a docker config
+// with one `auths` entry per registry would.
+type keychain map[string]authn.AuthConfig
+
+func (k keychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
+	if c, ok := k[res.RegistryStr()]; ok {
+		return authn.FromConfig(c), nil
+	}
+	return authn.Anonymous, nil
+}
+
+func (r *testRegistry) auth() remote.Option {
+	return remote.WithAuth(&authn.Basic{Username: r.user, Password: r.password})
+}
+
+
+// seed pushes a two-platform index (plus shared base layer) to repo:tag.
+func seed(t *testing.T, r *testRegistry, repo, tag string, base v1.Layer) (name.Tag, v1.Hash) {
+	t.Helper()
+	idx := v1.ImageIndex(empty.Index)
+	idx = mutate.IndexMediaType(idx, types.OCIImageIndex)
+	for _, p := range []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}} {
+		img, err := random.Image(2048, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err = mutate.AppendLayers(img, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &p}})
+	}
+	ref, err := name.NewTag(r.host + "/" + repo + ":" + tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx, r.auth()); err != nil {
+		t.Fatal(err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref, d
+}
+
+type recorder struct {
+	mu       sync.Mutex
+	planned  map[int]int
+	streamed map[int]int64
+	copied   map[int]int
+	skipped  map[int]int
+	finished map[int]Result
+}
+
+func newRecorder() *recorder {
+	return &recorder{planned: map[int]int{}, streamed: map[int]int64{}, copied: map[int]int{}, skipped: map[int]int{}, finished: map[int]Result{}}
+}
+func (r *recorder) Planned(i, blobs int, _ int64) { r.mu.Lock(); r.planned[i] = blobs; r.mu.Unlock() }
+func (r *recorder) Streamed(i int, n int64)       { r.mu.Lock(); r.streamed[i] += n; r.mu.Unlock() }
+func (r *recorder) Blob(i int, _ int64, copied bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if copied {
+		r.copied[i]++
+	} else {
+		r.skipped[i]++
+	}
+}
+func (r *recorder) Finished(i int, res Result) { r.mu.Lock(); r.finished[i] = res; r.mu.Unlock() }
+
+type fixture struct {
+	src, dst *testRegistry
+	images   []Image
+	digests  []v1.Hash
+	kc       keychain
+}
+
+func newFixture(t *testing.T, services ...string) *fixture {
+	t.Helper()
+	f := &fixture{src: newTestRegistry(t, "source-secret-value"), dst: newTestRegistry(t, "target-secret-value")}
+	f.kc = keychain{
+		f.src.host: {Username: f.src.user, Password: f.src.password},
+		f.dst.host: {Username: f.dst.user, Password: f.dst.password},
+	}
+	base, err := random.Layer(4096, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range services {
+		ref, d := seed(t, f.src, "currents/on-prem/"+s, "staging", base)
+		dst, _ := name.NewTag(f.dst.host + "/mirror/currents/" + s + ":staging")
+		f.images = append(f.images, Image{Name: s, Source: ref, Target: dst})
+		f.digests = append(f.digests, d)
+	}
+	f.src.reset()
+	return f
+}
+
+func (f *fixture) copy(t *testing.T, opts ...Option) ([]Result, error) {
+	t.Helper()
+	return Copy(context.Background(), f.images, append([]Option{WithKeychain(f.kc)}, opts...)...)
+}
+
+func TestCopyKeepsDigestsThenOnlyChecks(t *testing.T) {
+	f := newFixture(t, "api", "director", "writer")
+	rec := newRecorder()
+	res, err := f.copy(t, WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copiedTotal := 0
+	for i, r := range res {
+		if r.Status != Copied || r.Digest != f.digests[i].String() || r.SourceDigest != r.Digest {
+			t.Errorf("%s: %+v, want copied with digest %s", r.Name, r, f.digests[i])
+		}
+		// 2 configs + 2×2 random layers + 1 base layer shared by all images.
+		// go-containerregistry's registry keeps blobs registry-wide, so an
+		// image may find the base already uploaded by another: skipped.
+		if r.Blobs != 7 || r.CopiedBlobs < 6 || r.CopiedBytes == 0 || (r.CopiedBlobs == 7) != (r.SkippedBytes == 0) {
+			t.Errorf("%s: blobs %d copied %d bytes %d/%d", r.Name, r.Blobs, r.CopiedBlobs, r.CopiedBytes, r.SkippedBytes)
+		}
+		copiedTotal += r.CopiedBlobs
+		if r.Manifests != 3 {
+			t.Errorf("%s: manifests = %d, want 3 (index + 2 images)", r.Name, r.Manifests)
+		}
+		if rec.copied[i] != r.CopiedBlobs || rec.copied[i]+rec.skipped[i] != 7 || rec.streamed[i] != r.CopiedBytes || rec.finished[i].Status != Copied {
+			t.Errorf("%s: observer saw copied=%d streamed=%d finished=%v", r.Name, rec.copied[i], rec.streamed[i], rec.finished[i].Status)
+		}
+		// The target really serves the same index.
+		d, err := remote.Head(f.images[i].Target, f.dst.auth())
+		if err != nil || d.Digest != f.digests[i] {
+			t.Errorf("%s: target HEAD = %v, %v", r.Name, d, err)
+		}
+	}
+
+	if copiedTotal < 19 {
+		t.Errorf("copied %d blobs in all, want at least the 19 distinct ones", copiedTotal)
+	}
+
+	f.dst.reset()
+	f.src.reset()
+	res, err = f.copy(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Status != Present || r.CopiedBytes != 0 || r.SkippedBytes == 0 {
+			t.Errorf("%s rerun: %+v", r.Name, r)
+		}
+	}
+	if w := f.dst.writes(); w != 0 {
+		t.Errorf("no-op rerun wrote %d times to the target", w)
+	}
+	if f.src.counts["GET"] == 0 {
+		t.Error("rerun did not read the source at all")
+	}
+}
+
+func TestCopySkipsBlobsTargetHas(t *testing.T) {
+	f := newFixture(t, "api")
+	// Put one of the image's layers in the target repository beforehand.
+	idx, err := remote.Index(f.images[0].Source, f.src.auth())
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	pre := layers[0]
+	if err := remote.WriteLayer(f.images[0].Target.Context(), pre, f.dst.auth()); err != nil {
+		t.Fatal(err)
+	}
+	size, _ := pre.Size()
+
+	res, err := f.copy(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res[0]
+	if r.Status != Copied || r.CopiedBlobs != r.Blobs-1 || r.SkippedBytes != size {
+		t.Errorf("got %+v, want one blob (%d bytes) skipped", r, size)
+	}
+}
+
+func TestInterruptedCopyLeavesTargetConsistentAndResumes(t *testing.T) {
+	f := newFixture(t, "api")
+	// Cut the network after three blob uploads have been committed.
+	var committed atomic.Int32
+	cut := func(req *http.Request) bool {
+		if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/blobs/uploads/") {
+			return committed.Add(1) > 3
+		}
+		return false
+	}
+	f.dst.fail.Store(&cut)
+	res, err := f.copy(t, WithJobs(1), noRetry)
+	var me *Error
+	if !errors.As(err, &me) || me.Side != SideTarget || me.Image != "api" {
+		t.Fatalf("err = %v, want a target-side error naming api", err)
+	}
+	if res[0].Status != Failed || !strings.Contains(res[0].Error, "api: target") {
+		t.Errorf("result = %+v", res[0])
+	}
+	// The tag was never written: readers see nothing rather than a partial image.
+	if _, err := remote.Head(f.images[0].Target, f.dst.auth()); err == nil {
+		t.Error("target tag exists after an interrupted copy")
+	}
+
+	f.dst.fail.Store(nil)
+	res, err = f.copy(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res[0]
+	if r.Status != Copied || r.Digest != f.digests[0].String() {
+		t.Fatalf("resume: %+v", r)
+	}
+	if r.CopiedBlobs != r.Blobs-3 {
+		t.Errorf("resume copied %d of %d blobs, want the 3 already there skipped", r.CopiedBlobs, r.Blobs)
+	}
+}
+
+func TestPlatformSubsetChangesDigest(t *testing.T) {
+	f := newFixture(t, "api")
+	res, err := f.copy(t, WithPlatforms([]v1.Platform{{OS: "linux", Architecture: "arm64"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res[0]
+	if !r.Filtered || r.Digest == r.SourceDigest || len(r.Platforms) != 1 || r.Platforms[0] != "linux/arm64" {
+		t.Fatalf("got %+v", r)
+	}
+	idx, err := remote.Index(f.images[0].Target, f.dst.auth())
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	if len(im.Manifests) != 1 || im.Manifests[0].Platform.Architecture != "arm64" {
+		t.Errorf("target index = %+v", im.Manifests)
+	}
+	if _, err := f.copy(t, WithPlatforms([]v1.Platform{{OS: "windows", Architecture: "amd64"}})); err == nil || !strings.Contains(err.Error(), "none of the requested platforms") {
+		t.Errorf("absent platform: %v", err)
+	}
+}
+
+func TestSourceErrorsNameImageAndSide(t *testing.T) {
+	f := newFixture(t, "api")
+	missing, _ := name.NewTag(f.src.host + "/currents/on-prem/api:never-pushed")
+	f.images[0].Source = missing
+	_, err := f.copy(t)
+	var me *Error
+	if !errors.As(err, &me) || me.Side != SideSource || me.Image != "api" || !strings.Contains(err.Error(), "never-pushed") {
+		t.Fatalf("err = %v", err)
+	}
+	// Wrong target credentials: a target-side error, and no password in it.
+	f = newFixture(t, "api")
+	f.kc[f.dst.host] = authn.AuthConfig{Username: "AWS", Password: "wrong-password-value"}
+	_, err = f.copy(t)
+	if !errors.As(err, &me) || me.Side != SideTarget {
+		t.Fatalf("err = %v", err)
+	}
+	for _, secret := range []string{"wrong-password-value", "source-secret-value", "target-secret-value"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error leaks a password: %v", err)
+		}
+	}
+}
+
+func TestRepositoryCreatorOnlyWhenUnknown(t *testing.T) {
+	f := newFixture(t, "api", "writer")
+	var mu sync.Mutex
+	var created []string
+	creator := func(_ context.Context, repo name.Repository) error {
+		mu.Lock()
+		defer mu.Unlock()
+		created = append(created, repo.RepositoryStr())
+		if strings.HasSuffix(repo.RepositoryStr(), "writer") {
+			return fmt.Errorf("missing permission ecr:CreateRepository")
+		}
+		return nil
+	}
+	res, err := f.copy(t, WithRepositoryCreator(creator))
+	if err == nil || res[0].Status != Copied || res[1].Status != Failed || !strings.Contains(res[1].Error, "create repository") {
+		t.Fatalf("err %v, results %+v", err, res)
+	}
+	if len(created) != 2 {
+		t.Errorf("creator called for %v", created)
+	}
+	created = nil
+	if _, err := f.copy(t, WithRepositoryCreator(func(context.Context, name.Repository) error { created = append(created, "x"); return nil })); err != nil {
+		t.Fatal(err)
+	}
+	if len(created) != 1 {
+		t.Errorf("second run: creator called %d times, want once (writer only)", len(created))
+	}
+}
+
+// noRetry keeps a cut network from costing the retry backoff in tests.
+var noRetry Option = func(o *options) { o.remote = append(o.remote, remote.WithRetryBackoff(remote.Backoff{Steps: 1})) }
