@@ -1,0 +1,85 @@
+package standin
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+const controlPrefix = "/_standin/"
+
+// Control is the body of POST /_standin/control: every set field is applied,
+// in the order listed. Durations use Go syntax ("3s", "12h").
+type Control struct {
+	Reset         bool   `json:"reset,omitempty"`
+	TokenLifetime string `json:"token_lifetime,omitempty"`
+	Skew          string `json:"skew,omitempty"`
+	Latency       string `json:"latency,omitempty"`
+	RefuseRole    string `json:"refuse_role,omitempty"`
+	AllowRole     string `json:"allow_role,omitempty"`
+	Throttle      *struct {
+		Action string `json:"action"`
+		Count  int    `json:"count"`
+	} `json:"throttle,omitempty"`
+}
+
+// Apply performs a Control request.
+func (s *Server) Apply(c Control) error {
+	if c.Reset {
+		s.Reset()
+	}
+	for _, d := range []struct {
+		raw string
+		set func(time.Duration)
+	}{{c.TokenLifetime, s.SetTokenLifetime}, {c.Skew, s.SetSkew}, {c.Latency, s.SetLatency}} {
+		if d.raw == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.raw)
+		if err != nil {
+			return err
+		}
+		d.set(v)
+	}
+	if c.RefuseRole != "" {
+		s.RefuseRole(c.RefuseRole, true)
+	}
+	if c.AllowRole != "" {
+		s.RefuseRole(c.AllowRole, false)
+	}
+	if c.Throttle != nil {
+		s.Throttle(c.Throttle.Action, c.Throttle.Count)
+	}
+	return nil
+}
+
+// serveControl is the HTTP face of the controls, for the stand-in process:
+// GET /_standin/counts and /_standin/attempts answer Counts as JSON,
+// POST /_standin/control takes a Control and answers the counts.
+func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.URL.Path == controlPrefix+"counts" && r.Method == http.MethodGet:
+		_ = json.NewEncoder(w).Encode(s.Counts())
+	case r.URL.Path == controlPrefix+"attempts" && r.Method == http.MethodGet:
+		_ = json.NewEncoder(w).Encode(s.Attempts())
+	case r.URL.Path == controlPrefix+"control" && r.Method == http.MethodPost:
+		var c Control
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		if err := s.Apply(c); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(s.Counts())
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "unknown control endpoint " + r.Method + " " + r.URL.Path})
+	}
+}

@@ -1,0 +1,250 @@
+package standin
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]*$`)
+
+const (
+	minSession      = 900 * time.Second
+	maxSessionLimit = 12 * time.Hour
+	chainedMax      = time.Hour
+)
+
+type stsCredentials struct {
+	AccessKeyID     string `xml:"AccessKeyId"`
+	SecretAccessKey string `xml:"SecretAccessKey"`
+	SessionToken    string `xml:"SessionToken"`
+	Expiration      string `xml:"Expiration"`
+}
+
+type assumedRoleUser struct {
+	Arn           string `xml:"Arn"`
+	AssumedRoleID string `xml:"AssumedRoleId"`
+}
+
+type responseMetadata struct {
+	RequestID string `xml:"RequestId"`
+}
+
+func validation(msg string) *apiError {
+	return &apiError{http.StatusBadRequest, "ValidationError", msg}
+}
+
+// validateSession checks what AWS's model validation checks for every
+// AssumeRole flavour, with its exact messages.
+func validateSession(roleARN, name string, form url.Values) (time.Duration, bool, *apiError) {
+	if len(roleARN) < 20 {
+		return 0, false, validation(fmt.Sprintf("1 validation error detected: Value '%s' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20", roleARN))
+	}
+	switch {
+	case len(name) < 2:
+		return 0, false, validation(fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2", name))
+	case len(name) > 64:
+		return 0, false, validation(fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64", name))
+	case !sessionNamePattern.MatchString(name):
+		return 0, false, validation(fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", name))
+	}
+	raw := form.Get("DurationSeconds")
+	if raw == "" {
+		return time.Hour, false, nil
+	}
+	secs, err := strconv.Atoi(raw)
+	if err != nil {
+		return 0, false, &apiError{http.StatusBadRequest, "MalformedInput", "Invalid value for DurationSeconds"}
+	}
+	d := time.Duration(secs) * time.Second
+	if d < minSession {
+		return 0, false, validation(fmt.Sprintf("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900", secs))
+	}
+	if d > maxSessionLimit {
+		return 0, false, validation(fmt.Sprintf("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200", secs))
+	}
+	return d, true, nil
+}
+
+func (s *Server) assumeRole(c *call, p principal, form url.Values, now time.Time) {
+	roleARN, name := form.Get("RoleArn"), form.Get("RoleSessionName")
+	d, explicit, verr := validateSession(roleARN, name, form)
+	if verr != nil {
+		c.fail(verr)
+		return
+	}
+	denied := &apiError{http.StatusForbidden, "AccessDenied", fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", p.arn, roleARN)}
+	s.mu.Lock()
+	role, ok := s.roles[roleARN]
+	var spec RoleSpec
+	refused := false
+	if ok {
+		spec, refused = role.spec, role.refused
+	}
+	s.mu.Unlock()
+	// AWS does not reveal whether a role exists: an unknown role, an
+	// untrusted caller and a wrong external ID all read the same.
+	if !ok || refused || !trusts(spec.Trust, p) {
+		c.fail(denied)
+		return
+	}
+	if spec.ExternalID != "" && subtle.ConstantTimeCompare([]byte(form.Get("ExternalId")), []byte(spec.ExternalID)) != 1 {
+		c.fail(denied)
+		return
+	}
+	if explicit && d > spec.MaxSession {
+		c.fail(validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role."))
+		return
+	}
+	if p.chained && d > chainedMax {
+		c.fail(validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."))
+		return
+	}
+	if !explicit && d > spec.MaxSession {
+		d = spec.MaxSession
+	}
+	sess := s.issueSession(role, name, now, d)
+	type result struct {
+		Credentials      stsCredentials  `xml:"Credentials"`
+		AssumedRoleUser  assumedRoleUser `xml:"AssumedRoleUser"`
+		PackedPolicySize *int            `xml:"PackedPolicySize,omitempty"`
+	}
+	type response struct {
+		XMLName  xml.Name         `xml:"AssumeRoleResponse"`
+		Xmlns    string           `xml:"xmlns,attr"`
+		Result   result           `xml:"AssumeRoleResult"`
+		Metadata responseMetadata `xml:"ResponseMetadata"`
+	}
+	s.count(c.action)
+	c.writeXML(http.StatusOK, response{Xmlns: stsNamespace, Result: result{
+		Credentials:     sess.credentials(),
+		AssumedRoleUser: assumedRoleUser{Arn: sess.arn, AssumedRoleID: sess.userID},
+	}, Metadata: responseMetadata{c.reqID}})
+}
+
+func (s *Server) assumeRoleWithWebIdentity(c *call, form url.Values, now time.Time) {
+	roleARN, name := form.Get("RoleArn"), form.Get("RoleSessionName")
+	d, explicit, verr := validateSession(roleARN, name, form)
+	if verr != nil {
+		c.fail(verr)
+		return
+	}
+	token := form.Get("WebIdentityToken")
+	if len(token) < 4 {
+		c.fail(validation(fmt.Sprintf("1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4")))
+		return
+	}
+	s.mu.Lock()
+	role, ok := s.roles[roleARN]
+	var spec RoleSpec
+	refused := false
+	if ok {
+		spec, refused = role.spec, role.refused
+	}
+	s.mu.Unlock()
+	if !ok || refused || spec.WebIdentityToken == "" ||
+		subtle.ConstantTimeCompare([]byte(token), []byte(spec.WebIdentityToken)) != 1 {
+		c.fail(&apiError{http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"})
+		return
+	}
+	if explicit && d > spec.MaxSession {
+		c.fail(validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role."))
+		return
+	}
+	if !explicit && d > spec.MaxSession {
+		d = spec.MaxSession
+	}
+	sess := s.issueSession(role, name, now, d)
+	type result struct {
+		Credentials                 stsCredentials  `xml:"Credentials"`
+		SubjectFromWebIdentityToken string          `xml:"SubjectFromWebIdentityToken"`
+		AssumedRoleUser             assumedRoleUser `xml:"AssumedRoleUser"`
+		Provider                    string          `xml:"Provider"`
+		Audience                    string          `xml:"Audience"`
+	}
+	type response struct {
+		XMLName  xml.Name         `xml:"AssumeRoleWithWebIdentityResponse"`
+		Xmlns    string           `xml:"xmlns,attr"`
+		Result   result           `xml:"AssumeRoleWithWebIdentityResult"`
+		Metadata responseMetadata `xml:"ResponseMetadata"`
+	}
+	s.count(c.action)
+	c.writeXML(http.StatusOK, response{Xmlns: stsNamespace, Result: result{
+		Credentials:                 sess.credentials(),
+		SubjectFromWebIdentityToken: "standin:" + name,
+		AssumedRoleUser:             assumedRoleUser{Arn: sess.arn, AssumedRoleID: sess.userID},
+		Provider:                    "standin.local",
+		Audience:                    "sts.amazonaws.com",
+	}, Metadata: responseMetadata{c.reqID}})
+}
+
+func (s *Server) getCallerIdentity(c *call, p principal, _ url.Values, _ time.Time) {
+	type result struct {
+		UserID  string `xml:"UserId"`
+		Account string `xml:"Account"`
+		Arn     string `xml:"Arn"`
+	}
+	type response struct {
+		XMLName  xml.Name         `xml:"GetCallerIdentityResponse"`
+		Xmlns    string           `xml:"xmlns,attr"`
+		Result   result           `xml:"GetCallerIdentityResult"`
+		Metadata responseMetadata `xml:"ResponseMetadata"`
+	}
+	s.count(c.action)
+	c.writeXML(http.StatusOK, response{Xmlns: stsNamespace, Result: result{p.userID, p.account, p.arn}, Metadata: responseMetadata{c.reqID}})
+}
+
+// trusts reports whether a role's trust list admits the caller: by its own
+// ARN, by the role it is a session of, or by its account's root.
+func trusts(trust []string, p principal) bool {
+	if len(trust) == 0 {
+		return true
+	}
+	root := "arn:" + partitionOf(p.arn) + ":iam::" + p.account + ":root"
+	return slices.Contains(trust, p.arn) || (p.roleARN != "" && slices.Contains(trust, p.roleARN)) || slices.Contains(trust, root)
+}
+
+func partitionOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 3)
+	if len(parts) >= 2 && parts[1] != "" {
+		return parts[1]
+	}
+	return "aws"
+}
+
+// issueSession mints temporary credentials for a role session.
+func (s *Server) issueSession(role *roleState, name string, now time.Time, d time.Duration) *session {
+	roleName := role.arn[strings.LastIndex(role.arn, "/")+1:]
+	account := accountOf(role.arn, s.set.account)
+	sess := &session{
+		accessKeyID: "ASIA" + randomID(16),
+		secret:      randomSecret(),
+		token:       "IQoJb3JpZ2luX2VjE" + base64.StdEncoding.EncodeToString(randomBytes(240)),
+		arn:         fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", partitionOf(role.arn), account, roleName, name),
+		roleARN:     role.arn,
+		userID:      role.roleID + ":" + name,
+		account:     account,
+		expires:     now.Add(d).Truncate(time.Second),
+	}
+	s.mu.Lock()
+	s.sessions[sess.accessKeyID] = sess
+	s.mu.Unlock()
+	return sess
+}
+
+func (ss *session) credentials() stsCredentials {
+	return stsCredentials{
+		AccessKeyID:     ss.accessKeyID,
+		SecretAccessKey: ss.secret,
+		SessionToken:    ss.token,
+		Expiration:      ss.expires.UTC().Format(time.RFC3339),
+	}
+}
