@@ -100,15 +100,15 @@ type session struct {
 type Option func(*settings)
 
 type settings struct {
-	account   string
-	region    string
-	lifetime  time.Duration
-	clock     func() time.Time
-	skew      time.Duration
-	addr      string
-	secret    []byte
-	latency   time.Duration
-	upstream  string
+	account      string
+	region       string
+	lifetime     time.Duration
+	clock        func() time.Time
+	skew         time.Duration
+	addr         string
+	secret       []byte
+	latency      time.Duration
+	upstream     string
 	requireRepos bool
 }
 
