@@ -1,12 +1,79 @@
-// Placeholder until its owner lands the real command.
+// Command docker-credential-currents is the Docker credential helper for ECR.
+//
+// It is deliberately lean: it links neither the AWS SDK nor any other heavy
+// library, because docker starts it before every pull and Go runs every linked
+// package's init first. A warm `get` reads currents.yaml and the token cache
+// and answers; anything needing AWS runs docker-credential-currents-aws.
 package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
+	"syscall"
+
+	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/helper"
+	"github.com/currentsdev/currents/internal/logging"
+	"github.com/currentsdev/currents/internal/tokencache"
+	"github.com/currentsdev/currents/internal/version"
 )
 
+const name = "docker-credential-currents"
+
 func main() {
-	fmt.Fprintln(os.Stderr, "not implemented yet")
-	os.Exit(2)
+	credentials.Name = name
+	credentials.Version = version.Version
+	if len(os.Args) == 2 {
+		switch os.Args[1] {
+		case "get", "store", "erase", "list":
+			serve()
+			return
+		case "version", "--version", "-v":
+			credentials.Serve(nil) // prints the version without touching the helper
+			return
+		}
+	}
+	execAWS()
+}
+
+func serve() {
+	log := logging.FromEnv(name)
+	h, err := build(log)
+	if err != nil {
+		// The protocol puts errors on stdout, where docker reads them.
+		fmt.Fprintln(os.Stdout, err)
+		os.Exit(1)
+	}
+	credentials.Serve(h)
+}
+
+func build(l *slog.Logger) (*helper.Helper, error) {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	cache, err := tokencache.Open(tokencache.WithLogger(l))
+	if err != nil {
+		return nil, err
+	}
+	aws, err := helper.AWSHelperPath()
+	if err != nil {
+		return nil, err
+	}
+	return helper.New(cfg, cache, helper.Subprocess{Path: aws}, helper.WithLogger(l)), nil
+}
+
+// execAWS replaces this process with the AWS binary for every non-protocol
+// command (config, configure, doctor, --help), so the user sees one command.
+func execAWS() {
+	path, err := helper.AWSHelperPath()
+	if err == nil {
+		err = syscall.Exec(path, append([]string{name}, os.Args[1:]...), os.Environ())
+	}
+	fmt.Fprintf(os.Stderr, "%s: cannot run %s: %v; reinstall (make install) so both binaries sit side by side, or set %s\n",
+		name, helper.AWSBinaryName, err, helper.EnvAWSHelper)
+	os.Exit(1)
 }

@@ -1,12 +1,19 @@
-// Placeholder until its owner lands the real command.
+// Command docker-credential-currents-aws is the AWS half of the credential
+// helper: docker-credential-currents runs it when the cache cannot answer and
+// execs it for every command other than the protocol's.
 package main
 
 import (
-	"fmt"
 	"os"
+
+	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/currentsdev/currents/internal/helpercmd"
+	"github.com/currentsdev/currents/internal/version"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "not implemented yet")
-	os.Exit(2)
+	credentials.Name = helpercmd.CommandName
+	credentials.Version = version.Version
+	os.Exit(helpercmd.Execute(os.Args[1:]))
 }

@@ -1,0 +1,187 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/currentsdev/currents/internal/registry"
+)
+
+// EntrySpec is one registries entry as `configure` writes it. Every field maps to the key of the same name;
+// an empty field means the key is absent.
+type EntrySpec struct {
+	Host                 string
+	Account              string
+	Region               string
+	RoleARN              string
+	ExternalID           string
+	SessionName          string
+	Duration             string
+	Profile              string
+	WebIdentityTokenFile string
+}
+
+func (s EntrySpec) pairs() [][2]string {
+	return [][2]string{
+		{"host", s.Host}, {"account", s.Account}, {"region", s.Region}, {"role_arn", s.RoleARN},
+		{"external_id", s.ExternalID}, {"session_name", s.SessionName}, {"duration", s.Duration},
+		{"profile", s.Profile}, {"web_identity_token_file", s.WebIdentityTokenFile},
+	}
+}
+
+// newFileComment heads a currents.yaml that configure creates, so a reader finds the documentation.
+const newFileComment = "currents.yaml: which IAM role docker-credential-currents assumes for which registry.\n" +
+	"Written by `docker-credential-currents configure`; edit freely. Keys: see README.md."
+
+// Upsert returns data (the contents of currents.yaml at path, empty for a new file) with the entry for
+// spec.Host made exactly what spec says: keys with a value are set, keys without one are removed. Other
+// entries, other keys and comments stay. The result must pass Parse, so a bad value is reported with the
+// same message `get` would give, before anything is written. An entry that already matches is returned
+// byte for byte unchanged.
+func Upsert(data []byte, path string, spec EntrySpec) ([]byte, error) {
+	host, err := registry.Normalize(spec.Host)
+	if err != nil {
+		return nil, fmt.Errorf("--registry %q: %v", spec.Host, err)
+	}
+	spec.Host = host
+
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: not valid YAML: %v; fix it or move it aside (nothing was changed)", path, err)
+	}
+	if doc.Kind == 0 {
+		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map", HeadComment: newFileComment}}}
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		*root = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", HeadComment: root.HeadComment}
+	}
+	if root.Kind != yaml.MappingNode {
+		// Parse explains what the file should look like.
+		_, err := Parse(path, data)
+		return nil, err
+	}
+	regs := valueOf(root, "registries")
+	if regs == nil || regs.Tag == "!!null" {
+		if regs == nil {
+			regs = &yaml.Node{}
+			root.Content = append(root.Content, scalar("registries"), regs)
+		}
+		*regs = yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", HeadComment: regs.HeadComment, LineComment: regs.LineComment}
+	}
+	if regs.Kind != yaml.SequenceNode {
+		_, err := Parse(path, data)
+		return nil, err
+	}
+	regs.Style = 0 // block style: one key per line reads best and diffs best
+
+	var entry *yaml.Node
+	for _, n := range regs.Content {
+		if n.Kind != yaml.MappingNode {
+			continue
+		}
+		if h := valueOf(n, "host"); h != nil && h.Kind == yaml.ScalarNode {
+			if nh, err := registry.Normalize(h.Value); err == nil && nh == host {
+				entry = n
+				break
+			}
+		}
+	}
+	if entry == nil {
+		entry = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		regs.Content = append(regs.Content, entry)
+	}
+	if matches(entry, spec) {
+		return data, nil
+	}
+	entry.Style = 0
+	for _, kv := range spec.pairs() {
+		setKey(entry, kv[0], kv[1])
+	}
+
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	enc.Close()
+	out := buf.Bytes()
+	if _, err := Parse(path, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// matches reports whether entry already holds exactly spec's keys and values.
+func matches(entry *yaml.Node, spec EntrySpec) bool {
+	want := map[string]string{}
+	for _, kv := range spec.pairs() {
+		if kv[1] != "" {
+			want[kv[0]] = kv[1]
+		}
+	}
+	if len(entry.Content) != 2*len(want) {
+		return false
+	}
+	for i := 0; i+1 < len(entry.Content); i += 2 {
+		k, v := entry.Content[i].Value, entry.Content[i+1]
+		w, ok := want[k]
+		if !ok || v.Kind != yaml.ScalarNode {
+			return false
+		}
+		if k == "host" {
+			if nh, err := registry.Normalize(v.Value); err != nil || nh != w {
+				return false
+			}
+		} else if v.Value != w {
+			return false
+		}
+	}
+	return true
+}
+
+// setKey sets key to value in a mapping, keeping the key's place and comments; an empty value removes it.
+func setKey(m *yaml.Node, key, value string) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != key {
+			continue
+		}
+		if value == "" {
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
+			return
+		}
+		v := m.Content[i+1]
+		if v.Kind == yaml.ScalarNode && v.Value == value {
+			return
+		}
+		n := scalar(value)
+		n.HeadComment, n.LineComment, n.FootComment = v.HeadComment, v.LineComment, v.FootComment
+		if key == "account" {
+			n.Style = yaml.DoubleQuotedStyle // a 12-digit ID with a leading zero is not a number
+		}
+		m.Content[i+1] = n
+		return
+	}
+	if value == "" {
+		return
+	}
+	n := scalar(value)
+	if key == "account" {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	m.Content = append(m.Content, scalar(key), n)
+}
+
+func valueOf(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func scalar(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }

@@ -1,0 +1,57 @@
+package config
+
+import (
+	"io"
+
+	"gopkg.in/yaml.v3"
+)
+
+type printed struct {
+	Timeout    string         `yaml:"timeout"`
+	Registries []printedEntry `yaml:"registries"`
+}
+
+type printedEntry struct {
+	Host                 string `yaml:"host"`
+	Account              string `yaml:"account,omitempty"`
+	Region               string `yaml:"region,omitempty"`
+	Partition            string `yaml:"partition,omitempty"`
+	RoleARN              string `yaml:"role_arn,omitempty"`
+	ExternalID           string `yaml:"external_id,omitempty"`
+	SessionName          string `yaml:"session_name,omitempty"`
+	Duration             string `yaml:"duration,omitempty"`
+	Profile              string `yaml:"profile,omitempty"`
+	WebIdentityTokenFile string `yaml:"web_identity_token_file,omitempty"`
+}
+
+// Redacted is the effective configuration as YAML, with derived values filled
+// in and the external ID masked. currents.yaml holds no credentials, but the
+// output is meant for pasting into support tickets.
+func (c *Config) Redacted() []byte {
+	p := printed{Timeout: c.Timeout.String(), Registries: []printedEntry{}}
+	for _, e := range c.Registries {
+		t, _ := c.Lookup(e.Host)
+		pe := printedEntry{
+			Host: e.Host, Account: e.Account, Region: e.Region, Partition: t.Registry.Partition,
+			RoleARN: e.RoleARN, SessionName: e.SessionName, Profile: e.Profile, WebIdentityTokenFile: e.WebIdentityTokenFile,
+		}
+		if e.ExternalID != "" {
+			pe.ExternalID = "[redacted]"
+		}
+		if e.Duration > 0 {
+			pe.Duration = e.Duration.String()
+		}
+		p.Registries = append(p.Registries, pe)
+	}
+	out, err := yaml.Marshal(p)
+	if err != nil { // plain strings cannot fail to marshal
+		panic(err)
+	}
+	return out
+}
+
+// WriteRedacted writes Redacted to w.
+func (c *Config) WriteRedacted(w io.Writer) error {
+	_, err := w.Write(c.Redacted())
+	return err
+}

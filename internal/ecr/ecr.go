@@ -1,0 +1,308 @@
+// Package ecr is the AWS side of the credential helper: source credentials,
+// AssumeRole (and AssumeRoleWithWebIdentity), ECR and ECR Public authorization
+// tokens, and the caller identity. Each step is its own method so `doctor` can
+// run and report them one at a time; Credentials and AuthorizationToken
+// together implement helper.AWS.
+//
+// Only the AWS binary links this package: the SDK's package initialisation
+// alone costs more than a whole warm `get`.
+package ecr
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/logging"
+	"github.com/currentsdev/currents/internal/registry"
+	"github.com/currentsdev/currents/internal/tokencache"
+)
+
+// DefaultSessionDuration is the role session length when the entry sets none:
+// AWS's own AssumeRole default, and the most role chaining allows.
+const DefaultSessionDuration = time.Hour
+
+// maxAttempts lets the standard retryer (exponential backoff with jitter) ride
+// out throttling; the overall timeout still bounds the total wait.
+const maxAttempts = 5
+
+// Client calls AWS for one helper run.
+type Client struct {
+	timeout  time.Duration
+	clock    tokencache.Clock
+	log      *slog.Logger
+	hostname func() (string, error)
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithTimeout bounds every HTTP request (default config.DefaultTimeout).
+// Callers also put a deadline on the context.
+func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithClock sets the clock that stamps when credentials were issued.
+func WithClock(k tokencache.Clock) Option { return func(c *Client) { c.clock = k } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// New returns a Client.
+func New(opts ...Option) *Client {
+	c := &Client{timeout: config.DefaultTimeout, clock: tokencache.SystemClock{}, log: logging.Discard(), hostname: os.Hostname}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// load builds the SDK configuration for t's region. profile selects the shared
+// config profile of the source credentials ("" for the default chain).
+func (c *Client) load(ctx context.Context, region, profile string, extra ...func(*awsconfig.LoadOptions) error) (aws.Config, error) {
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(region),
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(c.timeout)),
+		awsconfig.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = maxAttempts })
+		}),
+	}
+	if profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
+	}
+	return awsconfig.LoadDefaultConfig(ctx, append(opts, extra...)...)
+}
+
+func region(t config.Target) string {
+	if t.Registry.Public {
+		return registry.PublicRegion
+	}
+	return t.Registry.Region
+}
+
+func profileOf(t config.Target) string {
+	if t.Entry == nil {
+		return ""
+	}
+	return t.Entry.Profile
+}
+
+// Credentials implements helper.AWS: the source credentials, then the entry's
+// role if it has one.
+func (c *Client) Credentials(ctx context.Context, t config.Target) (tokencache.Session, error) {
+	if t.Entry != nil && t.Entry.WebIdentityTokenFile != "" {
+		return c.AssumeRole(ctx, t, tokencache.Session{})
+	}
+	src, err := c.SourceCredentials(ctx, t)
+	if err != nil || t.RoleARN() == "" {
+		return src, err
+	}
+	return c.AssumeRole(ctx, t, src)
+}
+
+// SourceCredentials resolves the credentials the entry starts from: its profile,
+// or the SDK default chain (environment, shared files, AWS_ROLE_ARN with
+// AWS_WEB_IDENTITY_TOKEN_FILE, SSO, container and instance roles). A zero
+// Expires marks long-term keys.
+func (c *Client) SourceCredentials(ctx context.Context, t config.Target) (tokencache.Session, error) {
+	cfg, err := c.load(ctx, region(t), profileOf(t))
+	if err != nil {
+		return tokencache.Session{}, c.fail(t, stepSource, err)
+	}
+	if cfg.Credentials == nil {
+		return tokencache.Session{}, c.fail(t, stepSource, errors.New("no credential source configured"))
+	}
+	now := c.clock.Now()
+	ac, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return tokencache.Session{}, c.fail(t, stepSource, err)
+	}
+	c.log.Debug("source credentials resolved", "source", ac.Source, "expires", ac.CanExpire)
+	return session(ac, now), nil
+}
+
+func session(ac aws.Credentials, issued time.Time) tokencache.Session {
+	s := tokencache.Session{
+		AccessKeyID:     ac.AccessKeyID,
+		SecretAccessKey: logging.NewSecret(ac.SecretAccessKey),
+		SessionToken:    logging.NewSecret(ac.SessionToken),
+	}
+	if ac.CanExpire && ac.Expires.After(issued) {
+		s.Issued, s.Expires = issued, ac.Expires
+	}
+	return s
+}
+
+func static(s tokencache.Session) aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey.Reveal(), s.SessionToken.Reveal())
+}
+
+// SessionName is the role session name used when the entry sets none:
+// currents-<hostname>, reduced to the characters STS accepts. It shows in the
+// vendor's CloudTrail, so it names the machine.
+func (c *Client) SessionName(t config.Target) string {
+	if t.Entry != nil && t.Entry.SessionName != "" {
+		return t.Entry.SessionName
+	}
+	h, _ := c.hostname()
+	var b strings.Builder
+	b.WriteString("currents-")
+	for _, r := range h {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("+=,.@-_", r) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	s := strings.TrimRight(b.String(), "-")
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return s
+}
+
+// AssumeRole assumes the entry's role with src (ignored for web identity,
+// which needs no source credentials).
+func (c *Client) AssumeRole(ctx context.Context, t config.Target, src tokencache.Session) (tokencache.Session, error) {
+	e := t.Entry
+	if e == nil || e.RoleARN == "" {
+		return tokencache.Session{}, fmt.Errorf("%s: no role_arn configured (%s)", t.Registry.Host, t.Where())
+	}
+	duration := e.Duration
+	if duration == 0 {
+		duration = DefaultSessionDuration
+	}
+	var extra []func(*awsconfig.LoadOptions) error
+	if e.WebIdentityTokenFile == "" {
+		extra = append(extra, awsconfig.WithCredentialsProvider(static(src)))
+	}
+	cfg, err := c.load(ctx, region(t), "", extra...)
+	if err != nil {
+		return tokencache.Session{}, c.fail(t, stepAssume, err)
+	}
+	client := sts.NewFromConfig(cfg)
+	now := c.clock.Now()
+	var p aws.CredentialsProvider
+	step := stepAssume
+	if e.WebIdentityTokenFile != "" {
+		step = stepWebIdentity
+		p = stscreds.NewWebIdentityRoleProvider(client, e.RoleARN, stscreds.IdentityTokenFile(e.WebIdentityTokenFile),
+			func(o *stscreds.WebIdentityRoleOptions) {
+				o.RoleSessionName = c.SessionName(t)
+				o.Duration = duration
+			})
+	} else {
+		p = stscreds.NewAssumeRoleProvider(client, e.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = c.SessionName(t)
+			o.Duration = duration
+			if e.ExternalID != "" {
+				o.ExternalID = aws.String(e.ExternalID)
+			}
+		})
+	}
+	ac, err := p.Retrieve(ctx)
+	if err != nil {
+		return tokencache.Session{}, c.fail(t, step, err)
+	}
+	s := session(ac, now)
+	if s.Expires.IsZero() {
+		return tokencache.Session{}, c.fail(t, step, errors.New("STS returned credentials without a future expiry (check the clock)"))
+	}
+	c.log.Debug("role assumed", "role", e.RoleARN, "expires", s.Expires)
+	return s, nil
+}
+
+// AuthorizationToken implements helper.AWS: ECR's GetAuthorizationToken, or
+// ECR Public's for public.ecr.aws. One token serves every registry creds can
+// reach in the region.
+func (c *Client) AuthorizationToken(ctx context.Context, t config.Target, creds tokencache.Session) (tokencache.Token, error) {
+	cfg, err := c.load(ctx, region(t), "", awsconfig.WithCredentialsProvider(static(creds)))
+	if err != nil {
+		return tokencache.Token{}, c.fail(t, stepToken, err)
+	}
+	now := c.clock.Now()
+	var encoded string
+	var expires *time.Time
+	if t.Registry.Public {
+		out, err := ecrpublic.NewFromConfig(cfg).GetAuthorizationToken(ctx, &ecrpublic.GetAuthorizationTokenInput{})
+		if err != nil {
+			return tokencache.Token{}, c.fail(t, stepToken, err)
+		}
+		if out.AuthorizationData != nil {
+			encoded, expires = aws.ToString(out.AuthorizationData.AuthorizationToken), out.AuthorizationData.ExpiresAt
+		}
+	} else {
+		out, err := ecr.NewFromConfig(cfg, func(o *ecr.Options) {
+			// A FIPS or dual-stack registry host implies its API has the same kind of endpoint.
+			if t.Registry.FIPS {
+				o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
+			}
+			if t.Registry.DualStack {
+				o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
+			}
+		}).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
+		if err != nil {
+			return tokencache.Token{}, c.fail(t, stepToken, err)
+		}
+		if len(out.AuthorizationData) > 0 {
+			encoded, expires = aws.ToString(out.AuthorizationData[0].AuthorizationToken), out.AuthorizationData[0].ExpiresAt
+		}
+	}
+	user, pass, err := decodeToken(encoded)
+	if err != nil {
+		return tokencache.Token{}, c.fail(t, stepToken, err)
+	}
+	if expires == nil || !expires.After(now) {
+		return tokencache.Token{}, c.fail(t, stepToken, errors.New("the token came without a future expiry (check this machine's clock)"))
+	}
+	c.log.Debug("authorization token fetched", "host", t.Registry.Host, "expires", *expires)
+	return tokencache.Token{Username: user, Password: logging.NewSecret(pass), Issued: now, Expires: *expires}, nil
+}
+
+func decodeToken(encoded string) (user, pass string, err error) {
+	raw, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return "", "", errors.New("the authorization token is not base64")
+	}
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if !ok || user == "" || pass == "" {
+		return "", "", errors.New("the authorization token is not user:password")
+	}
+	return user, pass, nil
+}
+
+// Identity is who AWS says the credentials belong to.
+type Identity struct {
+	Account string
+	ARN     string
+	UserID  string
+}
+
+// CallerIdentity asks STS who creds belong to (doctor shows it, so the vendor
+// knows which principal to trust).
+func (c *Client) CallerIdentity(ctx context.Context, t config.Target, creds tokencache.Session) (Identity, error) {
+	cfg, err := c.load(ctx, region(t), "", awsconfig.WithCredentialsProvider(static(creds)))
+	if err != nil {
+		return Identity{}, c.fail(t, stepCaller, err)
+	}
+	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return Identity{}, c.fail(t, stepCaller, err)
+	}
+	return Identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn), UserID: aws.ToString(out.UserId)}, nil
+}

@@ -1,0 +1,145 @@
+package ecr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go"
+
+	"github.com/currentsdev/currents/internal/config"
+)
+
+type step string
+
+const (
+	stepSource      step = "resolving source credentials"
+	stepAssume      step = "assuming role"
+	stepWebIdentity step = "assuming role with web identity"
+	stepToken       step = "getting an ECR authorization token"
+	stepCaller      step = "asking STS who the credentials belong to"
+)
+
+// Error is a failed AWS step, phrased for the person who has to fix it: which
+// registry, which role, what AWS said (code and message), and what to do.
+type Error struct {
+	Host    string
+	RoleARN string
+	Step    string
+	Code    string // AWS error code, "" when AWS was not reached
+	Message string // AWS's message, or the local cause
+	Fix     string
+	Err     error
+
+	rejected bool
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", e.Host, e.Step)
+	if e.RoleARN != "" && e.Step != string(stepSource) {
+		fmt.Fprintf(&b, " %s", e.RoleARN)
+	}
+	b.WriteString(" failed: ")
+	if e.Code != "" {
+		fmt.Fprintf(&b, "AWS said %s: %s", e.Code, e.Message)
+	} else {
+		b.WriteString(e.Message)
+	}
+	if e.Fix != "" {
+		b.WriteString("; ")
+		b.WriteString(e.Fix)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// CredentialsRejected reports that AWS refused the credentials themselves
+// (expired or revoked session), so a fresh session may succeed.
+func (e *Error) CredentialsRejected() bool { return e.rejected }
+
+var throttleCodes = map[string]bool{
+	"Throttling": true, "ThrottlingException": true, "ThrottledException": true, "TooManyRequestsException": true,
+	"RequestLimitExceeded": true, "RequestThrottled": true, "RequestThrottledException": true, "SlowDown": true,
+}
+
+var rejectedCodes = map[string]bool{
+	"ExpiredToken": true, "ExpiredTokenException": true, "InvalidClientTokenId": true, "UnrecognizedClientException": true,
+	"InvalidSignatureException": true, "SignatureDoesNotMatch": true, "InvalidToken": true,
+}
+
+func (c *Client) fail(t config.Target, s step, err error) error {
+	e := &Error{Host: t.Registry.Host, RoleARN: t.RoleARN(), Step: string(s), Err: err}
+	where := t.Where()
+	var api smithy.APIError
+	switch {
+	case errors.As(err, &api):
+		e.Code, e.Message = api.ErrorCode(), api.ErrorMessage()
+		e.rejected = rejectedCodes[e.Code]
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		e.Message = fmt.Sprintf("no answer from AWS within %s", c.timeout)
+		e.Fix = "check this machine's network and proxy settings (HTTPS_PROXY), or raise timeout in " + t.File + " or CURRENTS_TIMEOUT"
+		return e
+	default:
+		e.Message = rootCause(err)
+	}
+	var maxAttempts *retry.MaxAttemptsError
+	switch {
+	case throttleCodes[e.Code]:
+		e.Fix = "AWS kept throttling the request"
+		if errors.As(err, &maxAttempts) {
+			e.Fix += fmt.Sprintf(" after %d attempts with backoff", maxAttempts.Attempt)
+		}
+		e.Fix += "; try again in a minute, and check for other tools calling AWS in a loop"
+	case s == stepSource:
+		e.Fix = sourceFix(t, where)
+	case s == stepWebIdentity:
+		e.Fix = fmt.Sprintf("check that %s holds a current OIDC token and that the role's trust policy accepts its issuer, audience and subject (%s)",
+			t.Entry.WebIdentityTokenFile, where)
+	case s == stepAssume && e.rejected:
+		e.Fix = "the source credentials are invalid or expired: " + sourceFix(t, where)
+	case s == stepAssume && e.Code == "AccessDenied":
+		e.Fix = fmt.Sprintf("ask the vendor to trust your principal in the trust policy of %s, and check role_arn and external_id in %s", e.RoleARN, where)
+	case s == stepAssume && e.Code == "ValidationError":
+		e.Fix = "check role_arn, session_name and duration in " + where + " (duration may exceed the role's maximum session duration, which is 1h when roles are chained)"
+	case s == stepAssume && e.Code == "RegionDisabledException":
+		e.Fix = "activate STS in region " + t.Registry.Region + " in the IAM console of the account that assumes the role"
+	case s == stepToken && e.rejected:
+		e.Fix = "AWS no longer accepts the session; run `docker-credential-currents erase` with the host on stdin, or remove the cache directory, and retry"
+	case s == stepToken && (e.Code == "AccessDeniedException" || e.Code == "AccessDenied"):
+		e.Fix = "the principal may not call ecr:GetAuthorizationToken; ask the vendor to allow it in the role's policy"
+		if e.RoleARN == "" {
+			e.Fix = "the credentials may not call ecr:GetAuthorizationToken; allow it in their IAM policy, or set role_arn for this registry in " + where
+		}
+	}
+	return e
+}
+
+func sourceFix(t config.Target, where string) string {
+	if p := profileOf(t); p != "" {
+		return fmt.Sprintf("check profile %q in ~/.aws/config and ~/.aws/credentials (try `aws sts get-caller-identity --profile %s`); the profile is set in %s", p, p, where)
+	}
+	return "give the helper AWS credentials: set profile for this registry in " + where +
+		", or AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run it where an instance or task role is available"
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// rootCause strips the SDK's "operation error ..., https response error ..."
+// wrapping down to the innermost message.
+func rootCause(err error) string {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err.Error()
+		}
+		err = u
+	}
+}

@@ -1,0 +1,125 @@
+package helper
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/logging"
+	"github.com/currentsdev/currents/internal/tokencache"
+)
+
+// AWS is the edge where the AWS binary reaches AWS; internal/ecr implements it.
+type AWS interface {
+	// Credentials resolves the principal's credentials: the source credentials,
+	// then the configured role if any. A zero Expires marks long-term keys,
+	// which are not cached.
+	Credentials(ctx context.Context, t config.Target) (tokencache.Session, error)
+	// AuthorizationToken fetches a registry token with creds.
+	AuthorizationToken(ctx context.Context, t config.Target, creds tokencache.Session) (tokencache.Token, error)
+}
+
+// CredentialsRejected is implemented by AWS errors that mean the credentials
+// themselves were refused (expired or revoked session), as opposed to an
+// outage or a denied permission.
+type CredentialsRejected interface{ CredentialsRejected() bool }
+
+// Fetcher is the AWS binary's Refresher: it serialises refreshes per principal
+// with the cache lock, so N parallel cold `get`s make one AssumeRole and one
+// GetAuthorizationToken between them.
+type Fetcher struct {
+	Cache   *tokencache.Cache
+	AWS     AWS
+	Timeout time.Duration // bounds the lock wait and, separately, the AWS calls
+	Log     *slog.Logger
+}
+
+// Refresh implements Refresher.
+func (f *Fetcher) Refresh(ctx context.Context, req Request) (tokencache.Token, error) {
+	log := f.Log
+	if log == nil {
+		log = logging.Discard()
+	}
+	lockCtx, cancel := context.WithTimeout(ctx, f.Timeout)
+	unlock, err := f.Cache.Lock(lockCtx, req.Identity)
+	cancel()
+	if err != nil {
+		return tokencache.Token{}, err
+	}
+	defer unlock()
+
+	clock := f.Cache.Clock()
+	key := tokencache.TokenKey(req.Target.Registry)
+	e := f.Cache.Load(req.Identity)
+	// Another process may have refreshed while we waited for the lock.
+	cached, hit := e.Token(key)
+	if hit && !tokencache.NeedsRefresh(cached.Issued, cached.Expires, clock.Now()) {
+		log.Debug("token refreshed by another process", "host", req.Target.Registry.Host)
+		return cached, nil
+	}
+
+	awsCtx, cancel := context.WithTimeout(ctx, f.Timeout)
+	defer cancel()
+	tok, err := f.fetch(awsCtx, req, e, log)
+	if err != nil {
+		if hit && tokencache.Servable(cached.Issued, cached.Expires, clock.Now()) {
+			log.Warn("refresh failed; serving the cached token, which is still valid", "host", req.Target.Registry.Host,
+				"expires", cached.Expires.Format(time.RFC3339), "err", err)
+			return cached, nil
+		}
+		return tokencache.Token{}, err
+	}
+	e.SetToken(key, tok)
+	if err := f.Cache.Store(req.Identity, e); err != nil {
+		// The token is good; failing the pull because the disk is full would
+		// punish the user twice. Say so loudly and answer.
+		log.Warn("token fetched but not cached; every get will call AWS until this is fixed", "err", err)
+	}
+	return tok, nil
+}
+
+// fetch gets a token, reusing the cached session when it is fresh (no
+// AssumeRole), and updates e.Session when a new one was made.
+func (f *Fetcher) fetch(ctx context.Context, req Request, e *tokencache.Entry, log *slog.Logger) (tokencache.Token, error) {
+	now := f.Cache.Clock().Now()
+	s := e.Session
+	fromCache := s != nil && !tokencache.NeedsRefresh(s.Issued, s.Expires, now)
+	var creds tokencache.Session
+	if fromCache {
+		creds = *s
+		log.Debug("reusing cached AWS session", "expires", s.Expires)
+	} else {
+		c, err := f.AWS.Credentials(ctx, req.Target)
+		switch {
+		case err == nil:
+			creds = c
+			e.Session = nil
+			if !c.Expires.IsZero() {
+				e.Session = &c
+			}
+		case s != nil && tokencache.Servable(s.Issued, s.Expires, now):
+			log.Warn("renewing the AWS session failed; using the cached one, which is still valid", "expires", s.Expires, "err", err)
+			creds, fromCache = *s, true
+		default:
+			return tokencache.Token{}, err
+		}
+	}
+	tok, err := f.AWS.AuthorizationToken(ctx, req.Target, creds)
+	var rej CredentialsRejected
+	if err != nil && fromCache && errors.As(err, &rej) && rej.CredentialsRejected() {
+		// The cached session was revoked or its clock is off: start over once.
+		log.Debug("cached AWS session rejected; assuming the role again", "err", err)
+		e.Session = nil
+		c, cerr := f.AWS.Credentials(ctx, req.Target)
+		if cerr != nil {
+			return tokencache.Token{}, cerr
+		}
+		if !c.Expires.IsZero() {
+			e.Session = &c
+		}
+		tok, err = f.AWS.AuthorizationToken(ctx, req.Target, c)
+	}
+	return tok, err
+}

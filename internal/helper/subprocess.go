@@ -1,0 +1,84 @@
+package helper
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/currentsdev/currents/internal/logging"
+	"github.com/currentsdev/currents/internal/tokencache"
+)
+
+// EnvAWSHelper overrides where the lean binary finds the AWS binary.
+const EnvAWSHelper = "CURRENTS_AWS_HELPER"
+
+// AWSBinaryName is the AWS binary's file name, installed beside the lean one.
+const AWSBinaryName = "docker-credential-currents-aws"
+
+// AWSHelperPath locates the AWS binary: CURRENTS_AWS_HELPER, else beside the
+// running executable (symlinks resolved, so a PATH symlink to an install
+// directory still finds its sibling).
+func AWSHelperPath() (string, error) {
+	if p := os.Getenv(EnvAWSHelper); p != "" {
+		return p, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("locating %s: %w; set %s", AWSBinaryName, err, EnvAWSHelper)
+	}
+	if real, err := filepath.EvalSymlinks(self); err == nil {
+		self = real
+	}
+	return filepath.Join(filepath.Dir(self), AWSBinaryName), nil
+}
+
+// Subprocess is the lean binary's Refresher: it runs the AWS binary's `get`
+// with the server URL on stdin — never in argv — and relays its answer.
+// The AWS binary's stderr (its logs) passes straight through to docker.
+type Subprocess struct {
+	Path string
+}
+
+// relayed is an error message written by the AWS binary, already complete.
+type relayed struct{ msg string }
+
+func (r relayed) Error() string { return r.msg }
+
+// Refresh implements Refresher.
+func (s Subprocess) Refresh(ctx context.Context, req Request) (tokencache.Token, error) {
+	cmd := exec.CommandContext(ctx, s.Path, "get")
+	cmd.Stdin = strings.NewReader(req.ServerURL + "\n")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	err := cmd.Run()
+	if err != nil {
+		var exit *exec.ExitError
+		msg := strings.TrimSpace(out.String())
+		switch {
+		case ctx.Err() != nil:
+			return tokencache.Token{}, fmt.Errorf("%s: %s did not answer in time (%v); raise timeout in the config or %s",
+				req.Target.Registry.Host, s.Path, ctx.Err(), "CURRENTS_TIMEOUT")
+		case errors.As(err, &exit) && credentials.IsErrCredentialsNotFoundMessage(msg):
+			return tokencache.Token{}, credentials.NewErrCredentialsNotFound()
+		case errors.As(err, &exit) && msg != "":
+			return tokencache.Token{}, relayed{msg}
+		default:
+			return tokencache.Token{}, fmt.Errorf("%s: cannot run the AWS helper %s: %v; reinstall (make install) so it sits beside docker-credential-currents, or set %s",
+				req.Target.Registry.Host, s.Path, err, EnvAWSHelper)
+		}
+	}
+	var c credentials.Credentials
+	if err := json.Unmarshal(out.Bytes(), &c); err != nil || c.Secret == "" {
+		return tokencache.Token{}, fmt.Errorf("%s: the AWS helper %s gave an answer that is not credentials; reinstall both binaries from one build", req.Target.Registry.Host, s.Path)
+	}
+	return tokencache.Token{Username: c.Username, Password: logging.NewSecret(c.Secret)}, nil
+}

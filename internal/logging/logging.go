@@ -1,0 +1,81 @@
+// Package logging sets up the helpers' logger and holds the Secret type that keeps
+// tokens and keys out of logs, errors and JSON.
+//
+// Docker shows a credential helper's stderr to the user, so logs go there and
+// default to warn: a healthy `get` prints nothing.
+package logging
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// EnvLevel names the variable that sets the log level: debug, info, warn or error.
+const EnvLevel = "CURRENTS_LOG"
+
+// Level parses a CURRENTS_LOG value. Unknown or empty values mean warn, because a
+// typo in a log setting must never break `docker pull`.
+func Level(v string) slog.Level {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "debug":
+		return slog.LevelDebug
+	case "info":
+		return slog.LevelInfo
+	case "error":
+		return slog.LevelError
+	default:
+		return slog.LevelWarn
+	}
+}
+
+// New returns a text logger writing to w at the given level. Every record carries
+// the program name so that lines from the lean and the AWS binary can be told apart
+// when docker interleaves them.
+func New(w io.Writer, level slog.Level, program string) *slog.Logger {
+	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
+	return slog.New(h).With("prog", program)
+}
+
+// FromEnv returns the logger for a helper binary: stderr, level from CURRENTS_LOG.
+func FromEnv(program string) *slog.Logger {
+	return New(os.Stderr, Level(os.Getenv(EnvLevel)), program)
+}
+
+// Discard is a logger that drops everything; the zero value for options.
+func Discard() *slog.Logger {
+	return slog.New(slog.DiscardHandler)
+}
+
+// Secret holds a token, password, secret key or session token in memory.
+// Every way of printing it — fmt verbs, slog, encoding/json — yields "[redacted]",
+// so a secret can only leave the process through an explicit Reveal.
+type Secret struct{ v string }
+
+const redacted = "[redacted]"
+
+// NewSecret wraps s.
+func NewSecret(s string) Secret { return Secret{v: s} }
+
+// Reveal returns the secret itself. Call it only where the value must leave
+// the process: the protocol answer, the 0600 cache file, an AWS SDK call.
+func (s Secret) Reveal() string { return s.v }
+
+// IsZero reports whether no secret is held.
+func (s Secret) IsZero() bool { return s.v == "" }
+
+// String implements fmt.Stringer.
+func (s Secret) String() string { return redacted }
+
+// GoString covers %#v, which bypasses String.
+func (s Secret) GoString() string { return redacted }
+
+// LogValue implements slog.LogValuer.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON redacts; the cache file uses its own plain-string struct.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalText redacts for encoders that prefer text (yaml, slog's text handler).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }

@@ -1,0 +1,377 @@
+// Package tokencache keeps STS sessions and ECR tokens on disk between helper
+// runs, decides when they need refreshing, and serialises refreshes across
+// processes.
+//
+// One file per principal identity holds that principal's STS session and one
+// ECR token per region (a token serves every registry the principal reaches in
+// its region). Files are replaced by rename, so readers need no lock; writers
+// hold a sibling .lock file (flock) and must re-read after taking it.
+package tokencache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/currentsdev/currents/internal/logging"
+	"github.com/currentsdev/currents/internal/registry"
+)
+
+// EnvDir overrides the cache directory.
+const EnvDir = "CURRENTS_CACHE_DIR"
+
+// Session is cached AWS credentials for a principal, usually an assumed role.
+type Session struct {
+	AccessKeyID     string
+	SecretAccessKey logging.Secret
+	SessionToken    logging.Secret
+	Issued          time.Time
+	Expires         time.Time
+}
+
+// Token is an ECR (or ECR Public) registry credential.
+type Token struct {
+	Username string
+	Password logging.Secret
+	Issued   time.Time
+	Expires  time.Time
+}
+
+// Entry is the cached state of one principal. The zero Entry is a miss.
+type Entry struct {
+	Session *Session
+	Tokens  map[string]Token // by TokenKey
+}
+
+// TokenKey names the token slot serving r: the region for ECR, "public" for
+// ECR Public, whose tokens are not regional.
+func TokenKey(r registry.Registry) string {
+	if r.Public {
+		return "public"
+	}
+	return r.Region
+}
+
+// Token returns the cached token for key, if any.
+func (e *Entry) Token(key string) (Token, bool) {
+	if e == nil || e.Tokens == nil {
+		return Token{}, false
+	}
+	t, ok := e.Tokens[key]
+	return t, ok
+}
+
+// SetToken stores t under key.
+func (e *Entry) SetToken(key string, t Token) {
+	if e.Tokens == nil {
+		e.Tokens = map[string]Token{}
+	}
+	e.Tokens[key] = t
+}
+
+// Cache is a cache directory.
+type Cache struct {
+	dir   string
+	clock Clock
+	log   *slog.Logger
+}
+
+// Option configures a Cache.
+type Option func(*Cache)
+
+// WithClock sets the time source (default: the wall clock).
+func WithClock(c Clock) Option { return func(x *Cache) { x.clock = c } }
+
+// WithLogger sets where the cache reports fall-backs and repairs.
+func WithLogger(l *slog.Logger) Option { return func(x *Cache) { x.log = l } }
+
+// WithDir uses dir instead of resolving it from the environment.
+func WithDir(dir string) Option { return func(x *Cache) { x.dir = dir } }
+
+// Open resolves the cache directory (creating it 0700 when missing). The
+// order is CURRENTS_CACHE_DIR, $XDG_CACHE_HOME/currents, $HOME/.cache/currents;
+// when HOME is unset or read-only (services, cron), /var/cache/currents for
+// root, else $TMPDIR/currents-<uid>, owned by us and 0700.
+func Open(opts ...Option) (*Cache, error) {
+	c := &Cache{clock: SystemClock{}, log: logging.Discard()}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.dir != "" {
+		return c, c.ensureDir(c.dir)
+	}
+	if d := os.Getenv(EnvDir); d != "" {
+		c.dir = d
+		if err := c.ensureDir(d); err != nil {
+			return nil, fmt.Errorf("%w; set %s to a writable directory", err, EnvDir)
+		}
+		return c, nil
+	}
+	var tried []string
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
+		if err := c.ensureDir(filepath.Join(d, "currents")); err == nil {
+			c.dir = filepath.Join(d, "currents")
+			return c, nil
+		} else {
+			tried = append(tried, err.Error())
+		}
+	}
+	if h := os.Getenv("HOME"); h != "" && filepath.IsAbs(h) {
+		d := filepath.Join(h, ".cache", "currents")
+		if err := c.ensureDir(d); err == nil {
+			c.dir = d
+			return c, nil
+		} else {
+			tried = append(tried, err.Error())
+		}
+	} else {
+		tried = append(tried, "HOME is not set")
+	}
+	fallback := filepath.Join(os.TempDir(), "currents-"+strconv.Itoa(os.Getuid()))
+	if os.Getuid() == 0 {
+		fallback = "/var/cache/currents"
+	}
+	if err := c.ensureDir(fallback); err != nil {
+		return nil, fmt.Errorf("no usable cache directory (%s; %v); set %s to a writable directory", strings.Join(tried, "; "), err, EnvDir)
+	}
+	c.dir = fallback
+	c.log.Debug("cache: home cache directory unusable, falling back", "dir", fallback, "why", strings.Join(tried, "; "))
+	return c, nil
+}
+
+// Dir is the resolved cache directory.
+func (c *Cache) Dir() string { return c.dir }
+
+// Clock is the cache's time source, shared with the refresh policy's callers.
+func (c *Cache) Clock() Clock { return c.clock }
+
+// ensureDir makes dir exist as a directory we own with mode 0700, tightening a
+// wider mode and refusing one owned by another user (who could read or swap our files).
+func (c *Cache) ensureDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("cache directory %s: %w", dir, err)
+		}
+		if fi, err = os.Lstat(dir); err != nil {
+			return fmt.Errorf("cache directory %s: %w", dir, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("cache directory %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("cache directory %s: not a directory (a symlink or file is in the way)", dir)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("cache directory %s: owned by uid %d, not by us (uid %d); remove it or set %s", dir, st.Uid, os.Getuid(), EnvDir)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("cache directory %s: mode %o, and tightening it to 0700 failed: %w", dir, fi.Mode().Perm(), err)
+		}
+		c.log.Warn("cache: tightened directory mode to 0700", "dir", dir, "was", fmt.Sprintf("%o", fi.Mode().Perm()))
+	}
+	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
+		return fmt.Errorf("cache directory %s: not writable: %w", dir, err)
+	}
+	return nil
+}
+
+func (c *Cache) path(id Identity) string { return filepath.Join(c.dir, id.Key()+".json") }
+
+// Path is the file holding id's entry.
+func (c *Cache) Path(id Identity) string { return c.path(id) }
+
+// on-disk form; logging.Secret redacts itself in JSON, so secrets are plain here.
+type fileEntry struct {
+	Version  int                  `json:"version"`
+	Identity map[string]string    `json:"identity"`
+	Session  *fileSession         `json:"session,omitempty"`
+	Tokens   map[string]fileToken `json:"tokens,omitempty"`
+}
+
+type fileSession struct {
+	AccessKeyID     string    `json:"access_key_id"`
+	SecretAccessKey string    `json:"secret_access_key"`
+	SessionToken    string    `json:"session_token,omitempty"`
+	Issued          time.Time `json:"issued"`
+	Expires         time.Time `json:"expires"`
+}
+
+type fileToken struct {
+	Username string    `json:"username"`
+	Password string    `json:"password"`
+	Issued   time.Time `json:"issued"`
+	Expires  time.Time `json:"expires"`
+}
+
+const fileVersion = 1
+
+// Load reads id's entry. A missing, unreadable, corrupt or foreign file is a
+// miss (an empty Entry), never an error: the next refresh rebuilds it. A file
+// with a mode wider than 0600 is tightened.
+func (c *Cache) Load(id Identity) *Entry {
+	p := c.path(id)
+	f, err := os.Open(p)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			c.log.Warn("cache: cannot read, treating as empty", "file", p, "err", err)
+		}
+		return &Entry{}
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+			c.log.Warn("cache: file owned by another user, ignoring it", "file", p, "uid", st.Uid)
+			return &Entry{}
+		}
+		if fi.Mode().Perm() != 0o600 {
+			if err := f.Chmod(0o600); err != nil {
+				c.log.Warn("cache: file mode too wide and cannot be fixed, ignoring it", "file", p, "mode", fmt.Sprintf("%o", fi.Mode().Perm()))
+				return &Entry{}
+			}
+			c.log.Warn("cache: tightened file mode to 0600", "file", p, "was", fmt.Sprintf("%o", fi.Mode().Perm()))
+		}
+	}
+	var fe fileEntry
+	if err := json.NewDecoder(f).Decode(&fe); err != nil {
+		c.log.Debug("cache: corrupt file, rebuilding", "file", p, "err", err)
+		return &Entry{}
+	}
+	e, err := fe.entry()
+	if err != nil {
+		c.log.Debug("cache: invalid file, rebuilding", "file", p, "err", err)
+		return &Entry{}
+	}
+	return e
+}
+
+func (fe *fileEntry) entry() (*Entry, error) {
+	if fe.Version != fileVersion {
+		return nil, fmt.Errorf("version %d, want %d", fe.Version, fileVersion)
+	}
+	e := &Entry{}
+	if s := fe.Session; s != nil {
+		if s.AccessKeyID == "" || s.SecretAccessKey == "" || !s.Expires.After(s.Issued) {
+			return nil, errors.New("incomplete session")
+		}
+		e.Session = &Session{AccessKeyID: s.AccessKeyID, SecretAccessKey: logging.NewSecret(s.SecretAccessKey),
+			SessionToken: logging.NewSecret(s.SessionToken), Issued: s.Issued, Expires: s.Expires}
+	}
+	for k, t := range fe.Tokens {
+		if k == "" || t.Username == "" || t.Password == "" || !t.Expires.After(t.Issued) {
+			return nil, fmt.Errorf("incomplete token %q", k)
+		}
+		e.SetToken(k, Token{Username: t.Username, Password: logging.NewSecret(t.Password), Issued: t.Issued, Expires: t.Expires})
+	}
+	return e, nil
+}
+
+// Store replaces id's entry atomically: a temporary file in the same directory,
+// fsync, rename, fsync of the directory. A crash at any point leaves either the
+// old file or the new one. On failure (a full disk) the old file is untouched.
+// Callers hold the lock (see Lock).
+func (c *Cache) Store(id Identity, e *Entry) error {
+	fe := fileEntry{Version: fileVersion, Identity: id.Describe()}
+	if s := e.Session; s != nil {
+		fe.Session = &fileSession{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey.Reveal(),
+			SessionToken: s.SessionToken.Reveal(), Issued: s.Issued.UTC(), Expires: s.Expires.UTC()}
+	}
+	if len(e.Tokens) > 0 {
+		fe.Tokens = map[string]fileToken{}
+		for k, t := range e.Tokens {
+			fe.Tokens[k] = fileToken{Username: t.Username, Password: t.Password.Reveal(), Issued: t.Issued.UTC(), Expires: t.Expires.UTC()}
+		}
+	}
+	data, err := json.MarshalIndent(fe, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := c.ensureDir(c.dir); err != nil {
+		return err
+	}
+	p := c.path(id)
+	c.removeStale(id)
+	tmp, err := os.CreateTemp(c.dir, "."+id.Key()+".*.tmp") // CreateTemp makes it 0600
+	if err != nil {
+		return c.writeErr(p, err)
+	}
+	_, err = tmp.Write(append(data, '\n'))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), p)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return c.writeErr(p, err)
+	}
+	if d, err := os.Open(c.dir); err == nil {
+		_ = d.Sync() // makes the rename durable; failure leaves a valid file either way
+		d.Close()
+	}
+	return nil
+}
+
+func (c *Cache) writeErr(p string, err error) error {
+	fix := "check the directory's permissions, or set " + EnvDir
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		fix = "free space on that file system, or set " + EnvDir + " to another one"
+	}
+	return fmt.Errorf("writing cache file %s: %w; the previous cache file is unchanged; %s", p, err, fix)
+}
+
+// removeStale deletes temporary files a killed writer left behind. Under the
+// lock no other writer for id exists, so every such file is stale.
+func (c *Cache) removeStale(id Identity) {
+	stale, _ := filepath.Glob(filepath.Join(c.dir, "."+id.Key()+".*.tmp"))
+	for _, s := range stale {
+		os.Remove(s)
+	}
+}
+
+// Lock takes the cross-process lock for id, waiting until ctx is done.
+// The caller must Load again after taking it: another process may have
+// refreshed meanwhile.
+func (c *Cache) Lock(ctx context.Context, id Identity) (unlock func(), err error) {
+	if err := c.ensureDir(c.dir); err != nil {
+		return nil, err
+	}
+	l := flock.New(filepath.Join(c.dir, id.Key()+".lock"), flock.SetPermissions(0o600))
+	ok, err := l.TryLockContext(ctx, 5*time.Millisecond)
+	if err != nil || !ok {
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("waiting for the cache lock %s: %w", l.Path(), err)
+	}
+	return func() { _ = l.Unlock() }, nil
+}
+
+// Update runs fn on id's entry under the lock and stores the result.
+func (c *Cache) Update(ctx context.Context, id Identity, fn func(*Entry) error) error {
+	unlock, err := c.Lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	e := c.Load(id)
+	if err := fn(e); err != nil {
+		return err
+	}
+	return c.Store(id, e)
+}

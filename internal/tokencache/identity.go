@@ -1,0 +1,117 @@
+package tokencache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sort"
+
+	"github.com/currentsdev/currents/internal/config"
+)
+
+// Identity is the stable description of the AWS principal that fetches tokens
+// for a target. It is computed from currents.yaml and environment variable
+// values alone — never from loading AWS configuration or resolving
+// credentials — so a warm `get` can find its cache file without touching the SDK.
+//
+// It never holds a temporary access key: keying on one (as the peer helper
+// does) makes every assumed-role `get` a miss.
+type Identity struct {
+	Kind                 string            `json:"kind"` // "role", "web-identity", "profile" or "default-chain"
+	Partition            string            `json:"partition"`
+	RoleARN              string            `json:"role_arn,omitempty"`
+	ExternalID           string            `json:"external_id,omitempty"`
+	SessionName          string            `json:"session_name,omitempty"`
+	Profile              string            `json:"profile,omitempty"`
+	WebIdentityTokenFile string            `json:"web_identity_token_file,omitempty"`
+	Env                  map[string]string `json:"env,omitempty"`
+}
+
+// endpointEnv changes where credentials and tokens come from (tests point them at
+// the stand-in), so two values must never share a cache file.
+var endpointEnv = []string{
+	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL_ECR_PUBLIC",
+	"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+}
+
+// chainEnv selects the principal of the SDK default chain.
+var chainEnv = []string{
+	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
+}
+
+// IdentityFor derives the identity serving t. getenv is os.Getenv outside tests.
+// The region is not part of it: one principal's file holds a token per region.
+func IdentityFor(t config.Target, getenv func(string) string) Identity {
+	id := Identity{Partition: t.Registry.Partition, Env: map[string]string{}}
+	pick := func(keys []string) {
+		for _, k := range keys {
+			if v := getenv(k); v != "" {
+				id.Env[k] = v
+			}
+		}
+	}
+	pick(endpointEnv)
+	e := t.Entry
+	switch {
+	case e != nil && e.WebIdentityTokenFile != "":
+		id.Kind = "web-identity"
+	case e != nil && e.RoleARN != "":
+		id.Kind = "role"
+	case e != nil && e.Profile != "":
+		id.Kind = "profile"
+	default:
+		id.Kind = "default-chain"
+	}
+	if e != nil {
+		id.RoleARN, id.ExternalID, id.SessionName = e.RoleARN, e.ExternalID, e.SessionName
+		id.Profile, id.WebIdentityTokenFile = e.Profile, e.WebIdentityTokenFile
+	}
+	// Without a role of our own the principal is whoever the source credentials
+	// are, which the environment selects.
+	if id.Kind == "default-chain" || id.Kind == "profile" {
+		pick(chainEnv)
+		// A long-term key names its principal; a temporary one changes every
+		// hour and would make every lookup a miss, so it is left out.
+		if getenv("AWS_SESSION_TOKEN") == "" && id.Profile == "" {
+			pick([]string{"AWS_ACCESS_KEY_ID"})
+		}
+	}
+	if len(id.Env) == 0 {
+		id.Env = nil
+	}
+	return id
+}
+
+// Key is the identity's file name stem: a hash, so that role names and external
+// IDs do not show in a directory listing.
+func (id Identity) Key() string {
+	// encoding/json sorts map keys, so the encoding is canonical.
+	b, err := json.Marshal(id)
+	if err != nil {
+		panic(err) // strings only
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// Describe is the identity without its external ID, for the cache file and logs.
+func (id Identity) Describe() map[string]string {
+	d := map[string]string{"kind": id.Kind, "partition": id.Partition}
+	for k, v := range map[string]string{"role_arn": id.RoleARN, "session_name": id.SessionName, "profile": id.Profile, "web_identity_token_file": id.WebIdentityTokenFile} {
+		if v != "" {
+			d[k] = v
+		}
+	}
+	if id.ExternalID != "" {
+		d["external_id"] = "[set]"
+	}
+	keys := make([]string, 0, len(id.Env))
+	for k := range id.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		d["env."+k] = id.Env[k]
+	}
+	return d
+}
