@@ -1,12 +1,11 @@
-// Placeholder until its owner lands the real command.
+// Command docker-currents is the `docker currents` CLI plugin. Install it in
+// ~/.docker/cli-plugins (or any cliPluginsExtraDirs entry).
 package main
 
 import (
-	"fmt"
 	"os"
+
+	"github.com/currentsdev/currents/internal/plugincmd"
 )
 
-func main() {
-	fmt.Fprintln(os.Stderr, "not implemented yet")
-	os.Exit(2)
-}
+func main() { os.Exit(plugincmd.Main()) }

@@ -1,0 +1,102 @@
+// Package plugincmd holds the cobra commands of the `docker currents` CLI
+// plugin. Each command lives in its own file and registers itself with
+// register in an init function, so adding one never touches this file.
+package plugincmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli-plugins/metadata"
+	"github.com/docker/cli/cli-plugins/plugin"
+	"github.com/docker/cli/cli/command"
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"github.com/currentsdev/currents/internal/version"
+)
+
+// Name is the plugin's command name: `docker currents`.
+const Name = "currents"
+
+// commands are the constructors of the sub-commands, in registration order.
+var commands []func(command.Cli) *cobra.Command
+
+// register adds sub-command constructors; call it from an init function.
+func register(cmds ...func(command.Cli) *cobra.Command) {
+	commands = append(commands, cmds...)
+}
+
+// Metadata is what the plugin answers to docker-cli-plugin-metadata.
+func Metadata() metadata.Metadata {
+	return metadata.Metadata{
+		SchemaVersion:    "0.1.0",
+		Vendor:           "Currents",
+		Version:          version.Version,
+		ShortDescription: "Check, mirror and run a compose stack's private ECR images",
+		URL:              "https://github.com/currentsdev/currents",
+	}
+}
+
+// NewRootCommand returns `docker currents` with every registered
+// sub-command.
+func NewRootCommand(dockerCli command.Cli) *cobra.Command {
+	root := &cobra.Command{
+		Use:           Name,
+		Short:         Metadata().ShortDescription,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cmd.Help()
+		},
+	}
+	for _, c := range commands {
+		root.AddCommand(c(dockerCli))
+	}
+	return root
+}
+
+// ExitError ends the plugin with Code after the command has already said
+// why (a report was printed); Main prints nothing more.
+type ExitError struct{ Code int }
+
+func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// Main runs the plugin and returns its exit code. It is plugin.Run with the
+// exit-code handling the check needs: 1 for unpullable images and 2 for a
+// project that cannot be loaded, without an extra error line.
+func Main() int {
+	// compose-go logs warnings such as "variable is not set" through
+	// logrus; the check reports those itself, with the file and the fix.
+	logrus.SetOutput(io.Discard)
+
+	dockerCli, err := command.NewDockerCli()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	err = plugin.RunPlugin(dockerCli, NewRootCommand(dockerCli), Metadata())
+	if err == nil {
+		return 0
+	}
+	var exit ExitError
+	if errors.As(err, &exit) {
+		return exit.Code
+	}
+	var status cli.StatusError
+	if errors.As(err, &status) {
+		if status.Status != "" {
+			fmt.Fprintln(dockerCli.Err(), status.Status)
+		}
+		if status.StatusCode == 0 {
+			return 1
+		}
+		return status.StatusCode
+	}
+	fmt.Fprintln(dockerCli.Err(), err)
+	return 1
+}

@@ -1,0 +1,284 @@
+// Package report renders the result of a stack check for people (a table
+// with what to do), for scripts (JSON) and for exit codes only (quiet).
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/currentsdev/currents/internal/probe"
+	"github.com/currentsdev/currents/internal/stack"
+)
+
+// Row statuses beyond probe's: what the check decided without the network.
+const (
+	StatusBuildOnly = "build-only"
+	StatusSkipped   = "skipped"
+	// StatusInvalid marks an image whose reference is wrong before any
+	// request (unset or empty variable, invalid reference).
+	StatusInvalid = "invalid"
+)
+
+// Row is one service of the stack.
+type Row struct {
+	Service        string             `json:"service"`
+	Image          string             `json:"image"`
+	Raw            string             `json:"raw,omitempty"`
+	Source         string             `json:"source,omitempty"`
+	Status         string             `json:"status"`
+	Pullable       bool               `json:"pullable"`
+	Checked        bool               `json:"checked"`
+	Digest         string             `json:"digest,omitempty"`
+	MediaType      string             `json:"mediaType,omitempty"`
+	Platform       string             `json:"platform,omitempty"`
+	PlatformDigest string             `json:"platformDigest,omitempty"`
+	Credentials    *probe.Source      `json:"credentials,omitempty"`
+	Variables      []stack.Variable   `json:"variables,omitempty"`
+	Diagnostics    []stack.Diagnostic `json:"diagnostics,omitempty"`
+	Message        string             `json:"message,omitempty"`
+	Fix            string             `json:"fix,omitempty"`
+	Warnings       []string           `json:"warnings,omitempty"`
+}
+
+// Report is a whole check.
+type Report struct {
+	Project      string   `json:"project"`
+	ComposeFiles []string `json:"composeFiles"`
+	EnvFiles     []string `json:"envFiles"`
+	// Pullable is true when every checked image is pullable.
+	Pullable bool  `json:"pullable"`
+	Services []Row `json:"services"`
+}
+
+// New combines the stack's diagnostics with the probe's results (matched by
+// service name) into rows, one per service in stack order.
+func New(st *stack.Stack, results []probe.Result) *Report {
+	byID := map[string]probe.Result{}
+	for _, r := range results {
+		byID[r.Image.ID] = r
+	}
+	rep := &Report{Project: st.Name, ComposeFiles: st.ComposeFiles, EnvFiles: st.EnvFiles, Pullable: true}
+	for _, s := range st.Services {
+		row := Row{Service: s.Name, Image: s.Image, Raw: s.Raw, Source: s.Source.String(), Variables: s.Variables, Diagnostics: s.Diagnostics}
+		for _, d := range s.Diagnostics {
+			if d.Severity == stack.Warning {
+				row.Warnings = append(row.Warnings, d.Message+"; "+d.Fix)
+			}
+		}
+		switch {
+		case s.Kind == stack.Disabled:
+			row.Status = StatusSkipped
+			row.Message = "profile not active: " + strings.Join(s.Profiles, ", ")
+		case s.Kind == stack.BuildOnly:
+			row.Status = StatusBuildOnly
+			row.Message = "built locally by compose, not pulled"
+		case hasError(s.Diagnostics):
+			d := firstError(s.Diagnostics)
+			row.Status, row.Checked, row.Message, row.Fix = StatusInvalid, true, d.Message, d.Fix
+		default:
+			r, ok := byID[s.Name]
+			if !ok {
+				row.Status, row.Message = StatusInvalid, "not checked"
+				break
+			}
+			row.Checked = true
+			row.Status = string(r.Status)
+			row.Pullable = r.Pullable()
+			row.Digest, row.MediaType = r.Digest, r.MediaType
+			row.Platform, row.PlatformDigest = r.Platform, r.PlatformDigest
+			src := r.Credentials
+			row.Credentials = &src
+			row.Message, row.Fix = r.Message, r.Fix
+			row.Warnings = append(row.Warnings, r.Warnings...)
+			if !row.Pullable && s.Build {
+				// Compose builds a service with a build section when its
+				// image cannot be pulled.
+				row.Warnings = append(row.Warnings, "compose will build this image instead: "+r.Message)
+				row.Status, row.Message, row.Fix = StatusBuildOnly, "", ""
+				row.Checked = false
+			}
+			if !row.Pullable && !s.Build {
+				// A missing-slash warning is the cause of the failure that
+				// follows from it: say that first.
+				for _, d := range s.Diagnostics {
+					if d.Code == stack.CodeMissingSlash {
+						row.Message, row.Fix = d.Message+" ("+r.Message+")", d.Fix
+					}
+				}
+			}
+		}
+		if row.Checked && !row.Pullable {
+			rep.Pullable = false
+		}
+		rep.Services = append(rep.Services, row)
+	}
+	return rep
+}
+
+func hasError(ds []stack.Diagnostic) bool {
+	_, ok := findError(ds)
+	return ok
+}
+
+func firstError(ds []stack.Diagnostic) stack.Diagnostic {
+	d, _ := findError(ds)
+	return d
+}
+
+func findError(ds []stack.Diagnostic) (stack.Diagnostic, bool) {
+	for _, d := range ds {
+		if d.Severity == stack.Error {
+			return d, true
+		}
+	}
+	return stack.Diagnostic{}, false
+}
+
+// Images lists the services the probe must check: pulled services whose
+// reference survived the diagnostics.
+func Images(st *stack.Stack) []probe.Image {
+	var out []probe.Image
+	for _, s := range st.Services {
+		if s.Kind == stack.Disabled || (s.Kind == stack.BuildOnly) || s.Ref == nil || hasError(s.Diagnostics) {
+			continue
+		}
+		out = append(out, probe.Image{ID: s.Name, Ref: s.Ref, Platform: s.Platform})
+	}
+	return out
+}
+
+// JSON writes the report as one JSON document.
+func JSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// Quiet writes one line per unpullable image and nothing else, for scripts
+// that only want the exit code and a reason when it fails.
+func Quiet(w io.Writer, r *Report) error {
+	for _, row := range r.Services {
+		if row.Checked && !row.Pullable {
+			if _, err := fmt.Fprintf(w, "%s\t%s\t%s\n", row.Service, row.Status, row.Message); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Colour decides whether to colour output to a stream: only on a terminal,
+// and never when NO_COLOR is set to anything (https://no-color.org).
+func Colour(isTerminal bool) bool {
+	if v, ok := os.LookupEnv("NO_COLOR"); ok && v != "" {
+		return false
+	}
+	return isTerminal
+}
+
+const (
+	green  = "\x1b[32m"
+	red    = "\x1b[31m"
+	yellow = "\x1b[33m"
+	dim    = "\x1b[2m"
+	reset  = "\x1b[0m"
+)
+
+// Table writes the report for people: one line per service with what to do,
+// then the details of every problem and warning.
+func Table(w io.Writer, r *Report, colour bool) error {
+	paint := func(c, s string) string {
+		if !colour {
+			return s
+		}
+		return c + s + reset
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tIMAGE\tSTATUS\tDIGEST\tNOTE")
+	for _, row := range r.Services {
+		status := row.Status
+		switch {
+		case row.Pullable && len(row.Warnings) == 0:
+			status = paint(green, status)
+		case row.Pullable:
+			status = paint(yellow, status)
+		case row.Checked:
+			status = paint(red, status)
+		default:
+			status = paint(dim, status)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", row.Service, orDash(row.Image), status, orDash(shortDigest(row.Digest)), note(row))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, row := range r.Services {
+		if row.Checked && !row.Pullable {
+			fmt.Fprintf(w, "\n%s %s\n", paint(red, row.Service+":"), row.Message)
+			if row.Fix != "" {
+				fmt.Fprintf(w, "  fix: %s\n", row.Fix)
+			}
+			for _, v := range row.Variables {
+				fmt.Fprintf(w, "  %s=%q from %s\n", v.Name, v.Value, v.Origin)
+			}
+		}
+		for _, wn := range row.Warnings {
+			fmt.Fprintf(w, "\n%s %s\n", paint(yellow, row.Service+": warning:"), wn)
+		}
+	}
+	verdict := paint(green, "every image is pullable")
+	if !r.Pullable {
+		verdict = paint(red, "some images are not pullable")
+	}
+	_, err := fmt.Fprintf(w, "\n%s (project %s)\n", verdict, r.Project)
+	return err
+}
+
+// note is the table's one-line advice: the fix for a problem, the first
+// warning otherwise.
+func note(row Row) string {
+	switch {
+	case row.Checked && !row.Pullable && row.Fix != "":
+		return firstClause(row.Fix)
+	case row.Checked && !row.Pullable:
+		return firstClause(row.Message)
+	case len(row.Warnings) > 0:
+		return "warning: " + firstClause(row.Warnings[0])
+	case row.Status == StatusSkipped || row.Status == StatusBuildOnly:
+		return row.Message
+	case row.PlatformDigest != "":
+		return row.Platform + " " + shortDigest(row.PlatformDigest)
+	}
+	return ""
+}
+
+// firstClause trims advice to fit a table cell; the full text follows the
+// table.
+func firstClause(s string) string {
+	const max = 70
+	if i := strings.IndexAny(s, ";("); i > 0 && i < max {
+		return strings.TrimSpace(s[:i])
+	}
+	if len(s) > max {
+		return s[:max-1] + "…"
+	}
+	return s
+}
+
+func shortDigest(d string) string {
+	if i := strings.IndexByte(d, ':'); i >= 0 && len(d) > i+13 {
+		return d[:i+13]
+	}
+	return d
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
