@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
 
+	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/probe"
+	"github.com/currentsdev/currents/internal/registry"
 	"github.com/currentsdev/currents/internal/report"
 	"github.com/currentsdev/currents/internal/stack"
 )
@@ -80,10 +83,23 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 		return ExitLoadFailed
 	}
 
-	// Until currents.yaml's aliases can be consulted, only real ECR hosts
-	// count as ECR.
-	timeout := 30 * time.Second
-	isECR := func(string) bool { return false }
+	cfg, cfgErr := config.FromEnv()
+	if cfgErr != nil {
+		fmt.Fprintf(errOut, "warning: %v\n", cfgErr)
+	}
+	timeout := config.DefaultTimeout
+	if cfg != nil {
+		timeout = cfg.Timeout
+	}
+	isECR := func(host string) bool {
+		host = strings.ToLower(host)
+		if cfg != nil {
+			_, ok := cfg.Lookup(host)
+			return ok
+		}
+		_, ok := registry.Parse(host)
+		return ok
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
