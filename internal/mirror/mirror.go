@@ -531,7 +531,7 @@ type rawManifest struct {
 	raw  []byte
 }
 
-func (m rawManifest) RawManifest() ([]byte, error)         { return m.raw, nil }
+func (m rawManifest) RawManifest() ([]byte, error)        { return m.raw, nil }
 func (m rawManifest) MediaType() (types.MediaType, error) { return m.desc.MediaType, nil }
 func (m rawManifest) Digest() (v1.Hash, error)            { return m.desc.Digest, nil }
 func (m rawManifest) Size() (int64, error)                { return m.desc.Size, nil }
@@ -551,8 +551,10 @@ type sourceBlob struct {
 	srcErr error
 }
 
-func (b *sourceBlob) Digest() (v1.Hash, error)            { return b.desc.Digest, nil }
-func (b *sourceBlob) DiffID() (v1.Hash, error)            { return v1.Hash{}, errors.New("diff ID not needed to copy") }
+func (b *sourceBlob) Digest() (v1.Hash, error) { return b.desc.Digest, nil }
+func (b *sourceBlob) DiffID() (v1.Hash, error) {
+	return v1.Hash{}, errors.New("diff ID not needed to copy")
+}
 func (b *sourceBlob) Size() (int64, error)                { return b.desc.Size, nil }
 func (b *sourceBlob) MediaType() (types.MediaType, error) { return b.desc.MediaType, nil }
 func (b *sourceBlob) Uncompressed() (io.ReadCloser, error) {

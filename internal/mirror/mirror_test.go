@@ -2,10 +2,10 @@ package mirror
 
 import (
 	"context"
-	"io"
-	"log"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -93,7 +93,6 @@ func (k keychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 func (r *testRegistry) auth() remote.Option {
 	return remote.WithAuth(&authn.Basic{Username: r.user, Password: r.password})
 }
-
 
 // seed pushes a two-platform index (plus shared base layer) to repo:tag.
 func seed(t *testing.T, r *testRegistry, repo, tag string, base v1.Layer) (name.Tag, v1.Hash) {
