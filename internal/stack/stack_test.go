@@ -1,0 +1,285 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const dir = "../../testdata/stack"
+
+// cleanEnv removes every variable that changes how compose loads a project,
+// so the developer's shell cannot steer the tests.
+func cleanEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "COMPOSE_") || strings.HasPrefix(k, "DC_CURRENTS_") {
+			t.Setenv(k, "")
+			_ = os.Unsetenv(k)
+		}
+	}
+}
+
+func load(t *testing.T, o Options) *Stack {
+	t.Helper()
+	st, err := Load(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func service(t *testing.T, st *Stack, name string) Service {
+	t.Helper()
+	for _, s := range st.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no service %q in %v", name, st.Services)
+	return Service{}
+}
+
+func codes(s Service) []string {
+	var out []string
+	for _, d := range s.Diagnostics {
+		out = append(out, d.Code)
+	}
+	return out
+}
+
+func TestGoodStack(t *testing.T) {
+	cleanEnv(t)
+	st := load(t, Options{ProjectDirectory: dir})
+	if st.Name != "currents" {
+		t.Errorf("name = %q", st.Name)
+	}
+	var names []string
+	for _, s := range st.Services {
+		names = append(names, s.Name)
+		if s.Kind != Pulled || len(s.Diagnostics) != 0 || s.Ref == nil {
+			t.Errorf("%s: kind %s, diagnostics %v, ref %v", s.Name, s.Kind, s.Diagnostics, s.Ref)
+		}
+	}
+	want := []string{"api", "change-streams", "director", "scheduler", "webhooks", "writer"}
+	if !reflect.DeepEqual(names, want) {
+		t.Fatalf("services = %v, want %v", names, want)
+	}
+	api := service(t, st, "api")
+	if api.Image != "513558712013.dkr.ecr.us-east-1.amazonaws.com/currents/on-prem/api:staging" {
+		t.Errorf("image = %q", api.Image)
+	}
+	if api.Raw != "${DC_CURRENTS_IMAGE_REPOSITORY}api:${DC_CURRENTS_IMAGE_TAG}" {
+		t.Errorf("raw = %q", api.Raw)
+	}
+	if !strings.HasSuffix(api.Source.String(), "compose.yaml:6") {
+		t.Errorf("source = %q", api.Source)
+	}
+	if len(api.Variables) != 2 {
+		t.Fatalf("variables = %+v", api.Variables)
+	}
+	for i, line := range []int{5, 6} {
+		v := api.Variables[i]
+		if v.Origin.Kind != FromEnvFile || v.Origin.Location.Line != line || filepath.Base(v.Origin.Location.File) != ".env" {
+			t.Errorf("%s origin = %+v, want .env:%d", v.Name, v.Origin, line)
+		}
+	}
+}
+
+func TestEnvironmentBeatsDotEnv(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("DC_CURRENTS_IMAGE_REPOSITORY", "127.0.0.1:5000/currents/on-prem/")
+	st := load(t, Options{ProjectDirectory: dir})
+	api := service(t, st, "api")
+	if api.Image != "127.0.0.1:5000/currents/on-prem/api:staging" {
+		t.Errorf("image = %q", api.Image)
+	}
+	if got := api.Variables[0].Origin; got.Kind != FromEnvironment || got.String() != "the environment" {
+		t.Errorf("origin = %+v", got)
+	}
+	if got := api.Variables[1].Origin; got.Kind != FromEnvFile {
+		t.Errorf("tag origin = %+v", got)
+	}
+}
+
+func TestMissingSlash(t *testing.T) {
+	cleanEnv(t)
+	st := load(t, Options{ProjectDirectory: dir, EnvFiles: []string{dir + "/variants/missing-slash.env"}})
+	api := service(t, st, "api")
+	if api.Image != "513558712013.dkr.ecr.us-east-1.amazonaws.com/currents/on-premapi:staging" {
+		t.Fatalf("image = %q", api.Image)
+	}
+	if !reflect.DeepEqual(codes(api), []string{CodeMissingSlash}) {
+		t.Fatalf("diagnostics = %+v", api.Diagnostics)
+	}
+	d := api.Diagnostics[0]
+	if !strings.Contains(d.Message, `"513558712013.dkr.ecr.us-east-1.amazonaws.com/currents/on-prem/api:staging" was probably meant`) {
+		t.Errorf("message = %s", d.Message)
+	}
+	if !strings.Contains(d.Fix, "DC_CURRENTS_IMAGE_REPOSITORY=513558712013.dkr.ecr.us-east-1.amazonaws.com/currents/on-prem/ at ") ||
+		!strings.HasSuffix(d.Fix, "missing-slash.env:3") {
+		t.Errorf("fix = %s", d.Fix)
+	}
+	if api.Ref == nil {
+		t.Error("a missing slash still leaves a reference to probe")
+	}
+}
+
+func TestNoFalseMissingSlash(t *testing.T) {
+	cleanEnv(t)
+	for _, prefix := range []string{"registry.example.com/currents/", "registry.example.com/currents/api-", ""} {
+		t.Setenv("DC_CURRENTS_IMAGE_REPOSITORY", prefix)
+		t.Setenv("DC_CURRENTS_IMAGE_TAG", "1.0")
+		st := load(t, Options{ProjectDirectory: dir})
+		for _, d := range service(t, st, "api").Diagnostics {
+			if d.Code == CodeMissingSlash {
+				t.Errorf("prefix %q: unexpected %+v", prefix, d)
+			}
+		}
+	}
+}
+
+func TestUnsetVariable(t *testing.T) {
+	cleanEnv(t)
+	st := load(t, Options{ProjectDirectory: dir, EnvFiles: []string{dir + "/variants/unset-variable.env"}})
+	for _, s := range st.Services {
+		if !reflect.DeepEqual(codes(s), []string{CodeUnsetVariable}) {
+			t.Fatalf("%s: diagnostics = %+v", s.Name, s.Diagnostics)
+		}
+		d := s.Diagnostics[0]
+		if d.Severity != Error || !strings.Contains(d.Message, "DC_CURRENTS_IMAGE_TAG") || !strings.Contains(d.Message, "compose.yaml:") {
+			t.Errorf("%s: %+v", s.Name, d)
+		}
+		if s.Ref != nil {
+			t.Errorf("%s: an unset variable must not leave a reference to probe", s.Name)
+		}
+	}
+}
+
+func TestEmptyVariable(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("DC_CURRENTS_IMAGE_TAG", "")
+	st := load(t, Options{ProjectDirectory: dir})
+	api := service(t, st, "api")
+	if !reflect.DeepEqual(codes(api), []string{CodeEmptyVariable}) || !strings.Contains(api.Diagnostics[0].Message, "the environment") {
+		t.Fatalf("diagnostics = %+v", api.Diagnostics)
+	}
+}
+
+func TestInvalidReferenceAndImplicitLatest(t *testing.T) {
+	cleanEnv(t)
+	tmp := t.TempDir()
+	compose := `services:
+  upper:
+    image: Registry.example.com/Currents/API:1
+  notag:
+    image: registry.example.com/currents/api
+  pinned:
+    image: registry.example.com:5000/currents/api@sha256:` + strings.Repeat("a", 64) + `
+`
+	if err := os.WriteFile(filepath.Join(tmp, "compose.yaml"), []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := load(t, Options{ProjectDirectory: tmp})
+	if got := codes(service(t, st, "upper")); !reflect.DeepEqual(got, []string{CodeInvalidReference}) {
+		t.Errorf("upper: %v", got)
+	}
+	if got := codes(service(t, st, "notag")); !reflect.DeepEqual(got, []string{CodeImplicitLatest}) {
+		t.Errorf("notag: %v", got)
+	}
+	if got := codes(service(t, st, "pinned")); len(got) != 0 {
+		t.Errorf("pinned: %v", got)
+	}
+}
+
+func TestProfilesAndBuildOnly(t *testing.T) {
+	cleanEnv(t)
+	files := []string{dir + "/compose.yaml", dir + "/variants/extras.yaml"}
+	st := load(t, Options{Files: files})
+	if s := service(t, st, "migrate"); s.Kind != BuildOnly || len(s.Diagnostics) != 0 {
+		t.Errorf("migrate: %+v", s)
+	}
+	if s := service(t, st, "debug"); s.Kind != Disabled {
+		t.Errorf("debug: kind %s", s.Kind)
+	}
+
+	st = load(t, Options{Files: files, Profiles: []string{"debug"}})
+	if s := service(t, st, "debug"); s.Kind != Pulled {
+		t.Errorf("--profile debug: kind %s", s.Kind)
+	}
+	t.Setenv("COMPOSE_PROFILES", "debug")
+	st = load(t, Options{Files: files})
+	if s := service(t, st, "debug"); s.Kind != Pulled {
+		t.Errorf("COMPOSE_PROFILES=debug: kind %s", s.Kind)
+	}
+}
+
+func TestComposeEnvironmentVariables(t *testing.T) {
+	cleanEnv(t)
+	abs, _ := filepath.Abs(dir)
+	t.Setenv("COMPOSE_FILE", abs+"/compose.yaml"+string(os.PathListSeparator)+abs+"/variants/extras.yaml")
+	t.Setenv("COMPOSE_PROJECT_NAME", "other")
+	t.Setenv("COMPOSE_ENV_FILES", abs+"/variants/missing-tag.env")
+	// Options as the flags leave them: COMPOSE_ENV_FILES is --env-file's default.
+	o, rest := SplitArgs([]string{"-d"})
+	if len(rest) != 1 {
+		t.Fatalf("rest = %v", rest)
+	}
+	st := load(t, o)
+	if st.Name != "other" {
+		t.Errorf("COMPOSE_PROJECT_NAME ignored: %q", st.Name)
+	}
+	service(t, st, "migrate") // COMPOSE_FILE honoured
+	if img := service(t, st, "api").Image; !strings.HasSuffix(img, ":never-mirrored") {
+		t.Errorf("COMPOSE_ENV_FILES ignored: %q", img)
+	}
+}
+
+func TestDisableEnvFile(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("COMPOSE_DISABLE_ENV_FILE", "true")
+	st := load(t, Options{ProjectDirectory: dir})
+	if got := codes(service(t, st, "api")); !reflect.DeepEqual(got, []string{CodeUnsetVariable, CodeUnsetVariable}) {
+		t.Errorf("diagnostics = %v", got)
+	}
+}
+
+func TestLoadError(t *testing.T) {
+	cleanEnv(t)
+	tmp := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tmp, "compose.yaml"), []byte("services: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(context.Background(), Options{ProjectDirectory: tmp})
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = Load(context.Background(), Options{Files: []string{filepath.Join(tmp, "missing.yaml")}})
+	if !errors.As(err, &le) {
+		t.Fatalf("missing file: err = %v", err)
+	}
+}
+
+func TestSplitArgs(t *testing.T) {
+	cleanEnv(t)
+	o, rest := SplitArgs([]string{"-f", "a.yaml", "--file=b.yaml", "-fc.yaml", "-d", "--build", "-p", "x",
+		"--env-file", "e1", "--env-file=e2", "--profile", "debug", "--project-directory", "/p", "--scale", "api=2", "api", "--", "-f"})
+	want := Options{Files: []string{"a.yaml", "b.yaml", "c.yaml"}, ProjectName: "x", EnvFiles: []string{"e1", "e2"},
+		Profiles: []string{"debug"}, ProjectDirectory: "/p"}
+	if !reflect.DeepEqual(o, want) {
+		t.Errorf("options = %+v", o)
+	}
+	if !reflect.DeepEqual(rest, []string{"-d", "--build", "--scale", "api=2", "api", "--", "-f"}) {
+		t.Errorf("rest = %v", rest)
+	}
+	back, _ := SplitArgs(o.Args())
+	if !reflect.DeepEqual(back, o) {
+		t.Errorf("Args round trip: %+v", back)
+	}
+}
