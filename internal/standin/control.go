@@ -15,9 +15,11 @@ type Control struct {
 	TokenLifetime string `json:"token_lifetime,omitempty"`
 	Skew          string `json:"skew,omitempty"`
 	Latency       string `json:"latency,omitempty"`
-	RefuseRole    string `json:"refuse_role,omitempty"`
-	AllowRole     string `json:"allow_role,omitempty"`
-	Throttle      *struct {
+	// RegistryLatency applies to every registry front of this server.
+	RegistryLatency string `json:"registry_latency,omitempty"`
+	RefuseRole      string `json:"refuse_role,omitempty"`
+	AllowRole       string `json:"allow_role,omitempty"`
+	Throttle        *struct {
 		Action string `json:"action"`
 		Count  int    `json:"count"`
 	} `json:"throttle,omitempty"`
@@ -27,6 +29,18 @@ type Control struct {
 func (s *Server) Apply(c Control) error {
 	if c.Reset {
 		s.Reset()
+		for _, r := range s.fronts() {
+			r.Reset()
+		}
+	}
+	if c.RegistryLatency != "" {
+		d, err := time.ParseDuration(c.RegistryLatency)
+		if err != nil {
+			return err
+		}
+		for _, r := range s.fronts() {
+			r.SetLatency(d)
+		}
 	}
 	for _, d := range []struct {
 		raw string
@@ -53,8 +67,27 @@ func (s *Server) Apply(c Control) error {
 	return nil
 }
 
+// RegistryStats sums the counters of every registry front of this server.
+func (s *Server) RegistryStats() RegistryStats {
+	var sum RegistryStats
+	for _, r := range s.fronts() {
+		st := r.Requests()
+		sum.Requests += st.Requests
+		sum.Authorized += st.Authorized
+		sum.Unauthorized += st.Unauthorized
+		sum.Expired += st.Expired
+		sum.ManifestGets += st.ManifestGets
+		sum.BlobGets += st.BlobGets
+		sum.Uploads += st.Uploads
+		sum.BytesIn += st.BytesIn
+		sum.BytesOut += st.BytesOut
+	}
+	return sum
+}
+
 // serveControl is the HTTP face of the controls, for the stand-in process:
 // GET /_standin/counts and /_standin/attempts answer Counts as JSON,
+// GET /_standin/registry the summed RegistryStats of its registry fronts,
 // POST /_standin/control takes a Control and answers the counts.
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
@@ -63,6 +96,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(s.Counts())
 	case r.URL.Path == controlPrefix+"attempts" && r.Method == http.MethodGet:
 		_ = json.NewEncoder(w).Encode(s.Attempts())
+	case r.URL.Path == controlPrefix+"registry" && r.Method == http.MethodGet:
+		_ = json.NewEncoder(w).Encode(s.RegistryStats())
 	case r.URL.Path == controlPrefix+"control" && r.Method == http.MethodPost:
 		var c Control
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))

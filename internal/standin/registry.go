@@ -81,6 +81,7 @@ func StartRegistry(aws *Server, opts ...Option) (*Registry, error) {
 		return nil, err
 	}
 	r.srv = srv
+	aws.attach(r)
 	return r, nil
 }
 
@@ -92,6 +93,12 @@ func (r *Registry) URL() string { return r.srv.URL }
 
 // Server is the stand-in whose tokens the front accepts.
 func (r *Registry) Server() *Server { return r.aws }
+
+// Account is the account whose registry the front plays.
+func (r *Registry) Account() string { return r.set.account }
+
+// Region is the region whose tokens the front accepts.
+func (r *Registry) Region() string { return r.set.region }
 
 // Close stops the front.
 func (r *Registry) Close() { r.srv.Close() }

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,20 +36,21 @@ type Server struct {
 	set    settings
 	secret []byte // HMAC key binding the ECR tokens this server mints
 
-	mu        sync.Mutex
-	users     map[string]*User      // by access key ID
-	usersByID map[string]*User      // by ARN
-	roles     map[string]*roleState // by role ARN
-	sessions  map[string]*session   // by access key ID
-	denials   map[string]map[string]bool
-	repos     map[string]*repository // by account/region/name
-	throttle  map[string]int
-	lifetime  time.Duration
-	skew      time.Duration
-	latency   time.Duration
-	counts    map[string]int64
-	attempts  map[string]int64
-	reqSeq    atomic.Uint64
+	mu         sync.Mutex
+	users      map[string]*User      // by access key ID
+	usersByID  map[string]*User      // by ARN
+	roles      map[string]*roleState // by role ARN
+	sessions   map[string]*session   // by access key ID
+	denials    map[string]map[string]bool
+	repos      map[string]*repository // by account/region/name
+	throttle   map[string]int
+	lifetime   time.Duration
+	skew       time.Duration
+	latency    time.Duration
+	registries []*Registry
+	counts     map[string]int64
+	attempts   map[string]int64
+	reqSeq     atomic.Uint64
 }
 
 // User is a long-term IAM user whose access key signs requests.
@@ -224,6 +226,19 @@ func (s *Server) Now() time.Time {
 	return s.set.clock().Add(skew)
 }
 
+// attach records a registry front so the control API can reach it.
+func (s *Server) attach(r *Registry) {
+	s.mu.Lock()
+	s.registries = append(s.registries, r)
+	s.mu.Unlock()
+}
+
+func (s *Server) fronts() []*Registry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.registries)
+}
+
 // AddUser registers a long-term IAM user (arn:aws:iam::ACCOUNT:user/NAME) and
 // returns its fresh access key.
 func (s *Server) AddUser(arn string) User {
@@ -331,8 +346,6 @@ func (s *Server) Env(u User) []string {
 		"AWS_SECRET_ACCESS_KEY=" + u.SecretAccessKey,
 		"AWS_REGION=" + s.set.region,
 		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_CONFIG_FILE=/dev/null",
 	}
 }
 
