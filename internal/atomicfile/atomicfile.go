@@ -4,10 +4,12 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // Option adjusts WriteFile.
@@ -67,4 +69,21 @@ func WriteFile(path string, data []byte, mode fs.FileMode, opts ...Option) (err 
 		d.Close()
 	}
 	return nil
+}
+
+// Existing returns the mode of path and an Option keeping its owner, for writing a new version of it; for a
+// missing file it returns defaultMode, a no-op Option and exists false.
+func Existing(path string, defaultMode fs.FileMode) (mode fs.FileMode, owner Option, exists bool, err error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return defaultMode, func(*options) {}, false, nil
+	}
+	if err != nil {
+		return 0, nil, false, err
+	}
+	owner = func(*options) {}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		owner = WithOwner(int(sys.Uid), int(sys.Gid))
+	}
+	return st.Mode().Perm(), owner, true, nil
 }

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
 )
@@ -23,26 +22,23 @@ type File struct {
 	orig   []byte
 	data   []byte
 	mode   fs.FileMode
-	uid    int
-	gid    int
+	owner  atomicfile.Option
 }
 
 // Load reads config.json at path. A missing file or an empty one is an empty configuration, as it is for
 // docker; Save creates it with mode 0600. Malformed JSON is an error that names the file and the position.
 func Load(path string) (*File, error) {
-	f := &File{path: path, target: path, mode: 0o600, uid: -1, gid: -1}
+	f := &File{path: path, target: path, mode: 0o600, owner: atomicfile.WithOwner(-1, -1)}
 	if t, err := filepath.EvalSymlinks(path); err == nil {
 		f.target = t
 	}
-	st, err := os.Stat(f.target)
+	mode, owner, exists, err := atomicfile.Existing(f.target, 0o600)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		f.data = []byte{}
-		return f, nil
 	case err != nil:
 		return nil, fmt.Errorf("docker config %s: %w", path, err)
-	case !st.Mode().IsRegular():
-		return nil, fmt.Errorf("docker config %s: not a regular file", path)
+	case !exists:
+		f.data = []byte{}
+		return f, nil
 	}
 	data, err := os.ReadFile(f.target)
 	if err != nil {
@@ -54,10 +50,7 @@ func Load(path string) (*File, error) {
 	f.exists = true
 	f.orig = data
 	f.data = bytes.Clone(data)
-	f.mode = st.Mode().Perm()
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		f.uid, f.gid = int(sys.Uid), int(sys.Gid)
-	}
+	f.mode, f.owner = mode, owner
 	return f, nil
 }
 
@@ -73,8 +66,8 @@ func validate(path string, data []byte) error {
 	switch {
 	case errors.As(err, &syn):
 		line, col := position(data, syn.Offset)
-		return fmt.Errorf("docker config %s: invalid JSON at line %d, column %d (byte offset %d): %v; "+
-			"fix the file or move it aside (nothing was changed)", path, line, col, syn.Offset, syn)
+		return fmt.Errorf("docker config %s: invalid JSON at line %d, column %d: %v; "+
+			"fix the file or move it aside (nothing was changed)", path, line, col, syn)
 	case errors.As(err, &typ):
 		return fmt.Errorf("docker config %s: the file must hold a JSON object, found a JSON %s; "+
 			"fix the file or move it aside (nothing was changed)", path, typ.Value)
@@ -142,11 +135,11 @@ func (f *File) Save() (backup string, err error) {
 		}
 	} else {
 		backup = f.target + BackupSuffix
-		if err := atomicfile.WriteFile(backup, f.orig, f.mode, atomicfile.WithOwner(f.uid, f.gid)); err != nil {
+		if err := atomicfile.WriteFile(backup, f.orig, f.mode, f.owner); err != nil {
 			return "", fmt.Errorf("docker config %s: writing the backup: %w", f.path, err)
 		}
 	}
-	if err := atomicfile.WriteFile(f.target, f.data, f.mode, atomicfile.WithOwner(f.uid, f.gid)); err != nil {
+	if err := atomicfile.WriteFile(f.target, f.data, f.mode, f.owner); err != nil {
 		return "", fmt.Errorf("docker config %s: %w", f.path, err)
 	}
 	f.orig = bytes.Clone(f.data)

@@ -1,0 +1,253 @@
+package helpercmd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/currentsdev/currents/internal/atomicfile"
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/dockerconfig"
+	"github.com/currentsdev/currents/internal/registry"
+)
+
+// HelperName is what config.json's credHelpers names: docker runs "docker-credential-" + HelperName.
+const HelperName = "currents"
+
+func init() { register(newConfigureCmd) }
+
+type configureOptions struct {
+	spec            config.EntrySpec
+	print           bool
+	removeStaleAuth bool
+}
+
+func newConfigureCmd(a *App) *cobra.Command {
+	var o configureOptions
+	cmd := &cobra.Command{
+		Use:   "configure --registry HOST --role-arn ARN [flags]",
+		Short: "set up a registry: its role in currents.yaml and the credHelpers entry in docker's config.json",
+		Long: `configure writes (or updates) the registry's entry in currents.yaml and registers
+"credHelpers": {HOST: "currents"} in docker's config.json ($DOCKER_CONFIG, else ~/.docker).
+
+The entry becomes exactly what the flags say. Both files are replaced atomically, keep their
+mode and every other setting, and the previous version is kept as <file>.bak. Running the same
+command again changes nothing. --print shows what would change and writes nothing.`,
+		Example: `  docker-credential-currents configure \
+    --registry 513558712013.dkr.ecr.us-east-1.amazonaws.com \
+    --role-arn arn:aws:iam::513558712013:role/customer-pull --external-id "$EXTERNAL_ID"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runConfigure(a, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.spec.Host, "registry", "", "registry host, as in image references (an ECR hostname, or an alias with --account and --region)")
+	f.StringVar(&o.spec.RoleARN, "role-arn", "", "IAM role to assume (the vendor gives you this)")
+	f.StringVar(&o.spec.ExternalID, "external-id", "", "external ID the role's trust policy requires")
+	f.StringVar(&o.spec.Profile, "profile", "", "AWS profile holding the source credentials (default: the AWS SDK default chain)")
+	f.StringVar(&o.spec.Region, "region", "", "ECR region (only for an alias host; derived from ECR hostnames)")
+	f.StringVar(&o.spec.Account, "account", "", "ECR account ID (only for an alias host; derived from ECR hostnames)")
+	f.StringVar(&o.spec.WebIdentityTokenFile, "web-identity-token-file", "", "OIDC token file: assume the role with web identity (CI)")
+	f.StringVar(&o.spec.SessionName, "session-name", "", "role session name shown in CloudTrail (default: currents-<hostname>)")
+	f.StringVar(&o.spec.Duration, "duration", "", "role session duration, 15m to 12h (default: 1h)")
+	f.BoolVar(&o.print, "print", false, "show what would change, write nothing")
+	f.BoolVar(&o.removeStaleAuth, "remove-stale-auth", false, `remove the registry's static "auths" entry (an old docker login) from config.json`)
+	_ = cmd.MarkFlagRequired("registry")
+	_ = cmd.MarkFlagRequired("role-arn")
+	return cmd
+}
+
+func runConfigure(a *App, o configureOptions) error {
+	host, err := registry.Normalize(o.spec.Host)
+	if err != nil {
+		return fmt.Errorf("--registry %q: %v", o.spec.Host, err)
+	}
+	yamlPath, err := config.Path()
+	if err != nil {
+		return err
+	}
+	oldYAML, err := os.ReadFile(yamlPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	newYAML, err := config.Upsert(oldYAML, yamlPath, o.spec)
+	if err != nil {
+		return err
+	}
+	dcPath, err := dockerconfig.Path("")
+	if err != nil {
+		return err
+	}
+	dc, err := dockerconfig.Load(dcPath)
+	if err != nil {
+		return err
+	}
+	previous, hadHelper := dc.CredHelper(host)
+	if err := dc.SetCredHelper(host, HelperName); err != nil {
+		return err
+	}
+	stale := dc.StaticAuths(host)
+	if o.removeStaleAuth {
+		if err := dc.RemoveAuth(host); err != nil {
+			return err
+		}
+	}
+
+	yamlChanged := !bytes.Equal(oldYAML, newYAML)
+	if o.print {
+		if yamlChanged {
+			writeDiff(a.Out, yamlPath, oldYAML, newYAML)
+		} else {
+			fmt.Fprintf(a.Out, "%s: no change\n", yamlPath)
+		}
+		if dc.Changed() {
+			writeDiff(a.Out, dcPath, dc.Original(), dc.Bytes())
+		} else {
+			fmt.Fprintf(a.Out, "%s: no change\n", dcPath)
+		}
+		warnStale(a.Err, dcPath, host, stale, o.removeStaleAuth)
+		fmt.Fprintln(a.Out, "(--print: nothing was written)")
+		return nil
+	}
+
+	// currents.yaml first: once credHelpers names us, docker's next pull already needs the entry.
+	if yamlChanged {
+		backup, err := replaceFile(yamlPath, oldYAML, newYAML)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.Out, "%s: entry for %s written%s\n", yamlPath, host, backupNote(backup))
+	} else {
+		fmt.Fprintf(a.Out, "%s: entry for %s already up to date\n", yamlPath, host)
+	}
+	backup, err := dc.Save()
+	if err != nil {
+		return err
+	}
+	switch {
+	case hadHelper && previous == HelperName && !o.removeStaleAuth:
+		fmt.Fprintf(a.Out, "%s: credHelpers already sends %s to docker-credential-%s\n", dcPath, host, HelperName)
+	case hadHelper && previous != HelperName:
+		fmt.Fprintf(a.Out, "%s: credHelpers for %s changed from %q to %q%s\n", dcPath, host, previous, HelperName, backupNote(backup))
+	default:
+		fmt.Fprintf(a.Out, "%s: credHelpers sends %s to docker-credential-%s%s\n", dcPath, host, HelperName, backupNote(backup))
+	}
+	if o.removeStaleAuth && len(stale) > 0 {
+		fmt.Fprintf(a.Out, "%s: removed the static login for %s\n", dcPath, host)
+	}
+	warnStale(a.Err, dcPath, host, stale, o.removeStaleAuth)
+	if _, err := exec.LookPath("docker-credential-" + HelperName); err != nil {
+		fmt.Fprintf(a.Err, "warning: docker-credential-%s is not on PATH, so docker cannot run it; run `make install` or add its directory to PATH\n", HelperName)
+	}
+	fmt.Fprintf(a.Out, "next: docker-credential-%s doctor --registry %s\n", HelperName, host)
+	return nil
+}
+
+// replaceFile writes a new version of a settings file atomically, keeping its mode and owner (0600 when new)
+// and the old bytes in path.bak. It refuses if the file changed since it was read.
+func replaceFile(path string, old, data []byte) (backup string, err error) {
+	mode, owner, exists, err := atomicfile.Existing(path, 0o600)
+	if err != nil {
+		return "", err
+	}
+	now, err := os.ReadFile(path)
+	if (err == nil) != exists || (exists && !bytes.Equal(now, old)) {
+		return "", fmt.Errorf("%s changed while it was being edited; nothing was written, run the command again", path)
+	}
+	if !exists {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return "", err
+		}
+	} else {
+		backup = path + dockerconfig.BackupSuffix
+		if err := atomicfile.WriteFile(backup, old, mode, owner); err != nil {
+			return "", fmt.Errorf("writing the backup of %s: %w", path, err)
+		}
+	}
+	if err := atomicfile.WriteFile(path, data, mode, owner); err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	return backup, nil
+}
+
+func backupNote(backup string) string {
+	if backup == "" {
+		return ""
+	}
+	return " (previous version: " + backup + ")"
+}
+
+// warnStale explains a static `docker login` entry for a host the helper now serves. credHelpers wins for
+// pulls, but docker still hands every "auths" entry to builds when a helper fails, and the entry keeps an old
+// credential on disk.
+func warnStale(w io.Writer, dcPath, host string, stale []dockerconfig.StaticAuth, removed bool) {
+	if removed {
+		return
+	}
+	for _, s := range stale {
+		what := "a login stored in credsStore"
+		if s.HasSecret {
+			what = "a saved password"
+		}
+		if !s.Expiry.IsZero() {
+			verb := "expires"
+			if time.Now().After(s.Expiry) {
+				verb = "expired"
+			}
+			what = fmt.Sprintf("an ECR token that %s %s", verb, s.Expiry.Local().Format(time.RFC3339))
+		}
+		fmt.Fprintf(w, "warning: %s still has a static \"auths\" entry %q for %s (%s). docker-credential-%s now serves %s, "+
+			"so the entry is a leftover that builds may still send; remove it with --remove-stale-auth\n", dcPath, s.Key, host, what, HelperName, host)
+	}
+}
+
+// secretLine matches JSON lines whose value is a credential; diffs show them redacted.
+var secretLine = regexp.MustCompile(`^(\s*"(?:auth|password|identitytoken|registrytoken)"\s*:\s*)"[^"]*"`)
+
+// writeDiff prints a small line diff of one file: the changed lines with two lines of context.
+func writeDiff(w io.Writer, path string, before, after []byte) {
+	a, b := splitLines(before), splitLines(after)
+	pre := 0
+	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
+		pre++
+	}
+	suf := 0
+	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
+		suf++
+	}
+	from := max(pre-2, 0)
+	to := min(suf, 2)
+	fmt.Fprintf(w, "--- %s\n+++ %s (after)\n@@ line %d @@\n", path, path, from+1)
+	show := func(prefix, line string) {
+		fmt.Fprintln(w, prefix+secretLine.ReplaceAllString(line, `$1"[redacted]"`))
+	}
+	for _, l := range a[from:pre] {
+		show("  ", l)
+	}
+	for _, l := range a[pre : len(a)-suf] {
+		show("- ", l)
+	}
+	for _, l := range b[pre : len(b)-suf] {
+		show("+ ", l)
+	}
+	for _, l := range a[len(a)-suf : len(a)-suf+to] {
+		show("  ", l)
+	}
+}
+
+func splitLines(b []byte) []string {
+	s := strings.TrimSuffix(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
