@@ -30,7 +30,7 @@ const (
 func RefreshAt(issued, expires time.Time) time.Time {
 	life := expires.Sub(issued)
 	if life <= 0 {
-		return issued
+		return time.Time{} // nonsense times: refresh now
 	}
 	return expires.Add(-min(life/4, maxRefreshLead))
 }

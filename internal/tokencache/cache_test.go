@@ -1,0 +1,328 @@
+package tokencache
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/logging"
+	"github.com/currentsdev/currents/internal/registry"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func TestPolicy(t *testing.T) {
+	tests := []struct {
+		life                 time.Duration
+		refreshAt, servedTil time.Duration // offsets from issue
+	}{
+		{12 * time.Hour, 9 * time.Hour, 12*time.Hour - 15*time.Minute},
+		{time.Hour, 45 * time.Minute, 55 * time.Minute},
+		{15 * time.Minute, 11*time.Minute + 15*time.Second, 15*time.Minute - 75*time.Second},
+		{5 * time.Second, 3750 * time.Millisecond, 5*time.Second - 5*time.Second/12},
+		{24 * time.Hour, 21 * time.Hour, 24*time.Hour - 15*time.Minute},
+	}
+	for _, tt := range tests {
+		exp := t0.Add(tt.life)
+		if got := RefreshAt(t0, exp); !got.Equal(t0.Add(tt.refreshAt)) {
+			t.Errorf("life %s: RefreshAt = +%s, want +%s", tt.life, got.Sub(t0), tt.refreshAt)
+		}
+		if NeedsRefresh(t0, exp, t0.Add(tt.refreshAt-time.Nanosecond)) || !NeedsRefresh(t0, exp, t0.Add(tt.refreshAt)) {
+			t.Errorf("life %s: NeedsRefresh flips at the wrong time", tt.life)
+		}
+		if !Servable(t0, exp, t0.Add(tt.servedTil-time.Nanosecond)) || Servable(t0, exp, t0.Add(tt.servedTil)) {
+			t.Errorf("life %s: Servable flips at the wrong time", tt.life)
+		}
+		if Servable(t0, exp, exp) || Servable(t0, exp, exp.Add(time.Hour)) {
+			t.Errorf("life %s: an expired credential is servable", tt.life)
+		}
+	}
+	if Servable(t0, t0, t0.Add(-time.Hour)) || !NeedsRefresh(t0.Add(time.Hour), t0, t0) {
+		t.Error("a credential with no lifetime must be refreshed and never served")
+	}
+}
+
+func target(entry *config.Entry) config.Target {
+	r, _ := registry.Parse("513558712013.dkr.ecr.us-east-1.amazonaws.com")
+	return config.Target{Registry: r, Entry: entry}
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestIdentity(t *testing.T) {
+	role := &config.Entry{RoleARN: "arn:aws:iam::111122223333:role/pull", ExternalID: "x1"}
+	base := IdentityFor(target(role), env(nil)).Key()
+	// Temporary keys must not change the key: they change every hour.
+	if k := IdentityFor(target(role), env(map[string]string{"AWS_ACCESS_KEY_ID": "ASIATEMP", "AWS_SESSION_TOKEN": "tok"})).Key(); k != base {
+		t.Error("role identity depends on the temporary source key")
+	}
+	if k := IdentityFor(target(role), env(map[string]string{"AWS_ACCESS_KEY_ID": "AKIALONG"})).Key(); k != base {
+		t.Error("role identity depends on the source key; the principal is the role")
+	}
+	different := map[string]Identity{
+		"external id":    IdentityFor(target(&config.Entry{RoleARN: role.RoleARN, ExternalID: "x2"}), env(nil)),
+		"role":           IdentityFor(target(&config.Entry{RoleARN: "arn:aws:iam::111122223333:role/other", ExternalID: "x1"}), env(nil)),
+		"profile":        IdentityFor(target(&config.Entry{RoleARN: role.RoleARN, ExternalID: "x1", Profile: "p"}), env(nil)),
+		"sts endpoint":   IdentityFor(target(role), env(map[string]string{"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:1"})),
+		"ecr endpoint":   IdentityFor(target(role), env(map[string]string{"AWS_ENDPOINT_URL_ECR": "http://127.0.0.1:1"})),
+		"default chain":  IdentityFor(target(nil), env(nil)),
+		"web identity":   IdentityFor(target(&config.Entry{RoleARN: role.RoleARN, WebIdentityTokenFile: "/t"}), env(nil)),
+		"session name":   IdentityFor(target(&config.Entry{RoleARN: role.RoleARN, ExternalID: "x1", SessionName: "s"}), env(nil)),
+		"config file":    IdentityFor(target(role), env(map[string]string{"AWS_CONFIG_FILE": "/other"})),
+		"other partiton": IdentityFor(config.Target{Registry: registry.Registry{Partition: "aws-cn"}, Entry: role}, env(nil)),
+	}
+	seen := map[string]string{base: "base"}
+	for name, id := range different {
+		if prev, dup := seen[id.Key()]; dup {
+			t.Errorf("%s shares a key with %s", name, prev)
+		}
+		seen[id.Key()] = name
+	}
+
+	chain := func(m map[string]string) string { return IdentityFor(target(nil), env(m)).Key() }
+	if chain(map[string]string{"AWS_ACCESS_KEY_ID": "ASIA1", "AWS_SESSION_TOKEN": "a"}) != chain(map[string]string{"AWS_ACCESS_KEY_ID": "ASIA2", "AWS_SESSION_TOKEN": "b"}) {
+		t.Error("default chain keyed on a temporary access key")
+	}
+	if chain(map[string]string{"AWS_ACCESS_KEY_ID": "AKIA1"}) == chain(map[string]string{"AWS_ACCESS_KEY_ID": "AKIA2"}) {
+		t.Error("two long-term keys share a cache file")
+	}
+	if chain(map[string]string{"AWS_PROFILE": "a"}) == chain(map[string]string{"AWS_PROFILE": "b"}) ||
+		chain(map[string]string{"AWS_ROLE_ARN": "a"}) == chain(nil) {
+		t.Error("default chain ignores AWS_PROFILE or AWS_ROLE_ARN")
+	}
+	// The region is not part of the key: one file holds every region's token.
+	other := target(role)
+	other.Registry.Region = "eu-west-1"
+	if IdentityFor(other, env(nil)).Key() != base {
+		t.Error("region changes the identity")
+	}
+	if d := IdentityFor(target(role), env(nil)).Describe(); d["external_id"] != "[set]" {
+		t.Errorf("Describe leaks or drops the external ID: %v", d)
+	}
+}
+
+func sampleEntry() *Entry {
+	e := &Entry{Session: &Session{AccessKeyID: "ASIAX", SecretAccessKey: logging.NewSecret("sk"), SessionToken: logging.NewSecret("st"), Issued: t0, Expires: t0.Add(time.Hour)}}
+	e.SetToken("us-east-1", Token{Username: "AWS", Password: logging.NewSecret("pw"), Issued: t0, Expires: t0.Add(12 * time.Hour)})
+	return e
+}
+
+func open(t *testing.T) (*Cache, Identity) {
+	t.Helper()
+	c, err := Open(WithDir(filepath.Join(t.TempDir(), "cache")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, IdentityFor(target(&config.Entry{RoleARN: "arn:aws:iam::111122223333:role/pull"}), env(nil))
+}
+
+func TestStoreLoad(t *testing.T) {
+	c, id := open(t)
+	if e := c.Load(id); e.Session != nil || len(e.Tokens) != 0 {
+		t.Fatalf("empty cache: %+v", e)
+	}
+	if err := c.Store(id, sampleEntry()); err != nil {
+		t.Fatal(err)
+	}
+	e := c.Load(id)
+	tok, ok := e.Token("us-east-1")
+	if !ok || tok.Password.Reveal() != "pw" || !tok.Expires.Equal(t0.Add(12*time.Hour)) || e.Session == nil || e.Session.SessionToken.Reveal() != "st" {
+		t.Fatalf("round trip: %+v %+v", e, tok)
+	}
+	fi, _ := os.Stat(c.Path(id))
+	di, _ := os.Stat(c.Dir())
+	if fi.Mode().Perm() != 0o600 || di.Mode().Perm() != 0o700 {
+		t.Errorf("modes: file %o dir %o", fi.Mode().Perm(), di.Mode().Perm())
+	}
+	if strings.Contains(filepath.Base(c.Path(id)), "111122223333") {
+		t.Error("file name shows the role")
+	}
+	entries, _ := os.ReadDir(c.Dir())
+	for _, de := range entries {
+		if strings.HasSuffix(de.Name(), ".tmp") {
+			t.Errorf("temporary file left: %s", de.Name())
+		}
+	}
+}
+
+func TestCorruptFilesAreMisses(t *testing.T) {
+	c, id := open(t)
+	if err := c.Store(id, sampleEntry()); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(c.Path(id))
+	for name, body := range map[string][]byte{
+		"truncated":     good[:len(good)/2],
+		"empty":         {},
+		"garbage":       []byte("\x00\xff garbage"),
+		"wrong version": bytes.Replace(good, []byte(`"version": 1`), []byte(`"version": 7`), 1),
+		"no password":   bytes.Replace(good, []byte(`"password": "pw"`), []byte(`"password": ""`), 1),
+		"not an object": []byte(`[1,2,3]`),
+	} {
+		if err := os.WriteFile(c.Path(id), body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if e := c.Load(id); e.Session != nil || len(e.Tokens) != 0 {
+			t.Errorf("%s: loaded %+v, want a miss", name, e)
+		}
+		if err := c.Store(id, sampleEntry()); err != nil {
+			t.Errorf("%s: rebuilding: %v", name, err)
+		}
+		if _, ok := c.Load(id).Token("us-east-1"); !ok {
+			t.Errorf("%s: not rebuilt", name)
+		}
+	}
+}
+
+func TestWideModesAreTightened(t *testing.T) {
+	c, id := open(t)
+	if err := c.Store(id, sampleEntry()); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(c.Path(id), 0o644)
+	os.Chmod(c.Dir(), 0o755)
+	if _, ok := c.Load(id).Token("us-east-1"); !ok {
+		t.Fatal("a 0644 file of ours should still load (after tightening)")
+	}
+	if fi, _ := os.Stat(c.Path(id)); fi.Mode().Perm() != 0o600 {
+		t.Errorf("file mode %o not tightened", fi.Mode().Perm())
+	}
+	if _, err := Open(WithDir(c.Dir())); err != nil {
+		t.Fatal(err)
+	}
+	if di, _ := os.Stat(c.Dir()); di.Mode().Perm() != 0o700 {
+		t.Errorf("dir mode %o not tightened", di.Mode().Perm())
+	}
+}
+
+func TestOpenResolvesDirectory(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv(EnvDir, "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HOME", filepath.Join(tmp, "home"))
+	c, err := Open()
+	if err != nil || c.Dir() != filepath.Join(tmp, "home", ".cache", "currents") {
+		t.Fatalf("HOME: %v %v", c, err)
+	}
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(tmp, "xdg"))
+	if c, _ := Open(); c.Dir() != filepath.Join(tmp, "xdg", "currents") {
+		t.Errorf("XDG: %s", c.Dir())
+	}
+	t.Setenv(EnvDir, filepath.Join(tmp, "explicit"))
+	if c, _ := Open(); c.Dir() != filepath.Join(tmp, "explicit") {
+		t.Errorf("%s: %s", EnvDir, c.Dir())
+	}
+
+	// No HOME (a service): fall back and say so at debug level.
+	t.Setenv(EnvDir, "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HOME", "")
+	t.Setenv("TMPDIR", tmp)
+	var logs bytes.Buffer
+	c, err = Open(WithLogger(logging.New(&logs, -4, "test")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(tmp, "currents-"+strconv.Itoa(os.Getuid()))
+	if os.Getuid() == 0 {
+		want = "/var/cache/currents"
+	}
+	if c.Dir() != want || !strings.Contains(logs.String(), "falling back") {
+		t.Errorf("fallback dir %s (want %s), logs: %s", c.Dir(), want, logs.String())
+	}
+	// A HOME that is a file (as unusable as read-only, even for root).
+	blocker := filepath.Join(tmp, "file-home")
+	os.WriteFile(blocker, nil, 0o600)
+	t.Setenv("HOME", blocker)
+	if c, err := Open(); err != nil || c.Dir() != want {
+		t.Errorf("unusable HOME: %v %v", c, err)
+	}
+	// An explicit directory that cannot be used is an error, not a silent fallback.
+	t.Setenv(EnvDir, filepath.Join(blocker, "sub"))
+	if _, err := Open(); err == nil || !strings.Contains(err.Error(), EnvDir) {
+		t.Errorf("unusable %s: err = %v", EnvDir, err)
+	}
+}
+
+func TestLockExcludes(t *testing.T) {
+	c, id := open(t)
+	var inside, maxInside atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			unlock, err := c.Lock(context.Background(), id)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n := inside.Add(1)
+			for {
+				m := maxInside.Load()
+				if n <= m || maxInside.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(time.Millisecond)
+			inside.Add(-1)
+			unlock()
+		}()
+	}
+	wg.Wait()
+	if maxInside.Load() != 1 {
+		t.Errorf("%d holders at once", maxInside.Load())
+	}
+	unlock, _ := c.Lock(context.Background(), id)
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := c.Lock(ctx, id); err == nil || !strings.Contains(err.Error(), "cache lock") {
+		t.Errorf("lock held elsewhere: err = %v", err)
+	}
+}
+
+// TestFullDisk fills a tiny tmpfs: the write fails with a clear error and the
+// previous file survives byte for byte.
+func TestFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (needs root): %v %s", err, out)
+	}
+	defer exec.Command("umount", dir).Run()
+	c, err := Open(WithDir(filepath.Join(dir, "cache")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := IdentityFor(target(nil), env(nil))
+	if err := c.Store(id, sampleEntry()); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(c.Path(id))
+	filler, _ := os.Create(filepath.Join(dir, "filler"))
+	filler.Write(make([]byte, 64<<10)) // fails once the tmpfs is full, which is the point
+	filler.Close()
+
+	big := sampleEntry()
+	big.SetToken("eu-west-1", Token{Username: "AWS", Password: logging.NewSecret(strings.Repeat("p", 32<<10)), Issued: t0, Expires: t0.Add(time.Hour)})
+	err = c.Store(id, big)
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "previous cache file is unchanged") || !strings.Contains(err.Error(), "free space") {
+		t.Fatalf("Store on a full disk: %v", err)
+	}
+	after, _ := os.ReadFile(c.Path(id))
+	if !bytes.Equal(before, after) {
+		t.Error("the old cache file changed")
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(c.Dir(), "*.tmp")); len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+}
