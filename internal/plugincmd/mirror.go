@@ -1,0 +1,318 @@
+package plugincmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/docker/cli/cli/command"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/currentsdev/currents/internal/mirror"
+	"github.com/currentsdev/currents/internal/probe"
+	"github.com/currentsdev/currents/internal/stack"
+)
+
+func init() { register(newMirrorCommand) }
+
+type mirrorFlags struct {
+	to        string
+	tag       string
+	platforms string
+	writeEnv  bool
+	format    string
+	jobs      int
+}
+
+func newMirrorCommand(dockerCli command.Cli) *cobra.Command {
+	var (
+		project stack.Options
+		fl      mirrorFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "mirror --to REGISTRY/PREFIX/ [OPTIONS]",
+		Short: "Copy every image of the stack into your own registry, registry to registry",
+		Long: `Copy every image of the compose project (loaded as check loads it) from where it
+resolves now to REGISTRY/PREFIX/, keeping each repository's name under the
+prefix. No Docker engine is involved. The whole multi-platform index is kept,
+so digests stay identical; only blobs and manifests the target lacks are sent.
+Credentials on both sides are found exactly as docker finds them.
+
+Tags are written last, after every blob and manifest, so an interrupted copy
+never leaves a tag on a partial image; running the command again resumes.
+
+Exit status: 0 every image is in the mirror, 1 some image failed, 2 the project
+cannot be loaded.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if fl.format != "table" && fl.format != "json" {
+				return fmt.Errorf("--format %q: use table or json", fl.format)
+			}
+			if code := runMirror(cmd.Context(), dockerCli, project, fl); code != 0 {
+				return ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	project.AddFlags(f)
+	f.StringVar(&fl.to, "to", "", "Mirror prefix: REGISTRY/PREFIX/ (the new value of the repository variable)")
+	f.StringVar(&fl.tag, "tag", "", "Tag to write in the mirror (default: each image's own tag)")
+	f.StringVar(&fl.platforms, "platform", "all", `Platforms to keep: "all" (identical digests) or os/arch[/variant],...`)
+	f.BoolVar(&fl.writeEnv, "write-env", false, "Point the repository variable in the env file at the mirror (atomic, with a .bak backup)")
+	f.StringVar(&fl.format, "format", "table", "Output format: table or json")
+	f.IntVar(&fl.jobs, "jobs", 16, "Blob transfers in flight at once, across all images")
+	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+// stackImage is one pullable service and how its image is written.
+type stackImage struct {
+	svc stack.Service
+	// repoVar is the variable that writes the image's registry/path prefix,
+	// nil when the image is written without one.
+	repoVar *stack.Variable
+	from    string // the prefix the mirror replaces
+}
+
+// stackImages loads the project and returns the services whose images can
+// be copied or named in a policy; problems that stop that are errors.
+func stackImages(ctx context.Context, project stack.Options, errOut io.Writer) (*stack.Stack, []stackImage, error) {
+	st, err := stack.Load(ctx, project)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []stackImage
+	var bad []string
+	for _, s := range st.Services {
+		if s.Kind != stack.Pulled {
+			if s.Kind == stack.BuildOnly {
+				fmt.Fprintf(errOut, "skipping %s: it is built locally, not pulled\n", s.Name)
+			}
+			continue
+		}
+		for _, d := range s.Diagnostics {
+			if d.Severity == stack.Error {
+				bad = append(bad, fmt.Sprintf("%s: %s (%s)", s.Name, d.Message, d.Fix))
+			}
+		}
+		if s.Ref == nil {
+			continue
+		}
+		si := stackImage{svc: s}
+		for k, v := range s.Variables {
+			if v.Value != "" && (strings.HasPrefix(s.Raw, "${"+v.Name) || strings.HasPrefix(s.Raw, "$"+v.Name)) && strings.HasPrefix(s.Image, v.Value) {
+				si.repoVar = &s.Variables[k]
+				si.from = v.Value
+				break
+			}
+		}
+		out = append(out, si)
+	}
+	if len(bad) > 0 {
+		return st, nil, fmt.Errorf("fix the image references first (see `docker currents check`):\n  %s", strings.Join(bad, "\n  "))
+	}
+	if len(out) == 0 {
+		return st, nil, errors.New("the project has no service that pulls an image")
+	}
+	// Images written without a variable are rehomed below their common prefix.
+	var plain []string
+	for _, si := range out {
+		if si.repoVar == nil {
+			plain = append(plain, si.svc.Image)
+		}
+	}
+	common := mirror.CommonPrefix(plain)
+	for k := range out {
+		if out[k].repoVar == nil {
+			out[k].from = common
+		}
+	}
+	return st, out, nil
+}
+
+func parsePlatforms(s string) ([]v1.Platform, error) {
+	if s == "" || s == "all" {
+		return nil, nil
+	}
+	var out []v1.Platform
+	for _, p := range strings.Split(s, ",") {
+		pl, err := v1.ParsePlatform(strings.TrimSpace(p))
+		if err != nil || pl.OS == "" || pl.Architecture == "" {
+			return nil, fmt.Errorf("--platform %q: want all or os/arch[/variant], e.g. linux/amd64,linux/arm64", p)
+		}
+		out = append(out, *pl)
+	}
+	return out, nil
+}
+
+func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options, fl mirrorFlags) int {
+	errOut, out := dockerCli.Err(), dockerCli.Out()
+	prefix, err := mirror.ParsePrefix(fl.to)
+	if err != nil {
+		fmt.Fprintln(errOut, err)
+		return ExitNotPullable
+	}
+	platforms, err := parsePlatforms(fl.platforms)
+	if err != nil {
+		fmt.Fprintln(errOut, err)
+		return ExitNotPullable
+	}
+	_, images, err := stackImages(ctx, project, errOut)
+	if err != nil {
+		fmt.Fprintln(errOut, err)
+		var le *stack.LoadError
+		if errors.As(err, &le) {
+			return ExitLoadFailed
+		}
+		return ExitNotPullable
+	}
+
+	// One copy per distinct source and target; services sharing an image
+	// share the copy and are named together.
+	var copies []mirror.Image
+	byKey := map[string]int{}
+	for _, si := range images {
+		target, err := mirror.Rehome(si.svc.Image, si.from, prefix, fl.tag)
+		if err != nil {
+			fmt.Fprintf(errOut, "%s: %v\n", si.svc.Name, err)
+			return ExitNotPullable
+		}
+		key := si.svc.Ref.String() + " " + target.String()
+		if k, ok := byKey[key]; ok {
+			copies[k].Name += "," + si.svc.Name
+			continue
+		}
+		byKey[key] = len(copies)
+		copies = append(copies, mirror.Image{Name: si.svc.Name, Source: si.svc.Ref, Target: target})
+	}
+	names := make([]string, len(copies))
+	for i, c := range copies {
+		names[i] = c.Name
+	}
+
+	opts := []mirror.Option{
+		mirror.WithKeychain(probe.NewKeychain(dockerCli.ConfigFile())),
+		mirror.WithJobs(fl.jobs),
+		mirror.WithPlatforms(platforms),
+	}
+	if create := repositoryCreator(prefix.Registry()); create != nil {
+		opts = append(opts, mirror.WithRepositoryCreator(create))
+	}
+	var bars *mirror.Bars
+	switch {
+	case dockerCli.Err().IsTerminal():
+		bars = mirror.NewBars(errOut, names)
+		opts = append(opts, mirror.WithObserver(bars))
+	case fl.format != "json":
+		opts = append(opts, mirror.WithObserver(mirror.NewLines(errOut, names)))
+	}
+	results, copyErr := mirror.Copy(ctx, copies, opts...)
+	if bars != nil {
+		bars.Close()
+	}
+
+	env := envAssignments(images, prefix, fl.tag)
+	if fl.format == "json" {
+		rep := mirror.Report{To: string(prefix), Images: results}
+		for _, a := range env {
+			rep.Env = append(rep.Env, a.name+"="+a.value)
+		}
+		if err := mirror.WriteJSON(out, rep); err != nil {
+			fmt.Fprintln(errOut, err)
+			return ExitNotPullable
+		}
+	} else if err := mirror.WriteTable(out, results); err != nil {
+		fmt.Fprintln(errOut, err)
+		return ExitNotPullable
+	}
+	if copyErr != nil {
+		// Never point the stack at an incomplete mirror.
+		if fl.writeEnv {
+			fmt.Fprintln(errOut, "not changing the env file: some images are not in the mirror; rerun to resume")
+		}
+		return ExitNotPullable
+	}
+	if len(env) == 0 {
+		return 0
+	}
+	if !fl.writeEnv {
+		w := out
+		if fl.format == "json" {
+			w = errOut
+		}
+		fmt.Fprintln(w, "\nTo use the mirror, set (or rerun with --write-env):")
+		for _, a := range env {
+			fmt.Fprintf(w, "  %s=%s    # %s\n", a.name, a.value, a.where())
+		}
+		return 0
+	}
+	return writeEnv(errOut, env)
+}
+
+// assignment is one variable to set so the stack resolves to the mirror.
+type assignment struct {
+	name, value string
+	origin      stack.Origin
+}
+
+func (a assignment) where() string {
+	if a.origin.Kind == stack.FromEnvFile {
+		return a.origin.Location.File
+	}
+	return "now from " + a.origin.String()
+}
+
+// envAssignments: the repository variable becomes the prefix; with --tag,
+// the tag variable becomes the tag.
+func envAssignments(images []stackImage, prefix mirror.Prefix, tag string) []assignment {
+	seen := map[string]bool{}
+	var out []assignment
+	add := func(v *stack.Variable, value string) {
+		if v == nil || seen[v.Name] || v.Value == value {
+			return
+		}
+		seen[v.Name] = true
+		out = append(out, assignment{name: v.Name, value: value, origin: v.Origin})
+	}
+	for _, si := range images {
+		add(si.repoVar, string(prefix))
+		if tag != "" {
+			for k, v := range si.svc.Variables {
+				if strings.HasSuffix(si.svc.Raw, ":${"+v.Name+"}") || strings.HasSuffix(si.svc.Raw, ":$"+v.Name) {
+					add(&si.svc.Variables[k], tag)
+				}
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func writeEnv(errOut io.Writer, env []assignment) int {
+	code := 0
+	for _, a := range env {
+		switch a.origin.Kind {
+		case stack.FromEnvFile:
+			backup, changed, err := mirror.SetEnv(a.origin.Location.File, a.name, a.value)
+			switch {
+			case err != nil:
+				fmt.Fprintf(errOut, "%s: %v\n", a.name, err)
+				code = ExitNotPullable
+			case changed:
+				fmt.Fprintf(errOut, "set %s=%s in %s (previous file kept as %s)\n", a.name, a.value, a.origin.Location.File, backup)
+			}
+		case stack.FromEnvironment:
+			// The OS environment wins over .env in compose: editing the
+			// file would change nothing.
+			fmt.Fprintf(errOut, "%s comes from the environment, which wins over .env; set it there: export %s=%s\n", a.name, a.name, a.value)
+		default:
+			fmt.Fprintf(errOut, "%s is not set in any env file; add %s=%s to the project's .env\n", a.name, a.name, a.value)
+		}
+	}
+	return code
+}
