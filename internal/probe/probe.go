@@ -227,9 +227,10 @@ func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred Cred
 	desc, err := remote.Head(ref, opts...)
 	if err != nil {
 		var terr *transport.Error
-		if errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden) {
-			// A HEAD response has no body, and ECR says "token has
-			// expired" only in the body: ask again with GET to hear it.
+		if errors.As(err, &terr) && terr.StatusCode >= 400 && terr.StatusCode < 500 {
+			// A HEAD response has no body, yet the body is where ECR says
+			// "token has expired" and where a 404 tells a missing
+			// repository from a missing tag: ask again with GET to hear it.
 			if _, gerr := remote.Get(ref, opts...); gerr != nil {
 				err = gerr
 			}

@@ -1,0 +1,253 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/types"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/seed"
+)
+
+const prefix = "currents/on-prem"
+
+type fixture struct {
+	aws     *standin.Server
+	reg     *standin.Registry
+	digests map[string]v1.Hash
+}
+
+func newFixture(t testing.TB, opts ...standin.Option) *fixture {
+	t.Helper()
+	aws := standin.New()
+	t.Cleanup(aws.Close)
+	reg := standin.NewRegistry(aws, opts...)
+	t.Cleanup(reg.Close)
+	digests, err := seed.Stack(context.Background(), reg, prefix, "staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Reset()
+	return &fixture{aws: aws, reg: reg, digests: digests}
+}
+
+// images are the six services as references on the fixture's registry.
+func (f *fixture) images(t testing.TB, tag string) []Image {
+	var out []Image
+	for _, s := range seed.Services {
+		ref, err := name.ParseReference(fmt.Sprintf("%s/%s/%s:%s", f.reg.Host(), prefix, s, tag))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, Image{ID: s, Ref: ref})
+	}
+	return out
+}
+
+// staticLogin is what `docker login` leaves in config.json.
+func (f *fixture) staticLogin(lifetime time.Duration) *configfile.ConfigFile {
+	user, pass, _ := f.aws.MintToken("arn:aws:iam::513558712013:user/ops", lifetime)
+	cf := configfile.New("/test/config.json")
+	cf.AuthConfigs[f.reg.Host()] = types.AuthConfig{Username: user, Password: pass}
+	return cf
+}
+
+func isECRAlias(f *fixture) Option {
+	return WithECR(func(h string) bool { return h == f.reg.Host() })
+}
+
+func byID(rs []Result) map[string]Result {
+	m := map[string]Result{}
+	for _, r := range rs {
+		m[r.Image.ID] = r
+	}
+	return m
+}
+
+func TestStackPullableWithOneAuthPerRegistry(t *testing.T) {
+	f := newFixture(t)
+	p := New(NewKeychain(f.staticLogin(time.Hour)), WithHostPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
+	res := byID(p.Check(context.Background(), f.images(t, "staging")))
+	for _, s := range seed.Services {
+		r := res[s]
+		if r.Status != OK || r.Digest != f.digests[s].String() {
+			t.Errorf("%s: status %s digest %s (want %s): %s", s, r.Status, r.Digest, f.digests[s], r.Message)
+		}
+		if r.Credentials.Kind != FromAuths {
+			t.Errorf("%s: credentials from %s", s, r.Credentials.Kind)
+		}
+		if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "static ECR token") {
+			t.Errorf("%s: warnings %q", s, r.Warnings)
+		}
+	}
+	if api := res[seed.MultiPlatformService]; api.Platform != "linux/amd64" || api.PlatformDigest == "" {
+		t.Errorf("api platform %q digest %q", api.Platform, api.PlatformDigest)
+	}
+	// One ping for the registry, one HEAD per image, one GET for the index.
+	st := f.reg.Requests()
+	if st.Requests != 1+6+1 || st.Unauthorized != 1 {
+		t.Errorf("requests %+v, want 8 with one 401 ping", st)
+	}
+}
+
+func TestHelperRunsOncePerRegistry(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "calls")
+	user, pass, _ := f.aws.MintToken("arn:aws:iam::513558712013:user/ops", time.Hour)
+	script := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread host\necho \"$host\" >> %s\nprintf '{\"ServerURL\":\"%%s\",\"Username\":\"%s\",\"Secret\":\"%s\"}' \"$host\"\n", calls, user, pass)
+	if err := os.WriteFile(filepath.Join(dir, "docker-credential-fake"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cf := configfile.New("/test/config.json")
+	cf.CredentialHelpers = map[string]string{f.reg.Host(): "fake"}
+
+	res := New(NewKeychain(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging"))
+	for _, r := range res {
+		if r.Status != OK || r.Credentials.Kind != FromCredHelper || r.Credentials.Helper != "fake" || len(r.Warnings) != 0 {
+			t.Errorf("%s: %s from %+v, warnings %q: %s", r.Image.ID, r.Status, r.Credentials, r.Warnings, r.Message)
+		}
+	}
+	got, _ := os.ReadFile(calls)
+	if string(got) != f.reg.Host()+"\n" {
+		t.Errorf("helper calls = %q, want exactly one for %s", got, f.reg.Host())
+	}
+}
+
+func TestMissingTag(t *testing.T) {
+	f := newFixture(t)
+	res := New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), f.images(t, "never-mirrored"))
+	for _, r := range res {
+		if r.Status != NotFound || !strings.Contains(r.Message, "tag never-mirrored is not in") || !strings.Contains(r.Fix, "mirror") {
+			t.Errorf("%s: %s %q fix %q", r.Image.ID, r.Status, r.Message, r.Fix)
+		}
+	}
+}
+
+func TestMissingRepository(t *testing.T) {
+	f := newFixture(t)
+	ref, _ := name.ParseReference(f.reg.Host() + "/currents/on-premapi:staging")
+	r := New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), []Image{{ID: "api", Ref: ref}})[0]
+	if r.Status != NotFound || !strings.Contains(r.Message, "repository currents/on-premapi does not exist") {
+		t.Errorf("%s %q", r.Status, r.Message)
+	}
+}
+
+func TestWrongPlatform(t *testing.T) {
+	f := newFixture(t)
+	imgs := f.images(t, "staging")
+	imgs[0].Platform = "linux/s390x" // api, the multi-platform index
+	r := New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), imgs[:1])[0]
+	if r.Status != NoPlatform || !strings.Contains(r.Message, "no image for linux/s390x") ||
+		!strings.Contains(r.Message, "linux/amd64") || !strings.Contains(r.Message, "linux/arm64/v8") {
+		t.Errorf("%s %q", r.Status, r.Message)
+	}
+
+	// Without a service platform, the host's is wanted.
+	imgs[0].Platform = ""
+	r = New(NewKeychain(f.staticLogin(time.Hour)), WithHostPlatform(v1.Platform{OS: "linux", Architecture: "ppc64le"})).Check(context.Background(), imgs[:1])[0]
+	if r.Status != NoPlatform || !strings.Contains(r.Fix, "linux/ppc64le") {
+		t.Errorf("host platform: %s %q %q", r.Status, r.Message, r.Fix)
+	}
+	r = New(NewKeychain(f.staticLogin(time.Hour)), WithHostPlatform(v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})).Check(context.Background(), imgs[:1])[0]
+	if r.Status != OK {
+		t.Errorf("arm64 host: %s %q", r.Status, r.Message)
+	}
+}
+
+func TestStaleStaticToken(t *testing.T) {
+	f := newFixture(t)
+	cf := f.staticLogin(-3 * time.Hour)
+	res := New(NewKeychain(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging"))
+	for _, r := range res {
+		if r.Status != Expired || !strings.Contains(r.Message, "expired at") || !strings.Contains(r.Fix, `"credHelpers"`) {
+			t.Errorf("%s: %s %q fix %q", r.Image.ID, r.Status, r.Message, r.Fix)
+		}
+		if r.Credentials.Expiry.IsZero() || r.Credentials.Expiry.After(time.Now()) {
+			t.Errorf("expiry %v", r.Credentials.Expiry)
+		}
+	}
+}
+
+func TestExpiredTokenFromTheRegistry(t *testing.T) {
+	// The registry's own "token has expired" answer is recognised even
+	// when the token's expiry cannot be read locally (a helper's answer).
+	f := newFixture(t)
+	cf := f.staticLogin(-time.Minute)
+	clock := func() time.Time { return time.Now().Add(-time.Hour) } // local view: still valid
+	r := New(NewKeychain(cf), WithClock(clock)).Check(context.Background(), f.images(t, "staging")[:1])[0]
+	if r.Status != Expired || !strings.Contains(r.Message, "the registry says the authorization token has expired") {
+		t.Errorf("%s %q", r.Status, r.Message)
+	}
+}
+
+func TestNoHelperRegistered(t *testing.T) {
+	f := newFixture(t)
+	cf := configfile.New("/test/config.json")
+	res := New(NewKeychain(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging"))
+	for _, r := range res {
+		want := fmt.Sprintf(`{"credHelpers": {%q: "currents"}}`, f.reg.Host())
+		if r.Status != Unauthorized || !strings.Contains(r.Message, "no credential helper registered") ||
+			!strings.Contains(r.Fix, want) || !strings.Contains(r.Fix, "docker-credential-currents configure") {
+			t.Errorf("%s: %s %q fix %q", r.Image.ID, r.Status, r.Message, r.Fix)
+		}
+	}
+	if st := f.reg.Requests(); st.Requests > 1+6+6 {
+		t.Errorf("requests %+v", st)
+	}
+}
+
+func TestHelperFailure(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	script := "#!/bin/sh\necho 'assume role: AccessDenied' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(dir, "docker-credential-broken"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cf := configfile.New("/test/config.json")
+	cf.CredentialHelpers = map[string]string{f.reg.Host(): "broken"}
+	res := New(NewKeychain(cf)).Check(context.Background(), f.images(t, "staging"))
+	for _, r := range res {
+		if r.Status != CredsFailed || !strings.Contains(r.Message, "docker-credential-broken") {
+			t.Errorf("%s: %s %q", r.Image.ID, r.Status, r.Message)
+		}
+	}
+	if st := f.reg.Requests(); st.Requests != 0 {
+		t.Errorf("a failed helper must stop before the registry: %+v", st)
+	}
+}
+
+func TestSourcePrecedence(t *testing.T) {
+	cf := configfile.New("/test/config.json")
+	cf.AuthConfigs["https://reg.example:5000/v1/"] = types.AuthConfig{Username: "u", Password: "p"}
+	kc := NewKeychain(cf)
+	if s := kc.Source("reg.example:5000"); s.Kind != FromAuths || s.Key != "https://reg.example:5000/v1/" {
+		t.Errorf("legacy auths key: %+v", s)
+	}
+	cf.CredentialsStore = "desktop"
+	if s := kc.Source("reg.example:5000"); s.Kind != FromCredsStore || s.Helper != "desktop" {
+		t.Errorf("credsStore: %+v", s)
+	}
+	cf.CredentialHelpers = map[string]string{"reg.example:5000": "currents"}
+	if s := kc.Source("reg.example:5000"); s.Kind != FromCredHelper || s.Helper != "currents" {
+		t.Errorf("credHelpers: %+v", s)
+	}
+	t.Setenv("DOCKER_AUTH_CONFIG", `{"auths":{"reg.example:5000":{"auth":"dTpw"}}}`)
+	if s := kc.Source("reg.example:5000"); s.Kind != FromAuthConfigEnv {
+		t.Errorf("DOCKER_AUTH_CONFIG: %+v", s)
+	}
+	if s := kc.Source("index.docker.io"); s.Key != "https://index.docker.io/v1/" || s.Kind != FromCredsStore {
+		t.Errorf("docker hub: %+v", s)
+	}
+}
