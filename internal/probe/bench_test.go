@@ -77,4 +77,3 @@ func report(b *testing.B, reg *standin.Registry) {
 	b.ReportMetric(float64(reg.Requests().Requests)/float64(b.N), "requests/op")
 	b.ReportMetric(float64(perOp)/float64(latency), "roundtrips/op")
 }
-
