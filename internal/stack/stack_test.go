@@ -83,7 +83,7 @@ func TestGoodStack(t *testing.T) {
 	if len(api.Variables) != 2 {
 		t.Fatalf("variables = %+v", api.Variables)
 	}
-	for i, line := range []int{5, 6} {
+	for i, line := range []int{6, 7} {
 		v := api.Variables[i]
 		if v.Origin.Kind != FromEnvFile || v.Origin.Location.Line != line || filepath.Base(v.Origin.Location.File) != ".env" {
 			t.Errorf("%s origin = %+v, want .env:%d", v.Name, v.Origin, line)
@@ -281,5 +281,18 @@ func TestSplitArgs(t *testing.T) {
 	back, _ := SplitArgs(o.Args())
 	if !reflect.DeepEqual(back, o) {
 		t.Errorf("Args round trip: %+v", back)
+	}
+}
+
+func TestEnvironmentFeedsDotEnvInterpolation(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("DC_CURRENTS_REGISTRY", "127.0.0.1:5000")
+	st := load(t, Options{ProjectDirectory: dir})
+	api := service(t, st, "api")
+	if api.Image != "127.0.0.1:5000/currents/on-prem/api:staging" {
+		t.Errorf("image = %q", api.Image)
+	}
+	if o := api.Variables[0].Origin; o.Kind != FromEnvFile || o.Location.Line != 6 {
+		t.Errorf("origin = %+v", o)
 	}
 }
