@@ -94,8 +94,8 @@ func (r *testRegistry) auth() remote.Option {
 	return remote.WithAuth(&authn.Basic{Username: r.user, Password: r.password})
 }
 
-// seed pushes a two-platform index (plus shared base layer) to repo:tag.
-func seed(t *testing.T, r *testRegistry, repo, tag string, base v1.Layer) (name.Tag, v1.Hash) {
+// pushIndex pushes a two-platform index (plus shared base layer) to repo:tag.
+func pushIndex(t *testing.T, r *testRegistry, repo, tag string, base v1.Layer) (name.Tag, v1.Hash) {
 	t.Helper()
 	idx := v1.ImageIndex(empty.Index)
 	idx = mutate.IndexMediaType(idx, types.OCIImageIndex)
@@ -168,7 +168,7 @@ func newFixture(t *testing.T, services ...string) *fixture {
 		t.Fatal(err)
 	}
 	for _, s := range services {
-		ref, d := seed(t, f.src, "currents/on-prem/"+s, "staging", base)
+		ref, d := pushIndex(t, f.src, "currents/on-prem/"+s, "staging", base)
 		dst, _ := name.NewTag(f.dst.host + "/mirror/currents/" + s + ":staging")
 		f.images = append(f.images, Image{Name: s, Source: ref, Target: dst})
 		f.digests = append(f.digests, d)
