@@ -136,8 +136,8 @@ func (s *Server) createRepository(c *call, p principal, region string, body []by
 	}
 	repo := &repository{account: account, region: region, name: in.RepositoryName, created: now}
 	if len(in.RepositoryName) < 2 || len(in.RepositoryName) > 256 || !repositoryNamePattern.MatchString(in.RepositoryName) {
-		c.fail(&apiError{http.StatusBadRequest, "InvalidParameterException", fmt.Sprintf(
-			"Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*''")})
+		c.fail(&apiError{http.StatusBadRequest, "InvalidParameterException",
+			"Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*''"})
 		return
 	}
 	// A principal can only create repositories in its own account.

@@ -122,7 +122,9 @@ func TestThrottlingIsRetried(t *testing.T) {
 	s, u := newAWS(t)
 	s.Throttle("GetAuthorizationToken", 2)
 	s.Throttle("AssumeRole", 1)
-	fast := func(o *retry.StandardOptions) { o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil }) }
+	fast := func(o *retry.StandardOptions) {
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+	}
 	c := ecrClient(s, roleSessionWith(t, s, u, func(o *sts.Options) { o.Retryer = retry.NewStandard(fast) }),
 		func(o *ecr.Options) { o.Retryer = retry.NewStandard(fast) })
 	if _, err := c.GetAuthorizationToken(context.Background(), nil); err != nil {

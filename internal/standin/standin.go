@@ -23,7 +23,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -50,7 +49,6 @@ type Server struct {
 	registries []*Registry
 	counts     map[string]int64
 	attempts   map[string]int64
-	reqSeq     atomic.Uint64
 }
 
 // User is a long-term IAM user whose access key signs requests.

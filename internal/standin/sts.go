@@ -139,7 +139,7 @@ func (s *Server) assumeRoleWithWebIdentity(c *call, form url.Values, now time.Ti
 	}
 	token := form.Get("WebIdentityToken")
 	if len(token) < 4 {
-		c.fail(validation(fmt.Sprintf("1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4")))
+		c.fail(validation("1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4"))
 		return
 	}
 	s.mu.Lock()
