@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -86,5 +89,63 @@ func TestRegistryFront(t *testing.T) {
 	st := reg.Requests()
 	if st.Expired < 2 || st.Unauthorized < 3 || st.Authorized == 0 || st.BytesIn == 0 || st.BytesOut == 0 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestRegistryUpstream puts the front before a separate registry server, as
+// the e2e tier does with Debian's distribution registry: pushes (whose upload
+// Locations the upstream builds from Host) and pulls go through the front.
+func TestRegistryUpstream(t *testing.T) {
+	up := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(up.Close)
+	s, _ := newAWS(t)
+	reg := standin.NewRegistry(s, standin.WithUpstream(up.URL))
+	t.Cleanup(reg.Close)
+
+	img, err := random.Image(4096, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(reg.Host() + "/currents/on-prem/writer:staging")
+	user, pass, _ := s.MintToken("arn:aws:iam::513558712013:root", time.Minute)
+	auth := remote.WithAuth(&authn.Basic{Username: user, Password: pass})
+	if err := remote.Write(ref, img, auth); err != nil {
+		t.Fatalf("push through the front: %v", err)
+	}
+	want, _ := img.Digest()
+	// The image really is upstream.
+	direct, _ := name.ParseReference(strings.TrimPrefix(up.URL, "http://") + "/currents/on-prem/writer:staging")
+	if d, err := remote.Head(direct); err != nil || d.Digest != want {
+		t.Fatalf("upstream has %v, %v; want %s", d, err, want)
+	}
+	if _, err := remote.Head(ref); err == nil {
+		t.Fatal("front let an anonymous request through to the upstream")
+	}
+	got, err := remote.Image(ref, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := got.Digest(); d != want {
+		t.Errorf("pulled %s, pushed %s", d, want)
+	}
+}
+
+// TestRequireRepositories: like ECR, a push to a repository nobody created
+// fails with NAME_UNKNOWN, and succeeds once CreateRepository ran.
+func TestRequireRepositories(t *testing.T) {
+	s, _ := newAWS(t)
+	reg := standin.NewRegistry(s, standin.WithRequireRepositories())
+	t.Cleanup(reg.Close)
+	img, _ := random.Image(64, 1)
+	ref, _ := name.ParseReference(reg.Host() + "/mirror/api:1")
+	user, pass, _ := s.MintToken("arn:aws:iam::513558712013:root", time.Minute)
+	auth := remote.WithAuth(&authn.Basic{Username: user, Password: pass})
+	err := remote.Write(ref, img, auth)
+	if err == nil || !strings.Contains(err.Error(), "The repository with name 'mirror/api' does not exist in the registry with id '513558712013'") {
+		t.Fatalf("push to a missing repository: %v", err)
+	}
+	s.CreateRepository(reg.Account(), reg.Region(), "mirror/api")
+	if err := remote.Write(ref, img, auth); err != nil {
+		t.Fatal(err)
 	}
 }
