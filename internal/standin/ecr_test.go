@@ -126,3 +126,23 @@ func TestRepositories(t *testing.T) {
 		t.Errorf("counts %+v", got)
 	}
 }
+
+func TestIssuedSecrets(t *testing.T) {
+	s, u := newAWS(t)
+	sess := roleSession(t, s, u)
+	sc, _ := sess.Retrieve(context.Background())
+	out, err := ecrClient(s, sess).GetAuthorizationToken(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(*out.AuthorizationData[0].AuthorizationToken)
+	issued := strings.Join(s.IssuedSecrets(), "\n")
+	for what, secret := range map[string]string{
+		"user secret": u.SecretAccessKey, "session secret": sc.SecretAccessKey, "session token": sc.SessionToken,
+		"authorization token": *out.AuthorizationData[0].AuthorizationToken, "password": strings.TrimPrefix(string(raw), "AWS:"),
+	} {
+		if !strings.Contains(issued, secret) {
+			t.Errorf("%s not among IssuedSecrets", what)
+		}
+	}
+}

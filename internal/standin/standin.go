@@ -47,6 +47,7 @@ type Server struct {
 	skew       time.Duration
 	latency    time.Duration
 	registries []*Registry
+	issued     []string // every secret handed out, for leak tests
 	counts     map[string]int64
 	attempts   map[string]int64
 }
@@ -250,9 +251,25 @@ func (s *Server) AddUser(arn string) User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cp := u
+	s.issued = append(s.issued, u.SecretAccessKey)
 	s.users[u.AccessKeyID] = &cp
 	s.usersByID[arn] = &cp
 	return u
+}
+
+// IssuedSecrets returns every secret the server has handed out so far: user
+// and session secret keys, session tokens, ECR passwords and the base64
+// authorization tokens that wrap them. Leak tests grep logs and files for them.
+func (s *Server) IssuedSecrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.issued)
+}
+
+func (s *Server) recordSecrets(secrets ...string) {
+	s.mu.Lock()
+	s.issued = append(s.issued, secrets...)
+	s.mu.Unlock()
 }
 
 // AddRole registers (or replaces) a role.

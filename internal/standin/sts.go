@@ -236,6 +236,7 @@ func (s *Server) issueSession(role *roleState, name string, now time.Time, d tim
 	}
 	s.mu.Lock()
 	s.sessions[sess.accessKeyID] = sess
+	s.issued = append(s.issued, sess.secret, sess.token)
 	s.mu.Unlock()
 	return sess
 }

@@ -61,7 +61,9 @@ func (s *Server) mintPassword(t Token) string {
 		Type:       "DATA_KEY",
 		Expiration: t.Expires.Unix(),
 	})
-	return base64.StdEncoding.EncodeToString(pw)
+	password := base64.StdEncoding.EncodeToString(pw)
+	s.recordSecrets(password, base64.StdEncoding.EncodeToString([]byte("AWS:"+password)))
+	return password
 }
 
 // MintToken issues ECR registry credentials for principal without an API
