@@ -213,3 +213,29 @@ func TestSessionExpiry(t *testing.T) {
 		t.Fatalf("session key without token: %v", err)
 	}
 }
+
+func TestRoleChainingAndDeny(t *testing.T) {
+	s, u := newAWS(t)
+	const target = "arn:aws:iam::513558712013:role/currents-push"
+	s.AddRole(target, standin.RoleSpec{Trust: []string{roleARN}, MaxSession: 4 * time.Hour, Deny: []string{"ecr:GetAuthorizationToken"}})
+	sess := roleSession(t, s, u)
+	c := stsClient(s, sess)
+	_, err := c.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(target), RoleSessionName: aws.String("chain"), DurationSeconds: aws.Int32(7200)})
+	if apiCode(err) != "ValidationError" || !strings.Contains(err.Error(), "role chaining") {
+		t.Fatalf("chained session over 1h: %v", err)
+	}
+	out, err := c.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(target), RoleSessionName: aws.String("chain")})
+	if err != nil {
+		t.Fatalf("chain trusted by role ARN: %v", err)
+	}
+	// The user itself is not trusted by the second role.
+	if _, err := assume(t, s, u, &sts.AssumeRoleInput{RoleArn: aws.String(target), RoleSessionName: aws.String("direct")}); apiCode(err) != "AccessDenied" {
+		t.Fatalf("user assuming a role that trusts only another role: %v", err)
+	}
+	cr := out.Credentials
+	_, err = ecrClient(s, creds(*cr.AccessKeyId, *cr.SecretAccessKey, *cr.SessionToken)).GetAuthorizationToken(context.Background(), nil)
+	want := "User: arn:aws:sts::513558712013:assumed-role/currents-push/chain is not authorized to perform: ecr:GetAuthorizationToken on resource: *"
+	if apiCode(err) != "AccessDeniedException" || !strings.Contains(err.Error(), want) {
+		t.Fatalf("denied GetAuthorizationToken: %v", err)
+	}
+}
