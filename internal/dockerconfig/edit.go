@@ -387,3 +387,19 @@ func lineIndent(data []byte, i int) string {
 	}
 	return string(data[start:j])
 }
+
+// CredHelperHosts lists, in file order, the hosts credHelpers sends to helper.
+func (f *File) CredHelperHosts(helper string) []string {
+	ch, ok, err := f.member(f.root(), keyCredHelpers)
+	if err != nil || !ok || !ch.IsObject() {
+		return nil
+	}
+	var hosts []string
+	ch.ForEach(func(k, v gjson.Result) bool {
+		if v.Type == gjson.String && v.Str == helper {
+			hosts = append(hosts, k.Str)
+		}
+		return true
+	})
+	return hosts
+}

@@ -1,0 +1,278 @@
+package doctor_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/dockerconfig"
+	"github.com/currentsdev/currents/internal/doctor"
+	"github.com/currentsdev/currents/internal/ecr"
+	"github.com/currentsdev/currents/internal/standin"
+)
+
+// world is a host set up as configure leaves it, with AWS and the registry played by the stand-in.
+type world struct {
+	aws  *standin.Server
+	reg  *standin.Registry
+	user standin.User
+	role string
+	home string
+}
+
+const externalID = "vendor-ext-7f3a"
+
+// awsEnv are the variables the AWS SDK reads; each test starts without any of the machine's.
+var awsEnv = []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	aws, err := standin.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(aws.Close)
+	reg, err := standin.StartRegistry(aws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Close)
+	w := &world{aws: aws, reg: reg, home: t.TempDir()}
+	w.user = aws.AddUser("arn:aws:iam::111122223333:user/customer-host")
+	w.role = "arn:aws:iam::" + aws.Account() + ":role/customer-pull"
+	aws.AddRole(w.role, standin.RoleSpec{ExternalID: externalID, Trust: []string{w.user.ARN}})
+
+	for _, k := range awsEnv {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	t.Setenv("HOME", w.home)
+	t.Setenv("DOCKER_CONFIG", filepath.Join(w.home, ".docker"))
+	t.Setenv(config.EnvConfig, "")
+	t.Setenv("CURRENTS_CACHE_DIR", filepath.Join(w.home, "cache"))
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(w.home, "no-aws-config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(w.home, "no-aws-credentials"))
+	for _, kv := range aws.Env(w.user) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+
+	// docker finds both helper binaries on PATH (doctor only checks they exist).
+	bin := filepath.Join(w.home, "bin")
+	os.MkdirAll(bin, 0o755)
+	for _, f := range []string{"docker-credential-currents", "docker-credential-currents-aws"} {
+		os.WriteFile(filepath.Join(bin, f), []byte("#!/bin/sh\n"), 0o755)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("CURRENTS_AWS_HELPER", "")
+
+	w.configure(t, w.role, externalID)
+	return w
+}
+
+// configure writes what `docker-credential-currents configure` writes.
+func (w *world) configure(t *testing.T, role, extID string) {
+	t.Helper()
+	dir := filepath.Join(w.home, ".docker")
+	os.MkdirAll(dir, 0o700)
+	p := filepath.Join(dir, config.FileName)
+	old, _ := os.ReadFile(p)
+	data, err := config.Upsert(old, p, config.EntrySpec{Host: w.reg.Host(), Account: w.aws.Account(), Region: w.aws.Region(), RoleARN: role, ExternalID: extID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p, data, 0o600)
+	f, err := dockerconfig.Load(filepath.Join(dir, dockerconfig.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetCredHelper(w.reg.Host(), "currents")
+	if _, err := f.Save(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *world) doctor(t *testing.T) doctor.Report {
+	t.Helper()
+	clock := doctor.NewServerClock(nil)
+	d := doctor.New(newAWS(clock), doctor.WithServerTime(clock.Latest))
+	rep := d.Run(context.Background(), w.reg.Host())
+	out, _ := json.MarshalIndent(rep, "", "  ")
+	t.Logf("report:\n%s", out)
+	for _, s := range []string{w.user.SecretAccessKey} {
+		if strings.Contains(string(out), s) {
+			t.Fatal("the report leaks a secret")
+		}
+	}
+	return rep
+}
+
+func check(t *testing.T, rep doctor.Report, name string) doctor.Check {
+	t.Helper()
+	for _, c := range rep.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no %s check in %+v", name, rep)
+	return doctor.Check{}
+}
+
+// expect asserts the status of a check and that its detail and fix mention each of want.
+func expect(t *testing.T, rep doctor.Report, name string, status doctor.Status, want ...string) {
+	t.Helper()
+	c := check(t, rep, name)
+	if c.Status != status {
+		t.Errorf("%s: status %s, want %s (%s; fix: %s)", name, c.Status, status, c.Detail, c.Fix)
+	}
+	for _, w := range want {
+		if !strings.Contains(c.Detail+" fix: "+c.Fix, w) {
+			t.Errorf("%s: %q lacks %q", name, c.Detail+" fix: "+c.Fix, w)
+		}
+	}
+	if status == doctor.Fail && c.Fix == "" {
+		t.Errorf("%s fails without a fix", name)
+	}
+}
+
+func TestAllPass(t *testing.T) {
+	w := newWorld(t)
+	rep := w.doctor(t)
+	order := []string{doctor.CheckHelper, doctor.CheckDocker, doctor.CheckConfig, doctor.CheckSource, doctor.CheckAssume,
+		doctor.CheckToken, doctor.CheckClock, doctor.CheckRegistry, doctor.CheckCache}
+	if len(rep.Checks) != len(order) {
+		t.Fatalf("%d checks, want %d", len(rep.Checks), len(order))
+	}
+	for i, c := range rep.Checks {
+		if c.Name != order[i] {
+			t.Errorf("check %d is %s, want %s", i, c.Name, order[i])
+		}
+		if c.Status == doctor.Fail {
+			t.Errorf("%s failed: %s", c.Name, c.Detail)
+		}
+	}
+	if !rep.OK() {
+		t.Fatal("report not OK")
+	}
+	expect(t, rep, doctor.CheckSource, doctor.Pass, w.user.ARN)
+	expect(t, rep, doctor.CheckAssume, doctor.Pass, w.role, "assumed-role/customer-pull/", "caller "+w.user.ARN)
+	expect(t, rep, doctor.CheckToken, doctor.Pass, "valid until", "in 12h0m")
+	expect(t, rep, doctor.CheckRegistry, doctor.Pass, "http://"+w.reg.Host()+"/v2/", "200")
+	expect(t, rep, doctor.CheckCache, doctor.Pass, "mode 0700")
+	if got := w.reg.Requests().Authorized; got != 1 {
+		t.Errorf("the registry saw %d authorized requests, want 1", got)
+	}
+}
+
+func TestWrongRole(t *testing.T) {
+	w := newWorld(t)
+	other := "arn:aws:iam::" + w.aws.Account() + ":role/someone-elses"
+	w.configure(t, other, externalID)
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckSource, doctor.Pass)
+	expect(t, rep, doctor.CheckAssume, doctor.Fail, "AccessDenied", other, "caller "+w.user.ARN)
+	expect(t, rep, doctor.CheckToken, doctor.Skip)
+	expect(t, rep, doctor.CheckRegistry, doctor.Skip)
+	if rep.OK() {
+		t.Fatal("report OK with a wrong role")
+	}
+}
+
+func TestWrongExternalID(t *testing.T) {
+	w := newWorld(t)
+	w.configure(t, w.role, "not-the-vendors-id")
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckAssume, doctor.Fail, "AccessDenied", w.role, "external")
+	if strings.Contains(check(t, rep, doctor.CheckAssume).Detail, "not-the-vendors-id") {
+		t.Error("the external ID is echoed")
+	}
+}
+
+func TestExpiredSourceSession(t *testing.T) {
+	w := newWorld(t)
+	// The host's source credentials are a role session (as from an instance role or SSO) that has expired.
+	src := w.aws.AddUser("arn:aws:iam::111122223333:user/session-maker")
+	bridge := "arn:aws:iam::111122223333:role/host-role"
+	w.aws.AddRole(bridge, standin.RoleSpec{MaxSession: time.Hour})
+	for _, kv := range w.aws.Env(src) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	cfg, _ := config.Parse("x.yaml", []byte("registries:\n  - host: "+w.reg.Host()+"\n    account: \""+w.aws.Account()+"\"\n    region: "+w.aws.Region()+"\n    role_arn: "+bridge+"\n    duration: 15m\n"))
+	tgt, _ := cfg.Lookup(w.reg.Host())
+	c := ecr.New()
+	s0, err := c.SourceCredentials(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := c.AssumeRole(context.Background(), tgt, s0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", sess.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", sess.SecretAccessKey.Reveal())
+	t.Setenv("AWS_SESSION_TOKEN", sess.SessionToken.Reveal())
+	w.aws.SetSkew(time.Hour) // AWS's time moves past the session's end; the local clock is now an hour behind too
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckSource, doctor.Fail, "ExpiredToken", "renew them")
+	expect(t, rep, doctor.CheckAssume, doctor.Skip)
+	for _, c := range rep.Checks {
+		if strings.Contains(c.Detail+c.Fix, sess.SessionToken.Reveal()) || strings.Contains(c.Detail+c.Fix, sess.SecretAccessKey.Reveal()) {
+			t.Fatal("the report leaks the session")
+		}
+	}
+}
+
+func TestClockSkew(t *testing.T) {
+	w := newWorld(t)
+	w.aws.SetSkew(3 * time.Minute) // inside AWS's 5-minute signature window, so every AWS call still works
+	rep := w.doctor(t)
+	if c := check(t, rep, doctor.CheckClock); c.Status == doctor.Skip {
+		t.Skip("internal/ecr cannot report AWS's Date header yet (requested: ecr.WithResponseHook)")
+	}
+	expect(t, rep, doctor.CheckToken, doctor.Pass)
+	expect(t, rep, doctor.CheckClock, doctor.Fail, "3m0s behind", "timedatectl set-ntp true")
+	if rep.OK() {
+		t.Fatal("report OK with a skewed clock")
+	}
+}
+
+func TestRegistryDown(t *testing.T) {
+	w := newWorld(t)
+	w.reg.Close()
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckToken, doctor.Pass)
+	expect(t, rep, doctor.CheckRegistry, doctor.Fail, "connection refused", "nothing answers at "+w.reg.Host())
+}
+
+func TestUnwritableCache(t *testing.T) {
+	w := newWorld(t)
+	blocker := filepath.Join(w.home, "not-a-dir")
+	os.WriteFile(blocker, nil, 0o600)
+	t.Setenv("CURRENTS_CACHE_DIR", filepath.Join(blocker, "cache"))
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckCache, doctor.Fail, blocker, "CURRENTS_CACHE_DIR")
+}
+
+func TestNotRegisteredAndNoEntry(t *testing.T) {
+	w := newWorld(t)
+	os.Remove(filepath.Join(w.home, ".docker", "config.json"))
+	os.Remove(filepath.Join(w.home, ".docker", "currents.yaml"))
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckDocker, doctor.Fail, "does not exist", "configure --registry "+w.reg.Host())
+	expect(t, rep, doctor.CheckConfig, doctor.Fail, "not an ECR hostname", "--account ACCOUNT --region REGION")
+	expect(t, rep, doctor.CheckSource, doctor.Skip)
+}
+
+func TestHelperNotOnPath(t *testing.T) {
+	w := newWorld(t)
+	t.Setenv("PATH", filepath.Join(w.home, "empty"))
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckHelper, doctor.Fail, "not on PATH", "make install")
+}
