@@ -35,6 +35,8 @@ type Config struct {
 	RequireRepos    bool          // refuse pushes to repositories not created
 	Seed            string        // if set, PREFIX:TAG: push the six-service stack there at start
 	EnvFile         string        // where to write the env file (0600)
+	Latency         time.Duration // added to every STS/ECR answer
+	RegistryLatency time.Duration // added to every registry front answer
 }
 
 // RegisterFlags binds c's fields to flags on fs, with defaults.
@@ -55,20 +57,23 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.WebIdentityFile, "web-identity-token-file", "", "write a web identity token here that every role accepts")
 	fs.BoolVar(&c.RequireRepos, "require-repositories", false, "refuse pushes to repositories not created with CreateRepository, as ECR does")
 	fs.StringVar(&c.Seed, "seed", "", "PREFIX:TAG: push the six-service stack (random images) under PREFIX at start")
+	fs.DurationVar(&c.Latency, "latency", 0, "delay added to every STS/ECR answer")
+	fs.DurationVar(&c.RegistryLatency, "registry-latency", 0, "delay added to every registry front answer")
 	fs.StringVar(&c.EnvFile, "env-file", "", "write endpoints and the source user's credentials here as KEY=value lines (mode 0600)")
 }
 
 // Run serves until ctx is done, then removes the env file and stops.
 func Run(ctx context.Context, c Config, log io.Writer) error {
+	c.defaults()
 	if len(c.Roles) == 0 {
 		c.Roles = []string{"arn:aws:iam::" + c.Account + ":role/currents-pull"}
 	}
-	aws, err := standin.Start(standin.WithAddr(c.Addr), standin.WithAccount(c.Account), standin.WithRegion(c.Region), standin.WithTokenLifetime(c.TokenLifetime))
+	aws, err := standin.Start(standin.WithAddr(c.Addr), standin.WithAccount(c.Account), standin.WithRegion(c.Region), standin.WithTokenLifetime(c.TokenLifetime), standin.WithLatency(c.Latency))
 	if err != nil {
 		return err
 	}
 	defer aws.Close()
-	ropts := []standin.Option{standin.WithAddr(c.RegistryAddr)}
+	ropts := []standin.Option{standin.WithAddr(c.RegistryAddr), standin.WithLatency(c.RegistryLatency)}
 	if c.Upstream != "" {
 		ropts = append(ropts, standin.WithUpstream(c.Upstream))
 	}
@@ -112,6 +117,27 @@ func Run(ctx context.Context, c Config, log io.Writer) error {
 	<-ctx.Done()
 	fmt.Fprintln(log, "currents-standin: stopping")
 	return nil
+}
+
+// defaults fills what a zero Config leaves empty, so Run never listens
+// beyond loopback nor mints tokens that are born expired.
+func (c *Config) defaults() {
+	or := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	or(&c.Addr, "127.0.0.1:0")
+	or(&c.RegistryAddr, "127.0.0.1:0")
+	or(&c.Account, "513558712013")
+	or(&c.Region, "us-east-1")
+	or(&c.UserARN, "arn:aws:iam::111122223333:user/ops")
+	if c.TokenLifetime <= 0 {
+		c.TokenLifetime = standin.DefaultTokenLifetime
+	}
+	if c.MaxSession <= 0 {
+		c.MaxSession = time.Hour
+	}
 }
 
 func upstreamName(u string) string {
