@@ -37,7 +37,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newAWS(t *testing.T, opts ...standin.Option) (*standin.Server, standin.User) {
+func newAWS(t testing.TB, opts ...standin.Option) (*standin.Server, standin.User) {
 	t.Helper()
 	s := standin.New(opts...)
 	t.Cleanup(s.Close)
