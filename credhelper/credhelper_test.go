@@ -1,0 +1,375 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker-credential-helpers/client"
+	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/currentsdev/currents/internal/standin"
+)
+
+func TestColdThenWarmGet(t *testing.T) {
+	w := newWorld(t)
+	c := w.mustGet(w.reg.Host(), nil)
+	if c.Username != "AWS" || c.ServerURL != w.reg.Host() {
+		t.Errorf("answer = %+v", c)
+	}
+	w.prove(c)
+	if n := w.aws.Counts(); n.AssumeRole != 1 || n.GetAuthorizationToken != 1 {
+		t.Fatalf("cold get: %+v", n)
+	}
+
+	// Warm: the AWS binary must not even start, and AWS sees nothing.
+	trip, mark := w.tripwire()
+	for _, url := range []string{w.reg.Host(), "http://" + w.reg.Host() + "/v2/", "HTTP://" + strings.ToUpper(w.reg.Host())} {
+		warm := w.mustGet(url, map[string]string{"CURRENTS_AWS_HELPER": trip})
+		if warm.Secret != c.Secret {
+			t.Errorf("warm get of %s answered a different token", url)
+		}
+		w.prove(warm)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("a warm get spawned the AWS helper")
+	}
+	if n := w.aws.Counts(); n.AssumeRole != 1 || n.GetAuthorizationToken != 1 {
+		t.Errorf("warm gets called AWS: %+v", n)
+	}
+	// Cache hygiene: 0700 directory, 0600 file.
+	if fi, _ := os.Stat(w.cacheDir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("cache dir mode %o", fi.Mode().Perm())
+	}
+	if fi, _ := os.Stat(w.cacheFile()); fi.Mode().Perm() != 0o600 {
+		t.Errorf("cache file mode %o", fi.Mode().Perm())
+	}
+}
+
+func TestParallelColdGets(t *testing.T) {
+	const n = 64
+	w := newWorld(t)
+	answers := make([]*credentials.Credentials, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i], errs[i] = w.get(w.reg.Host(), nil)
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("get %d: %v\n%s", i, errs[i], w.logs())
+		}
+		w.prove(answers[i])
+	}
+	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
+		t.Errorf("%d parallel cold gets made %d AssumeRole and %d GetAuthorizationToken; want 1 and 1", n, c.AssumeRole, c.GetAuthorizationToken)
+	}
+}
+
+func TestUnknownHostIsNotFound(t *testing.T) {
+	w := newWorld(t)
+	trip, mark := w.tripwire()
+	extra := map[string]string{"CURRENTS_AWS_HELPER": trip}
+	for _, host := range []string{"https://index.docker.io/v1/", "ghcr.io", "513558712013.dkr.ecr.us-east-1.amazonaws.com.evil.com", "127.0.0.1:1"} {
+		out, code := w.run(bin.lean, host+"\n", extra, "get")
+		if out != "credentials not found in native keychain\n" || code != 1 {
+			t.Errorf("get %s: exit %d, stdout %q", host, code, out)
+		}
+		if _, err := w.get(host, extra); !credentials.IsErrCredentialsNotFound(err) {
+			t.Errorf("client.Get %s: %v", host, err)
+		}
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("an unknown host spawned the AWS helper")
+	}
+	if c := w.aws.Attempts(); c != (standin.Counts{}) {
+		t.Errorf("unknown hosts reached AWS: %+v", c)
+	}
+}
+
+func TestRefusedRoleNamesRegistryRoleAndAWSWords(t *testing.T) {
+	w := newWorld(t)
+	w.aws.RefuseRole(w.role, true)
+	_, err := w.get(w.reg.Host(), nil)
+	if err == nil || credentials.IsErrCredentialsNotFound(err) {
+		t.Fatalf("refused role: err = %v; want a real error, not not-found", err)
+	}
+	for _, want := range []string{w.reg.Host(), w.role, "AccessDenied", "not authorized", "ask the vendor to trust", w.config, "entry 1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	// A wrong external ID is refused by STS just the same, and the fix names the key.
+	w.aws.RefuseRole(w.role, false)
+	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    external_id: wrong-id\n",
+		w.reg.Host(), w.reg.Account(), w.reg.Region(), w.role))
+	_, err = w.get(w.reg.Host(), nil)
+	if err == nil || !strings.Contains(err.Error(), "external_id") || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("wrong external ID: %v", err)
+	}
+	if strings.Contains(err.Error(), "wrong-id") {
+		t.Errorf("error shows the external ID: %v", err)
+	}
+}
+
+func TestStoreEraseList(t *testing.T) {
+	w := newWorld(t)
+	if err := client.Store(w.prog(bin.lean, nil), &credentials.Credentials{ServerURL: w.reg.Host(), Username: "AWS", Secret: "from-docker-login"}); err != nil {
+		t.Fatalf("store: %v", err)
+	}
+	if files := w.cacheFiles(); len(files) != 0 {
+		t.Errorf("store wrote %v", files)
+	}
+	w.prove(w.mustGet(w.reg.Host(), nil))
+	if err := client.Erase(w.prog(bin.lean, nil), "https://"+w.reg.Host()); err != nil {
+		t.Fatalf("erase: %v", err)
+	}
+	if c := readCache(t, w.cacheFile()); len(c.Tokens) != 0 || c.Session == nil {
+		t.Errorf("after erase: %d tokens, session kept %v; want 0 tokens and the session", len(c.Tokens), c.Session != nil)
+	}
+	w.prove(w.mustGet(w.reg.Host(), nil))
+	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 2 {
+		t.Errorf("get after erase: %+v; want the cached session reused (1 AssumeRole, 2 tokens)", c)
+	}
+
+	// list is offline: AWS unreachable and the AWS helper a tripwire.
+	trip, mark := w.tripwire()
+	offline := map[string]string{"CURRENTS_AWS_HELPER": trip, "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_ECR": "http://127.0.0.1:1"}
+	got, err := client.List(w.prog(bin.lean, offline))
+	if err != nil || len(got) != 1 || got[w.reg.Host()] != "AWS" {
+		t.Errorf("list = %v, %v", got, err)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("list spawned the AWS helper")
+	}
+	if out, code := w.run(bin.lean, "", nil, "version"); code != 0 || !strings.HasPrefix(out, "docker-credential-currents ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+func TestBadConfigNamesFileEntryKey(t *testing.T) {
+	w := newWorld(t)
+	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    duration: 48h\n", w.reg.Host(), w.reg.Account(), w.reg.Region(), w.role))
+	_, err := w.get(w.reg.Host(), nil)
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, want := range []string{w.config + ":6", "registries entry 1", w.reg.Host(), `key "duration"`, "15m to 12h"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if c := w.aws.Attempts(); c != (standin.Counts{}) {
+		t.Errorf("a bad config reached AWS: %+v", c)
+	}
+}
+
+func TestCorruptCacheIsRebuilt(t *testing.T) {
+	w := newWorld(t)
+	w.prove(w.mustGet(w.reg.Host(), nil))
+	file := w.cacheFile()
+	good, _ := os.ReadFile(file)
+	for _, corrupt := range []func(){
+		func() { os.WriteFile(file, good[:len(good)/3], 0o600) },
+		func() { os.WriteFile(file, []byte("\x00\x01 not json"), 0o600) },
+		func() { os.WriteFile(file, nil, 0o600) },
+	} {
+		corrupt()
+		w.prove(w.mustGet(w.reg.Host(), nil))
+		readCache(t, file) // rebuilt and valid
+	}
+	// A world-readable file is tightened, and still serves.
+	before := w.aws.Counts()
+	os.Chmod(file, 0o644)
+	w.prove(w.mustGet(w.reg.Host(), nil))
+	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %o not tightened", fi.Mode().Perm())
+	}
+	if w.aws.Counts() != before {
+		t.Error("a wide-mode file was discarded instead of tightened")
+	}
+	if !strings.Contains(w.logs(), "tightened file mode") {
+		t.Errorf("the repair was not reported:\n%s", w.logs())
+	}
+}
+
+// TestSIGKILLNeverCorrupts kills the AWS helper at spread-out moments of
+// refreshes and checks the cache after every kill.
+func TestSIGKILLNeverCorrupts(t *testing.T) {
+	w := newWorld(t)
+	w.mustGet(w.reg.Host(), nil)
+	file := w.cacheFile()
+	completed := 0
+	for i := range 60 {
+		// erase forces the next get to write (new token into the file).
+		if _, code := w.run(bin.fat, w.reg.Host()+"\n", nil, "erase"); code != 0 {
+			t.Fatalf("erase: exit %d\n%s", code, w.logs())
+		}
+		cmd := exec.Command(bin.fat, "get")
+		cmd.Env = w.environ(nil)
+		cmd.Stdin = strings.NewReader(w.reg.Host() + "\n")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		busyWork(i) // spread kill points over start-up, AWS calls and the write
+		cmd.Process.Kill()
+		cmd.Wait()
+		if len(readCache(t, file).Tokens) > 0 {
+			completed++
+		}
+	}
+	t.Logf("60 kills: %d after the write completed, %d before or during it", completed, 60-completed)
+	w.prove(w.mustGet(w.reg.Host(), nil))
+	if tmp, _ := filepath.Glob(filepath.Join(w.cacheDir, "*.tmp")); len(tmp) > 0 {
+		t.Errorf("temporary files left after a completed write: %v", tmp)
+	}
+}
+
+// busyWork waits a varying, deterministic amount by polling the file system,
+// not by sleeping for a fixed time, so kill points land all over a refresh.
+func busyWork(i int) {
+	for range (i * 7919) % 4000 {
+		os.Stat("/")
+	}
+}
+
+func TestFullDiskKeepsOldCache(t *testing.T) {
+	w := newWorld(t)
+	fs := w.cacheDir + "-fs"
+	os.MkdirAll(fs, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", fs).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", fs).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", fs, err, out)
+		}
+	})
+	w.cacheDir = filepath.Join(fs, "cache")
+	w.env["CURRENTS_CACHE_DIR"] = w.cacheDir
+	w.prove(w.mustGet(w.reg.Host(), nil))
+	file := w.cacheFile()
+	before, _ := os.ReadFile(file)
+
+	f, _ := os.Create(filepath.Join(filepath.Dir(w.cacheDir), "filler"))
+	f.Write(make([]byte, 128<<10)) // fills the tmpfs; the short write is the point
+	f.Close()
+
+	// erase must write, so it fails clearly and leaves the file alone.
+	err := client.Erase(w.prog(bin.lean, nil), w.reg.Host())
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "previous cache file is unchanged") {
+		t.Errorf("erase on a full disk: %v", err)
+	}
+	after, _ := os.ReadFile(file)
+	if string(before) != string(after) {
+		t.Error("the cache file changed on a full disk")
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(w.cacheDir, "*.tmp")); len(tmp) > 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+	// A refresh that cannot be cached still answers, and says why loudly.
+	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    external_id: %s\n    session_name: other-session\n",
+		w.reg.Host(), w.reg.Account(), w.reg.Region(), w.role, externalID)) // a new identity: a miss
+	w.prove(w.mustGet(w.reg.Host(), nil))
+	if !strings.Contains(w.logs(), "not cached") || !strings.Contains(w.logs(), "no space left on device") {
+		t.Errorf("full disk not reported:\n%s", w.logs())
+	}
+}
+
+func TestDefaultChainAndWebIdentity(t *testing.T) {
+	w := newWorld(t)
+	realHost := w.aws.Account() + ".dkr.ecr." + w.aws.Region() + ".amazonaws.com"
+	// No entry: the SDK default chain (here the user's long-term key).
+	c := w.mustGet(realHost, nil)
+	w.prove(c)
+	if n := w.aws.Counts(); n.AssumeRole != 0 || n.GetAuthorizationToken != 1 {
+		t.Errorf("default chain: %+v", n)
+	}
+
+	// AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE through the default chain.
+	tokenFile := filepath.Join(w.home, "oidc-token")
+	os.WriteFile(tokenFile, []byte("eyJ.oidc.jwt"), 0o600)
+	ciRole := "arn:aws:iam::" + w.aws.Account() + ":role/ci-pull"
+	w.aws.AddRole(ciRole, standin.RoleSpec{WebIdentityToken: "eyJ.oidc.jwt"})
+	oidc := map[string]string{"AWS_ROLE_ARN": ciRole, "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+	w.prove(w.mustGet(realHost, oidc))
+	if n := w.aws.Counts(); n.AssumeRoleWithWebIdentity != 1 {
+		t.Errorf("AWS_ROLE_ARN web identity: %+v", n)
+	}
+
+	// web_identity_token_file in an entry.
+	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    web_identity_token_file: %s\n",
+		w.reg.Host(), w.reg.Account(), w.reg.Region(), ciRole, tokenFile))
+	w.prove(w.mustGet(w.reg.Host(), map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}))
+	if n := w.aws.Counts(); n.AssumeRoleWithWebIdentity != 2 {
+		t.Errorf("entry web identity: %+v", n)
+	}
+
+	// ECR Public has its own token service.
+	pub := w.mustGet("public.ecr.aws", nil)
+	if n := w.aws.Counts(); n.PublicGetAuthorizationToken != 1 || pub.Secret == "" {
+		t.Errorf("public.ecr.aws: %+v", n)
+	}
+}
+
+func TestThrottlingIsRetried(t *testing.T) {
+	w := newWorld(t)
+	w.aws.Throttle("AssumeRole", 2)
+	w.aws.Throttle("GetAuthorizationToken", 2)
+	w.prove(w.mustGet(w.reg.Host(), nil))
+	if a := w.aws.Attempts(); a.AssumeRole != 3 || a.GetAuthorizationToken != 3 {
+		t.Errorf("attempts %+v; want 3 of each (2 throttled, retried with backoff)", a)
+	}
+}
+
+func TestTimeoutBoundsTheWait(t *testing.T) {
+	w := newWorld(t)
+	w.aws.SetLatency(3 * time.Second) // AWS slower than the timeout
+	_, err := w.get(w.reg.Host(), map[string]string{"CURRENTS_TIMEOUT": "1s"})
+	if err == nil || !strings.Contains(err.Error(), "no answer from AWS within 1s") || !strings.Contains(err.Error(), "CURRENTS_TIMEOUT") {
+		t.Errorf("slow AWS: %v", err)
+	}
+}
+
+func TestConfigSubcommand(t *testing.T) {
+	w := newWorld(t)
+	out, code := w.run(bin.lean, "", nil, "config") // exec'd into the AWS binary
+	if code != 0 {
+		t.Fatalf("config: exit %d\n%s%s", code, out, w.logs())
+	}
+	for _, want := range []string{"# config file: " + w.config + " (found)", "# cache dir:   " + w.cacheDir, "# AWS helper:", w.reg.Host(), w.role, "external_id: '[redacted]'", "timeout: 30s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, externalID) {
+		t.Errorf("config printed the external ID:\n%s", out)
+	}
+	if out, code := w.run(bin.lean, "", nil, "--help"); code != 0 || !strings.Contains(out, "credHelpers") {
+		t.Errorf("--help: %d\n%s", code, out)
+	}
+}
+
+func TestLeanBinaryImportsNoHeavyLibrary(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, banned := range []string{"aws-sdk-go-v2", "smithy-go", "go-containerregistry", "compose-go", "docker/cli", "spf13/cobra"} {
+			if strings.Contains(dep, banned) {
+				t.Errorf("the lean helper links %s", dep)
+			}
+		}
+	}
+}
