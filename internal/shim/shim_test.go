@@ -1,0 +1,211 @@
+package shim
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/currentsdev/currents/internal/dockerconfig"
+)
+
+func TestParse(t *testing.T) {
+	cases := []struct {
+		args []string
+		want Invocation
+	}{
+		{[]string{"compose", "up", "-d"}, Invocation{Command: "up", Rest: []string{"-d"}}},
+		{[]string{"--config", "/c", "--context=x", "-D", "compose", "-f", "a.yaml", "--project-name=p", "--dry-run", "currents", "check", "-q"},
+			Invocation{DockerGlobal: []string{"--config", "/c", "--context=x", "-D"}, ConfigFlag: "/c",
+				ComposeFlags: []string{"-f", "a.yaml", "--project-name=p", "--dry-run"}, Command: "currents", Rest: []string{"check", "-q"}}},
+		{[]string{"--config=/c", "compose", "--env-file", "x.env", "version"},
+			Invocation{DockerGlobal: []string{"--config=/c"}, ConfigFlag: "/c", ComposeFlags: []string{"--env-file", "x.env"}, Command: "version", Rest: []string{}}},
+		{[]string{"compose", "--help"}, Invocation{ComposeFlags: []string{"--help"}}},
+		{[]string{"docker-cli-plugin-metadata"}, Invocation{Metadata: true}},
+	}
+	for _, c := range cases {
+		got := Parse(c.args)
+		c.want.Args = c.args
+		if c.want.Rest == nil && got.Rest != nil && len(got.Rest) == 0 {
+			got.Rest = nil
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Parse(%q)\n got %+v\nwant %+v", c.args, got, c.want)
+		}
+	}
+}
+
+// env is a docker config directory with a fake compose plugin in its user
+// plugin directory and a stand-in for our binary.
+type env struct {
+	p       Paths
+	compose string
+	exe     string
+}
+
+func newEnv(t *testing.T) env {
+	t.Helper()
+	if c := Candidates(t.TempDir(), nil); len(c) > 0 {
+		t.Skipf("a system-wide compose (%s) would shadow the test's fake one", c[0])
+	}
+	dir := t.TempDir()
+	p, err := Locate(filepath.Join(dir, "docker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugins := filepath.Join(p.ConfigDir, "cli-plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	compose := filepath.Join(plugins, PluginName)
+	if err := os.WriteFile(compose, []byte("#!/bin/sh\necho real compose \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "docker-currents")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\necho shim\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return env{p: p, compose: compose, exe: exe}
+}
+
+var configs = map[string]string{
+	"empty object": "{}",
+	"typical": `{
+	"auths": {
+		"registry.example.com": {
+			"auth": "dXNlcjpwYXNz"
+		}
+	},
+	"credHelpers": {
+		"513558712013.dkr.ecr.us-east-1.amazonaws.com": "currents"
+	},
+	"psFormat": "table {{.ID}}"
+}
+`,
+	"existing extras": "{\n  \"cliPluginsExtraDirs\": [\n    \"/opt/docker/plugins\"\n  ],\n  \"x-unknown\": {\"keep\": [1, 2]}\n}",
+	"one line":        `{"currentContext":"default","cliPluginsExtraDirs":[]}`,
+}
+
+func TestInstallThenUninstallRestoresEveryByte(t *testing.T) {
+	for name, before := range configs {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			if err := os.WriteFile(e.p.Config, []byte(before), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			st, err := Install(e.p, e.exe, InstallOptions{CheckBeforeUp: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st.Installed || !st.Listed || !st.First || st.RealCompose != e.compose || st.Problem != "" {
+				t.Errorf("after install: %+v", st)
+			}
+			cfg, err := dockerconfig.Load(e.p.Config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.PluginsExtraDirs(); len(got) == 0 || got[0] != e.p.Dir {
+				t.Errorf("cliPluginsExtraDirs = %q", got)
+			}
+			if s, _ := LoadSettings(e.p.Dir); !s.CheckBeforeUp {
+				t.Error("check-before-up not recorded")
+			}
+			// A second install changes nothing but the binary and settings.
+			if _, err := Install(e.p, e.exe, InstallOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := Uninstall(e.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, _ := os.ReadFile(e.p.Config)
+			if string(after) != before || !res.Exact || res.Kept {
+				t.Errorf("uninstall: %+v\n got %q\nwant %q", res, after, before)
+			}
+			if _, err := os.Stat(e.p.Dir); !os.IsNotExist(err) {
+				t.Errorf("shim directory left behind: %v", err)
+			}
+			if st := Inspect(e.p); st.Installed || st.Listed || st.Active != e.compose {
+				t.Errorf("after uninstall: %+v", st)
+			}
+		})
+	}
+}
+
+func TestUninstallRemovesAConfigInstallCreated(t *testing.T) {
+	e := newEnv(t)
+	if _, err := Install(e.p, e.exe, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(e.p.Config); err != nil {
+		t.Fatal("install did not create config.json")
+	}
+	res, err := Uninstall(e.p)
+	if err != nil || !res.Exact {
+		t.Fatal(res, err)
+	}
+	if _, err := os.Stat(e.p.Config); !os.IsNotExist(err) {
+		t.Error("config.json created by install survived uninstall")
+	}
+}
+
+func TestUninstallKeepsChangesMadeSinceInstall(t *testing.T) {
+	e := newEnv(t)
+	if err := os.WriteFile(e.p.Config, []byte(configs["typical"]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Install(e.p, e.exe, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := dockerconfig.Load(e.p.Config)
+	if err := cfg.SetCredHelper("222222222222.dkr.ecr.eu-west-2.amazonaws.com", "currents"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Save(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Uninstall(e.p)
+	if err != nil || res.Exact || !res.Kept {
+		t.Fatalf("%+v %v", res, err)
+	}
+	after, _ := os.ReadFile(e.p.Config)
+	if !strings.Contains(string(after), "222222222222") || strings.Contains(string(after), DirName) {
+		t.Errorf("after uninstall:\n%s", after)
+	}
+}
+
+func TestInstallRefusesWithoutARealCompose(t *testing.T) {
+	e := newEnv(t)
+	os.Remove(e.compose)
+	if err := os.WriteFile(e.p.Config, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Install(e.p, e.exe, InstallOptions{})
+	if err == nil || !strings.Contains(err.Error(), "install docker compose first") {
+		t.Fatalf("err = %v", err)
+	}
+	if b, _ := os.ReadFile(e.p.Config); string(b) != "{}" {
+		t.Errorf("config changed: %s", b)
+	}
+	if _, err := os.Stat(e.p.Dir); !os.IsNotExist(err) {
+		t.Error("shim directory created anyway")
+	}
+}
+
+func TestFindRealComposeSkipsTheShimEvenUnderAnotherName(t *testing.T) {
+	e := newEnv(t)
+	if _, err := Install(e.p, e.exe, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Someone hard-links the shim into another listed directory too.
+	other := filepath.Join(t.TempDir(), "plugins")
+	os.MkdirAll(other, 0o755)
+	if err := os.Link(e.p.Binary(), filepath.Join(other, PluginName)); err != nil {
+		t.Skip(err)
+	}
+	real, err := FindRealCompose(e.p.ConfigDir, []string{e.p.Dir, other}, e.p.Dir)
+	if err != nil || real != e.compose {
+		t.Errorf("real = %q, %v; want %s", real, err, e.compose)
+	}
+}
