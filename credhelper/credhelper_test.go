@@ -203,15 +203,14 @@ func TestCorruptCacheIsRebuilt(t *testing.T) {
 	}
 }
 
-// TestSIGKILLNeverCorrupts kills the AWS helper at spread-out moments of
-// refreshes and checks the cache after every kill.
+// TestSIGKILLNeverCorrupts kills the AWS helper at moments spread over whole
+// refreshes (start-up, AWS calls, the write) and checks the cache after each.
 func TestSIGKILLNeverCorrupts(t *testing.T) {
 	w := newWorld(t)
 	w.mustGet(w.reg.Host(), nil)
 	file := w.cacheFile()
-	completed := 0
-	for i := range 60 {
-		// erase forces the next get to write (new token into the file).
+	refresh := func() *exec.Cmd {
+		// erase forces the next get to write (a new token into the file).
 		if _, code := w.run(bin.fat, w.reg.Host()+"\n", nil, "erase"); code != 0 {
 			t.Fatalf("erase: exit %d\n%s", code, w.logs())
 		}
@@ -221,25 +220,33 @@ func TestSIGKILLNeverCorrupts(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		busyWork(i) // spread kill points over start-up, AWS calls and the write
+		return cmd
+	}
+	// How long an uninterrupted refresh takes here, to aim the kills.
+	var d time.Duration
+	for range 3 {
+		cmd := refresh()
+		start := time.Now()
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		d += time.Since(start) / 3
+	}
+	const kills = 60
+	completed := 0
+	for i := range kills {
+		cmd := refresh()
+		time.Sleep(d * time.Duration(20+i*100/kills) / 100) // 20%..120% of a refresh
 		cmd.Process.Kill()
 		cmd.Wait()
 		if len(readCache(t, file).Tokens) > 0 {
 			completed++
 		}
 	}
-	t.Logf("60 kills: %d after the write completed, %d before or during it", completed, 60-completed)
+	t.Logf("refresh takes ~%s; %d kills: %d after the write, %d before or during it", d, kills, completed, kills-completed)
 	w.prove(w.mustGet(w.reg.Host(), nil))
 	if tmp, _ := filepath.Glob(filepath.Join(w.cacheDir, "*.tmp")); len(tmp) > 0 {
 		t.Errorf("temporary files left after a completed write: %v", tmp)
-	}
-}
-
-// busyWork waits a varying, deterministic amount by polling the file system,
-// not by sleeping for a fixed time, so kill points land all over a refresh.
-func busyWork(i int) {
-	for range (i * 7919) % 4000 {
-		os.Stat("/")
 	}
 }
 
