@@ -282,9 +282,9 @@ func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred Cred
 	r.Status = NoPlatform
 	r.Message = fmt.Sprintf("%s has no image for %s (it has: %s)", ref, want.String(), strings.Join(have, ", "))
 	if r.Image.Platform != "" {
-		r.Fix = "set the service's platform: to one of those, or push the image for " + want.String()
+		r.Fix = "push the image for " + want.String() + ", or set the service's platform: to one it has"
 	} else {
-		r.Fix = "push the image for " + want.String() + " (or docker buildx --platform), or set the service's platform: to one it has"
+		r.Fix = "push the image for " + want.String() + " (docker buildx --platform), or set the service's platform: to one it has"
 	}
 }
 
@@ -348,7 +348,7 @@ func (p *Prober) explain(host string, cred Credential, a advice, err error, ref 
 		if a.expired {
 			msg = fmt.Sprintf("%s: the static ECR token in %s (auths[%q]) expired at %s", what, cred.Source.ConfigFile, cred.Source.Key, cred.Source.Expiry.UTC().Format(time.RFC3339))
 		}
-		fix := "ECR tokens last 12 hours: register the credential helper so docker fetches fresh ones (" + HelperSnippet(host) + "; " + RegisterCommand + ")"
+		fix := RegisterCommand + " (so docker fetches a fresh token before each pull; or add " + HelperSnippet(host) + " to " + cred.Source.ConfigFile + "); ECR tokens last 12 hours"
 		if cred.Source.Kind == FromCredHelper {
 			fix = "the helper " + cred.Source.Helper + " handed out an expired token: run docker-credential-currents doctor"
 		}
@@ -357,7 +357,7 @@ func (p *Prober) explain(host string, cred Credential, a advice, err error, ref 
 		switch {
 		case cred.Source.Kind == FromNowhere && a.ecr:
 			return Unauthorized, fmt.Sprintf("%s: no credentials, and no credential helper registered for ECR registry %s", what, host),
-				"add " + HelperSnippet(host) + " to " + cred.Source.ConfigFile + ", or " + RegisterCommand
+				RegisterCommand + " (or add " + HelperSnippet(host) + " to " + cred.Source.ConfigFile + ")"
 		case cred.Source.Kind == FromNowhere:
 			return Unauthorized, fmt.Sprintf("%s: the registry wants credentials and docker has none for %s", what, host), "docker login " + host + ", or register a credential helper for it"
 		default:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -107,6 +108,7 @@ func New(st *stack.Stack, results []probe.Result) *Report {
 				for _, d := range s.Diagnostics {
 					if d.Code == stack.CodeMissingSlash {
 						row.Message, row.Fix = d.Message+" ("+r.Message+")", d.Fix
+						row.Warnings = slices.DeleteFunc(row.Warnings, func(w string) bool { return strings.HasPrefix(w, d.Message) })
 					}
 				}
 			}
@@ -216,14 +218,30 @@ func Table(w io.Writer, r *Report, colour bool) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// Details: a registry-wide problem repeats for every image, so each fix
+	// and each variable's origin is shown once.
+	shown := map[string]bool{}
+	once := func(s string) bool {
+		if shown[s] {
+			return false
+		}
+		shown[s] = true
+		return true
+	}
 	for _, row := range r.Services {
 		if row.Checked && !row.Pullable {
 			fmt.Fprintf(w, "\n%s %s\n", paint(red, row.Service+":"), row.Message)
 			if row.Fix != "" {
-				fmt.Fprintf(w, "  fix: %s\n", row.Fix)
+				if once("fix " + row.Fix) {
+					fmt.Fprintf(w, "  fix: %s\n", row.Fix)
+				} else {
+					fmt.Fprintln(w, "  fix: as above")
+				}
 			}
 			for _, v := range row.Variables {
-				fmt.Fprintf(w, "  %s=%q from %s\n", v.Name, v.Value, v.Origin)
+				if line := fmt.Sprintf("  %s=%q from %s", v.Name, v.Value, v.Origin); once(line) {
+					fmt.Fprintln(w, line)
+				}
 			}
 		}
 		for _, wn := range row.Warnings {
@@ -262,6 +280,9 @@ func firstClause(s string) string {
 	const max = 70
 	if i := strings.IndexAny(s, ";("); i > 0 && i < max {
 		return strings.TrimSpace(s[:i])
+	}
+	if i := strings.Index(s, ", or "); i > 0 && i < max {
+		return s[:i]
 	}
 	if len(s) > max {
 		return s[:max-1] + "…"

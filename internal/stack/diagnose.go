@@ -30,7 +30,7 @@ func diagnose(svc *Service, env environment) {
 			svc.Diagnostics = append(svc.Diagnostics, Diagnostic{
 				Severity: Error, Code: CodeUnsetVariable,
 				Message: fmt.Sprintf("variable %s used in the image at %s is not set; compose would substitute an empty string, giving %q", v.Name, at, svc.Image),
-				Fix:     fmt.Sprintf("set %s in %s or in the environment", v.Name, envFileHint(env)),
+				Fix:     fmt.Sprintf("set %s (in %s or in the environment)", v.Name, envFileHint(env)),
 			})
 		case v.Set && v.Value == "" && v.Modifier != ":-":
 			svc.Diagnostics = append(svc.Diagnostics, Diagnostic{
@@ -105,7 +105,7 @@ func missingSlash(svc *Service, u use, env environment) (Diagnostic, bool) {
 	return Diagnostic{
 		Severity: Warning, Code: CodeMissingSlash,
 		Message: fmt.Sprintf("%s=%s has no trailing slash, so the image became %q; %q was probably meant", v.Name, val, svc.Image, meant),
-		Fix:     fmt.Sprintf("set %s=%s/ %s", v.Name, val, where),
+		Fix:     fmt.Sprintf("add a trailing slash to %s (set %s=%s/ %s)", v.Name, v.Name, val, where),
 	}, true
 }
 

@@ -74,8 +74,8 @@ type Service struct {
 
 // Location is a position in a file; Line is 0 when unknown.
 type Location struct {
-	File string
-	Line int
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
 }
 
 func (l Location) String() string {

@@ -122,7 +122,7 @@ func TestMissingSlash(t *testing.T) {
 		t.Errorf("message = %s", d.Message)
 	}
 	if !strings.Contains(d.Fix, "DC_CURRENTS_IMAGE_REPOSITORY=513558712013.dkr.ecr.us-east-1.amazonaws.com/currents/on-prem/ at ") ||
-		!strings.HasSuffix(d.Fix, "missing-slash.env:3") {
+		!strings.HasSuffix(d.Fix, "missing-slash.env:3)") {
 		t.Errorf("fix = %s", d.Fix)
 	}
 	if api.Ref == nil {

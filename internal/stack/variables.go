@@ -2,8 +2,7 @@ package stack
 
 import (
 	"bufio"
-	"fmt"
-	"os"
+		"os"
 	"regexp"
 	"strings"
 
@@ -40,8 +39,8 @@ const (
 // Origin is where a variable's value came from: the OS environment (which
 // always wins, as in compose) or an env file and its line.
 type Origin struct {
-	Kind     OriginKind `json:"kind"`
-	Location Location   `json:"-"`
+	Kind OriginKind `json:"kind"`
+	Location
 }
 
 func (o Origin) String() string {
@@ -53,11 +52,6 @@ func (o Origin) String() string {
 	default:
 		return "nowhere (unset)"
 	}
-}
-
-// MarshalJSON lets JSON show the origin as one readable string.
-func (o Origin) MarshalJSON() ([]byte, error) {
-	return fmt.Appendf(nil, "%q", o.String()), nil
 }
 
 // environment answers where compose found each variable.

@@ -1,0 +1,437 @@
+package plugincmd
+
+// These tests drive the built plugin through the real docker CLI, as a user
+// meets it: docker discovers docker-currents in a temporary DOCKER_CONFIG's
+// cli-plugins, passes its global options, and runs our credential helper
+// (docker-credential-currents on PATH) through its own credHelpers lookup.
+// No Docker engine is involved: the CLI runs plugins without one.
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/currentsdev/currents/internal/report"
+	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/seed"
+)
+
+var (
+	docker    string // the real docker CLI
+	pluginBin string // built docker-currents
+	binDir    string // built docker-credential-currents(+-aws)
+	stackAt   string // testdata/stack, absolute
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	if docker, err = exec.LookPath("docker"); err != nil {
+		fmt.Fprintln(os.Stderr, "plugincmd: the docker CLI is not on PATH; the plugin tests need it (apt-get install docker.io, or the docker CLI binary)")
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "plugincmd-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	binDir = filepath.Join(tmp, "bin")
+	pluginBin = filepath.Join(tmp, "plugin", "docker-currents")
+	builds := [][]string{
+		{"-o", pluginBin, "../../composeplugin"},
+		{"-o", filepath.Join(binDir, "docker-credential-currents"), "../../credhelper"},
+		{"-o", filepath.Join(binDir, "docker-credential-currents-aws"), "../../credhelper/aws"},
+	}
+	for _, b := range builds {
+		cmd := exec.Command("go", append([]string{"build"}, b...)...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", b, err)
+			return 1
+		}
+	}
+	if stackAt, err = filepath.Abs("../../testdata/stack"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+const roleARN = "arn:aws:iam::111122223333:role/currents-ecr-pull"
+
+// world is one user's machine: a stand-in AWS and ECR registry holding the
+// stack, a docker config directory with the plugin installed, currents.yaml
+// aliasing the registry's loopback address to the vendor's account, and an
+// environment that reaches nothing but loopback.
+type world struct {
+	t       *testing.T
+	aws     *standin.Server
+	reg     *standin.Registry
+	digests map[string]v1.Hash
+	home    string
+	config  string // DOCKER_CONFIG
+	env     []string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	aws := standin.New()
+	t.Cleanup(aws.Close)
+	reg := standin.NewRegistry(aws)
+	t.Cleanup(reg.Close)
+	digests, err := seed.Stack(context.Background(), reg, "currents/on-prem", "staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := aws.AddUser("arn:aws:iam::111122223333:user/deploy")
+	aws.AddRole(roleARN, standin.RoleSpec{})
+
+	w := &world{t: t, aws: aws, reg: reg, digests: digests, home: t.TempDir()}
+	w.config = w.installPlugin(filepath.Join(w.home, ".docker"))
+	yaml := fmt.Sprintf("registries:\n  - host: %q\n    account: \"513558712013\"\n    region: us-east-1\n    role_arn: %s\n", reg.Host(), roleARN)
+	w.write(filepath.Join(w.config, "currents.yaml"), yaml)
+
+	w.env = append([]string{
+		"PATH=" + binDir + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"HOME=" + w.home,
+		"DOCKER_CONFIG=" + w.config,
+		"DOCKER_HOST=unix://" + filepath.Join(w.home, "no-engine.sock"),
+		"CURRENTS_CACHE_DIR=" + filepath.Join(w.home, "cache"),
+		"AWS_CONFIG_FILE=" + filepath.Join(w.home, "no-aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(w.home, "no-aws-credentials"),
+		"DC_CURRENTS_REGISTRY=" + reg.Host(),
+	}, aws.Env(user)...)
+	reg.Reset()
+	aws.Reset()
+	return w
+}
+
+// installPlugin makes dir a docker config directory with the plugin in its
+// cli-plugins, as `make install` would for a user.
+func (w *world) installPlugin(dir string) string {
+	w.t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "cli-plugins"), 0o700); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.Symlink(pluginBin, filepath.Join(dir, "cli-plugins", "docker-currents")); err != nil {
+		w.t.Fatal(err)
+	}
+	return dir
+}
+
+func (w *world) write(path, content string) {
+	w.t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// registerHelper writes config.json as `docker-credential-currents
+// configure` leaves it.
+func (w *world) registerHelper() {
+	w.write(filepath.Join(w.config, "config.json"), fmt.Sprintf(`{"credHelpers": {%q: "currents"}}`, w.reg.Host()))
+}
+
+// staticLogin writes config.json as `docker login` with an ECR token leaves it.
+func (w *world) staticLogin(lifetime time.Duration) {
+	user, pass, _ := w.aws.MintToken("arn:aws:sts::111122223333:assumed-role/currents-ecr-pull/ops", lifetime)
+	auth := base64Std(user + ":" + pass)
+	w.write(filepath.Join(w.config, "config.json"), fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, w.reg.Host(), auth))
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// docker runs the docker CLI in testdata/stack with the world's environment.
+func (w *world) docker(args ...string) result {
+	w.t.Helper()
+	cmd := exec.Command(docker, args...)
+	cmd.Dir = stackAt
+	cmd.Env = w.env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			w.t.Fatalf("docker %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func (w *world) checkJSON(args ...string) (result, report.Report) {
+	w.t.Helper()
+	r := w.docker(append([]string{"currents", "check", "--format", "json"}, args...)...)
+	var rep report.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		w.t.Fatalf("JSON output does not parse: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr)
+	}
+	return r, rep
+}
+
+func row(t *testing.T, rep report.Report, service string) report.Row {
+	t.Helper()
+	for _, r := range rep.Services {
+		if r.Service == service {
+			return r
+		}
+	}
+	t.Fatalf("no row for %s in %+v", service, rep.Services)
+	return report.Row{}
+}
+
+func TestPluginDiscoveryAndMetadata(t *testing.T) {
+	w := newWorld(t)
+	r := w.docker("currents", "--help")
+	if r.code != 0 || !strings.Contains(r.stdout, "check") || !strings.Contains(r.stdout, "up") {
+		t.Errorf("docker currents --help: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = w.docker("info", "--format", "{{json .ClientInfo.Plugins}}")
+	var plugins []struct{ Name, Vendor, Path, Err string }
+	if err := json.Unmarshal([]byte(r.stdout), &plugins); err != nil {
+		t.Fatalf("docker info: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	found := false
+	for _, p := range plugins {
+		if p.Name == "currents" {
+			found = p.Vendor == "Currents" && p.Err == "" && strings.HasPrefix(p.Path, w.config)
+		}
+	}
+	if !found {
+		t.Errorf("docker info does not list a working currents plugin from %s: %+v", w.config, plugins)
+	}
+
+	out, err := exec.Command(pluginBin, "docker-cli-plugin-metadata").Output()
+	var meta map[string]any
+	if err != nil || json.Unmarshal(out, &meta) != nil || meta["SchemaVersion"] != "0.1.0" || meta["Vendor"] != "Currents" {
+		t.Errorf("metadata: %v %s", err, out)
+	}
+}
+
+func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
+	w := newWorld(t)
+	w.registerHelper()
+	r, rep := w.checkJSON()
+	if r.code != 0 || !rep.Pullable {
+		t.Fatalf("exit %d, pullable %v\n%s\n%s", r.code, rep.Pullable, r.stdout, r.stderr)
+	}
+	if len(rep.Services) != 6 {
+		t.Fatalf("services: %+v", rep.Services)
+	}
+	for svc, d := range w.digests {
+		row := row(t, rep, svc)
+		if row.Status != "ok" || row.Digest != d.String() || row.Credentials == nil || row.Credentials.Kind != "credHelpers" || row.Credentials.Helper != "currents" {
+			t.Errorf("%s: %+v", svc, row)
+		}
+		if len(row.Variables) != 2 || !strings.HasSuffix(row.Variables[0].Origin.String(), ".env:6") {
+			t.Errorf("%s: variables %+v", svc, row.Variables)
+		}
+	}
+	// The helper ran once for the whole stack: one role assumption, one
+	// token; the registry saw one ping, six HEADs and one index GET.
+	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
+		t.Errorf("AWS calls %+v, want one AssumeRole and one GetAuthorizationToken", c)
+	}
+	if st := w.reg.Requests(); st.Requests != 8 {
+		t.Errorf("registry requests %+v, want 8", st)
+	}
+
+	// The table says the same, without colour (not a terminal).
+	r = w.docker("currents", "check")
+	if r.code != 0 || !strings.Contains(r.stdout, "every image is pullable") || strings.Contains(r.stdout, "\x1b[") {
+		t.Errorf("table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = w.docker("currents", "check", "-q")
+	if r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Errorf("-q: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestConfigFlagAndDockerConfigAreHonoured(t *testing.T) {
+	w := newWorld(t)
+	// The default config has no credentials; another one, named with
+	// --config, holds the plugin and the helper registration.
+	other := w.installPlugin(filepath.Join(w.home, "other-docker"))
+	w.write(filepath.Join(other, "config.json"), fmt.Sprintf(`{"credHelpers": {%q: "currents"}}`, w.reg.Host()))
+	w.write(filepath.Join(other, "currents.yaml"), mustRead(t, filepath.Join(w.config, "currents.yaml")))
+
+	_, rep := w.checkJSON()
+	if rep.Pullable {
+		t.Fatal("the default config has no credentials, yet the stack is pullable")
+	}
+	r := w.docker("--config", other, "currents", "check", "--format", "json")
+	var rep2 report.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep2); err != nil || r.code != 0 {
+		t.Fatalf("--config: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if c := row(t, rep2, "api").Credentials; c.ConfigFile != filepath.Join(other, "config.json") {
+		t.Errorf("--config: credentials read from %q", c.ConfigFile)
+	}
+
+	// DOCKER_CONFIG alone selects it too.
+	for i, kv := range w.env {
+		if strings.HasPrefix(kv, "DOCKER_CONFIG=") {
+			w.env[i] = "DOCKER_CONFIG=" + other
+		}
+	}
+	if r := w.docker("currents", "check", "-q"); r.code != 0 {
+		t.Errorf("DOCKER_CONFIG: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Each broken variant gets its own diagnosis and exit status.
+func TestBrokenVariants(t *testing.T) {
+	cases := []struct {
+		name   string
+		setup  func(*world)
+		args   []string
+		code   int
+		status map[string]string // service → status
+		says   []string          // in the table output
+	}{
+		{
+			name: "missing slash", setup: (*world).registerHelper, args: []string{"--env-file", "variants/missing-slash.env"}, code: 1,
+			status: map[string]string{"api": "not-found", "writer": "not-found"},
+			says:   []string{"has no trailing slash", "/currents/on-prem/ at variants/missing-slash.env:3"},
+		},
+		{
+			name: "unset variable", setup: (*world).registerHelper, args: []string{"--env-file", "variants/unset-variable.env"}, code: 1,
+			status: map[string]string{"api": "invalid", "webhooks": "invalid"},
+			says:   []string{"variable DC_CURRENTS_IMAGE_TAG used in the image at compose.yaml:6 is not set"},
+		},
+		{
+			name: "missing tag", setup: (*world).registerHelper, args: []string{"--env-file", "variants/missing-tag.env"}, code: 1,
+			status: map[string]string{"api": "not-found", "scheduler": "not-found"},
+			says:   []string{"tag never-mirrored is not in"},
+		},
+		{
+			name: "wrong platform", setup: (*world).registerHelper, args: []string{"-f", "compose.yaml", "-f", "variants/wrong-platform.yaml"}, code: 1,
+			status: map[string]string{"api": "no-platform", "director": "ok"},
+			says:   []string{"has no image for linux/s390x (it has: linux/amd64, linux/arm64/v8)"},
+		},
+		{
+			name: "stale static token", setup: func(w *world) { w.staticLogin(-2 * time.Hour) }, code: 1,
+			status: map[string]string{"api": "expired", "writer": "expired"},
+			says:   []string{"the static ECR token in", "expired at", `"credHelpers"`},
+		},
+		{
+			name: "no helper registered", code: 1,
+			status: map[string]string{"api": "unauthorized"},
+			says:   []string{"no credential helper registered for ECR registry", `{"credHelpers": {"127.0.0.1:`, "docker-credential-currents configure"},
+		},
+		{
+			name: "build-only and profiles", setup: (*world).registerHelper, args: []string{"-f", "compose.yaml", "-f", "variants/extras.yaml"}, code: 0,
+			status: map[string]string{"migrate": "build-only", "debug": "skipped", "api": "ok"},
+		},
+		{
+			name: "project cannot be loaded", args: []string{"-f", "does-not-exist.yaml"}, code: 2,
+			says: []string{"cannot load the compose project"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			if c.setup != nil {
+				c.setup(w)
+			}
+			r := w.docker(append([]string{"currents", "check"}, c.args...)...)
+			t.Logf("docker currents check %s\n%s%s", strings.Join(c.args, " "), r.stdout, r.stderr)
+			if r.code != c.code {
+				t.Errorf("exit %d, want %d\n%s%s", r.code, c.code, r.stdout, r.stderr)
+			}
+			for _, s := range c.says {
+				if !strings.Contains(r.stdout+r.stderr, s) {
+					t.Errorf("output lacks %q:\n%s%s", s, r.stdout, r.stderr)
+				}
+			}
+			if c.code == 2 {
+				return
+			}
+			r, rep := w.checkJSON(c.args...)
+			if r.code != c.code || rep.Pullable != (c.code == 0) {
+				t.Errorf("json: exit %d, pullable %v", r.code, rep.Pullable)
+			}
+			for svc, st := range c.status {
+				if got := row(t, rep, svc); got.Status != st {
+					t.Errorf("%s: status %q, want %q (%s)", svc, got.Status, st, got.Message)
+				}
+			}
+			q := w.docker(append([]string{"currents", "check", "-q"}, c.args...)...)
+			if q.code != c.code || q.stdout != "" || (c.code != 0) != (q.stderr != "") {
+				t.Errorf("-q: exit %d stdout %q stderr %q", q.code, q.stdout, q.stderr)
+			}
+		})
+	}
+}
+
+// up hands over to the real `docker compose` only after a passing check.
+// A stand-in compose plugin records what it was given and exits 7, which
+// must come back untouched.
+func TestUpExecsComposeOnlyWhenTheCheckPasses(t *testing.T) {
+	w := newWorld(t)
+	record := filepath.Join(w.home, "compose-args")
+	fake := fmt.Sprintf(`#!/bin/sh
+if [ "$1" = docker-cli-plugin-metadata ]; then
+  echo '{"SchemaVersion":"0.1.0","Vendor":"test","Version":"0"}'; exit 0
+fi
+printf '%%s\n' "$@" > %s
+exit 7
+`, record)
+	w.write(filepath.Join(w.config, "cli-plugins", "docker-compose"), fake)
+	if err := os.Chmod(filepath.Join(w.config, "cli-plugins", "docker-compose"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	// Failing check: compose never runs.
+	r := w.docker("currents", "up", "-d")
+	if r.code != 1 || !strings.Contains(r.stderr, "unauthorized") {
+		t.Errorf("failing check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(record); err == nil {
+		t.Fatal("compose ran although the check failed")
+	}
+
+	w.registerHelper()
+	r = w.docker("currents", "up", "-f", "compose.yaml", "-d", "--wait", "-p", "demo", "api")
+	if r.code != 7 {
+		t.Errorf("exit %d, want compose's 7\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	got := strings.Fields(mustRead(t, record))
+	want := []string{"compose", "--file", "compose.yaml", "--project-name", "demo", "up", "-d", "--wait", "api"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("compose got %q, want %q", got, want)
+	}
+}
+
+func base64Std(s string) string {
+	return base64.StdEncoding.EncodeToString([]byte(s))
+}
