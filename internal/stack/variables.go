@@ -2,7 +2,7 @@ package stack
 
 import (
 	"bufio"
-		"os"
+	"os"
 	"regexp"
 	"strings"
 
