@@ -2,14 +2,15 @@ package standin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 )
 
 const controlPrefix = "/_standin/"
 
-// Control is the body of POST /_standin/control: every set field is applied,
-// in the order listed. Durations use Go syntax ("3s", "12h").
+// Control is the body of POST /_standin/control: every set field is applied.
+// Durations use Go syntax ("3s", "12h").
 type Control struct {
 	Reset         bool   `json:"reset,omitempty"`
 	TokenLifetime string `json:"token_lifetime,omitempty"`
@@ -25,35 +26,42 @@ type Control struct {
 	} `json:"throttle,omitempty"`
 }
 
-// Apply performs a Control request.
+// Apply performs a Control request: Reset first, then the rest. A malformed
+// duration rejects the whole request before anything changes.
 func (s *Server) Apply(c Control) error {
-	if c.Reset {
-		s.Reset()
-		for _, r := range s.fronts() {
-			r.Reset()
-		}
-	}
-	if c.RegistryLatency != "" {
-		d, err := time.ParseDuration(c.RegistryLatency)
-		if err != nil {
-			return err
-		}
-		for _, r := range s.fronts() {
-			r.SetLatency(d)
-		}
-	}
+	fronts := s.fronts()
+	var sets []func()
 	for _, d := range []struct {
-		raw string
-		set func(time.Duration)
-	}{{c.TokenLifetime, s.SetTokenLifetime}, {c.Skew, s.SetSkew}, {c.Latency, s.SetLatency}} {
+		name, raw string
+		set       func(time.Duration)
+	}{
+		{"token_lifetime", c.TokenLifetime, s.SetTokenLifetime},
+		{"skew", c.Skew, s.SetSkew},
+		{"latency", c.Latency, s.SetLatency},
+		{"registry_latency", c.RegistryLatency, func(v time.Duration) {
+			for _, r := range fronts {
+				r.SetLatency(v)
+			}
+		}},
+	} {
 		if d.raw == "" {
 			continue
 		}
 		v, err := time.ParseDuration(d.raw)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", d.name, err)
 		}
-		d.set(v)
+		set := d.set
+		sets = append(sets, func() { set(v) })
+	}
+	if c.Reset {
+		s.Reset()
+		for _, r := range fronts {
+			r.Reset()
+		}
+	}
+	for _, set := range sets {
+		set()
 	}
 	if c.RefuseRole != "" {
 		s.RefuseRole(c.RefuseRole, true)
