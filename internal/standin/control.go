@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -53,6 +55,9 @@ func (s *Server) Apply(c Control) error {
 		}
 		set := d.set
 		sets = append(sets, func() { set(v) })
+	}
+	if c.Throttle != nil && !slices.Contains(Actions, c.Throttle.Action) {
+		return fmt.Errorf("throttle: unknown action %q (one of %s)", c.Throttle.Action, strings.Join(Actions, ", "))
 	}
 	if c.Reset {
 		s.Reset()

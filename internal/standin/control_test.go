@@ -45,7 +45,7 @@ func TestControlAPI(t *testing.T) {
 	if exp := *out.AuthorizationData[0].ExpiresAt; exp.Before(before.Add(90*time.Second-time.Millisecond)) || exp.After(after.Add(90*time.Second)) {
 		t.Errorf("token_lifetime via control: expires %v, issued between %v and %v", exp, before, after)
 	}
-	for _, bad := range []string{`{"token_lifetime":"soon"}`, `{"nonsense":true}`, `not json`} {
+	for _, bad := range []string{`{"token_lifetime":"soon"}`, `{"nonsense":true}`, `not json`, `{"throttle":{"action":"GetAuthToken","count":1}}`} {
 		if code, _ := postControl(t, s, bad); code != http.StatusBadRequest {
 			t.Errorf("%s: status %d, want 400", bad, code)
 		}

@@ -13,6 +13,10 @@ type Counts struct {
 	DescribeRepositories        int64 `json:"DescribeRepositories"`
 }
 
+// Actions are the action names Counts, Attempts and Throttle use.
+var Actions = []string{"AssumeRole", "AssumeRoleWithWebIdentity", "GetCallerIdentity", "GetAuthorizationToken",
+	"PublicGetAuthorizationToken", "CreateRepository", "DescribeRepositories"}
+
 func countsFrom(m map[string]int64) Counts {
 	return Counts{
 		AssumeRole:                  m["AssumeRole"],
