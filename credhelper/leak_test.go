@@ -1,0 +1,179 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker-credential-helpers/client"
+	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/currentsdev/currents/internal/standin"
+)
+
+// TestNoSecretLeaks runs every scenario at debug level and greps everything a
+// secret could escape through — stderr, error messages, `config` output, the
+// AWS helper's argv, the cache directory's names and modes — for every secret
+// in play. Only the `get` answer and the 0600 cache file may hold them.
+func TestNoSecretLeaks(t *testing.T) {
+	w := newWorld(t)
+	w.env["CURRENTS_LOG"] = "debug"
+	argvLog := filepath.Join(t.TempDir(), "argv")
+	wrapper := filepath.Join(t.TempDir(), "aws-wrapper")
+	os.WriteFile(wrapper, []byte(fmt.Sprintf("#!/bin/sh\ntr '\\000' ' ' < /proc/$$/cmdline >> %q\necho >> %q\nexec %q \"$@\"\n", argvLog, argvLog, bin.fat)), 0o700)
+	w.env["CURRENTS_AWS_HELPER"] = wrapper
+
+	var seen []string // everything that must be secret-free
+	secrets := map[string]string{"user secret key": w.user.SecretAccessKey, "external ID": externalID}
+	answer := func(c *credentials.Credentials) {
+		w.prove(c)
+		secrets["ECR password "+c.Secret[:12]] = c.Secret
+	}
+	fail := func(err error) {
+		if err == nil {
+			t.Errorf("scenario %d should have failed", len(seen))
+			return
+		}
+		seen = append(seen, err.Error())
+	}
+
+	// Cold, warm, erase and refetch under the vendor role.
+	answer(w.mustGet(w.reg.Host(), nil))
+	answer(w.mustGet(w.reg.Host(), nil))
+	if err := client.Erase(w.prog(bin.lean, nil), w.reg.Host()); err != nil {
+		t.Fatal(err)
+	}
+	answer(w.mustGet(w.reg.Host(), nil))
+	// store must swallow what docker login hands it.
+	secrets["docker login password"] = "docker-login-pw-93af1"
+	if err := client.Store(w.prog(bin.lean, nil), &credentials.Credentials{ServerURL: w.reg.Host(), Username: "AWS", Secret: secrets["docker login password"]}); err != nil {
+		t.Fatal(err)
+	}
+	// Default chain and web identity.
+	realHost := w.aws.Account() + ".dkr.ecr." + w.aws.Region() + ".amazonaws.com"
+	answer(w.mustGet(realHost, nil))
+	jwt := "eyJhbGciOiJSUzI1NiJ9.leak-test-subject.sig"
+	secrets["OIDC token"] = jwt
+	tokenFile := filepath.Join(w.home, "oidc")
+	os.WriteFile(tokenFile, []byte(jwt), 0o600)
+	ciRole := "arn:aws:iam::" + w.aws.Account() + ":role/ci"
+	w.aws.AddRole(ciRole, standin.RoleSpec{WebIdentityToken: jwt})
+	oidc := map[string]string{"AWS_ROLE_ARN": ciRole, "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+	answer(w.mustGet(realHost, oidc))
+	// Corrupt, wide-mode cache files are rebuilt.
+	for _, f := range w.cacheFiles() {
+		os.WriteFile(f, []byte("{\"version\":1,\"tokens\":{\"us-east-1\":"), 0o644)
+	}
+	answer(w.mustGet(w.reg.Host(), nil))
+	answer(w.mustGet(realHost, nil))
+	answer(w.mustGet(realHost, oidc))
+	// Failures: refused role, wrong web identity, timeout.
+	w.aws.RefuseRole(w.role, true)
+	// A fresh cache: the cached session would (rightly) still serve.
+	_, err := w.get(w.reg.Host(), map[string]string{"CURRENTS_CACHE_DIR": filepath.Join(t.TempDir(), "c")})
+	fail(err)
+	w.aws.RefuseRole(w.role, false)
+	os.WriteFile(tokenFile, []byte(jwt+"-tampered"), 0o600)
+	oidc["CURRENTS_CACHE_DIR"] = filepath.Join(t.TempDir(), "c")
+	_, err = w.get(realHost, oidc)
+	fail(err)
+	w.aws.SetLatency(2 * time.Second)
+	_, err = w.get(w.aws.Account()+".dkr.ecr.ap-south-1.amazonaws.com", map[string]string{"CURRENTS_TIMEOUT": "1s"})
+	fail(err)
+	w.aws.SetLatency(0)
+	// Commands a user runs.
+	out, _ := w.run(bin.lean, "", nil, "config")
+	seen = append(seen, out)
+	list, _ := w.run(bin.lean, "", nil, "list")
+	seen = append(seen, list)
+
+	// Gather the secrets AWS issued that only the cache file holds.
+	for _, f := range w.cacheFiles() {
+		c := readCache(t, f)
+		if c.Session != nil {
+			secrets["session secret key"] = c.Session.SecretAccessKey
+			secrets["session token"] = c.Session.SessionToken
+		}
+		for r, tok := range c.Tokens {
+			secrets["cached password "+r] = tok.Password
+		}
+		if fi, _ := os.Stat(f); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %o", f, fi.Mode().Perm())
+		}
+	}
+	if issued, ok := any(w.aws).(interface{ IssuedSecrets() []string }); ok {
+		for i, s := range issued.IssuedSecrets() {
+			secrets[fmt.Sprintf("stand-in secret %d", i)] = s
+		}
+	}
+	argv, _ := os.ReadFile(argvLog)
+	if !strings.Contains(string(argv), " get") {
+		t.Fatalf("the wrapper never ran: %q", argv)
+	}
+	seen = append(seen, w.logs(), string(argv))
+	entries, _ := os.ReadDir(w.cacheDir)
+	for _, e := range entries {
+		fi, _ := e.Info()
+		seen = append(seen, fmt.Sprintf("%s %o", e.Name(), fi.Mode().Perm()))
+		if !strings.HasSuffix(e.Name(), ".json") { // lock files must stay empty
+			b, _ := os.ReadFile(filepath.Join(w.cacheDir, e.Name()))
+			seen = append(seen, string(b))
+		}
+	}
+	if fi, _ := os.Stat(w.cacheDir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("cache dir mode %o", fi.Mode().Perm())
+	}
+
+	all := strings.Join(seen, "\n")
+	if !strings.Contains(all, "level=DEBUG") {
+		t.Fatal("debug logging was not on; the test would prove nothing")
+	}
+	for name, s := range secrets {
+		if len(s) < 8 {
+			t.Fatalf("%s is implausibly short: %q", name, s)
+		}
+		// A prefix catches truncated leaks too.
+		for _, needle := range []string{s, s[:min(len(s), 24)]} {
+			if strings.Contains(all, needle) {
+				t.Errorf("%s leaked:\n%s", name, excerpt(all, needle))
+			}
+		}
+	}
+	t.Logf("checked %d secrets against %d bytes of logs, errors, argv and listings", len(secrets), len(all))
+}
+
+func excerpt(s, needle string) string {
+	i := strings.Index(s, needle)
+	return s[max(0, i-200):min(len(s), i+len(needle)+50)]
+}
+
+// TestShortLivedTokensRealTime gets every 300ms for a minute while the
+// stand-in issues 5-second tokens, and proves every answer at the registry.
+func TestShortLivedTokensRealTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time test (about a minute)")
+	}
+	w := newWorld(t, standin.WithTokenLifetime(5*time.Second))
+	const span = 60 * time.Second
+	end := time.Now().Add(span)
+	gets := 0
+	for time.Now().Before(end) {
+		w.prove(w.mustGet(w.reg.Host(), nil))
+		gets++
+		time.Sleep(300 * time.Millisecond)
+	}
+	c := w.aws.Counts()
+	r := w.reg.Requests()
+	t.Logf("%d gets over %s with 5s tokens: %d GetAuthorizationToken, %d AssumeRole, registry %+v", gets, span, c.GetAuthorizationToken, c.AssumeRole, r)
+	if r.Expired != 0 || r.Unauthorized != 0 {
+		t.Errorf("the registry saw expired or bad tokens: %+v", r)
+	}
+	// A 5s token cannot cover more than 5s, so a minute needs at least 12;
+	// the 1h role session covers it all.
+	if c.GetAuthorizationToken < int64(span/(5*time.Second)) || c.GetAuthorizationToken >= int64(gets) || c.AssumeRole != 1 {
+		t.Errorf("refreshes: %+v over %d gets", c, gets)
+	}
+}
