@@ -238,15 +238,24 @@ func Table(w io.Writer, r *Report, colour bool) error {
 					fmt.Fprintln(w, "  fix: as above")
 				}
 			}
-			for _, v := range row.Variables {
-				if line := fmt.Sprintf("  %s=%q from %s", v.Name, v.Value, v.Origin); once(line) {
-					fmt.Fprintln(w, line)
-				}
-			}
 		}
 		for _, wn := range row.Warnings {
 			fmt.Fprintf(w, "\n%s %s\n", paint(yellow, row.Service+": warning:"), wn)
 		}
+	}
+	// Where each variable used in an image came from, once per variable
+	// and value: the first thing to look at when an image is not the one
+	// meant.
+	var vars []string
+	for _, row := range r.Services {
+		for _, v := range row.Variables {
+			if line := fmt.Sprintf("  %s=%q from %s", v.Name, v.Value, v.Origin); once(line) {
+				vars = append(vars, line)
+			}
+		}
+	}
+	if len(vars) > 0 {
+		fmt.Fprintf(w, "\nvariables in image references:\n%s\n", strings.Join(vars, "\n"))
 	}
 	verdict := paint(green, "every image is pullable")
 	if !r.Pullable {

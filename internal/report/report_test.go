@@ -1,0 +1,105 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/currentsdev/currents/internal/probe"
+	"github.com/currentsdev/currents/internal/stack"
+)
+
+func sample(t *testing.T) *Report {
+	t.Helper()
+	ref := func(s string) name.Reference {
+		r, err := name.ParseReference(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	tag := stack.Variable{Name: "TAG", Value: "1.0", Set: true, Origin: stack.Origin{Kind: stack.FromEnvFile, Location: stack.Location{File: ".env", Line: 2}}}
+	st := &stack.Stack{Name: "p", Services: []stack.Service{
+		{Name: "api", Kind: stack.Pulled, Image: "r.example/api:1.0", Ref: ref("r.example/api:1.0"), Variables: []stack.Variable{tag}},
+		{Name: "web", Kind: stack.Pulled, Image: "r.example/web:1.0", Ref: ref("r.example/web:1.0"), Variables: []stack.Variable{tag}},
+		{Name: "bad", Kind: stack.Pulled, Image: "r.example/bad:", Diagnostics: []stack.Diagnostic{{Severity: stack.Error, Code: stack.CodeUnsetVariable, Message: "X unset", Fix: "set X"}}},
+		{Name: "tool", Kind: stack.BuildOnly},
+		{Name: "dbg", Kind: stack.Disabled, Image: "r.example/dbg:1", Profiles: []string{"debug"}},
+	}}
+	imgs := Images(st)
+	if len(imgs) != 2 || imgs[0].ID != "api" || imgs[1].ID != "web" {
+		t.Fatalf("Images = %+v", imgs)
+	}
+	return New(st, []probe.Result{
+		{Image: imgs[0], Status: probe.OK, Digest: "sha256:" + strings.Repeat("a", 64)},
+		{Image: imgs[1], Status: probe.NotFound, Message: "tag 1.0 is not in r.example/web", Fix: "mirror it"},
+	})
+}
+
+func TestRows(t *testing.T) {
+	rep := sample(t)
+	if rep.Pullable {
+		t.Error("a missing image and an unset variable, yet pullable")
+	}
+	want := map[string]string{"api": "ok", "web": "not-found", "bad": StatusInvalid, "tool": StatusBuildOnly, "dbg": StatusSkipped}
+	for _, r := range rep.Services {
+		if r.Status != want[r.Service] {
+			t.Errorf("%s: %s, want %s", r.Service, r.Status, want[r.Service])
+		}
+	}
+}
+
+func TestJSONAndQuiet(t *testing.T) {
+	rep := sample(t)
+	var buf bytes.Buffer
+	if err := JSON(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || len(back.Services) != 5 || back.Services[0].Variables[0].Origin.Line != 2 {
+		t.Fatalf("round trip: %v %+v", err, back)
+	}
+	buf.Reset()
+	if err := Quiet(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); got != "web\tnot-found\ttag 1.0 is not in r.example/web\nbad\tinvalid\tX unset\n" {
+		t.Errorf("quiet = %q", got)
+	}
+}
+
+func TestTableColour(t *testing.T) {
+	rep := sample(t)
+	var plain, coloured bytes.Buffer
+	if err := Table(&plain, rep, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := Table(&coloured, rep, true); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plain.String(), "\x1b[") || !strings.Contains(coloured.String(), "\x1b[31m") {
+		t.Errorf("colour switch ignored:\n%s\n%s", plain.String(), coloured.String())
+	}
+	for _, s := range []string{"web: tag 1.0 is not in r.example/web", "fix: mirror it", `TAG="1.0" from .env:2`, "some images are not pullable"} {
+		if !strings.Contains(plain.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, plain.String())
+		}
+	}
+	if n := strings.Count(plain.String(), `TAG="1.0"`); n != 1 {
+		t.Errorf("variable origin printed %d times", n)
+	}
+}
+
+func TestColourDecision(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	if !Colour(true) || Colour(false) {
+		t.Error("colour must follow the terminal")
+	}
+	t.Setenv("NO_COLOR", "1")
+	if Colour(true) {
+		t.Error("NO_COLOR ignored")
+	}
+}
