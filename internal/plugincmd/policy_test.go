@@ -1,0 +1,112 @@
+package plugincmd
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/docker/cli/cli/command"
+)
+
+// runRoot runs `docker currents ARGS` in-process with captured streams.
+func runRoot(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cli, err := command.NewDockerCli(command.WithOutputStream(&out), command.WithErrorStream(&errb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := NewRootCommand(cli)
+	root.SetArgs(args)
+	err = root.Execute()
+	return out.String(), errb.String(), err
+}
+
+// isolate keeps the user's docker config and currents.yaml out of a test.
+func isolate(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", dir)
+	t.Setenv("CURRENTS_CONFIG", filepath.Join(dir, "currents.yaml"))
+	for _, k := range []string{"COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_PROJECT_NAME", "COMPOSE_ENV_FILES", "DC_CURRENTS_IMAGE_REPOSITORY", "DC_CURRENTS_IMAGE_TAG"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+}
+
+var stackDir = filepath.Join("..", "..", "testdata", "stack")
+
+func TestPolicyPullOfTheSeedStackMatchesGolden(t *testing.T) {
+	isolate(t)
+	out, _, err := runRoot(t, "policy", "pull", "--project-directory", stackDir, "-f", filepath.Join(stackDir, "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join("..", "..", "testdata", "iampolicy", "pull.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("policy pull of testdata/stack:\n%s\nwant testdata/iampolicy/pull.json:\n%s", out, want)
+	}
+}
+
+func TestPolicyRepositoryWarnsAboutClusterRegion(t *testing.T) {
+	isolate(t)
+	f := filepath.Join(stackDir, "compose.yaml")
+	out, errOut, err := runRoot(t, "policy", "repository", "-f", f, "--principal", "arn:aws:iam::111111111111:role/puller", "--cluster-region", "eu-west-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"AWS": "arn:aws:iam::111111111111:role/puller"`) {
+		t.Errorf("stdout: %s", out)
+	}
+	if strings.Count(errOut, "warning: repository") != 6 || !strings.Contains(errOut, "us-east-1 but the cluster is in eu-west-2") {
+		t.Errorf("stderr: %s", errOut)
+	}
+	// Same region: no warning.
+	_, errOut, err = runRoot(t, "policy", "repository", "-f", f, "--principal", "111111111111", "--cluster-region", "us-east-1")
+	if err != nil || strings.Contains(errOut, "warning") {
+		t.Errorf("same region: %v %s", err, errOut)
+	}
+	_, _, err = runRoot(t, "policy", "repository", "-f", f, "--principal", "arn:aws:sts::111111111111:assumed-role/puller/s")
+	if err == nil || !strings.Contains(err.Error(), "arn:aws:iam::111111111111:role/puller") {
+		t.Errorf("session principal: %v", err)
+	}
+}
+
+func TestPolicyCITrustUnderAMirrorPrefix(t *testing.T) {
+	isolate(t)
+	f := filepath.Join(stackDir, "compose.yaml")
+	out, _, err := runRoot(t, "policy", "ci-trust", "-f", f, "--github-repo", "acme/ops",
+		"--to", "222222222222.dkr.ecr.eu-west-2.amazonaws.com/mirror/currents/", "--create-repositories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"arn:aws:iam::222222222222:oidc-provider/token.actions.githubusercontent.com",
+		`"repo:acme/ops:*"`,
+		"arn:aws:ecr:eu-west-2:222222222222:repository/mirror/currents/change-streams",
+		"ecr:CreateRepository",
+		"ecr:PutImage",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "513558712013") {
+		t.Error("the vendor's account leaked into a policy for the mirror")
+	}
+	for args, want := range map[string]string{
+		"--circleci-org x":                   "must be a UUID",
+		"":                                   "exactly one of",
+		"--github-repo a/b --only both":      "--only",
+		"--github-repo a/b --to docker.io/x": "none of the stack's images is in an ECR registry",
+	} {
+		a := append([]string{"policy", "ci-trust", "-f", f}, strings.Fields(args)...)
+		if _, _, err := runRoot(t, a...); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", args, err, want)
+		}
+	}
+}

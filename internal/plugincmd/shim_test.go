@@ -1,0 +1,152 @@
+package plugincmd
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/seed"
+)
+
+// fakeCompose is a conforming docker-compose plugin that says who it is and
+// echoes its argv, and exits 7 for `fail`, so pass-through is visible.
+const fakeCompose = `#!/bin/sh
+if [ "$1" = docker-cli-plugin-metadata ]; then
+  echo '{"SchemaVersion":"0.1.0","Vendor":"Docker Inc.","Version":"v2.99.0-fake","ShortDescription":"Docker Compose"}'
+  exit 0
+fi
+echo "FAKE-COMPOSE $*"
+case " $* " in *" fail "*) exit 7;; esac
+exit 0
+`
+
+// dockerRun runs the real docker CLI with the test's config directory.
+func dockerRun(t *testing.T, cfgDir string, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command("docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+cfgDir, "DOCKER_HOST=unix:///nonexistent/docker.sock")
+	cmd.Env = append(cmd.Env, env...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("docker %v: %v", args, err)
+	}
+	return string(out), code
+}
+
+// TestComposeShimThroughTheRealDockerCLI installs the shim as a user would
+// and drives `docker compose` through it.
+func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("no docker CLI on PATH")
+	}
+	// CURRENTS_TEST_PLUGIN_BIN tests a prebuilt docker-currents instead.
+	prebuilt := os.Getenv("CURRENTS_TEST_PLUGIN_BIN")
+	main, err := os.ReadFile(filepath.Join("..", "..", "composeplugin", "main.go"))
+	if prebuilt == "" && (err != nil || !strings.Contains(string(main), "RunsAsComposeShim")) {
+		t.Skip("composeplugin/main.go does not dispatch to ShimMain yet")
+	}
+	isolate(t)
+	cfgDir := os.Getenv("DOCKER_CONFIG")
+	plugins := filepath.Join(cfgDir, "cli-plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(plugins, "docker-currents")
+	if prebuilt != "" {
+		b, err := os.ReadFile(prebuilt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bin, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	} else if out, err := exec.Command("go", "build", "-o", bin, "../../composeplugin").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(plugins, "docker-compose"), []byte(fakeCompose), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	// A registry holding the stack, and config.json with its token as
+	// `docker login` writes it, in a layout uninstall must give back.
+	aws := standin.New()
+	t.Cleanup(aws.Close)
+	reg := standin.NewRegistry(aws)
+	t.Cleanup(reg.Close)
+	if _, err := seed.Stack(context.Background(), reg, "currents/on-prem", "staging"); err != nil {
+		t.Fatal(err)
+	}
+	user, pass, _ := aws.MintToken(fmt.Sprintf("arn:aws:iam::%s:root", aws.Account()), time.Hour)
+	auth, _ := json.Marshal(base64.StdEncoding.EncodeToString([]byte(user + ":" + pass)))
+	before := fmt.Sprintf("{\n\t\"auths\": {\n\t\t%q: {\n\t\t\t\"auth\": %s\n\t\t}\n\t},\n\t\"psFormat\": \"table {{.ID}}\"\n}\n", reg.Host(), auth)
+	cfgPath := filepath.Join(cfgDir, "config.json")
+	if err := os.WriteFile(cfgPath, []byte(before), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stackEnv := []string{"DC_CURRENTS_REGISTRY=" + reg.Host()}
+	composeFile := filepath.Join(stackDir, "compose.yaml")
+
+	out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "install", "--check-before-up")
+	if code != 0 || !strings.Contains(out, "installed and active") {
+		t.Fatalf("install (%d):\n%s", code, out)
+	}
+
+	// Everything that is not ours reaches the real compose untouched.
+	out, code = dockerRun(t, cfgDir, nil, "compose", "version")
+	if code != 0 || strings.TrimSpace(out) != "FAKE-COMPOSE compose version" {
+		t.Errorf("docker compose version (%d): %q", code, out)
+	}
+	out, code = dockerRun(t, cfgDir, nil, "compose", "--ansi", "never", "fail", "--x")
+	if code != 7 || !strings.Contains(out, "FAKE-COMPOSE compose --ansi never fail --x") {
+		t.Errorf("exit status or argv not passed through (%d): %q", code, out)
+	}
+	out, _ = dockerRun(t, cfgDir, nil, "info", "--format", "{{json .ClientInfo.Plugins}}")
+	if !strings.Contains(out, "v2.99.0-fake") || strings.Contains(out, `"Err"`) {
+		t.Errorf("docker info does not show the real compose:\n%s", out)
+	}
+
+	// Ours: `docker compose [project flags] currents …`.
+	out, code = dockerRun(t, cfgDir, stackEnv, "compose", "-f", composeFile, "currents", "check")
+	if code != 0 || !strings.Contains(out, "change-streams") || strings.Contains(out, "FAKE-COMPOSE") {
+		t.Errorf("docker compose currents check (%d):\n%s", code, out)
+	}
+	// The check before up: pass hands over, failure stops compose.
+	out, code = dockerRun(t, cfgDir, stackEnv, "compose", "-f", composeFile, "up", "-d")
+	if code != 0 || !strings.Contains(out, "FAKE-COMPOSE compose -f "+composeFile+" up -d") {
+		t.Errorf("up after a passing check (%d):\n%s", code, out)
+	}
+	out, code = dockerRun(t, cfgDir, append(stackEnv, "DC_CURRENTS_IMAGE_TAG=never-pushed"), "compose", "-f", composeFile, "up", "-d")
+	if code != 1 || strings.Contains(out, "FAKE-COMPOSE") || !strings.Contains(out, "up stopped") {
+		t.Errorf("up after a failing check (%d):\n%s", code, out)
+	}
+
+	out, code = dockerRun(t, cfgDir, nil, "currents", "shim", "status")
+	if code != 0 || !strings.Contains(out, "installed and active") {
+		t.Errorf("status (%d):\n%s", code, out)
+	}
+	out, code = dockerRun(t, cfgDir, nil, "currents", "shim", "uninstall")
+	if code != 0 || !strings.Contains(out, "exact bytes") {
+		t.Errorf("uninstall (%d):\n%s", code, out)
+	}
+	if after, _ := os.ReadFile(cfgPath); string(after) != before {
+		t.Errorf("config.json after uninstall:\n%s\nwant:\n%s", after, before)
+	}
+	out, _ = dockerRun(t, cfgDir, nil, "compose", "version")
+	if strings.TrimSpace(out) != "FAKE-COMPOSE compose version" {
+		t.Errorf("after uninstall: %q", out)
+	}
+	if out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "status"); code != 0 || !strings.Contains(out, "not installed") {
+		t.Errorf("status after uninstall (%d):\n%s", code, out)
+	}
+}
