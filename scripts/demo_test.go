@@ -1,0 +1,103 @@
+package scripts_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// buildAll builds the four binaries `make build` produces into a temporary BIN, with the Makefile's
+// -trimpath so the build cache `make build` filled is reused.
+func buildAll(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds every binary; skipped with -short")
+	}
+	bin := t.TempDir()
+	for name, pkg := range map[string]string{
+		"docker-credential-currents":     "./credhelper",
+		"docker-credential-currents-aws": "./credhelper/aws",
+		"docker-currents":                "./composeplugin",
+		"currents-standin":               "./cmd/currents-standin",
+	} {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(bin, name), pkg)
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return bin
+}
+
+var workDir = regexp.MustCompile(`/[^ ]*/currents-demo\.[A-Za-z0-9]+`)
+
+func runDemo(t *testing.T, bin string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("bash", "demo.sh")
+	cmd.Env = append(os.Environ(), "BIN="+bin, "TMPDIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	// Whatever happened, the demo must have removed everything it created.
+	if dir := workDir.FindString(string(out)); dir != "" {
+		if _, serr := os.Stat(dir); serr == nil {
+			t.Errorf("the demo left %s behind", dir)
+		}
+	}
+	if pids, _ := exec.Command("pgrep", "-f", bin+"/currents-standin").Output(); len(pids) > 0 {
+		t.Errorf("the demo left currents-standin running: %s", pids)
+	}
+	return string(out), err
+}
+
+func TestDemoRuns(t *testing.T) {
+	bin := buildAll(t)
+	out, err := runDemo(t, bin)
+	if err != nil {
+		t.Fatalf("make demo failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"credHelpers sends 127.0.0.1:",
+		"already up to date",
+		"all checks passed",
+		"docker receives Username=AWS",
+		"second get (cached token): AssumeRole 0, GetAuthorizationToken 0",
+		"every image is pullable",
+		"demo passed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	for _, svc := range []string{"api", "director", "change-streams", "scheduler", "writer", "webhooks"} {
+		if !regexp.MustCompile(`(?m)^` + svc + `\s+127\.0\.0\.1:\d+/currents/on-prem/` + svc + `:staging\s+ok`).MatchString(out) {
+			t.Errorf("service %s not reported pullable", svc)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}
+
+func TestDemoFailsLoudlyAndCleansUp(t *testing.T) {
+	bin := buildAll(t)
+	// An AWS half that always fails breaks `configure` (the lean binary execs it).
+	os.WriteFile(filepath.Join(bin, "docker-credential-currents-aws"), []byte("#!/bin/sh\necho broken >&2\nexit 3\n"), 0o755)
+	out, err := runDemo(t, bin)
+	if err == nil {
+		t.Fatalf("the demo passed with a broken helper:\n%s", out)
+	}
+	if !strings.Contains(out, "demo FAILED during: configure") {
+		t.Errorf("the failure does not name the step:\n%s", out)
+	}
+}
+
+func TestDemoWithoutBuildSaysWhatToDo(t *testing.T) {
+	cmd := exec.Command("bash", "demo.sh")
+	cmd.Env = append(os.Environ(), "BIN="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "run 'make build'") {
+		t.Fatalf("want a failure naming make build, got %v:\n%s", err, out)
+	}
+}
