@@ -8,11 +8,15 @@ import (
 	"testing"
 
 	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/config"
 )
 
 // runRoot runs `docker currents ARGS` in-process with captured streams.
 func runRoot(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
+	// docker/cli remembers its config directory for the process; each test
+	// has its own DOCKER_CONFIG.
+	config.SetDir(os.Getenv("DOCKER_CONFIG"))
 	var out, errb bytes.Buffer
 	cli, err := command.NewDockerCli(command.WithOutputStream(&out), command.WithErrorStream(&errb))
 	if err != nil {

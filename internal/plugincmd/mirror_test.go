@@ -1,0 +1,129 @@
+package plugincmd
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/currentsdev/currents/internal/mirror"
+	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/seed"
+)
+
+// mirrorFixture: the seed stack in one ECR-style front, an empty second
+// front as the mirror, both logged in through config.json `auths`, and a
+// copy of testdata/stack the test may edit.
+func mirrorFixture(t *testing.T) (src, dst *standin.Registry, dir string) {
+	t.Helper()
+	isolate(t)
+	aws := standin.New()
+	t.Cleanup(aws.Close)
+	src, dst = standin.NewRegistry(aws), standin.NewRegistry(aws)
+	t.Cleanup(src.Close)
+	t.Cleanup(dst.Close)
+	if _, err := seed.Stack(context.Background(), src, "currents/on-prem", "staging"); err != nil {
+		t.Fatal(err)
+	}
+	user, pass, _ := aws.MintToken(fmt.Sprintf("arn:aws:iam::%s:root", aws.Account()), time.Hour)
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q},%q:{"auth":%q}}}`, src.Host(), auth, dst.Host(), auth)
+	if err := os.WriteFile(filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	for _, f := range []string{"compose.yaml", ".env"} {
+		b, err := os.ReadFile(filepath.Join(stackDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The .env's repository variable defaults its registry from this.
+	t.Setenv("DC_CURRENTS_REGISTRY", src.Host())
+	return src, dst, dir
+}
+
+func TestMirrorCopiesTheStackAndRewritesEnv(t *testing.T) {
+	_, dst, dir := mirrorFixture(t)
+	envPath := filepath.Join(dir, ".env")
+	before, _ := os.ReadFile(envPath)
+	prefix := dst.Host() + "/mirror/currents/"
+
+	out, errOut, err := runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--write-env")
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out, errOut)
+	}
+	if strings.Count(out, " copied ") < 6 || !strings.Contains(out, "TOTAL") {
+		t.Errorf("table:\n%s", out)
+	}
+	// One plain line per image on a non-terminal.
+	if n := strings.Count(errOut, "copied  sha256:"); n != 6 {
+		t.Errorf("want 6 progress lines, got %d:\n%s", n, errOut)
+	}
+	after, _ := os.ReadFile(envPath)
+	want := strings.Replace(string(before),
+		"DC_CURRENTS_IMAGE_REPOSITORY=${DC_CURRENTS_REGISTRY:-513558712013.dkr.ecr.us-east-1.amazonaws.com}/currents/on-prem/",
+		"DC_CURRENTS_IMAGE_REPOSITORY="+prefix, 1)
+	if string(after) != want || string(after) == string(before) {
+		t.Errorf(".env after --write-env:\n%s\nwant:\n%s", after, want)
+	}
+	if b, _ := os.ReadFile(envPath + ".bak"); string(b) != string(before) {
+		t.Error("no exact backup of .env")
+	}
+
+	// The stack now resolves to the mirror, and a rerun only checks.
+	out, _, err = runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep mirror.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !rep.OK || len(rep.Images) != 6 || rep.CopiedBytes != 0 {
+		t.Fatalf("rerun: %+v", rep)
+	}
+	for _, r := range rep.Images {
+		if r.Status != mirror.Present || !strings.HasPrefix(r.Source, prefix) || r.Source != r.Target {
+			t.Errorf("rerun %s: %+v", r.Name, r)
+		}
+	}
+}
+
+func TestMirrorWithoutWriteEnvPrintsTheLines(t *testing.T) {
+	_, dst, dir := mirrorFixture(t)
+	before, _ := os.ReadFile(filepath.Join(dir, ".env"))
+	prefix := dst.Host() + "/mirror/currents/"
+	out, errOut, err := runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--tag", "v1", "--platform", "linux/amd64")
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out, errOut)
+	}
+	for _, want := range []string{"DC_CURRENTS_IMAGE_REPOSITORY=" + prefix, "DC_CURRENTS_IMAGE_TAG=v1", "note: api keeps only linux/amd64"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, ".env")); string(after) != string(before) {
+		t.Error(".env changed without --write-env")
+	}
+}
+
+func TestMirrorNamesTheSideThatFailed(t *testing.T) {
+	_, dst, dir := mirrorFixture(t)
+	t.Setenv("DC_CURRENTS_IMAGE_TAG", "never-pushed")
+	out, errOut, err := runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", dst.Host()+"/m/", "--write-env")
+	if err == nil {
+		t.Fatal("mirror of a missing tag succeeded")
+	}
+	if !strings.Contains(out, "error: api: source ") || !strings.Contains(errOut, "not changing the env file") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", out, errOut)
+	}
+}
