@@ -1,0 +1,95 @@
+package helpercmd
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/currentsdev/currents/internal/doctor"
+	"github.com/currentsdev/currents/internal/standin"
+)
+
+// doctorWorld configures a host for a stand-in registry and returns the registry host.
+func doctorWorld(t *testing.T) (*standin.Server, *standin.Registry) {
+	t.Helper()
+	aws, err := standin.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(aws.Close)
+	reg, err := standin.StartRegistry(aws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Close)
+	user := aws.AddUser("arn:aws:iam::111122223333:user/ops")
+	role := "arn:aws:iam::" + aws.Account() + ":role/currents-pull"
+	aws.AddRole(role, standin.RoleSpec{})
+	dir := setupHome(t)
+	home := filepath.Dir(dir)
+	for _, kv := range aws.Env(user) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, "none"))
+	t.Setenv("CURRENTS_CACHE_DIR", filepath.Join(home, "cache"))
+	bin := filepath.Join(home, "bin")
+	os.MkdirAll(bin, 0o755)
+	for _, f := range []string{"docker-credential-currents", "docker-credential-currents-aws"} {
+		os.WriteFile(filepath.Join(bin, f), []byte("#!/bin/sh\n"), 0o755)
+	}
+	t.Setenv("PATH", bin)
+	t.Setenv("CURRENTS_AWS_HELPER", "")
+	if out, errOut, code := runCmd(t, "configure", "--registry", reg.Host(), "--account", aws.Account(), "--region", aws.Region(), "--role-arn", role); code != 0 {
+		t.Fatalf("configure: %d\n%s%s", code, out, errOut)
+	}
+	return aws, reg
+}
+
+func TestDoctorCommandJSONAndExitCodes(t *testing.T) {
+	aws, reg := doctorWorld(t)
+
+	// Without --registry doctor checks what configure set up.
+	out, errOut, code := runCmd(t, "doctor", "--format", "json")
+	if code != 0 {
+		t.Fatalf("doctor: exit %d\n%s%s", code, out, errOut)
+	}
+	var res struct {
+		OK      bool            `json:"ok"`
+		Reports []doctor.Report `json:"reports"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("--format json is not JSON: %v\n%s", err, out)
+	}
+	if !res.OK || len(res.Reports) != 1 || res.Reports[0].Registry != reg.Host() || len(res.Reports[0].Checks) != 9 {
+		t.Fatalf("unexpected report: %s", out)
+	}
+
+	// AWS refusing the role is a failure: exit 1, and the text names the check and the fix.
+	aws.RefuseRole("arn:aws:iam::"+aws.Account()+":role/currents-pull", true)
+	out, errOut, code = runCmd(t, "doctor", "--registry", reg.Host())
+	if code != 1 {
+		t.Fatalf("doctor with a refused role: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"FAIL  assume-role", "AccessDenied", "fix: ", "SKIP  ecr-token", "check(s) failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text report lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, code := runCmd(t, "doctor", "--format", "yaml"); code == 0 {
+		t.Error("an unknown --format was accepted")
+	}
+}
+
+func TestDoctorWithNothingConfigured(t *testing.T) {
+	setupHome(t)
+	_, errOut, code := runCmd(t, "doctor")
+	if code == 0 || !strings.Contains(errOut, "no registry is configured") || !strings.Contains(errOut, "configure --registry") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
