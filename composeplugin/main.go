@@ -1,5 +1,6 @@
 // Command docker-currents is the `docker currents` CLI plugin. Install it in
-// ~/.docker/cli-plugins (or any cliPluginsExtraDirs entry).
+// ~/.docker/cli-plugins (or any cliPluginsExtraDirs entry). Installed as
+// docker-compose by `docker currents shim install`, it is the compose shim.
 package main
 
 import (
@@ -8,4 +9,9 @@ import (
 	"github.com/currentsdev/currents/internal/plugincmd"
 )
 
-func main() { os.Exit(plugincmd.Main()) }
+func main() {
+	if plugincmd.RunsAsComposeShim() {
+		os.Exit(plugincmd.ShimMain())
+	}
+	os.Exit(plugincmd.Main())
+}

@@ -404,8 +404,9 @@ if [ "$1" = docker-cli-plugin-metadata ]; then
   echo '{"SchemaVersion":"0.1.0","Vendor":"test","Version":"0"}'; exit 0
 fi
 printf '%%s\n' "$@" > %s
+echo "CURRENTS_CHECKED=$CURRENTS_CHECKED" >> %s
 exit 7
-`, record)
+`, record, record)
 	w.write(filepath.Join(w.config, "cli-plugins", "docker-compose"), fake)
 	if err := os.Chmod(filepath.Join(w.config, "cli-plugins", "docker-compose"), 0o755); err != nil {
 		t.Fatal(err)
@@ -426,7 +427,7 @@ exit 7
 		t.Errorf("exit %d, want compose's 7\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	got := strings.Fields(mustRead(t, record))
-	want := []string{"compose", "--file", "compose.yaml", "--project-name", "demo", "up", "-d", "--wait", "api"}
+	want := []string{"compose", "--file", "compose.yaml", "--project-name", "demo", "up", "-d", "--wait", "api", "CURRENTS_CHECKED=1"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("compose got %q, want %q", got, want)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/probe"
+	"github.com/currentsdev/currents/internal/shim"
 	"github.com/currentsdev/currents/internal/stack"
 )
 
@@ -49,8 +50,7 @@ anywhere; every other argument goes to 'docker compose up' untouched.`,
 
 // execCompose replaces the plugin with `docker [global options] compose
 // [project options] up [args]`. The docker binary is the one that started
-// the plugin (metadata.ReexecEnvvar), else docker on PATH; the global
-// options (--config, --context, …) are those the plugin was started with.
+// the plugin (metadata.ReexecEnvvar), else docker on PATH.
 func execCompose(project stack.Options, upArgs []string) error {
 	docker := os.Getenv(metadata.ReexecEnvvar)
 	if docker == "" {
@@ -60,28 +60,13 @@ func execCompose(project stack.Options, upArgs []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot find the docker CLI to hand over to compose (%s): %w", docker, err)
 	}
-	argv := append([]string{docker}, globalArgs(os.Args[1:])...)
+	// Docker's global options (--config, --context, …) precede the plugin's
+	// name in our argv, exactly as they precede "compose" in compose's.
+	argv := append([]string{docker}, shim.Parse(os.Args[1:]).DockerGlobal...)
 	argv = append(argv, "compose")
 	argv = append(argv, project.Args()...)
 	argv = append(argv, "up")
 	argv = append(argv, upArgs...)
-	return syscall.Exec(path, argv, os.Environ())
-}
-
-// globalArgs are the docker CLI options that precede the plugin's name in
-// the plugin's argv ("--config", "/x", "currents", "up", ...).
-func globalArgs(args []string) []string {
-	withValue := map[string]bool{
-		"--config": true, "-c": true, "--context": true, "-H": true, "--host": true,
-		"-l": true, "--log-level": true, "--tlscacert": true, "--tlscert": true, "--tlskey": true,
-	}
-	for i := 0; i < len(args); i++ {
-		switch {
-		case args[i] == Name:
-			return args[:i]
-		case withValue[args[i]]:
-			i++
-		}
-	}
-	return nil
+	// A compose shim set to check before up need not check again.
+	return syscall.Exec(path, argv, append(os.Environ(), CheckedEnv+"=1"))
 }
