@@ -62,7 +62,16 @@ type result struct {
 	code int
 }
 
-func (r result) String() string { return fmt.Sprintf("$ %s\n(exit %d)\n%s", r.cmd, r.code, r.out) }
+// String is the command, its exit code and its output, without the progress bars that would bury the rest.
+func (r result) String() string {
+	var keep []string
+	for _, l := range strings.Split(r.out, "\n") {
+		if !strings.Contains(l, "Downloading [") && !strings.Contains(l, "Extracting [") {
+			keep = append(keep, l)
+		}
+	}
+	return fmt.Sprintf("$ %s\n(exit %d)\n%s", r.cmd, r.code, strings.Join(keep, "\n"))
+}
 
 // cmdOpt adjusts one command: its directory or extra environment.
 type cmdOpt func(*exec.Cmd)

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -111,11 +112,13 @@ func pushImages(tag string) error {
 		}
 		binaries[arch] = b
 	}
+	t0 := time.Now()
 	for _, svc := range services {
 		if err := pushService(svc, tag); err != nil {
 			return err
 		}
 	}
+	fmt.Fprintf(os.Stderr, "e2e: pushes took %s\n", time.Since(t0).Round(100*time.Millisecond))
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/joho/godotenv"
 )
@@ -35,10 +36,12 @@ func setup(m *testing.M) int {
 	}
 	// Pushing goes through the helper too, but with a cache of its own, so that every scenario still starts cold.
 	os.Setenv("CURRENTS_CACHE_DIR", filepath.Join(e.tmp, "cache-push"))
+	start := time.Now()
 	if err := pushImages(tag); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building and pushing the images:", err)
 		return 1
 	}
+	fmt.Fprintf(os.Stderr, "e2e: built and pushed %d images through the helper in %s\n", len(services), time.Since(start).Round(100*time.Millisecond))
 	os.Unsetenv("CURRENTS_CACHE_DIR")
 	return m.Run()
 }

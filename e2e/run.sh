@@ -69,7 +69,8 @@ cleanup() {
   if [ "$HAD_DOCKER0" = no ] && ip link show docker0 >/dev/null 2>&1; then ip link delete docker0 2>/dev/null; fi
   if [ "$rc" -ne 0 ]; then
     for log in dockerd.log registry.log standin.log; do
-      [ -s "$T/$log" ] && { say "--- last lines of $log"; tail -n 25 "$T/$log" >&2; }
+      # 404s for blobs are how a push asks what is missing; they are not what went wrong.
+      [ -s "$T/$log" ] && { say "--- last lines of $log"; grep -v -e 'blob unknown' -e 'Error getting v2 registry' "$T/$log" | tail -n 25 >&2; }
     done
   fi
   if [ "${E2E_KEEP:-}" = 1 ]; then say "kept $T"; else rm -rf "$T"; fi
@@ -184,6 +185,9 @@ if [ -n "$COMPOSE_PID" ]; then
 fi
 "$COMPOSE" version >/dev/null || die "$COMPOSE does not run"
 
+# The scenarios get a HOME of their own (docker and the helper must not see the host's); Go keeps the host's caches.
+GOCACHE=$(go env GOCACHE) GOMODCACHE=$(go env GOMODCACHE) GOPATH=$(go env GOPATH) GOENV=$(go env GOENV)
+export GOCACHE GOMODCACHE GOPATH GOENV
 export HOME="$T/home" DOCKER_CONFIG="$T/home/.docker" CURRENTS_CACHE_DIR="$T/cache"
 mkdir -p "$DOCKER_CONFIG/cli-plugins"
 ln -s "$COMPOSE" "$DOCKER_CONFIG/cli-plugins/docker-compose"

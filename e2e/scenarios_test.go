@@ -135,15 +135,15 @@ func TestPullsAcrossTokenExpiry(t *testing.T) {
 	setTokenLifetime(t, tokenLifetime)
 	ref := repoRef("writer", tag)
 
-	// Keep pulling (a single image, and now and then the whole stack in parallel) until the stand-in has issued
-	// several tokens and at least four lifetimes have passed. The bound on iterations keeps a broken helper that
-	// never refreshes from looping for ever; the counts below then fail.
+	// Keep pulling (a single image, and every fourth time the whole stack in parallel) for four lifetimes, and on
+	// until the stand-in has issued several tokens, but never past ten lifetimes: a helper that never refreshes
+	// must fail the counts below, not hang the tier.
 	start := time.Now()
 	pulls := 0
-	for i := 0; i < 200 && (time.Since(start) < 4*tokenLifetime || counts(t)[opGetToken] < 4); i++ {
+	for time.Since(start) < 4*tokenLifetime || (counts(t)[opGetToken] < 4 && time.Since(start) < 10*tokenLifetime) {
 		mustOK(t, docker(t, "image", "prune", "--all", "--force"))
 		var r result
-		if i%4 == 3 {
+		if pulls%4 == 3 {
 			r = run(t, "docker", []string{"compose", "pull"}, inDir(stackDir), cache)
 		} else {
 			r = run(t, "docker", []string{"pull", ref}, cache)
