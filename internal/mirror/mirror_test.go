@@ -381,3 +381,44 @@ func TestRepositoryCreatorOnlyWhenUnknown(t *testing.T) {
 
 // noRetry keeps a cut network from costing the retry backoff in tests.
 var noRetry Option = func(o *options) { o.remote = append(o.remote, remote.WithRetryBackoff(remote.Backoff{Steps: 1})) }
+
+// cancelAfterFirstBlob cancels the copy as soon as one blob has landed, as
+// Ctrl-C or a kill would.
+type cancelAfterFirstBlob struct {
+	nopObserver
+	once   sync.Once
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfterFirstBlob) Blob(int, int64, bool) { c.once.Do(c.cancel) }
+
+func TestCancelledCopyWritesNoTagAndResumes(t *testing.T) {
+	// One image: no blob is shared with another, so every skip on resume
+	// is a blob the cancelled run left behind.
+	f := newFixture(t, "api")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := Copy(ctx, f.images, WithKeychain(f.kc), WithJobs(1), WithObserver(&cancelAfterFirstBlob{cancel: cancel}), noRetry)
+	if err == nil {
+		t.Fatal("cancelled copy reported success")
+	}
+	for _, im := range f.images {
+		if _, err := remote.Head(im.Target, f.dst.auth()); err == nil {
+			t.Errorf("%s: tag written by a cancelled copy", im.Name)
+		}
+	}
+	res, err := f.copy(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipped := 0
+	for i, r := range res {
+		if r.Status != Copied || r.Digest != f.digests[i].String() {
+			t.Errorf("resume %s: %+v", r.Name, r)
+		}
+		skipped += r.Blobs - r.CopiedBlobs
+	}
+	if skipped == 0 {
+		t.Error("resume copied everything again")
+	}
+}
