@@ -105,9 +105,10 @@ func (w *world) doctor(t *testing.T) doctor.Report {
 	rep := d.Run(context.Background(), w.reg.Host())
 	out, _ := json.MarshalIndent(rep, "", "  ")
 	t.Logf("report:\n%s", out)
-	for _, s := range []string{w.user.SecretAccessKey} {
+	// Nothing the stand-in ever issued (secret keys, session tokens, ECR passwords) may reach the report.
+	for _, s := range w.aws.IssuedSecrets() {
 		if strings.Contains(string(out), s) {
-			t.Fatal("the report leaks a secret")
+			t.Fatal("the report leaks a secret the stand-in issued")
 		}
 	}
 	return rep

@@ -180,7 +180,9 @@ func TestRealDockerCLICallsTheHelperAfterConfigure(t *testing.T) {
 	if c := aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
 		t.Errorf("AWS calls after the second pull: %+v, want still 1 and 1", c)
 	}
-	if strings.Contains(pullOut, auth["password"]) {
-		t.Error("docker pull output shows the token")
+	for _, secret := range aws.IssuedSecrets() {
+		if strings.Contains(pullOut+out+errOut, secret) {
+			t.Error("configure or docker pull output shows a secret the stand-in issued")
+		}
 	}
 }
