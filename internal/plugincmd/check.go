@@ -40,21 +40,23 @@ func newCheckCommand(dockerCli command.Cli) *cobra.Command {
 		out     output
 	)
 	cmd := &cobra.Command{
-		Use:   "check [OPTIONS]",
+		Use:   "check [OPTIONS] [SERVICE...]",
 		Short: "Prove every image of the compose stack is pullable, before up",
 		Long: `Load the compose project exactly as docker compose does (same flags, same
 COMPOSE_* variables, .env with the OS environment winning), diagnose every image
 reference, then find each registry's credentials as docker does and ask the
 registry for every manifest. Nothing is pulled.
 
+Naming services checks them and their dependencies only, as
+'docker compose up SERVICE...' would start them.
+
 Exit status: 0 every image is pullable, 1 some image is not, 2 the project
 cannot be loaded.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, services []string) error {
 			if out.format != "table" && out.format != "json" {
 				return fmt.Errorf("--format %q: use table or json", out.format)
 			}
-			code := runCheck(cmd.Context(), dockerCli, project, out, dockerCli.Out())
+			code := runCheck(cmd.Context(), dockerCli, project, services, out, dockerCli.Out())
 			if code != 0 {
 				return ExitError{Code: code}
 			}
@@ -69,11 +71,12 @@ cannot be loaded.`,
 	return cmd
 }
 
-// runCheck loads the project, probes its images and writes the report to w;
-// it returns the exit code. up and the compose shim run it before compose.
-func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options, out output, w io.Writer) int {
+// runCheck loads the project (restricted to services when any are named),
+// probes its images and writes the report to w; it returns the exit code. up
+// and the compose shim run it before compose.
+func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options, services []string, out output, w io.Writer) int {
 	errOut := dockerCli.Err()
-	st, err := stack.Load(ctx, project)
+	st, err := stack.Load(ctx, project, services...)
 	if err != nil {
 		var le *stack.LoadError
 		if out.format == "json" && errors.As(err, &le) {

@@ -273,6 +273,12 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 	if r.code != 0 || r.stdout != "" || r.stderr != "" {
 		t.Errorf("-q: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
+
+	// Naming a service checks it and what it depends on.
+	_, rep = w.checkJSON("api")
+	if len(rep.Services) != 2 || rep.Services[0].Service != "api" || rep.Services[1].Service != "writer" {
+		t.Errorf("check api: %+v", rep.Services)
+	}
 }
 
 func TestConfigFlagAndDockerConfigAreHonoured(t *testing.T) {

@@ -39,7 +39,7 @@ anywhere; every other argument goes to 'docker compose up' untouched.`,
 				}
 			}
 			project, upArgs := stack.SplitArgs(args)
-			code := runCheck(cmd.Context(), dockerCli, project, output{format: "table", jobs: probe.DefaultJobs}, dockerCli.Err())
+			code := runCheck(cmd.Context(), dockerCli, project, nil, output{format: "table", jobs: probe.DefaultJobs}, dockerCli.Err())
 			if code != ExitPullable {
 				return ExitError{Code: code}
 			}

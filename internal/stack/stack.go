@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -121,8 +122,11 @@ func (e *LoadError) Error() string { return "cannot load the compose project: " 
 func (e *LoadError) Unwrap() error { return e.Err }
 
 // Load loads the project the way `docker compose` would with the same flags
-// and environment, then diagnoses every service's image reference.
-func Load(ctx context.Context, o Options) (*Stack, error) {
+// and environment, then diagnoses every service's image reference. Naming
+// services restricts the stack to them and their dependencies, as
+// `docker compose up SERVICE...` does (naming a profile-disabled service
+// enables it).
+func Load(ctx context.Context, o Options, services ...string) (*Stack, error) {
 	var passes [][]string
 	po, err := o.projectOptions(func(files []string) { passes = append(passes, files) })
 	if err != nil {
@@ -134,6 +138,25 @@ func Load(ctx context.Context, o Options) (*Stack, error) {
 	}
 	if project.Name == "" {
 		return nil, &LoadError{errors.New("project name can't be empty; use --project-name")}
+	}
+	if len(services) > 0 {
+		// Compose's own post-processing order: enable, then select.
+		disabled := project.DisabledServices
+		if project, err = project.WithServicesEnabled(services...); err != nil {
+			return nil, &LoadError{err}
+		}
+		if project, err = project.WithSelectedServices(services); err != nil {
+			return nil, &LoadError{err}
+		}
+		// Services left out by the selection are not part of this stack;
+		// only those a profile disables are worth reporting as skipped.
+		kept := types.Services{}
+		for name, s := range project.DisabledServices {
+			if _, ok := disabled[name]; ok && !slices.Contains(services, name) {
+				kept[name] = s
+			}
+		}
+		project.DisabledServices = kept
 	}
 
 	st := &Stack{

@@ -296,3 +296,28 @@ func TestEnvironmentFeedsDotEnvInterpolation(t *testing.T) {
 		t.Errorf("origin = %+v", o)
 	}
 }
+
+func TestSelectedServices(t *testing.T) {
+	cleanEnv(t)
+	files := []string{dir + "/compose.yaml", dir + "/variants/extras.yaml"}
+	st, err := Load(context.Background(), Options{Files: files}, "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range st.Services {
+		got = append(got, s.Name+":"+string(s.Kind))
+	}
+	// api depends on writer; debug stays reported as profile-disabled.
+	if want := []string{"api:pull", "debug:disabled", "writer:pull"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("services = %v, want %v", got, want)
+	}
+	st, err = Load(context.Background(), Options{Files: files}, "debug")
+	if err != nil || len(st.Services) != 1 || st.Services[0].Kind != Pulled {
+		t.Errorf("naming a profile service enables it: %v %+v", err, st)
+	}
+	var le *LoadError
+	if _, err := Load(context.Background(), Options{Files: files}, "nope"); !errors.As(err, &le) {
+		t.Errorf("unknown service: %v", err)
+	}
+}
