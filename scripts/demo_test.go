@@ -1,32 +1,69 @@
 package scripts_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// buildAll builds the four binaries `make build` produces into a temporary BIN, with the Makefile's
-// -trimpath so the build cache `make build` filled is reused.
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// TestMain removes the binaries buildAll made.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(builtBin)
+	}
+	os.Exit(code)
+}
+
+// buildAll builds the four binaries `make build` produces, once per test run, into a temporary BIN, with
+// the Makefile's -trimpath so the build cache `make build` filled is reused. Each caller gets its own copy,
+// free to break.
 func buildAll(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds every binary; skipped with -short")
 	}
+	buildOnce.Do(func() {
+		if builtBin, buildErr = os.MkdirTemp("", "currents-demo-bin-"); buildErr != nil {
+			return
+		}
+		for name, pkg := range map[string]string{
+			"docker-credential-currents":     "./credhelper",
+			"docker-credential-currents-aws": "./credhelper/aws",
+			"docker-currents":                "./composeplugin",
+			"currents-standin":               "./cmd/currents-standin",
+		} {
+			cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(builtBin, name), pkg)
+			cmd.Dir = ".."
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
 	bin := t.TempDir()
-	for name, pkg := range map[string]string{
-		"docker-credential-currents":     "./credhelper",
-		"docker-credential-currents-aws": "./credhelper/aws",
-		"docker-currents":                "./composeplugin",
-		"currents-standin":               "./cmd/currents-standin",
-	} {
-		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(bin, name), pkg)
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	entries, _ := os.ReadDir(builtBin)
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(builtBin, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bin, e.Name()), data, 0o755); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return bin
