@@ -355,7 +355,7 @@ func TestBrokenVariants(t *testing.T) {
 		{
 			name: "stale static token", setup: func(w *world) { w.staticLogin(-2 * time.Hour) }, code: 1,
 			status: map[string]string{"api": "expired", "writer": "expired"},
-			says:   []string{"the static ECR token in", "expired at", `"credHelpers"`},
+			says:   []string{"the static ECR token from auths[", "expired at", `"credHelpers"`},
 		},
 		{
 			name: "no helper registered", code: 1,

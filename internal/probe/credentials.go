@@ -37,8 +37,9 @@ type Source struct {
 	Key string `json:"key"`
 	// ConfigFile is the config.json consulted.
 	ConfigFile string `json:"configFile"`
-	// Expiry is when a static ECR token in auths stops working (zero when
-	// the entry is not an ECR token).
+	// Expiry is when a static ECR token (from docker login, in auths or a
+	// credsStore) stops working; zero when the credentials are not an ECR
+	// token or come from a credHelpers entry, which refreshes them.
 	Expiry time.Time `json:"expiry,omitzero"`
 }
 
@@ -130,6 +131,11 @@ func (k *Keychain) fetch(host string) Credential {
 	ac, err := k.cf.GetAuthConfig(authKey(host))
 	if err != nil {
 		return Credential{Source: src, Err: fmt.Errorf("credentials for %s from %s: %w", host, src, err)}
+	}
+	if src.Kind != FromCredHelper && src.Expiry.IsZero() && ac.Username == "AWS" {
+		// A docker login kept by a credsStore (or DOCKER_AUTH_CONFIG)
+		// ages just like one in auths.
+		src.Expiry = dockerconfig.ECRTokenExpiry(ac.Password)
 	}
 	return Credential{Source: src, auth: authn.AuthConfig{
 		Username:      ac.Username,

@@ -298,13 +298,13 @@ type advice struct {
 func (p *Prober) credentialAdvice(host string, cred Credential) advice {
 	a := advice{ecr: p.isECR(host)}
 	src := cred.Source
-	if src.Kind == FromAuths && !src.Expiry.IsZero() {
+	if src.Kind != FromCredHelper && !src.Expiry.IsZero() {
 		now := p.now()
 		if !now.Before(src.Expiry) {
 			a.expired = true
 		} else {
-			a.warnings = append(a.warnings, fmt.Sprintf("static ECR token from docker login in %s expires at %s (in %s); register the credential helper so pulls keep working: %s",
-				src.ConfigFile, src.Expiry.UTC().Format(time.RFC3339), src.Expiry.Sub(now).Round(time.Minute), RegisterCommand))
+			a.warnings = append(a.warnings, fmt.Sprintf("static ECR token from %s expires at %s (in %s); register the credential helper so pulls keep working: %s",
+				src, src.Expiry.UTC().Format(time.RFC3339), src.Expiry.Sub(now).Round(time.Minute), RegisterCommand))
 		}
 	}
 	if a.ecr && src.Kind != FromCredHelper && !a.expired && src.Kind != FromNowhere && src.Expiry.IsZero() {
@@ -346,7 +346,7 @@ func (p *Prober) explain(host string, cred Credential, a advice, err error, ref 
 	case a.expired || expiredMsg:
 		msg := fmt.Sprintf("%s: the registry says the authorization token has expired", what)
 		if a.expired {
-			msg = fmt.Sprintf("%s: the static ECR token in %s (auths[%q]) expired at %s", what, cred.Source.ConfigFile, cred.Source.Key, cred.Source.Expiry.UTC().Format(time.RFC3339))
+			msg = fmt.Sprintf("%s: the static ECR token from %s expired at %s", what, cred.Source, cred.Source.Expiry.UTC().Format(time.RFC3339))
 		}
 		fix := RegisterCommand + " (so docker fetches a fresh token before each pull; or add " + HelperSnippet(host) + " to " + cred.Source.ConfigFile + "); ECR tokens last 12 hours"
 		if cred.Source.Kind == FromCredHelper {

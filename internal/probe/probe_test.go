@@ -99,16 +99,24 @@ func TestStackPullableWithOneAuthPerRegistry(t *testing.T) {
 	}
 }
 
-func TestHelperRunsOncePerRegistry(t *testing.T) {
-	f := newFixture(t)
+// fakeHelper installs docker-credential-<name> on PATH answering every get
+// with a token of the given lifetime and logging each call; it returns the
+// log's path.
+func fakeHelper(t *testing.T, f *fixture, name string, lifetime time.Duration) string {
 	dir := t.TempDir()
 	calls := filepath.Join(dir, "calls")
-	user, pass, _ := f.aws.MintToken("arn:aws:iam::513558712013:user/ops", time.Hour)
+	user, pass, _ := f.aws.MintToken("arn:aws:iam::513558712013:user/ops", lifetime)
 	script := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread host\necho \"$host\" >> %s\nprintf '{\"ServerURL\":\"%%s\",\"Username\":\"%s\",\"Secret\":\"%s\"}' \"$host\"\n", calls, user, pass)
-	if err := os.WriteFile(filepath.Join(dir, "docker-credential-fake"), []byte(script), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "docker-credential-"+name), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return calls
+}
+
+func TestHelperRunsOncePerRegistry(t *testing.T) {
+	f := newFixture(t)
+	calls := fakeHelper(t, f, "fake", time.Hour)
 	cf := configfile.New("/test/config.json")
 	cf.CredentialHelpers = map[string]string{f.reg.Host(): "fake"}
 
@@ -121,6 +129,17 @@ func TestHelperRunsOncePerRegistry(t *testing.T) {
 	got, _ := os.ReadFile(calls)
 	if string(got) != f.reg.Host()+"\n" {
 		t.Errorf("helper calls = %q, want exactly one for %s", got, f.reg.Host())
+	}
+}
+
+func TestExpiredTokenInCredsStore(t *testing.T) {
+	f := newFixture(t)
+	fakeHelper(t, f, "store", -time.Hour)
+	cf := configfile.New("/test/config.json")
+	cf.CredentialsStore = "store"
+	r := New(NewKeychain(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging")[:1])[0]
+	if r.Status != Expired || !strings.Contains(r.Message, `static ECR token from credsStore "store"`) || r.Credentials.Expiry.IsZero() {
+		t.Errorf("%s %q %+v", r.Status, r.Message, r.Credentials)
 	}
 }
 
