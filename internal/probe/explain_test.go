@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
@@ -37,6 +38,34 @@ func TestExplain(t *testing.T) {
 		st, msg, fix := p.explain(host, helper, advice{ecr: true}, c.err, ref)
 		if st != c.status || !strings.Contains(msg+" "+fix, c.says) {
 			t.Errorf("%v: %s %q %q, want %s mentioning %q", c.err, st, msg, fix, c.status, c.says)
+		}
+	}
+}
+
+func TestPlatformMatching(t *testing.T) {
+	pl := func(s string) v1.Platform {
+		p, err := v1.ParsePlatform(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *p
+	}
+	cases := []struct {
+		have, want string
+		ok         bool
+	}{
+		{"linux/amd64", "linux/amd64", true},
+		{"linux/arm64", "linux/arm64/v8", true},
+		{"linux/arm64/v8", "linux/arm64", true},
+		{"linux/arm64/v8", "linux/arm64/v8", true},
+		{"linux/arm/v7", "linux/arm", true},
+		{"linux/arm/v6", "linux/arm/v7", false},
+		{"linux/arm64", "linux/amd64", false},
+		{"windows/amd64", "linux/amd64", false},
+	}
+	for _, c := range cases {
+		if got := matches(pl(c.have), pl(c.want)); got != c.ok {
+			t.Errorf("matches(%s, %s) = %v", c.have, c.want, got)
 		}
 	}
 }

@@ -109,11 +109,21 @@ const DefaultJobs = 32
 
 // HostPlatform is the platform docker on this host pulls by default.
 func HostPlatform() v1.Platform {
-	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	if runtime.GOARCH == "arm64" {
-		p.Variant = "v8"
+	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+}
+
+// matches says whether an index entry serves the wanted platform the way
+// docker's platform matcher does: a missing variant is the architecture's
+// default (arm64 is v8, arm is v7), and wanting no variant accepts any.
+func matches(have, want v1.Platform) bool {
+	def := map[string]string{"arm64": "v8", "arm": "v7"}
+	if have.Variant == "" {
+		have.Variant = def[have.Architecture]
 	}
-	return p
+	if want.Variant == "" {
+		have.Variant = ""
+	}
+	return have.Satisfies(want)
 }
 
 // New returns a Prober reading credentials through kc.
@@ -272,7 +282,7 @@ func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred Cred
 		if m.Platform == nil || m.Platform.OS == "unknown" {
 			continue // attestations and the like
 		}
-		if m.Platform.Satisfies(want) {
+		if matches(*m.Platform, want) {
 			r.PlatformDigest = m.Digest.String()
 			r.Status = OK
 			return
