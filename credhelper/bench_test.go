@@ -1,0 +1,92 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BenchmarkWarmGet compares a warm `get` of the lean helper with the floor: a
+// trivial Go binary that reads stdin and prints JSON. The AWS binary answering
+// the same warm get shows what linking the SDK would cost. The "interleaved"
+// case alternates trivial and lean runs so machine noise hits both alike, and
+// reports their ratio (the goal is at most 1.5).
+func BenchmarkWarmGet(b *testing.B) {
+	w := newWorld(b)
+	w.mustGet(w.reg.Host(), nil)
+	env := w.environ(nil)
+	run := func(b *testing.B, path string) time.Duration {
+		cmd := exec.Command(path, "get")
+		cmd.Env = env
+		cmd.Stdin = strings.NewReader(w.reg.Host() + "\n")
+		start := time.Now()
+		out, err := cmd.Output()
+		d := time.Since(start)
+		if err != nil || !strings.Contains(string(out), `"Secret"`) {
+			b.Fatalf("%s: %v %s", path, err, out)
+		}
+		return d
+	}
+	for _, bm := range []struct{ name, path string }{
+		{"trivial", bin.trivial},
+		{"lean", bin.lean},
+		{"aws-binary", bin.fat},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				run(b, bm.path)
+			}
+		})
+	}
+	b.Run("interleaved", func(b *testing.B) {
+		var trivial, lean time.Duration
+		for b.Loop() {
+			trivial += run(b, bin.trivial)
+			lean += run(b, bin.lean)
+		}
+		n := float64(b.N)
+		b.ReportMetric(float64(trivial.Microseconds())/n, "trivial-µs")
+		b.ReportMetric(float64(lean.Microseconds())/n, "lean-µs")
+		b.ReportMetric(float64(lean)/float64(trivial), "lean/trivial")
+	})
+	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
+		b.Errorf("warm gets called AWS: %+v", c)
+	}
+}
+
+// BenchmarkParallelColdGets runs 64 `get`s at once against an empty cache,
+// as `docker compose pull` does on a fresh host, and reports the AWS calls
+// each round made (the goal is exactly one of each).
+func BenchmarkParallelColdGets(b *testing.B) {
+	const n = 64
+	w := newWorld(b)
+	round := 0
+	for b.Loop() {
+		round++
+		extra := map[string]string{"CURRENTS_CACHE_DIR": filepath.Join(w.home, "cold-"+strconv.Itoa(round))}
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := w.get(w.reg.Host(), extra); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+	}
+	c := w.aws.Counts()
+	b.ReportMetric(float64(c.AssumeRole)/float64(round), "AssumeRole/round")
+	b.ReportMetric(float64(c.GetAuthorizationToken)/float64(round), "GetAuthorizationToken/round")
+	b.ReportMetric(n, "gets/round")
+}
