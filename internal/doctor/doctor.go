@@ -17,6 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/dockerconfig"
 	"github.com/currentsdev/currents/internal/ecr"
@@ -93,7 +97,7 @@ type Doctor struct {
 	serverTime func() (time.Time, time.Time, bool)
 	lookPath   func(string) (string, error)
 	now        func() time.Time
-	httpClient *http.Client
+	transport  http.RoundTripper
 	getenv     func(string) string
 }
 
@@ -115,8 +119,9 @@ func WithServerTime(f func() (server, local time.Time, ok bool)) Option {
 // WithLookPath replaces exec.LookPath (tests).
 func WithLookPath(f func(string) (string, error)) Option { return func(d *Doctor) { d.lookPath = f } }
 
-// WithHTTPClient sets the client for the registry check (default: a client bounded by the config timeout).
-func WithHTTPClient(c *http.Client) Option { return func(d *Doctor) { d.httpClient = c } }
+// WithTransport sets the HTTP transport of the registry check (default http.DefaultTransport, which honours
+// HTTPS_PROXY and NO_PROXY as docker does).
+func WithTransport(t http.RoundTripper) Option { return func(d *Doctor) { d.transport = t } }
 
 // New returns a Doctor that drives aws.
 func New(aws AWS, opts ...Option) *Doctor {
@@ -438,31 +443,49 @@ func (r *run) checkRegistry() {
 		r.add(CheckRegistry, Skip, "not run: needs the ECR token from the checks above", "")
 		return
 	}
-	url := registryURL(r.host)
-	client := r.d.httpClient
-	if client == nil {
-		timeout := config.DefaultTimeout
-		if r.cfg != nil {
-			timeout = r.cfg.Timeout
-		}
-		client = &http.Client{Timeout: timeout}
+	// Docker treats only loopback registries as insecure by default; go-containerregistry would also pick
+	// plain HTTP for RFC 1918 addresses, so the scheme is decided here.
+	var opts []name.Option
+	if isLoopback(r.host) {
+		opts = append(opts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(r.host, opts...)
+	if err != nil {
+		r.add(CheckRegistry, Fail, fmt.Sprintf("%q is not a registry host: %v", r.host, err), "write the host as in image references")
+		return
+	}
+	url := reg.Scheme() + "://" + reg.RegistryStr() + "/v2/"
+	base := r.d.transport
+	if base == nil {
+		base = http.DefaultTransport
 	}
 	ctx, cancel := r.timeout()
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		r.add(CheckRegistry, Fail, err.Error(), "check the registry host")
-		return
-	}
-	req.SetBasicAuth(r.token.Username, r.token.Password.Reveal())
-	resp, err := client.Do(req)
-	if err != nil {
-		var op *net.OpError
-		fix := "check that the registry is up and reachable from this host (DNS, firewall, proxy settings in HTTPS_PROXY/NO_PROXY)"
-		if errors.As(err, &op) && op.Op == "dial" {
-			fix = "nothing answers at " + r.host + ": check the host and port, and that the registry (or its VPC endpoint) is up"
+	secret := r.token.Password.Reveal()
+	// The handshake answers the registry's challenge as docker does: Basic for private ECR, a Bearer token
+	// fetched with the ECR credentials for ECR Public.
+	auth := authn.FromConfig(authn.AuthConfig{Username: r.token.Username, Password: secret})
+	rt, err := transport.NewWithContext(ctx, reg, auth, base, []string{reg.Scope(transport.PullScope)})
+	var resp *http.Response
+	if err == nil {
+		var req *http.Request
+		if req, err = http.NewRequestWithContext(ctx, http.MethodGet, url, nil); err == nil {
+			resp, err = (&http.Client{Transport: rt}).Do(req)
 		}
-		r.add(CheckRegistry, Fail, fmt.Sprintf("GET %s: %v", url, scrub(err.Error(), r.token.Password.Reveal())), fix)
+	}
+	if err != nil {
+		var terr *transport.Error
+		var op *net.OpError
+		switch {
+		case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
+			r.add(CheckRegistry, Fail, fmt.Sprintf("GET %s: the registry refused the token: %s", url, scrub(err.Error(), secret)), refusedFix(r.target))
+		case errors.As(err, &op) && op.Op == "dial":
+			r.add(CheckRegistry, Fail, fmt.Sprintf("GET %s: %s", url, scrub(err.Error(), secret)),
+				"nothing answers at "+r.host+": check the host and port, and that the registry (or its VPC endpoint) is up")
+		default:
+			r.add(CheckRegistry, Fail, fmt.Sprintf("GET %s: %s", url, scrub(err.Error(), secret)),
+				"check that the registry is reachable from this host (DNS, firewall, HTTPS_PROXY/NO_PROXY)")
+		}
 		return
 	}
 	defer resp.Body.Close()
@@ -470,28 +493,28 @@ func (r *run) checkRegistry() {
 	case resp.StatusCode == http.StatusOK:
 		r.add(CheckRegistry, Pass, fmt.Sprintf("GET %s with the token: %s", url, resp.Status), "")
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		r.add(CheckRegistry, Fail, fmt.Sprintf("GET %s with the token: %s (the registry refused the token)", url, resp.Status),
-			"the token is for account "+r.target.Registry.Account+" in "+r.target.Registry.Region+
-				": check that the entry's account and region match the registry, and that the role may call ecr:GetAuthorizationToken there")
+		r.add(CheckRegistry, Fail, fmt.Sprintf("GET %s with the token: %s (the registry refused the token)", url, resp.Status), refusedFix(r.target))
 	default:
 		r.add(CheckRegistry, Fail, fmt.Sprintf("GET %s with the token: %s", url, resp.Status), "this does not look like an OCI registry: check the host")
 	}
 }
 
-// registryURL is where docker would ping the registry: plain HTTP for loopback hosts (docker treats
-// 127.0.0.0/8 and localhost as insecure registries), HTTPS otherwise.
-func registryURL(host string) string {
+func refusedFix(t config.Target) string {
+	return "the token is for account " + t.Registry.Account + " in " + t.Registry.Region +
+		": check that the entry's account and region are the registry's, and that the role may call ecr:GetAuthorizationToken there"
+}
+
+// isLoopback reports whether docker would treat host as an insecure (plain HTTP) registry by default.
+func isLoopback(host string) bool {
 	h := host
 	if hh, _, err := net.SplitHostPort(host); err == nil {
 		h = hh
 	}
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return "http://" + host + "/v2/"
+		return true
 	}
-	if ip := net.ParseIP(strings.Trim(h, "[]")); ip != nil && ip.IsLoopback() {
-		return "http://" + host + "/v2/"
-	}
-	return "https://" + host + "/v2/"
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 func (r *run) checkCache() {

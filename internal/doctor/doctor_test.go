@@ -277,3 +277,19 @@ func TestHelperNotOnPath(t *testing.T) {
 	rep := w.doctor(t)
 	expect(t, rep, doctor.CheckHelper, doctor.Fail, "not on PATH", "make install")
 }
+
+func TestRegistryRefusesTheToken(t *testing.T) {
+	w := newWorld(t)
+	// A registry of another region: ECR tokens are regional, so it refuses ours — as when an alias entry
+	// names the wrong region.
+	other, err := standin.StartRegistry(w.aws, standin.WithRegion("eu-west-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	w.reg = other
+	w.configure(t, w.role, externalID) // entry says us-east-1, the stand-in's region
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckToken, doctor.Pass)
+	expect(t, rep, doctor.CheckRegistry, doctor.Fail, "refused the token", "401", "account and region")
+}
