@@ -47,6 +47,10 @@ const (
 	CheckClock      = "clock-skew"
 	CheckRegistry   = "registry"
 	CheckCache      = "cache-dir"
+)
+
+// HelperName is the credHelpers value that sends a registry to us: docker runs "docker-credential-" + HelperName.
+const (
 	HelperName      = "currents"
 	helperBinary    = "docker-credential-" + HelperName
 	awsHelperBinary = helperBinary + "-aws"

@@ -18,11 +18,12 @@ import (
 	"github.com/currentsdev/currents/internal/atomicfile"
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/dockerconfig"
+	"github.com/currentsdev/currents/internal/doctor"
 	"github.com/currentsdev/currents/internal/registry"
 )
 
 // HelperName is what config.json's credHelpers names: docker runs "docker-credential-" + HelperName.
-const HelperName = "currents"
+const HelperName = doctor.HelperName
 
 func init() { register(newConfigureCmd) }
 
