@@ -38,15 +38,15 @@ const (
 
 // Names of the checks, in the order they run. They are stable: --format json consumers key on them.
 const (
-	CheckHelper     = "helper-on-path"
-	CheckDocker     = "docker-config"
-	CheckConfig     = "currents-yaml"
-	CheckSource     = "source-credentials"
-	CheckAssume     = "assume-role"
-	CheckToken      = "ecr-token"
-	CheckClock      = "clock-skew"
-	CheckRegistry   = "registry"
-	CheckCache      = "cache-dir"
+	CheckHelper   = "helper-on-path"
+	CheckDocker   = "docker-config"
+	CheckConfig   = "currents-yaml"
+	CheckSource   = "source-credentials"
+	CheckAssume   = "assume-role"
+	CheckToken    = "ecr-token"
+	CheckClock    = "clock-skew"
+	CheckRegistry = "registry"
+	CheckCache    = "cache-dir"
 )
 
 // HelperName is the credHelpers value that sends a registry to us: docker runs "docker-credential-" + HelperName.
