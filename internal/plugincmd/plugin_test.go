@@ -266,7 +266,9 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 
 	// The table says the same, without colour (not a terminal).
 	r = w.docker("currents", "check")
-	if r.code != 0 || !strings.Contains(r.stdout, "every image is pullable") || strings.Contains(r.stdout, "\x1b[") {
+	t.Logf("docker currents check\n%s%s", r.stdout, r.stderr)
+	if r.code != 0 || !strings.Contains(r.stdout, "every image is pullable") || strings.Contains(r.stdout, "\x1b[") ||
+		!strings.Contains(r.stdout, `credHelpers["`+w.reg.Host()+`"] = "currents"`) || !strings.Contains(r.stdout, `DC_CURRENTS_IMAGE_TAG="staging" from .env:7`) {
 		t.Errorf("table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = w.docker("currents", "check", "-q")

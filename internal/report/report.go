@@ -257,6 +257,19 @@ func Table(w io.Writer, r *Report, colour bool) error {
 	if len(vars) > 0 {
 		fmt.Fprintf(w, "\nvariables in image references:\n%s\n", strings.Join(vars, "\n"))
 	}
+	// Which part of the docker configuration supplied each registry's
+	// credentials.
+	var creds []string
+	for _, row := range r.Services {
+		if c := row.Credentials; c != nil {
+			if line := fmt.Sprintf("  %s: %s", registryOf(row.Image), c); once(line) {
+				creds = append(creds, line)
+			}
+		}
+	}
+	if len(creds) > 0 {
+		fmt.Fprintf(w, "\ncredentials:\n%s\n", strings.Join(creds, "\n"))
+	}
 	verdict := paint(green, "every image is pullable")
 	if !r.Pullable {
 		verdict = paint(red, "some images are not pullable")
@@ -297,6 +310,14 @@ func firstClause(s string) string {
 		return s[:max-1] + "…"
 	}
 	return s
+}
+
+// registryOf is the registry part of an image reference, for display.
+func registryOf(image string) string {
+	if i := strings.IndexByte(image, '/'); i > 0 && (strings.ContainsAny(image[:i], ".:") || image[:i] == "localhost") {
+		return image[:i]
+	}
+	return "docker.io"
 }
 
 func shortDigest(d string) string {
