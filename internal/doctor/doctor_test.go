@@ -293,3 +293,28 @@ func TestRegistryRefusesTheToken(t *testing.T) {
 	expect(t, rep, doctor.CheckToken, doctor.Pass)
 	expect(t, rep, doctor.CheckRegistry, doctor.Fail, "refused the token", "401", "account and region")
 }
+
+func TestWebIdentity(t *testing.T) {
+	w := newWorld(t)
+	ciRole := "arn:aws:iam::" + w.aws.Account() + ":role/ci-pull"
+	w.aws.AddRole(ciRole, standin.RoleSpec{WebIdentityToken: "oidc-token-from-ci"})
+	tokenFile := filepath.Join(w.home, "oidc-token")
+	os.WriteFile(tokenFile, []byte("oidc-token-from-ci"), 0o600)
+	// CI runners have no source credentials at all.
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	p := filepath.Join(w.home, ".docker", config.FileName)
+	data, err := config.Upsert(nil, p, config.EntrySpec{Host: w.reg.Host(), Account: w.aws.Account(), Region: w.aws.Region(), RoleARN: ciRole, WebIdentityTokenFile: tokenFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p, data, 0o600)
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckSource, doctor.Skip, tokenFile)
+	expect(t, rep, doctor.CheckAssume, doctor.Pass, "assumed-role/ci-pull/")
+	expect(t, rep, doctor.CheckRegistry, doctor.Pass)
+
+	os.WriteFile(tokenFile, []byte("a-stale-token"), 0o600)
+	rep = w.doctor(t)
+	expect(t, rep, doctor.CheckAssume, doctor.Fail, "web identity")
+}
