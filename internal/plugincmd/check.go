@@ -79,8 +79,8 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 	st, err := stack.Load(ctx, project, services...)
 	if err != nil {
 		var le *stack.LoadError
-		if out.format == "json" && errors.As(err, &le) {
-			_ = report.JSON(w, &report.Report{Project: project.ProjectName})
+		if out.format == "json" && !out.quiet && errors.As(err, &le) {
+			_ = report.JSON(w, &report.Report{Project: project.ProjectName, Services: []report.Row{}, Error: err.Error()})
 		}
 		fmt.Fprintln(errOut, err)
 		return ExitLoadFailed

@@ -390,6 +390,10 @@ func TestBrokenVariants(t *testing.T) {
 				}
 			}
 			if c.code == 2 {
+				r, rep := w.checkJSON(c.args...)
+				if r.code != 2 || rep.Pullable || !strings.Contains(rep.Error, "does-not-exist.yaml") {
+					t.Errorf("json: exit %d, %+v", r.code, rep)
+				}
 				return
 			}
 			r, rep := w.checkJSON(c.args...)

@@ -53,6 +53,8 @@ type Report struct {
 	// Pullable is true when every checked image is pullable.
 	Pullable bool  `json:"pullable"`
 	Services []Row `json:"services"`
+	// Error says why the project could not be loaded (exit status 2).
+	Error string `json:"error,omitempty"`
 }
 
 // New combines the stack's diagnostics with the probe's results (matched by
