@@ -156,6 +156,9 @@ func runConfigure(a *App, o configureOptions) error {
 // replaceFile writes a new version of a settings file atomically, keeping its mode and owner (0600 when new)
 // and the old bytes in path.bak. It refuses if the file changed since it was read.
 func replaceFile(path string, old, data []byte) (backup string, err error) {
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target // a symlinked file (dotfiles) is updated where it lives, the link stays
+	}
 	mode, owner, exists, err := atomicfile.Existing(path, 0o600)
 	if err != nil {
 		return "", err
