@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -25,8 +26,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/logging"
@@ -44,6 +48,7 @@ const maxAttempts = 5
 
 // Client calls AWS for one helper run.
 type Client struct {
+	hook     func(*http.Response)
 	timeout  time.Duration
 	clock    tokencache.Clock
 	log      *slog.Logger
@@ -63,6 +68,26 @@ func WithClock(k tokencache.Clock) Option { return func(c *Client) { c.clock = k
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
 
+// WithResponseHook calls f with every HTTP response from STS and ECR (doctor
+// reads the Date header to measure clock skew). f must not keep or read the body.
+func WithResponseHook(f func(*http.Response)) Option { return func(c *Client) { c.hook = f } }
+
+// responseHook is a deserialize-step middleware, innermost, so it sees the raw
+// HTTP response of every attempt, errors included. (Wrapping the HTTP client
+// instead would break AWS_CA_BUNDLE, which needs the SDK's own client type.)
+func responseHook(f func(*http.Response)) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("CurrentsResponseHook",
+			func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleDeserialize(ctx, in)
+				if r, ok := out.RawResponse.(*smithyhttp.Response); ok && r != nil && r.Response != nil {
+					f(r.Response)
+				}
+				return out, md, err
+			}), middleware.After)
+	}
+}
+
 // New returns a Client.
 func New(opts ...Option) *Client {
 	c := &Client{timeout: config.DefaultTimeout, clock: tokencache.SystemClock{}, log: logging.Discard(), hostname: os.Hostname}
@@ -81,6 +106,9 @@ func (c *Client) load(ctx context.Context, region, profile string, extra ...func
 		awsconfig.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = maxAttempts })
 		}),
+	}
+	if c.hook != nil {
+		opts = append(opts, awsconfig.WithAPIOptions([]func(*middleware.Stack) error{responseHook(c.hook)}))
 	}
 	if profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
@@ -247,15 +275,7 @@ func (c *Client) AuthorizationToken(ctx context.Context, t config.Target, creds 
 			encoded, expires = aws.ToString(out.AuthorizationData.AuthorizationToken), out.AuthorizationData.ExpiresAt
 		}
 	} else {
-		out, err := ecr.NewFromConfig(cfg, func(o *ecr.Options) {
-			// A FIPS or dual-stack registry host implies its API has the same kind of endpoint.
-			if t.Registry.FIPS {
-				o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
-			}
-			if t.Registry.DualStack {
-				o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
-			}
-		}).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
+		out, err := ecrClient(cfg, t).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
 		if err != nil {
 			return tokencache.Token{}, c.fail(t, stepToken, err)
 		}
@@ -272,6 +292,61 @@ func (c *Client) AuthorizationToken(ctx context.Context, t config.Target, creds 
 	}
 	c.log.Debug("authorization token fetched", "host", t.Registry.Host, "expires", *expires)
 	return tokencache.Token{Username: user, Password: logging.NewSecret(pass), Issued: now, Expires: *expires}, nil
+}
+
+// ecrClient is the private ECR API client serving t's registry.
+func ecrClient(cfg aws.Config, t config.Target) *ecr.Client {
+	return ecr.NewFromConfig(cfg, func(o *ecr.Options) {
+		// A FIPS or dual-stack registry host implies its API has the same kind of endpoint.
+		if t.Registry.FIPS {
+			o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
+		}
+		if t.Registry.DualStack {
+			o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
+		}
+	})
+}
+
+// EnsureRepository makes sure repository name exists in t's registry, creating
+// it when DescribeRepositories says it does not (mirroring into a customer's
+// ECR). created reports whether it was made now.
+func (c *Client) EnsureRepository(ctx context.Context, t config.Target, creds tokencache.Session, name string) (created bool, err error) {
+	cfg, err := c.load(ctx, region(t), "", awsconfig.WithCredentialsProvider(static(creds)))
+	if err != nil {
+		return false, c.fail(t, stepRepository, err)
+	}
+	client := ecrClient(cfg, t)
+	var registryID *string
+	if t.Registry.Account != "" {
+		registryID = aws.String(t.Registry.Account)
+	}
+	_, err = client.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RegistryId: registryID, RepositoryNames: []string{name}})
+	var notFound *ecrtypes.RepositoryNotFoundException
+	switch {
+	case err == nil:
+		return false, nil
+	case !errors.As(err, &notFound):
+		return false, c.failOn(t, stepRepository, err, "ecr:DescribeRepositories", c.repositoryARN(t, name))
+	}
+	_, err = client.CreateRepository(ctx, &ecr.CreateRepositoryInput{RegistryId: registryID, RepositoryName: aws.String(name)})
+	var exists *ecrtypes.RepositoryAlreadyExistsException
+	switch {
+	case err == nil:
+		c.log.Debug("repository created", "host", t.Registry.Host, "repository", name)
+		return true, nil
+	case errors.As(err, &exists): // created meanwhile by a parallel mirror
+		return false, nil
+	default:
+		return false, c.failOn(t, stepCreate, err, "ecr:CreateRepository", c.repositoryARN(t, name))
+	}
+}
+
+func (c *Client) repositoryARN(t config.Target, name string) string {
+	part := t.Registry.Partition
+	if part == "" {
+		part = "aws"
+	}
+	return fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", part, t.Registry.Region, t.Registry.Account, name)
 }
 
 func decodeToken(encoded string) (user, pass string, err error) {

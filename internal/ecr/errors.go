@@ -21,6 +21,8 @@ const (
 	stepWebIdentity step = "assuming role with web identity"
 	stepToken       step = "getting an ECR authorization token"
 	stepCaller      step = "asking STS who the credentials belong to"
+	stepRepository  step = "looking up the repository"
+	stepCreate      step = "creating the repository"
 )
 
 // Error is a failed AWS step, phrased for the person who has to fix it: which
@@ -34,8 +36,20 @@ type Error struct {
 	Fix     string
 	Err     error
 
+	// Action and Resource name the IAM permission AWS refused, when it refused one.
+	Action   string
+	Resource string
+
 	rejected bool
 }
+
+// MissingPermission names the IAM action and resource AWS refused; ok is
+// false when the failure was not a denied permission.
+func (e *Error) MissingPermission() (action, resource string, ok bool) {
+	return e.Action, e.Resource, e.Action != "" && isDenied(e.Code)
+}
+
+func isDenied(code string) bool { return code == "AccessDenied" || code == "AccessDeniedException" }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -72,6 +86,23 @@ var rejectedCodes = map[string]bool{
 	"InvalidSignatureException": true, "SignatureDoesNotMatch": true, "InvalidToken": true,
 }
 
+// failOn is fail for a step whose IAM action and resource are known.
+func (c *Client) failOn(t config.Target, s step, err error, action, resource string) error {
+	e := c.fail(t, s, err).(*Error)
+	if isDenied(e.Code) {
+		e.Action, e.Resource = action, resource
+		e.Fix = fmt.Sprintf("the principal may not call %s on %s; allow it in the IAM policy of %s", action, resource, principalName(t))
+	}
+	return e
+}
+
+func principalName(t config.Target) string {
+	if r := t.RoleARN(); r != "" {
+		return r
+	}
+	return "the credentials in use (see `docker-credential-currents doctor`)"
+}
+
 func (c *Client) fail(t config.Target, s step, err error) error {
 	e := &Error{Host: t.Registry.Host, RoleARN: t.RoleARN(), Step: string(s), Err: err}
 	where := t.Where()
@@ -103,6 +134,7 @@ func (c *Client) fail(t config.Target, s step, err error) error {
 	case s == stepAssume && e.rejected:
 		e.Fix = "the source credentials are invalid or expired: " + sourceFix(t, where)
 	case s == stepAssume && e.Code == "AccessDenied":
+		e.Action, e.Resource = "sts:AssumeRole", e.RoleARN
 		e.Fix = fmt.Sprintf("ask the vendor to trust your principal in the trust policy of %s, and check role_arn and external_id in %s", e.RoleARN, where)
 	case s == stepAssume && e.Code == "ValidationError":
 		e.Fix = "check role_arn, session_name and duration in " + where + " (duration may exceed the role's maximum session duration, which is 1h when roles are chained)"
@@ -110,7 +142,8 @@ func (c *Client) fail(t config.Target, s step, err error) error {
 		e.Fix = "activate STS in region " + t.Registry.Region + " in the IAM console of the account that assumes the role"
 	case s == stepToken && e.rejected:
 		e.Fix = "AWS no longer accepts the session; run `docker-credential-currents erase` with the host on stdin, or remove the cache directory, and retry"
-	case s == stepToken && (e.Code == "AccessDeniedException" || e.Code == "AccessDenied"):
+	case s == stepToken && isDenied(e.Code):
+		e.Action, e.Resource = "ecr:GetAuthorizationToken", "*"
 		e.Fix = "the principal may not call ecr:GetAuthorizationToken; ask the vendor to allow it in the role's policy"
 		if e.RoleARN == "" {
 			e.Fix = "the credentials may not call ecr:GetAuthorizationToken; allow it in their IAM policy, or set role_arn for this registry in " + where
@@ -123,8 +156,13 @@ func sourceFix(t config.Target, where string) string {
 	if p := profileOf(t); p != "" {
 		return fmt.Sprintf("check profile %q in ~/.aws/config and ~/.aws/credentials (try `aws sts get-caller-identity --profile %s`); the profile is set in %s", p, p, where)
 	}
-	return "give the helper AWS credentials: set profile for this registry in " + where +
-		", or AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run it where an instance or task role is available"
+	if t.Entry == nil {
+		return fmt.Sprintf("give the helper AWS credentials: add an entry for %s with profile: (or role_arn:) to %s "+
+			"(docker-credential-currents configure does it), or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "+
+			"or run where an instance or task role is available", t.Registry.Host, t.File)
+	}
+	return "give the helper AWS credentials: add profile: to " + where +
+		", or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an instance or task role is available"
 }
 
 func isTimeout(err error) bool {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/currentsdev/currents/internal/atomicfile"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/registry"
 )
@@ -277,10 +278,10 @@ func (fe *fileEntry) entry() (*Entry, error) {
 	return e, nil
 }
 
-// Store replaces id's entry atomically: a temporary file in the same directory,
-// fsync, rename, fsync of the directory. A crash at any point leaves either the
-// old file or the new one. On failure (a full disk) the old file is untouched.
-// Callers hold the lock (see Lock).
+// Store replaces id's entry atomically (internal/atomicfile: a temporary file
+// in the same directory, fsync, rename, fsync of the directory), so a crash at
+// any point leaves either the old file or the new one, and a failure (a full
+// disk) leaves the old file untouched. Callers hold the lock (see Lock).
 func (c *Cache) Store(id Identity, e *Entry) error {
 	fe := fileEntry{Version: fileVersion, Identity: id.Describe()}
 	if s := e.Session; s != nil {
@@ -302,27 +303,8 @@ func (c *Cache) Store(id Identity, e *Entry) error {
 	}
 	p := c.path(id)
 	c.removeStale(id)
-	tmp, err := os.CreateTemp(c.dir, "."+id.Key()+".*.tmp") // CreateTemp makes it 0600
-	if err != nil {
+	if err := atomicfile.WriteFile(p, append(data, '\n'), 0o600); err != nil {
 		return c.writeErr(p, err)
-	}
-	_, err = tmp.Write(append(data, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return c.writeErr(p, err)
-	}
-	if d, err := os.Open(c.dir); err == nil {
-		_ = d.Sync() // makes the rename durable; failure leaves a valid file either way
-		d.Close()
 	}
 	return nil
 }
@@ -338,7 +320,7 @@ func (c *Cache) writeErr(p string, err error) error {
 // removeStale deletes temporary files a killed writer left behind. Under the
 // lock no other writer for id exists, so every such file is stale.
 func (c *Cache) removeStale(id Identity) {
-	stale, _ := filepath.Glob(filepath.Join(c.dir, "."+id.Key()+".*.tmp"))
+	stale, _ := filepath.Glob(filepath.Join(c.dir, "."+id.Key()+".json.tmp-*")) // atomicfile's temporary names
 	for _, s := range stale {
 		os.Remove(s)
 	}

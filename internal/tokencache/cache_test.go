@@ -130,8 +130,15 @@ func TestStoreLoad(t *testing.T) {
 	if e := c.Load(id); e.Session != nil || len(e.Tokens) != 0 {
 		t.Fatalf("empty cache: %+v", e)
 	}
+	// A writer killed mid-write leaves its temporary file; the next Store
+	// (under the lock) clears it.
+	stale := filepath.Join(c.Dir(), "."+id.Key()+".json.tmp-123")
+	os.WriteFile(stale, []byte("{half"), 0o600)
 	if err := c.Store(id, sampleEntry()); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("stale temporary file kept")
 	}
 	e := c.Load(id)
 	tok, ok := e.Token("us-east-1")
@@ -148,7 +155,7 @@ func TestStoreLoad(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(c.Dir())
 	for _, de := range entries {
-		if strings.HasSuffix(de.Name(), ".tmp") {
+		if strings.Contains(de.Name(), ".tmp-") {
 			t.Errorf("temporary file left: %s", de.Name())
 		}
 	}
@@ -322,7 +329,7 @@ func TestFullDisk(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Error("the old cache file changed")
 	}
-	if leftovers, _ := filepath.Glob(filepath.Join(c.Dir(), "*.tmp")); len(leftovers) > 0 {
+	if leftovers, _ := filepath.Glob(filepath.Join(c.Dir(), "*.tmp-*")); len(leftovers) > 0 {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 }

@@ -1,0 +1,159 @@
+package ecr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/standin"
+)
+
+const userARN = "arn:aws:iam::111122223333:user/customer"
+
+func setup(t *testing.T) (*standin.Server, config.Target, string) {
+	t.Helper()
+	aws := standin.New()
+	t.Cleanup(aws.Close)
+	user := aws.AddUser(userARN)
+	role := "arn:aws:iam::" + aws.Account() + ":role/pull"
+	aws.AddRole(role, standin.RoleSpec{ExternalID: "ext-1", Trust: []string{userARN}})
+	for _, kv := range aws.Env(user) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	cfg, err := config.Parse("/etc/currents.yaml", []byte(fmt.Sprintf(
+		"registries:\n  - host: 127.0.0.1:5000\n    account: %q\n    region: us-east-1\n    role_arn: %s\n    external_id: ext-1\n", aws.Account(), role)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, _ := cfg.Lookup("127.0.0.1:5000")
+	return aws, tg, role
+}
+
+func TestStepsAgainstStandIn(t *testing.T) {
+	aws, tg, role := setup(t)
+	var dates atomic.Int32
+	c := New(WithTimeout(5*time.Second), WithResponseHook(func(r *http.Response) {
+		if r.Header.Get("Date") != "" {
+			dates.Add(1)
+		}
+	}))
+	ctx := context.Background()
+	src, err := c.SourceCredentials(ctx, tg)
+	if err != nil || !src.Expires.IsZero() || src.AccessKeyID == "" {
+		t.Fatalf("source: %+v %v", src, err)
+	}
+	s, err := c.AssumeRole(ctx, tg, src)
+	if err != nil || s.SessionToken.IsZero() || !s.Expires.After(time.Now().Add(50*time.Minute)) {
+		t.Fatalf("assume: %+v %v", s, err)
+	}
+	id, err := c.CallerIdentity(ctx, tg, s)
+	if err != nil || id.Account != aws.Account() || !strings.Contains(id.ARN, "assumed-role/pull/") {
+		t.Errorf("caller: %+v %v", id, err)
+	}
+	tok, err := c.AuthorizationToken(ctx, tg, s)
+	if err != nil || tok.Username != "AWS" || tok.Password.IsZero() || tok.Expires.Sub(tok.Issued) < 11*time.Hour {
+		t.Fatalf("token: %+v %v", tok, err)
+	}
+	if dates.Load() < 3 {
+		t.Errorf("response hook saw %d responses with a Date", dates.Load())
+	}
+	if n := aws.Counts(); n.AssumeRole != 1 || n.GetAuthorizationToken != 1 || n.GetCallerIdentity != 1 {
+		t.Errorf("counts %+v", n)
+	}
+	_ = role
+}
+
+func TestEnsureRepository(t *testing.T) {
+	aws, tg, role := setup(t)
+	c := New()
+	ctx := context.Background()
+	s, err := c.Credentials(ctx, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false} {
+		created, err := c.EnsureRepository(ctx, tg, s, "currents/on-prem/api")
+		if err != nil || created != want {
+			t.Fatalf("call %d: created %v, %v", i, created, err)
+		}
+	}
+	aws.Deny(role, "ecr:CreateRepository")
+	_, err = c.EnsureRepository(ctx, tg, s, "currents/on-prem/writer")
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("denied create: %v", err)
+	}
+	action, arn, ok := e.MissingPermission()
+	if !ok || action != "ecr:CreateRepository" || arn != "arn:aws:ecr:us-east-1:"+aws.Account()+":repository/currents/on-prem/writer" {
+		t.Errorf("MissingPermission = %q %q %v", action, arn, ok)
+	}
+	if !strings.Contains(err.Error(), "ecr:CreateRepository") || !strings.Contains(err.Error(), role) {
+		t.Errorf("message: %v", err)
+	}
+}
+
+func TestErrorsAreActionable(t *testing.T) {
+	aws, tg, role := setup(t)
+	c := New()
+	ctx := context.Background()
+	aws.RefuseRole(role, true)
+	_, err := c.Credentials(ctx, tg)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "AccessDenied" || e.CredentialsRejected() {
+		t.Fatalf("refused: %#v", err)
+	}
+	if a, r, ok := e.MissingPermission(); !ok || a != "sts:AssumeRole" || r != role {
+		t.Errorf("MissingPermission = %q %q", a, r)
+	}
+	for _, w := range []string{"127.0.0.1:5000", "assuming role " + role, "AWS said AccessDenied", "ask the vendor to trust", "/etc/currents.yaml"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("lacks %q: %v", w, err)
+		}
+	}
+	// Bad source keys: STS says the key is invalid; the fix is about the source.
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-wrong-secret")
+	_, err = c.Credentials(ctx, tg)
+	if !errors.As(err, &e) || !strings.Contains(err.Error(), "source credentials are invalid") {
+		t.Errorf("bad source: %v", err)
+	}
+	if strings.Contains(err.Error(), "wrong-secret") {
+		t.Error("the secret key is in the error")
+	}
+	// No credentials at all on a default-chain target.
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	r, _ := (&config.Config{}).Lookup("513558712013.dkr.ecr.us-east-1.amazonaws.com")
+	r.File = "/etc/currents.yaml"
+	_, err = c.Credentials(ctx, r)
+	if err == nil || !strings.Contains(err.Error(), "add an entry for 513558712013.dkr.ecr.us-east-1.amazonaws.com") {
+		t.Errorf("no credentials: %v", err)
+	}
+}
+
+func TestSessionName(t *testing.T) {
+	c := New()
+	c.hostname = func() (string, error) { return "web 01.example.com/ä", nil }
+	if got := c.SessionName(config.Target{}); got != "currents-web-01.example.com" {
+		t.Errorf("SessionName = %q", got)
+	}
+	c.hostname = func() (string, error) { return strings.Repeat("h", 100), nil }
+	if got := c.SessionName(config.Target{}); len(got) != 64 {
+		t.Errorf("SessionName length %d", len(got))
+	}
+	if got := c.SessionName(config.Target{Entry: &config.Entry{SessionName: "mine"}}); got != "mine" {
+		t.Errorf("configured session name ignored: %q", got)
+	}
+}
