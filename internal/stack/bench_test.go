@@ -1,0 +1,17 @@
+package stack
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkLoad loads the six-service stack with its .env and diagnoses it
+// (two compose-go loads: interpolated and raw).
+func BenchmarkLoad(b *testing.B) {
+	b.Setenv("DC_CURRENTS_REGISTRY", "127.0.0.1:5000")
+	for i := 0; i < b.N; i++ {
+		if _, err := Load(context.Background(), Options{ProjectDirectory: dir}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
