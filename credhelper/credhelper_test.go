@@ -109,6 +109,10 @@ func TestRefusedRoleNamesRegistryRoleAndAWSWords(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
+	// Docker 28 ignores a helper's error, so it must be on stderr too, once.
+	if n := strings.Count(w.logs(), "AccessDenied"); n != 1 {
+		t.Errorf("stderr reports the refusal %d times, want once:\n%s", n, w.logs())
+	}
 	// A wrong external ID is refused by STS just the same, and the fix names the key.
 	w.aws.RefuseRole(w.role, false)
 	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    external_id: wrong-id\n",
@@ -163,6 +167,9 @@ func TestBadConfigNamesFileEntryKey(t *testing.T) {
 	_, err := w.get(w.reg.Host(), nil)
 	if err == nil {
 		t.Fatal("bad config accepted")
+	}
+	if !strings.Contains(w.logs(), "level=ERROR") || !strings.Contains(w.logs(), `\"duration\"`) {
+		t.Errorf("the config error is not on stderr:\n%s", w.logs())
 	}
 	for _, want := range []string{w.config + ":6", "registries entry 1", w.reg.Host(), `key "duration"`, "15m to 12h"} {
 		if !strings.Contains(err.Error(), want) {
@@ -245,7 +252,7 @@ func TestSIGKILLNeverCorrupts(t *testing.T) {
 	}
 	t.Logf("refresh takes ~%s; %d kills: %d after the write, %d before or during it", d, kills, completed, kills-completed)
 	w.prove(w.mustGet(w.reg.Host(), nil))
-	if tmp, _ := filepath.Glob(filepath.Join(w.cacheDir, "*.tmp")); len(tmp) > 0 {
+	if tmp, _ := filepath.Glob(filepath.Join(w.cacheDir, "*.tmp-*")); len(tmp) > 0 {
 		t.Errorf("temporary files left after a completed write: %v", tmp)
 	}
 }
@@ -281,7 +288,7 @@ func TestFullDiskKeepsOldCache(t *testing.T) {
 	if string(before) != string(after) {
 		t.Error("the cache file changed on a full disk")
 	}
-	if tmp, _ := filepath.Glob(filepath.Join(w.cacheDir, "*.tmp")); len(tmp) > 0 {
+	if tmp, _ := filepath.Glob(filepath.Join(w.cacheDir, "*.tmp-*")); len(tmp) > 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
 	// A refresh that cannot be cached still answers, and says why loudly.

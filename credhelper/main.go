@@ -43,7 +43,9 @@ func serve() {
 	log := logging.FromEnv(name)
 	h, err := build(log)
 	if err != nil {
-		// The protocol puts errors on stdout, where docker reads them.
+		// The protocol puts errors on stdout, where docker reads them; stderr
+		// is where docker 28, which ignores them, still shows them.
+		log.Error("cannot get credentials", "err", err)
 		fmt.Fprintln(os.Stdout, err)
 		os.Exit(1)
 	}

@@ -10,6 +10,7 @@ package helper
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -108,9 +109,20 @@ func (h *Helper) Get(serverURL string) (string, string, error) {
 				"expires", cached.Expires.Format(time.RFC3339), "err", err)
 			return cached.Username, cached.Password.Reveal(), nil
 		}
+		h.reportError(host, err)
 		return "", "", err
 	}
 	return tok.Username, tok.Password.Reveal(), nil
+}
+
+// reportError also writes a failed get to stderr: docker 28 drops a helper's
+// error and pulls anonymously, so stderr is where the user sees why. An error
+// relayed from the AWS binary was already reported there by that process.
+func (h *Helper) reportError(host string, err error) {
+	var r relayed
+	if !errors.As(err, &r) {
+		h.log.Error("cannot get credentials", "host", host, "err", err)
+	}
 }
 
 // RefreshBudget bounds a whole refresh: waiting for another process's refresh

@@ -28,7 +28,9 @@ func protocolCommands(a *App) []*cobra.Command {
 					return credentials.PrintVersion(a.Out)
 				}
 				h, err := a.Helper()
-				if err == nil {
+				if err != nil {
+					a.Log.Error("cannot serve "+act.name, "err", err) // docker 28 shows only stderr
+				} else {
 					err = credentials.HandleCommand(h, act.name, a.In, a.Out)
 				}
 				if err != nil {
