@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
 
@@ -54,7 +55,8 @@ Exit status: 0 every image is pullable, 1 some image is not, 2 the project
 cannot be loaded.`,
 		RunE: func(cmd *cobra.Command, services []string) error {
 			if out.format != "table" && out.format != "json" {
-				return fmt.Errorf("--format %q: use table or json", out.format)
+				// A usage error, reported like docker's own flag errors.
+				return cli.StatusError{StatusCode: 125, Status: fmt.Sprintf("invalid argument %q for \"--format\" flag: use table or json", out.format)}
 			}
 			code := runCheck(cmd.Context(), dockerCli, project, services, out, dockerCli.Out())
 			if code != 0 {

@@ -276,6 +276,11 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 		t.Errorf("-q: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 
+	// Usage errors are docker's 125, not a verdict on the stack.
+	if r := w.docker("currents", "check", "--format", "yaml"); r.code != 125 {
+		t.Errorf("--format yaml: exit %d", r.code)
+	}
+
 	// Naming a service checks it and what it depends on.
 	_, rep = w.checkJSON("api")
 	if len(rep.Services) != 2 || rep.Services[0].Service != "api" || rep.Services[1].Service != "writer" {
