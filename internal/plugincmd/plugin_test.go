@@ -479,3 +479,30 @@ func BenchmarkDockerCurrentsCheck(b *testing.B) {
 		}
 	}
 }
+
+// Colour appears on a terminal only, and never with NO_COLOR. util-linux's
+// script(1) gives the plugin a pseudo-terminal.
+func TestColourOnATerminalOnly(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) from util-linux is needed to run under a pseudo-terminal")
+	}
+	w := newWorld(t)
+	w.registerHelper()
+	onTTY := func(extraEnv ...string) string {
+		cmd := exec.Command(scriptBin, "-qefc", docker+" currents check", "/dev/null")
+		cmd.Dir = stackAt
+		cmd.Env = append(append([]string{}, w.env...), extraEnv...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("script: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if out := onTTY(); !strings.Contains(out, "\x1b[32mok\x1b[0m") {
+		t.Errorf("no colour on a terminal:\n%q", out)
+	}
+	if out := onTTY("NO_COLOR=1"); strings.Contains(out, "\x1b[") || !strings.Contains(out, "every image is pullable") {
+		t.Errorf("colour despite NO_COLOR:\n%q", out)
+	}
+}
