@@ -103,3 +103,15 @@ func TestColourDecision(t *testing.T) {
 		t.Error("NO_COLOR ignored")
 	}
 }
+
+// A service with both image and build is built by compose when its image
+// cannot be pulled: not a failure, but worth a warning.
+func TestBuildFallback(t *testing.T) {
+	ref, _ := name.ParseReference("r.example/app:1")
+	st := &stack.Stack{Name: "p", Services: []stack.Service{{Name: "app", Kind: stack.Pulled, Image: "r.example/app:1", Ref: ref, Build: true}}}
+	rep := New(st, []probe.Result{{Image: probe.Image{ID: "app", Ref: ref}, Status: probe.NotFound, Message: "tag 1 is not in r.example/app"}})
+	row := rep.Services[0]
+	if !rep.Pullable || row.Status != StatusBuildOnly || len(row.Warnings) != 1 || !strings.Contains(row.Warnings[0], "compose will build") {
+		t.Errorf("%+v", rep)
+	}
+}
