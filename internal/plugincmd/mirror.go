@@ -7,14 +7,19 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/docker/cli/cli/command"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/ecr"
 	"github.com/currentsdev/currents/internal/mirror"
 	"github.com/currentsdev/currents/internal/probe"
 	"github.com/currentsdev/currents/internal/stack"
+	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 func init() { register(newMirrorCommand) }
@@ -200,7 +205,7 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 		mirror.WithJobs(fl.jobs),
 		mirror.WithPlatforms(platforms),
 	}
-	if create := repositoryCreator(prefix.Registry()); create != nil {
+	if create := repositoryCreator(prefix.Registry(), errOut); create != nil {
 		opts = append(opts, mirror.WithRepositoryCreator(create))
 	}
 	var bars *mirror.Bars
@@ -315,4 +320,49 @@ func writeEnv(errOut io.Writer, env []assignment) int {
 		}
 	}
 	return code
+}
+
+// repositoryCreator returns how to create missing repositories when the
+// mirror is an ECR registry (by its host, or an alias in currents.yaml), with
+// the AWS credentials the credential helper would use for it; nil for other
+// registries, which create repositories on push.
+func repositoryCreator(host string, errOut io.Writer) mirror.RepositoryCreator {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		fmt.Fprintf(errOut, "warning: %v\n", err)
+		return nil
+	}
+	t, ok := cfg.Lookup(strings.ToLower(host))
+	if !ok || t.Registry.Public {
+		return nil
+	}
+	client := ecr.New(ecr.WithTimeout(cfg.Timeout))
+	var (
+		once     sync.Once
+		creds    tokencache.Session
+		credsErr error
+	)
+	return func(ctx context.Context, repo name.Repository) error {
+		// One set of credentials for the whole run, asked for only when a
+		// repository turns out to be missing.
+		once.Do(func() { creds, credsErr = client.Credentials(ctx, t) })
+		if credsErr != nil {
+			return credsErr
+		}
+		created, err := client.EnsureRepository(ctx, t, creds, repo.RepositoryStr())
+		var e *ecr.Error
+		if errors.As(err, &e) {
+			if action, resource, ok := e.MissingPermission(); ok {
+				return fmt.Errorf("repository %s does not exist and may not be created: missing permission %s on %s; grant it (`docker currents policy ci-trust --create-repositories --to %s/…` prints a policy with it) or create the repository: aws ecr create-repository --region %s --repository-name %s",
+					repo.RepositoryStr(), action, resource, host, t.Registry.Region, repo.RepositoryStr())
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(errOut, "created ECR repository %s in %s\n", repo.RepositoryStr(), host)
+		}
+		return nil
+	}
 }

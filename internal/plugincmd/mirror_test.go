@@ -127,3 +127,68 @@ func TestMirrorNamesTheSideThatFailed(t *testing.T) {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", out, errOut)
 	}
 }
+
+// TestMirrorCreatesMissingECRRepositories: the mirror is an ECR-style front
+// that refuses pushes to repositories that do not exist, mapped to its
+// account and region by currents.yaml; mirror creates them with the role's
+// credentials, or names the exact permission the role lacks.
+func TestMirrorCreatesMissingECRRepositories(t *testing.T) {
+	isolate(t)
+	aws := standin.New()
+	t.Cleanup(aws.Close)
+	src := standin.NewRegistry(aws)
+	dst := standin.NewRegistry(aws, standin.WithRequireRepositories())
+	t.Cleanup(src.Close)
+	t.Cleanup(dst.Close)
+	if _, err := seed.Stack(context.Background(), src, "currents/on-prem", "staging"); err != nil {
+		t.Fatal(err)
+	}
+	userARN := "arn:aws:iam::111122223333:user/mirror"
+	user := aws.AddUser(userARN)
+	role := "arn:aws:iam::" + aws.Account() + ":role/mirror-push"
+	aws.AddRole(role, standin.RoleSpec{Trust: []string{userARN}})
+	for _, kv := range aws.Env(user) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CA_BUNDLE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	yaml := fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n", dst.Host(), aws.Account(), aws.Region(), role)
+	if err := os.WriteFile(os.Getenv("CURRENTS_CONFIG"), []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokUser, pass, _ := aws.MintToken(fmt.Sprintf("arn:aws:iam::%s:root", aws.Account()), time.Hour)
+	auth := base64.StdEncoding.EncodeToString([]byte(tokUser + ":" + pass))
+	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q},%q:{"auth":%q}}}`, src.Host(), auth, dst.Host(), auth)
+	if err := os.WriteFile(filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DC_CURRENTS_REGISTRY", src.Host())
+	compose := filepath.Join(stackDir, "compose.yaml")
+
+	out, errOut, err := runRoot(t, "mirror", "-f", compose, "--to", dst.Host()+"/mirror/currents/")
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out, errOut)
+	}
+	for _, s := range seed.Services {
+		if !aws.HasRepository(aws.Account(), aws.Region(), "mirror/currents/"+s) {
+			t.Errorf("repository mirror/currents/%s not created", s)
+		}
+	}
+	if n := strings.Count(errOut, "created ECR repository"); n != 6 {
+		t.Errorf("%d creations reported:\n%s", n, errOut)
+	}
+
+	aws.Deny(role, "ecr:CreateRepository")
+	out, _, err = runRoot(t, "mirror", "-f", compose, "--to", dst.Host()+"/other/")
+	if err == nil {
+		t.Fatal("mirror without ecr:CreateRepository succeeded")
+	}
+	want := fmt.Sprintf("missing permission ecr:CreateRepository on arn:aws:ecr:%s:%s:repository/other/api", aws.Region(), aws.Account())
+	if !strings.Contains(out, want) || !strings.Contains(out, "api: target") {
+		t.Errorf("want %q in:\n%s", want, out)
+	}
+}
