@@ -165,7 +165,3 @@ func (h *Helper) List() (map[string]string, error) {
 	}
 	return out, nil
 }
-
-// ErrNotHandled reports whether err is the protocol's "not found", meaning the
-// helper does not serve that host.
-func ErrNotHandled(err error) bool { return credentials.IsErrCredentialsNotFound(err) }

@@ -109,7 +109,10 @@ func Open(opts ...Option) (*Cache, error) {
 		o(c)
 	}
 	if c.dir != "" {
-		return c, c.ensureDir(c.dir)
+		if err := c.ensureDir(c.dir); err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
 	if d := os.Getenv(EnvDir); d != "" {
 		c.dir = d
