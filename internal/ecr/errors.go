@@ -115,6 +115,10 @@ func (c *Client) fail(t config.Target, s step, err error) error {
 		e.Message = fmt.Sprintf("no answer from AWS within %s", c.timeout)
 		e.Fix = "check this machine's network and proxy settings (HTTPS_PROXY), or raise timeout in " + t.File + " or CURRENTS_TIMEOUT"
 		return e
+	case s == stepSource:
+		// The chain reports only its last provider's failure (often IMDS),
+		// which reads as a non sequitur without this framing.
+		e.Message = "found no usable AWS credentials (the last source tried said: " + rootCause(err) + ")"
 	default:
 		e.Message = rootCause(err)
 	}
