@@ -392,3 +392,15 @@ func TestLeanBinaryImportsNoHeavyLibrary(t *testing.T) {
 		}
 	}
 }
+
+func TestMissingAWSBinary(t *testing.T) {
+	w := newWorld(t)
+	gone := map[string]string{"CURRENTS_AWS_HELPER": filepath.Join(t.TempDir(), "missing")}
+	_, err := w.get(w.reg.Host(), gone)
+	if err == nil || !strings.Contains(err.Error(), "cannot run the AWS helper") || !strings.Contains(err.Error(), "CURRENTS_AWS_HELPER") {
+		t.Errorf("missing AWS binary: %v", err)
+	}
+	if out, code := w.run(bin.lean, "", gone, "config"); code != 1 || !strings.Contains(w.logs(), "cannot run docker-credential-currents-aws") {
+		t.Errorf("config without the AWS binary: exit %d %q\n%s", code, out, w.logs())
+	}
+}
