@@ -96,6 +96,9 @@ the real compose). uninstall puts config.json back byte for byte.`,
 				return err
 			}
 			st := shim.Inspect(p)
+			if exe, err := os.Executable(); err == nil && st.Installed && st.Problem == "" && shim.Stale(p, exe) {
+				st.Problem = "the shim is an older build of docker-currents; run `docker currents shim install` again to update it"
+			}
 			writeShimStatus(dockerCli.Out(), st)
 			if st.Problem != "" {
 				return ExitError{Code: 1}

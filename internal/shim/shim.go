@@ -331,3 +331,19 @@ func digest(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
+
+// Stale reports whether the installed shim is a different build than exe,
+// as after upgrading docker-currents: a hard link keeps the old file.
+func Stale(p Paths, exe string) bool {
+	a, errA := os.Stat(p.Binary())
+	b, errB := os.Stat(exe)
+	if errA != nil || errB != nil || os.SameFile(a, b) {
+		return false
+	}
+	if a.Size() != b.Size() {
+		return true
+	}
+	x, errA := os.ReadFile(p.Binary())
+	y, errB := os.ReadFile(exe)
+	return errA == nil && errB == nil && !bytes.Equal(x, y)
+}

@@ -209,3 +209,24 @@ func TestFindRealComposeSkipsTheShimEvenUnderAnotherName(t *testing.T) {
 		t.Errorf("real = %q, %v; want %s", real, err, e.compose)
 	}
 }
+
+func TestStaleAfterAnUpgrade(t *testing.T) {
+	e := newEnv(t)
+	if _, err := Install(e.p, e.exe, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if Stale(e.p, e.exe) {
+		t.Error("fresh install reported stale")
+	}
+	// An upgrade replaces the file by rename, as install tools do.
+	tmp := e.exe + ".new"
+	if err := os.WriteFile(tmp, []byte("#!/bin/sh\necho shim v2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, e.exe); err != nil {
+		t.Fatal(err)
+	}
+	if !Stale(e.p, e.exe) {
+		t.Error("upgrade not detected")
+	}
+}
