@@ -62,8 +62,16 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (tokencache.Token, e
 
 	awsCtx, cancel := context.WithTimeout(ctx, f.Timeout)
 	defer cancel()
+	before := e.Session
 	tok, err := f.fetch(awsCtx, req, e, log)
 	if err != nil {
+		if e.Session != nil && e.Session != before {
+			// Keep the new session even though ECR failed: the retry then
+			// needs no second AssumeRole.
+			if serr := f.Cache.Store(req.Identity, e); serr != nil {
+				log.Debug("could not cache the new AWS session", "err", serr)
+			}
+		}
 		if hit && tokencache.Servable(cached.Issued, cached.Expires, clock.Now()) {
 			log.Warn("refresh failed; serving the cached token, which is still valid", "host", req.Target.Registry.Host,
 				"expires", cached.Expires.Format(time.RFC3339), "err", err)

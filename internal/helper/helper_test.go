@@ -227,6 +227,27 @@ func TestRevokedSessionIsReplaced(t *testing.T) {
 	}
 }
 
+// tokenDown fails only ECR, as when the role lacks ecr:GetAuthorizationToken.
+type tokenDown struct{ *fakeAWS }
+
+func (tokenDown) AuthorizationToken(context.Context, config.Target, tokencache.Session) (tokencache.Token, error) {
+	return tokencache.Token{}, errors.New("AccessDeniedException")
+}
+
+func TestSessionKeptWhenECRFails(t *testing.T) {
+	h, aws, _ := setup(t)
+	f := h.refresher.(*Fetcher)
+	f.AWS = tokenDown{aws}
+	for range 3 {
+		if _, _, err := h.Get(host); err == nil {
+			t.Fatal("ECR down, get succeeded")
+		}
+	}
+	if c, _ := aws.counts(); c != 1 {
+		t.Errorf("%d AssumeRole calls for 3 failing gets; want the session cached after the first", c)
+	}
+}
+
 func TestProtocolEdges(t *testing.T) {
 	h, aws, _ := setup(t)
 	for _, u := range []string{"https://index.docker.io/v1/", "ghcr.io", "", "https://user:pw@x"} {
