@@ -150,6 +150,23 @@ func counts(t *testing.T) map[string]int { t.Helper(); return standinJSON(t, "co
 // attempts returns the stand-in's per-operation counters of calls received, refused ones included.
 func attempts(t *testing.T) map[string]int { t.Helper(); return standinJSON(t, "attempts") }
 
+// front returns what the stand-in's ECR-style registry front saw since the last reset (Requests, Authorized,
+// Unauthorized, Expired, ManifestGets, BlobGets, ...).
+func front(t *testing.T) map[string]int { t.Helper(); return standinJSON(t, "registry") }
+
+// wantFrontServed asserts that the pulls really went through the front with tokens it accepted, and that it never
+// had to refuse an expired one.
+func wantFrontServed(t *testing.T) {
+	t.Helper()
+	f := front(t)
+	if f["Authorized"] == 0 || f["ManifestGets"] == 0 {
+		t.Errorf("the registry front authorized no manifest request: %v", f)
+	}
+	if f["Expired"] != 0 {
+		t.Errorf("the registry front refused %d requests for an expired token: %v", f["Expired"], f)
+	}
+}
+
 func standinJSON(t *testing.T, what string) map[string]int {
 	t.Helper()
 	resp, err := http.Get(e.standin + "/_standin/" + what)

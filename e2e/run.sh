@@ -28,8 +28,8 @@ START=$(now)
 # ---- preconditions: each one a clear reason, never a silent skip -------------------------------------------------
 [ "$(uname -s)" = Linux ] || die "needs Linux to run dockerd (this is $(uname -s))"
 [ "$(id -u)" -eq 0 ] || die "needs root to start dockerd (run as root, as .ci/run does)"
-for cmd in dockerd docker docker-registry go curl; do
-  command -v "$cmd" >/dev/null || die "'$cmd' is not installed (on Debian: apt-get install docker.io docker-registry curl)"
+for cmd in dockerd docker docker-registry go; do
+  command -v "$cmd" >/dev/null || die "'$cmd' is not installed (on Debian: apt-get install docker.io docker-registry)"
 done
 BIN=$(cd "$BIN" 2>/dev/null && pwd) || die "BIN directory '${BIN}' does not exist: run 'make build' first"
 for b in docker-credential-currents docker-credential-currents-aws docker-currents currents-standin; do
@@ -89,6 +89,17 @@ wait_for() {
     [ "$(date +%s)" -lt "$deadline" ] || die "$what did not become ready in ${secs}s"
     sleep 0.2
   done
+}
+
+# http_ok URL: whether a plain-HTTP GET of URL on loopback answers 200 (bash's /dev/tcp; no curl needed).
+http_ok() {
+  local rest=${1#http://} hostport path status
+  hostport=${rest%%/*}; path=/${rest#*/}
+  exec 9<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hostport" >&9
+  read -r -t 5 _ status _ <&9 || status=
+  exec 9<&-
+  [ "$status" = 200 ]
 }
 
 # free_port: a loopback TCP port nobody listens on right now. The caller retries if it loses the race.
@@ -162,11 +173,11 @@ EOF
   docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
   REG_PID=$!
   for _ in $(seq 1 50); do
-    curl -fsS "http://127.0.0.1:$REG_PORT/v2/" >/dev/null 2>&1 && break
+    http_ok "http://127.0.0.1:$REG_PORT/v2/" 2>/dev/null && break
     kill -0 "$REG_PID" 2>/dev/null || break
     sleep 0.2
   done
-  if curl -fsS "http://127.0.0.1:$REG_PORT/v2/" >/dev/null 2>&1; then PIDS+=("$REG_PID"); break; fi
+  if http_ok "http://127.0.0.1:$REG_PORT/v2/" 2>/dev/null; then PIDS+=("$REG_PID"); break; fi
   kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true
   [ "$attempt" -lt 3 ] || die "docker-registry did not start (see above)"
 done

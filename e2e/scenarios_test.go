@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // Each scenario starts from a known state of its own: counters reset, a cold helper cache, no images in the engine,
@@ -49,6 +51,7 @@ func TestDockerPullThroughAlias(t *testing.T) {
 		}
 	}
 	wantCalls(t, 1, 1)
+	wantFrontServed(t)
 	// The engine chose this host's entry from the index, as it would from the vendor's multi-platform images.
 	inspect := mustOK(t, docker(t, "image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{index .Config.Labels \"dev.currents.e2e.service\"}}", ref))
 	if got, want := strings.TrimSpace(inspect.out), "linux/"+runtime.GOARCH+" "+multiPlatform; got != want {
@@ -78,6 +81,7 @@ func TestComposePullColdCache(t *testing.T) {
 	}
 	// Six parallel pulls, six helper runs on a cold cache: exactly one AssumeRole and one GetAuthorizationToken.
 	wantCalls(t, 1, 1)
+	wantFrontServed(t)
 }
 
 func TestCheckThenUp(t *testing.T) {
@@ -85,10 +89,9 @@ func TestCheckThenUp(t *testing.T) {
 	t.Cleanup(func() { composeDown(t) })
 
 	r := mustOK(t, run(t, "docker", []string{"currents", "check"}, inDir(stackDir), cache))
-	for _, svc := range services {
-		if !strings.Contains(r.out, repoRef(svc, tag)) {
-			t.Errorf("docker currents check did not report %s:\n%s", repoRef(svc, tag), r)
-		}
+	wantCheck(t, r, "")
+	if !strings.Contains(r.out, "DC_CURRENTS_IMAGE_REPOSITORY=\""+e.alias+"/currents/on-prem/\" from .env") {
+		t.Errorf("docker currents check did not say the repository came from .env:\n%s", r)
 	}
 	// `up` pulls the six images (the engine has none) and compose waits for every healthcheck.
 	r = mustOK(t, run(t, "docker", []string{"currents", "up", "-d", "--wait"}, inDir(stackDir), cache))
@@ -159,12 +162,18 @@ func TestPullsAcrossTokenExpiry(t *testing.T) {
 	if c[opGetToken] < 4 {
 		t.Errorf("GetAuthorizationToken was called %d times in %s of %s tokens: the tokens were never refreshed", c[opGetToken], elapsed, tokenLifetime)
 	}
-	// internal/tokencache refreshes once a quarter of the lifetime is left, so each token serves at least 3/4 of
-	// its lifetime. One second less absorbs the whole-second rounding of expiresAt.
-	minUse := (tokenLifetime - time.Second) * 3 / 4
+	// The policy (internal/tokencache) decides how long a token serves before it is replaced. The lifetime the
+	// helper sees can be a little shorter than the stand-in's (expiry rounded to the second, clock reads on either
+	// side of the round trip), so judge by a token 1.25 s shorter: a generous bound, yet one that any refresh on
+	// every get, or on every pull of the six, overshoots several times.
+	seen := tokenLifetime - time.Second - 250*time.Millisecond
+	t0 := time.Unix(0, 0)
+	minUse := tokencache.RefreshAt(t0, t0.Add(seen)).Sub(t0)
 	if most := int(elapsed/minUse) + 1; c[opGetToken] > most {
 		t.Errorf("GetAuthorizationToken was called %d times in %s: the policy allows at most %d (one per %s)", c[opGetToken], elapsed, most, minUse)
 	}
+	// The front accepted every request: no token reached it expired.
+	wantFrontServed(t)
 	// The role session (an hour) outlives every token: refreshing ECR needs no new AssumeRole.
 	if c[opAssumeRole] != 1 {
 		t.Errorf("AssumeRole was called %d times, want 1: the STS session is not being reused", c[opAssumeRole])
@@ -196,12 +205,7 @@ func TestComposeShim(t *testing.T) {
 	})
 	mustOK(t, docker(t, "currents", "shim", "status"))
 
-	r := mustOK(t, run(t, "docker", []string{"compose", "currents", "check"}, inDir(stackDir)))
-	for _, svc := range services {
-		if !strings.Contains(r.out, repoRef(svc, tag)) {
-			t.Errorf("docker compose currents check did not report %s:\n%s", repoRef(svc, tag), r)
-		}
-	}
+	wantCheck(t, mustOK(t, run(t, "docker", []string{"compose", "currents", "check"}, inDir(stackDir))), "")
 	// Everything else reaches the real compose untouched.
 	if got := mustOK(t, docker(t, "compose", "version")).out; got != version {
 		t.Errorf("docker compose version with the shim = %q, want %q", got, version)
@@ -224,16 +228,15 @@ func TestMissingImageBlocksUp(t *testing.T) {
 	if r.code != 1 {
 		t.Errorf("docker currents check exited %d with %s missing, want 1:\n%s", r.code, gone, r)
 	}
-	if !strings.Contains(r.out, repoRef(gone, tag)) {
-		t.Errorf("docker currents check did not name the missing image %s:\n%s", repoRef(gone, tag), r)
-	}
+	wantCheck(t, r, gone)
 
 	r = run(t, "docker", []string{"currents", "up", "-d"}, inDir(stackDir), cache)
 	if r.code == 0 {
 		t.Errorf("docker currents up started the stack although %s is missing:\n%s", gone, r)
 	}
-	if !strings.Contains(r.out, gone) {
-		t.Errorf("docker currents up did not say which service blocked it:\n%s", r)
+	wantCheck(t, r, gone)
+	if strings.Contains(r.out, "Pulling") || strings.Contains(r.out, "Started") {
+		t.Errorf("docker currents up handed over to compose although the check failed:\n%s", r)
 	}
 	ps := mustOK(t, run(t, "docker", []string{"ps", "--all", "--quiet"}))
 	if strings.TrimSpace(ps.out) != "" {
@@ -245,15 +248,63 @@ func TestMissingImageBlocksUp(t *testing.T) {
 	}
 }
 
+// wantCheck asserts the table docker currents check printed: one row per service with the image the .env resolves,
+// status ok and the digest the registry really holds, except the service missing, which must be reported
+// not-found and named again below the table.
+func wantCheck(t *testing.T, r result, missing string) {
+	t.Helper()
+	rows := map[string][]string{}
+	for _, l := range strings.Split(r.out, "\n") {
+		if f := strings.Fields(l); len(f) >= 4 && strings.HasPrefix(f[1], e.alias+"/") {
+			rows[f[0]] = f
+		}
+	}
+	for _, svc := range services {
+		row, ok := rows[svc]
+		switch {
+		case !ok:
+			t.Errorf("no row for %s in:\n%s", svc, r)
+		case row[1] != repoRef(svc, tag):
+			t.Errorf("%s: image %s, want %s", svc, row[1], repoRef(svc, tag))
+		case svc == missing:
+			if row[2] != "not-found" {
+				t.Errorf("%s: status %s, want not-found:\n%s", svc, row[2], r)
+			}
+			if !strings.Contains(r.out, svc+": "+repoRef(svc, tag)+": ") {
+				t.Errorf("the missing %s is not explained below the table:\n%s", svc, r)
+			}
+		case row[2] != "ok":
+			t.Errorf("%s: status %s, want ok:\n%s", svc, row[2], r)
+		case !strings.HasPrefix(upstreamDigest(t, svc), row[3]):
+			t.Errorf("%s: digest %s, but the registry holds %s", svc, row[3], upstreamDigest(t, svc))
+		}
+	}
+}
+
+// upstreamDigest is the digest the distribution registry itself holds for a service's tag.
+func upstreamDigest(t *testing.T, service string) string {
+	t.Helper()
+	desc, err := remote.Head(upstreamRef(t, service))
+	if err != nil {
+		t.Fatalf("HEAD %s: %v", upstreamRef(t, service), err)
+	}
+	return desc.Digest.String()
+}
+
+func upstreamRef(t *testing.T, service string) name.Tag {
+	t.Helper()
+	ref, err := name.NewTag(strings.TrimPrefix(e.upstream, "http://") + "/currents/on-prem/" + service + ":" + tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
 // deleteFromUpstream removes a service's manifest from the distribution registry itself, as a vendor deleting a
 // tag from ECR would.
 func deleteFromUpstream(t *testing.T, service string) {
 	t.Helper()
-	host := strings.TrimPrefix(e.upstream, "http://")
-	ref, err := name.NewTag(host + "/currents/on-prem/" + service + ":" + tag)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := upstreamRef(t, service)
 	desc, err := remote.Head(ref)
 	if err != nil {
 		t.Fatalf("HEAD %s: %v", ref, err)
@@ -271,19 +322,44 @@ func TestRoleRefused(t *testing.T) {
 	refuseRole(t)
 	ref := repoRef("director", tag)
 
+	// docker pull: the CLI drops a credential helper's error (cli/command.ResolveAuthConfig discards it, in 28.x
+	// and 29.x alike) and lets the daemon try anonymously, whose "no basic auth credentials" we cannot suppress.
+	// What reaches the user is the helper's stderr, so our message must be there, and first.
 	r := run(t, "docker", []string{"pull", ref}, cache)
 	if r.code == 0 {
 		t.Fatalf("docker pull succeeded although the stand-in refuses the role:\n%s", r)
 	}
+	wantRefusal(t, r)
+	if ours, theirs := strings.Index(r.out, e.role), strings.Index(r.out, "no basic auth credentials"); theirs >= 0 && theirs < ours {
+		t.Errorf("docker showed \"no basic auth credentials\" before our explanation:\n%s", r)
+	}
+
+	// docker compose pull passes the helper's error on as its own: nothing about basic auth at all.
+	r = run(t, "docker", []string{"compose", "pull"}, inDir(stackDir), cache)
+	if r.code == 0 {
+		t.Fatalf("docker compose pull succeeded although the stand-in refuses the role:\n%s", r)
+	}
+	wantRefusal(t, r)
 	if strings.Contains(r.out, "no basic auth credentials") {
-		t.Errorf("docker fell back to an anonymous pull instead of showing the helper's error:\n%s", r)
+		t.Errorf("docker compose pull fell back to an anonymous pull:\n%s", r)
 	}
-	for _, want := range []string{e.alias, e.role} {
-		if !strings.Contains(r.out, want) {
-			t.Errorf("the error docker printed does not name %q:\n%s", want, r)
-		}
-	}
-	if a := attempts(t); a[opAssumeRole] < 1 || a[opGetToken] != 0 {
+
+	a := attempts(t)
+	t.Logf("stand-in attempts with the role refused: %v", a)
+	if a[opAssumeRole] < 1 || a[opGetToken] != 0 {
 		t.Errorf("stand-in received AssumeRole=%d GetAuthorizationToken=%d, want at least 1 refused AssumeRole and no token request", a[opAssumeRole], a[opGetToken])
+	}
+	if f := front(t); f["Authorized"] != 0 {
+		t.Errorf("the registry front authorized %d requests while the role was refused: %v", f["Authorized"], f)
+	}
+}
+
+// wantRefusal asserts that docker's output carries our actionable message: the registry, the role, what AWS said.
+func wantRefusal(t *testing.T, r result) {
+	t.Helper()
+	for _, want := range []string{e.alias, e.role, "AccessDenied"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("what docker printed does not name %q:\n%s", want, r)
+		}
 	}
 }
