@@ -111,6 +111,11 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	if code != 7 || !strings.Contains(out, "FAKE-COMPOSE compose --ansi never fail --x") {
 		t.Errorf("exit status or argv not passed through (%d): %q", code, out)
 	}
+	// docker's --config global flag, not DOCKER_CONFIG, names the config.
+	out, code = dockerRun(t, cfgDir, []string{"DOCKER_CONFIG=" + t.TempDir()}, "--config", cfgDir, "compose", "version")
+	if code != 0 || strings.TrimSpace(out) != "FAKE-COMPOSE --config "+cfgDir+" compose version" {
+		t.Errorf("docker --config DIR compose version (%d): %q", code, out)
+	}
 	out, _ = dockerRun(t, cfgDir, nil, "info", "--format", "{{json .ClientInfo.Plugins}}")
 	if !strings.Contains(out, "v2.99.0-fake") || strings.Contains(out, `"Err"`) {
 		t.Errorf("docker info does not show the real compose:\n%s", out)
