@@ -36,6 +36,7 @@ type fakeAWS struct {
 	sessionLife time.Duration
 	tokenLife   time.Duration
 	down        bool
+	stsDown     bool // only Credentials fails
 	revoked     map[string]bool
 	creds, toks int
 	issued      map[string]time.Time // password -> expiry
@@ -56,8 +57,8 @@ func newFakeAWS(c *fakeClock) *fakeAWS {
 func (f *fakeAWS) Credentials(ctx context.Context, t config.Target) (tokencache.Session, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.down {
-		return tokencache.Session{}, errors.New("AWS is down")
+	if f.down || f.stsDown {
+		return tokencache.Session{}, errors.New("AWS is down: STS")
 	}
 	f.creds++
 	now := f.clock.Now()
@@ -191,6 +192,47 @@ func TestOutageTimeline(t *testing.T) {
 	aws.down = false
 	if _, pw, err := h.Get(host); err != nil || aws.issued[pw].Before(clock.Now()) {
 		t.Errorf("after recovery: %v", err)
+	}
+}
+
+// TestSessionPolicyOverThirtyDays: 12h sessions, 1h tokens, one 5h STS-only
+// outage starting when the session is due. Tokens keep coming from the cached
+// session while it is safely valid, then gets fail, then recover.
+func TestSessionPolicyOverThirtyDays(t *testing.T) {
+	h, aws, clock := setup(t)
+	aws.sessionLife, aws.tokenLife = 12*time.Hour, time.Hour
+	start := clock.Now()
+	outageFrom := start.Add(15 * 9 * time.Hour) // when the 16th session is due
+	outageTo := outageFrom.Add(5 * time.Hour)
+	failed := 0
+	for clock.Now().Before(start.Add(30 * 24 * time.Hour)) {
+		now := clock.Now()
+		aws.mu.Lock()
+		aws.stsDown = !now.Before(outageFrom) && now.Before(outageTo)
+		aws.mu.Unlock()
+		_, pw, err := h.Get(host)
+		switch {
+		case err != nil:
+			failed++
+			if now.Before(outageFrom) || !now.Before(outageTo) {
+				t.Fatalf("%s: get failed outside the outage: %v", now, err)
+			}
+		case !aws.issued[pw].After(now):
+			t.Fatalf("%s: served an expired token", now)
+		}
+		clock.Advance(5 * time.Minute)
+	}
+	creds, toks := aws.counts()
+	t.Logf("30 days, 12h sessions, 1h tokens: %d sessions, %d tokens, %d gets failed in the STS outage", creds, toks, failed)
+	// Sessions are replaced every 9h (80 in 30 days); tokens every 45m.
+	if creds < 79 || creds > 82 || toks < 955 || toks > 965 {
+		t.Errorf("refreshes: %d sessions, %d tokens", creds, toks)
+	}
+	// The session (due at +0, expiring at +3h) keeps minting tokens until
+	// 15m before it expires (+2h45m); the last token, issued at +2h15m, is
+	// served until 5m before its expiry (+3h10m); the remaining 1h50m fail.
+	if failed != 22 {
+		t.Errorf("%d gets failed in the outage, want 22", failed)
 	}
 }
 
