@@ -31,6 +31,10 @@ import (
 // EnvDir overrides the cache directory.
 const EnvDir = "CURRENTS_CACHE_DIR"
 
+// rootFallback is root's cache without a usable HOME (a variable so tests
+// need not touch /var).
+var rootFallback = "/var/cache/currents"
+
 // Session is cached AWS credentials for a principal, usually an assumed role.
 type Session struct {
 	AccessKeyID     string
@@ -143,7 +147,7 @@ func Open(opts ...Option) (*Cache, error) {
 	}
 	fallback := filepath.Join(os.TempDir(), "currents-"+strconv.Itoa(os.Getuid()))
 	if os.Getuid() == 0 {
-		fallback = "/var/cache/currents"
+		fallback = rootFallback
 	}
 	if err := c.ensureDir(fallback); err != nil {
 		return nil, fmt.Errorf("no usable cache directory (%s; %v); set %s to a writable directory", strings.Join(tried, "; "), err, EnvDir)

@@ -234,6 +234,8 @@ func TestOpenResolvesDirectory(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", "")
 	t.Setenv("HOME", "")
 	t.Setenv("TMPDIR", tmp)
+	defer func(old string) { rootFallback = old }(rootFallback)
+	rootFallback = filepath.Join(tmp, "var-cache-currents")
 	var logs bytes.Buffer
 	c, err = Open(WithLogger(logging.New(&logs, -4, "test")))
 	if err != nil {
@@ -241,7 +243,7 @@ func TestOpenResolvesDirectory(t *testing.T) {
 	}
 	want := filepath.Join(tmp, "currents-"+strconv.Itoa(os.Getuid()))
 	if os.Getuid() == 0 {
-		want = "/var/cache/currents"
+		want = rootFallback
 	}
 	if c.Dir() != want || !strings.Contains(logs.String(), "falling back") {
 		t.Errorf("fallback dir %s (want %s), logs: %s", c.Dir(), want, logs.String())
