@@ -6,10 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/currentsdev/currents/internal/mirror"
 	"github.com/currentsdev/currents/internal/standin"
@@ -190,5 +195,65 @@ func TestMirrorCreatesMissingECRRepositories(t *testing.T) {
 	want := fmt.Sprintf("missing permission ecr:CreateRepository on arn:aws:ecr:%s:%s:repository/other/api", aws.Region(), aws.Account())
 	if !strings.Contains(out, want) || !strings.Contains(out, "api: target") {
 		t.Errorf("want %q in:\n%s", want, out)
+	}
+}
+
+// TestKilledMirrorLeavesNoTagAndResumes kills the mirror process (SIGKILL,
+// no chance to clean up) once the target has received some uploads, then
+// checks that no tag points anywhere and that a rerun finishes by skipping
+// what the killed run had sent.
+func TestKilledMirrorLeavesNoTagAndResumes(t *testing.T) {
+	_, dst, dir := mirrorFixture(t)
+	prefix := dst.Host() + "/mirror/currents/"
+	dst.SetLatency(20 * time.Millisecond) // slow enough to be caught mid-copy
+	cmd := exec.Command(pluginBin, "currents", "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--jobs", "2")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for dst.Requests().Uploads < 6 {
+		select {
+		case err := <-done:
+			t.Fatalf("mirror ended before it could be killed: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	_ = cmd.Process.Kill()
+	if err := <-done; err == nil {
+		t.Fatal("mirror finished before the kill landed; nothing was tested")
+	}
+	dst.SetLatency(0)
+
+	aws := dst.Server()
+	user, pass, _ := aws.MintToken(fmt.Sprintf("arn:aws:iam::%s:root", aws.Account()), time.Hour)
+	for _, s := range seed.Services {
+		ref, _ := name.NewTag(prefix + s + ":staging")
+		if _, err := remote.Head(ref, remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err == nil {
+			// A tag is fine only if its image is complete: the copy
+			// finished for that service before the kill.
+			if _, err := remote.Index(ref, remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err != nil {
+				if _, err := remote.Image(ref, remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err != nil {
+					t.Errorf("%s: tag on an incomplete image: %v", s, err)
+				}
+			}
+		}
+	}
+
+	out, errOut, err := runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--format", "json")
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out, errOut)
+	}
+	var rep mirror.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK || rep.SkippedBytes == 0 {
+		t.Errorf("rerun after kill: ok=%v skipped=%d copied=%d", rep.OK, rep.SkippedBytes, rep.CopiedBytes)
+	}
+	for _, r := range rep.Images {
+		if r.Digest != r.SourceDigest {
+			t.Errorf("%s: digest %s, source %s", r.Name, r.Digest, r.SourceDigest)
+		}
 	}
 }

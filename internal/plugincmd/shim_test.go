@@ -50,29 +50,19 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("no docker CLI on PATH")
 	}
-	// CURRENTS_TEST_PLUGIN_BIN tests a prebuilt docker-currents instead.
-	prebuilt := os.Getenv("CURRENTS_TEST_PLUGIN_BIN")
-	main, err := os.ReadFile(filepath.Join("..", "..", "composeplugin", "main.go"))
-	if prebuilt == "" && (err != nil || !strings.Contains(string(main), "RunsAsComposeShim")) {
-		t.Skip("composeplugin/main.go does not dispatch to ShimMain yet")
-	}
 	isolate(t)
 	cfgDir := os.Getenv("DOCKER_CONFIG")
 	plugins := filepath.Join(cfgDir, "cli-plugins")
 	if err := os.MkdirAll(plugins, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(plugins, "docker-currents")
-	if prebuilt != "" {
-		b, err := os.ReadFile(prebuilt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(bin, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	} else if out, err := exec.Command("go", "build", "-o", bin, "../../composeplugin").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	// A copy, not a link: install hard-links the binary it runs from.
+	b, err := os.ReadFile(pluginBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(plugins, "docker-currents"), b, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(plugins, "docker-compose"), []byte(fakeCompose), 0o755); err != nil {
 		t.Fatal(err)
