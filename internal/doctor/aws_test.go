@@ -1,12 +1,13 @@
 package doctor_test
 
 import (
+	"time"
+
 	"github.com/currentsdev/currents/internal/doctor"
 	"github.com/currentsdev/currents/internal/ecr"
 )
 
-// newAWS builds the client doctor drives, reporting AWS's Date headers to clock.
+// newAWS builds the client doctor drives, as the doctor command does: AWS's Date headers go to clock.
 func newAWS(clock *doctor.ServerClock) doctor.AWS {
-	_ = clock // TODO: ecr.WithResponseHook(clock.Observe) once internal/ecr has it
-	return ecr.New()
+	return ecr.New(ecr.WithTimeout(10*time.Second), ecr.WithResponseHook(clock.Observe))
 }

@@ -427,8 +427,8 @@ func (r *run) checkClock() {
 		r.add(CheckClock, Skip, "no AWS response to compare with (the AWS checks did not reach AWS)", "")
 		return
 	}
-	// The Date header has one-second resolution; anything under two seconds is noise.
-	skew := local.Sub(server).Round(time.Second)
+	// The Date header is truncated to the second: on average it is half a second behind the moment it names.
+	skew := local.Sub(server.Add(500 * time.Millisecond)).Round(time.Second)
 	ahead := "ahead of"
 	if skew < 0 {
 		ahead = "behind"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,7 @@ func TestAllPass(t *testing.T) {
 	expect(t, rep, doctor.CheckSource, doctor.Pass, w.user.ARN)
 	expect(t, rep, doctor.CheckAssume, doctor.Pass, w.role, "assumed-role/customer-pull/", "caller "+w.user.ARN)
 	expect(t, rep, doctor.CheckToken, doctor.Pass, "valid until", "in 12h0m")
+	expect(t, rep, doctor.CheckClock, doctor.Pass, "clock within 1m0s of AWS's")
 	expect(t, rep, doctor.CheckRegistry, doctor.Pass, "http://"+w.reg.Host()+"/v2/", "200")
 	expect(t, rep, doctor.CheckCache, doctor.Pass, "mode 0700")
 	if got := w.reg.Requests().Authorized; got != 1 {
@@ -234,11 +236,16 @@ func TestClockSkew(t *testing.T) {
 	w := newWorld(t)
 	w.aws.SetSkew(3 * time.Minute) // inside AWS's 5-minute signature window, so every AWS call still works
 	rep := w.doctor(t)
-	if c := check(t, rep, doctor.CheckClock); c.Status == doctor.Skip {
-		t.Skip("internal/ecr cannot report AWS's Date header yet (requested: ecr.WithResponseHook)")
-	}
 	expect(t, rep, doctor.CheckToken, doctor.Pass)
-	expect(t, rep, doctor.CheckClock, doctor.Fail, "3m0s behind", "timedatectl set-ntp true")
+	expect(t, rep, doctor.CheckClock, doctor.Fail, "behind AWS's", "timedatectl set-ntp true")
+	// The header has one-second resolution, so allow a second either way.
+	m := regexp.MustCompile(`clock is (\S+) behind`).FindStringSubmatch(check(t, rep, doctor.CheckClock).Detail)
+	if len(m) != 2 {
+		t.Fatalf("no skew in %q", check(t, rep, doctor.CheckClock).Detail)
+	}
+	if d, err := time.ParseDuration(m[1]); err != nil || d < 179*time.Second || d > 181*time.Second {
+		t.Errorf("measured skew %v, want 3m±1s", m)
+	}
 	if rep.OK() {
 		t.Fatal("report OK with a skewed clock")
 	}

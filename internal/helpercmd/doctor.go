@@ -32,7 +32,7 @@ names this helper. Exit status: 0 when every check passes, 1 when any fails.`,
 			if format != "text" && format != "json" {
 				return fmt.Errorf("--format %q: use text or json", format)
 			}
-			d := doctor.New(newDoctorAWS(a), doctorOptions(a)...)
+			d := newDoctor(a)
 			var hosts []string
 			if host != "" {
 				h, err := registry.Normalize(host)

@@ -1,20 +1,19 @@
 package helpercmd
 
 import (
+	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/doctor"
 	"github.com/currentsdev/currents/internal/ecr"
 )
 
-// newDoctorAWS builds the AWS client doctor drives. It is the App's client until internal/ecr can report
-// AWS's Date header for the clock check.
-func newDoctorAWS(a *App) doctor.AWS {
-	c, err := a.AWS()
-	if err != nil {
-		return ecr.New(ecr.WithLogger(a.Log))
+// newDoctor builds a Doctor whose AWS client reports the Date header of every AWS response to the clock
+// check, bounded by the configured timeout.
+func newDoctor(a *App) *doctor.Doctor {
+	timeout := config.DefaultTimeout
+	if cfg, err := a.Config(); err == nil {
+		timeout = cfg.Timeout
 	}
-	return c
-}
-
-func doctorOptions(a *App) []doctor.Option {
-	return []doctor.Option{doctor.WithConfig(a.Config)}
+	clock := doctor.NewServerClock(nil)
+	aws := ecr.New(ecr.WithTimeout(timeout), ecr.WithLogger(a.Log), ecr.WithResponseHook(clock.Observe))
+	return doctor.New(aws, doctor.WithConfig(a.Config), doctor.WithServerTime(clock.Latest))
 }
