@@ -439,7 +439,11 @@ func (r *run) checkClock() {
 			"synchronise the clock: `timedatectl set-ntp true` (systemd) or start chrony/ntpd; tokens are judged by this clock")
 		return
 	}
-	r.add(CheckClock, Pass, fmt.Sprintf("clock within %s of AWS's (%s %s)", MaxSkew, abs, ahead), "")
+	if abs == 0 {
+		r.add(CheckClock, Pass, "clock agrees with AWS's Date header to the second", "")
+		return
+	}
+	r.add(CheckClock, Pass, fmt.Sprintf("clock %s %s AWS's, within the %s allowed", abs, ahead, MaxSkew), "")
 }
 
 func (r *run) checkRegistry() {
