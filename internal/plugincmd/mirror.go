@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/config"
@@ -204,6 +206,7 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 		mirror.WithKeychain(probe.NewKeychain(dockerCli.ConfigFile())),
 		mirror.WithJobs(fl.jobs),
 		mirror.WithPlatforms(platforms),
+		mirror.WithTransport(stallGuard()),
 	}
 	if create := repositoryCreator(prefix.Registry(), errOut); create != nil {
 		opts = append(opts, mirror.WithRepositoryCreator(create))
@@ -365,4 +368,22 @@ func repositoryCreator(host string, errOut io.Writer) mirror.RepositoryCreator {
 		}
 		return nil
 	}
+}
+
+// stallGuard is go-containerregistry's transport with a bound on how long a
+// registry may take to start answering (CURRENTS_TIMEOUT or currents.yaml's
+// timeout), so a dead registry fails the copy instead of hanging it. Bodies
+// may stream for as long as they keep moving.
+func stallGuard() http.RoundTripper {
+	timeout := config.DefaultTimeout
+	if cfg, err := config.FromEnv(); err == nil {
+		timeout = cfg.Timeout
+	}
+	t, ok := remote.DefaultTransport.(*http.Transport)
+	if !ok {
+		return remote.DefaultTransport
+	}
+	t = t.Clone()
+	t.ResponseHeaderTimeout = timeout
+	return t
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -255,5 +257,26 @@ func TestKilledMirrorLeavesNoTagAndResumes(t *testing.T) {
 		if r.Digest != r.SourceDigest {
 			t.Errorf("%s: digest %s, source %s", r.Name, r.Digest, r.SourceDigest)
 		}
+	}
+}
+
+// TestMirrorDoesNotHangOnAStalledTarget: a target that accepts connections
+// but never answers fails the copy after CURRENTS_TIMEOUT, naming the side.
+func TestMirrorDoesNotHangOnAStalledTarget(t *testing.T) {
+	_, _, dir := mirrorFixture(t)
+	t.Setenv("CURRENTS_TIMEOUT", "1s")
+	release := make(chan struct{})
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer stalled.Close()
+	defer close(release)
+	host := strings.TrimPrefix(stalled.URL, "http://")
+	out, _, err := runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", host+"/m/")
+	if err == nil || !strings.Contains(out, "api: target") || !strings.Contains(out, "timeout") {
+		t.Errorf("err %v\n%s", err, out)
 	}
 }
