@@ -109,9 +109,14 @@ func TestRefusedRoleNamesRegistryRoleAndAWSWords(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	// Docker 28 ignores a helper's error, so it must be on stderr too, once.
-	if n := strings.Count(w.logs(), "AccessDenied"); n != 1 {
-		t.Errorf("stderr reports the refusal %d times, want once:\n%s", n, w.logs())
+	// Docker ignores a helper's get error, so it must be on stderr too, once,
+	// as one plain line with the same text.
+	out, code := w.run(bin.lean, w.reg.Host()+"\n", nil, "get")
+	if line := "docker-credential-currents: " + out; code != 1 || !strings.Contains(w.logs(), line) {
+		t.Errorf("stderr lacks the error line %q:\n%s", line, w.logs())
+	}
+	if n := strings.Count(w.logs(), "AccessDenied"); n != 2 {
+		t.Errorf("stderr reports the refusal %d times over two gets, want once each:\n%s", n, w.logs())
 	}
 	// A wrong external ID is refused by STS just the same, and the fix names the key.
 	w.aws.RefuseRole(w.role, false)
@@ -168,7 +173,7 @@ func TestBadConfigNamesFileEntryKey(t *testing.T) {
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
-	if !strings.Contains(w.logs(), "level=ERROR") || !strings.Contains(w.logs(), `\"duration\"`) {
+	if !strings.Contains(w.logs(), "docker-credential-currents: "+w.config+":6:") {
 		t.Errorf("the config error is not on stderr:\n%s", w.logs())
 	}
 	for _, want := range []string{w.config + ":6", "registries entry 1", w.reg.Host(), `key "duration"`, "15m to 12h"} {

@@ -21,7 +21,7 @@ import (
 	"github.com/currentsdev/currents/internal/version"
 )
 
-const name = "docker-credential-currents"
+const name = helper.CommandName
 
 func main() {
 	credentials.Name = name
@@ -45,7 +45,7 @@ func serve() {
 	if err != nil {
 		// The protocol puts errors on stdout, where docker reads them; stderr
 		// is where docker 28, which ignores them, still shows them.
-		log.Error("cannot get credentials", "err", err)
+		helper.ReportError(os.Stderr, err)
 		fmt.Fprintln(os.Stdout, err)
 		os.Exit(1)
 	}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -23,6 +24,9 @@ import (
 	"github.com/currentsdev/currents/internal/registry"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
+
+// CommandName is the helper's name as users and docker know it.
+const CommandName = "docker-credential-currents"
 
 // Username is what ECR's Basic auth and `list` use for every registry.
 const Username = "AWS"
@@ -46,6 +50,7 @@ type Helper struct {
 	cache     *tokencache.Cache
 	refresher Refresher
 	log       *slog.Logger
+	errOut    io.Writer
 	getenv    func(string) string
 }
 
@@ -57,12 +62,15 @@ type Option func(*Helper)
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(h *Helper) { h.log = l } }
 
+// WithErrorOutput sets where failed gets are reported (default stderr).
+func WithErrorOutput(w io.Writer) Option { return func(h *Helper) { h.errOut = w } }
+
 // WithGetenv replaces os.Getenv when deriving cache identities (tests).
 func WithGetenv(f func(string) string) Option { return func(h *Helper) { h.getenv = f } }
 
 // New returns a Helper serving cfg from cache, refreshing through r.
 func New(cfg *config.Config, cache *tokencache.Cache, r Refresher, opts ...Option) *Helper {
-	h := &Helper{cfg: cfg, cache: cache, refresher: r, log: logging.Discard(), getenv: os.Getenv}
+	h := &Helper{cfg: cfg, cache: cache, refresher: r, log: logging.Discard(), errOut: os.Stderr, getenv: os.Getenv}
 	for _, o := range opts {
 		o(h)
 	}
@@ -109,20 +117,26 @@ func (h *Helper) Get(serverURL string) (string, string, error) {
 				"expires", cached.Expires.Format(time.RFC3339), "err", err)
 			return cached.Username, cached.Password.Reveal(), nil
 		}
-		h.reportError(host, err)
+		h.reportError(err)
 		return "", "", err
 	}
 	return tok.Username, tok.Password.Reveal(), nil
 }
 
-// reportError also writes a failed get to stderr: docker 28 drops a helper's
-// error and pulls anonymously, so stderr is where the user sees why. An error
-// relayed from the AWS binary was already reported there by that process.
-func (h *Helper) reportError(host string, err error) {
+// reportError also writes a failed get to stderr: docker drops a helper's
+// get error and pulls anonymously, so stderr is where the user sees why. An
+// error relayed from the AWS binary was already reported there by that process.
+func (h *Helper) reportError(err error) {
 	var r relayed
 	if !errors.As(err, &r) {
-		h.log.Error("cannot get credentials", "host", host, "err", err)
+		ReportError(h.errOut, err)
 	}
+}
+
+// ReportError writes err as one plain line, the way docker shows a helper's
+// stderr to the user.
+func ReportError(w io.Writer, err error) {
+	fmt.Fprintf(w, "%s: %v\n", CommandName, err)
 }
 
 // RefreshBudget bounds a whole refresh: waiting for another process's refresh

@@ -5,6 +5,8 @@ import (
 
 	"github.com/docker/docker-credential-helpers/credentials"
 	"github.com/spf13/cobra"
+
+	"github.com/currentsdev/currents/internal/helper"
 )
 
 // protocolCommands are docker's credential-helper actions. Like
@@ -29,7 +31,7 @@ func protocolCommands(a *App) []*cobra.Command {
 				}
 				h, err := a.Helper()
 				if err != nil {
-					a.Log.Error("cannot serve "+act.name, "err", err) // docker 28 shows only stderr
+					helper.ReportError(a.Err, err) // docker shows only stderr to the user
 				} else {
 					err = credentials.HandleCommand(h, act.name, a.In, a.Out)
 				}

@@ -26,7 +26,7 @@ import (
 )
 
 // CommandName is the name users type; the AWS binary answers to it too.
-const CommandName = "docker-credential-currents"
+const CommandName = helper.CommandName
 
 // App is what every command shares: streams, the logger, and lazily loaded
 // config, cache and AWS client (a command that needs none of them, such as
@@ -77,7 +77,7 @@ func (a *App) Helper() (*helper.Helper, error) {
 		return nil, err
 	}
 	f := &helper.Fetcher{Cache: cache, AWS: aws, Timeout: cfg.Timeout, Log: a.Log}
-	return helper.New(cfg, cache, f, helper.WithLogger(a.Log)), nil
+	return helper.New(cfg, cache, f, helper.WithLogger(a.Log), helper.WithErrorOutput(a.Err)), nil
 }
 
 var (
