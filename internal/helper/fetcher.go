@@ -3,6 +3,7 @@ package helper
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -46,7 +47,8 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (tokencache.Token, e
 	unlock, err := f.Cache.Lock(lockCtx, req.Identity)
 	cancel()
 	if err != nil {
-		return tokencache.Token{}, err
+		return tokencache.Token{}, fmt.Errorf("%s: %w; another %s process has been refreshing for over %s (see `ps`), or raise the timeout",
+			req.Target.Registry.Host, err, CommandName, f.Timeout)
 	}
 	defer unlock()
 
