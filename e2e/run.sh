@@ -40,11 +40,19 @@ T=$(mktemp -d /tmp/currents-e2e.XXXXXX)
 chmod 0700 "$T"
 PIDS=()        # every background process this script started, stopped in reverse order
 DOCKERD_PID=
-HAD_DOCKER0=$(ip link show docker0 >/dev/null 2>&1 && echo yes || echo no)
+COMPOSE_PID=
+GOTEST_PID=
 
 cleanup() {
   local rc=$?
   set +e
+  if [ -n "$GOTEST_PID" ] && kill -0 "$GOTEST_PID" 2>/dev/null; then
+    kill -TERM -- "-$GOTEST_PID" 2>/dev/null; wait "$GOTEST_PID" 2>/dev/null
+  fi
+  if [ -n "$COMPOSE_PID" ] && kill -0 "$COMPOSE_PID" 2>/dev/null; then
+    kill -TERM -- "-$COMPOSE_PID" 2>/dev/null; wait "$COMPOSE_PID" 2>/dev/null
+    rm -f "$COMPOSE.tmp.$$"
+  fi
   if [ -n "$DOCKERD_PID" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
     # Remove containers first: dockerd would otherwise spend its shutdown timeout stopping them one by one.
     ids=$(DOCKER_HOST="unix://$T/docker.sock" timeout 20 docker ps -aq 2>/dev/null)
@@ -66,7 +74,6 @@ cleanup() {
   done
   # A dockerd that died hard can leave overlay and netns mounts under its roots; rm -rf cannot cross them.
   findmnt -rn -o TARGET | grep -F "$T/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
-  if [ "$HAD_DOCKER0" = no ] && ip link show docker0 >/dev/null 2>&1; then ip link delete docker0 2>/dev/null; fi
   if [ "$rc" -ne 0 ]; then
     for log in dockerd.log registry.log standin.log; do
       # 404s for blobs are how a push asks what is missing; they are not what went wrong.
@@ -107,7 +114,7 @@ free_port() {
   local p
   for _ in $(seq 1 50); do
     p=$((20000 + RANDOM % 30000))
-    ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+    (exec 9<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
   die "no free loopback port found"
 }
@@ -115,12 +122,12 @@ free_port() {
 # ---- 1. the compose v2 plugin, built from its Go module once per machine, in the background ---------------------
 COMPOSE_DIR="$E2E_CACHE/compose-$COMPOSE_VERSION"
 COMPOSE="$COMPOSE_DIR/docker-compose"
-COMPOSE_PID=
 if [ -x "$COMPOSE" ]; then
   say "compose $COMPOSE_VERSION: cached at $COMPOSE"
 else
   say "compose $COMPOSE_VERSION: building from its Go module into $COMPOSE_DIR (once per machine)"
   mkdir -p "$COMPOSE_DIR"
+  set -m # its own process group, so that cleanup can stop go build and the compilers under it
   (
     set -e
     t0=$(now)
@@ -131,12 +138,12 @@ else
     # binary named docker-compose and the version stamped as compose's own Makefile does.
     GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 go build -trimpath \
       -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION" \
-      -o "$COMPOSE.tmp" ./cmd
-    mv "$COMPOSE.tmp" "$COMPOSE"
+      -o "$COMPOSE.tmp.$$" ./cmd
+    mv "$COMPOSE.tmp.$$" "$COMPOSE"
     echo "built in $(since "$t0")s"
   ) >"$T/compose-build.log" 2>&1 &
   COMPOSE_PID=$!
-  PIDS+=("$COMPOSE_PID")
+  set +m
 fi
 
 # ---- 2. dockerd on its own socket, data root, exec root and pidfile ------------------------------------------------
@@ -213,8 +220,15 @@ export AWS_EC2_METADATA_DISABLED=true NO_COLOR=1
 export E2E_TMP="$T" E2E_BIN="$BIN" E2E_UPSTREAM="$UPSTREAM" E2E_COMPOSE="$COMPOSE" E2E_ROOT="$ROOT"
 say "environment ready after $(since "$START")s; running the scenarios"
 t0=$(now)
-go test -tags e2e -count=1 -v -timeout "${E2E_TIMEOUT:-15m}" -run "${E2E_RUN:-.}" ./e2e/ 2>&1 | tee "$T/scenarios.log"
-rc=${PIPESTATUS[0]}
+# In the background, in a process group of its own, so that an interrupt reaches this script at once (wait returns)
+# and cleanup can stop go test, the test binary and whatever docker command it is running.
+set -m
+(go test -tags e2e -count=1 -v -timeout "${E2E_TIMEOUT:-15m}" -run "${E2E_RUN:-.}" ./e2e/ 2>&1 | tee "$T/scenarios.log") &
+GOTEST_PID=$!
+set +m
+rc=0
+wait "$GOTEST_PID" || rc=$?
+GOTEST_PID=
 say "scenarios took $(since "$t0")s"
 [ "$rc" -eq 0 ] || die "scenarios failed"
 grep -q -- '--- PASS' "$T/scenarios.log" || die "no scenario ran"
