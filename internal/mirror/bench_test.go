@@ -138,6 +138,28 @@ func BenchmarkMirror(b *testing.B) {
 			}
 			b.ReportMetric(float64(moved)/float64(b.N), "bytes_moved/op")
 		})
+		b.Run("half/"+tool, func(b *testing.B) {
+			// Half the stack is already mirrored: only the rest may move.
+			p := newStandinPair(b, b.TempDir(), size)
+			var moved int64
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				p.newTarget(b)
+				all := p.images
+				p.images = all[:len(all)/2]
+				p.ours(b)
+				p.images = all
+				p.dst.Reset()
+				p.latency(benchLatency)
+				b.StartTimer()
+				run(p)
+				b.StopTimer()
+				moved += p.dst.Requests().BytesIn
+				p.latency(0)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(moved)/float64(b.N), "bytes_moved/op")
+		})
 		b.Run("noop/"+tool, func(b *testing.B) {
 			p := newStandinPair(b, b.TempDir(), size)
 			p.ours(b)
