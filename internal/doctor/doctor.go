@@ -232,7 +232,19 @@ func (r *run) checkHelper() {
 			"reinstall with `make install` so both binaries sit side by side")
 		return
 	}
+	// Run it as docker would, so a binary for the wrong platform or a broken copy shows here, not at pull time.
+	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "version").Output()
+	if err != nil {
+		r.add(CheckHelper, Fail, fmt.Sprintf("%s found at %s, but `%s version` fails: %v", helperBinary, path, helperBinary, err),
+			"reinstall with `make install` (a binary for another platform, or a truncated copy, cannot run)")
+		return
+	}
 	detail := fmt.Sprintf("docker runs %s (AWS half %s)", path, aws)
+	if v := strings.TrimSpace(string(out)); v != "" {
+		detail += ", " + v
+	}
 	if !onServicePath(filepath.Dir(path)) {
 		detail += "; note: systemd services and cron use a PATH without " + filepath.Dir(path) + ", install with `sudo make install` for them"
 	}

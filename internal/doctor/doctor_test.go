@@ -278,6 +278,14 @@ func TestNotRegisteredAndNoEntry(t *testing.T) {
 	expect(t, rep, doctor.CheckSource, doctor.Skip)
 }
 
+func TestHelperThatCannotRun(t *testing.T) {
+	w := newWorld(t)
+	// A binary for another platform: the kernel refuses to run it.
+	os.WriteFile(filepath.Join(w.home, "bin", "docker-credential-currents"), []byte("\x7fELF\x02\x01\x01garbage"), 0o755)
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckHelper, doctor.Fail, "version` fails", "reinstall")
+}
+
 func TestHelperNotOnPath(t *testing.T) {
 	w := newWorld(t)
 	t.Setenv("PATH", filepath.Join(w.home, "empty"))
