@@ -278,10 +278,11 @@ func (c *copier) copyOne(ctx context.Context, i int, img Image) Result {
 		return fail(SideSource, img.Source, "read manifests", err)
 	}
 	if len(c.o.platforms) > 0 {
-		if err := c.filter(root); err != nil {
+		filtered, err := c.filter(root)
+		if err != nil {
 			return fail(SideSource, img.Source, "select platforms", err)
 		}
-		r.Filtered = true
+		r.Filtered = filtered
 	}
 	want := root.desc.Digest
 	r.Platforms = platformsOf(root)
@@ -424,15 +425,16 @@ func (c *copier) walk(ctx context.Context, repo name.Repository, desc v1.Descrip
 	return n, nil
 }
 
-// filter keeps the requested platforms of the top index and rewrites it.
-func (c *copier) filter(root *manifestNode) error {
+// filter keeps the requested platforms of the top index and rewrites it;
+// it reports whether anything was dropped (and so the digest changed).
+func (c *copier) filter(root *manifestNode) (bool, error) {
 	if !root.desc.MediaType.IsIndex() {
 		// A single-platform image is kept as is; its digest stays.
-		return nil
+		return false, nil
 	}
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(root.raw))
 	if err != nil {
-		return err
+		return false, err
 	}
 	var keep []v1.Descriptor
 	var kids []*manifestNode
@@ -443,20 +445,23 @@ func (c *copier) filter(root *manifestNode) error {
 		}
 	}
 	if len(keep) == 0 {
-		return fmt.Errorf("none of the requested platforms is in the index (it has %v)", platformsOf(root))
+		return false, fmt.Errorf("none of the requested platforms is in the index (it has %v)", platformsOf(root))
+	}
+	if len(keep) == len(idx.Manifests) {
+		return false, nil
 	}
 	idx.Manifests = keep
 	raw, err := json.Marshal(idx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	h, size, err := v1.SHA256(bytes.NewReader(raw))
 	if err != nil {
-		return err
+		return false, err
 	}
 	root.raw, root.children = raw, kids
 	root.desc.Digest, root.desc.Size = h, size
-	return nil
+	return true, nil
 }
 
 func matchesAny(p v1.Platform, want []v1.Platform) bool {

@@ -422,3 +422,14 @@ func TestCancelledCopyWritesNoTagAndResumes(t *testing.T) {
 		t.Error("resume copied everything again")
 	}
 }
+
+func TestPlatformsCoveringTheWholeIndexKeepTheDigest(t *testing.T) {
+	f := newFixture(t, "api")
+	res, err := f.copy(t, WithPlatforms([]v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Filtered || r.Digest != f.digests[0].String() {
+		t.Errorf("%+v", r)
+	}
+}
