@@ -141,12 +141,28 @@ fi
 c3=$(counts)
 [[ -n "$c3" ]] && say "" "AWS calls during the check: AssumeRole $(calls AssumeRole "$c2" "$c3"), GetAuthorizationToken $(calls GetAuthorizationToken "$c2" "$c3") (docker asked the helper, which answered from the cache)"
 
+if command -v curl >/dev/null 2>&1; then
+	step "doctor when something is wrong: the vendor's role stops trusting this host"
+	curl -fsS -X POST "$STANDIN_URL/_standin/control" -d "{\"refuse_role\":\"$STANDIN_ROLE_ARN\"}" >/dev/null
+	rc=0
+	docker-credential-currents doctor --registry "$STANDIN_REGISTRY" >"$work/doctor.txt" || rc=$?
+	printf '%s$ docker-credential-currents doctor --registry %s%s\n' "$dim" "$STANDIN_REGISTRY" "$off"
+	grep -E '^  (FAIL|    )|fix:' "$work/doctor.txt" || true
+	if [[ $rc -ne 1 ]]; then
+		echo "demo: doctor should have failed (exit 1) with the role refused, got exit $rc" >&2
+		exit 1
+	fi
+	say "doctor exited 1, named the failing step, the caller the vendor must trust, and the fix."
+	curl -fsS -X POST "$STANDIN_URL/_standin/control" -d "{\"allow_role\":\"$STANDIN_ROLE_ARN\"}" >/dev/null
+fi
+
 current="summary"
 printf '\n%sdemo passed%s\n' "$green" "$off"
 say "What happened:" \
 	"- configure wrote the role for $STANDIN_REGISTRY to currents.yaml and registered credHelpers in config.json;" \
 	"- doctor assumed the vendor's role with the external ID, got a 12-hour ECR token and logged in to the registry;" \
 	"- get handed docker the token, cached, so repeated pulls make no AWS calls until it nears expiry;" \
-	"- docker currents check loaded the compose stack as docker compose does and found all six images pullable." \
+	"- docker currents check loaded the compose stack as docker compose does and found all six images pullable;" \
+	"- with the role refused, doctor failed at assume-role and said what to fix." \
 	"On a real host: make install; docker-credential-currents configure --registry <ECR host> --role-arn <ARN> ...;" \
 	"docker currents check. Everything the demo started or wrote is being removed now."

@@ -112,6 +112,9 @@ func TestDemoRuns(t *testing.T) {
 			t.Errorf("service %s not reported pullable", svc)
 		}
 	}
+	if _, err := exec.LookPath("curl"); err == nil && !strings.Contains(out, "FAIL  assume-role") {
+		t.Error("the demo does not show doctor failing on a refused role")
+	}
 	if t.Failed() {
 		t.Log(out)
 	}
