@@ -36,15 +36,23 @@ func (l *Lines) Finished(_ int, r Result) {
 	fmt.Fprintf(l.w, "%-*s  %s\n", l.pad, r.Name, Summary(r))
 }
 
-// Summary is one result in words, as the log line and the bars' end state
-// say it.
+// Summary is one result in words, as the log line says it.
 func Summary(r Result) string {
+	if r.Status == Failed {
+		return summary(r)
+	}
+	return summary(r) + "  " + r.Target
+}
+
+// summary leaves out the target, so a terminal line stays short enough not
+// to wrap (a wrapped line breaks redrawing in place).
+func summary(r Result) string {
 	switch r.Status {
 	case Present:
-		return fmt.Sprintf("already present, checked  %s  %s", short(r.Digest), r.Target)
+		return fmt.Sprintf("already present, checked  %s", short(r.Digest))
 	case Copied:
-		return fmt.Sprintf("copied  %s  %d/%d blobs, %s copied, %s already there  %s",
-			short(r.Digest), r.CopiedBlobs, r.Blobs, size(r.CopiedBytes), size(r.SkippedBytes), r.Target)
+		return fmt.Sprintf("copied  %s  %d/%d blobs, %s copied, %s skipped",
+			short(r.Digest), r.CopiedBlobs, r.Blobs, size(r.CopiedBytes), size(r.SkippedBytes))
 	default:
 		return "failed: " + r.Error
 	}
@@ -139,7 +147,7 @@ func (b *Bars) Finished(i int, r Result) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.rows[i].finished = true
-	b.rows[i].line = Summary(r)
+	b.rows[i].line = summary(r)
 	b.draw(true)
 }
 

@@ -27,7 +27,7 @@ func TestBarsDrawBytesBlobsAndTheEndState(t *testing.T) {
 	b.Finished(2, sample[2])
 	b.Close()
 	out := buf.String()
-	for _, want := range []string{"\x1b[3A", "copied  sha256:aaaaaaaaaaaa  5/7 blobs, 5.24MB copied, 2.1MB already there", "already present, checked  sha256:cccccccccccc", "failed: webhooks: target"} {
+	for _, want := range []string{"\x1b[3A", "copied  sha256:aaaaaaaaaaaa  5/7 blobs, 5.24MB copied, 2.1MB skipped", "already present, checked  sha256:cccccccccccc", "failed: webhooks: target"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in %q", want, out)
 		}
