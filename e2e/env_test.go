@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -238,12 +237,3 @@ const (
 
 // repoRef is the alias-host reference of a service's image, as the stack's .env resolves it.
 func repoRef(service, tag string) string { return e.alias + "/currents/on-prem/" + service + ":" + tag }
-
-func abs(t *testing.T, p string) string {
-	t.Helper()
-	a, err := filepath.Abs(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
