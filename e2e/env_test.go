@@ -168,19 +168,28 @@ func wantFrontServed(t *testing.T) {
 
 func standinJSON(t *testing.T, what string) map[string]int {
 	t.Helper()
+	c, err := getStandin(what)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// getStandin reads one of the stand-in's JSON counters (counts, attempts, registry).
+func getStandin(what string) (map[string]int, error) {
 	resp, err := http.Get(e.standin + "/_standin/" + what)
 	if err != nil {
-		t.Fatalf("stand-in %s: %v", what, err)
+		return nil, fmt.Errorf("stand-in %s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("stand-in %s: %s", what, resp.Status)
+		return nil, fmt.Errorf("stand-in %s: %s", what, resp.Status)
 	}
 	var c map[string]int
 	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
-		t.Fatalf("stand-in %s: %v", what, err)
+		return nil, fmt.Errorf("stand-in %s: %w", what, err)
 	}
-	return c
+	return c, nil
 }
 
 // control sends one control request (token lifetime, refusing the role, resetting counters) to the stand-in.

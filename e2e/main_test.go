@@ -42,8 +42,28 @@ func setup(m *testing.M) int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "e2e: built and pushed %d images through the helper in %s\n", len(services), time.Since(start).Round(100*time.Millisecond))
+	// The pushes must have been authorized by tokens the helper fetched, once, and not by anything else.
+	if err := checkPushAuth(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: pushing the images:", err)
+		return 1
+	}
 	os.Unsetenv("CURRENTS_CACHE_DIR")
 	return m.Run()
+}
+
+func checkPushAuth() error {
+	c, err := getStandin("counts")
+	if err != nil {
+		return err
+	}
+	f, err := getStandin("registry")
+	if err != nil {
+		return err
+	}
+	if c[opAssumeRole] != 1 || c[opGetToken] != 1 || f["Uploads"] == 0 || f["Authorized"] == 0 {
+		return fmt.Errorf("want 1 AssumeRole, 1 GetAuthorizationToken and authorized uploads; stand-in counted %v, front saw %v", c, f)
+	}
+	return nil
 }
 
 // prepareStack copies testdata/stack and changes one thing, as a customer pointing the stack at a mirror would: the

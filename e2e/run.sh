@@ -230,5 +230,8 @@ rc=0
 wait "$GOTEST_PID" || rc=$?
 GOTEST_PID=
 say "scenarios took $(since "$t0")s"
+# The source user's secret key is the one secret this script knows (the helper's own leak test covers the rest):
+# neither docker's output nor any daemon's log may hold it.
+if grep -qF -- "$AWS_SECRET_ACCESS_KEY" "$T"/*.log; then die "a log under $T holds the source user's secret access key"; fi
 [ "$rc" -eq 0 ] || die "scenarios failed"
 grep -q -- '--- PASS' "$T/scenarios.log" || die "no scenario ran"
