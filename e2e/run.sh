@@ -156,7 +156,7 @@ dockerd --host "$DOCKER_HOST" --data-root "$T/data" --exec-root "$T/exec" --pidf
   >"$T/dockerd.log" 2>&1 &
 DOCKERD_PID=$!
 wait_for 60 "$DOCKERD_PID" dockerd docker version
-say "dockerd $(docker version -f '{{.Server.Version}} (API {{.Server.APIVersion}})') up after $(since "$START")s"
+say "dockerd $(docker version -f '{{.Server.Version}} (API {{.Server.APIVersion}})') up after $(since "$START")s; docker CLI $(docker version -f '{{.Client.Version}}') at $(command -v docker)"
 
 # ---- 3. Debian's distribution registry on loopback, with deletes enabled for the missing-image scenario ------------
 mkdir -p "$T/registry"
