@@ -95,7 +95,8 @@ func (e *Error) Unwrap() error { return e.Err }
 type Observer interface {
 	// Planned: the image needs copying; blobs and bytes are its totals.
 	Planned(index int, blobs int, bytes int64)
-	// Streamed: n more bytes of a blob went through.
+	// Streamed: n more bytes of a blob went through; negative when a
+	// retried upload starts a blob over, so the sum never over-counts.
 	Streamed(index int, n int64)
 	// Blob: one blob finished, copied or already present.
 	Blob(index int, size int64, copied bool)
@@ -259,9 +260,7 @@ func (c *copier) copyOne(ctx context.Context, i int, img Image) Result {
 	r.SourceDigest = src.Digest.String()
 	if dstErr != nil {
 		switch {
-		case isStatus(dstErr, http.StatusNotFound) && c.o.create != nil:
-			// A HEAD carries no error body, so "no such tag" and "no such
-			// repository" look alike: let the creator tell them apart.
+		case isStatus(dstErr, http.StatusNotFound) && c.o.create != nil && c.repositoryMissing(ctx, img.Target):
 			if err := c.o.create(ctx, img.Target.Context()); err != nil {
 				return fail(SideTarget, img.Target, "create repository", err)
 			}
@@ -366,6 +365,32 @@ func (c *copier) copyOne(ctx context.Context, i int, img Image) Result {
 	r.Status = Copied
 	r.Digest = got.Digest.String()
 	return r
+}
+
+// repositoryMissing tells "no such repository" from "no such tag" after a
+// HEAD answered 404, which carries no body to tell them apart. A GET does:
+// registries (ECR included) answer NAME_UNKNOWN for the repository and
+// MANIFEST_UNKNOWN for the tag. So a new tag in an existing repository costs
+// one GET, and never the creator's DescribeRepositories, which a push-only
+// role may not be allowed. A 404 without a diagnostic code cannot be told
+// apart, and counts as missing so the creator decides.
+func (c *copier) repositoryMissing(ctx context.Context, ref name.Reference) bool {
+	_, err := c.puller.Get(ctx, ref)
+	var te *transport.Error
+	if !errors.As(err, &te) || te.StatusCode != http.StatusNotFound {
+		// Gone or present by now, or another error the copy will meet
+		// again and report: nothing to create.
+		return false
+	}
+	if len(te.Errors) == 0 {
+		return true
+	}
+	for _, d := range te.Errors {
+		if d.Code == transport.NameUnknownErrorCode {
+			return true
+		}
+	}
+	return false
 }
 
 // walk fetches the child manifests of an index, concurrently.
@@ -553,6 +578,7 @@ type sourceBlob struct {
 
 	mu     sync.Mutex
 	open   bool
+	read   int64 // bytes reported by the current attempt
 	srcErr error
 }
 
@@ -569,7 +595,14 @@ func (b *sourceBlob) Uncompressed() (io.ReadCloser, error) {
 func (b *sourceBlob) Compressed() (io.ReadCloser, error) {
 	b.mu.Lock()
 	b.open = true
+	// The pusher opens the blob again when it retries an upload: take back
+	// what the failed attempt reported, so progress counts each byte once.
+	back := b.read
+	b.read = 0
 	b.mu.Unlock()
+	if back > 0 {
+		b.streamed(-back)
+	}
 	l, err := b.puller.Layer(b.ctx, b.ref)
 	if err != nil {
 		return nil, b.setErr(err)
@@ -610,6 +643,9 @@ type countingReader struct {
 func (r *countingReader) Read(p []byte) (int, error) {
 	n, err := r.rc.Read(p)
 	if n > 0 {
+		r.b.mu.Lock()
+		r.b.read += int64(n)
+		r.b.mu.Unlock()
 		r.b.streamed(int64(n))
 	}
 	if err != nil && err != io.EOF {

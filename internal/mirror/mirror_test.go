@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -376,6 +377,53 @@ func TestRepositoryCreatorOnlyWhenUnknown(t *testing.T) {
 	}
 	if len(created) != 1 {
 		t.Errorf("second run: creator called %d times, want once (writer only)", len(created))
+	}
+
+	// A new tag in repositories that exist is not a missing repository:
+	// the creator (DescribeRepositories on ECR, which a push-only role may
+	// lack) is not asked.
+	created = nil
+	for k := range f.images {
+		f.images[k].Target = f.images[k].Target.Context().Tag("v2")
+	}
+	if _, err := f.copy(t, WithRepositoryCreator(func(_ context.Context, r name.Repository) error {
+		created = append(created, r.RepositoryStr())
+		return nil
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if len(created) != 0 {
+		t.Errorf("new tag in existing repositories: creator called for %v", created)
+	}
+}
+
+// TestRetriedUploadCountsBytesOnce: the target drops the first upload after
+// reading all of it; the pusher retries, and progress must not count the
+// blob's bytes twice.
+func TestRetriedUploadCountsBytesOnce(t *testing.T) {
+	f := newFixture(t, "api")
+	var dropped atomic.Bool
+	drop := func(req *http.Request) bool {
+		if req.Method != http.MethodPatch || !dropped.CompareAndSwap(false, true) {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, req.Body) // the whole blob went out
+		return true
+	}
+	f.dst.fail.Store(&drop)
+	rec := newRecorder()
+	fastRetry := func(o *options) {
+		o.remote = append(o.remote, remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}))
+	}
+	res, err := f.copy(t, WithObserver(rec), WithJobs(1), fastRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dropped.Load() {
+		t.Fatal("no upload was dropped; nothing was tested")
+	}
+	if got, want := rec.streamed[0], res[0].CopiedBytes; got != want || want == 0 {
+		t.Errorf("progress streamed %d bytes, copied %d", got, want)
 	}
 }
 
