@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -42,6 +43,9 @@ func TestExplain(t *testing.T) {
 	}
 }
 
+// The matching is docker's own (containerd's platforms.Only, as the engine
+// uses for pulls): a variant defaults to the architecture's, older variants
+// and 32-bit siblings run, aliases such as x86_64 are normalised.
 func TestPlatformMatching(t *testing.T) {
 	pl := func(s string) v1.Platform {
 		p, err := v1.ParsePlatform(s)
@@ -50,22 +54,34 @@ func TestPlatformMatching(t *testing.T) {
 		}
 		return *p
 	}
+	p := New(NewKeychain(nil))
 	cases := []struct {
 		have, want string
 		ok         bool
 	}{
 		{"linux/amd64", "linux/amd64", true},
+		{"linux/amd64", "x86_64", true},
 		{"linux/arm64", "linux/arm64/v8", true},
-		{"linux/arm64/v8", "linux/arm64", true},
+		{"linux/arm64/v8", "linux/aarch64", true},
 		{"linux/arm64/v8", "linux/arm64/v8", true},
 		{"linux/arm/v7", "linux/arm", true},
-		{"linux/arm/v6", "linux/arm/v7", false},
+		{"linux/arm/v6", "linux/arm/v7", true},
+		{"linux/arm/v7", "linux/arm/v6", false},
+		{"linux/386", "linux/amd64", true},
 		{"linux/arm64", "linux/amd64", false},
+		{"linux/amd64", "linux/arm64", false},
 		{"windows/amd64", "linux/amd64", false},
 	}
 	for _, c := range cases {
-		if got := matches(pl(c.have), pl(c.want)); got != c.ok {
-			t.Errorf("matches(%s, %s) = %v", c.have, c.want, got)
+		want, err := p.want(c.want)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if got := platforms.Only(want).Match(spec(pl(c.have))); got != c.ok {
+			t.Errorf("%s serves %s = %v, want %v", c.have, c.want, got, c.ok)
+		}
+	}
+	if _, err := p.want("linux//amd64"); err == nil {
+		t.Error("an invalid platform: is accepted")
 	}
 }

@@ -5,21 +5,23 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Image is one image to prove pullable.
@@ -73,9 +75,13 @@ type Prober struct {
 	keychain  *Keychain
 	transport http.RoundTripper
 	jobs      int
-	platform  v1.Platform
-	isECR     func(host string) bool
-	now       func() time.Time
+	platform  specs.Platform
+	// platformFrom names what chose platform when it is not the host's
+	// (DOCKER_DEFAULT_PLATFORM), for the fix.
+	platformFrom string
+	isECR        func(host string) bool
+	configured   func(host string) string
+	now          func() time.Time
 }
 
 // Option configures a Prober.
@@ -93,47 +99,57 @@ func WithJobs(n int) Option {
 	}
 }
 
-// WithHostPlatform sets the platform wanted when a service names none.
-func WithHostPlatform(pl v1.Platform) Option { return func(p *Prober) { p.platform = pl } }
+// WithHostPlatform sets the platform wanted when a service names none: the
+// Docker engine's, which may not be this machine's (docker --context).
+func WithHostPlatform(pl v1.Platform) Option {
+	return func(p *Prober) { p.platform, p.platformFrom = spec(pl), "" }
+}
+
+// WithDefaultPlatform sets the platform wanted when a service names none
+// because a setting chose it (from names it, e.g. DOCKER_DEFAULT_PLATFORM,
+// which compose passes to every pull).
+func WithDefaultPlatform(pl, from string) Option {
+	return func(p *Prober) {
+		if s, err := platforms.Parse(pl); err == nil {
+			p.platform, p.platformFrom = platforms.Normalize(s), from
+		}
+	}
+}
 
 // WithECR says which hosts are ECR registries (real ones and configured
 // aliases), for the credential-helper advice.
 func WithECR(isECR func(host string) bool) Option { return func(p *Prober) { p.isECR = isECR } }
 
+// WithConfigured says where currents.yaml configures the helper for a host
+// ("" when it does not), so the fix for a missing registration is exact.
+func WithConfigured(where func(host string) string) Option {
+	return func(p *Prober) { p.configured = where }
+}
+
 // WithClock sets the clock used to judge static token expiry.
 func WithClock(now func() time.Time) Option { return func(p *Prober) { p.now = now } }
 
-// DefaultJobs is high enough that a 60-image stack resolves in two waves:
-// the requests are tiny HEADs, so latency, not bandwidth, is what costs.
-const DefaultJobs = 32
+// DefaultJobs bounds the requests in flight. Each image costs three small
+// sequential requests (HEAD, manifest, config or index), so latency, not
+// bandwidth, is what costs: 64 lets a 60-image stack go in one wave.
+const DefaultJobs = 64
 
-// HostPlatform is the platform docker on this host pulls by default.
+// HostPlatform is the platform a Linux Docker engine on this machine pulls
+// by default (containerd's detection, variant included).
 func HostPlatform() v1.Platform {
-	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-}
-
-// matches says whether an index entry serves the wanted platform the way
-// docker's platform matcher does: a missing variant is the architecture's
-// default (arm64 is v8, arm is v7), and wanting no variant accepts any.
-func matches(have, want v1.Platform) bool {
-	def := map[string]string{"arm64": "v8", "arm": "v7"}
-	if have.Variant == "" {
-		have.Variant = def[have.Architecture]
-	}
-	if want.Variant == "" {
-		have.Variant = ""
-	}
-	return have.Satisfies(want)
+	d := platforms.DefaultSpec()
+	return v1.Platform{OS: "linux", Architecture: d.Architecture, Variant: d.Variant}
 }
 
 // New returns a Prober reading credentials through kc.
 func New(kc *Keychain, opts ...Option) *Prober {
 	p := &Prober{
-		keychain: kc,
-		jobs:     DefaultJobs,
-		platform: HostPlatform(),
-		isECR:    func(string) bool { return false },
-		now:      time.Now,
+		keychain:   kc,
+		jobs:       DefaultJobs,
+		platform:   spec(HostPlatform()),
+		isECR:      func(string) bool { return false },
+		configured: func(string) string { return "" },
+		now:        time.Now,
 	}
 	for _, o := range opts {
 		o(p)
@@ -216,24 +232,36 @@ func (p *Prober) checkRegistry(ctx context.Context, images []Image, idx []int, r
 		return
 	}
 
-	var wg sync.WaitGroup
+	var (
+		wg      sync.WaitGroup
+		fetched contents
+	)
 	for _, i := range idx {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			p.checkImage(ctx, rt, cred, advice, &results[i])
+			p.checkImage(ctx, rt, cred, advice, &results[i], &fetched)
 		}(i)
 	}
 	wg.Wait()
 }
 
-func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred Credential, advice advice, r *Result) {
+func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred Credential, advice advice, r *Result, seen *contents) {
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(rt)}
 	ref := r.Image.Ref
 	host := ref.Context().RegistryStr()
 
+	want, err := p.want(r.Image.Platform)
+	if err != nil {
+		r.Status, r.Message, r.Fix = Failed, err.Error(), "write platform: as os/arch[/variant], e.g. linux/amd64"
+		return
+	}
+	r.Platform = platforms.Format(want)
+
+	// HEAD resolves the tag to the digest docker would pull, without
+	// counting as a pull.
 	desc, err := remote.Head(ref, opts...)
 	if err != nil {
 		var terr *transport.Error
@@ -249,53 +277,148 @@ func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred Cred
 		return
 	}
 	r.Digest, r.MediaType = desc.Digest.String(), string(desc.MediaType)
-	if !desc.MediaType.IsIndex() {
-		if r.Image.Platform != "" {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("single-platform image: platform %s not verified", r.Image.Platform))
-		}
-		r.Status = OK
-		return
-	}
 
-	want := p.platform
-	if r.Image.Platform != "" {
-		pl, err := v1.ParsePlatform(r.Image.Platform)
-		if err != nil {
-			r.Status, r.Message, r.Fix = Failed, fmt.Sprintf("platform %q: %v", r.Image.Platform, err), "write platform as os/arch[/variant], e.g. linux/amd64"
-			return
-		}
-		want = *pl
-	}
-	r.Platform = want.String()
-	full, err := remote.Get(ref, opts...)
-	if err != nil {
-		r.Status, r.Message, r.Fix = p.explain(host, cred, advice, err, ref)
+	// The platforms are read by digest, so they are those of exactly the
+	// digest reported, and services sharing an image read them once.
+	c := seen.get(ref.Context().Digest(r.Digest), opts)
+	if c.err != nil {
+		r.Status, r.Message, r.Fix = p.explain(host, cred, advice, c.err, ref)
 		return
 	}
-	im, err := v1.ParseIndexManifest(strings.NewReader(string(full.Manifest)))
-	if err != nil {
-		r.Status, r.Message, r.Fix = Failed, fmt.Sprintf("unreadable index for %s: %v", ref, err), ""
+	if !c.index && len(c.manifests) == 0 {
+		r.Status = OK
+		r.Warnings = append(r.Warnings, "the image's config records no platform, so docker cannot tell whether it runs on "+r.Platform)
 		return
 	}
+	match := platforms.Only(want)
 	var have []string
-	for _, m := range im.Manifests {
-		if m.Platform == nil || m.Platform.OS == "unknown" {
-			continue // attestations and the like
-		}
-		if matches(*m.Platform, want) {
-			r.PlatformDigest = m.Digest.String()
-			r.Status = OK
+	for _, m := range c.manifests {
+		if match.Match(m.platform) {
+			r.PlatformDigest, r.Status = m.digest, OK
 			return
 		}
-		have = append(have, m.Platform.String())
+		have = append(have, platforms.Format(m.platform))
 	}
 	r.Status = NoPlatform
-	r.Message = fmt.Sprintf("%s has no image for %s (it has: %s)", ref, want.String(), strings.Join(have, ", "))
-	if r.Image.Platform != "" {
-		r.Fix = "push the image for " + want.String() + ", or set the service's platform: to one it has"
-	} else {
-		r.Fix = "push the image for " + want.String() + " (docker buildx --platform), or set the service's platform: to one it has"
+	kind := "a single-platform image"
+	if c.index {
+		kind = "a multi-platform index"
 	}
+	r.Message = fmt.Sprintf("%s is %s with no image for %s (it has: %s)", ref, kind, r.Platform, orNone(have))
+	if !c.index && r.Image.Platform == "" && p.platformFrom == "" {
+		// Without a requested platform docker pulls it with a warning;
+		// the container then dies with "exec format error".
+		r.Message += "; docker would pull it, but its containers would fail with \"exec format error\""
+	}
+	fix := "push the image for " + r.Platform + " (docker buildx build --platform " + r.Platform + ")"
+	switch {
+	case r.Image.Platform != "":
+		fix += ", or set the service's platform: to one it has"
+	case p.platformFrom != "":
+		fix += ", or unset " + p.platformFrom + " / set the service's platform: to one it has"
+	default:
+		fix += ", or run it on a host of a platform it has"
+	}
+	r.Fix = fix
+}
+
+// want is the platform docker pulls for a service: its platform:, else the
+// host's, normalised as docker normalises it (x86_64 is amd64, arm64 is v8).
+func (p *Prober) want(service string) (specs.Platform, error) {
+	if service == "" {
+		return platforms.Normalize(p.platform), nil
+	}
+	pl, err := platforms.Parse(service)
+	if err != nil {
+		return specs.Platform{}, fmt.Errorf("platform %q is not a valid platform: %v", service, err)
+	}
+	return platforms.Normalize(pl), nil
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "no platform recorded"
+	}
+	return strings.Join(s, ", ")
+}
+
+// contents fetches each digest's platforms once per check: an index lists
+// its manifests' platforms, a single image's config blob names its one.
+type contents struct {
+	mu sync.Mutex
+	m  map[string]*content
+}
+
+type content struct {
+	once      sync.Once
+	index     bool
+	manifests []platformManifest
+	err       error
+}
+
+type platformManifest struct {
+	platform specs.Platform
+	digest   string
+}
+
+func (cs *contents) get(d name.Digest, opts []remote.Option) *content {
+	cs.mu.Lock()
+	if cs.m == nil {
+		cs.m = map[string]*content{}
+	}
+	c, ok := cs.m[d.String()]
+	if !ok {
+		c = &content{}
+		cs.m[d.String()] = c
+	}
+	cs.mu.Unlock()
+	c.once.Do(func() { c.fetch(d, opts) })
+	return c
+}
+
+func (c *content) fetch(d name.Digest, opts []remote.Option) {
+	desc, err := remote.Get(d, opts...)
+	if err != nil {
+		c.err = err
+		return
+	}
+	switch {
+	case desc.MediaType.IsIndex():
+		c.index = true
+		im, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+		if err != nil {
+			c.err = fmt.Errorf("unreadable index %s: %w", d, err)
+			return
+		}
+		for _, m := range im.Manifests {
+			if m.Platform == nil || m.Platform.OS == "unknown" {
+				continue // attestations and the like
+			}
+			c.manifests = append(c.manifests, platformManifest{spec(*m.Platform), m.Digest.String()})
+		}
+	case desc.MediaType.IsImage():
+		img, err := desc.Image()
+		if err != nil {
+			c.err = err
+			return
+		}
+		// The config blob is the only place a single-platform image names
+		// its platform; ggcr verifies it against its digest.
+		cf, err := img.ConfigFile()
+		if err != nil {
+			c.err = err
+			return
+		}
+		if pl := cf.Platform(); pl != nil && pl.OS != "" {
+			c.manifests = []platformManifest{{spec(*pl), d.DigestStr()}}
+		}
+	default:
+		c.err = fmt.Errorf("%s: unsupported manifest type %s", d, desc.MediaType)
+	}
+}
+
+func spec(p v1.Platform) specs.Platform {
+	return platforms.Normalize(specs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion})
 }
 
 // advice is what the credential source alone tells us before any request.

@@ -92,10 +92,11 @@ func TestStackPullableWithOneAuthPerRegistry(t *testing.T) {
 	if api := res[seed.MultiPlatformService]; api.Platform != "linux/amd64" || api.PlatformDigest == "" {
 		t.Errorf("api platform %q digest %q", api.Platform, api.PlatformDigest)
 	}
-	// One ping for the registry, one HEAD per image, one GET for the index.
+	// One ping for the registry; per image one HEAD and one GET of the
+	// manifest by digest; the five single-platform images' config blobs.
 	st := f.reg.Requests()
-	if st.Requests != 1+6+1 || st.Unauthorized != 1 {
-		t.Errorf("requests %+v, want 8 with one 401 ping", st)
+	if st.Requests != 1+6+6+5 || st.Unauthorized != 1 || st.BlobGets != 5 {
+		t.Errorf("requests %+v, want 18 with one 401 ping and 5 config blobs", st)
 	}
 }
 
@@ -168,7 +169,7 @@ func TestWrongPlatform(t *testing.T) {
 	imgs[0].Platform = "linux/s390x" // api, the multi-platform index
 	r := New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), imgs[:1])[0]
 	if r.Status != NoPlatform || !strings.Contains(r.Message, "no image for linux/s390x") ||
-		!strings.Contains(r.Message, "linux/amd64") || !strings.Contains(r.Message, "linux/arm64/v8") {
+		!strings.Contains(r.Message, "it has: linux/amd64, linux/arm64)") {
 		t.Errorf("%s %q", r.Status, r.Message)
 	}
 
@@ -268,5 +269,69 @@ func TestSourcePrecedence(t *testing.T) {
 	}
 	if s := kc.Source("index.docker.io"); s.Key != "https://index.docker.io/v1/" || s.Kind != FromCredsStore {
 		t.Errorf("docker hub: %+v", s)
+	}
+}
+
+// The commonest wrong platform is a single-platform image built for
+// another architecture: its platform is only in the config blob.
+func TestSinglePlatformImageForAnotherArchitecture(t *testing.T) {
+	f := newFixture(t)
+	arm := v1.Platform{OS: "linux", Architecture: "arm64"}
+	res := byID(New(NewKeychain(f.staticLogin(time.Hour)), WithHostPlatform(arm)).Check(context.Background(), f.images(t, "staging")))
+	for _, s := range seed.Services {
+		r := res[s]
+		if s == seed.MultiPlatformService {
+			if r.Status != OK || r.Platform != "linux/arm64" || r.PlatformDigest == "" || r.PlatformDigest == r.Digest {
+				t.Errorf("%s: %s platform %s digest %s: %s", s, r.Status, r.Platform, r.PlatformDigest, r.Message)
+			}
+			continue
+		}
+		if r.Status != NoPlatform || r.Digest != f.digests[s].String() ||
+			!strings.Contains(r.Message, "single-platform image with no image for linux/arm64 (it has: linux/amd64)") ||
+			!strings.Contains(r.Message, "exec format error") || !strings.Contains(r.Fix, "--platform linux/arm64") {
+			t.Errorf("%s: %s %q fix %q", s, r.Status, r.Message, r.Fix)
+		}
+	}
+
+	// On the image's own platform the same images pass, and the manifest
+	// docker pulls is the image itself.
+	amd := v1.Platform{OS: "linux", Architecture: "amd64"}
+	r := New(NewKeychain(f.staticLogin(time.Hour)), WithHostPlatform(amd)).Check(context.Background(), f.images(t, "staging")[1:2])[0]
+	if r.Status != OK || r.PlatformDigest != r.Digest || r.Platform != "linux/amd64" {
+		t.Errorf("amd64 host: %s %+v", r.Status, r)
+	}
+}
+
+func TestSinglePlatformImageAndServicePlatform(t *testing.T) {
+	f := newFixture(t)
+	imgs := f.images(t, "staging")[1:2] // a single-platform linux/amd64 image
+	imgs[0].Platform = "linux/arm64/v8"
+	r := New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), imgs)[0]
+	if r.Status != NoPlatform || !strings.Contains(r.Fix, "service's platform:") || strings.Contains(r.Message, "exec format error") {
+		t.Errorf("%s %q fix %q", r.Status, r.Message, r.Fix)
+	}
+
+	// DOCKER_DEFAULT_PLATFORM, which compose passes to every pull, is named
+	// in the fix.
+	imgs[0].Platform = ""
+	r = New(NewKeychain(f.staticLogin(time.Hour)), WithDefaultPlatform("linux/arm64", "DOCKER_DEFAULT_PLATFORM")).Check(context.Background(), imgs)[0]
+	if r.Status != NoPlatform || !strings.Contains(r.Fix, "DOCKER_DEFAULT_PLATFORM") {
+		t.Errorf("default platform: %s %q fix %q", r.Status, r.Message, r.Fix)
+	}
+}
+
+// Services sharing an image read its manifest and config once.
+func TestSharedImageFetchedOnce(t *testing.T) {
+	f := newFixture(t)
+	img := f.images(t, "staging")[1]
+	imgs := []Image{img, img, img}
+	imgs[1].ID, imgs[2].ID = "b", "c"
+	for _, r := range New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), imgs) {
+		if r.Status != OK {
+			t.Errorf("%s: %s %s", r.Image.ID, r.Status, r.Message)
+		}
+	}
+	if st := f.reg.Requests(); st.BlobGets != 1 || st.Requests != 1+3+1+1 {
+		t.Errorf("requests %+v, want a ping, 3 HEADs, one manifest and one config", st)
 	}
 }
