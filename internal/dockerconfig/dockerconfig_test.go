@@ -7,6 +7,7 @@ import (
 	"flag"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -513,4 +514,48 @@ func assertNoTempFiles(t *testing.T, dir string) {
 			t.Errorf("temporary file left behind: %s", e.Name())
 		}
 	}
+}
+
+// TestSaveOnAFullDiskLosesNothing fills a small tmpfs so the write fails with ENOSPC: the error says so and
+// config.json keeps its bytes, with no temporary file left behind.
+func TestSaveOnAFullDiskLosesNothing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	orig, err := os.ReadFile(filepath.Join(corpusDir, "desktop.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(mnt, FileName)
+	if err := os.WriteFile(path, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	filler, _ := os.Create(filepath.Join(mnt, "filler"))
+	for {
+		if _, err := filler.Write(make([]byte, 512)); err != nil {
+			break
+		}
+	}
+	filler.Close()
+
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetCredHelper(ourHost, "currents"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Save()
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Save on a full disk = %v, want ENOSPC naming %s", err, path)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, orig) {
+		t.Fatal("config.json changed")
+	}
+	assertNoTempFiles(t, mnt)
 }
