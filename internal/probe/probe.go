@@ -425,30 +425,37 @@ func spec(p v1.Platform) specs.Platform {
 type advice struct {
 	ecr      bool
 	expired  bool
+	register string // what to do so docker runs our helper for the host
 	warnings []string
 }
 
 func (p *Prober) credentialAdvice(host string, cred Credential) advice {
-	a := advice{ecr: p.isECR(host)}
+	a := advice{ecr: p.isECR(host), register: p.register(host, cred.Source.ConfigFile)}
 	src := cred.Source
 	if src.Kind != FromCredHelper && !src.Expiry.IsZero() {
 		now := p.now()
 		if !now.Before(src.Expiry) {
 			a.expired = true
 		} else {
-			a.warnings = append(a.warnings, fmt.Sprintf("static ECR token from %s expires at %s (in %s); register the credential helper so pulls keep working: %s",
-				src, src.Expiry.UTC().Format(time.RFC3339), src.Expiry.Sub(now).Round(time.Minute), RegisterCommand))
+			a.warnings = append(a.warnings, fmt.Sprintf("static ECR token from %s expires at %s (in %s); so pulls keep working, %s",
+				src, src.Expiry.UTC().Format(time.RFC3339), src.Expiry.Sub(now).Round(time.Minute), a.register))
 		}
 	}
 	if a.ecr && src.Kind != FromCredHelper && !a.expired && src.Kind != FromNowhere && src.Expiry.IsZero() {
-		a.warnings = append(a.warnings, fmt.Sprintf("no credential helper registered for ECR registry %s (credentials come from %s); %s", host, src, RegisterCommand))
+		a.warnings = append(a.warnings, fmt.Sprintf("no credential helper registered for ECR registry %s (credentials come from %s); %s", host, src, a.register))
 	}
 	return a
 }
 
-// RegisterCommand registers docker-credential-currents for the ECR hosts of
-// currents.yaml in config.json (see HelperSnippet for the manual edit).
-const RegisterCommand = "run: docker-credential-currents configure"
+// register says how to make docker run our helper for host. When
+// currents.yaml already configures the host only config.json lacks the
+// entry; otherwise configure writes both (and needs the vendor's role).
+func (p *Prober) register(host, configFile string) string {
+	if at := p.configured(host); at != "" {
+		return fmt.Sprintf("register the helper: add %s to %s (currents.yaml already configures %s at %s)", HelperSnippet(host), configFile, host, at)
+	}
+	return fmt.Sprintf("register the helper: docker-credential-currents configure --registry %s --role-arn <the role ARN the vendor gave you> [--external-id <id>]", host)
+}
 
 // HelperSnippet is the config.json entry that makes docker run our helper
 // for host.
@@ -463,7 +470,7 @@ func (p *Prober) explain(host string, cred Credential, a advice, err error, ref 
 		what = ref.String()
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return Unreachable, fmt.Sprintf("%s: no answer in time", what), "check the network path to " + host + " or raise CURRENTS_TIMEOUT"
+		return Unreachable, fmt.Sprintf("%s did not answer in time", host), "check the network path to " + host + ", or raise CURRENTS_TIMEOUT (e.g. CURRENTS_TIMEOUT=60s)"
 	}
 	var terr *transport.Error
 	if !errors.As(err, &terr) {
@@ -477,36 +484,43 @@ func (p *Prober) explain(host string, cred Credential, a advice, err error, ref 
 	expiredMsg := strings.Contains(strings.ToLower(text), "token has expired")
 	switch {
 	case a.expired || expiredMsg:
-		msg := fmt.Sprintf("%s: the registry says the authorization token has expired", what)
+		msg := fmt.Sprintf("%s says the authorization token from %s has expired", host, cred.Source)
 		if a.expired {
-			msg = fmt.Sprintf("%s: the static ECR token from %s expired at %s", what, cred.Source, cred.Source.Expiry.UTC().Format(time.RFC3339))
+			msg = fmt.Sprintf("the static ECR token for %s from %s expired at %s (ECR tokens last 12 hours)", host, cred.Source, cred.Source.Expiry.UTC().Format(time.RFC3339))
 		}
-		fix := RegisterCommand + " (so docker fetches a fresh token before each pull; or add " + HelperSnippet(host) + " to " + cred.Source.ConfigFile + "); ECR tokens last 12 hours"
+		fix := a.register + ", so docker fetches a fresh token before each pull"
+		if cred.Source.Kind == FromAuths {
+			fix += "; then drop the stale login: docker logout " + host
+		}
 		if cred.Source.Kind == FromCredHelper {
-			fix = "the helper " + cred.Source.Helper + " handed out an expired token: run docker-credential-currents doctor"
+			fix = helperFix(cred.Source)
 		}
 		return Expired, msg, fix
 	case terr.StatusCode == http.StatusUnauthorized:
 		switch {
 		case cred.Source.Kind == FromNowhere && a.ecr:
-			return Unauthorized, fmt.Sprintf("%s: no credentials, and no credential helper registered for ECR registry %s", what, host),
-				RegisterCommand + " (or add " + HelperSnippet(host) + " to " + cred.Source.ConfigFile + ")"
+			return Unauthorized, fmt.Sprintf("docker has no credentials for ECR registry %s: no credential helper is registered for it in %s", host, cred.Source.ConfigFile), a.register
 		case cred.Source.Kind == FromNowhere:
-			return Unauthorized, fmt.Sprintf("%s: the registry wants credentials and docker has none for %s", what, host), "docker login " + host + ", or register a credential helper for it"
+			return Unauthorized, fmt.Sprintf("%s wants credentials and docker has none for it in %s", host, cred.Source.ConfigFile), "docker login " + host + ", or register a credential helper for it in credHelpers"
 		default:
-			return Unauthorized, fmt.Sprintf("%s: the registry rejected the credentials from %s", what, cred.Source), helperFix(cred.Source)
+			return Unauthorized, fmt.Sprintf("%s rejected the credentials from %s", host, cred.Source), helperFix(cred.Source)
 		}
 	case terr.StatusCode == http.StatusForbidden:
-		return Denied, fmt.Sprintf("%s: access denied for the credentials from %s", what, cred.Source),
+		what := host
+		if ref != nil {
+			what = "repository " + ref.Context().RepositoryStr() + " on " + host
+		}
+		return Denied, fmt.Sprintf("access denied to %s for the credentials from %s", what, cred.Source),
 			"the identity lacks pull rights on this repository (ecr:BatchGetImage, ecr:GetDownloadUrlForLayer): ask the registry owner to grant them (docker currents policy prints the IAM policy)"
+	case terr.StatusCode == http.StatusNotFound && ref == nil:
+		return Failed, fmt.Sprintf("%s answers 404 at /v2/: it is not a container registry", host), "check the registry address in the image reference"
 	case terr.StatusCode == http.StatusNotFound:
 		if hasCode(terr, transport.NameUnknownErrorCode) {
 			return NotFound, fmt.Sprintf("repository %s does not exist on %s", ref.Context().RepositoryStr(), host),
-				"check the repository part of the image reference (and DC_CURRENTS_IMAGE_REPOSITORY), or mirror the image there"
+				"check the repository part of the image reference, or mirror the image there: docker currents mirror"
 		}
-		tag := ref.Identifier()
-		return NotFound, fmt.Sprintf("%s: tag %s is not in %s", what, tag, ref.Context().String()),
-			"check the tag (DC_CURRENTS_IMAGE_TAG) or mirror that tag: docker currents mirror"
+		return NotFound, fmt.Sprintf("tag %s is not in %s", ref.Identifier(), ref.Context().String()),
+			"check the tag, or mirror that tag there: docker currents mirror"
 	case terr.StatusCode == http.StatusTooManyRequests:
 		return Failed, fmt.Sprintf("%s: rate limited by the registry", what), "wait and run the check again, or lower --jobs"
 	}
@@ -530,7 +544,7 @@ func helperFix(src Source) string {
 		}
 		return fmt.Sprintf("check the docker-credential-%s helper (credHelpers in %s)", src.Helper, src.ConfigFile)
 	case FromAuths:
-		return "the static docker login is stale or wrong: register the credential helper (" + RegisterCommand + ") or docker login again"
+		return "the static docker login in " + src.ConfigFile + " is stale or wrong: docker login again, or register the credential helper (docker-credential-currents configure --registry <host> --role-arn <ARN>)"
 	case FromCredsStore:
 		return fmt.Sprintf("docker login again, or register a helper for this registry in credHelpers (%s)", src.ConfigFile)
 	}

@@ -139,7 +139,7 @@ func TestExpiredTokenInCredsStore(t *testing.T) {
 	cf := configfile.New("/test/config.json")
 	cf.CredentialsStore = "store"
 	r := New(NewKeychain(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging")[:1])[0]
-	if r.Status != Expired || !strings.Contains(r.Message, `static ECR token from credsStore "store"`) || r.Credentials.Expiry.IsZero() {
+	if r.Status != Expired || !strings.Contains(r.Message, `from credsStore "store"`) || r.Credentials.Expiry.IsZero() {
 		t.Errorf("%s %q %+v", r.Status, r.Message, r.Credentials)
 	}
 }
@@ -190,7 +190,9 @@ func TestStaleStaticToken(t *testing.T) {
 	cf := f.staticLogin(-3 * time.Hour)
 	res := New(NewKeychain(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging"))
 	for _, r := range res {
-		if r.Status != Expired || !strings.Contains(r.Message, "expired at") || !strings.Contains(r.Fix, `"credHelpers"`) {
+		if r.Status != Expired || !strings.Contains(r.Message, "expired at") ||
+			!strings.Contains(r.Fix, "docker-credential-currents configure --registry "+f.reg.Host()+" --role-arn") ||
+			!strings.Contains(r.Fix, "docker logout "+f.reg.Host()) {
 			t.Errorf("%s: %s %q fix %q", r.Image.ID, r.Status, r.Message, r.Fix)
 		}
 		if r.Credentials.Expiry.IsZero() || r.Credentials.Expiry.After(time.Now()) {
@@ -206,7 +208,7 @@ func TestExpiredTokenFromTheRegistry(t *testing.T) {
 	cf := f.staticLogin(-time.Minute)
 	clock := func() time.Time { return time.Now().Add(-time.Hour) } // local view: still valid
 	r := New(NewKeychain(cf), WithClock(clock)).Check(context.Background(), f.images(t, "staging")[:1])[0]
-	if r.Status != Expired || !strings.Contains(r.Message, "the registry says the authorization token has expired") {
+	if r.Status != Expired || r.Message != f.reg.Host()+` says the authorization token from auths["`+f.reg.Host()+`"] in /test/config.json (a static docker login) has expired` {
 		t.Errorf("%s %q", r.Status, r.Message)
 	}
 }
@@ -216,15 +218,23 @@ func TestNoHelperRegistered(t *testing.T) {
 	cf := configfile.New("/test/config.json")
 	res := New(NewKeychain(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging"))
 	for _, r := range res {
-		want := fmt.Sprintf(`{"credHelpers": {%q: "currents"}}`, f.reg.Host())
-		if r.Status != Unauthorized || !strings.Contains(r.Message, "no credential helper registered") ||
-			!strings.Contains(r.Fix, want) || !strings.Contains(r.Fix, "docker-credential-currents configure") {
+		if r.Status != Unauthorized || !strings.Contains(r.Message, "no credential helper is registered for it in /test/config.json") ||
+			!strings.Contains(r.Fix, "docker-credential-currents configure --registry "+f.reg.Host()+" --role-arn") {
 			t.Errorf("%s: %s %q fix %q", r.Image.ID, r.Status, r.Message, r.Fix)
 		}
 	}
 	if st := f.reg.Requests(); st.Requests > 1+6+6 {
 		t.Errorf("requests %+v", st)
 	}
+	// When currents.yaml already has the host, only config.json lacks the
+	// entry: the fix is that entry, and says where the host is configured.
+	configured := WithConfigured(func(h string) string { return "/home/u/.docker/currents.yaml:3" })
+	r := New(NewKeychain(cf), isECRAlias(f), configured).Check(context.Background(), f.images(t, "staging")[:1])[0]
+	want := fmt.Sprintf(`add {"credHelpers": {%q: "currents"}} to /test/config.json (currents.yaml already configures %s at /home/u/.docker/currents.yaml:3)`, f.reg.Host(), f.reg.Host())
+	if !strings.HasSuffix(r.Fix, want) {
+		t.Errorf("configured host: fix %q, want it to end in %q", r.Fix, want)
+	}
+
 }
 
 func TestHelperFailure(t *testing.T) {
