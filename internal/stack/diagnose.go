@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
@@ -12,8 +13,11 @@ import (
 // substitutes an empty string; here that is an error naming the variable and
 // the file, because the image it produces is never the one meant.
 func diagnose(svc *Service, env environment) {
-	if svc.Kind == BuildOnly && svc.Image == "" {
+	if svc.Image == "" && svc.Kind != Pulled {
 		return
+	}
+	if d, ok := diagnosePlatform(svc, env); ok {
+		svc.Diagnostics = append(svc.Diagnostics, d)
 	}
 	at := svc.Source.String()
 	seen := map[string]bool{}
@@ -33,11 +37,7 @@ func diagnose(svc *Service, env environment) {
 				Fix:     fmt.Sprintf("set %s (in %s or in the environment)", v.Name, envFileHint(env)),
 			})
 		case v.Set && v.Value == "" && v.Modifier != ":-":
-			svc.Diagnostics = append(svc.Diagnostics, Diagnostic{
-				Severity: Error, Code: CodeEmptyVariable,
-				Message: fmt.Sprintf("variable %s used in the image at %s is empty (set at %s), giving %q", v.Name, at, v.Origin, svc.Image),
-				Fix:     fmt.Sprintf("give %s a value at %s", v.Name, v.Origin),
-			})
+			svc.Diagnostics = append(svc.Diagnostics, emptyVariable(svc, v, env))
 		default:
 			if d, ok := missingSlash(svc, u, env); ok {
 				svc.Diagnostics = append(svc.Diagnostics, d)
@@ -121,4 +121,69 @@ func envFileHint(env environment) string {
 		}
 	}
 	return ".env"
+}
+
+// diagnosePlatform checks the platform compose will ask the engine for: the
+// service's platform:, else DOCKER_DEFAULT_PLATFORM. A platform the engine
+// cannot match (unparseable, or an OS or architecture that does not exist)
+// fails every pull, so it is an error found before any request.
+func diagnosePlatform(svc *Service, env environment) (Diagnostic, bool) {
+	pl, where := svc.Platform, "platform: of service "+svc.Name
+	if pl == "" {
+		v, ok := env.lookup(defaultPlatformVar)
+		if !ok || v == "" {
+			return Diagnostic{}, false
+		}
+		pl, where = v, defaultPlatformVar+" (from "+env.origin(defaultPlatformVar).String()+")"
+	}
+	p, err := platforms.Parse(pl)
+	if err == nil && knownOS[p.OS] && knownArch[p.Architecture] {
+		return Diagnostic{}, false
+	}
+	d := Diagnostic{
+		Severity: Error, Code: CodeInvalidPlatform,
+		Message:  fmt.Sprintf("%s is %q, which is not a platform docker can pull", where, pl),
+		Fix:      "write it as os/arch[/variant], e.g. linux/amd64 or linux/arm64",
+	}
+	if err == nil {
+		d.Message = fmt.Sprintf("%s is %q: %s is not an OS/architecture docker knows", where, pl, platforms.Format(p))
+	}
+	return d, true
+}
+
+// knownOS and knownArch are Go's GOOS and GOARCH values, the names OCI
+// platforms use (after containerd's normalisation of x86_64, aarch64, …).
+var (
+	knownOS = set("aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux", "netbsd",
+		"openbsd", "plan9", "solaris", "wasip1", "windows")
+	knownArch = set("386", "amd64", "arm", "arm64", "loong64", "mips", "mipsle", "mips64", "mips64le", "ppc64",
+		"ppc64le", "riscv64", "s390x", "wasm")
+)
+
+func set(s ...string) map[string]bool {
+	m := make(map[string]bool, len(s))
+	for _, v := range s {
+		m[v] = true
+	}
+	return m
+}
+
+// emptyVariable explains a variable that is set but empty. Set empty in the
+// OS environment it hides a value in .env, since the environment wins: the
+// classic `export TAG=` left in a shell or a systemd unit.
+func emptyVariable(svc *Service, v Variable, env environment) Diagnostic {
+	d := Diagnostic{Severity: Error, Code: CodeEmptyVariable}
+	at := svc.Source.String()
+	if v.Origin.Kind != FromEnvironment {
+		d.Message = fmt.Sprintf("variable %s used in the image at %s is set but empty at %s, giving %q", v.Name, at, v.Origin, svc.Image)
+		d.Fix = fmt.Sprintf("give %s a value at %s", v.Name, v.Origin)
+		return d
+	}
+	d.Message = fmt.Sprintf("variable %s used in the image at %s is set to an empty string in the environment, giving %q", v.Name, at, svc.Image)
+	d.Fix = fmt.Sprintf("give %s a value, or unset it (unset %s) so compose reads it from %s", v.Name, v.Name, envFileHint(env))
+	if file := env.fileOrigin(v.Name); file.Kind == FromEnvFile && file.File != "" {
+		d.Message += fmt.Sprintf("; it hides %s at %s, because the environment wins over env files", v.Name, file)
+		d.Fix = fmt.Sprintf("unset %s in the environment (unset %s) so the value at %s applies, or give it a value", v.Name, v.Name, file)
+	}
+	return d
 }

@@ -33,6 +33,10 @@ type Stack struct {
 	// Services are sorted by name and include build-only and
 	// profile-disabled services, marked by Kind.
 	Services []Service
+	// DefaultPlatform is DOCKER_DEFAULT_PLATFORM as compose sees it (OS
+	// environment or .env): compose pulls every service without a
+	// platform: for it. Empty when unset.
+	DefaultPlatform string
 }
 
 // Kind says what a check should do with a service.
@@ -45,6 +49,9 @@ const (
 	BuildOnly Kind = "build-only"
 	// Disabled services belong to a profile that is not active.
 	Disabled Kind = "disabled"
+	// NotPulled services never pull an image of their own: pull_policy:
+	// never, or a provider service. Reason says which.
+	NotPulled Kind = "not-pulled"
 )
 
 // Service is one compose service and its image reference.
@@ -62,6 +69,8 @@ type Service struct {
 	Ref name.Reference
 	// Platform is the service's `platform:`, empty when unset.
 	Platform string
+	// Reason says why a NotPulled or BuildOnly service is not checked.
+	Reason string
 	// Build says the service also has a build section: a missing image is
 	// then built rather than fatal.
 	Build bool
@@ -104,6 +113,7 @@ const (
 	CodeMissingSlash     = "missing-slash"
 	CodeInvalidReference = "invalid-reference"
 	CodeImplicitLatest   = "implicit-latest"
+	CodeInvalidPlatform  = "invalid-platform"
 )
 
 // Diagnostic is one finding about a service's image reference.
@@ -160,9 +170,10 @@ func Load(ctx context.Context, o Options, services ...string) (*Stack, error) {
 	}
 
 	st := &Stack{
-		Name:         project.Name,
-		WorkingDir:   project.WorkingDir,
-		ComposeFiles: project.ComposeFiles,
+		Name:            project.Name,
+		WorkingDir:      project.WorkingDir,
+		ComposeFiles:    project.ComposeFiles,
+		DefaultPlatform: project.Environment[defaultPlatformVar],
 	}
 	seen := map[string]bool{}
 	for _, pass := range passes {
@@ -192,8 +203,8 @@ func Load(ctx context.Context, o Options, services ...string) (*Stack, error) {
 		if svc.Source.File == "" && len(project.ComposeFiles) > 0 {
 			svc.Source.File = project.ComposeFiles[0]
 		}
-		if kind == Pulled && svc.Build && (s.Image == "" || s.PullPolicy == types.PullPolicyBuild) {
-			svc.Kind = BuildOnly
+		if kind == Pulled {
+			svc.Kind, svc.Reason = pulls(s, project.Services)
 		}
 		if svc.Kind != Disabled {
 			diagnose(&svc, env)
@@ -208,6 +219,35 @@ func Load(ctx context.Context, o Options, services ...string) (*Stack, error) {
 	}
 	sort.Slice(st.Services, func(i, j int) bool { return st.Services[i].Name < st.Services[j].Name })
 	return st, nil
+}
+
+// defaultPlatformVar is the variable compose passes as the platform of
+// every pull for services without platform:.
+const defaultPlatformVar = "DOCKER_DEFAULT_PLATFORM"
+
+// pulls decides, as compose's pull logic does, whether up pulls s's image:
+// not for a provider service, nor with pull_policy never or build, nor when
+// the image is built (by s itself when it has no image, or by another
+// service building the same image).
+func pulls(s types.ServiceConfig, all types.Services) (Kind, string) {
+	switch {
+	case s.Provider != nil:
+		return NotPulled, "provider service: no image"
+	case s.Build != nil && s.Image == "":
+		return BuildOnly, "built locally by compose, not pulled"
+	case s.PullPolicy == types.PullPolicyBuild:
+		return BuildOnly, "pull_policy: build: built locally by compose, not pulled"
+	case s.PullPolicy == types.PullPolicyNever:
+		return NotPulled, "pull_policy: never: compose uses the image only if it is already on the engine"
+	}
+	if s.Build == nil {
+		for _, o := range all {
+			if o.Name != s.Name && o.Build != nil && o.Image == s.Image {
+				return BuildOnly, "built locally by service " + o.Name + ", not pulled"
+			}
+		}
+	}
+	return Pulled, ""
 }
 
 // rawImages recovers each service's image as written, after override merging

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/compose-spec/compose-go/v2/template"
 )
 
 const dir = "../../testdata/stack"
@@ -18,7 +20,7 @@ func cleanEnv(t *testing.T) {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "COMPOSE_") || strings.HasPrefix(k, "DC_CURRENTS_") {
+		if strings.HasPrefix(k, "COMPOSE_") || strings.HasPrefix(k, "DC_CURRENTS_") || k == "DOCKER_DEFAULT_PLATFORM" {
 			t.Setenv(k, "")
 			_ = os.Unsetenv(k)
 		}
@@ -166,8 +168,134 @@ func TestEmptyVariable(t *testing.T) {
 	t.Setenv("DC_CURRENTS_IMAGE_TAG", "")
 	st := load(t, Options{ProjectDirectory: dir})
 	api := service(t, st, "api")
-	if !reflect.DeepEqual(codes(api), []string{CodeEmptyVariable}) || !strings.Contains(api.Diagnostics[0].Message, "the environment") {
+	if !reflect.DeepEqual(codes(api), []string{CodeEmptyVariable}) {
 		t.Fatalf("diagnostics = %+v", api.Diagnostics)
+	}
+	// The empty environment value hides the .env one: say so, and that
+	// unsetting it is the fix.
+	d := api.Diagnostics[0]
+	if !strings.Contains(d.Message, "set to an empty string in the environment") || !strings.Contains(d.Message, "/testdata/stack/.env:7, because the environment wins") ||
+		!strings.HasPrefix(d.Fix, "unset DC_CURRENTS_IMAGE_TAG in the environment (unset DC_CURRENTS_IMAGE_TAG) so the value at ") {
+		t.Errorf("%+v", d)
+	}
+
+	// Empty in an env file: that line is the one to fix.
+	cleanEnv(t)
+	tmp := t.TempDir()
+	env := filepath.Join(tmp, "empty.env")
+	if err := os.WriteFile(env, []byte("DC_CURRENTS_IMAGE_REPOSITORY=r.example/x/\nDC_CURRENTS_IMAGE_TAG=\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d = service(t, load(t, Options{ProjectDirectory: dir, EnvFiles: []string{env}}), "api").Diagnostics[0]
+	if d.Code != CodeEmptyVariable || !strings.Contains(d.Message, "set but empty at "+env+":2") || d.Fix != "give DC_CURRENTS_IMAGE_TAG a value at "+env+":2" {
+		t.Errorf("%+v", d)
+	}
+}
+
+func TestVariableParts(t *testing.T) {
+	cleanEnv(t)
+	api := service(t, load(t, Options{ProjectDirectory: dir}), "api")
+	got := map[string]string{}
+	for _, v := range api.Variables {
+		got[v.Name] = v.Part
+	}
+	want := map[string]string{"DC_CURRENTS_IMAGE_REPOSITORY": PartName, "DC_CURRENTS_IMAGE_TAG": PartTag}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parts = %v, want %v", got, want)
+	}
+	for raw, want := range map[string]int{"${IMAGE}": -1, "${R}api:${T}": 7, "r/a@${D}": 3, "${R}/a${S}": -1, "h:5000/a": -1, "h:5000/a:${T}": 8} {
+		tmpl := template.DefaultPattern
+		if got := tagSeparator(raw, tmpl.FindAllStringSubmatchIndex(raw, -1)); got != want {
+			t.Errorf("tagSeparator(%q) = %d, want %d", raw, got, want)
+		}
+	}
+}
+
+func TestPlatformDiagnostics(t *testing.T) {
+	cleanEnv(t)
+	tmp := t.TempDir()
+	compose := `services:
+  typo:
+    image: r.example/a:1
+    platform: linux/amd6
+  broken:
+    image: r.example/a:1
+    platform: "linux//amd64"
+  alias:
+    image: r.example/a:1
+    platform: x86_64
+  plain:
+    image: r.example/a:1
+`
+	if err := os.WriteFile(filepath.Join(tmp, "compose.yaml"), []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := load(t, Options{ProjectDirectory: tmp})
+	for svc, want := range map[string]string{"typo": `platform: of service typo is "linux/amd6": linux/amd6 is not an OS/architecture docker knows`,
+		"broken": `platform: of service broken is "linux//amd64", which is not a platform docker can pull`} {
+		s := service(t, st, svc)
+		if len(s.Diagnostics) != 1 || s.Diagnostics[0].Code != CodeInvalidPlatform || s.Diagnostics[0].Message != want || s.Ref != nil {
+			t.Errorf("%s: %+v", svc, s.Diagnostics)
+		}
+	}
+	for _, svc := range []string{"alias", "plain"} {
+		if s := service(t, st, svc); len(s.Diagnostics) != 0 {
+			t.Errorf("%s: %+v", svc, s.Diagnostics)
+		}
+	}
+
+	// DOCKER_DEFAULT_PLATFORM applies to services without platform:, as in
+	// compose, and is judged the same way.
+	t.Setenv("DOCKER_DEFAULT_PLATFORM", "linux/arm64")
+	if st := load(t, Options{ProjectDirectory: tmp}); st.DefaultPlatform != "linux/arm64" || len(service(t, st, "plain").Diagnostics) != 0 {
+		t.Errorf("default platform %q, plain %+v", st.DefaultPlatform, service(t, st, "plain").Diagnostics)
+	}
+	t.Setenv("DOCKER_DEFAULT_PLATFORM", "linux/arm65")
+	st = load(t, Options{ProjectDirectory: tmp})
+	if d := service(t, st, "plain").Diagnostics; len(d) != 1 || !strings.HasPrefix(d[0].Message, `DOCKER_DEFAULT_PLATFORM (from the environment) is "linux/arm65"`) {
+		t.Errorf("plain: %+v", d)
+	}
+	if d := service(t, st, "alias").Diagnostics; len(d) != 0 {
+		t.Errorf("a service's own platform: wins over DOCKER_DEFAULT_PLATFORM: %+v", d)
+	}
+}
+
+// Services compose never pulls are not checked, each with its reason.
+func TestServicesComposeDoesNotPull(t *testing.T) {
+	cleanEnv(t)
+	tmp := t.TempDir()
+	compose := `services:
+  local:
+    image: r.example/local:1
+    pull_policy: never
+  builder:
+    image: r.example/app:1
+    build: .
+  user:
+    image: r.example/app:1
+  forced:
+    image: r.example/forced:1
+    build: .
+    pull_policy: build
+  pulled:
+    image: r.example/pulled:1
+    build: .
+`
+	if err := os.WriteFile(filepath.Join(tmp, "compose.yaml"), []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := load(t, Options{ProjectDirectory: tmp})
+	want := map[string]Kind{"local": NotPulled, "user": BuildOnly, "forced": BuildOnly, "pulled": Pulled, "builder": Pulled}
+	for name, kind := range want {
+		if s := service(t, st, name); s.Kind != kind || (kind != Pulled && s.Reason == "") {
+			t.Errorf("%s: kind %s reason %q, want %s", name, s.Kind, s.Reason, kind)
+		}
+	}
+	if r := service(t, st, "user").Reason; !strings.Contains(r, "built locally by service builder") {
+		t.Errorf("user: %q", r)
 	}
 }
 

@@ -25,7 +25,17 @@ type Variable struct {
 	// "?"), empty for a plain `${NAME}`.
 	Modifier string `json:"-"`
 	Origin   Origin `json:"origin"`
+	// Part is the part of the reference the variable writes: "name" (the
+	// registry and repository), "tag" (the tag or digest), or "" when it
+	// writes the whole reference.
+	Part string `json:"part,omitempty"`
 }
+
+// Parts of a reference a variable can write.
+const (
+	PartName = "name"
+	PartTag  = "tag"
+)
 
 // OriginKind names where a variable's value came from.
 type OriginKind string
@@ -72,6 +82,11 @@ func (e environment) origin(name string) Origin {
 	if _, ok := os.LookupEnv(name); ok {
 		return Origin{Kind: FromEnvironment}
 	}
+	return e.fileOrigin(name)
+}
+
+// fileOrigin is where the env files define name, ignoring the environment.
+func (e environment) fileOrigin(name string) Origin {
 	for _, pass := range e.passes {
 		for i := len(pass) - 1; i >= 0; i-- {
 			if line := definedAt(pass[i], name); line > 0 {
@@ -129,7 +144,9 @@ func uses(raw string, env environment) []use {
 	p := template.DefaultPattern
 	named, braced := p.SubexpIndex("named"), p.SubexpIndex("braced")
 	var out []use
-	for _, m := range p.FindAllStringSubmatchIndex(raw, -1) {
+	matches := p.FindAllStringSubmatchIndex(raw, -1)
+	tagAt := tagSeparator(raw, matches)
+	for _, m := range matches {
 		var expr string
 		switch {
 		case m[2*named] >= 0:
@@ -153,9 +170,35 @@ func uses(raw string, env environment) []use {
 		}
 		v.Value, v.Set = env.lookup(nm)
 		v.Origin = env.origin(nm)
+		switch {
+		case tagAt >= 0 && m[0] > tagAt:
+			v.Part = PartTag
+		case tagAt >= 0 || m[1] < len(raw):
+			v.Part = PartName
+		}
 		out = append(out, use{v: v, start: m[0], end: m[1]})
 	}
 	return out
+}
+
+// tagSeparator finds the ':' or '@' that starts the tag or digest in raw,
+// reading only the literal text between variables; -1 when the literal text
+// has none (the tag, if any, then comes from a variable).
+func tagSeparator(raw string, vars [][]int) int {
+	lit := []byte(raw)
+	for _, m := range vars {
+		for i := m[0]; i < m[1]; i++ {
+			lit[i] = 'x'
+		}
+	}
+	if i := strings.IndexByte(string(lit), '@'); i >= 0 {
+		return i
+	}
+	slash := strings.LastIndexByte(string(lit), '/')
+	if i := strings.IndexByte(string(lit[slash+1:]), ':'); i >= 0 {
+		return slash + 1 + i
+	}
+	return -1
 }
 
 // substitute interpolates raw as compose does, with override replacing
