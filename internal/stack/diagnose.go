@@ -142,8 +142,8 @@ func diagnosePlatform(svc *Service, env environment) (Diagnostic, bool) {
 	}
 	d := Diagnostic{
 		Severity: Error, Code: CodeInvalidPlatform,
-		Message:  fmt.Sprintf("%s is %q, which is not a platform docker can pull", where, pl),
-		Fix:      "write it as os/arch[/variant], e.g. linux/amd64 or linux/arm64",
+		Message: fmt.Sprintf("%s is %q, which is not a platform docker can pull", where, pl),
+		Fix:     "write it as os/arch[/variant], e.g. linux/amd64 or linux/arm64",
 	}
 	if err == nil {
 		d.Message = fmt.Sprintf("%s is %q: %s is not an OS/architecture docker knows", where, pl, platforms.Format(p))
