@@ -60,12 +60,21 @@ type Result struct {
 	Platform       string
 	PlatformDigest string
 	Credentials    Source
+	// Missing is what a NotFound image lacks: MissingRepository or
+	// MissingTag.
+	Missing string
 	// Message says what is wrong and Fix what to do; empty when OK.
 	Message string
 	Fix     string
 	// Warnings hold advice about an image that is pullable today.
 	Warnings []string
 }
+
+// What a NotFound image lacks.
+const (
+	MissingRepository = "repository"
+	MissingTag        = "tag"
+)
 
 // Pullable reports whether docker would be able to pull the image.
 func (r Result) Pullable() bool { return r.Status == OK }
@@ -274,6 +283,13 @@ func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred Cred
 			}
 		}
 		r.Status, r.Message, r.Fix = p.explain(host, cred, advice, err, ref)
+		if r.Status == NotFound {
+			r.Missing = MissingTag
+			var terr *transport.Error
+			if errors.As(err, &terr) && hasCode(terr, transport.NameUnknownErrorCode) {
+				r.Missing = MissingRepository
+			}
+		}
 		return
 	}
 	r.Digest, r.MediaType = desc.Digest.String(), string(desc.MediaType)

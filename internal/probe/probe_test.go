@@ -148,7 +148,7 @@ func TestMissingTag(t *testing.T) {
 	f := newFixture(t)
 	res := New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), f.images(t, "never-mirrored"))
 	for _, r := range res {
-		if r.Status != NotFound || !strings.Contains(r.Message, "tag never-mirrored is not in") || !strings.Contains(r.Fix, "mirror") {
+		if r.Status != NotFound || r.Missing != MissingTag || !strings.Contains(r.Message, "tag never-mirrored is not in") || !strings.Contains(r.Fix, "mirror") {
 			t.Errorf("%s: %s %q fix %q", r.Image.ID, r.Status, r.Message, r.Fix)
 		}
 	}
@@ -158,7 +158,7 @@ func TestMissingRepository(t *testing.T) {
 	f := newFixture(t)
 	ref, _ := name.ParseReference(f.reg.Host() + "/currents/on-premapi:staging")
 	r := New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), []Image{{ID: "api", Ref: ref}})[0]
-	if r.Status != NotFound || !strings.Contains(r.Message, "repository currents/on-premapi does not exist") {
+	if r.Status != NotFound || r.Missing != MissingRepository || !strings.Contains(r.Message, "repository currents/on-premapi does not exist") {
 		t.Errorf("%s %q", r.Status, r.Message)
 	}
 }

@@ -45,9 +45,23 @@ type Row struct {
 	Warnings       []string           `json:"warnings,omitempty"`
 }
 
-// Report is a whole check.
+// SchemaVersion is the version of the JSON document. It changes only when a
+// field is removed or changes meaning; fields may be added.
+const SchemaVersion = 1
+
+// Report is a whole check. Its JSON form (--format json) is documented on
+// the fields; statuses are probe's (ok, not-found, unauthorized, denied,
+// expired, no-platform, credentials-failed, unreachable, error) and this
+// package's (invalid, build-only, skipped).
 type Report struct {
-	Project      string   `json:"project"`
+	SchemaVersion int    `json:"schemaVersion"`
+	Project       string `json:"project"`
+	// Platform is the platform checked for services without platform:,
+	// and PlatformFrom what chose it: "engine" (the Docker engine of the
+	// current context), "host" (this machine: no engine answered) or
+	// "DOCKER_DEFAULT_PLATFORM".
+	Platform     string   `json:"platform,omitempty"`
+	PlatformFrom string   `json:"platformFrom,omitempty"`
 	ComposeFiles []string `json:"composeFiles"`
 	EnvFiles     []string `json:"envFiles"`
 	// Pullable is true when every checked image is pullable.
@@ -64,7 +78,7 @@ func New(st *stack.Stack, results []probe.Result) *Report {
 	for _, r := range results {
 		byID[r.Image.ID] = r
 	}
-	rep := &Report{Project: st.Name, ComposeFiles: st.ComposeFiles, EnvFiles: st.EnvFiles, Pullable: true}
+	rep := &Report{SchemaVersion: SchemaVersion, Project: st.Name, ComposeFiles: st.ComposeFiles, EnvFiles: st.EnvFiles, Pullable: true}
 	for _, s := range st.Services {
 		row := Row{Service: s.Name, Image: s.Image, Raw: s.Raw, Source: s.Source.String(), Variables: s.Variables, Diagnostics: s.Diagnostics}
 		for _, d := range s.Diagnostics {
@@ -78,7 +92,9 @@ func New(st *stack.Stack, results []probe.Result) *Report {
 			row.Message = "profile not active: " + strings.Join(s.Profiles, ", ")
 		case s.Kind == stack.BuildOnly:
 			row.Status = StatusBuildOnly
-			row.Message = "built locally by compose, not pulled"
+			row.Message = orDefault(s.Reason, "built locally by compose, not pulled")
+		case s.Kind == stack.NotPulled:
+			row.Status, row.Message = StatusSkipped, s.Reason
 		case hasError(s.Diagnostics):
 			d := firstError(s.Diagnostics)
 			row.Status, row.Checked, row.Message, row.Fix = StatusInvalid, true, d.Message, d.Fix
@@ -96,6 +112,9 @@ func New(st *stack.Stack, results []probe.Result) *Report {
 			src := r.Credentials
 			row.Credentials = &src
 			row.Message, row.Fix = r.Message, r.Fix
+			if r.Status == probe.NotFound {
+				row.Fix = notFoundFix(r, s.Variables)
+			}
 			row.Warnings = append(row.Warnings, r.Warnings...)
 			if !row.Pullable && s.Build {
 				// Compose builds a service with a build section when its
@@ -123,6 +142,38 @@ func New(st *stack.Stack, results []probe.Result) *Report {
 	return rep
 }
 
+// notFoundFix points at the variables that wrote the missing part of the
+// reference, with their value and where it was set: that line is usually
+// the one to fix.
+func notFoundFix(r probe.Result, vars []stack.Variable) string {
+	part := stack.PartTag
+	what := "the tag"
+	if r.Missing == probe.MissingRepository {
+		part, what = stack.PartName, "the repository"
+	}
+	var from []string
+	for _, v := range vars {
+		if v.Part == part || v.Part == "" {
+			from = append(from, fmt.Sprintf("%s (=%q, from %s)", v.Name, v.Value, v.Origin))
+		}
+	}
+	if len(from) == 0 {
+		return r.Fix
+	}
+	fix := "check " + strings.Join(from, " and ") + ", which writes " + what
+	if r.Missing == probe.MissingRepository {
+		return fix + ", or mirror the image there: docker currents mirror"
+	}
+	return fix + ", or mirror that tag there: docker currents mirror"
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 func hasError(ds []stack.Diagnostic) bool {
 	_, ok := findError(ds)
 	return ok
@@ -147,7 +198,7 @@ func findError(ds []stack.Diagnostic) (stack.Diagnostic, bool) {
 func Images(st *stack.Stack) []probe.Image {
 	var out []probe.Image
 	for _, s := range st.Services {
-		if s.Kind == stack.Disabled || (s.Kind == stack.BuildOnly) || s.Ref == nil || hasError(s.Diagnostics) {
+		if s.Kind != stack.Pulled || s.Ref == nil || hasError(s.Diagnostics) {
 			continue
 		}
 		out = append(out, probe.Image{ID: s.Name, Ref: s.Ref, Platform: s.Platform})
@@ -220,8 +271,9 @@ func Table(w io.Writer, r *Report, colour bool) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	// Details: a registry-wide problem repeats for every image, so each fix
-	// and each variable's origin is shown once.
+	// Details: a registry-wide problem repeats for every image of the
+	// registry, so rows with the same problem (or warning) are listed once,
+	// under all their services.
 	shown := map[string]bool{}
 	once := func(s string) bool {
 		if shown[s] {
@@ -230,19 +282,45 @@ func Table(w io.Writer, r *Report, colour bool) error {
 		shown[s] = true
 		return true
 	}
+	type detail struct {
+		services []string
+		text     string
+		fix      string
+		warning  bool
+	}
+	var details []*detail
+	byText := map[string]*detail{}
+	add := func(service, text, fix string, warning bool) {
+		key := fmt.Sprint(warning, "\x00", text, "\x00", fix)
+		if d, ok := byText[key]; ok {
+			d.services = append(d.services, service)
+			return
+		}
+		d := &detail{services: []string{service}, text: text, fix: fix, warning: warning}
+		byText[key] = d
+		details = append(details, d)
+	}
 	for _, row := range r.Services {
 		if row.Checked && !row.Pullable {
-			fmt.Fprintf(w, "\n%s %s\n", paint(red, row.Service+":"), row.Message)
-			if row.Fix != "" {
-				if once("fix " + row.Fix) {
-					fmt.Fprintf(w, "  fix: %s\n", row.Fix)
-				} else {
-					fmt.Fprintln(w, "  fix: as above")
-				}
-			}
+			add(row.Service, row.Message, row.Fix, false)
 		}
 		for _, wn := range row.Warnings {
-			fmt.Fprintf(w, "\n%s %s\n", paint(yellow, row.Service+": warning:"), wn)
+			add(row.Service, wn, "", true)
+		}
+	}
+	for _, d := range details {
+		who := strings.Join(d.services, ", ") + ":"
+		if d.warning {
+			fmt.Fprintf(w, "\n%s %s\n", paint(yellow, who+" warning:"), d.text)
+			continue
+		}
+		fmt.Fprintf(w, "\n%s %s\n", paint(red, who), d.text)
+		if d.fix != "" {
+			if once("fix " + d.fix) {
+				fmt.Fprintf(w, "  fix: %s\n", d.fix)
+			} else {
+				fmt.Fprintln(w, "  fix: as above")
+			}
 		}
 	}
 	// Where each variable used in an image came from, once per variable
@@ -272,6 +350,9 @@ func Table(w io.Writer, r *Report, colour bool) error {
 	if len(creds) > 0 {
 		fmt.Fprintf(w, "\ncredentials:\n%s\n", strings.Join(creds, "\n"))
 	}
+	if r.Platform != "" {
+		fmt.Fprintf(w, "\nplatform: %s (%s) for services without platform:\n", r.Platform, platformFrom(r.PlatformFrom))
+	}
 	verdict := paint(green, "every image is pullable")
 	if !r.Pullable {
 		verdict = paint(red, "some images are not pullable")
@@ -279,6 +360,22 @@ func Table(w io.Writer, r *Report, colour bool) error {
 	_, err := fmt.Fprintf(w, "\n%s (project %s)\n", verdict, r.Project)
 	return err
 }
+
+func platformFrom(from string) string {
+	switch from {
+	case PlatformFromEngine:
+		return "the Docker engine's"
+	case PlatformFromHost:
+		return "this machine's: the Docker engine did not answer"
+	}
+	return "from " + from
+}
+
+// Where the platform checked for services without platform: came from.
+const (
+	PlatformFromEngine = "engine"
+	PlatformFromHost   = "host"
+)
 
 // note is the table's one-line advice: the fix for a problem, the first
 // warning otherwise.

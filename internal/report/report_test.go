@@ -21,13 +21,15 @@ func sample(t *testing.T) *Report {
 		}
 		return r
 	}
-	tag := stack.Variable{Name: "TAG", Value: "1.0", Set: true, Origin: stack.Origin{Kind: stack.FromEnvFile, Location: stack.Location{File: ".env", Line: 2}}}
+	tag := stack.Variable{Name: "TAG", Value: "1.0", Set: true, Origin: stack.Origin{Kind: stack.FromEnvFile, Location: stack.Location{File: ".env", Line: 2}}, Part: stack.PartTag}
+	repo := stack.Variable{Name: "REPO", Value: "r.example/", Set: true, Origin: stack.Origin{Kind: stack.FromEnvironment}, Part: stack.PartName}
 	st := &stack.Stack{Name: "p", Services: []stack.Service{
 		{Name: "api", Kind: stack.Pulled, Image: "r.example/api:1.0", Ref: ref("r.example/api:1.0"), Variables: []stack.Variable{tag}},
-		{Name: "web", Kind: stack.Pulled, Image: "r.example/web:1.0", Ref: ref("r.example/web:1.0"), Variables: []stack.Variable{tag}},
+		{Name: "web", Kind: stack.Pulled, Image: "r.example/web:1.0", Ref: ref("r.example/web:1.0"), Variables: []stack.Variable{repo, tag}},
 		{Name: "bad", Kind: stack.Pulled, Image: "r.example/bad:", Diagnostics: []stack.Diagnostic{{Severity: stack.Error, Code: stack.CodeUnsetVariable, Message: "X unset", Fix: "set X"}}},
 		{Name: "tool", Kind: stack.BuildOnly},
 		{Name: "dbg", Kind: stack.Disabled, Image: "r.example/dbg:1", Profiles: []string{"debug"}},
+		{Name: "local", Kind: stack.NotPulled, Image: "r.example/local:1", Ref: ref("r.example/local:1"), Reason: "pull_policy: never"},
 	}}
 	imgs := Images(st)
 	if len(imgs) != 2 || imgs[0].ID != "api" || imgs[1].ID != "web" {
@@ -35,7 +37,7 @@ func sample(t *testing.T) *Report {
 	}
 	return New(st, []probe.Result{
 		{Image: imgs[0], Status: probe.OK, Digest: "sha256:" + strings.Repeat("a", 64)},
-		{Image: imgs[1], Status: probe.NotFound, Message: "tag 1.0 is not in r.example/web", Fix: "mirror it"},
+		{Image: imgs[1], Status: probe.NotFound, Missing: probe.MissingTag, Message: "tag 1.0 is not in r.example/web", Fix: "mirror it"},
 	})
 }
 
@@ -44,7 +46,7 @@ func TestRows(t *testing.T) {
 	if rep.Pullable {
 		t.Error("a missing image and an unset variable, yet pullable")
 	}
-	want := map[string]string{"api": "ok", "web": "not-found", "bad": StatusInvalid, "tool": StatusBuildOnly, "dbg": StatusSkipped}
+	want := map[string]string{"api": "ok", "web": "not-found", "bad": StatusInvalid, "tool": StatusBuildOnly, "dbg": StatusSkipped, "local": StatusSkipped}
 	for _, r := range rep.Services {
 		if r.Status != want[r.Service] {
 			t.Errorf("%s: %s, want %s", r.Service, r.Status, want[r.Service])
@@ -59,7 +61,7 @@ func TestJSONAndQuiet(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back Report
-	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || len(back.Services) != 5 || back.Services[0].Variables[0].Origin.Line != 2 {
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || back.SchemaVersion != 1 || len(back.Services) != 6 || back.Services[0].Variables[0].Origin.Line != 2 {
 		t.Fatalf("round trip: %v %+v", err, back)
 	}
 	buf.Reset()
@@ -83,7 +85,10 @@ func TestTableColour(t *testing.T) {
 	if strings.Contains(plain.String(), "\x1b[") || !strings.Contains(coloured.String(), "\x1b[31m") {
 		t.Errorf("colour switch ignored:\n%s\n%s", plain.String(), coloured.String())
 	}
-	for _, s := range []string{"web: tag 1.0 is not in r.example/web", "fix: mirror it", `TAG="1.0" from .env:2`, "some images are not pullable"} {
+	// The missing tag's fix names the variable that wrote the tag, not the
+	// one that wrote the repository.
+	for _, s := range []string{"web: tag 1.0 is not in r.example/web", `fix: check TAG (="1.0", from .env:2), which writes the tag, or mirror that tag there`,
+		`TAG="1.0" from .env:2`, "some images are not pullable", "local    r.example/local:1  skipped     -                    pull_policy: never"} {
 		if !strings.Contains(plain.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, plain.String())
 		}
@@ -113,5 +118,28 @@ func TestBuildFallback(t *testing.T) {
 	row := rep.Services[0]
 	if !rep.Pullable || row.Status != StatusBuildOnly || len(row.Warnings) != 1 || !strings.Contains(row.Warnings[0], "compose will build") {
 		t.Errorf("%+v", rep)
+	}
+}
+
+// A registry-wide failure is printed once under every service it hits.
+func TestTableGroupsSharedProblems(t *testing.T) {
+	ref, _ := name.ParseReference("r.example/a:1")
+	var svcs []stack.Service
+	var res []probe.Result
+	for _, n := range []string{"a", "b", "c"} {
+		svcs = append(svcs, stack.Service{Name: n, Kind: stack.Pulled, Image: "r.example/a:1", Ref: ref})
+		res = append(res, probe.Result{Image: probe.Image{ID: n, Ref: ref}, Status: probe.Expired, Message: "the static ECR token for r.example expired", Fix: "register the helper",
+			Warnings: []string{"w1"}})
+	}
+	res[2].Message = "other"
+	var buf bytes.Buffer
+	if err := Table(&buf, New(&stack.Stack{Name: "p", Services: svcs}, res), false); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"\na, b: the static ECR token for r.example expired\n  fix: register the helper\n", "\nc: other\n  fix: as above\n", "\na, b, c: warning: w1\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
 	}
 }
