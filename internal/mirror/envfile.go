@@ -19,47 +19,57 @@ import (
 // is none, one line is appended. The result is re-read with compose's own dotenv parser and must
 // hold exactly the old values plus the new one, else nothing is written.
 // The old file is kept as path+".bak"; the write is atomic.
-func SetEnv(path, key, value string) (backup string, changed bool, err error) {
+func SetEnv(path, key, value string) (EnvEdit, error) {
 	old, err := os.ReadFile(path)
 	if err != nil {
-		return "", false, err
+		return EnvEdit{}, err
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return "", false, err
+		return EnvEdit{}, err
 	}
-	updated, err := setEnvBytes(old, key, value)
+	updated, replaced, err := setEnvBytes(old, key, value)
 	if err != nil {
-		return "", false, fmt.Errorf("%s: %w", path, err)
+		return EnvEdit{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if bytes.Equal(old, updated) {
-		return "", false, nil
+		return EnvEdit{}, nil
 	}
 	before, err := parseEnv(old)
 	if err != nil {
-		return "", false, fmt.Errorf("%s: cannot parse it as an env file, so it is left alone: %w", path, err)
+		return EnvEdit{}, fmt.Errorf("%s: cannot parse it as an env file, so it is left alone: %w", path, err)
 	}
 	after, err := parseEnv(updated)
 	if err != nil {
-		return "", false, fmt.Errorf("%s: the edit would not parse (%v); nothing written", path, err)
+		return EnvEdit{}, fmt.Errorf("%s: the edit would not parse (%v); nothing written", path, err)
 	}
 	before[key] = value
 	if len(before) != len(after) {
-		return "", false, fmt.Errorf("%s: the edit would change other variables; nothing written", path)
+		return EnvEdit{}, fmt.Errorf("%s: the edit would change other variables; nothing written", path)
 	}
 	for k, v := range before {
 		if after[k] != v {
-			return "", false, fmt.Errorf("%s: the edit would change %s; nothing written", path, k)
+			return EnvEdit{}, fmt.Errorf("%s: the edit would change %s; nothing written", path, k)
 		}
 	}
-	backup = path + ".bak"
+	backup := path + ".bak"
 	if err := atomicfile.WriteFile(backup, old, st.Mode().Perm()); err != nil {
-		return "", false, fmt.Errorf("backup %s: %w", backup, err)
+		return EnvEdit{}, fmt.Errorf("backup %s: %w", backup, err)
 	}
 	if err := atomicfile.WriteFile(path, updated, st.Mode().Perm()); err != nil {
-		return "", false, err
+		return EnvEdit{}, err
 	}
-	return backup, true, nil
+	return EnvEdit{Changed: true, Backup: backup, Replaced: replaced}, nil
+}
+
+// EnvEdit is what SetEnv did.
+type EnvEdit struct {
+	Changed bool
+	Backup  string // the previous file, when Changed
+	// Replaced are the old values as written, quotes and references such as
+	// ${DC_CURRENTS_REGISTRY:-…} included, so a caller can say what an
+	// interpolated value turned into.
+	Replaced []string
 }
 
 // parseEnv reads an env file as compose does. Lookups see nothing, so a
@@ -72,9 +82,9 @@ func parseEnv(b []byte) (map[string]string, error) {
 // optional `export`, spaces around `=`.
 var assignment = regexp.MustCompile(`^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_.]*)(\s*=\s*)(.*?)(\r?)$`)
 
-func setEnvBytes(data []byte, key, value string) ([]byte, error) {
+func setEnvBytes(data []byte, key, value string) (out []byte, replaced []string, err error) {
 	if strings.ContainsAny(value, "\n\r") {
-		return nil, fmt.Errorf("value for %s contains a newline", key)
+		return nil, nil, fmt.Errorf("value for %s contains a newline", key)
 	}
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	found := false
@@ -89,6 +99,9 @@ func setEnvBytes(data []byte, key, value string) ([]byte, error) {
 		}
 		found = true
 		val, comment := splitComment(string(m[4]))
+		if requote(val, value) != val {
+			replaced = append(replaced, val)
+		}
 		var out bytes.Buffer
 		out.Write(m[1])
 		out.Write(m[2])
@@ -99,14 +112,14 @@ func setEnvBytes(data []byte, key, value string) ([]byte, error) {
 		out.Write(nl)
 		lines[i] = out.Bytes()
 	}
-	out := bytes.Join(lines, nil)
+	out = bytes.Join(lines, nil)
 	if !found {
 		if len(out) > 0 && !bytes.HasSuffix(out, []byte("\n")) {
 			out = append(out, '\n')
 		}
 		out = append(out, []byte(key+"="+requote("", value)+"\n")...)
 	}
-	return out, nil
+	return out, replaced, nil
 }
 
 // splitComment separates an unquoted value from an inline " # comment",

@@ -42,9 +42,8 @@ func (p Prefix) Registry() string {
 // Rehome names the copy of image under the prefix. from is the part of the
 // image to replace: the value of the repository variable the image is written
 // with (so that setting the variable to the prefix afterwards yields exactly
-// the copy), or the stack's common prefix. tag, when set, replaces the tag;
-// an image pinned by digest keeps its digest.
-func Rehome(image, from string, to Prefix, tag string) (name.Reference, error) {
+// the copy), or the stack's common prefix. The tag or digest stays.
+func Rehome(image, from string, to Prefix) (name.Reference, error) {
 	if !strings.HasPrefix(image, from) {
 		return nil, fmt.Errorf("image %q does not start with %q", image, from)
 	}
@@ -60,11 +59,6 @@ func Rehome(image, from string, to Prefix, tag string) (name.Reference, error) {
 		ref, err = name.ParseReference(s)
 		if err != nil {
 			return nil, fmt.Errorf("mirror name %q for %q: %v", s, image, err)
-		}
-	}
-	if tag != "" {
-		if _, byDigest := ref.(name.Digest); !byDigest {
-			ref = ref.Context().Tag(tag)
 		}
 	}
 	return ref, nil

@@ -33,19 +33,19 @@ func TestParsePrefix(t *testing.T) {
 func TestRehome(t *testing.T) {
 	from := "513558712013.dkr.ecr.us-east-1.amazonaws.com/currents/on-prem/"
 	to := Prefix("registry.example.com/currents/")
-	cases := []struct{ image, tag, want string }{
-		{from + "api:staging", "", "registry.example.com/currents/api:staging"},
-		{from + "change-streams:staging", "2024.1", "registry.example.com/currents/change-streams:2024.1"},
-		{from + "api", "", "registry.example.com/currents/api:latest"},
-		{from + "api@sha256:" + strings.Repeat("a", 64), "v1", "registry.example.com/currents/api@sha256:" + strings.Repeat("a", 64)},
+	cases := []struct{ image, want string }{
+		{from + "api:staging", "registry.example.com/currents/api:staging"},
+		{from + "change-streams:2024.1", "registry.example.com/currents/change-streams:2024.1"},
+		{from + "api", "registry.example.com/currents/api:latest"},
+		{from + "api@sha256:" + strings.Repeat("a", 64), "registry.example.com/currents/api@sha256:" + strings.Repeat("a", 64)},
 	}
 	for _, c := range cases {
-		got, err := Rehome(c.image, from, to, c.tag)
+		got, err := Rehome(c.image, from, to)
 		if err != nil || got.Name() != c.want {
-			t.Errorf("Rehome(%q, tag %q) = %v, %v; want %s", c.image, c.tag, got, err, c.want)
+			t.Errorf("Rehome(%q) = %v, %v; want %s", c.image, got, err, c.want)
 		}
 	}
-	if _, err := Rehome("other.example.com/api:1", from, to, ""); err == nil {
+	if _, err := Rehome("other.example.com/api:1", from, to); err == nil {
 		t.Error("image outside from accepted")
 	}
 }
@@ -77,9 +77,13 @@ func TestSetEnvKeepsEveryOtherByte(t *testing.T) {
 	if err := os.WriteFile(path, []byte(before), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	backup, changed, err := SetEnv(path, "DC_CURRENTS_IMAGE_REPOSITORY", "registry.example.com/currents/")
-	if err != nil || !changed {
-		t.Fatal(changed, err)
+	edit, err := SetEnv(path, "DC_CURRENTS_IMAGE_REPOSITORY", "registry.example.com/currents/")
+	if err != nil || !edit.Changed {
+		t.Fatal(edit, err)
+	}
+	backup := edit.Backup
+	if len(edit.Replaced) != 1 || edit.Replaced[0] != "513558712013.dkr.ecr.us-east-1.amazonaws.com/currents/on-prem/" {
+		t.Errorf("replaced %q", edit.Replaced)
 	}
 	got, _ := os.ReadFile(path)
 	want := strings.Replace(before, "513558712013.dkr.ecr.us-east-1.amazonaws.com/currents/on-prem/", "registry.example.com/currents/", 1)
@@ -93,8 +97,8 @@ func TestSetEnvKeepsEveryOtherByte(t *testing.T) {
 		t.Errorf("mode = %v", st.Mode())
 	}
 	// Idempotent: a second run changes nothing and writes nothing.
-	if _, changed, err := SetEnv(path, "DC_CURRENTS_IMAGE_REPOSITORY", "registry.example.com/currents/"); err != nil || changed {
-		t.Errorf("second run changed=%v err=%v", changed, err)
+	if edit, err := SetEnv(path, "DC_CURRENTS_IMAGE_REPOSITORY", "registry.example.com/currents/"); err != nil || edit.Changed {
+		t.Errorf("second run %+v err=%v", edit, err)
 	}
 }
 
@@ -106,7 +110,7 @@ func TestSetEnvQuotedDuplicateAndMissing(t *testing.T) {
 		{"", "R=new/\n"},
 	}
 	for _, c := range cases {
-		got, err := setEnvBytes([]byte(c.before), "R", "new/")
+		got, _, err := setEnvBytes([]byte(c.before), "R", "new/")
 		if err != nil || string(got) != c.want {
 			t.Errorf("setEnvBytes(%q) = %q, %v; want %q", c.before, got, err, c.want)
 		}
@@ -120,7 +124,7 @@ func TestSetEnvRefusesAFileItCannotRead(t *testing.T) {
 	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := SetEnv(path, "R", "new/"); err == nil {
+	if _, err := SetEnv(path, "R", "new/"); err == nil {
 		t.Fatal("accepted an unparsable file")
 	}
 	if got, _ := os.ReadFile(path); string(got) != bad {

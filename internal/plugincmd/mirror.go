@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -52,6 +53,18 @@ Credentials on both sides are found exactly as docker finds them.
 Tags are written last, after every blob and manifest, so an interrupted copy
 never leaves a tag on a partial image; running the command again resumes.
 
+--tag T mirrors tag T of the stack, as if the tag variable (e.g.
+DC_CURRENTS_IMAGE_TAG) were T: every image whose tag is written with a
+variable is read from the source at :T and written to the mirror as :T.
+Images with a literal tag or a digest keep theirs. The lines to set (or
+--write-env) then include the tag variable.
+
+Without --write-env the command prints the variable assignments that point
+the stack at the mirror. With it, those lines are rewritten in the env file
+they come from (atomically, the old file kept as .bak); a value that was
+built from other variables, such as ${DC_CURRENTS_REGISTRY:-…}/currents/,
+becomes the mirror's plain prefix.
+
 Exit status: 0 every image is in the mirror, 1 some image failed, 2 the project
 cannot be loaded.`,
 		Args: cobra.NoArgs,
@@ -68,7 +81,7 @@ cannot be loaded.`,
 	f := cmd.Flags()
 	project.AddFlags(f)
 	f.StringVar(&fl.to, "to", "", "Mirror prefix: REGISTRY/PREFIX/ (the new value of the repository variable)")
-	f.StringVar(&fl.tag, "tag", "", "Tag to write in the mirror (default: each image's own tag)")
+	f.StringVar(&fl.tag, "tag", "", "Mirror tag T: read :T from the source and write :T, for every image whose tag is a variable (default: the tags the stack resolves to now)")
 	f.StringVar(&fl.platforms, "platform", "all", `Platforms to keep: "all" (identical digests) or os/arch[/variant],...`)
 	f.BoolVar(&fl.writeEnv, "write-env", false, "Point the repository variable in the env file at the mirror (atomic, with a .bak backup)")
 	f.StringVar(&fl.format, "format", "table", "Output format: table or json")
@@ -83,7 +96,29 @@ type stackImage struct {
 	// repoVar is the variable that writes the image's registry/path prefix,
 	// nil when the image is written without one.
 	repoVar *stack.Variable
-	from    string // the prefix the mirror replaces
+	// tagVar is the variable that writes the tag, nil for a literal tag.
+	tagVar *stack.Variable
+	from   string // the prefix the mirror replaces
+}
+
+// leadingVar and trailingTagVar find the variable an image reference starts
+// with (its registry/path prefix) and the one its tag is, in any of compose's
+// forms: $NAME, ${NAME}, ${NAME:-default} and the other modifiers.
+var (
+	leadingVar = regexp.MustCompile(`^\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
+	// validTag is the distribution spec's tag grammar (go-containerregistry
+	// checks the characters but lets a leading '.' or '-' through).
+	validTag       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	trailingTagVar = regexp.MustCompile(`:\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)(?:[-+?:][^}/]*)?\})$`)
+)
+
+func variableNamed(s stack.Service, name string) *stack.Variable {
+	for k := range s.Variables {
+		if s.Variables[k].Name == name {
+			return &s.Variables[k]
+		}
+	}
+	return nil
 }
 
 // stackImages loads the project and returns the services whose images can
@@ -111,12 +146,13 @@ func stackImages(ctx context.Context, project stack.Options, errOut io.Writer) (
 			continue
 		}
 		si := stackImage{svc: s}
-		for k, v := range s.Variables {
-			if v.Value != "" && (strings.HasPrefix(s.Raw, "${"+v.Name) || strings.HasPrefix(s.Raw, "$"+v.Name)) && strings.HasPrefix(s.Image, v.Value) {
-				si.repoVar = &s.Variables[k]
-				si.from = v.Value
-				break
+		if m := leadingVar.FindStringSubmatch(s.Raw); m != nil {
+			if v := variableNamed(s, m[1]); v != nil && v.Value != "" && strings.HasPrefix(s.Image, v.Value) {
+				si.repoVar, si.from = v, v.Value
 			}
+		}
+		if m := trailingTagVar.FindStringSubmatch(s.Raw); m != nil {
+			si.tagVar = variableNamed(s, m[1]+m[2])
 		}
 		out = append(out, si)
 	}
@@ -169,6 +205,12 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 		fmt.Fprintln(errOut, err)
 		return ExitNotPullable
 	}
+	if fl.tag != "" {
+		if !validTag.MatchString(fl.tag) {
+			fmt.Fprintf(errOut, "--tag %q: not a valid tag (letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-')\n", fl.tag)
+			return ExitNotPullable
+		}
+	}
 	_, images, err := stackImages(ctx, project, errOut)
 	if err != nil {
 		fmt.Fprintln(errOut, err)
@@ -183,19 +225,37 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 	// share the copy and are named together.
 	var copies []mirror.Image
 	byKey := map[string]int{}
+	retagged := 0
 	for _, si := range images {
-		target, err := mirror.Rehome(si.svc.Image, si.from, prefix, fl.tag)
+		source := si.svc.Ref
+		target, err := mirror.Rehome(si.svc.Image, si.from, prefix)
 		if err != nil {
 			fmt.Fprintf(errOut, "%s: %v\n", si.svc.Name, err)
 			return ExitNotPullable
 		}
-		key := si.svc.Ref.String() + " " + target.String()
+		if fl.tag != "" {
+			_, byTag := source.(name.Tag)
+			switch {
+			case si.tagVar != nil && byTag:
+				source, target = source.Context().Tag(fl.tag), target.Context().Tag(fl.tag)
+				retagged++
+			case byTag:
+				fmt.Fprintf(errOut, "%s: its tag is written literally (%s), so --tag does not apply; mirroring %s\n", si.svc.Name, si.svc.Raw, source)
+			default:
+				fmt.Fprintf(errOut, "%s: pinned by digest, so --tag does not apply; mirroring %s\n", si.svc.Name, source)
+			}
+		}
+		key := source.String() + " " + target.String()
 		if k, ok := byKey[key]; ok {
 			copies[k].Name += "," + si.svc.Name
 			continue
 		}
 		byKey[key] = len(copies)
-		copies = append(copies, mirror.Image{Name: si.svc.Name, Source: si.svc.Ref, Target: target})
+		copies = append(copies, mirror.Image{Name: si.svc.Name, Source: source, Target: target})
+	}
+	if fl.tag != "" && retagged == 0 {
+		fmt.Fprintf(errOut, "--tag %s: no image's tag is written with a variable, so the stack could never use a mirrored :%s; leave out --tag, or write the tags as ${VAR} in the compose file\n", fl.tag, fl.tag)
+		return ExitNotPullable
 	}
 	names := make([]string, len(copies))
 	for i, c := range copies {
@@ -234,9 +294,14 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 			fmt.Fprintln(errOut, err)
 			return ExitNotPullable
 		}
-	} else if err := mirror.WriteTable(out, results); err != nil {
-		fmt.Fprintln(errOut, err)
-		return ExitNotPullable
+	} else {
+		if err := mirror.WriteTable(out, results); err != nil {
+			fmt.Fprintln(errOut, err)
+			return ExitNotPullable
+		}
+		if present := countStatus(results, mirror.Present); present == len(results) {
+			fmt.Fprintf(out, "\nnothing copied: all %d images are already in the mirror (checked by digest)\n", present)
+		}
 	}
 	if copyErr != nil {
 		// Never point the stack at an incomplete mirror.
@@ -270,9 +335,19 @@ type assignment struct {
 
 func (a assignment) where() string {
 	if a.origin.Kind == stack.FromEnvFile {
-		return a.origin.Location.File
+		return a.origin.String()
 	}
 	return "now from " + a.origin.String()
+}
+
+func countStatus(results []mirror.Result, s mirror.Status) int {
+	n := 0
+	for _, r := range results {
+		if r.Status == s {
+			n++
+		}
+	}
+	return n
 }
 
 // envAssignments: the repository variable becomes the prefix; with --tag,
@@ -290,11 +365,7 @@ func envAssignments(images []stackImage, prefix mirror.Prefix, tag string) []ass
 	for _, si := range images {
 		add(si.repoVar, string(prefix))
 		if tag != "" {
-			for k, v := range si.svc.Variables {
-				if strings.HasSuffix(si.svc.Raw, ":${"+v.Name+"}") || strings.HasSuffix(si.svc.Raw, ":$"+v.Name) {
-					add(&si.svc.Variables[k], tag)
-				}
-			}
+			add(si.tagVar, tag)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
@@ -306,13 +377,18 @@ func writeEnv(errOut io.Writer, env []assignment) int {
 	for _, a := range env {
 		switch a.origin.Kind {
 		case stack.FromEnvFile:
-			backup, changed, err := mirror.SetEnv(a.origin.Location.File, a.name, a.value)
+			edit, err := mirror.SetEnv(a.origin.Location.File, a.name, a.value)
 			switch {
 			case err != nil:
 				fmt.Fprintf(errOut, "%s: %v\n", a.name, err)
 				code = ExitNotPullable
-			case changed:
-				fmt.Fprintf(errOut, "set %s=%s in %s (previous file kept as %s)\n", a.name, a.value, a.origin.Location.File, backup)
+			case edit.Changed:
+				fmt.Fprintf(errOut, "set %s=%s in %s (previous file kept as %s)\n", a.name, a.value, a.origin.Location.File, edit.Backup)
+				for _, old := range edit.Replaced {
+					if strings.Contains(old, "$") {
+						fmt.Fprintf(errOut, "  the old value %s was built from other variables; it is now the mirror's plain prefix, which no longer depends on them\n", old)
+					}
+				}
 			}
 		case stack.FromEnvironment:
 			// The OS environment wins over .env in compose: editing the

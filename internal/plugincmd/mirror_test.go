@@ -106,20 +106,85 @@ func TestMirrorCopiesTheStackAndRewritesEnv(t *testing.T) {
 }
 
 func TestMirrorWithoutWriteEnvPrintsTheLines(t *testing.T) {
-	_, dst, dir := mirrorFixture(t)
+	src, dst, dir := mirrorFixture(t)
+	if _, err := seed.Stack(context.Background(), src, "currents/on-prem", "v1"); err != nil {
+		t.Fatal(err)
+	}
 	before, _ := os.ReadFile(filepath.Join(dir, ".env"))
 	prefix := dst.Host() + "/mirror/currents/"
 	out, errOut, err := runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--tag", "v1", "--platform", "linux/amd64")
 	if err != nil {
 		t.Fatalf("%v\n%s\n%s", err, out, errOut)
 	}
-	for _, want := range []string{"DC_CURRENTS_IMAGE_REPOSITORY=" + prefix, "DC_CURRENTS_IMAGE_TAG=v1", "note: api keeps only linux/amd64"} {
+	for _, want := range []string{"DC_CURRENTS_IMAGE_REPOSITORY=" + prefix + "    # " + filepath.Join(dir, ".env") + ":6", "DC_CURRENTS_IMAGE_TAG=v1", "note: api keeps only linux/amd64"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
 	}
 	if after, _ := os.ReadFile(filepath.Join(dir, ".env")); string(after) != string(before) {
 		t.Error(".env changed without --write-env")
+	}
+}
+
+// TestMirrorTagReadsAndWritesThatTag: --tag v1 mirrors the stack's v1 (not
+// the staging the .env names, retagged), and --write-env then points both
+// variables at it, saying that the interpolated prefix became plain.
+func TestMirrorTagReadsAndWritesThatTag(t *testing.T) {
+	src, dst, dir := mirrorFixture(t)
+	v1, err := seed.Stack(context.Background(), src, "currents/on-prem", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := dst.Host() + "/mirror/currents/"
+	out, errOut, err := runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--tag", "v1", "--write-env", "--format", "json")
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out, errOut)
+	}
+	var rep mirror.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, r := range rep.Images {
+		if !strings.HasSuffix(r.Source, ":v1") || r.Target != prefix+r.Name+":v1" || r.Digest != v1[r.Name].String() {
+			t.Errorf("%s: %s -> %s digest %s, want v1's %s", r.Name, r.Source, r.Target, r.Digest, v1[r.Name])
+		}
+	}
+	env, _ := os.ReadFile(filepath.Join(dir, ".env"))
+	for _, want := range []string{"\nDC_CURRENTS_IMAGE_REPOSITORY=" + prefix + "\n", "\nDC_CURRENTS_IMAGE_TAG=v1\n"} {
+		if !strings.Contains(string(env), want) {
+			t.Errorf(".env lacks %q:\n%s", want, env)
+		}
+	}
+	if !strings.Contains(errOut, "the old value ${DC_CURRENTS_REGISTRY:-513558712013.dkr.ecr.us-east-1.amazonaws.com}/currents/on-prem/ was built from other variables") {
+		t.Errorf("no word about the interpolated value:\n%s", errOut)
+	}
+
+	// Rerun: the stack now names the mirror's v1, which is all there.
+	t.Setenv("DC_CURRENTS_REGISTRY", "")
+	out, _, err = runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix)
+	if err != nil || !strings.Contains(out, "nothing copied: all 6 images are already in the mirror") {
+		t.Errorf("rerun: %v\n%s", err, out)
+	}
+}
+
+// TestMirrorTagNeedsATagVariable: with every tag written literally, --tag
+// could only produce a mirror the stack never uses, so it is refused.
+func TestMirrorTagNeedsATagVariable(t *testing.T) {
+	_, dst, dir := mirrorFixture(t)
+	compose := filepath.Join(dir, "compose.yaml")
+	b, _ := os.ReadFile(compose)
+	if err := os.WriteFile(compose, []byte(strings.ReplaceAll(string(b), ":${DC_CURRENTS_IMAGE_TAG}", ":staging")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := runRoot(t, "mirror", "-f", compose, "--to", dst.Host()+"/m/", "--tag=-v1"); err == nil || !strings.Contains(errOut, "not a valid tag") {
+		t.Errorf("--tag -v1: err %v\n%s", err, errOut)
+	}
+	_, errOut, err := runRoot(t, "mirror", "-f", compose, "--to", dst.Host()+"/m/", "--tag", "v1")
+	if err == nil || !strings.Contains(errOut, "api: its tag is written literally") || !strings.Contains(errOut, "no image's tag is written with a variable") {
+		t.Errorf("err %v\n%s", err, errOut)
+	}
+	if dst.Requests().Uploads != 0 {
+		t.Error("copied despite the refusal")
 	}
 }
 

@@ -211,7 +211,7 @@ func (p *policyFlags) repositories(ctx context.Context, errOut io.Writer) ([]iam
 	for _, si := range images {
 		ref := si.svc.Ref
 		if prefix != "" {
-			if ref, err = mirror.Rehome(si.svc.Image, si.from, prefix, ""); err != nil {
+			if ref, err = mirror.Rehome(si.svc.Image, si.from, prefix); err != nil {
 				return nil, fmt.Errorf("%s: %w", si.svc.Name, err)
 			}
 		}
