@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -53,6 +54,9 @@ type Client struct {
 	clock    tokencache.Clock
 	log      *slog.Logger
 	hostname func() (string, error)
+
+	mu   sync.Mutex
+	skew time.Duration // AWS's clock minus ours, from the last response's Date header
 }
 
 // Option configures a Client.
@@ -88,6 +92,64 @@ func responseHook(f func(*http.Response)) func(*middleware.Stack) error {
 	}
 }
 
+// skewTolerance is the clock difference below which expiry times are taken as
+// AWS sends them: the Date header has one-second resolution, and latency adds
+// to that, so a smaller measured skew is noise rather than a wrong clock.
+const skewTolerance = 5 * time.Second
+
+// skewWarning is the clock difference worth telling the operator about: AWS
+// refuses signatures more than 15 minutes off, and the SDK then corrects and
+// retries every call, but other tools on the host will not.
+const skewWarning = time.Minute
+
+// clockSkew is a deserialize-step middleware recording how far AWS's clock
+// (the Date header, truncated to the second, so +0.5s) is from ours.
+func (c *Client) clockSkew(st *middleware.Stack) error {
+	return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("CurrentsClockSkew",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleDeserialize(ctx, in)
+			if r, ok := out.RawResponse.(*smithyhttp.Response); ok && r != nil && r.Response != nil {
+				if date, perr := http.ParseTime(r.Header.Get("Date")); perr == nil {
+					c.mu.Lock()
+					c.skew = date.Add(500 * time.Millisecond).Sub(c.clock.Now())
+					c.mu.Unlock()
+				}
+			}
+			return out, md, err
+		}), middleware.After)
+}
+
+// Skew is how far AWS's clock ran ahead of this machine's (negative: behind)
+// at the last response, or 0 before any.
+func (c *Client) Skew() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.skew
+}
+
+// local converts an expiry AWS stamped with its own clock to this machine's
+// clock. Every cache decision (refresh, serve on failure) compares with the
+// local clock, so with a clock hours off a token would otherwise be refreshed
+// too late, or served after AWS has expired it.
+func (c *Client) local(t time.Time, what string) time.Time {
+	skew := c.Skew()
+	if skew.Abs() < skewTolerance {
+		return t
+	}
+	dir := "behind"
+	if skew < 0 {
+		dir = "ahead of"
+	}
+	level := slog.LevelDebug
+	if skew.Abs() >= skewWarning {
+		level = slog.LevelWarn
+	}
+	c.log.Log(context.Background(), level, "this machine's clock is off: expiry converted to the local clock; fix the clock (NTP, timedatectl)",
+		"clock", fmt.Sprintf("%s %s AWS's", skew.Abs().Round(time.Second), dir), "credential", what,
+		"expires_aws", t.UTC().Format(time.RFC3339), "expires_local", t.Add(-skew).UTC().Format(time.RFC3339))
+	return t.Add(-skew)
+}
+
 // New returns a Client.
 func New(opts ...Option) *Client {
 	c := &Client{timeout: config.DefaultTimeout, clock: tokencache.SystemClock{}, log: logging.Discard(), hostname: os.Hostname}
@@ -107,9 +169,11 @@ func (c *Client) load(ctx context.Context, region, profile string, extra ...func
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = maxAttempts })
 		}),
 	}
+	api := []func(*middleware.Stack) error{c.clockSkew}
 	if c.hook != nil {
-		opts = append(opts, awsconfig.WithAPIOptions([]func(*middleware.Stack) error{responseHook(c.hook)}))
+		api = append(api, responseHook(c.hook))
 	}
+	opts = append(opts, awsconfig.WithAPIOptions(api))
 	if profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
 	}
@@ -161,17 +225,22 @@ func (c *Client) SourceCredentials(ctx context.Context, t config.Target) (tokenc
 		return tokencache.Session{}, c.fail(t, stepSource, err)
 	}
 	c.log.Debug("source credentials resolved", "source", ac.Source, "expires", ac.CanExpire)
-	return session(ac, now), nil
+	return c.session(ac, now, "source credentials"), nil
 }
 
-func session(ac aws.Credentials, issued time.Time) tokencache.Session {
+// session converts SDK credentials; an expiry in the past (or none) leaves
+// Expires zero, which callers treat as long-term or reject.
+func (c *Client) session(ac aws.Credentials, issued time.Time, what string) tokencache.Session {
 	s := tokencache.Session{
 		AccessKeyID:     ac.AccessKeyID,
 		SecretAccessKey: logging.NewSecret(ac.SecretAccessKey),
 		SessionToken:    logging.NewSecret(ac.SessionToken),
 	}
-	if ac.CanExpire && ac.Expires.After(issued) {
-		s.Issued, s.Expires = issued, ac.Expires
+	if !ac.CanExpire {
+		return s
+	}
+	if exp := c.local(ac.Expires, what); exp.After(issued) {
+		s.Issued, s.Expires = issued, exp
 	}
 	return s
 }
@@ -247,9 +316,10 @@ func (c *Client) AssumeRole(ctx context.Context, t config.Target, src tokencache
 	if err != nil {
 		return tokencache.Session{}, c.fail(t, step, err)
 	}
-	s := session(ac, now)
+	s := c.session(ac, now, "role session")
 	if s.Expires.IsZero() {
-		return tokencache.Session{}, c.fail(t, step, errors.New("STS returned credentials without a future expiry (check the clock)"))
+		return tokencache.Session{}, c.fail(t, step, fmt.Errorf("STS returned a session that expires at %s, which is not in the future even by AWS's clock",
+			ac.Expires.UTC().Format(time.RFC3339)))
 	}
 	c.log.Debug("role assumed", "role", e.RoleARN, "expires", s.Expires)
 	return s, nil
@@ -287,11 +357,16 @@ func (c *Client) AuthorizationToken(ctx context.Context, t config.Target, creds 
 	if err != nil {
 		return tokencache.Token{}, c.fail(t, stepToken, err)
 	}
-	if expires == nil || !expires.After(now) {
-		return tokencache.Token{}, c.fail(t, stepToken, errors.New("the token came without a future expiry (check this machine's clock)"))
+	if expires == nil {
+		return tokencache.Token{}, c.fail(t, stepToken, errors.New("the token came without an expiry"))
 	}
-	c.log.Debug("authorization token fetched", "host", t.Registry.Host, "expires", *expires)
-	return tokencache.Token{Username: user, Password: logging.NewSecret(pass), Issued: now, Expires: *expires}, nil
+	exp := c.local(*expires, "ECR token")
+	if !exp.After(now) {
+		return tokencache.Token{}, c.fail(t, stepToken, fmt.Errorf("the token expires at %s, which is not in the future even by AWS's clock",
+			expires.UTC().Format(time.RFC3339)))
+	}
+	c.log.Debug("authorization token fetched", "host", t.Registry.Host, "expires", exp)
+	return tokencache.Token{Username: user, Password: logging.NewSecret(pass), Issued: now, Expires: exp}, nil
 }
 
 // ecrClient is the private ECR API client serving t's registry.

@@ -1,9 +1,11 @@
 package ecr
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -155,5 +157,42 @@ func TestSessionName(t *testing.T) {
 	}
 	if got := c.SessionName(config.Target{Entry: &config.Entry{SessionName: "mine"}}); got != "mine" {
 		t.Errorf("configured session name ignored: %q", got)
+	}
+}
+
+// TestExpiriesFollowAWSClock: with this machine's clock hours off, AWS's
+// expiry times are converted to the local clock, so the cache refreshes in
+// time and never serves a token AWS has expired; a far-ahead clock still works.
+func TestExpiriesFollowAWSClock(t *testing.T) {
+	aws, tg, _ := setup(t)
+	ctx := context.Background()
+	for _, skew := range []time.Duration{0, 2 * time.Hour, -13 * time.Hour} {
+		aws.SetSkew(skew) // AWS's clock runs skew ahead of ours
+		var logs bytes.Buffer
+		c := New(WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		s, err := c.Credentials(ctx, tg)
+		if err != nil {
+			t.Fatalf("skew %s: credentials: %v", skew, err)
+		}
+		tok, err := c.AuthorizationToken(ctx, tg, s)
+		if err != nil {
+			t.Fatalf("skew %s: token: %v", skew, err)
+		}
+		now := time.Now()
+		near := func(got time.Time, want time.Duration) bool {
+			d := got.Sub(now) - want
+			return d.Abs() < 10*time.Second
+		}
+		if !near(s.Expires, time.Hour) || !near(tok.Expires, 12*time.Hour) {
+			t.Errorf("skew %s: session expires in %s, token in %s (local clock); want 1h and 12h",
+				skew, s.Expires.Sub(now).Round(time.Second), tok.Expires.Sub(now).Round(time.Second))
+		}
+		if got := c.Skew(); (got - skew).Abs() > 2*time.Second {
+			t.Errorf("measured skew %s, want %s", got, skew)
+		}
+		warned := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "fix the clock")
+		if warned != (skew != 0) {
+			t.Errorf("skew %s: warned %v:\n%s", skew, warned, logs.String())
+		}
 	}
 }
