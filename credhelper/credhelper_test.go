@@ -409,3 +409,82 @@ func TestMissingAWSBinary(t *testing.T) {
 		t.Errorf("config without the AWS binary: exit %d %q\n%s", code, out, w.logs())
 	}
 }
+
+// TestUnusableCacheStillAnswers: a cache directory that cannot be made
+// (here under a regular file, unusable even for root) costs AWS calls, never
+// the pull; the AWS binary says why on stderr, once per get.
+func TestUnusableCacheStillAnswers(t *testing.T) {
+	w := newWorld(t)
+	file := filepath.Join(w.home, "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	broken := map[string]string{"CURRENTS_CACHE_DIR": filepath.Join(file, "cache")}
+	for range 2 {
+		w.prove(w.mustGet(w.reg.Host(), broken))
+	}
+	if c := w.aws.Counts(); c.AssumeRole != 2 || c.GetAuthorizationToken != 2 {
+		t.Errorf("two uncached gets: %+v; want 2 and 2", c)
+	}
+	if n := strings.Count(w.logs(), "no usable cache directory"); n != 2 || !strings.Contains(w.logs(), "CURRENTS_CACHE_DIR") {
+		t.Errorf("want one warning naming the fix per get, got %d:\n%s", n, w.logs())
+	}
+	if err := client.Erase(w.prog(bin.lean, broken), w.reg.Host()); err != nil {
+		t.Errorf("erase with nothing cached: %v", err)
+	}
+}
+
+// TestOneTokenPerPrincipalAndRegion: registries of one principal share its
+// cache file; in one region they share one token, and another region's token
+// comes from the same STS session, even when every get runs at once.
+func TestOneTokenPerPrincipalAndRegion(t *testing.T) {
+	w := newWorld(t)
+	west := standin.NewRegistry(w.aws, standin.WithRegion("eu-west-1"))
+	t.Cleanup(west.Close)
+	_, port, _ := strings.Cut(w.reg.Host(), ":")
+	same := "localhost:" + port // the same registry under a second name
+	entry := "  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    external_id: %s\n"
+	w.writeConfig("registries:\n" +
+		fmt.Sprintf(entry, w.reg.Host(), w.reg.Account(), w.reg.Region(), w.role, externalID) +
+		fmt.Sprintf(entry, same, w.reg.Account(), w.reg.Region(), w.role, externalID) +
+		fmt.Sprintf(entry, west.Host(), west.Account(), west.Region(), w.role, externalID))
+	const perHost = 16
+	hosts := []string{w.reg.Host(), same, west.Host()}
+	answers := make([]*credentials.Credentials, perHost*len(hosts))
+	errs := make([]error, len(answers))
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i], errs[i] = w.get(hosts[i%len(hosts)], nil)
+		}()
+	}
+	wg.Wait()
+	secrets := map[string]map[string]bool{}
+	for i, c := range answers {
+		if errs[i] != nil {
+			t.Fatalf("get %s: %v\n%s", hosts[i%len(hosts)], errs[i], w.logs())
+		}
+		reg := w.reg
+		if c.ServerURL == west.Host() {
+			reg = west
+		}
+		proveAt(t, reg, c)
+		if secrets[reg.Region()] == nil {
+			secrets[reg.Region()] = map[string]bool{}
+		}
+		secrets[reg.Region()][c.Secret] = true
+	}
+	if len(secrets[w.reg.Region()]) != 1 || len(secrets[west.Region()]) != 1 {
+		t.Errorf("distinct tokens per region: %d in %s, %d in %s; want 1 each",
+			len(secrets[w.reg.Region()]), w.reg.Region(), len(secrets[west.Region()]), west.Region())
+	}
+	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 2 {
+		t.Errorf("%d gets over two regions made %d AssumeRole and %d GetAuthorizationToken; want 1 and 2",
+			len(answers), c.AssumeRole, c.GetAuthorizationToken)
+	}
+	if files := w.cacheFiles(); len(files) != 1 {
+		t.Errorf("one principal, %d cache files", len(files))
+	}
+}

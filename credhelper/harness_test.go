@@ -190,16 +190,21 @@ func (w *world) run(path, stdin string, extra map[string]string, args ...string)
 // only acceptable evidence that a `get` answered something usable.
 func (w *world) prove(c *credentials.Credentials) {
 	w.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, w.reg.URL()+"/v2/", nil)
+	proveAt(w.t, w.reg, c)
+}
+
+func proveAt(t testing.TB, reg *standin.Registry, c *credentials.Credentials) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, reg.URL()+"/v2/", nil)
 	req.SetBasicAuth(c.Username, c.Secret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		w.t.Fatalf("registry refused the credentials: %s %s", resp.Status, body)
+		t.Fatalf("registry %s refused the credentials: %s %s", reg.Host(), resp.Status, body)
 	}
 }
 

@@ -59,7 +59,9 @@ func build(l *slog.Logger) (*helper.Helper, error) {
 	}
 	cache, err := tokencache.Open(tokencache.WithLogger(l))
 	if err != nil {
-		return nil, err
+		// The AWS binary, which every get now runs, warns about it.
+		l.Debug("no usable cache directory", "err", err)
+		cache = tokencache.Disabled(err, tokencache.WithLogger(l))
 	}
 	aws, err := helper.AWSHelperPath()
 	if err != nil {

@@ -43,14 +43,19 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (tokencache.Token, e
 	if log == nil {
 		log = logging.Discard()
 	}
-	lockCtx, cancel := context.WithTimeout(ctx, f.Timeout)
-	unlock, err := f.Cache.Lock(lockCtx, req.Identity)
-	cancel()
-	if err != nil {
-		return tokencache.Token{}, fmt.Errorf("%s: %w; another %s process has been refreshing for over %s (see `ps`), or raise the timeout",
-			req.Target.Registry.Host, err, CommandName, f.Timeout)
+	if err := f.Cache.Usable(); err != nil {
+		// Said once per refresh, which is every get until it is fixed.
+		log.Warn("no usable cache directory: every get calls AWS until this is fixed", "err", err)
+	} else {
+		lockCtx, cancel := context.WithTimeout(ctx, f.Timeout)
+		unlock, err := f.Cache.Lock(lockCtx, req.Identity)
+		cancel()
+		if err != nil {
+			return tokencache.Token{}, fmt.Errorf("%s: %w; another %s process has been refreshing for over %s (see `ps`), or raise the timeout",
+				req.Target.Registry.Host, err, CommandName, f.Timeout)
+		}
+		defer unlock()
 	}
-	defer unlock()
 
 	clock := f.Cache.Clock()
 	key := tokencache.TokenKey(req.Target.Registry)
@@ -82,7 +87,7 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (tokencache.Token, e
 		return tokencache.Token{}, err
 	}
 	e.SetToken(key, tok)
-	if err := f.Cache.Store(req.Identity, e); err != nil {
+	if err := f.Cache.Store(req.Identity, e); err != nil && f.Cache.Usable() == nil {
 		// The token is good; failing the pull because the disk is full would
 		// punish the user twice. Say so loudly and answer.
 		log.Warn("token fetched but not cached; every get will call AWS until this is fixed", "err", err)

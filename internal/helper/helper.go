@@ -157,6 +157,10 @@ func (h *Helper) Delete(serverURL string) error {
 	if !ok {
 		return credentials.NewErrCredentialsNotFound()
 	}
+	if err := h.cache.Usable(); err != nil {
+		h.log.Debug("erase: nothing is cached", "err", err)
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Timeout)
 	defer cancel()
 	key := tokencache.TokenKey(req.Target.Registry)

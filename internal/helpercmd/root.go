@@ -70,7 +70,7 @@ func (a *App) Helper() (*helper.Helper, error) {
 	}
 	cache, err := a.Cache()
 	if err != nil {
-		return nil, err
+		cache = tokencache.Disabled(err, tokencache.WithLogger(a.Log))
 	}
 	aws, err := a.AWS()
 	if err != nil {

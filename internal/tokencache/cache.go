@@ -86,9 +86,10 @@ func (e *Entry) SetToken(key string, t Token) {
 
 // Cache is a cache directory.
 type Cache struct {
-	dir   string
-	clock Clock
-	log   *slog.Logger
+	dir    string
+	clock  Clock
+	log    *slog.Logger
+	broken error // why there is no usable directory (see Disabled)
 }
 
 // Option configures a Cache.
@@ -156,6 +157,21 @@ func Open(opts ...Option) (*Cache, error) {
 	c.log.Debug("cache: home cache directory unusable, falling back", "dir", fallback, "why", strings.Join(tried, "; "))
 	return c, nil
 }
+
+// Disabled is a cache with no usable directory, for when Open fails: every
+// Load misses and Store and Lock fail with reason. A helper running on it
+// still answers, calling AWS on every get: a cache problem must not stop
+// docker pull.
+func Disabled(reason error, opts ...Option) *Cache {
+	c := &Cache{clock: SystemClock{}, log: logging.Discard(), broken: reason}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Usable reports why the cache cannot store anything (nil when it can).
+func (c *Cache) Usable() error { return c.broken }
 
 // Dir is the resolved cache directory.
 func (c *Cache) Dir() string { return c.dir }
@@ -229,6 +245,9 @@ const fileVersion = 1
 // miss (an empty Entry), never an error: the next refresh rebuilds it. A file
 // with a mode wider than 0600 is tightened.
 func (c *Cache) Load(id Identity) *Entry {
+	if c.broken != nil {
+		return &Entry{}
+	}
 	p := c.path(id)
 	f, err := os.Open(p)
 	if err != nil {
@@ -290,6 +309,9 @@ func (fe *fileEntry) entry() (*Entry, error) {
 // any point leaves either the old file or the new one, and a failure (a full
 // disk) leaves the old file untouched. Callers hold the lock (see Lock).
 func (c *Cache) Store(id Identity, e *Entry) error {
+	if c.broken != nil {
+		return c.broken
+	}
 	fe := fileEntry{Version: fileVersion, Identity: id.Describe()}
 	if s := e.Session; s != nil {
 		fe.Session = &fileSession{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey.Reveal(),
@@ -337,6 +359,9 @@ func (c *Cache) removeStale(id Identity) {
 // The caller must Load again after taking it: another process may have
 // refreshed meanwhile.
 func (c *Cache) Lock(ctx context.Context, id Identity) (unlock func(), err error) {
+	if c.broken != nil {
+		return nil, c.broken
+	}
 	if err := c.ensureDir(c.dir); err != nil {
 		return nil, err
 	}
