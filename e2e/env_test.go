@@ -20,7 +20,6 @@ import (
 type env struct {
 	root     string // repository root
 	tmp      string // run.sh's private temp dir; removed by run.sh
-	bin      string // the project's binaries
 	alias    string // host:port of the stand-in's ECR-style registry front, mapped in currents.yaml
 	upstream string // the distribution registry behind the front (no auth; used only to delete an image)
 	standin  string // base URL of the stand-in (STS, ECR and /_standin)
@@ -34,14 +33,13 @@ func loadEnv() (env, error) {
 	v := env{
 		root:     get("E2E_ROOT"),
 		tmp:      get("E2E_TMP"),
-		bin:      get("E2E_BIN"),
 		alias:    get("E2E_ALIAS"),
 		upstream: get("E2E_UPSTREAM"),
 		standin:  get("E2E_STANDIN_URL"),
 		role:     get("E2E_ROLE_ARN"),
 	}
 	var missing []string
-	for k, val := range map[string]string{"E2E_ROOT": v.root, "E2E_TMP": v.tmp, "E2E_BIN": v.bin, "E2E_ALIAS": v.alias,
+	for k, val := range map[string]string{"E2E_ROOT": v.root, "E2E_TMP": v.tmp, "E2E_ALIAS": v.alias,
 		"E2E_UPSTREAM": v.upstream, "E2E_STANDIN_URL": v.standin, "E2E_ROLE_ARN": v.role, "DOCKER_HOST": get("DOCKER_HOST"),
 		"DOCKER_CONFIG": get("DOCKER_CONFIG")} {
 		if val == "" {

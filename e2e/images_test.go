@@ -43,17 +43,16 @@ func buildHealthsvc(arch, out string) error {
 	return nil
 }
 
-// tarLayer is a layer holding the given files (path → content, mode).
-func tarLayer(files map[string]fileSpec) (v1.Layer, error) {
+// fileLayer is a layer holding one file. Headers carry no times, so the same content gives the same digest on every
+// run and every machine.
+func fileLayer(path string, data []byte, mode int64) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for path, f := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: path, Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, err
-		}
+	if err := tw.WriteHeader(&tar.Header{Name: path, Mode: mode, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(data); err != nil {
+		return nil, err
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err
@@ -62,20 +61,15 @@ func tarLayer(files map[string]fileSpec) (v1.Layer, error) {
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 }
 
-type fileSpec struct {
-	data []byte
-	mode int64
-}
-
 // serviceImage is a FROM scratch image: one layer with the healthsvc binary (shared by every service of that
 // architecture, as base layers are in the vendor's images) and one small layer naming the service, so each image
 // has content of its own.
 func serviceImage(service, arch string, binary []byte) (v1.Image, error) {
-	bin, err := tarLayer(map[string]fileSpec{"healthsvc": {binary, 0o755}})
+	bin, err := fileLayer("healthsvc", binary, 0o755)
 	if err != nil {
 		return nil, err
 	}
-	own, err := tarLayer(map[string]fileSpec{"etc/currents-service": {[]byte(service + "\n"), 0o644}})
+	own, err := fileLayer("etc/currents-service", []byte(service+"\n"), 0o644)
 	if err != nil {
 		return nil, err
 	}

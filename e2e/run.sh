@@ -66,9 +66,8 @@ cleanup() {
     wait "$DOCKERD_PID" 2>/dev/null
   fi
   # containerd is dockerd's child and normally leaves with it; make sure, by its own pidfile.
-  for pf in "$T/exec/containerd/containerd.pid"; do
-    if [ -s "$pf" ] && kill -0 "$(cat "$pf")" 2>/dev/null; then kill -KILL "$(cat "$pf")"; fi
-  done
+  pf="$T/exec/containerd/containerd.pid"
+  if [ -s "$pf" ] && kill -0 "$(cat "$pf")" 2>/dev/null; then kill -KILL "$(cat "$pf")"; fi
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     kill -TERM "${PIDS[$i]}" 2>/dev/null && wait "${PIDS[$i]}" 2>/dev/null
   done
@@ -131,12 +130,13 @@ else
   (
     set -e
     t0=$(now)
-    dir=$(GOFLAGS=-mod=mod go mod download -json "github.com/docker/compose/v2@$COMPOSE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    cd "$T" # outside our module, so that the download touches neither go.mod nor go.sum
+    dir=$(go mod download -json "github.com/docker/compose/v2@$COMPOSE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
     [ -d "$dir" ] || { echo "go mod download gave no module directory"; exit 1; }
     cd "$dir"
     # The module has no replace directives, so building it in place is exactly `go install …@version`, but with the
     # binary named docker-compose and the version stamped as compose's own Makefile does.
-    GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 go build -trimpath \
+    GOTOOLCHAIN=local CGO_ENABLED=0 go build -trimpath \
       -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION" \
       -o "$COMPOSE.tmp.$$" ./cmd
     mv "$COMPOSE.tmp.$$" "$COMPOSE"
@@ -217,7 +217,7 @@ unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH AWS_PROFILE AWS_DEFAULT_
 export AWS_EC2_METADATA_DISABLED=true NO_COLOR=1
 
 # ---- 6. the scenarios -----------------------------------------------------------------------------------------------
-export E2E_TMP="$T" E2E_BIN="$BIN" E2E_UPSTREAM="$UPSTREAM" E2E_COMPOSE="$COMPOSE" E2E_ROOT="$ROOT"
+export E2E_TMP="$T" E2E_UPSTREAM="$UPSTREAM" E2E_ROOT="$ROOT"
 say "environment ready after $(since "$START")s; running the scenarios"
 t0=$(now)
 # In the background, in a process group of its own, so that an interrupt reaches this script at once (wait returns)
