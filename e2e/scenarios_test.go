@@ -238,6 +238,24 @@ func TestMissingImageBlocksUp(t *testing.T) {
 	if strings.Contains(r.out, "Pulling") || strings.Contains(r.out, "Started") {
 		t.Errorf("docker currents up handed over to compose although the check failed:\n%s", r)
 	}
+	nothingStarted(t)
+
+	// The same through plain `docker compose up`, for users who asked the shim to check before every up.
+	mustOK(t, docker(t, "currents", "shim", "install", "--check-before-up"))
+	t.Cleanup(func() { mustOK(t, docker(t, "currents", "shim", "uninstall")) })
+	r = run(t, "docker", []string{"compose", "up", "-d"}, inDir(stackDir), cache)
+	if r.code == 0 {
+		t.Errorf("docker compose up through the shim started the stack although %s is missing:\n%s", gone, r)
+	}
+	if !strings.Contains(r.out, e.alias+"/currents/on-prem/"+gone) {
+		t.Errorf("docker compose up through the shim did not name the missing image:\n%s", r)
+	}
+	nothingStarted(t)
+}
+
+// nothingStarted asserts that a refused up left the engine as it found it: no container, no image.
+func nothingStarted(t *testing.T) {
+	t.Helper()
 	ps := mustOK(t, run(t, "docker", []string{"ps", "--all", "--quiet"}))
 	if strings.TrimSpace(ps.out) != "" {
 		t.Errorf("containers exist after a refused up:\n%s", ps)
