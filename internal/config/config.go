@@ -108,11 +108,38 @@ func Path() (string, error) {
 	if d := os.Getenv(EnvDockerConfig); d != "" {
 		return filepath.Join(d, FileName), nil
 	}
-	home, err := os.UserHomeDir()
+	home, err := HomeDir()
 	if err != nil {
 		return "", fmt.Errorf("cannot locate %s: set %s or %s (%v)", FileName, EnvConfig, EnvDockerConfig, err)
 	}
 	return filepath.Join(home, ".docker", FileName), nil
+}
+
+// passwdFile is read for the home directory when HOME is unset (a variable
+// for tests).
+var passwdFile = "/etc/passwd"
+
+// HomeDir is $HOME, else this user's home directory in /etc/passwd. The docker
+// CLI falls back the same way (user.Current), so a service or cron job run
+// without HOME still finds ~/.docker/config.json — and must find currents.yaml
+// beside it. (os/user itself would link cgo's resolver into the lean binary.)
+func HomeDir() (string, error) {
+	if h := os.Getenv("HOME"); h != "" {
+		return h, nil
+	}
+	data, err := os.ReadFile(passwdFile)
+	if err != nil {
+		return "", fmt.Errorf("HOME is not set, and %v", err)
+	}
+	uid := strconv.Itoa(os.Getuid())
+	for line := range strings.Lines(string(data)) {
+		// name:password:uid:gid:gecos:home:shell
+		f := strings.Split(strings.TrimRight(line, "\n"), ":")
+		if len(f) >= 7 && f[2] == uid && filepath.IsAbs(f[5]) {
+			return f[5], nil
+		}
+	}
+	return "", fmt.Errorf("HOME is not set, and %s has no home directory for uid %s", passwdFile, uid)
 }
 
 // FromEnv loads the config the environment points at and applies CURRENTS_TIMEOUT.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,8 +118,17 @@ func TestPathAndEnv(t *testing.T) {
 	t.Setenv(EnvTimeout, "")
 	t.Setenv(EnvConfig, "")
 	t.Setenv("HOME", "")
+	// Without HOME, the home directory comes from the passwd file, as docker finds config.json.
+	passwd := filepath.Join(dir, "passwd")
+	defer func(old string) { passwdFile = old }(passwdFile)
+	passwdFile = passwd
+	os.WriteFile(passwd, []byte(fmt.Sprintf("other:x:%d:0::/nope:/bin/sh\nme:x:%d:0:Me:%s:/bin/sh\n", os.Getuid()+1, os.Getuid(), dir)), 0o600)
+	if p, err := Path(); p != filepath.Join(dir, ".docker", FileName) {
+		t.Errorf("Path() = %s, %v without HOME; want the passwd home", p, err)
+	}
+	os.WriteFile(passwd, []byte("root:x:12345:0::/root:/bin/sh\n"), 0o600)
 	if c, err := FromEnv(); err != nil || c.Found {
-		t.Errorf("no HOME: FromEnv() = %+v, %v; want an empty config", c, err)
+		t.Errorf("no home at all: FromEnv() = %+v, %v; want an empty config", c, err)
 	}
 }
 

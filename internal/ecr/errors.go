@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -158,7 +159,12 @@ func (c *Client) fail(t config.Target, s step, err error) error {
 
 func sourceFix(t config.Target, where string) string {
 	if p := profileOf(t); p != "" {
-		return fmt.Sprintf("check profile %q in ~/.aws/config and ~/.aws/credentials (try `aws sts get-caller-identity --profile %s`); the profile is set in %s", p, p, where)
+		fix := fmt.Sprintf("check profile %q in ~/.aws/config and ~/.aws/credentials (try `aws sts get-caller-identity --profile %s`); the profile is set in %s", p, p, where)
+		if os.Getenv("HOME") == "" && os.Getenv("AWS_CONFIG_FILE") == "" {
+			// Services and cron jobs often run without HOME, and the SDK finds ~/.aws only through it.
+			fix += "; HOME is not set, so the AWS SDK cannot find ~/.aws: set HOME (or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE) in the service's environment"
+		}
+		return fix
 	}
 	if t.Entry == nil {
 		return fmt.Sprintf("give the helper AWS credentials: add an entry for %s with profile: (or role_arn:) to %s "+
