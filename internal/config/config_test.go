@@ -162,6 +162,10 @@ func TestErrorsNameFileEntryKeyAndFix(t *testing.T) {
 		{"empty value", "registries:\n" + alias + "    profile:\n", []string{`key "profile"`, "is empty"}},
 		{"bad timeout", "timeout: 2h\n", []string{`key "timeout"`, "outside 1s..10m"}},
 		{"not yaml", "registries: [\n", []string{"not valid YAML"}},
+		{"yaml error line", "registries:\n  - host: a.example.com\n    account: \"1\n", []string{":3:", "not valid YAML: found unexpected end of stream"}},
+		{"tab indent", "registries:\n  - host: 127.0.0.1:5000\n\taccount: \"513558712013\"\n", []string{":3:", "not valid YAML", "indented with a tab"}},
+		{"top key in entry", "registries:\n" + alias + "    timeout: 5s\n", []string{":5:", `key "timeout"`, "top-level key: move it out of the entry"}},
+		{"entry key at top", "role_arn: arn:aws:iam::123456789012:role/x\nregistries:\n" + alias, []string{":1:", `key "role_arn"`, "belongs to an entry"}},
 		{"bad external id", "registries:\n" + alias + "    role_arn: arn:aws:iam::123456789012:role/x\n    external_id: \"has space\"\n", []string{`key "external_id"`, "2 to 1224"}},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -53,7 +55,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	c := empty(file)
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: not valid YAML: %v; check indentation and quoting", file, err)
+		return nil, syntaxError(file, data, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 { // empty file
 		return c, nil
@@ -88,8 +90,11 @@ func Parse(file string, data []byte) (*Config, error) {
 		case "registries":
 			p.registries(c, v)
 		default:
-			p.add(&Error{Line: k.Line, Key: k.Value, Msg: "unknown key",
-				Fix: "the top-level keys are timeout and registries" + suggest(k.Value, topKeys)})
+			fix := "the top-level keys are timeout and registries" + suggest(k.Value, topKeys)
+			if slices.Contains(entryKeys, k.Value) {
+				fix = k.Value + " belongs to an entry: indent it under `- host: ...` in the registries list"
+			}
+			p.add(&Error{Line: k.Line, Key: k.Value, Msg: "unknown key", Fix: fix})
 		}
 	}
 	if len(p.errs) > 0 {
@@ -199,13 +204,12 @@ func (p *parser) entry(index int, n *yaml.Node) (Entry, bool) {
 			p.add(&Error{Line: k.Line, Index: index, Host: e.Host, Key: k.Value, Msg: "appears twice in this entry", Fix: "keep one"})
 			continue
 		}
-		known := false
-		for _, ek := range entryKeys {
-			known = known || ek == k.Value
-		}
-		if !known {
-			p.add(&Error{Line: k.Line, Index: index, Host: e.Host, Key: k.Value, Msg: "unknown key",
-				Fix: "an entry's keys are " + strings.Join(entryKeys, ", ") + suggest(k.Value, entryKeys)})
+		if !slices.Contains(entryKeys, k.Value) {
+			fix := "an entry's keys are " + strings.Join(entryKeys, ", ") + suggest(k.Value, entryKeys)
+			if slices.Contains(topKeys, k.Value) {
+				fix = k.Value + " is a top-level key: move it out of the entry, unindented, e.g. above registries:"
+			}
+			p.add(&Error{Line: k.Line, Index: index, Host: e.Host, Key: k.Value, Msg: "unknown key", Fix: fix})
 			continue
 		}
 		vals[k.Value] = v
@@ -313,6 +317,30 @@ func (p *parser) entry(index int, n *yaml.Node) (Entry, bool) {
 			"cannot be combined with profile: web identity needs no source credentials", "remove one of profile and web_identity_token_file")
 	}
 	return e, len(p.errs) == before
+}
+
+// syntaxError turns yaml.v3's "yaml: line N: ..." into file:N, and names the
+// usual culprit, a tab in the indentation, which yaml.v3 reports without a line.
+func syntaxError(file string, data []byte, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	e := &Error{File: file, Fix: "check the indentation (spaces, aligned under the line above) and quote values containing : or #"}
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, after, ok := strings.Cut(rest, ": "); ok {
+			if line, err := strconv.Atoi(n); err == nil {
+				e.Line, msg = line, after
+			}
+		}
+	}
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		n++
+		if indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]; strings.Contains(indent, "\t") {
+			e.Line, e.Fix = n, "this line is indented with a tab; YAML indents with spaces only"
+			break
+		}
+	}
+	e.Msg = "not valid YAML: " + msg
+	return e
 }
 
 func checkRoleARN(s string) string {
