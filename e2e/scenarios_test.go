@@ -391,3 +391,36 @@ func wantRefusal(t *testing.T, r result) {
 		}
 	}
 }
+
+func TestDoctor(t *testing.T) {
+	cache := fresh(t)
+	checks := []string{"helper-on-path", "docker-config", "currents-yaml", "source-credentials", "assume-role", "ecr-token", "registry", "cache-dir"}
+
+	// Against the real engine's registry, through the front, every check passes.
+	r := mustOK(t, run(t, "docker-credential-currents", []string{"doctor", "--registry", e.alias}, cache))
+	for _, c := range checks {
+		if !doctorSays(r.out, "PASS", c) {
+			t.Errorf("doctor did not pass %s:\n%s", c, r)
+		}
+	}
+
+	// With the role refused, doctor fails at assume-role and says which role.
+	refuseRole(t)
+	r = run(t, "docker-credential-currents", []string{"doctor", "--registry", e.alias}, cache)
+	if r.code != 1 {
+		t.Errorf("doctor exited %d with the role refused, want 1:\n%s", r.code, r)
+	}
+	if !doctorSays(r.out, "FAIL", "assume-role") || !strings.Contains(r.out, e.role) {
+		t.Errorf("doctor did not fail assume-role naming %s:\n%s", e.role, r)
+	}
+}
+
+// doctorSays reports whether doctor's text output has a line "STATUS  check ...".
+func doctorSays(out, status, check string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == status && f[1] == check {
+			return true
+		}
+	}
+	return false
+}

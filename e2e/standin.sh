@@ -25,23 +25,13 @@ start_standin() {
   say "stand-in: STS/ECR on $STANDIN_URL, ECR-style registry front on $STANDIN_REGISTRY -> $upstream"
 }
 
-# write_user_config: what a user of the product has after set-up. docker's config.json sends the alias host to our
-# helper; currents.yaml maps the alias to the vendor's account and region and names the role to assume.
+# write_user_config: what a user has after set-up, made by the product's own set-up command: docker's config.json
+# sends the alias host to our helper; currents.yaml maps the alias to the vendor's account and region and names the
+# role to assume.
 write_user_config() {
-  cat >"$DOCKER_CONFIG/config.json" <<EOF
-{
-  "credHelpers": {
-    "$STANDIN_REGISTRY": "currents"
-  }
-}
-EOF
-  cat >"$DOCKER_CONFIG/currents.yaml" <<EOF
-registries:
-  - host: $STANDIN_REGISTRY
-    account: "$STANDIN_ACCOUNT"
-    region: $STANDIN_REGION
-    role_arn: $STANDIN_ROLE_ARN
-    external_id: $STANDIN_EXTERNAL_ID
-    session_name: currents-e2e
-EOF
+  "$BIN/docker-credential-currents" configure --registry "$STANDIN_REGISTRY" --account "$STANDIN_ACCOUNT" \
+    --region "$STANDIN_REGION" --role-arn "$STANDIN_ROLE_ARN" --external-id "$STANDIN_EXTERNAL_ID" \
+    --session-name currents-e2e >"$T/configure.log" 2>&1 || { cat "$T/configure.log" >&2; die "configure failed"; }
+  grep -q "\"$STANDIN_REGISTRY\": \"currents\"" "$DOCKER_CONFIG/config.json" \
+    || die "configure did not register the helper for $STANDIN_REGISTRY in $DOCKER_CONFIG/config.json"
 }
