@@ -142,12 +142,21 @@ func PartitionOf(region string) string {
 // account's own IAM (the usual cross-account grant). An STS session ARN is
 // refused with the role ARN to use instead, because a session ARN in a
 // policy stops matching as soon as the session ends.
-func ParsePrincipal(s string) (string, error) {
+// partition is the repositories' partition: a bare account becomes a root ARN
+// there, and an ARN from another partition is refused (IAM never matches
+// principals across partitions).
+func ParsePrincipal(s, partition string) (string, error) {
 	s = strings.TrimSpace(s)
-	if accountRE.MatchString(s) {
-		return "arn:aws:iam::" + s + ":root", nil
+	if err := ValidatePartition(partition); err != nil {
+		return "", err
 	}
-	if principalRE.MatchString(s) {
+	if accountRE.MatchString(s) {
+		return "arn:" + partition + ":iam::" + s + ":root", nil
+	}
+	if m := principalRE.FindStringSubmatch(s); m != nil {
+		if m[1] != partition {
+			return "", fmt.Errorf("principal %q is in partition %s but the repositories are in %s; a principal can only be granted within its partition", s, m[1], partition)
+		}
 		return s, nil
 	}
 	if m := sessionRE.FindStringSubmatch(s); m != nil {
@@ -253,8 +262,8 @@ func Push(repos []Repository, o PushOptions) (Document, error) {
 // ignored in a repository policy; the principal must get it from its own
 // identity policy (`docker currents policy pull`), so we leave it out rather
 // than suggest it does something here.
-func RepositoryPull(principal string) (Document, error) {
-	p, err := ParsePrincipal(principal)
+func RepositoryPull(principal, partition string) (Document, error) {
+	p, err := ParsePrincipal(principal, partition)
 	if err != nil {
 		return Document{}, err
 	}
@@ -292,29 +301,71 @@ func ValidateCircleCIOrg(id string) error {
 	return nil
 }
 
-// TrustGitHub is the trust policy that lets GitHub Actions runs of repo
-// (OWNER/REPO, any branch, tag or environment) assume the role in account.
-// The audience pin stops tokens minted for other services from being used.
-func TrustGitHub(partition, account, repo string) (Document, error) {
+// GitHub names the workflow runs a trust policy admits: every run of Repo
+// (OWNER/REPO), or only those for one Ref (refs/heads/main, refs/tags/v*)
+// or one deployment Environment. Ref and Environment exclude each other:
+// GitHub's subject claim carries the environment instead of the ref when a
+// job has one.
+type GitHub struct {
+	Repo        string
+	Ref         string
+	Environment string
+}
+
+var (
+	ghRefRE = regexp.MustCompile(`^refs/(heads|tags|pull)/[^\s:]+$`)
+	ghEnvRE = regexp.MustCompile(`^[^\s:*?]{1,255}$`)
+)
+
+// Subject is the value the token's sub claim must match (StringLike).
+func (g GitHub) Subject() (string, error) {
+	if err := ValidateGitHubRepo(g.Repo); err != nil {
+		return "", err
+	}
+	switch {
+	case g.Ref != "" && g.Environment != "":
+		return "", fmt.Errorf("give a GitHub ref or an environment, not both: a job with an environment has it instead of the ref in its token")
+	case g.Ref != "":
+		if !ghRefRE.MatchString(g.Ref) {
+			return "", fmt.Errorf("GitHub ref %q must be a full ref such as refs/heads/main or refs/tags/v* ('*' matches any characters)", g.Ref)
+		}
+		return "repo:" + g.Repo + ":ref:" + g.Ref, nil
+	case g.Environment != "":
+		if !ghEnvRE.MatchString(g.Environment) {
+			return "", fmt.Errorf("GitHub environment %q must be its name as in Settings > Environments (no spaces, ':', '*' or '?')", g.Environment)
+		}
+		return "repo:" + g.Repo + ":environment:" + g.Environment, nil
+	}
+	return "repo:" + g.Repo + ":*", nil
+}
+
+// TrustGitHub is the trust policy that lets GitHub Actions runs of gh.Repo
+// (any branch, tag or environment unless gh narrows it) assume the role in
+// account. The audience pin stops tokens minted for other services from
+// being used; the subject pin stops other repositories' runs.
+func TrustGitHub(partition, account string, gh GitHub) (Document, error) {
 	if err := ValidatePartition(partition); err != nil {
 		return Document{}, err
 	}
 	if err := ValidateAccount(account); err != nil {
 		return Document{}, err
 	}
-	if err := ValidateGitHubRepo(repo); err != nil {
+	sub, err := gh.Subject()
+	if err != nil {
 		return Document{}, err
 	}
 	return webIdentity(partition, account, githubIssuer, map[string]map[string]string{
 		"StringEquals": {githubIssuer + ":aud": "sts.amazonaws.com"},
-		"StringLike":   {githubIssuer + ":sub": "repo:" + repo + ":*"},
+		"StringLike":   {githubIssuer + ":sub": sub},
 	}), nil
 }
 
 // TrustCircleCI is the trust policy that lets jobs of a CircleCI organization
-// assume the role. CircleCI's issuer is per organization and its token's
-// audience is the organization ID itself.
-func TrustCircleCI(partition, account, org string) (Document, error) {
+// assume the role, or only the jobs of one project when project (a UUID, from
+// Project Settings > Overview) is given. CircleCI's issuer is per
+// organization, its token's audience is the organization ID itself, and its
+// subject is org/ORG/project/PROJECT/user/USER.
+func TrustCircleCI(partition, account, org, project string) (Document, error) {
 	if err := ValidatePartition(partition); err != nil {
 		return Document{}, err
 	}
@@ -326,9 +377,28 @@ func TrustCircleCI(partition, account, org string) (Document, error) {
 	}
 	org = strings.ToLower(org)
 	issuer := "oidc.circleci.com/org/" + org
-	return webIdentity(partition, account, issuer, map[string]map[string]string{
+	cond := map[string]map[string]string{
 		"StringEquals": {issuer + ":aud": org},
-	}), nil
+	}
+	if project != "" {
+		if !uuidRE.MatchString(project) {
+			return Document{}, fmt.Errorf("CircleCI project ID %q must be a UUID (Project Settings > Overview)", project)
+		}
+		cond["StringLike"] = map[string]string{issuer + ":sub": "org/" + org + "/project/" + strings.ToLower(project) + "/user/*"}
+	}
+	return webIdentity(partition, account, issuer, cond), nil
+}
+
+// GitHubProvider and CircleCIProvider are the issuer URL to register as the
+// account's IAM OIDC provider (aws iam create-open-id-connect-provider --url)
+// and the audience to list with it (--client-id-list).
+func GitHubProvider() (url, clientID string) {
+	return "https://" + githubIssuer, "sts.amazonaws.com"
+}
+
+func CircleCIProvider(org string) (url, clientID string) {
+	org = strings.ToLower(org)
+	return "https://oidc.circleci.com/org/" + org, org
 }
 
 func webIdentity(partition, account, issuer string, cond map[string]map[string]string) Document {

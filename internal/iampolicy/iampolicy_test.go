@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -20,6 +22,171 @@ func stack() []Repository {
 		out = append(out, Repository{Partition: "aws", Region: "us-east-1", Account: "513558712013", Name: "currents/on-prem/" + s})
 	}
 	return out
+}
+
+// kind is what a policy document attaches to; IAM's rules differ by kind.
+type kind int
+
+const (
+	identityPolicy   kind = iota // attached to a role: Resource, no Principal
+	repositoryPolicy             // attached to an ECR repository: Principal, no Resource
+	trustPolicy                  // a role's trust: a Federated principal, no Resource
+)
+
+// knownActions are the real ECR and STS actions; a typo would be accepted
+// by JSON and silently grant nothing in AWS.
+var knownActions = map[string]bool{
+	"ecr:BatchCheckLayerAvailability": true, "ecr:BatchGetImage": true, "ecr:GetDownloadUrlForLayer": true,
+	"ecr:CompleteLayerUpload": true, "ecr:InitiateLayerUpload": true, "ecr:PutImage": true, "ecr:UploadLayerPart": true,
+	"ecr:GetAuthorizationToken": true, "ecr:DescribeImages": true, "ecr:DescribeRepositories": true,
+	"ecr:GetRepositoryPolicy": true, "ecr:ListImages": true, "ecr:CreateRepository": true,
+	"sts:AssumeRoleWithWebIdentity": true,
+}
+
+var (
+	repoARN     = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):ecr:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:repository/[a-z0-9]+(?:[._/-][a-z0-9]+)*$`)
+	awsARN      = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:(root|role/.+|user/.+)$`)
+	providerARN = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:oidc-provider/(token\.actions\.githubusercontent\.com|oidc\.circleci\.com/org/([0-9a-f-]{36}))$`)
+	alnumSid    = regexp.MustCompile(`^[A-Za-z0-9]*$`)
+)
+
+// checkIAM applies the IAM policy grammar AWS enforces when the document is
+// attached (aws iam put-role-policy / create-role, ecr set-repository-policy),
+// so a golden cannot drift into JSON that AWS would refuse or that would
+// grant nothing.
+func checkIAM(t *testing.T, name string, raw []byte, k kind) {
+	t.Helper()
+	for _, p := range iamProblems(name, raw, k) {
+		t.Error(p)
+	}
+}
+
+func iamProblems(name string, raw []byte, k kind) (problems []string) {
+	fail := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		fail("%s: %v", name, err)
+		return problems
+	}
+	for key := range doc {
+		if key != "Version" && key != "Statement" && key != "Id" {
+			fail("%s: unknown top-level element %q", name, key)
+		}
+	}
+	if doc["Version"] != "2012-10-17" {
+		fail("%s: Version = %v", name, doc["Version"])
+	}
+	stmts, _ := doc["Statement"].([]any)
+	if len(stmts) == 0 {
+		fail("%s: no Statement array", name)
+		return problems
+	}
+	strs := func(v any) []string {
+		switch x := v.(type) {
+		case string:
+			return []string{x}
+		case []any:
+			var out []string
+			for _, e := range x {
+				s, ok := e.(string)
+				if !ok {
+					fail("%s: non-string %v", name, e)
+				}
+				out = append(out, s)
+			}
+			return out
+		}
+		fail("%s: want a string or a list of strings, got %T", name, v)
+		return nil
+	}
+	for i, raw := range stmts {
+		st, _ := raw.(map[string]any)
+		for key := range st {
+			switch key {
+			case "Sid", "Effect", "Principal", "Action", "Resource", "Condition":
+			default:
+				fail("%s[%d]: element %q not used by our policies", name, i, key)
+			}
+		}
+		if sid, _ := st["Sid"].(string); k != repositoryPolicy && !alnumSid.MatchString(sid) {
+			fail("%s[%d]: Sid %q must be alphanumeric in IAM policies", name, i, sid)
+		}
+		if e := st["Effect"]; e != "Allow" && e != "Deny" {
+			fail("%s[%d]: Effect %v", name, i, e)
+		}
+		actions := strs(st["Action"])
+		if len(actions) == 0 {
+			fail("%s[%d]: no Action", name, i)
+		}
+		for _, a := range actions {
+			if !knownActions[a] {
+				fail("%s[%d]: unknown action %q", name, i, a)
+			}
+		}
+		_, hasPrincipal := st["Principal"]
+		res, hasResource := st["Resource"]
+		switch k {
+		case identityPolicy:
+			if hasPrincipal || !hasResource {
+				fail("%s[%d]: an identity policy has a Resource and no Principal", name, i)
+			}
+			for _, r := range strs(res) {
+				if r == "*" {
+					continue
+				}
+				if !repoARN.MatchString(r) {
+					fail("%s[%d]: %q is not an ECR repository ARN", name, i, r)
+				}
+				if len(actions) == 1 && actions[0] == "ecr:GetAuthorizationToken" {
+					fail("%s[%d]: GetAuthorizationToken only works on *", name, i)
+				}
+			}
+		case repositoryPolicy:
+			p, _ := st["Principal"].(map[string]any)
+			if hasResource || len(p) != 1 || p["AWS"] == nil {
+				fail("%s[%d]: a repository policy names an AWS Principal and no Resource", name, i)
+			}
+			for _, a := range strs(p["AWS"]) {
+				if !awsARN.MatchString(a) {
+					fail("%s[%d]: principal %q", name, i, a)
+				}
+			}
+		case trustPolicy:
+			p, _ := st["Principal"].(map[string]any)
+			fed, _ := p["Federated"].(string)
+			m := providerARN.FindStringSubmatch(fed)
+			if hasResource || len(p) != 1 || m == nil {
+				fail("%s[%d]: a trust policy names a Federated OIDC provider and no Resource (got %v)", name, i, p)
+				return problems
+			}
+			issuer := m[2]
+			conds, _ := st["Condition"].(map[string]any)
+			aud := ""
+			for op, kv := range conds {
+				if op != "StringEquals" && op != "StringLike" {
+					fail("%s[%d]: condition operator %q", name, i, op)
+				}
+				for key, v := range kv.(map[string]any) {
+					switch key {
+					case issuer + ":aud":
+						aud, _ = v.(string)
+					case issuer + ":sub":
+					default:
+						fail("%s[%d]: condition key %q does not belong to issuer %s", name, i, key, issuer)
+					}
+				}
+			}
+			// Without an audience pin any token of the issuer would do.
+			want := "sts.amazonaws.com"
+			if m[3] != "" {
+				want = m[3] // CircleCI: the organization ID
+			}
+			if aud != want {
+				fail("%s[%d]: %s:aud = %q, want %q", name, i, issuer, aud, want)
+			}
+		}
+	}
+	return problems
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -56,6 +223,7 @@ func TestPullGolden(t *testing.T) {
 	}
 	out := d.JSON()
 	golden(t, "pull.json", out)
+	checkIAM(t, "pull.json", out, identityPolicy)
 	// Exactly the six repository ARNs, and never the seed's malformed form.
 	if n := strings.Count(string(out), ":repository/currents/on-prem/"); n != 6 {
 		t.Errorf("want 6 repository ARNs, got %d", n)
@@ -71,36 +239,96 @@ func TestPushGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "push-create.json", d.JSON())
+	checkIAM(t, "push-create.json", d.JSON(), identityPolicy)
 }
 
 func TestRepositoryGolden(t *testing.T) {
-	d, err := RepositoryPull("111111111111")
+	d, err := RepositoryPull("111111111111", "aws")
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "repository.json", d.JSON())
+	checkIAM(t, "repository.json", d.JSON(), repositoryPolicy)
 	if strings.Contains(string(d.JSON()), "GetAuthorizationToken") {
 		t.Error("GetAuthorizationToken has no effect in a repository policy")
 	}
 }
 
 func TestTrustGolden(t *testing.T) {
-	gh, err := TrustGitHub("aws", "222222222222", "acme/deploy-currents")
+	gh, err := TrustGitHub("aws", "222222222222", GitHub{Repo: "acme/deploy-currents"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "trust-github.json", gh.JSON())
-	cc, err := TrustCircleCI("aws", "222222222222", "4A5C7E3E-0B5F-4D1C-9E2A-3F6B8C1D2E7F")
+	checkIAM(t, "trust-github.json", gh.JSON(), trustPolicy)
+	cc, err := TrustCircleCI("aws", "222222222222", "4A5C7E3E-0B5F-4D1C-9E2A-3F6B8C1D2E7F", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "trust-circleci.json", cc.JSON())
+	checkIAM(t, "trust-circleci.json", cc.JSON(), trustPolicy)
+}
+
+func TestTrustNarrowed(t *testing.T) {
+	for g, want := range map[GitHub]string{
+		{Repo: "acme/ops", Ref: "refs/heads/main"}:    `"token.actions.githubusercontent.com:sub": "repo:acme/ops:ref:refs/heads/main"`,
+		{Repo: "acme/ops", Ref: "refs/tags/v*"}:       `"token.actions.githubusercontent.com:sub": "repo:acme/ops:ref:refs/tags/v*"`,
+		{Repo: "acme/ops", Environment: "production"}: `"token.actions.githubusercontent.com:sub": "repo:acme/ops:environment:production"`,
+	} {
+		d, err := TrustGitHub("aws", "222222222222", g)
+		if err != nil || !strings.Contains(string(d.JSON()), want) {
+			t.Errorf("%+v: %v\n%s", g, err, d.JSON())
+			continue
+		}
+		checkIAM(t, g.Ref+g.Environment, d.JSON(), trustPolicy)
+	}
+	for g, want := range map[GitHub]string{
+		{Repo: "acme/ops", Ref: "main"}:                              "full ref",
+		{Repo: "acme/ops", Ref: "refs/heads/main", Environment: "p"}: "not both",
+		{Repo: "acme/ops", Environment: "prod:x"}:                    "environment",
+	} {
+		if _, err := TrustGitHub("aws", "222222222222", g); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%+v: err %v, want %q", g, err, want)
+		}
+	}
+	org, proj := "4a5c7e3e-0b5f-4d1c-9e2a-3f6b8c1d2e7f", "9D2E7F4A-5C7E-4E0B-8F4D-1C9E2A3F6B8C"
+	d, err := TrustCircleCI("aws", "222222222222", org, proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkIAM(t, "circleci project", d.JSON(), trustPolicy)
+	if want := `"oidc.circleci.com/org/` + org + `:sub": "org/` + org + `/project/` + strings.ToLower(proj) + `/user/*"`; !strings.Contains(string(d.JSON()), want) {
+		t.Errorf("want %s in\n%s", want, d.JSON())
+	}
+	if _, err := TrustCircleCI("aws", "222222222222", org, "proj"); err == nil {
+		t.Error("non-UUID project accepted")
+	}
+}
+
+// TestCheckIAMCatchesMistakes proves the grammar check can fail.
+func TestCheckIAMCatchesMistakes(t *testing.T) {
+	for name, c := range map[string]struct {
+		doc string
+		k   kind
+	}{
+		"typo action":           {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:BatchGetImages"],"Resource":"*"}]}`, identityPolicy},
+		"seed 000 bad ARN":      {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:BatchGetImage"],"Resource":["arn:aws:ecr:us-east-1:513558712013:currents/on-prem/api/*"]}]}`, identityPolicy},
+		"principal in identity": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"ecr:BatchGetImage","Resource":"*"}]}`, identityPolicy},
+		"resource in repo":      {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"ecr:BatchGetImage","Resource":"*"}]}`, repositoryPolicy},
+		"no audience":           {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::222222222222:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:a/b:*"}}}]}`, trustPolicy},
+		"circleci aud":          {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::222222222222:oidc-provider/oidc.circleci.com/org/4a5c7e3e-0b5f-4d1c-9e2a-3f6b8c1d2e7f"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"oidc.circleci.com/org/4a5c7e3e-0b5f-4d1c-9e2a-3f6b8c1d2e7f:aud":"sts.amazonaws.com"}}}]}`, trustPolicy},
+		"old version":           {`{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Action":"ecr:BatchGetImage","Resource":"*"}]}`, identityPolicy},
+	} {
+		if len(iamProblems(name, []byte(c.doc), c.k)) == 0 {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 }
 
 func TestDeterministic(t *testing.T) {
-	a, _ := TrustGitHub("aws", "222222222222", "acme/x")
+	a, _ := TrustGitHub("aws", "222222222222", GitHub{Repo: "acme/x"})
 	for i := 0; i < 50; i++ {
-		b, _ := TrustGitHub("aws", "222222222222", "acme/x")
+		b, _ := TrustGitHub("aws", "222222222222", GitHub{Repo: "acme/x"})
 		if !bytes.Equal(a.JSON(), b.JSON()) {
 			t.Fatal("output changed between runs")
 		}
@@ -137,7 +365,7 @@ func TestValidationErrors(t *testing.T) {
 	if _, err := Pull(nil); err == nil {
 		t.Error("empty stack accepted")
 	}
-	if _, err := TrustGitHub("aws", "2222", "a/b"); err == nil {
+	if _, err := TrustGitHub("aws", "2222", GitHub{Repo: "a/b"}); err == nil {
 		t.Error("bad account accepted")
 	}
 }
@@ -146,19 +374,25 @@ func TestParsePrincipal(t *testing.T) {
 	for in, want := range map[string]string{
 		"111111111111":                          "arn:aws:iam::111111111111:root",
 		"arn:aws:iam::111111111111:role/puller": "arn:aws:iam::111111111111:role/puller",
-		"arn:aws-cn:iam::111111111111:user/a/b": "arn:aws-cn:iam::111111111111:user/a/b",
+		"arn:aws:iam::111111111111:user/a/b":    "arn:aws:iam::111111111111:user/a/b",
 	} {
-		got, err := ParsePrincipal(in)
+		got, err := ParsePrincipal(in, "aws")
 		if err != nil || got != want {
 			t.Errorf("ParsePrincipal(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	_, err := ParsePrincipal("arn:aws:sts::111111111111:assumed-role/puller/session-1")
+	if got, err := ParsePrincipal("111111111111", "aws-cn"); err != nil || got != "arn:aws-cn:iam::111111111111:root" {
+		t.Errorf("account in aws-cn: %q, %v", got, err)
+	}
+	if _, err := ParsePrincipal("arn:aws-cn:iam::111111111111:user/a", "aws"); err == nil || !strings.Contains(err.Error(), "partition aws-cn") {
+		t.Errorf("cross-partition principal: %v", err)
+	}
+	_, err := ParsePrincipal("arn:aws:sts::111111111111:assumed-role/puller/session-1", "aws")
 	if err == nil || !strings.Contains(err.Error(), "arn:aws:iam::111111111111:role/puller") {
 		t.Errorf("session ARN: %v", err)
 	}
 	for _, bad := range []string{"", "arn:aws:iam::11111111111:root", "arn:aws:s3:::bucket", "someone"} {
-		if _, err := ParsePrincipal(bad); err == nil {
+		if _, err := ParsePrincipal(bad, "aws"); err == nil {
 			t.Errorf("ParsePrincipal(%q) accepted", bad)
 		}
 	}

@@ -90,13 +90,20 @@ within one region: --cluster-region warns about repositories elsewhere.`,
 			if principal == "" {
 				return errors.New("--principal is required: the role ARN (arn:aws:iam::111111111111:role/NAME) or account ID that will pull")
 			}
-			doc, err := iampolicy.RepositoryPull(principal)
-			if err != nil {
-				return fmt.Errorf("--principal: %w", err)
-			}
 			repos, err := p.repositories(cmd.Context(), dockerCli.Err())
 			if err != nil {
 				return err
+			}
+			doc, err := iampolicy.RepositoryPull(principal, repos[0].Partition)
+			if err != nil {
+				return fmt.Errorf("--principal: %w", err)
+			}
+			grantee := doc.Statement[0].Principal["AWS"]
+			for _, r := range repos {
+				if strings.Contains(grantee, "::"+r.Account+":") {
+					fmt.Fprintf(dockerCli.Err(), "warning: %s is in account %s, which owns repository %s: a repository policy is only needed across accounts; within one, give the principal `docker currents policy pull` as its identity policy\n", grantee, r.Account, r.Name)
+					break
+				}
 			}
 			warnings, err := iampolicy.ClusterRegionWarnings(repos, clusterRegion)
 			if err != nil {
@@ -121,11 +128,12 @@ within one region: --cluster-region warns about repositories elsewhere.`,
 
 func newPolicyCITrust(dockerCli command.Cli) *cobra.Command {
 	var (
-		p         policyFlags
-		githubRep string
-		circleOrg string
-		only      string
-		create    bool
+		p          policyFlags
+		gh         iampolicy.GitHub
+		circleOrg  string
+		circleProj string
+		only       string
+		create     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "ci-trust (--github-repo OWNER/REPO | --circleci-org ID) [OPTIONS]",
@@ -134,11 +142,23 @@ func newPolicyCITrust(dockerCli command.Cli) *cobra.Command {
 token.actions.githubusercontent.com, or CircleCI via oidc.circleci.com/org/ID),
 then the identity policy that lets the role push the stack's repositories.
 --only trust or --only push prints just one, for file:// use with the aws CLI.
-The OIDC provider must exist in the account that owns the repositories.`,
+The OIDC provider must exist in the account that owns the repositories;
+the commands that create it, the role and its policy are printed on stderr.
+
+GitHub: every workflow run of the repository may assume the role, unless
+--github-ref (e.g. refs/heads/main, refs/tags/v*) or --github-environment
+narrows it. CircleCI: every job of the organization, unless
+--circleci-project narrows it to one project.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if (githubRep == "") == (circleOrg == "") {
+			if (gh.Repo == "") == (circleOrg == "") {
 				return errors.New("give exactly one of --github-repo OWNER/REPO or --circleci-org ID")
+			}
+			if gh.Repo == "" && (gh.Ref != "" || gh.Environment != "") {
+				return errors.New("--github-ref and --github-environment narrow --github-repo; give it too")
+			}
+			if circleOrg == "" && circleProj != "" {
+				return errors.New("--circleci-project narrows --circleci-org; give it too")
 			}
 			if only != "" && only != "trust" && only != "push" {
 				return fmt.Errorf("--only %q: use trust or push", only)
@@ -153,11 +173,16 @@ The OIDC provider must exist in the account that owns the repositories.`,
 					return fmt.Errorf("the stack's repositories span accounts %s and %s; a CI role lives in one account: run once per account with --to", account, r.Account)
 				}
 			}
-			var trust iampolicy.Document
-			if githubRep != "" {
-				trust, err = iampolicy.TrustGitHub(partition, account, githubRep)
+			var (
+				trust         iampolicy.Document
+				url, clientID string
+			)
+			if gh.Repo != "" {
+				trust, err = iampolicy.TrustGitHub(partition, account, gh)
+				url, clientID = iampolicy.GitHubProvider()
 			} else {
-				trust, err = iampolicy.TrustCircleCI(partition, account, circleOrg)
+				trust, err = iampolicy.TrustCircleCI(partition, account, circleOrg, circleProj)
+				url, clientID = iampolicy.CircleCIProvider(circleOrg)
 			}
 			if err != nil {
 				return err
@@ -166,6 +191,7 @@ The OIDC provider must exist in the account that owns the repositories.`,
 			if err != nil {
 				return err
 			}
+			printCISteps(dockerCli.Err(), cmd.CommandPath(), only, url, clientID, account)
 			out := dockerCli.Out()
 			if only != "push" {
 				if _, err := out.Write(trust.JSON()); err != nil {
@@ -182,11 +208,31 @@ The OIDC provider must exist in the account that owns the repositories.`,
 	}
 	p.add(cmd)
 	f := cmd.Flags()
-	f.StringVar(&githubRep, "github-repo", "", "GitHub repository whose Actions may assume the role: OWNER/REPO")
+	f.StringVar(&gh.Repo, "github-repo", "", "GitHub repository whose Actions may assume the role: OWNER/REPO")
+	f.StringVar(&gh.Ref, "github-ref", "", "Only runs for this ref, e.g. refs/heads/main or refs/tags/v* (with --github-repo)")
+	f.StringVar(&gh.Environment, "github-environment", "", "Only jobs in this deployment environment (with --github-repo)")
 	f.StringVar(&circleOrg, "circleci-org", "", "CircleCI organization ID (a UUID) whose jobs may assume the role")
+	f.StringVar(&circleProj, "circleci-project", "", "Only jobs of this CircleCI project ID (a UUID; with --circleci-org)")
 	f.StringVar(&only, "only", "", "Print only the trust or the push document")
 	f.BoolVar(&create, "create-repositories", false, "Also allow creating the repositories (what `mirror` does on first use)")
 	return cmd
+}
+
+// printCISteps says, on stderr, how the printed documents become a role:
+// the OIDC provider, the role with the trust policy, and the push policy.
+// With both documents on stdout it shows how to get each alone.
+func printCISteps(w io.Writer, command, only, url, clientID, account string) {
+	trust, push := "the first document", "the second document"
+	if only == "trust" {
+		trust, push = "this document", "the --only push document"
+	} else if only == "push" {
+		trust, push = "the --only trust document", "this document"
+	}
+	fmt.Fprintf(w, `Create the CI role in account %s (the documents are on stdout; %s --only trust|push prints one):
+  aws iam create-open-id-connect-provider --url %s --client-id-list %s   # once per account
+  aws iam create-role --role-name ROLE --assume-role-policy-document file://trust.json   # %s
+  aws iam put-role-policy --role-name ROLE --policy-name currents-push --policy-document file://push.json   # %s
+`, account, command, url, clientID, trust, push)
 }
 
 // repositories are the stack's ECR repositories, rehomed under --to when

@@ -2,6 +2,7 @@ package plugincmd
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,6 +75,11 @@ func TestPolicyRepositoryWarnsAboutClusterRegion(t *testing.T) {
 	if err != nil || strings.Contains(errOut, "warning") {
 		t.Errorf("same region: %v %s", err, errOut)
 	}
+	// The repositories' own account needs no repository policy.
+	_, errOut, err = runRoot(t, "policy", "repository", "-f", f, "--principal", "513558712013")
+	if err != nil || !strings.Contains(errOut, "a repository policy is only needed across accounts") {
+		t.Errorf("same account: %v %s", err, errOut)
+	}
 	_, _, err = runRoot(t, "policy", "repository", "-f", f, "--principal", "arn:aws:sts::111111111111:assumed-role/puller/s")
 	if err == nil || !strings.Contains(err.Error(), "arn:aws:iam::111111111111:role/puller") {
 		t.Errorf("session principal: %v", err)
@@ -83,10 +89,27 @@ func TestPolicyRepositoryWarnsAboutClusterRegion(t *testing.T) {
 func TestPolicyCITrustUnderAMirrorPrefix(t *testing.T) {
 	isolate(t)
 	f := filepath.Join(stackDir, "compose.yaml")
-	out, _, err := runRoot(t, "policy", "ci-trust", "-f", f, "--github-repo", "acme/ops",
+	out, errOut, err := runRoot(t, "policy", "ci-trust", "-f", f, "--github-repo", "acme/ops",
 		"--to", "222222222222.dkr.ecr.eu-west-2.amazonaws.com/mirror/currents/", "--create-repositories")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Create the CI role in account 222222222222",
+		"aws iam create-open-id-connect-provider --url https://token.actions.githubusercontent.com --client-id-list sts.amazonaws.com",
+		"--assume-role-policy-document file://trust.json   # the first document",
+		"--policy-document file://push.json   # the second document",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	// --only prints exactly one document, which parses as one JSON value.
+	only, _, err := runRoot(t, "policy", "ci-trust", "-f", f, "--circleci-org", "4a5c7e3e-0b5f-4d1c-9e2a-3f6b8c1d2e7f",
+		"--circleci-project", "9d2e7f4a-5c7e-4e0b-8f4d-1c9e2a3f6b8c", "--only", "trust", "--to", "222222222222.dkr.ecr.eu-west-2.amazonaws.com/m/")
+	var doc map[string]any
+	if err != nil || json.Unmarshal([]byte(only), &doc) != nil || !strings.Contains(only, "/project/9d2e7f4a-5c7e-4e0b-8f4d-1c9e2a3f6b8c/user/*") {
+		t.Errorf("--only trust: %v\n%s", err, only)
 	}
 	for _, want := range []string{
 		"arn:aws:iam::222222222222:oidc-provider/token.actions.githubusercontent.com",
@@ -103,10 +126,12 @@ func TestPolicyCITrustUnderAMirrorPrefix(t *testing.T) {
 		t.Error("the vendor's account leaked into a policy for the mirror")
 	}
 	for args, want := range map[string]string{
-		"--circleci-org x":                   "must be a UUID",
-		"":                                   "exactly one of",
-		"--github-repo a/b --only both":      "--only",
-		"--github-repo a/b --to docker.io/x": "none of the stack's images is in an ECR registry",
+		"--circleci-org x":                    "must be a UUID",
+		"":                                    "exactly one of",
+		"--github-repo a/b --only both":       "--only",
+		"--github-repo a/b --to docker.io/x":  "none of the stack's images is in an ECR registry",
+		"--github-repo a/b --github-ref main": "full ref",
+		"--circleci-org 4a5c7e3e-0b5f-4d1c-9e2a-3f6b8c1d2e7f --github-ref refs/heads/main": "narrow --github-repo",
 	} {
 		a := append([]string{"policy", "ci-trust", "-f", f}, strings.Fields(args)...)
 		if _, _, err := runRoot(t, a...); err == nil || !strings.Contains(err.Error(), want) {
