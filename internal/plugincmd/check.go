@@ -10,6 +10,8 @@ import (
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/config"
@@ -78,6 +80,9 @@ cannot be loaded.`,
 // and the compose shim run it before compose.
 func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options, services []string, out output, w io.Writer) int {
 	errOut := dockerCli.Err()
+	// Ask the engine for its platform while the project loads.
+	engine := make(chan engineAnswer, 1)
+	go func() { engine <- enginePlatform(ctx, dockerCli) }()
 	st, err := stack.Load(ctx, project, services...)
 	if err != nil {
 		var le *stack.LoadError
@@ -105,11 +110,37 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 		_, ok := registry.Parse(host)
 		return ok
 	}
+	configured := func(host string) string {
+		if cfg == nil {
+			return ""
+		}
+		if t, ok := cfg.Lookup(strings.ToLower(host)); ok && t.Entry != nil {
+			return fmt.Sprintf("%s:%d", t.File, t.Entry.Line)
+		}
+		return ""
+	}
+
+	// The platform docker pulls for a service without platform: is
+	// DOCKER_DEFAULT_PLATFORM when compose sets it, else the engine's (which,
+	// with --context or DOCKER_HOST, need not be this machine's).
+	opts := []probe.Option{probe.WithJobs(out.jobs), probe.WithECR(isECR), probe.WithConfigured(configured), probe.WithClock(time.Now)}
+	ans := <-engine
+	from := report.PlatformFromEngine
+	switch {
+	case st.DefaultPlatform != "":
+		from = "DOCKER_DEFAULT_PLATFORM"
+		opts = append(opts, probe.WithDefaultPlatform(st.DefaultPlatform, from))
+	case ans.ok:
+		opts = append(opts, probe.WithHostPlatform(ans.platform))
+	default:
+		from = report.PlatformFromHost
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	p := probe.New(probe.NewKeychain(dockerCli.ConfigFile()), probe.WithJobs(out.jobs), probe.WithECR(isECR), probe.WithClock(time.Now))
+	p := probe.New(probe.NewKeychain(dockerCli.ConfigFile()), opts...)
 	rep := report.New(st, p.Check(ctx, report.Images(st)))
+	rep.Platform, rep.PlatformFrom = p.Platform(), from
 
 	switch {
 	case out.quiet:
@@ -139,3 +170,25 @@ func isTerminal(w io.Writer, dockerCli command.Cli) bool {
 	}
 	return false
 }
+
+type engineAnswer struct {
+	platform v1.Platform
+	ok       bool
+}
+
+// enginePlatform asks the Docker engine of the current context for its
+// platform; without an answer in a moment (no engine, or none reachable)
+// it is this machine's.
+func enginePlatform(ctx context.Context, dockerCli command.Cli) engineAnswer {
+	ctx, cancel := context.WithTimeout(ctx, engineTimeout)
+	defer cancel()
+	v, err := dockerCli.Client().ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil || v.Os == "" || v.Arch == "" {
+		return engineAnswer{platform: probe.HostPlatform()}
+	}
+	return engineAnswer{platform: v1.Platform{OS: v.Os, Architecture: v.Arch}, ok: true}
+}
+
+// engineTimeout bounds the wait for the engine's version: a local engine
+// answers in milliseconds, and the check must not hang on a remote one.
+const engineTimeout = 2 * time.Second

@@ -13,9 +13,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -256,12 +260,18 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 		}
 	}
 	// The helper ran once for the whole stack: one role assumption, one
-	// token; the registry saw one ping, six HEADs and one index GET.
+	// token; the registry saw one ping, six HEADs, six manifests by digest
+	// and the five single-platform images' config blobs.
 	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
 		t.Errorf("AWS calls %+v, want one AssumeRole and one GetAuthorizationToken", c)
 	}
-	if st := w.reg.Requests(); st.Requests != 8 {
-		t.Errorf("registry requests %+v, want 8", st)
+	if st := w.reg.Requests(); st.Requests != 1+6+6+5 || st.BlobGets != 5 {
+		t.Errorf("registry requests %+v, want 18", st)
+	}
+	// With no engine to ask (DOCKER_HOST is a dead socket), the platform is
+	// this machine's, and the report says so.
+	if rep.SchemaVersion != 1 || rep.PlatformFrom != "host" || rep.Platform != "linux/"+runtime.GOARCH {
+		t.Errorf("platform %q from %q, schema %d", rep.Platform, rep.PlatformFrom, rep.SchemaVersion)
 	}
 
 	// The table says the same, without colour (not a terminal).
@@ -357,17 +367,32 @@ func TestBrokenVariants(t *testing.T) {
 		{
 			name: "wrong platform", setup: (*world).registerHelper, args: []string{"-f", "compose.yaml", "-f", "variants/wrong-platform.yaml"}, code: 1,
 			status: map[string]string{"api": "no-platform", "director": "ok"},
-			says:   []string{"has no image for linux/s390x (it has: linux/amd64, linux/arm64/v8)"},
+			says:   []string{"has no image for linux/s390x (its index has: linux/amd64, linux/arm64)"},
+		},
+		{
+			name: "single-platform image for another platform", setup: (*world).registerHelper, args: []string{"-f", "compose.yaml", "-f", "variants/single-platform.yaml"}, code: 1,
+			status: map[string]string{"writer": "no-platform", "api": "ok", "director": "ok"},
+			says:   []string{"/currents/on-prem/writer:staging is a single-platform image for linux/amd64, not linux/arm64", "or set the service's platform: to one it has"},
+		},
+		{
+			name: "DOCKER_DEFAULT_PLATFORM", code: 1,
+			setup: func(w *world) {
+				w.registerHelper()
+				w.env = append(w.env, "DOCKER_DEFAULT_PLATFORM=linux/arm64")
+			},
+			status: map[string]string{"api": "ok", "writer": "no-platform", "director": "no-platform"},
+			says:   []string{"or unset DOCKER_DEFAULT_PLATFORM", "platform: linux/arm64 (from DOCKER_DEFAULT_PLATFORM)"},
 		},
 		{
 			name: "stale static token", setup: func(w *world) { w.staticLogin(-2 * time.Hour) }, code: 1,
 			status: map[string]string{"api": "expired", "writer": "expired"},
-			says:   []string{"the static ECR token from auths[", "expired at", `"credHelpers"`},
+			says:   []string{"the static ECR token for 127.0.0.1:", `from auths["127.0.0.1:`, "expired at", `add {"credHelpers": {"127.0.0.1:`, "docker logout 127.0.0.1:"},
 		},
 		{
 			name: "no helper registered", code: 1,
 			status: map[string]string{"api": "unauthorized"},
-			says:   []string{"no credential helper registered for ECR registry", `{"credHelpers": {"127.0.0.1:`, "docker-credential-currents configure"},
+			says: []string{"no credential helper is registered for it in", `add {"credHelpers": {"127.0.0.1:`,
+				"(currents.yaml already configures 127.0.0.1:"},
 		},
 		{
 			name: "build-only and profiles", setup: (*world).registerHelper, args: []string{"-f", "compose.yaml", "-f", "variants/extras.yaml"}, code: 0,
@@ -505,4 +530,76 @@ func TestColourOnATerminalOnly(t *testing.T) {
 	if out := onTTY("NO_COLOR=1"); strings.Contains(out, "\x1b[") || !strings.Contains(out, "every image is pullable") {
 		t.Errorf("colour despite NO_COLOR:\n%q", out)
 	}
+}
+
+// fakeEngine answers the Docker API's /_ping and /version on a unix socket
+// as an engine of the given architecture would; it returns the socket.
+func fakeEngine(t *testing.T, arch string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "engine") // short: unix socket paths are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "docker.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Api-Version", "1.47")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/_ping"):
+			_, _ = io.WriteString(w, "OK")
+		case strings.HasSuffix(r.URL.Path, "/version"):
+			_ = json.NewEncoder(w).Encode(map[string]string{"Os": "linux", "Arch": arch, "Version": "28.2.2", "ApiVersion": "1.47"})
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return sock
+}
+
+// The platform docker pulls is the engine's, and docker's --context (or
+// DOCKER_CONTEXT) chooses the engine: an arm64 engine makes the five
+// amd64-only images unpullable, whatever this machine is.
+func TestContextEngineDecidesThePlatform(t *testing.T) {
+	w := newWorld(t)
+	w.registerHelper()
+	sock := fakeEngine(t, "arm64")
+	if r := w.docker("context", "create", "armbox", "--docker", "host=unix://"+sock); r.code != 0 {
+		t.Fatalf("docker context create: %d %s%s", r.code, r.stdout, r.stderr)
+	}
+	check := func(how string, args ...string) {
+		t.Helper()
+		r := w.docker(append(args, "currents", "check", "--format", "json")...)
+		var rep report.Report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 {
+			t.Fatalf("%s: exit %d %v\n%s%s", how, r.code, err, r.stdout, r.stderr)
+		}
+		if rep.Platform != "linux/arm64" || rep.PlatformFrom != "engine" {
+			t.Errorf("%s: platform %q from %q", how, rep.Platform, rep.PlatformFrom)
+		}
+		for _, svc := range rep.Services {
+			want := "no-platform"
+			if svc.Service == "api" {
+				want = "ok"
+			}
+			if svc.Status != want {
+				t.Errorf("%s: %s is %s, want %s (%s)", how, svc.Service, svc.Status, want, svc.Message)
+			}
+		}
+	}
+	check("--context", "--context", "armbox")
+	// DOCKER_HOST would win over DOCKER_CONTEXT, as in docker.
+	env := w.env[:0]
+	for _, kv := range w.env {
+		if !strings.HasPrefix(kv, "DOCKER_HOST=") {
+			env = append(env, kv)
+		}
+	}
+	w.env = append(env, "DOCKER_CONTEXT=armbox")
+	check("DOCKER_CONTEXT")
 }
