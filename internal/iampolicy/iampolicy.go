@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/currentsdev/currents/internal/registry"
 )
 
 // Version is the current IAM policy language version. Seed 002 shows the
@@ -83,19 +85,20 @@ func (r Repository) Validate() error {
 	if !repoNameRE.MatchString(r.Name) {
 		return fmt.Errorf("repository name %q is not a valid ECR repository name (lowercase letters, digits, and . _ - / separators, 2-256 characters)", r.Name)
 	}
-	if got := PartitionOf(r.Region); got != r.Partition {
+	if got := registry.PartitionOf(r.Region); got != r.Partition {
 		return fmt.Errorf("region %s belongs to partition %s, not %s", r.Region, got, r.Partition)
 	}
 	return nil
 }
 
 var (
-	accountRE  = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRE   = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
-	repoNameRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+	// partitionRE is a partition's shape; which region belongs to which
+	// partition is package registry's to know (it maps ECR hosts too).
+	partitionRE = regexp.MustCompile(`^aws(-[a-z]+)*$`)
+	repoNameRE  = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 	// principalRE accepts the principal kinds a repository policy can name.
-	principalRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)$`)
-	sessionRE   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):sts::([0-9]{12}):assumed-role/([\w+=,.@-]+)/`)
+	principalRE = regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):iam::([0-9]{12}):(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)$`)
+	sessionRE   = regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):sts::([0-9]{12}):assumed-role/([\w+=,.@-]+)/`)
 	ghOwnerRE   = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
 	ghRepoRE    = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
 	uuidRE      = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -103,7 +106,7 @@ var (
 
 // ValidateAccount checks an AWS account ID: exactly 12 digits.
 func ValidateAccount(id string) error {
-	if !accountRE.MatchString(id) {
+	if !registry.IsAccount(id) {
 		return fmt.Errorf("AWS account ID %q must be exactly 12 digits (leading zeros included)", id)
 	}
 	return nil
@@ -111,30 +114,19 @@ func ValidateAccount(id string) error {
 
 // ValidateRegion checks the shape of an AWS region name such as eu-west-2.
 func ValidateRegion(region string) error {
-	if !regionRE.MatchString(region) {
+	if !registry.IsRegion(region) || registry.PartitionOf(region) == "" {
 		return fmt.Errorf("%q is not an AWS region name (expected something like us-east-1 or eu-west-2)", region)
 	}
 	return nil
 }
 
-// ValidatePartition accepts the partitions ECR runs in.
+// ValidatePartition checks the shape of a partition name (aws, aws-cn,
+// aws-us-gov, aws-iso-b…).
 func ValidatePartition(p string) error {
-	switch p {
-	case "aws", "aws-cn", "aws-us-gov":
-		return nil
+	if !partitionRE.MatchString(p) {
+		return fmt.Errorf("%q is not an AWS partition (aws, aws-cn, aws-us-gov, …)", p)
 	}
-	return fmt.Errorf("%q is not an AWS partition (aws, aws-cn or aws-us-gov)", p)
-}
-
-// PartitionOf maps a region to its partition, which every ARN must carry.
-func PartitionOf(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
+	return nil
 }
 
 // ParsePrincipal turns a user's --principal into the ARN a repository policy
@@ -150,7 +142,7 @@ func ParsePrincipal(s, partition string) (string, error) {
 	if err := ValidatePartition(partition); err != nil {
 		return "", err
 	}
-	if accountRE.MatchString(s) {
+	if registry.IsAccount(s) {
 		return "arn:" + partition + ":iam::" + s + ":root", nil
 	}
 	if m := principalRE.FindStringSubmatch(s); m != nil {

@@ -44,9 +44,9 @@ var knownActions = map[string]bool{
 }
 
 var (
-	repoARN     = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):ecr:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:repository/[a-z0-9]+(?:[._/-][a-z0-9]+)*$`)
-	awsARN      = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:(root|role/.+|user/.+)$`)
-	providerARN = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:oidc-provider/(token\.actions\.githubusercontent\.com|oidc\.circleci\.com/org/([0-9a-f-]{36}))$`)
+	repoARN     = regexp.MustCompile(`^arn:aws(-[a-z]+)*:ecr:[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:repository/[a-z0-9]+(?:[._/-][a-z0-9]+)*$`)
+	awsARN      = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(root|role/.+|user/.+)$`)
+	providerARN = regexp.MustCompile(`^arn:aws(?:-[a-z]+)*:iam::[0-9]{12}:oidc-provider/(token\.actions\.githubusercontent\.com|oidc\.circleci\.com/org/([0-9a-f-]{36}))$`)
 	alnumSid    = regexp.MustCompile(`^[A-Za-z0-9]*$`)
 )
 
@@ -159,7 +159,7 @@ func iamProblems(name string, raw []byte, k kind) (problems []string) {
 				fail("%s[%d]: a trust policy names a Federated OIDC provider and no Resource (got %v)", name, i, p)
 				return problems
 			}
-			issuer := m[2]
+			issuer := m[1]
 			conds, _ := st["Condition"].(map[string]any)
 			aud := ""
 			for op, kv := range conds {
@@ -178,8 +178,8 @@ func iamProblems(name string, raw []byte, k kind) (problems []string) {
 			}
 			// Without an audience pin any token of the issuer would do.
 			want := "sts.amazonaws.com"
-			if m[3] != "" {
-				want = m[3] // CircleCI: the organization ID
+			if m[2] != "" {
+				want = m[2] // CircleCI: the organization ID
 			}
 			if aud != want {
 				fail("%s[%d]: %s:aud = %q, want %q", name, i, issuer, aud, want)
@@ -351,13 +351,15 @@ func TestValidationErrors(t *testing.T) {
 		{"circleci", ValidateCircleCIOrg("my-org"), "must be a UUID"},
 		{"repo name", Repository{"aws", "us-east-1", "513558712013", "Currents/API"}.Validate(), "not a valid ECR repository name"},
 		{"partition mismatch", Repository{"aws", "cn-north-1", "513558712013", "a"}.Validate(), "partition aws-cn"},
+		{"unknown region", ValidateRegion("mars-west-1"), "not an AWS region"},
+		{"partition shape", ValidatePartition("amazon"), "not an AWS partition"},
 	}
 	for _, c := range cases {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want it to contain %q", c.name, c.err, c.want)
 		}
 	}
-	for _, ok := range []string{"us-east-1", "eu-west-2", "us-gov-west-1", "cn-north-1", "ap-southeast-4", "il-central-1"} {
+	for _, ok := range []string{"us-east-1", "eu-west-2", "us-gov-west-1", "cn-north-1", "ap-southeast-4", "il-central-1", "us-isob-east-1", "eusc-de-east-1"} {
 		if err := ValidateRegion(ok); err != nil {
 			t.Errorf("%s rejected: %v", ok, err)
 		}
