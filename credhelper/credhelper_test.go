@@ -366,13 +366,23 @@ func TestConfigSubcommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("config: exit %d\n%s%s", code, out, w.logs())
 	}
-	for _, want := range []string{"# config file: " + w.config + " (found)", "# cache dir:   " + w.cacheDir, "# AWS helper:", w.reg.Host(), w.role, "external_id: '[redacted]'", "timeout: 30s"} {
+	for _, want := range []string{"# config file: " + w.config + " (found)", "# cache dir:   " + w.cacheDir, "# AWS helper:", w.reg.Host(), w.role, "external_id: '[redacted]'", "timeout: 30s",
+		"AWS_SECRET_ACCESS_KEY=[set]", "AWS_ENDPOINT_URL_STS=" + w.aws.URL(), "credentials: assume " + w.role + " with the external ID", "for 1h (default)",
+		"ECR token:   none cached", "session:     none cached"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("config output lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, externalID) {
-		t.Errorf("config printed the external ID:\n%s", out)
+	if strings.Contains(out, externalID) || strings.Contains(out, w.user.SecretAccessKey) {
+		t.Errorf("config printed the external ID or the secret key:\n%s", out)
+	}
+	// After a get, it shows what is cached and when the next refresh is due.
+	w.mustGet(w.reg.Host(), nil)
+	out, _ = w.run(bin.lean, "", nil, "config")
+	for _, want := range []string{"ECR token:   valid until", "left); next refresh at", "session:     valid until", "cache file:  " + w.cacheFile()} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config output after a get lacks %q:\n%s", want, out)
+		}
 	}
 	if out, code := w.run(bin.lean, "", nil, "--help"); code != 0 || !strings.Contains(out, "credHelpers") {
 		t.Errorf("--help: %d\n%s", code, out)
