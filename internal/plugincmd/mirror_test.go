@@ -37,12 +37,7 @@ func mirrorFixture(t *testing.T) (src, dst *standin.Registry, dir string) {
 	if _, err := seed.Stack(context.Background(), src, "currents/on-prem", "staging"); err != nil {
 		t.Fatal(err)
 	}
-	user, pass, _ := aws.MintToken(fmt.Sprintf("arn:aws:iam::%s:root", aws.Account()), time.Hour)
-	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
-	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q},%q:{"auth":%q}}}`, src.Host(), auth, dst.Host(), auth)
-	if err := os.WriteFile(filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	login(t, aws, src.Host(), dst.Host())
 	dir = t.TempDir()
 	for _, f := range []string{"compose.yaml", ".env"} {
 		b, err := os.ReadFile(filepath.Join(stackDir, f))
@@ -56,6 +51,22 @@ func mirrorFixture(t *testing.T) (src, dst *standin.Registry, dir string) {
 	// The .env's repository variable defaults its registry from this.
 	t.Setenv("DC_CURRENTS_REGISTRY", src.Host())
 	return src, dst, dir
+}
+
+// login writes config.json with an ECR token for each host, as `docker
+// login` would.
+func login(t *testing.T, aws *standin.Server, hosts ...string) {
+	t.Helper()
+	user, pass, _ := aws.MintToken(fmt.Sprintf("arn:aws:iam::%s:root", aws.Account()), time.Hour)
+	auth := map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))}
+	auths := map[string]any{}
+	for _, h := range hosts {
+		auths[h] = auth
+	}
+	cfg, _ := json.Marshal(map[string]any{"auths": auths})
+	if err := os.WriteFile(filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json"), cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestMirrorCopiesTheStackAndRewritesEnv(t *testing.T) {
@@ -232,12 +243,7 @@ func TestMirrorCreatesMissingECRRepositories(t *testing.T) {
 	if err := os.WriteFile(os.Getenv("CURRENTS_CONFIG"), []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tokUser, pass, _ := aws.MintToken(fmt.Sprintf("arn:aws:iam::%s:root", aws.Account()), time.Hour)
-	auth := base64.StdEncoding.EncodeToString([]byte(tokUser + ":" + pass))
-	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q},%q:{"auth":%q}}}`, src.Host(), auth, dst.Host(), auth)
-	if err := os.WriteFile(filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	login(t, aws, src.Host(), dst.Host())
 	t.Setenv("DC_CURRENTS_REGISTRY", src.Host())
 	compose := filepath.Join(stackDir, "compose.yaml")
 
