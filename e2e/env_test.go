@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -106,8 +107,26 @@ func run(t *testing.T, name string, args []string, opts ...cmdOpt) result {
 	if ctx.Err() != nil {
 		t.Fatalf("%s: still running after 4 minutes\n%s", r.cmd, r.out)
 	}
-	t.Logf("%s", r)
+	record(t, r)
 	return r
+}
+
+// transcripts holds, per scenario, every command it ran and what docker printed. A scenario that fails prints its
+// whole transcript; one that passes prints nothing, so CI logs show the failures, not thousands of progress lines.
+var transcripts sync.Map // *testing.T → *strings.Builder
+
+func record(t *testing.T, r result) {
+	t.Helper()
+	b, loaded := transcripts.LoadOrStore(t, &strings.Builder{})
+	if !loaded {
+		t.Cleanup(func() {
+			if t.Failed() || testing.Verbose() && os.Getenv("E2E_TRANSCRIPT") == "1" {
+				t.Logf("transcript:\n%s", b.(*strings.Builder).String())
+			}
+			transcripts.Delete(t)
+		})
+	}
+	fmt.Fprintf(b.(*strings.Builder), "%s\n", r)
 }
 
 func docker(t *testing.T, args ...string) result { t.Helper(); return run(t, "docker", args) }

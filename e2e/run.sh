@@ -7,7 +7,8 @@
 # the machine cannot run an engine it says why and exits non-zero: this tier never passes by skipping.
 #
 # Knobs: BIN (default bin), COMPOSE_VERSION (default below), E2E_CACHE (compose build cache),
-# E2E_KEEP=1 (keep the temp dir for a post-mortem), E2E_RUN (go test -run pattern), E2E_TIMEOUT.
+# E2E_KEEP=1 (keep the temp dir for a post-mortem), E2E_RUN (go test -run pattern), E2E_TIMEOUT,
+# E2E_TRANSCRIPT=1 (print what docker printed for passing scenarios too; failing ones always print it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
