@@ -175,7 +175,12 @@ func Load(path string) (*Config, error) {
 		return empty(path), nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		fix := "check that it is a readable file, or point " + EnvConfig + " at one"
+		if errors.Is(err, os.ErrPermission) {
+			// Typically a root-made file read by a user's docker, or the reverse.
+			fix = fmt.Sprintf("docker runs the helper as the user running docker (uid %d): make the file readable by that user", os.Getuid())
+		}
+		return nil, fmt.Errorf("reading %s: %w; %s", path, err, fix)
 	}
 	c, err := Parse(path, data)
 	if err != nil {

@@ -116,6 +116,10 @@ func TestPathAndEnv(t *testing.T) {
 		t.Errorf("bad %s: err = %v", EnvTimeout, err)
 	}
 	t.Setenv(EnvTimeout, "")
+	t.Setenv(EnvConfig, dir)
+	if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), "reading "+dir) || !strings.Contains(err.Error(), "point "+EnvConfig+" at one") {
+		t.Errorf("%s naming a directory: err = %v", EnvConfig, err)
+	}
 	t.Setenv(EnvConfig, "")
 	t.Setenv("HOME", "")
 	// Without HOME, the home directory comes from the passwd file, as docker finds config.json.
