@@ -268,7 +268,7 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 		mirror.WithPlatforms(platforms),
 		mirror.WithTransport(stallGuard()),
 	}
-	if create := repositoryCreator(prefix.Registry(), errOut); create != nil {
+	if create := repositoryCreator(prefix, errOut); create != nil {
 		opts = append(opts, mirror.WithRepositoryCreator(create))
 	}
 	var bars *mirror.Bars
@@ -405,7 +405,8 @@ func writeEnv(errOut io.Writer, env []assignment) int {
 // mirror is an ECR registry (by its host, or an alias in currents.yaml), with
 // the AWS credentials the credential helper would use for it; nil for other
 // registries, which create repositories on push.
-func repositoryCreator(host string, errOut io.Writer) mirror.RepositoryCreator {
+func repositoryCreator(prefix mirror.Prefix, errOut io.Writer) mirror.RepositoryCreator {
+	host := prefix.Registry()
 	cfg, err := config.FromEnv()
 	if err != nil {
 		fmt.Fprintf(errOut, "warning: %v\n", err)
@@ -432,8 +433,8 @@ func repositoryCreator(host string, errOut io.Writer) mirror.RepositoryCreator {
 		var e *ecr.Error
 		if errors.As(err, &e) {
 			if action, resource, ok := e.MissingPermission(); ok {
-				return fmt.Errorf("repository %s does not exist and may not be created: missing permission %s on %s; grant it (`docker currents policy ci-trust --create-repositories --to %s/…` prints a policy with it) or create the repository: aws ecr create-repository --region %s --repository-name %s",
-					repo.RepositoryStr(), action, resource, host, t.Registry.Region, repo.RepositoryStr())
+				return fmt.Errorf("repository %s does not exist and may not be created: missing permission %s on %s; grant it (`docker currents policy push --create-repositories --to %s` prints the role's policy) or create the repository: aws ecr create-repository --region %s --registry-id %s --repository-name %s",
+					repo.RepositoryStr(), action, resource, prefix, t.Registry.Region, t.Registry.Account, repo.RepositoryStr())
 			}
 		}
 		if err != nil {

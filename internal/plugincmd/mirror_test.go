@@ -265,9 +265,29 @@ func TestMirrorCreatesMissingECRRepositories(t *testing.T) {
 	if err == nil {
 		t.Fatal("mirror without ecr:CreateRepository succeeded")
 	}
-	want := fmt.Sprintf("missing permission ecr:CreateRepository on arn:aws:ecr:%s:%s:repository/other/api", aws.Region(), aws.Account())
-	if !strings.Contains(out, want) || !strings.Contains(out, "api: target") {
-		t.Errorf("want %q in:\n%s", want, out)
+	for _, want := range []string{
+		fmt.Sprintf("missing permission ecr:CreateRepository on arn:aws:ecr:%s:%s:repository/other/api", aws.Region(), aws.Account()),
+		"api: target",
+		"`docker currents policy push --create-repositories --to " + dst.Host() + "/other/`",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in:\n%s", want, out)
+		}
+	}
+
+	// A new release into the repositories that now exist, by a role that
+	// may push but not describe (the push policy without
+	// --create-repositories): no DescribeRepositories is asked, none denied.
+	if _, err := seed.Stack(context.Background(), src, "currents/on-prem", "v2"); err != nil {
+		t.Fatal(err)
+	}
+	aws.Deny(role, "ecr:DescribeRepositories")
+	before := aws.Attempts().DescribeRepositories
+	if out, errOut, err := runRoot(t, "mirror", "-f", compose, "--to", dst.Host()+"/mirror/currents/", "--tag", "v2"); err != nil {
+		t.Fatalf("new tag: %v\n%s\n%s", err, out, errOut)
+	}
+	if n := aws.Attempts().DescribeRepositories - before; n != 0 {
+		t.Errorf("new tag in existing repositories asked DescribeRepositories %d times", n)
 	}
 }
 

@@ -33,7 +33,7 @@ func (p *policyFlags) add(cmd *cobra.Command) {
 
 func newPolicyCommand(dockerCli command.Cli) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "policy pull|repository|ci-trust",
+		Use:   "policy pull|push|repository|ci-trust",
 		Short: "Print the IAM policies the stack's ECR repositories need",
 		Long: `Print IAM policy JSON for exactly the stack's ECR repositories (from the compose
 project's image references, loaded as check loads them). Documents go to
@@ -42,7 +42,7 @@ file and passed to the aws CLI as file://policy.json.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newPolicyPull(dockerCli), newPolicyRepository(dockerCli), newPolicyCITrust(dockerCli))
+	cmd.AddCommand(newPolicyPull(dockerCli), newPolicyPush(dockerCli), newPolicyRepository(dockerCli), newPolicyCITrust(dockerCli))
 	return cmd
 }
 
@@ -66,6 +66,38 @@ func newPolicyPull(dockerCli command.Cli) *cobra.Command {
 		},
 	}
 	p.add(cmd)
+	return cmd
+}
+
+func newPolicyPush(dockerCli command.Cli) *cobra.Command {
+	var (
+		p      policyFlags
+		create bool
+	)
+	cmd := &cobra.Command{
+		Use:   "push --to REGISTRY/PREFIX/ [OPTIONS]",
+		Short: "Identity policy for a role that mirrors the stack into ECR (pull and push on each repository)",
+		Long: `Print the identity policy a role needs to run ` + "`docker currents mirror --to`" + ` into
+an ECR mirror: ecr:GetAuthorizationToken, and pull plus push on exactly the
+mirror's repositories. --create-repositories adds ecr:DescribeRepositories and
+ecr:CreateRepository, which mirror uses only for repositories that do not exist
+yet. For a CI role with an OIDC trust policy, see ci-trust.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			repos, err := p.repositories(cmd.Context(), dockerCli.Err())
+			if err != nil {
+				return err
+			}
+			doc, err := iampolicy.Push(repos, iampolicy.PushOptions{CreateRepositories: create})
+			if err != nil {
+				return err
+			}
+			_, err = dockerCli.Out().Write(doc.JSON())
+			return err
+		},
+	}
+	p.add(cmd)
+	cmd.Flags().BoolVar(&create, "create-repositories", false, "Also allow creating the repositories (what `mirror` does on first use)")
 	return cmd
 }
 

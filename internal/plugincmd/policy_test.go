@@ -10,6 +10,8 @@ import (
 
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
+
+	"github.com/currentsdev/currents/internal/iampolicy"
 )
 
 // runRoot runs `docker currents ARGS` in-process with captured streams.
@@ -83,6 +85,31 @@ func TestPolicyRepositoryWarnsAboutClusterRegion(t *testing.T) {
 	_, _, err = runRoot(t, "policy", "repository", "-f", f, "--principal", "arn:aws:sts::111111111111:assumed-role/puller/s")
 	if err == nil || !strings.Contains(err.Error(), "arn:aws:iam::111111111111:role/puller") {
 		t.Errorf("session principal: %v", err)
+	}
+}
+
+// TestPolicyPushForAnECRMirror: the role that runs `mirror --to` gets pull
+// and push on exactly the mirror's repositories, and creation only on request.
+func TestPolicyPushForAnECRMirror(t *testing.T) {
+	isolate(t)
+	f := filepath.Join(stackDir, "compose.yaml")
+	to := "222222222222.dkr.ecr.eu-west-2.amazonaws.com/mirror/currents/"
+	out, _, err := runRoot(t, "policy", "push", "-f", f, "--to", to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc iampolicy.Document
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	res, _ := doc.Statement[1].Resource.([]any)
+	if len(res) != 6 || res[0] != "arn:aws:ecr:eu-west-2:222222222222:repository/mirror/currents/api" ||
+		!strings.Contains(out, "ecr:PutImage") || strings.Contains(out, "ecr:CreateRepository") {
+		t.Errorf("policy push:\n%s", out)
+	}
+	out, _, err = runRoot(t, "policy", "push", "-f", f, "--to", to, "--create-repositories")
+	if err != nil || !strings.Contains(out, "ecr:CreateRepository") || !strings.Contains(out, "ecr:DescribeRepositories") {
+		t.Errorf("--create-repositories: %v\n%s", err, out)
 	}
 }
 
