@@ -30,7 +30,14 @@ type env struct {
 var e env
 
 func loadEnv() (env, error) {
-	get := func(k string) string { return os.Getenv(k) }
+	var missing []string
+	get := func(k string) string {
+		v := os.Getenv(k)
+		if v == "" {
+			missing = append(missing, k)
+		}
+		return v
+	}
 	v := env{
 		root:     get("E2E_ROOT"),
 		tmp:      get("E2E_TMP"),
@@ -39,14 +46,8 @@ func loadEnv() (env, error) {
 		standin:  get("E2E_STANDIN_URL"),
 		role:     get("E2E_ROLE_ARN"),
 	}
-	var missing []string
-	for k, val := range map[string]string{"E2E_ROOT": v.root, "E2E_TMP": v.tmp, "E2E_ALIAS": v.alias,
-		"E2E_UPSTREAM": v.upstream, "E2E_STANDIN_URL": v.standin, "E2E_ROLE_ARN": v.role, "DOCKER_HOST": get("DOCKER_HOST"),
-		"DOCKER_CONFIG": get("DOCKER_CONFIG")} {
-		if val == "" {
-			missing = append(missing, k)
-		}
-	}
+	get("DOCKER_HOST")   // run.sh's private engine, never the host's
+	get("DOCKER_CONFIG") // the temporary user's, with our helper and plugins
 	if len(missing) > 0 {
 		return v, fmt.Errorf("missing %s: run this tier with `make e2e` (e2e/run.sh), which starts the engine", strings.Join(missing, ", "))
 	}
@@ -83,7 +84,7 @@ func withEnv(kv ...string) cmdOpt { return func(c *exec.Cmd) { c.Env = append(c.
 func cacheDir(dir string) cmdOpt { return withEnv("CURRENTS_CACHE_DIR=" + dir) }
 
 // run runs a command to completion (bounded, so a hung pull fails the scenario instead of the whole tier) and
-// logs it with its output.
+// records it, with what it printed, in the scenario's transcript.
 func run(t *testing.T, name string, args []string, opts ...cmdOpt) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
