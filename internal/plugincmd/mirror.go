@@ -311,6 +311,9 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 		return ExitNotPullable
 	}
 	if len(env) == 0 {
+		if fl.format != "json" && allFrom(copies, prefix) {
+			fmt.Fprintf(out, "the stack already uses the mirror at %s: nothing to set\n", prefix)
+		}
 		return 0
 	}
 	if !fl.writeEnv {
@@ -338,6 +341,16 @@ func (a assignment) where() string {
 		return a.origin.String()
 	}
 	return "now from " + a.origin.String()
+}
+
+// allFrom: every image is already read from under the prefix.
+func allFrom(copies []mirror.Image, prefix mirror.Prefix) bool {
+	for _, c := range copies {
+		if !strings.HasPrefix(c.Source.Context().String()+"/", string(prefix)) {
+			return false
+		}
+	}
+	return len(copies) > 0
 }
 
 func countStatus(results []mirror.Result, s mirror.Status) int {

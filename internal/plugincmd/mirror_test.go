@@ -173,7 +173,7 @@ func TestMirrorTagReadsAndWritesThatTag(t *testing.T) {
 	// Rerun: the stack now names the mirror's v1, which is all there.
 	t.Setenv("DC_CURRENTS_REGISTRY", "")
 	out, _, err = runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix)
-	if err != nil || !strings.Contains(out, "nothing copied: all 6 images are already in the mirror") {
+	if err != nil || !strings.Contains(out, "nothing copied: all 6 images are already in the mirror") || !strings.Contains(out, "the stack already uses the mirror at "+prefix) {
 		t.Errorf("rerun: %v\n%s", err, out)
 	}
 }
