@@ -41,6 +41,7 @@ func newCheckCommand(dockerCli command.Cli) *cobra.Command {
 	var (
 		project stack.Options
 		out     output
+		noDeps  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "check [OPTIONS] [SERVICE...]",
@@ -60,7 +61,7 @@ cannot be loaded.`,
 				// A usage error, reported like docker's own flag errors.
 				return cli.StatusError{StatusCode: 125, Status: fmt.Sprintf("invalid argument %q for \"--format\" flag: use table or json", out.format)}
 			}
-			code := runCheck(cmd.Context(), dockerCli, project, services, out, dockerCli.Out())
+			code := runCheck(cmd.Context(), dockerCli, project, stack.Selection{Services: services, NoDeps: noDeps}, out, dockerCli.Out())
 			if code != 0 {
 				return ExitError{Code: code}
 			}
@@ -72,18 +73,19 @@ cannot be loaded.`,
 	f.StringVar(&out.format, "format", "table", "Output format: table or json")
 	f.BoolVarP(&out.quiet, "quiet", "q", false, "Print only unpullable images; the exit status tells the rest")
 	f.IntVar(&out.jobs, "jobs", probe.DefaultJobs, "Manifest requests in flight at once")
+	f.BoolVar(&noDeps, "no-deps", false, "Check the named services without their dependencies (as up --no-deps)")
 	return cmd
 }
 
 // runCheck loads the project (restricted to services when any are named),
 // probes its images and writes the report to w; it returns the exit code. up
 // and the compose shim run it before compose.
-func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options, services []string, out output, w io.Writer) int {
+func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options, sel stack.Selection, out output, w io.Writer) int {
 	errOut := dockerCli.Err()
 	// Ask the engine for its platform while the project loads.
 	engine := make(chan engineAnswer, 1)
 	go func() { engine <- enginePlatform(ctx, dockerCli) }()
-	st, err := stack.Load(ctx, project, services...)
+	st, err := stack.LoadSelection(ctx, project, sel)
 	if err != nil {
 		var le *stack.LoadError
 		if out.format == "json" && !out.quiet && errors.As(err, &le) {

@@ -481,6 +481,31 @@ exit 7
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("compose got %q, want %q", got, want)
 	}
+
+	// The check covers what up starts: the named services and their
+	// dependencies (api depends on writer, whose image is amd64-only while
+	// the overlay wants arm64), or the named ones alone with --no-deps.
+	// Flag values ("writer=2", "5") are not services.
+	overlay := []string{"currents", "up", "-f", "compose.yaml", "-f", "variants/single-platform.yaml", "-d"}
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"api"}, 1},
+		{[]string{"--no-deps", "api"}, 7},
+		{[]string{"--scale", "writer=2", "-t", "5", "director"}, 7},
+		{[]string{"--attach", "writer", "director"}, 7},
+		{nil, 1},
+	} {
+		_ = os.Remove(record)
+		r := w.docker(append(append([]string{}, overlay...), c.args...)...)
+		if r.code != c.code {
+			t.Errorf("up %q: exit %d, want %d\n%s%s", c.args, r.code, c.code, r.stdout, r.stderr)
+		}
+		if _, err := os.Stat(record); (err == nil) != (c.code == 7) {
+			t.Errorf("up %q: compose ran = %v", c.args, err == nil)
+		}
+	}
 }
 
 func base64Std(s string) string {

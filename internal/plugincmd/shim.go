@@ -222,16 +222,26 @@ func shimCheck(inv shim.Invocation) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// Project flags may also follow "up"; the services up starts (and their
+	// dependencies, unless --no-deps) are the ones to check.
+	project, upArgs := stack.SplitArgs(append(append([]string{}, inv.ComposeFlags...), inv.Rest...))
+	sel := upSelection(upArgs)
 	args := append(append([]string{}, inv.DockerGlobal...), Name, "check", "--quiet")
-	args = append(args, projectFlags(inv.ComposeFlags)...)
+	args = append(args, project.Args()...)
+	if sel.NoDeps {
+		args = append(args, "--no-deps")
+	}
+	if len(sel.Services) > 0 {
+		args = append(append(args, "--"), sel.Services...)
+	}
 	return runSelfAs(exe, "docker-currents", args)
 }
 
 // projectFlags keeps the compose global flags that select the project; the
 // check has no use for --ansi, --progress and the like.
 func projectFlags(flags []string) []string {
-	opts, _ := stackSplit(flags)
-	return opts
+	o, _ := stack.SplitArgs(flags)
+	return o.Args()
 }
 
 func execRealCompose(real string, args []string) int {
@@ -247,11 +257,6 @@ func shimExtraDirs(configPath string) ([]string, error) {
 		return nil, err
 	}
 	return cfg.PluginsExtraDirs(), nil
-}
-
-func stackSplit(flags []string) ([]string, []string) {
-	o, rest := stack.SplitArgs(flags)
-	return o.Args(), rest
 }
 
 // runSelfAs runs exe with argv[0] set to name, sharing our streams, and

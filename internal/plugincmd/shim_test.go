@@ -87,6 +87,7 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	stackEnv := []string{"DC_CURRENTS_REGISTRY=" + reg.Host()}
 	composeFile := filepath.Join(stackDir, "compose.yaml")
 
+	treeBefore := tree(t, cfgDir)
 	out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "install", "--check-before-up")
 	if code != 0 || !strings.Contains(out, "installed and active") {
 		t.Fatalf("install (%d):\n%s", code, out)
@@ -125,6 +126,17 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	if code != 1 || strings.Contains(out, "FAKE-COMPOSE") || !strings.Contains(out, "up stopped") {
 		t.Errorf("up after a failing check (%d):\n%s", code, out)
 	}
+	// The check covers the services up starts: writer's image has no
+	// arm64 build, so `up api` (api depends on writer) stops, while
+	// `up --no-deps api` and `up director` go ahead.
+	overlay := filepath.Join(stackDir, "variants", "single-platform.yaml")
+	for args, ok := range map[string]bool{"up -d api": false, "up -d --no-deps api": true, "up -d director": true} {
+		argv := append([]string{"compose", "-f", composeFile, "-f", overlay}, strings.Fields(args)...)
+		out, code = dockerRun(t, cfgDir, stackEnv, argv...)
+		if (code == 0) != ok || strings.Contains(out, "FAKE-COMPOSE") != ok {
+			t.Errorf("docker compose %s (%d):\n%s", args, code, out)
+		}
+	}
 
 	out, code = dockerRun(t, cfgDir, nil, "currents", "shim", "status")
 	if code != 0 || !strings.Contains(out, "installed and active") {
@@ -137,6 +149,10 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	if after, _ := os.ReadFile(cfgPath); string(after) != before {
 		t.Errorf("config.json after uninstall:\n%s\nwant:\n%s", after, before)
 	}
+	// Nothing else is left behind either: the shim directory is gone.
+	if after := tree(t, cfgDir); after != treeBefore {
+		t.Errorf("config directory after uninstall:\n%s\nbefore install:\n%s", after, treeBefore)
+	}
 	out, _ = dockerRun(t, cfgDir, nil, "compose", "version")
 	if strings.TrimSpace(out) != "FAKE-COMPOSE compose version" {
 		t.Errorf("after uninstall: %q", out)
@@ -144,4 +160,26 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	if out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "status"); code != 0 || !strings.Contains(out, "not installed") {
 		t.Errorf("status after uninstall (%d):\n%s", code, out)
 	}
+}
+
+// tree lists the files under dir with their modes, one per line.
+func tree(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(&b, "%s %s\n", info.Mode(), rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

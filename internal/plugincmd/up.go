@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 
 	"github.com/docker/cli/cli-plugins/metadata"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/currentsdev/currents/internal/cliflags"
 	"github.com/currentsdev/currents/internal/probe"
 	"github.com/currentsdev/currents/internal/shim"
 	"github.com/currentsdev/currents/internal/stack"
@@ -39,13 +42,59 @@ anywhere; every other argument goes to 'docker compose up' untouched.`,
 				}
 			}
 			project, upArgs := stack.SplitArgs(args)
-			code := runCheck(cmd.Context(), dockerCli, project, nil, output{format: "table", jobs: probe.DefaultJobs}, dockerCli.Err())
+			code := runCheck(cmd.Context(), dockerCli, project, upSelection(upArgs), output{format: "table", jobs: probe.DefaultJobs}, dockerCli.Err())
 			if code != ExitPullable {
 				return ExitError{Code: code}
 			}
 			return execCompose(project, upArgs)
 		},
 	}
+}
+
+// upSelection finds the services `docker compose up [OPTIONS] [SERVICE...]`
+// will start, so the check covers exactly those (and, unless --no-deps,
+// what they depend on).
+func upSelection(upArgs []string) stack.Selection {
+	fs := composeUpFlags()
+	var sel stack.Selection
+	for i := 0; i < len(upArgs); i++ {
+		a := upArgs[i]
+		if a == "--" {
+			sel.Services = append(sel.Services, upArgs[i+1:]...)
+			break
+		}
+		f, _, n := cliflags.Next(fs, upArgs[i:])
+		switch {
+		case n > 0:
+			if f.Name == "no-deps" {
+				sel.NoDeps = true
+			}
+			i += n - 1
+		case strings.HasPrefix(a, "-"):
+			// A flag this version does not know: compose's to judge.
+		default:
+			sel.Services = append(sel.Services, a)
+		}
+	}
+	return sel
+}
+
+// composeUpFlags are the flags `docker compose up` accepts after "up"
+// (docker/compose v2 cmd/compose/up.go, create.go and the persistent
+// global ones). What matters is which take a value, so that a value is not
+// taken for a service name; boolean flags it does not list are harmless.
+func composeUpFlags() *pflag.FlagSet {
+	var o stack.Options
+	fs := o.GlobalFlags()
+	for _, name := range []string{"pull", "exit-code-from", "wait-timeout"} {
+		fs.String(name, "", "")
+	}
+	for _, name := range []string{"scale", "attach", "no-attach"} {
+		fs.StringArray(name, nil, "")
+	}
+	fs.StringP("timeout", "t", "", "")
+	fs.Bool("no-deps", false, "")
+	return fs
 }
 
 // execCompose replaces the plugin with `docker [global options] compose

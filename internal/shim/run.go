@@ -7,6 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/docker/cli/cli/flags"
+	"github.com/spf13/pflag"
+
+	"github.com/currentsdev/currents/internal/cliflags"
+	"github.com/currentsdev/currents/internal/stack"
 )
 
 // systemPluginDirs are the docker CLI's default plugin directories on Unix
@@ -69,62 +75,34 @@ type Invocation struct {
 	Metadata     bool     // docker-cli-plugin-metadata
 }
 
-// docker's global flags that take a value (docker/cli cli/flags).
-var dockerValueFlags = map[string]bool{
-	"--config": true, "-c": true, "--context": true, "-H": true, "--host": true,
-	"-l": true, "--log-level": true, "--tlscacert": true, "--tlscert": true, "--tlskey": true,
-}
-
-// compose's global flags that take a value (docker/compose cmd/compose).
-var composeValueFlags = map[string]bool{
-	"-f": true, "--file": true, "-p": true, "--project-name": true, "--env-file": true,
-	"--profile": true, "--project-directory": true, "--workdir": true, "--ansi": true,
-	"--progress": true, "--parallel": true,
-}
-
-// Parse splits args (os.Args[1:]) as docker and compose read them.
+// Parse splits args (os.Args[1:]) as docker and compose read them: docker's
+// global flags as docker/cli defines them, then compose's global flags as
+// compose defines them, then the sub-command.
 func Parse(args []string) Invocation {
 	inv := Invocation{Args: args}
 	if len(args) > 0 && args[0] == "docker-cli-plugin-metadata" {
 		inv.Metadata = true
 		return inv
 	}
-	i := 0
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "compose" || !strings.HasPrefix(a, "-") {
-			break
-		}
-		name, val, hasVal := strings.Cut(a, "=")
-		inv.DockerGlobal = append(inv.DockerGlobal, a)
-		if dockerValueFlags[name] && !hasVal && i+1 < len(args) {
-			i++
-			val = args[i]
-			inv.DockerGlobal = append(inv.DockerGlobal, val)
-		}
-		if name == "--config" {
-			inv.ConfigFlag = val
+	docker := pflag.NewFlagSet("docker", pflag.ContinueOnError)
+	flags.NewClientOptions().InstallFlags(docker)
+	inv.DockerGlobal, args = cliflags.Split(docker, args)
+	for i := 0; i < len(inv.DockerGlobal); i++ {
+		if f, v, n := cliflags.Next(docker, inv.DockerGlobal[i:]); n > 0 {
+			if f.Name == "config" {
+				inv.ConfigFlag = v
+			}
+			i += n - 1
 		}
 	}
-	if i < len(args) && args[i] == "compose" {
-		i++
+	if len(args) > 0 && args[0] == "compose" {
+		args = args[1:]
 	}
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
-			break
-		}
-		name, _, hasVal := strings.Cut(a, "=")
-		inv.ComposeFlags = append(inv.ComposeFlags, a)
-		// Short flags glued to their value (-fcompose.yaml) carry it already.
-		if composeValueFlags[name] && !hasVal && i+1 < len(args) {
-			i++
-			inv.ComposeFlags = append(inv.ComposeFlags, args[i])
-		}
-	}
-	if i < len(args) && args[i] != "--" {
-		inv.Command = args[i]
-		inv.Rest = args[i+1:]
+	var project stack.Options
+	inv.ComposeFlags, args = cliflags.Split(project.GlobalFlags(), args)
+	if len(args) > 0 && args[0] != "--" {
+		inv.Command = args[0]
+		inv.Rest = args[1:]
 	}
 	return inv
 }

@@ -54,7 +54,16 @@ type Settings struct {
 	// where removing the entry again cannot give the same bytes (an empty
 	// cliPluginsExtraDirs array, which removal drops). The file is then 0600.
 	Original []byte `json:"original,omitempty"`
+	// WroteBackup: install's edit left config.json.bak (dockerconfig keeps
+	// the previous bytes there). BackupExisted: a config.json.bak was there
+	// before, and its bytes are kept in the shim directory (0600, as the
+	// original) so uninstall can put it back.
+	WroteBackup   bool `json:"wroteBackup,omitempty"`
+	BackupExisted bool `json:"backupExisted,omitempty"`
 }
+
+// savedBackup holds the config.json.bak that install's edit replaced.
+const savedBackup = "config.json.bak.orig"
 
 // Paths locates the shim for one docker config directory.
 type Paths struct {
@@ -143,8 +152,23 @@ func Install(p Paths, exe string, o InstallOptions) (Status, error) {
 	if prev.Config != "" {
 		// A reinstall: what install found first is still what to restore.
 		s.CreatedConfig, s.OriginalSHA256 = prev.CreatedConfig, prev.OriginalSHA256
+		s.WroteBackup, s.BackupExisted = prev.WroteBackup, prev.BackupExisted
 		if prev.Original != nil {
 			s.Original = prev.Original
+		}
+	}
+	if cfg.Changed() && cfg.Exists() {
+		// Saving will overwrite config.json.bak: keep the one there now.
+		s.WroteBackup = true
+		old, err := os.ReadFile(p.Config + dockerconfig.BackupSuffix)
+		switch {
+		case err == nil:
+			s.BackupExisted = true
+			if err := atomicfile.WriteFile(filepath.Join(p.Dir, savedBackup), old, 0o600); err != nil {
+				return Status{}, err
+			}
+		case !errors.Is(err, fs.ErrNotExist):
+			return Status{}, err
 		}
 	}
 	b, _ := json.MarshalIndent(s, "", "  ")
@@ -267,7 +291,14 @@ func Uninstall(p Paths) (UninstallResult, error) {
 		res.Exact = s.OriginalSHA256 != "" && digest(cfg.Bytes()) == s.OriginalSHA256
 		res.Kept = !res.Exact
 	}
-	for _, f := range []string{PluginName, PluginName + ".tmp", settingsFile} {
+	if res.Exact && s.WroteBackup {
+		// config.json is as before install; so is config.json.bak.
+		if err := restoreBackup(cfgPath, p.Dir, s.BackupExisted); err != nil {
+			return res, err
+		}
+		res.Backup = ""
+	}
+	for _, f := range []string{PluginName, PluginName + ".tmp", settingsFile, savedBackup} {
 		if err := os.Remove(filepath.Join(p.Dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return res, err
 		}
@@ -276,6 +307,23 @@ func Uninstall(p Paths) (UninstallResult, error) {
 		return res, fmt.Errorf("%s holds files the shim did not put there; left in place: %w", p.Dir, err)
 	}
 	return res, nil
+}
+
+// restoreBackup puts back the config.json.bak install replaced, or removes
+// the one install created.
+func restoreBackup(cfgPath, dir string, existed bool) error {
+	bak := cfgPath + dockerconfig.BackupSuffix
+	if !existed {
+		if err := os.Remove(bak); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	old, err := os.ReadFile(filepath.Join(dir, savedBackup))
+	if err != nil {
+		return fmt.Errorf("the config.json.bak from before install: %w", err)
+	}
+	return atomicfile.WriteFile(bak, old, 0o600)
 }
 
 // Status describes the shim for one docker config.

@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -22,6 +23,11 @@ func TestParse(t *testing.T) {
 		{[]string{"--config=/c", "compose", "--env-file", "x.env", "version"},
 			Invocation{DockerGlobal: []string{"--config=/c"}, ConfigFlag: "/c", ComposeFlags: []string{"--env-file", "x.env"}, Command: "version", Rest: []string{}}},
 		{[]string{"compose", "--help"}, Invocation{ComposeFlags: []string{"--help"}}},
+		// Value flags are told from commands by docker's and compose's own
+		// flag definitions: "up", "debug" and "plain" here are values.
+		{[]string{"-H", "unix:///x.sock", "-c", "up", "-l", "debug", "--tlsverify", "compose", "-p", "up", "--progress", "plain", "-v", "ps"},
+			Invocation{DockerGlobal: []string{"-H", "unix:///x.sock", "-c", "up", "-l", "debug", "--tlsverify"},
+				ComposeFlags: []string{"-p", "up", "--progress", "plain", "-v"}, Command: "ps", Rest: []string{}}},
 		{[]string{"docker-cli-plugin-metadata"}, Invocation{Metadata: true}},
 	}
 	for _, c := range cases {
@@ -89,47 +95,68 @@ var configs = map[string]string{
 
 func TestInstallThenUninstallRestoresEveryByte(t *testing.T) {
 	for name, before := range configs {
-		t.Run(name, func(t *testing.T) {
-			e := newEnv(t)
-			if err := os.WriteFile(e.p.Config, []byte(before), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			st, err := Install(e.p, e.exe, InstallOptions{CheckBeforeUp: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !st.Installed || !st.Listed || !st.First || st.RealCompose != e.compose || st.Problem != "" {
-				t.Errorf("after install: %+v", st)
-			}
-			cfg, err := dockerconfig.Load(e.p.Config)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := cfg.PluginsExtraDirs(); len(got) == 0 || got[0] != e.p.Dir {
-				t.Errorf("cliPluginsExtraDirs = %q", got)
-			}
-			if s, _ := LoadSettings(e.p.Dir); !s.CheckBeforeUp {
-				t.Error("check-before-up not recorded")
-			}
-			// A second install changes nothing but the binary and settings.
-			if _, err := Install(e.p, e.exe, InstallOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			res, err := Uninstall(e.p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			after, _ := os.ReadFile(e.p.Config)
-			if string(after) != before || !res.Exact || res.Kept {
-				t.Errorf("uninstall: %+v\n got %q\nwant %q", res, after, before)
-			}
-			if _, err := os.Stat(e.p.Dir); !os.IsNotExist(err) {
-				t.Errorf("shim directory left behind: %v", err)
-			}
-			if st := Inspect(e.p); st.Installed || st.Listed || st.Active != e.compose {
-				t.Errorf("after uninstall: %+v", st)
-			}
-		})
+		for _, oldBackup := range []string{"", `{"auths": {"old": {}}}`} {
+			t.Run(fmt.Sprintf("%s, backup %q", name, oldBackup), func(t *testing.T) {
+				testInstallThenUninstall(t, before, oldBackup)
+			})
+		}
+	}
+}
+
+// testInstallThenUninstall checks that uninstall leaves config.json and
+// config.json.bak (oldBackup, "" for none) exactly as install found them.
+func testInstallThenUninstall(t *testing.T, before, oldBackup string) {
+	e := newEnv(t)
+	if err := os.WriteFile(e.p.Config, []byte(before), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bak := e.p.Config + dockerconfig.BackupSuffix
+	if oldBackup != "" {
+		if err := os.WriteFile(bak, []byte(oldBackup), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := Install(e.p, e.exe, InstallOptions{CheckBeforeUp: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Installed || !st.Listed || !st.First || st.RealCompose != e.compose || st.Problem != "" {
+		t.Errorf("after install: %+v", st)
+	}
+	cfg, err := dockerconfig.Load(e.p.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.PluginsExtraDirs(); len(got) == 0 || got[0] != e.p.Dir {
+		t.Errorf("cliPluginsExtraDirs = %q", got)
+	}
+	if s, _ := LoadSettings(e.p.Dir); !s.CheckBeforeUp {
+		t.Error("check-before-up not recorded")
+	}
+	// A second install changes nothing but the binary and settings.
+	if _, err := Install(e.p, e.exe, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Uninstall(e.p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(e.p.Config)
+	if string(after) != before || !res.Exact || res.Kept {
+		t.Errorf("uninstall: %+v\n got %q\nwant %q", res, after, before)
+	}
+	if _, err := os.Stat(e.p.Dir); !os.IsNotExist(err) {
+		t.Errorf("shim directory left behind: %v", err)
+	}
+	if st := Inspect(e.p); st.Installed || st.Listed || st.Active != e.compose {
+		t.Errorf("after uninstall: %+v", st)
+	}
+	got, err := os.ReadFile(bak)
+	if oldBackup == "" && !os.IsNotExist(err) {
+		t.Errorf("uninstall left a config.json.bak install created: %q %v", got, err)
+	}
+	if oldBackup != "" && string(got) != oldBackup {
+		t.Errorf("config.json.bak = %q, want the one from before install %q", got, oldBackup)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/spf13/pflag"
+
+	"github.com/currentsdev/currents/internal/cliflags"
 )
 
 // Options are docker compose's project flags. They carry the same names, the
@@ -55,73 +57,44 @@ func (o Options) Args() []string {
 // SplitArgs separates compose project flags from the rest of a command line,
 // for commands such as `up` that pass unknown flags through untouched. Flags
 // are recognised in every spelling pflag accepts (`-f x`, `-fx`, `--file x`,
-// `--file=x`); everything after `--` is passed through.
+// `--file=x`) and take effect as pflag sets them (a first --env-file
+// replaces COMPOSE_ENV_FILES); everything after `--` is passed through.
 func SplitArgs(args []string) (Options, []string) {
-	o := Options{EnvFiles: envList("COMPOSE_ENV_FILES")}
-	explicitEnv := false
-	set := func(flag, v string) {
-		switch flag {
-		case "file":
-			o.Files = append(o.Files, v)
-		case "project-name":
-			o.ProjectName = v
-		case "env-file":
-			if !explicitEnv {
-				o.EnvFiles, explicitEnv = nil, true
-			}
-			o.EnvFiles = append(o.EnvFiles, v)
-		case "profile":
-			o.Profiles = append(o.Profiles, v)
-		case "project-directory":
-			o.ProjectDirectory = v
-		}
-	}
-	long := map[string]bool{"file": true, "project-name": true, "env-file": true, "profile": true, "project-directory": true}
-	short := map[string]string{"f": "file", "p": "project-name"}
-
+	var o Options
+	fs := pflag.NewFlagSet("compose", pflag.ContinueOnError)
+	o.AddFlags(fs)
 	var rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
+	for i := 0; i < len(args); {
+		if args[i] == "--" {
 			rest = append(rest, args[i:]...)
 			break
 		}
-		var flag, value string
-		hasValue := false
-		switch {
-		case strings.HasPrefix(a, "--"):
-			name, v, eq := strings.Cut(a[2:], "=")
-			if !long[name] {
-				rest = append(rest, a)
-				continue
-			}
-			flag, value, hasValue = name, v, eq
-		case strings.HasPrefix(a, "-") && len(a) >= 2:
-			name, ok := short[a[1:2]]
-			if !ok {
-				rest = append(rest, a)
-				continue
-			}
-			flag = name
-			if len(a) > 2 {
-				value, hasValue = strings.TrimPrefix(a[2:], "="), true
-			}
-		default:
-			rest = append(rest, a)
+		f, v, n := cliflags.Next(fs, args[i:])
+		if n == 0 {
+			rest = append(rest, args[i])
+			i++
 			continue
 		}
-		if !hasValue {
-			if i+1 >= len(args) {
-				// Leave a dangling flag for compose to complain about.
-				rest = append(rest, a)
-				continue
-			}
-			i++
-			value = args[i]
-		}
-		set(flag, value)
+		_ = fs.Set(f.Name, v) // string and string-array flags accept any value
+		i += n
 	}
 	return o, rest
+}
+
+// GlobalFlags are the flags `docker compose` takes before its sub-command:
+// the project flags, bound to o, and compose's other global flags, which
+// callers only need to recognise (docker/compose cmd/compose RootCommand).
+func (o *Options) GlobalFlags() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("compose", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	for _, name := range []string{"workdir", "progress", "ansi", "parallel"} {
+		fs.String(name, "", "")
+	}
+	for _, name := range []string{"compatibility", "all-resources", "dry-run", "no-ansi", "verbose"} {
+		fs.Bool(name, false, "")
+	}
+	fs.BoolP("version", "v", false, "")
+	return fs
 }
 
 // envList reads a comma-separated list the way compose reads

@@ -137,6 +137,20 @@ func (e *LoadError) Unwrap() error { return e.Err }
 // `docker compose up SERVICE...` does (naming a profile-disabled service
 // enables it).
 func Load(ctx context.Context, o Options, services ...string) (*Stack, error) {
+	return LoadSelection(ctx, o, Selection{Services: services})
+}
+
+// Selection names services as `docker compose up [--no-deps] SERVICE...`
+// does; no services means all of them.
+type Selection struct {
+	Services []string
+	// NoDeps leaves the named services' dependencies out.
+	NoDeps bool
+}
+
+// LoadSelection is Load for a selection of services.
+func LoadSelection(ctx context.Context, o Options, sel Selection) (*Stack, error) {
+	services := sel.Services
 	var passes [][]string
 	po, err := o.projectOptions(func(files []string) { passes = append(passes, files) })
 	if err != nil {
@@ -155,7 +169,11 @@ func Load(ctx context.Context, o Options, services ...string) (*Stack, error) {
 		if project, err = project.WithServicesEnabled(services...); err != nil {
 			return nil, &LoadError{err}
 		}
-		if project, err = project.WithSelectedServices(services); err != nil {
+		var deps []types.DependencyOption
+		if sel.NoDeps {
+			deps = append(deps, types.IgnoreDependencies)
+		}
+		if project, err = project.WithSelectedServices(services, deps...); err != nil {
 			return nil, &LoadError{err}
 		}
 		// Services left out by the selection are not part of this stack;

@@ -410,6 +410,16 @@ func TestSplitArgs(t *testing.T) {
 	if !reflect.DeepEqual(back, o) {
 		t.Errorf("Args round trip: %+v", back)
 	}
+
+	// COMPOSE_ENV_FILES is --env-file's default: kept without the flag,
+	// replaced (not extended) by it, as pflag does for compose.
+	t.Setenv("COMPOSE_ENV_FILES", "x.env,y.env")
+	if o, _ := SplitArgs([]string{"up"}); !reflect.DeepEqual(o.EnvFiles, []string{"x.env", "y.env"}) {
+		t.Errorf("COMPOSE_ENV_FILES: %v", o.EnvFiles)
+	}
+	if o, _ := SplitArgs([]string{"--env-file", "z.env"}); !reflect.DeepEqual(o.EnvFiles, []string{"z.env"}) {
+		t.Errorf("--env-file over COMPOSE_ENV_FILES: %v", o.EnvFiles)
+	}
 }
 
 func TestEnvironmentFeedsDotEnvInterpolation(t *testing.T) {
