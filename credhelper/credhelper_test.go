@@ -498,3 +498,39 @@ func TestOneTokenPerPrincipalAndRegion(t *testing.T) {
 		t.Errorf("one principal, %d cache files", len(files))
 	}
 }
+
+// TestParallelRefusedGetsAskAWSOnce: when AWS refuses the role, a burst of
+// parallel gets (compose pulling every service) costs one AssumeRole, and
+// every get still carries AWS's own words; erase lets the next get retry.
+func TestParallelRefusedGetsAskAWSOnce(t *testing.T) {
+	const n = 64
+	w := newWorld(t)
+	w.aws.RefuseRole(w.role, true)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = w.get(w.reg.Host(), nil)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "AccessDenied") || !strings.Contains(err.Error(), w.role) {
+			t.Fatalf("get %d: %v", i, err)
+		}
+	}
+	if a := w.aws.Attempts(); a.AssumeRole != 1 || a.GetAuthorizationToken != 0 {
+		t.Errorf("%d parallel refused gets made %d AssumeRole attempts (and %d token requests); want 1 (and 0)", n, a.AssumeRole, a.GetAuthorizationToken)
+	}
+	if out, _ := w.run(bin.lean, "", nil, "config"); !strings.Contains(out, "last failed refresh") || !strings.Contains(out, "AccessDenied") {
+		t.Errorf("config does not show the failed refresh:\n%s", out)
+	}
+	// Once the vendor fixes the trust policy, erase makes the next get ask at once.
+	w.aws.RefuseRole(w.role, false)
+	if err := client.Erase(w.prog(bin.lean, nil), w.reg.Host()); err != nil {
+		t.Fatal(err)
+	}
+	w.prove(w.mustGet(w.reg.Host(), nil))
+}

@@ -43,6 +43,8 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (tokencache.Token, e
 	if log == nil {
 		log = logging.Discard()
 	}
+	clock := f.Cache.Clock()
+	asked := clock.Now()
 	if err := f.Cache.Usable(); err != nil {
 		// Said once per refresh, which is every get until it is fixed.
 		log.Warn("no usable cache directory: every get calls AWS until this is fixed", "err", err)
@@ -57,7 +59,6 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (tokencache.Token, e
 		defer unlock()
 	}
 
-	clock := f.Cache.Clock()
 	key := tokencache.TokenKey(req.Target.Registry)
 	e := f.Cache.Load(req.Identity)
 	// Another process may have refreshed while we waited for the lock.
@@ -66,18 +67,27 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (tokencache.Token, e
 		log.Debug("token refreshed by another process", "host", req.Target.Registry.Host)
 		return cached, nil
 	}
+	// Or failed to, while we waited or just before: then its answer is ours
+	// too, without asking AWS again.
+	if failed, ok := e.Failure(key, asked.Add(-tokencache.FailureHold)); ok {
+		if hit && tokencache.Servable(cached.Issued, cached.Expires, clock.Now()) {
+			return cached, nil
+		}
+		log.Debug("a refresh failed moments ago; answering with its error", "at", failed.At)
+		return tokencache.Token{}, fmt.Errorf("%s (failed %s ago; AWS is asked again %s after a failure, or at once after erase)",
+			failed.Message, clock.Now().Sub(failed.At).Round(time.Second), tokencache.FailureHold)
+	}
 
 	awsCtx, cancel := context.WithTimeout(ctx, f.Timeout)
 	defer cancel()
 	before := e.Session
 	tok, err := f.fetch(awsCtx, req, e, log)
 	if err != nil {
-		if e.Session != nil && e.Session != before {
-			// Keep the new session even though ECR failed: the retry then
-			// needs no second AssumeRole.
-			if serr := f.Cache.Store(req.Identity, e); serr != nil {
-				log.Debug("could not cache the new AWS session", "err", serr)
-			}
+		// Keep the failure for the gets queued behind us, and a new session
+		// even though ECR failed: the retry then needs no second AssumeRole.
+		e.SetFailure(key, tokencache.Failure{At: clock.Now(), Message: err.Error()})
+		if serr := f.Cache.Store(req.Identity, e); serr != nil {
+			log.Debug("could not cache the failure", "err", serr, "new_session", e.Session != before)
 		}
 		if hit && tokencache.Servable(cached.Issued, cached.Expires, clock.Now()) {
 			log.Warn("refresh failed; serving the cached token, which is still valid", "host", req.Target.Registry.Host,
@@ -87,6 +97,7 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (tokencache.Token, e
 		return tokencache.Token{}, err
 	}
 	e.SetToken(key, tok)
+	e.SetFailure(key, tokencache.Failure{})
 	if err := f.Cache.Store(req.Identity, e); err != nil && f.Cache.Usable() == nil {
 		// The token is good; failing the pull because the disk is full would
 		// punish the user twice. Say so loudly and answer.

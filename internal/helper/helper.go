@@ -151,7 +151,8 @@ func (h *Helper) Add(c *credentials.Credentials) error {
 }
 
 // Delete drops the cached token serving serverURL (the token of its principal
-// and region), so the next `get` fetches a new one. The STS session stays.
+// and region) and any failure remembered for it, so the next `get` asks AWS.
+// The STS session stays.
 func (h *Helper) Delete(serverURL string) error {
 	req, ok := h.Resolve(serverURL)
 	if !ok {
@@ -166,6 +167,7 @@ func (h *Helper) Delete(serverURL string) error {
 	key := tokencache.TokenKey(req.Target.Registry)
 	err := h.cache.Update(ctx, req.Identity, func(e *tokencache.Entry) error {
 		delete(e.Tokens, key)
+		e.SetFailure(key, tokencache.Failure{})
 		return nil
 	})
 	if err != nil {

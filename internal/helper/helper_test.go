@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -99,7 +100,7 @@ func setup(t *testing.T) (*Helper, *fakeAWS, *fakeClock) {
 	}
 	aws := newFakeAWS(clock)
 	f := &Fetcher{Cache: cache, AWS: aws, Timeout: time.Second}
-	return New(cfg, cache, f, WithGetenv(func(string) string { return "" })), aws, clock
+	return New(cfg, cache, f, WithGetenv(func(string) string { return "" }), WithErrorOutput(io.Discard)), aws, clock
 }
 
 // TestThirtyDays drives a get every 5 minutes for 30 simulated days with one
@@ -190,6 +191,16 @@ func TestOutageTimeline(t *testing.T) {
 		}
 	}
 	aws.down = false
+	// The failure just seen answers for a moment (a burst of pulls makes one
+	// AWS attempt), then AWS is asked again.
+	_, toks := aws.counts()
+	if _, _, err := h.Get(host); err == nil || !strings.Contains(err.Error(), "AWS is down") {
+		t.Errorf("right after a failure: err = %v, want the same failure", err)
+	}
+	if _, after := aws.counts(); after != toks {
+		t.Error("a get right after a failure asked AWS again")
+	}
+	clock.Advance(tokencache.FailureHold)
 	if _, pw, err := h.Get(host); err != nil || aws.issued[pw].Before(clock.Now()) {
 		t.Errorf("after recovery: %v", err)
 	}
@@ -277,13 +288,14 @@ func (tokenDown) AuthorizationToken(context.Context, config.Target, tokencache.S
 }
 
 func TestSessionKeptWhenECRFails(t *testing.T) {
-	h, aws, _ := setup(t)
+	h, aws, clock := setup(t)
 	f := h.refresher.(*Fetcher)
 	f.AWS = tokenDown{aws}
 	for range 3 {
 		if _, _, err := h.Get(host); err == nil {
 			t.Fatal("ECR down, get succeeded")
 		}
+		clock.Advance(tokencache.FailureHold) // each get really retries
 	}
 	if c, _ := aws.counts(); c != 1 {
 		t.Errorf("%d AssumeRole calls for 3 failing gets; want the session cached after the first", c)
@@ -323,7 +335,7 @@ func TestLeanFallsBackOnlyWhileSafe(t *testing.T) {
 	if _, _, err := h.Get(host); err != nil {
 		t.Fatal(err)
 	}
-	lean := New(h.cfg, h.cache, failing{errors.New("cannot run the AWS helper")}, WithGetenv(h.getenv))
+	lean := New(h.cfg, h.cache, failing{errors.New("cannot run the AWS helper")}, WithGetenv(h.getenv), WithErrorOutput(io.Discard))
 	clock.Advance(10 * time.Hour)
 	if _, _, err := lean.Get(host); err != nil {
 		t.Errorf("10h into a 12h token: %v", err)

@@ -150,8 +150,12 @@ func writeCacheState(w io.Writer, cache *tokencache.Cache, t config.Target, now 
 	id := tokencache.IdentityFor(t, os.Getenv)
 	e := cache.Load(id)
 	fmt.Fprintf(w, "#     cache file:  %s\n", cache.Path(id))
-	tok, ok := e.Token(tokencache.TokenKey(t.Registry))
+	key := tokencache.TokenKey(t.Registry)
+	tok, ok := e.Token(key)
 	fmt.Fprintf(w, "#     ECR token:   %s\n", lifetime(ok, tok.Issued, tok.Expires, now, "none cached: the next get calls AWS"))
+	if f, failed := e.Failure(key, time.Time{}); failed {
+		fmt.Fprintf(w, "#     last failed refresh, %s (%s ago): %s\n", f.At.UTC().Format(time.RFC3339), short(now.Sub(f.At)), f.Message)
+	}
 	if t.RoleARN() != "" {
 		var issued, expires time.Time
 		if e.Session != nil {

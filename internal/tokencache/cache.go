@@ -54,8 +54,35 @@ type Token struct {
 
 // Entry is the cached state of one principal. The zero Entry is a miss.
 type Entry struct {
-	Session *Session
-	Tokens  map[string]Token // by TokenKey
+	Session  *Session
+	Tokens   map[string]Token   // by TokenKey
+	Failures map[string]Failure // the last failed refresh, by TokenKey
+}
+
+// Failure is a refresh that failed, kept so that the gets of one burst (the
+// services of a compose pull, docker's own retries) answer with it instead of
+// each asking AWS again: a refused role must not cost one AssumeRole per pull.
+type Failure struct {
+	At      time.Time
+	Message string // the error as the user saw it; it holds no secret
+}
+
+// Failure returns the failure recorded for key after since, if any.
+func (e *Entry) Failure(key string, since time.Time) (Failure, bool) {
+	f, ok := e.Failures[key]
+	return f, ok && f.At.After(since)
+}
+
+// SetFailure records a failed refresh for key; a zero Failure clears it.
+func (e *Entry) SetFailure(key string, f Failure) {
+	if f.Message == "" {
+		delete(e.Failures, key)
+		return
+	}
+	if e.Failures == nil {
+		e.Failures = map[string]Failure{}
+	}
+	e.Failures[key] = f
 }
 
 // TokenKey names the token slot serving r: the region for ECR, "public" for
@@ -218,10 +245,16 @@ func (c *Cache) Path(id Identity) string { return c.path(id) }
 
 // on-disk form; logging.Secret redacts itself in JSON, so secrets are plain here.
 type fileEntry struct {
-	Version  int                  `json:"version"`
-	Identity map[string]string    `json:"identity"`
-	Session  *fileSession         `json:"session,omitempty"`
-	Tokens   map[string]fileToken `json:"tokens,omitempty"`
+	Version  int                    `json:"version"`
+	Identity map[string]string      `json:"identity"`
+	Session  *fileSession           `json:"session,omitempty"`
+	Tokens   map[string]fileToken   `json:"tokens,omitempty"`
+	Failures map[string]fileFailure `json:"failures,omitempty"`
+}
+
+type fileFailure struct {
+	At      time.Time `json:"at"`
+	Message string    `json:"message"`
 }
 
 type fileSession struct {
@@ -301,6 +334,9 @@ func (fe *fileEntry) entry() (*Entry, error) {
 		}
 		e.SetToken(k, Token{Username: t.Username, Password: logging.NewSecret(t.Password), Issued: t.Issued, Expires: t.Expires})
 	}
+	for k, f := range fe.Failures {
+		e.SetFailure(k, Failure(f))
+	}
 	return e, nil
 }
 
@@ -322,6 +358,12 @@ func (c *Cache) Store(id Identity, e *Entry) error {
 		for k, t := range e.Tokens {
 			fe.Tokens[k] = fileToken{Username: t.Username, Password: t.Password.Reveal(), Issued: t.Issued.UTC(), Expires: t.Expires.UTC()}
 		}
+	}
+	for k, f := range e.Failures {
+		if fe.Failures == nil {
+			fe.Failures = map[string]fileFailure{}
+		}
+		fe.Failures[k] = fileFailure{At: f.At.UTC(), Message: f.Message}
 	}
 	data, err := json.MarshalIndent(fe, "", "  ")
 	if err != nil {
