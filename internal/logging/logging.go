@@ -25,7 +25,7 @@ func Level(v string) slog.Level {
 		return slog.LevelInfo
 	case "error":
 		return slog.LevelError
-	default:
+	default: // warn, warning, and anything unknown
 		return slog.LevelWarn
 	}
 }
@@ -39,8 +39,23 @@ func New(w io.Writer, level slog.Level, program string) *slog.Logger {
 }
 
 // FromEnv returns the logger for a helper binary: stderr, level from CURRENTS_LOG.
+// A value it does not know is said once, at warn, so a typo does not pass for
+// a quiet helper.
 func FromEnv(program string) *slog.Logger {
-	return New(os.Stderr, Level(os.Getenv(EnvLevel)), program)
+	v := os.Getenv(EnvLevel)
+	l := New(os.Stderr, Level(v), program)
+	if !known(v) {
+		l.Warn(EnvLevel+" is not a level: use debug, info, warn or error", "value", v)
+	}
+	return l
+}
+
+func known(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "debug", "info", "warn", "warning", "error":
+		return true
+	}
+	return false
 }
 
 // Discard is a logger that drops everything; the zero value for options.

@@ -37,3 +37,11 @@ func TestLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownLevelIsSaid(t *testing.T) {
+	for v, want := range map[string]bool{"dbug": true, "debug": false, "": false, "WARNING": false} {
+		if got := !known(v); got != want {
+			t.Errorf("%s=%q: reported %v, want %v", EnvLevel, v, got, want)
+		}
+	}
+}
