@@ -47,7 +47,8 @@ func Normalize(serverURL string) (string, error) {
 	if u.Host == "" || u.User != nil {
 		return "", fmt.Errorf("registry server URL %q: want a host such as 123456789012.dkr.ecr.us-east-1.amazonaws.com", serverURL)
 	}
-	host := strings.ToLower(u.Hostname())
+	// A fully qualified name's trailing dot names the same host.
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	port := u.Port()
 	// The default port of the scheme names the same registry as no port at all.
 	if (port == "443" && u.Scheme == "https") || (port == "80" && u.Scheme == "http") {

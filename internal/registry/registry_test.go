@@ -14,6 +14,7 @@ func TestNormalize(t *testing.T) {
 		"http://localhost:80":                                          "localhost",
 		"https://[::1]:5000/v2/":                                       "[::1]:5000",
 		"registry.example.com:8443":                                    "registry.example.com:8443",
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com.":                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
 	} {
 		got, err := Normalize(in)
 		if err != nil || got != want {
