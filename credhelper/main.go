@@ -42,6 +42,12 @@ func main() {
 func serve() {
 	log := logging.FromEnv(name)
 	h, err := build(log)
+	if err != nil && os.Args[1] == "store" {
+		// store keeps nothing, so a broken config must not fail a stray
+		// `docker login`; the problem is still said.
+		log.Warn("store ignored, but the helper cannot serve pulls until this is fixed", "err", err)
+		h, err = helper.New(&config.Config{}, tokencache.Disabled(err), nil, helper.WithLogger(log)), nil
+	}
 	if err != nil {
 		// The protocol puts errors on stdout, where docker reads them; stderr
 		// is where docker 28, which ignores them, still shows them.
