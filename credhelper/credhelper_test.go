@@ -184,6 +184,10 @@ func TestBadConfigNamesFileEntryKey(t *testing.T) {
 	if c := w.aws.Attempts(); c != (standin.Counts{}) {
 		t.Errorf("a bad config reached AWS: %+v", c)
 	}
+	// store keeps nothing, so even a broken config does not fail `docker login`.
+	if err := client.Store(w.prog(bin.lean, nil), &credentials.Credentials{ServerURL: w.reg.Host(), Username: "AWS", Secret: "from-docker-login"}); err != nil {
+		t.Errorf("store with a bad config: %v", err)
+	}
 }
 
 func TestCorruptCacheIsRebuilt(t *testing.T) {
