@@ -51,11 +51,32 @@ COMPOSE_* variables, .env with the OS environment winning), diagnose every image
 reference, then find each registry's credentials as docker does and ask the
 registry for every manifest. Nothing is pulled.
 
-Naming services checks them and their dependencies only, as
-'docker compose up SERVICE...' would start them.
+Naming services checks them and their dependencies only (--no-deps: them alone),
+as 'docker compose up SERVICE...' would start them. Images are checked for the
+service's platform:, else DOCKER_DEFAULT_PLATFORM, else the platform of the Docker
+engine of the current context (--context, DOCKER_HOST), else this machine's.
+
+Output: a table on stdout, coloured on a terminal unless NO_COLOR is set.
+-q prints nothing when every image is pullable, and one line per image that is
+not ("SERVICE<tab>STATUS<tab>MESSAGE") on stderr.
+--format json prints one document on stdout (schemaVersion 1; fields are only
+ever added within a version):
+  {"schemaVersion":1, "project", "platform", "platformFrom" (engine|host|
+   DOCKER_DEFAULT_PLATFORM), "composeFiles", "envFiles", "pullable", "error"
+   (only when the project cannot be loaded), "services": [{"service", "image",
+   "raw", "source" (file:line), "status", "pullable", "checked", "digest",
+   "mediaType", "platform", "platformDigest", "credentials" {"kind" (credHelpers|
+   credsStore|auths|DOCKER_AUTH_CONFIG|none), "helper", "key", "configFile",
+   "expiry"}, "variables" [{"name", "value", "set", "default", "part" (name|tag),
+   "origin" {"kind" (environment|env-file|unset), "file", "line"}}],
+   "diagnostics" [{"severity", "code", "message", "fix"}], "message", "fix",
+   "warnings"}]}
+Statuses: ok, not-found, unauthorized, denied, expired, no-platform,
+credentials-failed, unreachable, error (the registry's answer); invalid (the
+reference is wrong before any request), build-only, skipped (not pulled by up).
 
 Exit status: 0 every image is pullable, 1 some image is not, 2 the project
-cannot be loaded.`,
+cannot be loaded, 125 a usage error.`,
 		RunE: func(cmd *cobra.Command, services []string) error {
 			if out.format != "table" && out.format != "json" {
 				// A usage error, reported like docker's own flag errors.

@@ -274,14 +274,6 @@ func Table(w io.Writer, r *Report, colour bool) error {
 	// Details: a registry-wide problem repeats for every image of the
 	// registry, so rows with the same problem (or warning) are listed once,
 	// under all their services.
-	shown := map[string]bool{}
-	once := func(s string) bool {
-		if shown[s] {
-			return false
-		}
-		shown[s] = true
-		return true
-	}
 	type detail struct {
 		services []string
 		text     string
@@ -308,20 +300,40 @@ func Table(w io.Writer, r *Report, colour bool) error {
 			add(row.Service, wn, "", true)
 		}
 	}
+	// Problems sharing a fix (one mistake seen in several images) are
+	// listed together, the fix once under them.
+	var fixes []string
+	byFix := map[string][]*detail{}
 	for _, d := range details {
-		who := strings.Join(d.services, ", ") + ":"
 		if d.warning {
-			fmt.Fprintf(w, "\n%s %s\n", paint(yellow, who+" warning:"), d.text)
 			continue
 		}
-		fmt.Fprintf(w, "\n%s %s\n", paint(red, who), d.text)
-		if d.fix != "" {
-			if once("fix " + d.fix) {
-				fmt.Fprintf(w, "  fix: %s\n", d.fix)
-			} else {
-				fmt.Fprintln(w, "  fix: as above")
-			}
+		if _, ok := byFix[d.fix]; !ok {
+			fixes = append(fixes, d.fix)
 		}
+		byFix[d.fix] = append(byFix[d.fix], d)
+	}
+	for _, fix := range fixes {
+		fmt.Fprintln(w)
+		for _, d := range byFix[fix] {
+			fmt.Fprintf(w, "%s %s\n", paint(red, strings.Join(d.services, ", ")+":"), d.text)
+		}
+		if fix != "" {
+			fmt.Fprintf(w, "  fix: %s\n", fix)
+		}
+	}
+	for _, d := range details {
+		if d.warning {
+			fmt.Fprintf(w, "\n%s %s\n", paint(yellow, strings.Join(d.services, ", ")+": warning:"), d.text)
+		}
+	}
+	shown := map[string]bool{}
+	once := func(s string) bool {
+		if shown[s] {
+			return false
+		}
+		shown[s] = true
+		return true
 	}
 	// Where each variable used in an image came from, once per variable
 	// and value: the first thing to look at when an image is not the one

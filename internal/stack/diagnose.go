@@ -104,7 +104,7 @@ func missingSlash(svc *Service, u use, env environment) (Diagnostic, bool) {
 	}
 	return Diagnostic{
 		Severity: Warning, Code: CodeMissingSlash,
-		Message: fmt.Sprintf("%s=%s has no trailing slash, so the image became %q; %q was probably meant", v.Name, val, svc.Image, meant),
+		Message: fmt.Sprintf("%s has no trailing slash, so the image became %q; %q was probably meant", v.Name, svc.Image, meant),
 		Fix:     fmt.Sprintf("add a trailing slash to %s (set %s=%s/ %s)", v.Name, v.Name, val, where),
 	}, true
 }
