@@ -277,7 +277,7 @@ func (c *copier) copyOne(ctx context.Context, i int, img Image) Result {
 		return fail(SideSource, img.Source, "read manifests", err)
 	}
 	if len(c.o.platforms) > 0 {
-		filtered, err := c.filter(root)
+		filtered, err := c.filter(ctx, img.Source.Context(), root)
 		if err != nil {
 			return fail(SideSource, img.Source, "select platforms", err)
 		}
@@ -452,10 +452,12 @@ func (c *copier) walk(ctx context.Context, repo name.Repository, desc v1.Descrip
 
 // filter keeps the requested platforms of the top index and rewrites it;
 // it reports whether anything was dropped (and so the digest changed).
-func (c *copier) filter(root *manifestNode) (bool, error) {
+func (c *copier) filter(ctx context.Context, repo name.Repository, root *manifestNode) (bool, error) {
 	if !root.desc.MediaType.IsIndex() {
-		// A single-platform image is kept as is; its digest stays.
-		return false, nil
+		// A single-platform image is kept as is, so its digest stays; but
+		// one built for none of the requested platforms would fail only
+		// later, at `up` on the host that asked for them: say so now.
+		return false, c.checkImagePlatform(ctx, repo, root)
 	}
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(root.raw))
 	if err != nil {
@@ -487,6 +489,35 @@ func (c *copier) filter(root *manifestNode) (bool, error) {
 	root.raw, root.children = raw, kids
 	root.desc.Digest, root.desc.Size = h, size
 	return true, nil
+}
+
+// checkImagePlatform reads a single-platform image's config (one small
+// blob) for the platform it was built for.
+func (c *copier) checkImagePlatform(ctx context.Context, repo name.Repository, root *manifestNode) error {
+	if !root.desc.MediaType.IsImage() || len(root.blobs) == 0 {
+		return nil // an artifact: no platform to match
+	}
+	l, err := c.puller.Layer(ctx, repo.Digest(root.blobs[0].Digest.String()))
+	if err != nil {
+		return err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	cfg, err := v1.ParseConfigFile(rc)
+	if err != nil {
+		return fmt.Errorf("image config: %w", err)
+	}
+	p := cfg.Platform()
+	if p == nil || p.OS == "" {
+		return nil // the config does not say: nothing to check
+	}
+	if !matchesAny(*p, c.o.platforms) {
+		return fmt.Errorf("the image is built for %s only, none of the requested platforms", p)
+	}
+	return nil
 }
 
 func matchesAny(p v1.Platform, want []v1.Platform) bool {

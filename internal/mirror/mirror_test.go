@@ -328,6 +328,41 @@ func TestPlatformSubsetChangesDigest(t *testing.T) {
 	}
 }
 
+// TestPlatformOfASinglePlatformImage: a single-platform image is copied as
+// is when it is one of the requested platforms, and refused (source side)
+// when it is not, rather than mirrored for a host that cannot run it.
+func TestPlatformOfASinglePlatformImage(t *testing.T) {
+	f := newFixture(t)
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.ConfigFile(img, &v1.ConfigFile{OS: "linux", Architecture: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := name.NewTag(f.src.host + "/currents/on-prem/writer:staging")
+	if err := remote.Write(src, img, f.src.auth()); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	dst, _ := name.NewTag(f.dst.host + "/mirror/currents/writer:staging")
+	f.images = []Image{{Name: "writer", Source: src, Target: dst}}
+
+	res, err := f.copy(t, WithPlatforms([]v1.Platform{{OS: "linux", Architecture: "arm64"}}))
+	var me *Error
+	if err == nil || !errors.As(err, &me) || me.Side != SideSource || !strings.Contains(err.Error(), "built for linux/amd64 only") {
+		t.Fatalf("arm64 from an amd64 image: %v", err)
+	}
+	if res[0].Status != Failed {
+		t.Errorf("%+v", res[0])
+	}
+	res, err = f.copy(t, WithPlatforms([]v1.Platform{{OS: "linux", Architecture: "arm64"}, {OS: "linux", Architecture: "amd64"}}))
+	if err != nil || res[0].Digest != want.String() || res[0].Filtered {
+		t.Errorf("amd64 kept: %v %+v", err, res[0])
+	}
+}
+
 func TestSourceErrorsNameImageAndSide(t *testing.T) {
 	f := newFixture(t, "api")
 	missing, _ := name.NewTag(f.src.host + "/currents/on-prem/api:never-pushed")
