@@ -68,7 +68,8 @@ ever added within a version):
    "mediaType", "platform", "platformDigest", "credentials" {"kind" (credHelpers|
    credsStore|auths|DOCKER_AUTH_CONFIG|none), "helper", "key", "configFile",
    "expiry"}, "variables" [{"name", "value", "set", "default", "part" (name|tag),
-   "origin" {"kind" (environment|env-file|unset), "file", "line"}}],
+   "origin" {"kind" (environment|env-file|unset), "file", "line", "refs"
+   [{"name", "set", "from"}] (variables the env file line uses)}}],
    "diagnostics" [{"severity", "code", "message", "fix"}], "message", "fix",
    "warnings"}]}
 Statuses: ok, not-found, unauthorized, denied, expired, no-platform,

@@ -255,7 +255,8 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 		if row.Status != "ok" || row.Digest != d.String() || row.Credentials == nil || row.Credentials.Kind != "credHelpers" || row.Credentials.Helper != "currents" {
 			t.Errorf("%s: %+v", svc, row)
 		}
-		if len(row.Variables) != 2 || !strings.HasSuffix(row.Variables[0].Origin.String(), ".env:6") {
+		if len(row.Variables) != 2 || row.Variables[0].Origin.String() != ".env:6 (using DC_CURRENTS_REGISTRY from the environment)" ||
+			row.Variables[1].Origin.String() != ".env:7" {
 			t.Errorf("%s: variables %+v", svc, row.Variables)
 		}
 	}

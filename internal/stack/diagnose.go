@@ -100,7 +100,7 @@ func missingSlash(svc *Service, u use, env environment) (Diagnostic, bool) {
 	meant := substitute(svc.Raw, env, map[string]string{v.Name: val + "/"})
 	where := "in the environment"
 	if v.Origin.Kind == FromEnvFile && v.Origin.Location.File != "" {
-		where = "at " + v.Origin.String()
+		where = "at " + v.Origin.Location.String()
 	}
 	return Diagnostic{
 		Severity: Warning, Code: CodeMissingSlash,

@@ -430,9 +430,29 @@ func TestEnvironmentFeedsDotEnvInterpolation(t *testing.T) {
 	if api.Image != "127.0.0.1:5000/currents/on-prem/api:staging" {
 		t.Errorf("image = %q", api.Image)
 	}
-	if o := api.Variables[0].Origin; o.Kind != FromEnvFile || o.Location.Line != 6 {
+	// The value is .env line 6's, but the environment steers it: say so.
+	o := api.Variables[0].Origin
+	if o.Kind != FromEnvFile || o.Location.Line != 6 || !reflect.DeepEqual(o.Refs, []Ref{{Name: "DC_CURRENTS_REGISTRY", Set: true, From: "the environment"}}) ||
+		!strings.HasSuffix(o.String(), ".env:6 (using DC_CURRENTS_REGISTRY from the environment)") {
+		t.Errorf("origin = %+v %s", o, o)
+	}
+	// Unset, the line's default applies.
+	cleanEnv(t)
+	o = service(t, load(t, Options{ProjectDirectory: dir}), "api").Variables[0].Origin
+	if !reflect.DeepEqual(o.Refs, []Ref{{Name: "DC_CURRENTS_REGISTRY", From: "unset"}}) {
 		t.Errorf("origin = %+v", o)
 	}
+	if o := service(t, load(t, Options{ProjectDirectory: dir}), "api").Variables[1].Origin; o.Refs != nil {
+		t.Errorf("a plain value has no refs: %+v", o)
+	}
+
+	// A cycle between env file values ends.
+	tmp := t.TempDir()
+	env := filepath.Join(tmp, "cycle.env")
+	if err := os.WriteFile(env, []byte("DC_CURRENTS_IMAGE_REPOSITORY=${DC_CURRENTS_IMAGE_TAG}r.example/\nDC_CURRENTS_IMAGE_TAG=${DC_CURRENTS_IMAGE_REPOSITORY}1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load(t, Options{ProjectDirectory: dir, EnvFiles: []string{env}})
 }
 
 func TestSelectedServices(t *testing.T) {

@@ -51,11 +51,35 @@ const (
 type Origin struct {
 	Kind OriginKind `json:"kind"`
 	Location
+	// Refs are the variables an env file line interpolates into the value
+	// (`REPO=${REGISTRY:-default}/x/`), with where each came from: a value
+	// "from .env:6" may really come from the environment.
+	Refs []Ref `json:"refs,omitempty"`
+}
+
+// Ref is a variable used in an env file value.
+type Ref struct {
+	Name string `json:"name"`
+	Set  bool   `json:"set"`
+	// From says where its value came from, for people: "the environment",
+	// ".env:3", or "unset" (the line's default, if any, applied).
+	From string `json:"from"`
 }
 
 func (o Origin) String() string {
 	switch o.Kind {
 	case FromEnvFile:
+		if len(o.Refs) > 0 {
+			var refs []string
+			for _, r := range o.Refs {
+				if r.Set {
+					refs = append(refs, r.Name+" from "+r.From)
+				} else {
+					refs = append(refs, r.Name+" unset")
+				}
+			}
+			return o.Location.String() + " (using " + strings.Join(refs, ", ") + ")"
+		}
 		return o.Location.String()
 	case FromEnvironment:
 		return "the environment"
@@ -71,6 +95,9 @@ type environment struct {
 	// Within a pass later files win; across passes the first pass wins
 	// (compose merges without overriding).
 	passes [][]string
+	// flat: do not trace the variables an env file value uses (one level
+	// is shown, and a cycle A=${B}, B=${A} must end).
+	flat bool
 }
 
 func (e environment) lookup(name string) (string, bool) {
@@ -89,8 +116,12 @@ func (e environment) origin(name string) Origin {
 func (e environment) fileOrigin(name string) Origin {
 	for _, pass := range e.passes {
 		for i := len(pass) - 1; i >= 0; i-- {
-			if line := definedAt(pass[i], name); line > 0 {
-				return Origin{Kind: FromEnvFile, Location: Location{File: displayPath(pass[i]), Line: line}}
+			if line, text := definedAt(pass[i], name); line > 0 {
+				o := Origin{Kind: FromEnvFile, Location: Location{File: displayPath(pass[i]), Line: line}}
+				if !e.flat {
+					o.Refs = e.refs(name, text)
+				}
+				return o
 			}
 		}
 	}
@@ -102,32 +133,60 @@ func (e environment) fileOrigin(name string) Origin {
 	return Origin{Kind: FromUnset}
 }
 
-// definedAt returns the 1-based line where file assigns name, or 0. godotenv
-// decides whether the file defines the key at all, so comments and quoting
-// follow the .env rules; the line scan only places it.
-func definedAt(file, name string) int {
+// definedAt returns the 1-based line where file assigns name and that
+// line's text, or 0. godotenv decides whether the file defines the key at
+// all, so comments and quoting follow the .env rules; the line scan only
+// places it.
+func definedAt(file, name string) (int, string) {
 	vals, err := godotenv.Read(file)
 	if err != nil {
-		return 0
+		return 0, ""
 	}
 	if _, ok := vals[name]; !ok {
-		return 0
+		return 0, ""
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return 0
+		return 0, ""
 	}
 	defer func() { _ = f.Close() }()
 	re := regexp.MustCompile(`^\s*(?:export\s+)?` + regexp.QuoteMeta(name) + `\s*[=:]`)
-	line, found := 0, 0
+	line, found, text := 0, 0, ""
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line++
 		if re.MatchString(sc.Text()) {
-			found = line // the last assignment wins
+			found, text = line, sc.Text() // the last assignment wins
 		}
 	}
-	return found
+	return found, text
+}
+
+// refs lists the variables an env file line interpolates, in order, each
+// once, with where its own value came from (one level: enough to show
+// that the environment steers a .env value).
+func (e environment) refs(name, line string) []Ref {
+	_, value, _ := strings.Cut(line, "=")
+	if strings.HasPrefix(strings.TrimSpace(value), "'") {
+		return nil // single quotes: no interpolation in .env
+	}
+	var out []Ref
+	seen := map[string]bool{name: true}
+	flat := environment{project: e.project, passes: e.passes, flat: true}
+	for _, u := range uses(value, flat) {
+		if seen[u.v.Name] {
+			continue
+		}
+		seen[u.v.Name] = true
+		r := Ref{Name: u.v.Name, Set: u.v.Set, From: "unset"}
+		if _, ok := os.LookupEnv(u.v.Name); ok {
+			r.From = "the environment"
+		} else if u.v.Set {
+			r.From = flat.fileOrigin(u.v.Name).Location.String()
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // use is one occurrence of a variable in a raw string.
