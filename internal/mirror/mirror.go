@@ -1,7 +1,8 @@
 // Package mirror copies images registry to registry, without a Docker engine:
 // the whole multi-platform index by default so digests stay identical, only
 // the blobs and manifests the target lacks, streamed with bounded concurrency
-// across images and layers. Order keeps the target consistent if the copy is
+// across images and layers. An image the target already holds under another
+// tag costs one tag write. Order keeps the target consistent if the copy is
 // interrupted: every blob first, then child manifests by digest, and the tag
 // last, so a tag either points at a complete image or is untouched.
 package mirror
@@ -272,6 +273,18 @@ func (c *copier) copyOne(ctx context.Context, i int, img Image) Result {
 		dst = nil
 	}
 
+	// Meanwhile, whether the target holds this image under another tag (or
+	// none, as a resumed copy may leave it): then only the tag is missing.
+	byDigest := make(chan bool, 1)
+	if dst == nil || dst.Digest != src.Digest {
+		go func() {
+			_, err := c.puller.Head(ctx, img.Target.Context().Digest(src.Digest.String()))
+			byDigest <- err == nil
+		}()
+	} else {
+		byDigest <- false
+	}
+
 	root, err := c.walk(ctx, img.Source.Context(), src.Descriptor, src.Manifest, true)
 	if err != nil {
 		return fail(SideSource, img.Source, "read manifests", err)
@@ -303,52 +316,62 @@ func (c *copier) copyOne(ctx context.Context, i int, img Image) Result {
 	c.o.observer.Planned(i, len(blobs), total)
 
 	dstRepo := img.Target.Context()
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	for _, b := range blobs {
-		g.Go(func() error {
-			select {
-			case c.blobs <- struct{}{}:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			defer func() { <-c.blobs }()
-			sb := &sourceBlob{ctx: gctx, puller: c.puller, ref: img.Source.Context().Digest(b.Digest.String()), desc: b,
-				streamed: func(n int64) { c.o.observer.Streamed(i, n) }}
-			if err := c.pusher.Upload(gctx, dstRepo, sb); err != nil {
-				if e := sb.err(); e != nil {
-					return &Error{Image: img.Name, Side: SideSource, Ref: sb.ref.String(), Op: "read blob", Err: e}
-				}
-				return &Error{Image: img.Name, Side: SideTarget, Ref: dstRepo.Digest(b.Digest.String()).String(), Op: "write blob", Err: err}
-			}
-			copied := sb.opened()
-			mu.Lock()
-			if copied {
-				r.CopiedBlobs++
-				r.CopiedBytes += b.Size
-			} else {
-				r.SkippedBytes += b.Size
-			}
-			mu.Unlock()
-			c.o.observer.Blob(i, b.Size, copied)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		var me *Error
-		if errors.As(err, &me) {
-			r.Err = me
-			return r
+	if <-byDigest && !r.Filtered {
+		// A registry accepts a manifest only once everything it references
+		// is there, so the whole tree is present: skip every blob and
+		// child manifest and write just the tag.
+		r.SkippedBytes = total
+		for _, b := range blobs {
+			c.o.observer.Blob(i, b.Size, false)
 		}
-		return fail(SideTarget, img.Target, "copy blobs", err)
-	}
+	} else {
+		var mu sync.Mutex
+		g, gctx := errgroup.WithContext(ctx)
+		for _, b := range blobs {
+			g.Go(func() error {
+				select {
+				case c.blobs <- struct{}{}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				defer func() { <-c.blobs }()
+				sb := &sourceBlob{ctx: gctx, puller: c.puller, ref: img.Source.Context().Digest(b.Digest.String()), desc: b,
+					streamed: func(n int64) { c.o.observer.Streamed(i, n) }}
+				if err := c.pusher.Upload(gctx, dstRepo, sb); err != nil {
+					if e := sb.err(); e != nil {
+						return &Error{Image: img.Name, Side: SideSource, Ref: sb.ref.String(), Op: "read blob", Err: e}
+					}
+					return &Error{Image: img.Name, Side: SideTarget, Ref: dstRepo.Digest(b.Digest.String()).String(), Op: "write blob", Err: err}
+				}
+				copied := sb.opened()
+				mu.Lock()
+				if copied {
+					r.CopiedBlobs++
+					r.CopiedBytes += b.Size
+				} else {
+					r.SkippedBytes += b.Size
+				}
+				mu.Unlock()
+				c.o.observer.Blob(i, b.Size, copied)
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			var me *Error
+			if errors.As(err, &me) {
+				r.Err = me
+				return r
+			}
+			return fail(SideTarget, img.Target, "copy blobs", err)
+		}
 
-	// Manifests only now that every blob is there: children by digest, then
-	// the tag, which is the one write a reader can see.
-	n, err := c.putChildren(ctx, dstRepo, root)
-	r.Manifests = n
-	if err != nil {
-		return fail(SideTarget, img.Target, "write manifest", err)
+		// Manifests only now that every blob is there: children by digest, then
+		// the tag, which is the one write a reader can see.
+		n, err := c.putChildren(ctx, dstRepo, root)
+		r.Manifests = n
+		if err != nil {
+			return fail(SideTarget, img.Target, "write manifest", err)
+		}
 	}
 	if err := c.pusher.Put(ctx, img.Target, rawManifest{root.desc, root.raw}); err != nil {
 		return fail(SideTarget, img.Target, "write manifest", err)

@@ -238,6 +238,32 @@ func TestCopyKeepsDigestsThenOnlyChecks(t *testing.T) {
 	}
 }
 
+// TestNewTagOfAnImageTheTargetHasWritesOnlyTheTag: the same content under
+// a new tag (a release promoted from staging) moves no blob and no child
+// manifest: one PUT per image, of the tag.
+func TestNewTagOfAnImageTheTargetHasWritesOnlyTheTag(t *testing.T) {
+	f := newFixture(t, "api", "writer")
+	if _, err := f.copy(t); err != nil {
+		t.Fatal(err)
+	}
+	for k := range f.images {
+		f.images[k].Target = f.images[k].Target.Context().Tag("2024.11")
+	}
+	f.dst.reset()
+	res, err := f.copy(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Status != Copied || r.Digest != f.digests[i].String() || r.CopiedBytes != 0 || r.CopiedBlobs != 0 || r.Manifests != 1 {
+			t.Errorf("%s: %+v", r.Name, r)
+		}
+	}
+	if w := f.dst.writes(); w != len(f.images) {
+		t.Errorf("%d writes to the target, want %d (the tags)", w, len(f.images))
+	}
+}
+
 func TestCopySkipsBlobsTargetHas(t *testing.T) {
 	f := newFixture(t, "api")
 	// Put one of the image's layers in the target repository beforehand.
