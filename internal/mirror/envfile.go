@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -19,7 +20,14 @@ import (
 // is none, one line is appended. The result is re-read with compose's own dotenv parser and must
 // hold exactly the old values plus the new one, else nothing is written.
 // The old file is kept as path+".bak"; the write is atomic.
+//
+// A symlinked env file (a .env pointing at a shared file) is edited where it
+// points, so the link stays a link.
 func SetEnv(path, key, value string) (EnvEdit, error) {
+	path, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return EnvEdit{}, err
+	}
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return EnvEdit{}, err

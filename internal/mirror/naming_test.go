@@ -102,6 +102,28 @@ func TestSetEnvKeepsEveryOtherByte(t *testing.T) {
 	}
 }
 
+func TestSetEnvEditsWhereASymlinkPoints(t *testing.T) {
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared.env")
+	link := filepath.Join(dir, ".env")
+	if err := os.WriteFile(shared, []byte("R=old/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("shared.env", link); err != nil {
+		t.Fatal(err)
+	}
+	edit, err := SetEnv(link, "R", "new/")
+	if err != nil || !edit.Changed || edit.Backup != shared+".bak" {
+		t.Fatalf("%+v %v", edit, err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Error("the symlink was replaced by a file")
+	}
+	if b, _ := os.ReadFile(shared); string(b) != "R=new/\n" {
+		t.Errorf("shared file: %q", b)
+	}
+}
+
 func TestSetEnvQuotedDuplicateAndMissing(t *testing.T) {
 	cases := []struct{ before, want string }{
 		{"A=1\nR=\"old/\"\nR='older/'\n", "A=1\nR=\"new/\"\nR='new/'\n"},
