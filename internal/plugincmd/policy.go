@@ -144,6 +144,9 @@ within one region: --cluster-region warns about repositories elsewhere.`,
 			for _, w := range warnings {
 				fmt.Fprintln(dockerCli.Err(), "warning: "+w)
 			}
+			if clusterRegion == "" {
+				fmt.Fprintf(dockerCli.Err(), "note: cross-account pulls work only within one region (here %s); add --cluster-region REGION to check the puller's\n", regionsOf(repos))
+			}
 			fmt.Fprintln(dockerCli.Err(), "Attach this policy to each repository:")
 			for _, r := range repos {
 				fmt.Fprintf(dockerCli.Err(), "  aws ecr set-repository-policy --region %s --registry-id %s --repository-name %s --policy-text file://policy.json\n", r.Region, r.Account, r.Name)
@@ -248,6 +251,18 @@ narrows it. CircleCI: every job of the organization, unless
 	f.StringVar(&only, "only", "", "Print only the trust or the push document")
 	f.BoolVar(&create, "create-repositories", false, "Also allow creating the repositories (what `mirror` does on first use)")
 	return cmd
+}
+
+func regionsOf(repos []iampolicy.Repository) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range repos {
+		if !seen[r.Region] {
+			seen[r.Region] = true
+			out = append(out, r.Region)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // printCISteps says, on stderr, how the printed documents become a role:

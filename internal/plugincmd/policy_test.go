@@ -69,7 +69,7 @@ func TestPolicyRepositoryWarnsAboutClusterRegion(t *testing.T) {
 	if !strings.Contains(out, `"AWS": "arn:aws:iam::111111111111:role/puller"`) {
 		t.Errorf("stdout: %s", out)
 	}
-	if strings.Count(errOut, "warning: repository") != 6 || !strings.Contains(errOut, "us-east-1 but the cluster is in eu-west-2") {
+	if strings.Count(errOut, "warning: repository") != 6 || !strings.Contains(errOut, "us-east-1 but the cluster is in eu-west-2") || strings.Contains(errOut, "add --cluster-region") {
 		t.Errorf("stderr: %s", errOut)
 	}
 	// Same region: no warning.
@@ -77,9 +77,10 @@ func TestPolicyRepositoryWarnsAboutClusterRegion(t *testing.T) {
 	if err != nil || strings.Contains(errOut, "warning") {
 		t.Errorf("same region: %v %s", err, errOut)
 	}
-	// The repositories' own account needs no repository policy.
+	// The repositories' own account needs no repository policy; without
+	// --cluster-region the region rule is still stated.
 	_, errOut, err = runRoot(t, "policy", "repository", "-f", f, "--principal", "513558712013")
-	if err != nil || !strings.Contains(errOut, "a repository policy is only needed across accounts") {
+	if err != nil || !strings.Contains(errOut, "a repository policy is only needed across accounts") || !strings.Contains(errOut, "within one region (here us-east-1); add --cluster-region") {
 		t.Errorf("same account: %v %s", err, errOut)
 	}
 	_, _, err = runRoot(t, "policy", "repository", "-f", f, "--principal", "arn:aws:sts::111111111111:assumed-role/puller/s")
