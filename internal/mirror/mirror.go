@@ -273,8 +273,7 @@ func (c *copier) copyOne(ctx context.Context, i int, img Image) Result {
 		dst = nil
 	}
 
-	// Meanwhile, whether the target holds this image under another tag (or
-	// none, as a resumed copy may leave it): then only the tag is missing.
+	// Alongside the rest, whether the target holds this image by digest.
 	byDigest := make(chan bool, 1)
 	if dst == nil || dst.Digest != src.Digest {
 		go func() {
@@ -316,57 +315,52 @@ func (c *copier) copyOne(ctx context.Context, i int, img Image) Result {
 	c.o.observer.Planned(i, len(blobs), total)
 
 	dstRepo := img.Target.Context()
-	if <-byDigest && !r.Filtered {
-		// A registry accepts a manifest only once everything it references
-		// is there, so the whole tree is present: skip every blob and
-		// child manifest and write just the tag.
-		r.SkippedBytes = total
-		for _, b := range blobs {
-			c.o.observer.Blob(i, b.Size, false)
-		}
-	} else {
-		var mu sync.Mutex
-		g, gctx := errgroup.WithContext(ctx)
-		for _, b := range blobs {
-			g.Go(func() error {
-				select {
-				case c.blobs <- struct{}{}:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-				defer func() { <-c.blobs }()
-				sb := &sourceBlob{ctx: gctx, puller: c.puller, ref: img.Source.Context().Digest(b.Digest.String()), desc: b,
-					streamed: func(n int64) { c.o.observer.Streamed(i, n) }}
-				if err := c.pusher.Upload(gctx, dstRepo, sb); err != nil {
-					if e := sb.err(); e != nil {
-						return &Error{Image: img.Name, Side: SideSource, Ref: sb.ref.String(), Op: "read blob", Err: e}
-					}
-					return &Error{Image: img.Name, Side: SideTarget, Ref: dstRepo.Digest(b.Digest.String()).String(), Op: "write blob", Err: err}
-				}
-				copied := sb.opened()
-				mu.Lock()
-				if copied {
-					r.CopiedBlobs++
-					r.CopiedBytes += b.Size
-				} else {
-					r.SkippedBytes += b.Size
-				}
-				mu.Unlock()
-				c.o.observer.Blob(i, b.Size, copied)
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			var me *Error
-			if errors.As(err, &me) {
-				r.Err = me
-				return r
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for _, b := range blobs {
+		g.Go(func() error {
+			select {
+			case c.blobs <- struct{}{}:
+			case <-gctx.Done():
+				return gctx.Err()
 			}
-			return fail(SideTarget, img.Target, "copy blobs", err)
+			defer func() { <-c.blobs }()
+			sb := &sourceBlob{ctx: gctx, puller: c.puller, ref: img.Source.Context().Digest(b.Digest.String()), desc: b,
+				streamed: func(n int64) { c.o.observer.Streamed(i, n) }}
+			if err := c.pusher.Upload(gctx, dstRepo, sb); err != nil {
+				if e := sb.err(); e != nil {
+					return &Error{Image: img.Name, Side: SideSource, Ref: sb.ref.String(), Op: "read blob", Err: e}
+				}
+				return &Error{Image: img.Name, Side: SideTarget, Ref: dstRepo.Digest(b.Digest.String()).String(), Op: "write blob", Err: err}
+			}
+			copied := sb.opened()
+			mu.Lock()
+			if copied {
+				r.CopiedBlobs++
+				r.CopiedBytes += b.Size
+			} else {
+				r.SkippedBytes += b.Size
+			}
+			mu.Unlock()
+			c.o.observer.Blob(i, b.Size, copied)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		var me *Error
+		if errors.As(err, &me) {
+			r.Err = me
+			return r
 		}
+		return fail(SideTarget, img.Target, "copy blobs", err)
+	}
 
-		// Manifests only now that every blob is there: children by digest, then
-		// the tag, which is the one write a reader can see.
+	// Manifests only now that every blob is there: children by digest, then
+	// the tag, which is the one write a reader can see. When the target
+	// already holds the image by digest (under another tag, or none after
+	// an interrupted copy), a registry accepted it only with everything it
+	// references, so the children are there too: only the tag is new.
+	if !<-byDigest || r.Filtered {
 		n, err := c.putChildren(ctx, dstRepo, root)
 		r.Manifests = n
 		if err != nil {
