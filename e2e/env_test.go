@@ -80,6 +80,9 @@ func inDir(dir string) cmdOpt { return func(c *exec.Cmd) { c.Dir = dir } }
 // withEnv adds KEY=VALUE pairs; later ones win, as in exec.Cmd.
 func withEnv(kv ...string) cmdOpt { return func(c *exec.Cmd) { c.Env = append(c.Env, kv...) } }
 
+// withStdin feeds s to the command's standard input (a password for --password-stdin; never argv).
+func withStdin(s string) cmdOpt { return func(c *exec.Cmd) { c.Stdin = strings.NewReader(s) } }
+
 // cacheDir points the helper at its own token cache, so a scenario starts cold without touching the others.
 func cacheDir(dir string) cmdOpt { return withEnv("CURRENTS_CACHE_DIR=" + dir) }
 

@@ -98,16 +98,16 @@ wait_for() {
   done
 }
 
-# http_ok URL: whether a plain-HTTP GET of URL on loopback answers 200 (bash's /dev/tcp; no curl needed).
-http_ok() {
-  local rest=${1#http://} hostport path status
-  hostport=${rest%%/*}; path=/${rest#*/}
-  exec 9<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || return 1
+# http_ok URL: whether a plain-HTTP GET of URL on loopback answers 200 (bash's /dev/tcp; no curl needed). The body
+# is a subshell because a refused connection makes `exec` end the shell it runs in.
+http_ok() (
+  rest=${1#http://}
+  hostport=${rest%%/*} path=/${rest#*/}
+  exec 9<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || exit 1
   printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hostport" >&9
-  read -r -t 5 _ status _ <&9 || status=
-  exec 9<&-
+  read -r -t 5 _ status _ <&9 || exit 1
   [ "$status" = 200 ]
-}
+)
 
 # free_port: a loopback TCP port nobody listens on right now. The caller retries if it loses the race.
 free_port() {

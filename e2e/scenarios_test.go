@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -423,4 +424,61 @@ func doctorSays(out, status, check string) bool {
 		}
 	}
 	return false
+}
+
+// A stray `docker login` (the seed's cron job, or habit) must not break the helper: docker hands the credentials to
+// our helper's store, which keeps nothing, and config.json gains no static token. `docker logout` runs erase, which
+// drops the cached token: the next pull fetches a new one inside the same role session.
+func TestStrayDockerLoginAndLogout(t *testing.T) {
+	cache := fresh(t)
+	cfg := filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")
+
+	user, secret := helperGet(t, cache)
+	r := mustOK(t, run(t, "docker", []string{"login", e.alias, "--username", user, "--password-stdin"}, cache, withStdin(secret)))
+	if !strings.Contains(r.out, "Login Succeeded") {
+		t.Errorf("docker login did not succeed:\n%s", r)
+	}
+	// docker records that the host has a login (an empty auths entry) and hands the secret to the helper's store.
+	after, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		Auths       map[string]map[string]any
+		CredHelpers map[string]string
+	}
+	if err := json.Unmarshal(after, &conf); err != nil {
+		t.Fatalf("%s: %v", cfg, err)
+	}
+	if len(conf.Auths[e.alias]) != 0 || strings.Contains(string(after), secret) {
+		t.Errorf("docker login left a static token in %s (exactly what the helper replaces): auths[%q] has %d keys", cfg, e.alias, len(conf.Auths[e.alias]))
+	}
+	if conf.CredHelpers[e.alias] != "currents" {
+		t.Errorf("docker login dropped credHelpers[%q] from %s", e.alias, cfg)
+	}
+	mustOK(t, run(t, "docker", []string{"pull", repoRef("webhooks", tag)}, cache))
+	wantCalls(t, 1, 1)
+
+	mustOK(t, run(t, "docker", []string{"logout", e.alias}, cache))
+	mustOK(t, docker(t, "image", "prune", "--all", "--force"))
+	mustOK(t, run(t, "docker", []string{"pull", repoRef("webhooks", tag)}, cache))
+	wantCalls(t, 1, 2)
+}
+
+// helperGet asks our helper for the alias's credentials, as docker would, without recording the answer anywhere.
+func helperGet(t *testing.T, cache cmdOpt) (user, secret string) {
+	t.Helper()
+	c := exec.Command("docker-credential-currents", "get")
+	c.Env = os.Environ()
+	cache(c)
+	c.Stdin = strings.NewReader(e.alias)
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("docker-credential-currents get %s: %v", e.alias, err)
+	}
+	var creds struct{ Username, Secret string }
+	if err := json.Unmarshal(out, &creds); err != nil || creds.Username == "" || creds.Secret == "" {
+		t.Fatalf("docker-credential-currents get %s answered no credentials (%v)", e.alias, err)
+	}
+	return creds.Username, creds.Secret
 }
