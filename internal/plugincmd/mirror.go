@@ -226,6 +226,9 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 	var copies []mirror.Image
 	byKey := map[string]int{}
 	retagged := 0
+	// literal are the services whose image no variable writes: no env line
+	// can point them at the mirror, the compose file must.
+	var literal []string
 	for _, si := range images {
 		source := si.svc.Ref
 		target, err := mirror.Rehome(si.svc.Image, si.from, prefix)
@@ -244,6 +247,9 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 			default:
 				fmt.Fprintf(errOut, "%s: pinned by digest, so --tag does not apply; mirroring %s\n", si.svc.Name, source)
 			}
+		}
+		if si.repoVar == nil && source.String() != target.String() {
+			literal = append(literal, fmt.Sprintf("%s:  image: %s", si.svc.Name, target))
 		}
 		key := source.String() + " " + target.String()
 		if k, ok := byKey[key]; ok {
@@ -309,6 +315,16 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 			fmt.Fprintln(errOut, "not changing the env file: some images are not in the mirror; rerun to resume")
 		}
 		return ExitNotPullable
+	}
+	if len(literal) > 0 {
+		w := out
+		if fl.format == "json" {
+			w = errOut
+		}
+		fmt.Fprintln(w, "\nThese services write their image without a variable, so no env line moves them; edit the compose file:")
+		for _, l := range literal {
+			fmt.Fprintln(w, "  "+l)
+		}
 	}
 	if len(env) == 0 {
 		if fl.format != "json" && allFrom(copies, prefix) {

@@ -178,6 +178,29 @@ func TestMirrorTagReadsAndWritesThatTag(t *testing.T) {
 	}
 }
 
+// TestMirrorNamesServicesNoVariableCanMove: an image written literally is
+// mirrored under the prefix too, and the user is told to edit the compose
+// file for it, since --write-env cannot.
+func TestMirrorNamesServicesNoVariableCanMove(t *testing.T) {
+	src, dst, dir := mirrorFixture(t)
+	overlay := filepath.Join(dir, "extra.yaml")
+	y := fmt.Sprintf("services:\n  cache:\n    image: %s/currents/on-prem/writer:staging\n", src.Host())
+	if err := os.WriteFile(overlay, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prefix := dst.Host() + "/m/"
+	out, errOut, err := runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "-f", overlay, "--to", prefix)
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out, errOut)
+	}
+	if !strings.Contains(out, "no env line moves them; edit the compose file:\n  cache:  image: "+prefix+"writer:staging\n") {
+		t.Errorf("stdout:\n%s", out)
+	}
+	if strings.Contains(out, "  api:  image:") {
+		t.Errorf("a service written with the variable listed as literal:\n%s", out)
+	}
+}
+
 // TestMirrorTagNeedsATagVariable: with every tag written literally, --tag
 // could only produce a mirror the stack never uses, so it is refused.
 func TestMirrorTagNeedsATagVariable(t *testing.T) {
