@@ -3,6 +3,8 @@ package probe
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,6 +36,9 @@ func TestExplain(t *testing.T) {
 		{&transport.Error{StatusCode: http.StatusTooManyRequests}, Failed, "--jobs"},
 		{context.DeadlineExceeded, Unreachable, "CURRENTS_TIMEOUT"},
 		{errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), Unreachable, "network"},
+		{fmt.Errorf("Get %q: %w; Get %q: %w", "https://h/v2/", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}, "http://h/v2/", errors.New("x")),
+			Unreachable, "cannot reach " + host + ": connect: connection refused check"},
+		{&net.DNSError{Err: "no such host", Name: "h", IsNotFound: true}, Unreachable, "cannot reach " + host + ": no such host check"},
 	}
 	for _, c := range cases {
 		st, msg, fix := p.explain(host, helper, advice{ecr: true}, c.err, ref)

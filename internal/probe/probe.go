@@ -316,11 +316,11 @@ func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred Cred
 		have = append(have, platforms.Format(m.platform))
 	}
 	r.Status = NoPlatform
-	kind := "a single-platform image"
 	if c.index {
-		kind = "a multi-platform index"
+		r.Message = fmt.Sprintf("%s has no image for %s (its index has: %s)", ref, r.Platform, orNone(have))
+	} else {
+		r.Message = fmt.Sprintf("%s is a single-platform image for %s, not %s", ref, orNone(have), r.Platform)
 	}
-	r.Message = fmt.Sprintf("%s is %s with no image for %s (it has: %s)", ref, kind, r.Platform, orNone(have))
 	if !c.index && r.Image.Platform == "" && p.platformFrom == "" {
 		// Without a requested platform docker pulls it with a warning;
 		// the container then dies with "exec format error".
@@ -331,12 +331,15 @@ func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred Cred
 	case r.Image.Platform != "":
 		fix += ", or set the service's platform: to one it has"
 	case p.platformFrom != "":
-		fix += ", or unset " + p.platformFrom + " / set the service's platform: to one it has"
+		fix += ", or unset " + p.platformFrom + ", or set the service's platform: to one it has"
 	default:
 		fix += ", or run it on a host of a platform it has"
 	}
 	r.Fix = fix
 }
+
+// Platform is the platform checked for images without one of their own.
+func (p *Prober) Platform() string { return platforms.Format(p.platform) }
 
 // want is the platform docker pulls for a service: its platform:, else the
 // host's, normalised as docker normalises it (x86_64 is amd64, arm64 is v8).
@@ -492,7 +495,18 @@ func (p *Prober) explain(host string, cred Credential, a advice, err error, ref 
 	if !errors.As(err, &terr) {
 		var nerr net.Error
 		if errors.As(err, &nerr) || strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "no such host") {
-			return Unreachable, fmt.Sprintf("cannot reach %s: %v", host, err), "check the registry address in the image reference and the network"
+			// ggcr tries https then http for loopback hosts: the cause is
+			// the same, say it once.
+			why := err.Error()
+			var op *net.OpError
+			var dns *net.DNSError
+			switch {
+			case errors.As(err, &dns):
+				why = "no such host"
+			case errors.As(err, &op) && op.Err != nil:
+				why = op.Err.Error()
+			}
+			return Unreachable, fmt.Sprintf("cannot reach %s: %s", host, why), "check the registry host in the image reference, and the network path to it"
 		}
 		return Failed, fmt.Sprintf("%s: %v", what, err), ""
 	}

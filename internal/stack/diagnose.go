@@ -54,11 +54,18 @@ func diagnose(svc *Service, env environment) {
 
 	ref, err := name.ParseReference(svc.Image)
 	if err != nil {
-		svc.Diagnostics = append(svc.Diagnostics, Diagnostic{
+		d := Diagnostic{
 			Severity: Error, Code: CodeInvalidReference,
 			Message: fmt.Sprintf("%q (at %s) is not a valid image reference: %v", svc.Image, at, err),
 			Fix:     "write the image as [registry/]repository[:tag|@digest], lowercase, with a non-empty tag",
-		})
+		}
+		if lower := lowercaseName(svc.Image); lower != svc.Image {
+			if _, lerr := name.ParseReference(lower); lerr == nil {
+				d.Message = fmt.Sprintf("%q (at %s) is not a valid image reference: repository names must be lowercase", svc.Image, at)
+				d.Fix = fmt.Sprintf("write it in lowercase: %s", lower)
+			}
+		}
+		svc.Diagnostics = append(svc.Diagnostics, d)
 		return
 	}
 	svc.Ref = ref
@@ -186,4 +193,13 @@ func emptyVariable(svc *Service, v Variable, env environment) Diagnostic {
 		d.Fix = fmt.Sprintf("unset %s in the environment (unset %s) so the value at %s applies, or give it a value", v.Name, v.Name, file)
 	}
 	return d
+}
+
+// lowercaseName lowercases a reference's name, leaving the tag (which may be
+// mixed case) alone.
+func lowercaseName(image string) string {
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") && !strings.Contains(image, "@") {
+		return strings.ToLower(image[:i]) + image[i:]
+	}
+	return strings.ToLower(image)
 }

@@ -317,6 +317,9 @@ func TestInvalidReferenceAndImplicitLatest(t *testing.T) {
 	if got := codes(service(t, st, "upper")); !reflect.DeepEqual(got, []string{CodeInvalidReference}) {
 		t.Errorf("upper: %v", got)
 	}
+	if d := service(t, st, "upper").Diagnostics[0]; !strings.HasSuffix(d.Message, "repository names must be lowercase") || d.Fix != "write it in lowercase: registry.example.com/currents/api:1" {
+		t.Errorf("upper: %+v", d)
+	}
 	if got := codes(service(t, st, "notag")); !reflect.DeepEqual(got, []string{CodeImplicitLatest}) {
 		t.Errorf("notag: %v", got)
 	}
@@ -470,6 +473,10 @@ func TestSelectedServices(t *testing.T) {
 	if want := []string{"api:pull", "debug:disabled", "writer:pull"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("services = %v, want %v", got, want)
 	}
+	st, err = LoadSelection(context.Background(), Options{Files: files}, Selection{Services: []string{"api"}, NoDeps: true})
+	if err != nil || len(st.Services) != 2 || st.Services[0].Name != "api" || st.Services[1].Kind != Disabled {
+		t.Errorf("--no-deps api: %v %+v", err, st)
+	}
 	st, err = Load(context.Background(), Options{Files: files}, "debug")
 	if err != nil || len(st.Services) != 1 || st.Services[0].Kind != Pulled {
 		t.Errorf("naming a profile service enables it: %v %+v", err, st)
@@ -477,5 +484,27 @@ func TestSelectedServices(t *testing.T) {
 	var le *LoadError
 	if _, err := Load(context.Background(), Options{Files: files}, "nope"); !errors.As(err, &le) {
 		t.Errorf("unknown service: %v", err)
+	}
+}
+
+// Compose reads COMPOSE_* settings from .env too (docker compose's
+// setEnvWithDotEnv); the OS environment still wins.
+func TestComposeSettingsFromDotEnv(t *testing.T) {
+	cleanEnv(t)
+	tmp := t.TempDir()
+	abs, _ := filepath.Abs(dir)
+	dotenv := "COMPOSE_FILE=" + abs + "/compose.yaml:" + abs + "/variants/extras.yaml\nCOMPOSE_PROFILES=debug\nCOMPOSE_PROJECT_NAME=fromdotenv\n" +
+		"DC_CURRENTS_IMAGE_REPOSITORY=r.example/\nDC_CURRENTS_IMAGE_TAG=1\n"
+	if err := os.WriteFile(filepath.Join(tmp, ".env"), []byte(dotenv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(tmp)
+	st := load(t, Options{})
+	if st.Name != "fromdotenv" || service(t, st, "debug").Kind != Pulled || service(t, st, "migrate").Kind != BuildOnly {
+		t.Errorf("name %q, services %+v", st.Name, st.Services)
+	}
+	t.Setenv("COMPOSE_PROJECT_NAME", "fromenv")
+	if st := load(t, Options{}); st.Name != "fromenv" {
+		t.Errorf("the environment must win: %q", st.Name)
 	}
 }
