@@ -538,3 +538,40 @@ func TestParallelRefusedGetsAskAWSOnce(t *testing.T) {
 	}
 	w.prove(w.mustGet(w.reg.Host(), nil))
 }
+
+// TestProfileWithRole: the role can also come from an AWS profile (role_arn,
+// source_profile, external_id), either the default chain's AWS_PROFILE for a
+// host without an entry, or an entry's profile key. The SDK assumes the role;
+// the helper caches that session like its own, so an ECR refresh inside it
+// needs no second AssumeRole, and a warm get needs no AWS at all.
+func TestProfileWithRole(t *testing.T) {
+	w := newWorld(t)
+	aws := filepath.Join(w.home, ".aws")
+	os.MkdirAll(aws, 0o700)
+	os.WriteFile(filepath.Join(aws, "config"), []byte(fmt.Sprintf("[profile vendor]\nrole_arn = %s\nexternal_id = %s\nsource_profile = ops\n", w.role, externalID)), 0o600)
+	os.WriteFile(filepath.Join(aws, "credentials"), []byte(fmt.Sprintf("[ops]\naws_access_key_id = %s\naws_secret_access_key = %s\n", w.user.AccessKeyID, w.user.SecretAccessKey)), 0o600)
+	noKeys := map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+
+	realHost := w.aws.Account() + ".dkr.ecr." + w.aws.Region() + ".amazonaws.com"
+	env := map[string]string{"AWS_PROFILE": "vendor", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+	w.prove(w.mustGet(realHost, env))
+	w.prove(w.mustGet(realHost, env))
+	if err := client.Erase(w.prog(bin.lean, env), realHost); err != nil {
+		t.Fatal(err)
+	}
+	w.prove(w.mustGet(realHost, env))
+	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 2 {
+		t.Errorf("AWS_PROFILE with role_arn: %+v; want 1 AssumeRole (the SDK's session, cached) and 2 tokens (the second after erase)", c)
+	}
+
+	// The same profile named by an entry (kind profile): its own cache file.
+	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    profile: vendor\n", w.reg.Host(), w.reg.Account(), w.reg.Region()))
+	w.prove(w.mustGet(w.reg.Host(), noKeys))
+	w.prove(w.mustGet(w.reg.Host(), noKeys))
+	if c := w.aws.Counts(); c.AssumeRole != 2 || c.GetAuthorizationToken != 3 {
+		t.Errorf("entry with profile: %+v; want one more AssumeRole and token", c)
+	}
+	if n := len(w.cacheFiles()); n != 2 {
+		t.Errorf("%d cache files, want one per principal (2)", n)
+	}
+}
