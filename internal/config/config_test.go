@@ -163,6 +163,7 @@ func TestErrorsNameFileEntryKeyAndFix(t *testing.T) {
 		{"region mismatch", "registries:\n  - host: 513558712013.dkr.ecr.us-east-1.amazonaws.com\n    region: eu-west-1\n", []string{`key "region"`, "differs"}},
 		{"external id without role", "registries:\n" + alias + "    external_id: abc\n", []string{`key "external_id"`, "only applies when the entry assumes a role", "add role_arn"}},
 		{"web identity with profile", "registries:\n" + alias + "    role_arn: arn:aws:iam::123456789012:role/x\n    profile: p\n    web_identity_token_file: /t\n", []string{`key "web_identity_token_file"`, "cannot be combined with profile"}},
+		{"relative token file", "registries:\n" + alias + "    role_arn: arn:aws:iam::123456789012:role/x\n    web_identity_token_file: token\n", []string{":6:", `key "web_identity_token_file"`, "not an absolute path"}},
 		{"empty value", "registries:\n" + alias + "    profile:\n", []string{`key "profile"`, "is empty"}},
 		{"bad timeout", "timeout: 2h\n", []string{`key "timeout"`, "outside 1s..10m"}},
 		{"not yaml", "registries: [\n", []string{"not valid YAML"}},

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -302,8 +303,13 @@ func (p *parser) entry(index int, n *yaml.Node) (Entry, bool) {
 	if s, _, ok = get("profile", "profile: vendor-source"); ok {
 		e.Profile = s
 	}
-	if s, _, ok = get("web_identity_token_file", "web_identity_token_file: /var/run/secrets/token"); ok {
-		e.WebIdentityTokenFile = s
+	if s, line, ok = get("web_identity_token_file", "web_identity_token_file: /var/run/secrets/token"); ok {
+		if !filepath.IsAbs(s) {
+			// Docker runs the helper from whatever directory docker was run in.
+			bad(line, "web_identity_token_file", fmt.Sprintf("%q is not an absolute path", s), "write the full path, e.g. web_identity_token_file: /var/run/secrets/token")
+		} else {
+			e.WebIdentityTokenFile = s
+		}
 	}
 	if _, given := vals["role_arn"]; !given {
 		for _, k := range []string{"external_id", "session_name", "duration", "web_identity_token_file"} {
