@@ -7,7 +7,5 @@ import (
 	"github.com/currentsdev/currents/internal/ecr"
 )
 
-// newAWS builds the client doctor drives, as the doctor command does: AWS's Date headers go to clock.
-func newAWS(clock *doctor.ServerClock) doctor.AWS {
-	return ecr.New(ecr.WithTimeout(10*time.Second), ecr.WithResponseHook(clock.Observe))
-}
+// newAWS builds the client doctor drives, as the doctor command does.
+func newAWS() doctor.AWS { return ecr.New(ecr.WithTimeout(10 * time.Second)) }

@@ -91,18 +91,19 @@ type AWS interface {
 	AssumeRole(ctx context.Context, t config.Target, src tokencache.Session) (tokencache.Session, error)
 	AuthorizationToken(ctx context.Context, t config.Target, creds tokencache.Session) (tokencache.Token, error)
 	CallerIdentity(ctx context.Context, t config.Target, creds tokencache.Session) (ecr.Identity, error)
+	// Skew is AWS's clock minus this machine's, from the Date header of the last AWS response.
+	Skew() time.Duration
 }
 
 // Doctor runs the checks. Build it with New.
 type Doctor struct {
-	aws        AWS
-	config     func() (*config.Config, error)
-	cache      func() (*tokencache.Cache, error)
-	serverTime func() (time.Time, time.Time, bool)
-	lookPath   func(string) (string, error)
-	now        func() time.Time
-	transport  http.RoundTripper
-	getenv     func(string) string
+	aws       AWS
+	config    func() (*config.Config, error)
+	cache     func() (*tokencache.Cache, error)
+	lookPath  func(string) (string, error)
+	now       func() time.Time
+	transport http.RoundTripper
+	getenv    func(string) string
 }
 
 // Option configures a Doctor.
@@ -113,12 +114,6 @@ func WithConfig(f func() (*config.Config, error)) Option { return func(d *Doctor
 
 // WithCache sets how the token cache is opened (default tokencache.Open()).
 func WithCache(f func() (*tokencache.Cache, error)) Option { return func(d *Doctor) { d.cache = f } }
-
-// WithServerTime gives the clock check the Date header of the latest AWS response and the local time it
-// arrived at; ok is false when no response has been seen.
-func WithServerTime(f func() (server, local time.Time, ok bool)) Option {
-	return func(d *Doctor) { d.serverTime = f }
-}
 
 // WithLookPath replaces exec.LookPath (tests).
 func WithLookPath(f func(string) (string, error)) Option { return func(d *Doctor) { d.lookPath = f } }
@@ -183,6 +178,7 @@ type run struct {
 	creds   tokencache.Session
 	token   tokencache.Token
 	haveTok bool
+	reached bool // some AWS call got an answer, so the client knows AWS's clock
 }
 
 func (r *run) add(name string, s Status, detail, fix string) {
@@ -339,6 +335,9 @@ func (r *run) timeout() (context.Context, context.CancelFunc) {
 func (r *run) awsFail(name string, err error, prefix string) {
 	detail, fix := err.Error(), ""
 	var e *ecr.Error
+	if errors.As(err, &e) && e.Code != "" {
+		r.reached = true
+	}
 	if errors.As(err, &e) && e.Fix != "" {
 		fix = e.Fix
 		detail = strings.TrimSuffix(detail, "; "+e.Fix)
@@ -371,7 +370,7 @@ func (r *run) checkSource() bool {
 		r.awsFail(CheckSource, err, "")
 		return false
 	}
-	r.source, r.caller = src, id.ARN
+	r.source, r.caller, r.reached = src, id.ARN, true
 	kind := "long-term access key"
 	if !src.Expires.IsZero() {
 		kind = "temporary credentials valid until " + stamp(src.Expires, r.d.now())
@@ -402,7 +401,7 @@ func (r *run) checkAssume() bool {
 		r.awsFail(CheckAssume, err, prefix)
 		return false
 	}
-	r.creds = creds
+	r.creds, r.reached = creds, true
 	who := "a role session"
 	if id, err := r.d.aws.CallerIdentity(ctx, r.target, creds); err == nil {
 		who = id.ARN
@@ -423,39 +422,32 @@ func (r *run) checkToken() bool {
 		r.awsFail(CheckToken, err, "")
 		return false
 	}
-	r.token, r.haveTok = tok, true
+	r.token, r.haveTok, r.reached = tok, true, true
 	r.add(CheckToken, Pass, fmt.Sprintf("ECR token for account %s in %s, valid until %s", r.target.Registry.Account, r.target.Registry.Region,
 		stamp(tok.Expires, r.d.now())), "")
 	return true
 }
 
 func (r *run) checkClock() {
-	if r.d.serverTime == nil {
-		r.add(CheckClock, Skip, "no AWS response to compare with", "")
+	if !r.reached {
+		r.add(CheckClock, Skip, "not run: no AWS response to compare with", "")
 		return
 	}
-	server, local, ok := r.d.serverTime()
-	if !ok {
-		r.add(CheckClock, Skip, "no AWS response to compare with (the AWS checks did not reach AWS)", "")
-		return
-	}
-	// The Date header is truncated to the second: on average it is half a second behind the moment it names.
-	skew := local.Sub(server.Add(500 * time.Millisecond)).Round(time.Second)
-	ahead := "ahead of"
+	skew := r.d.aws.Skew().Round(time.Second) // AWS's clock minus ours
+	behind := "behind"
 	if skew < 0 {
-		ahead = "behind"
+		behind = "ahead of"
 	}
 	abs := skew.Abs()
-	if abs > MaxSkew {
-		r.add(CheckClock, Fail, fmt.Sprintf("this machine's clock is %s %s AWS's (Date header %s)", abs, ahead, server.UTC().Format(time.RFC3339)),
+	switch {
+	case abs > MaxSkew:
+		r.add(CheckClock, Fail, fmt.Sprintf("this machine's clock is %s %s AWS's (from the Date header of AWS's last answer)", abs, behind),
 			"synchronise the clock: `timedatectl set-ntp true` (systemd) or start chrony/ntpd; tokens are judged by this clock")
-		return
-	}
-	if abs == 0 {
+	case abs == 0:
 		r.add(CheckClock, Pass, "clock agrees with AWS's Date header to the second", "")
-		return
+	default:
+		r.add(CheckClock, Pass, fmt.Sprintf("clock %s %s AWS's, within the %s allowed", abs, behind, MaxSkew), "")
 	}
-	r.add(CheckClock, Pass, fmt.Sprintf("clock %s %s AWS's, within the %s allowed", abs, ahead, MaxSkew), "")
 }
 
 func (r *run) checkRegistry() {

@@ -101,8 +101,7 @@ func (w *world) configure(t *testing.T, role, extID string) {
 
 func (w *world) doctor(t *testing.T) doctor.Report {
 	t.Helper()
-	clock := doctor.NewServerClock(nil)
-	d := doctor.New(newAWS(clock), doctor.WithServerTime(clock.Latest))
+	d := doctor.New(newAWS())
 	rep := d.Run(context.Background(), w.reg.Host())
 	out, _ := json.MarshalIndent(rep, "", "  ")
 	t.Logf("report:\n%s", out)

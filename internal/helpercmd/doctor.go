@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/doctor"
+	"github.com/currentsdev/currents/internal/ecr"
 	"github.com/currentsdev/currents/internal/registry"
 )
 
@@ -32,7 +33,11 @@ names this helper. Exit status: 0 when every check passes, 1 when any fails.`,
 			if format != "text" && format != "json" {
 				return fmt.Errorf("--format %q: use text or json", format)
 			}
-			d := newDoctor(a)
+			aws, err := a.AWS()
+			if err != nil {
+				aws = ecr.New(ecr.WithLogger(a.Log)) // a bad currents.yaml is for doctor to report, not to stop it
+			}
+			d := doctor.New(aws, doctor.WithConfig(a.Config))
 			var hosts []string
 			if host != "" {
 				h, err := registry.Normalize(host)
