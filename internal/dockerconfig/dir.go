@@ -4,9 +4,11 @@
 package dockerconfig
 
 import (
-	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/currentsdev/currents/internal/config"
 )
 
 // FileName is the docker CLI's configuration file inside the config directory.
@@ -17,7 +19,7 @@ const FileName = "config.json"
 const BackupSuffix = ".bak"
 
 // Dir returns the docker config directory exactly as the docker CLI chooses it: the --config flag value when
-// one is given, else $DOCKER_CONFIG, else ~/.docker.
+// one is given, else $DOCKER_CONFIG, else ~/.docker (HOME, or the user's passwd entry without it).
 func Dir(flagValue string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
@@ -25,9 +27,10 @@ func Dir(flagValue string) (string, error) {
 	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
 		return d, nil
 	}
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" {
-		return "", errors.New("cannot find the docker config directory: neither DOCKER_CONFIG nor HOME is set; set DOCKER_CONFIG")
+	// Without HOME (services, cron) docker falls back to the passwd entry; so does config.HomeDir.
+	home, err := config.HomeDir()
+	if err != nil {
+		return "", fmt.Errorf("cannot find the docker config directory: DOCKER_CONFIG is not set and %v; set DOCKER_CONFIG", err)
 	}
 	return filepath.Join(home, ".docker"), nil
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/docker/cli/cli/config/configfile"
+
+	"github.com/currentsdev/currents/internal/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/dockerconfig/golden")
@@ -490,6 +492,16 @@ func TestDirFollowsDockerPrecedence(t *testing.T) {
 	}
 	if p, _ := Path(""); p != "/etc/docker-client/config.json" {
 		t.Errorf("Path = %q", p)
+	}
+	// Services and cron often run without HOME: docker then uses the passwd entry, and so do we.
+	t.Setenv("DOCKER_CONFIG", "")
+	os.Unsetenv("HOME")
+	want, err := config.HomeDir()
+	if err != nil {
+		t.Skipf("no passwd home here: %v", err)
+	}
+	if d, err := Dir(""); err != nil || d != filepath.Join(want, ".docker") {
+		t.Errorf("without HOME: %q, %v; want %s/.docker", d, err, want)
 	}
 }
 
