@@ -3,6 +3,8 @@ package dockerconfig
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -100,4 +102,29 @@ func ECRTokenExpiry(password string) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(secs, 0).UTC()
+}
+
+// EnvAuthConfig is the variable newer docker CLIs read credentials from before config.json: a JSON document
+// {"auths": {HOST: {"auth": BASE64}}} whose entries win over credHelpers.
+const EnvAuthConfig = "DOCKER_AUTH_CONFIG"
+
+// EnvAuthKeys returns the keys of value's "auths" that name host (value is DOCKER_AUTH_CONFIG's content).
+func EnvAuthKeys(value, host string) ([]string, error) {
+	if strings.TrimSpace(value) == "" {
+		return nil, nil
+	}
+	var doc struct {
+		Auths map[string]json.RawMessage `json:"auths"`
+	}
+	if err := json.Unmarshal([]byte(value), &doc); err != nil {
+		return nil, fmt.Errorf("%s is not valid JSON: %v", EnvAuthConfig, err)
+	}
+	var keys []string
+	for k := range doc.Auths {
+		if Hostname(k) == host {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
 }

@@ -269,6 +269,15 @@ func (r *run) checkDocker() {
 		return
 	}
 	configure := fmt.Sprintf("run `%s configure --registry %s --role-arn ROLE_ARN`", helperBinary, r.host)
+	// Newer docker CLIs take DOCKER_AUTH_CONFIG's entries before config.json's credHelpers.
+	if keys, err := dockerconfig.EnvAuthKeys(r.d.getenv(dockerconfig.EnvAuthConfig), r.host); err != nil || len(keys) > 0 {
+		detail := fmt.Sprintf("%s has an entry %q for %s, which docker uses instead of %s", dockerconfig.EnvAuthConfig, strings.Join(keys, ", "), r.host, helperBinary)
+		if err != nil {
+			detail = err.Error() + "; docker ignores it and prints an error"
+		}
+		r.add(CheckDocker, Fail, detail, "unset "+dockerconfig.EnvAuthConfig+", or remove "+r.host+" from it")
+		return
+	}
 	h, ok := f.CredHelper(r.host)
 	switch {
 	case !ok && !f.Exists():

@@ -55,6 +55,7 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Setenv("HOME", w.home)
 	t.Setenv("DOCKER_CONFIG", filepath.Join(w.home, ".docker"))
+	t.Setenv("DOCKER_AUTH_CONFIG", "")
 	t.Setenv(config.EnvConfig, "")
 	t.Setenv("CURRENTS_CACHE_DIR", filepath.Join(w.home, "cache"))
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(w.home, "no-aws-config"))
@@ -275,6 +276,15 @@ func TestNotRegisteredAndNoEntry(t *testing.T) {
 	expect(t, rep, doctor.CheckDocker, doctor.Fail, "does not exist", "configure --registry "+w.reg.Host())
 	expect(t, rep, doctor.CheckConfig, doctor.Fail, "not an ECR hostname", "--account ACCOUNT --region REGION")
 	expect(t, rep, doctor.CheckSource, doctor.Skip)
+}
+
+func TestDockerAuthConfigOverridesTheHelper(t *testing.T) {
+	w := newWorld(t)
+	t.Setenv("DOCKER_AUTH_CONFIG", `{"auths":{"https://`+w.reg.Host()+`":{"auth":"QVdTOnN0YWxl"}}}`)
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckDocker, doctor.Fail, "DOCKER_AUTH_CONFIG has an entry", "unset DOCKER_AUTH_CONFIG")
+	t.Setenv("DOCKER_AUTH_CONFIG", `{"auths":{"other.example.com":{"auth":"QVdTOnN0YWxl"}}}`)
+	expect(t, w.doctor(t), doctor.CheckDocker, doctor.Pass)
 }
 
 func TestHelperThatCannotRun(t *testing.T) {

@@ -38,6 +38,7 @@ func setupHome(t *testing.T) string {
 	dir := filepath.Join(t.TempDir(), ".docker")
 	t.Setenv("HOME", filepath.Dir(dir))
 	t.Setenv("DOCKER_CONFIG", dir)
+	t.Setenv("DOCKER_AUTH_CONFIG", "")
 	t.Setenv(config.EnvConfig, "")
 	return dir
 }
