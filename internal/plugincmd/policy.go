@@ -294,6 +294,9 @@ func (p *policyFlags) repositories(ctx context.Context, errOut io.Writer) ([]iam
 		if prefix, err = mirror.ParsePrefix(p.to); err != nil {
 			return nil, err
 		}
+		if err := checkECRHost(prefix.Registry()); err != nil {
+			return nil, fmt.Errorf("--to %s: %w", prefix, err)
+		}
 	}
 	cfg, cfgErr := config.FromEnv()
 	if cfgErr != nil {
@@ -322,6 +325,26 @@ func (p *policyFlags) repositories(ctx context.Context, errOut io.Writer) ([]iam
 		return nil, errors.New("none of the stack's images is in an ECR registry; to write policies for an ECR mirror, add --to ACCOUNT.dkr.ecr.REGION.amazonaws.com/PREFIX/")
 	}
 	return out, nil
+}
+
+// checkECRHost explains why a host that looks like an ECR registry
+// (ACCOUNT.dkr.ecr.REGION.amazonaws.com) is not one, instead of leaving it
+// out as "not ECR".
+func checkECRHost(host string) error {
+	if _, ok := registry.Parse(host); ok {
+		return nil
+	}
+	labels := strings.Split(host, ".")
+	if len(labels) < 4 || !strings.HasPrefix(labels[1], "dkr") {
+		return nil // not meant as ECR
+	}
+	if err := iampolicy.ValidateAccount(labels[0]); err != nil {
+		return err
+	}
+	if err := iampolicy.ValidateRegion(labels[3]); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s is not an ECR registry host: expected ACCOUNT.dkr.ecr.REGION.amazonaws.com (.amazonaws.com.cn in China)", host)
 }
 
 // ecrRepository maps a repository to its ECR account and region: from the

@@ -159,6 +159,9 @@ func TestPolicyCITrustUnderAMirrorPrefix(t *testing.T) {
 		"--github-repo a/b --only both":       "--only",
 		"--github-repo a/b --to docker.io/x":  "none of the stack's images is in an ECR registry",
 		"--github-repo a/b --github-ref main": "full ref",
+		"--github-repo a/b --to 2222.dkr.ecr.eu-west-2.amazonaws.com/m/":                   "AWS account ID \"2222\" must be exactly 12 digits",
+		"--github-repo a/b --to 222222222222.dkr.ecr.eu-wst.amazonaws.com/m/":              "\"eu-wst\" is not an AWS region",
+		"--github-repo a/b --to 222222222222.dkr.ecr.eu-west-2.amazon.com/m/":              "not an ECR registry host",
 		"--circleci-org 4a5c7e3e-0b5f-4d1c-9e2a-3f6b8c1d2e7f --github-ref refs/heads/main": "narrow --github-repo",
 	} {
 		a := append([]string{"policy", "ci-trust", "-f", f}, strings.Fields(args)...)
