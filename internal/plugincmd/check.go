@@ -94,7 +94,7 @@ cannot be loaded, 125 a usage error.`,
 	project.AddFlags(f)
 	f.StringVar(&out.format, "format", "table", "Output format: table or json")
 	f.BoolVarP(&out.quiet, "quiet", "q", false, "Print only unpullable images; the exit status tells the rest")
-	f.IntVar(&out.jobs, "jobs", probe.DefaultJobs, "Manifest requests in flight at once")
+	f.IntVar(&out.jobs, "jobs", probe.DefaultJobs, "Images resolved at once (each sends at most two requests at a time)")
 	f.BoolVar(&noDeps, "no-deps", false, "Check the named services without their dependencies (as up --no-deps)")
 	return cmd
 }

@@ -1,7 +1,8 @@
 // Package probe proves that images are pullable without pulling them: it
 // finds each registry's credentials as docker does, authenticates once per
-// registry, HEADs every manifest concurrently, checks an index for the wanted
-// platform and explains each failure in terms of what to do.
+// registry, HEADs (and reads) every manifest concurrently, checks that the
+// wanted platform is served (an index's entries, or a single image's config)
+// and explains each failure in terms of what to do.
 package probe
 
 import (
@@ -21,6 +22,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -99,7 +101,8 @@ type Option func(*Prober)
 // WithTransport sets the base HTTP transport (tests count requests with it).
 func WithTransport(t http.RoundTripper) Option { return func(p *Prober) { p.transport = t } }
 
-// WithJobs bounds how many manifest requests run at once.
+// WithJobs bounds how many images are resolved at once; each has at most
+// two small requests in flight (its HEAD and GET, then its config blob).
 func WithJobs(n int) Option {
 	return func(p *Prober) {
 		if n > 0 {
@@ -138,9 +141,10 @@ func WithConfigured(where func(host string) string) Option {
 // WithClock sets the clock used to judge static token expiry.
 func WithClock(now func() time.Time) Option { return func(p *Prober) { p.now = now } }
 
-// DefaultJobs bounds the requests in flight. Each image costs three small
-// sequential requests (HEAD, manifest, config or index), so latency, not
-// bandwidth, is what costs: 64 lets a 60-image stack go in one wave.
+// DefaultJobs bounds the images resolved at once. Each costs two round
+// trips of tiny requests (HEAD and GET together, then a single image's
+// config blob), so latency, not bandwidth, is what costs: 64 lets a
+// 60-image stack go in one wave.
 const DefaultJobs = 64
 
 // HostPlatform is the platform a Linux Docker engine on this machine pulls
@@ -269,38 +273,19 @@ func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred Cred
 	}
 	r.Platform = platforms.Format(want)
 
-	// HEAD resolves the tag to the digest docker would pull, without
-	// counting as a pull.
-	desc, err := remote.Head(ref, opts...)
-	if err != nil {
-		var terr *transport.Error
-		if errors.As(err, &terr) && terr.StatusCode >= 400 && terr.StatusCode < 500 {
-			// A HEAD response has no body, yet the body is where ECR says
-			// "token has expired" and where a 404 tells a missing
-			// repository from a missing tag: ask again with GET to hear it.
-			if _, gerr := remote.Get(ref, opts...); gerr != nil {
-				err = gerr
-			}
-		}
-		r.Status, r.Message, r.Fix = p.explain(host, cred, advice, err, ref)
+	c := seen.get(ref, opts)
+	if c.err != nil {
+		r.Status, r.Message, r.Fix = p.explain(host, cred, advice, c.err, ref)
 		if r.Status == NotFound {
 			r.Missing = MissingTag
 			var terr *transport.Error
-			if errors.As(err, &terr) && hasCode(terr, transport.NameUnknownErrorCode) {
+			if errors.As(c.err, &terr) && hasCode(terr, transport.NameUnknownErrorCode) {
 				r.Missing = MissingRepository
 			}
 		}
 		return
 	}
-	r.Digest, r.MediaType = desc.Digest.String(), string(desc.MediaType)
-
-	// The platforms are read by digest, so they are those of exactly the
-	// digest reported, and services sharing an image read them once.
-	c := seen.get(ref.Context().Digest(r.Digest), opts)
-	if c.err != nil {
-		r.Status, r.Message, r.Fix = p.explain(host, cred, advice, c.err, ref)
-		return
-	}
+	r.Digest, r.MediaType = c.digest.String(), string(c.mediaType)
 	if !c.index && len(c.manifests) == 0 {
 		r.Status = OK
 		r.Warnings = append(r.Warnings, "the image's config records no platform, so docker cannot tell whether it runs on "+r.Platform)
@@ -361,15 +346,20 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// contents fetches each digest's platforms once per check: an index lists
-// its manifests' platforms, a single image's config blob names its one.
+// contents resolves each reference once per check: services sharing an
+// image cost nothing more.
 type contents struct {
 	mu sync.Mutex
 	m  map[string]*content
 }
 
+// content is what the registry says about one reference: the digest it
+// resolves to and the platforms it serves (an index lists its manifests',
+// a single image's config blob names its one).
 type content struct {
 	once      sync.Once
+	digest    v1.Hash
+	mediaType types.MediaType
 	index     bool
 	manifests []platformManifest
 	err       error
@@ -380,33 +370,68 @@ type platformManifest struct {
 	digest   string
 }
 
-func (cs *contents) get(d name.Digest, opts []remote.Option) *content {
+func (cs *contents) get(ref name.Reference, opts []remote.Option) *content {
 	cs.mu.Lock()
 	if cs.m == nil {
 		cs.m = map[string]*content{}
 	}
-	c, ok := cs.m[d.String()]
+	c, ok := cs.m[ref.String()]
 	if !ok {
 		c = &content{}
-		cs.m[d.String()] = c
+		cs.m[ref.String()] = c
 	}
 	cs.mu.Unlock()
-	c.once.Do(func() { c.fetch(d, opts) })
+	c.once.Do(func() { c.fetch(ref, opts) })
 	return c
 }
 
-func (c *content) fetch(d name.Digest, opts []remote.Option) {
-	desc, err := remote.Get(d, opts...)
-	if err != nil {
-		c.err = err
-		return
+// fetch HEADs the manifest (the digest docker would pull, without counting
+// as a pull) and GETs it at the same time, since its platforms are needed
+// anyway: one round trip, then one more for a single image's config blob.
+func (c *content) fetch(ref name.Reference, opts []remote.Option) {
+	type got struct {
+		desc *remote.Descriptor
+		err  error
 	}
+	getc := make(chan got, 1)
+	go func() {
+		d, err := remote.Get(ref, opts...)
+		getc <- got{d, err}
+	}()
+	head, herr := remote.Head(ref, opts...)
+	g := <-getc
+	switch {
+	case herr != nil && g.err != nil:
+		// A HEAD answer has no body, yet the body is where ECR says
+		// "token has expired" and where a 404 tells a missing repository
+		// from a missing tag: explain with the GET's error.
+		c.err = g.err
+		var terr *transport.Error
+		if !errors.As(g.err, &terr) {
+			c.err = herr
+		}
+		return
+	case herr != nil:
+		// A registry that does not answer HEAD: the GET tells the digest.
+		head = &g.desc.Descriptor
+	case g.err != nil:
+		c.err = g.err
+		return
+	case g.desc.Digest != head.Digest:
+		// The tag moved between the two requests: read the digest HEAD
+		// reported, so the platforms are those of the digest reported.
+		if g.desc, c.err = remote.Get(ref.Context().Digest(head.Digest.String()), opts...); c.err != nil {
+			return
+		}
+	}
+	c.digest, c.mediaType = head.Digest, head.MediaType
+	desc := g.desc
 	switch {
 	case desc.MediaType.IsIndex():
 		c.index = true
 		im, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 		if err != nil {
-			c.err = fmt.Errorf("unreadable index %s: %w", d, err)
+			c.err = fmt.Errorf("unreadable index %s: %w", ref, err)
 			return
 		}
 		for _, m := range im.Manifests {
@@ -429,10 +454,10 @@ func (c *content) fetch(d name.Digest, opts []remote.Option) {
 			return
 		}
 		if pl := cf.Platform(); pl != nil && pl.OS != "" {
-			c.manifests = []platformManifest{{spec(*pl), d.DigestStr()}}
+			c.manifests = []platformManifest{{spec(*pl), c.digest.String()}}
 		}
 	default:
-		c.err = fmt.Errorf("%s: unsupported manifest type %s", d, desc.MediaType)
+		c.err = fmt.Errorf("%s: unsupported manifest type %s", ref, desc.MediaType)
 	}
 }
 
@@ -456,7 +481,7 @@ func (p *Prober) credentialAdvice(host string, cred Credential) advice {
 		if !now.Before(src.Expiry) {
 			a.expired = true
 		} else {
-			a.warnings = append(a.warnings, fmt.Sprintf("static ECR token from %s expires at %s (in %s); so pulls keep working, %s",
+			a.warnings = append(a.warnings, fmt.Sprintf("static ECR token from %s expires at %s (in %s) and nothing renews it; %s",
 				src, src.Expiry.UTC().Format(time.RFC3339), src.Expiry.Sub(now).Round(time.Minute), a.register))
 		}
 	}
