@@ -59,13 +59,16 @@ type Result struct {
 	Digest       string   `json:"digest,omitempty"`
 	Platforms    []string `json:"platforms,omitempty"`
 	Filtered     bool     `json:"platformsFiltered,omitempty"`
-	Blobs        int      `json:"blobs"`
-	CopiedBlobs  int      `json:"copiedBlobs"`
-	CopiedBytes  int64    `json:"copiedBytes"`
-	SkippedBytes int64    `json:"skippedBytes"`
-	Manifests    int      `json:"manifests"`
-	Err          error    `json:"-"`
-	Error        string   `json:"error,omitempty"`
+	// Replaced is the digest the target tag pointed at before, when the
+	// copy moved it (the source tag moved on since the last mirror).
+	Replaced     string `json:"replacedDigest,omitempty"`
+	Blobs        int    `json:"blobs"`
+	CopiedBlobs  int    `json:"copiedBlobs"`
+	CopiedBytes  int64  `json:"copiedBytes"`
+	SkippedBytes int64  `json:"skippedBytes"`
+	Manifests    int    `json:"manifests"`
+	Err          error  `json:"-"`
+	Error        string `json:"error,omitempty"`
 }
 
 // Side says which registry an error came from.
@@ -381,6 +384,9 @@ func (c *copier) copyOne(ctx context.Context, i int, img Image) Result {
 	}
 	r.Status = Copied
 	r.Digest = got.Digest.String()
+	if dst != nil {
+		r.Replaced = dst.Digest.String()
+	}
 	return r
 }
 

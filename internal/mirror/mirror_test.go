@@ -238,6 +238,35 @@ func TestCopyKeepsDigestsThenOnlyChecks(t *testing.T) {
 	}
 }
 
+// TestMovedSourceTagMovesTheMirrorAndSaysFromWhat: after the vendor
+// re-tags staging, the next mirror moves the target tag and reports the
+// digest it replaced; an unchanged image reports none.
+func TestMovedSourceTagMovesTheMirrorAndSaysFromWhat(t *testing.T) {
+	f := newFixture(t, "api", "writer")
+	if _, err := f.copy(t); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := random.Layer(512, types.OCILayer)
+	_, moved := pushIndex(t, f.src, "currents/on-prem/api", "staging", base)
+	res, err := f.copy(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Status != Copied || r.Digest != moved.String() || r.Replaced != f.digests[0].String() {
+		t.Errorf("moved api: %+v", r)
+	}
+	if r := res[1]; r.Status != Present || r.Replaced != "" {
+		t.Errorf("unchanged writer: %+v", r)
+	}
+	var buf strings.Builder
+	if err := WriteTable(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	if want := "note: " + f.images[0].Target.String() + " moved from " + short(f.digests[0].String()) + " to " + short(moved.String()); !strings.Contains(buf.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, buf.String())
+	}
+}
+
 // TestNewTagOfAnImageTheTargetHasWritesOnlyTheTag: the same content under
 // a new tag (a release promoted from staging) moves no blob and no child
 // manifest: one PUT per image, of the tag.

@@ -215,6 +215,9 @@ func WriteTable(w io.Writer, results []Result) error {
 		return err
 	}
 	for _, r := range results {
+		if r.Replaced != "" {
+			fmt.Fprintf(w, "note: %s moved from %s to %s\n", r.Target, short(r.Replaced), short(r.Digest))
+		}
 		if r.Filtered {
 			fmt.Fprintf(w, "note: %s keeps only %s, so its digest differs from the source (%s)\n", r.Name, strings.Join(r.Platforms, ", "), short(r.SourceDigest))
 		}
