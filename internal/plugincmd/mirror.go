@@ -282,7 +282,9 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 	case dockerCli.Err().IsTerminal():
 		bars = mirror.NewBars(errOut, names)
 		opts = append(opts, mirror.WithObserver(bars))
-	case fl.format != "json":
+	default:
+		// Also with --format json: the log lines go to stderr, the
+		// document to stdout.
 		opts = append(opts, mirror.WithObserver(mirror.NewLines(errOut, names)))
 	}
 	results, copyErr := mirror.Copy(ctx, copies, opts...)
