@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/docker/cli/cli/config/types"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
@@ -344,5 +346,36 @@ func TestSharedImageFetchedOnce(t *testing.T) {
 	}
 	if st := f.reg.Requests(); st.BlobGets != 1 || st.Requests != 1+1+1+1 {
 		t.Errorf("requests %+v, want a ping, one HEAD, one manifest and one config", st)
+	}
+}
+
+// movingTag answers a GET of …/manifests/staging with another tag's
+// manifest, as if the tag moved between the HEAD and the GET.
+type movingTag struct{ base http.RoundTripper }
+
+func (m movingTag) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/manifests/staging") {
+		r = r.Clone(r.Context())
+		r.URL.Path = strings.TrimSuffix(r.URL.Path, "staging") + "moved"
+	}
+	return m.base.RoundTrip(r)
+}
+
+// The digest reported and the platforms checked are those of the same
+// manifest even when the tag moves between the HEAD and the GET.
+func TestTagMovedBetweenHeadAndGet(t *testing.T) {
+	f := newFixture(t)
+	if _, err := seed.Push(context.Background(), f.reg, prefix+"/api:moved"); err != nil { // a single-platform image
+		t.Fatal(err)
+	}
+	f.reg.Reset()
+	api := f.images(t, "staging")[:1]
+	r := New(NewKeychain(f.staticLogin(time.Hour)), WithTransport(movingTag{http.DefaultTransport})).Check(context.Background(), api)[0]
+	if r.Status != OK || r.Digest != f.digests["api"].String() || !ggcrtypes.MediaType(r.MediaType).IsIndex() || r.PlatformDigest == "" || r.PlatformDigest == r.Digest {
+		t.Errorf("%s digest %s (want %s) media %s platform digest %s: %s", r.Status, r.Digest, f.digests["api"], r.MediaType, r.PlatformDigest, r.Message)
+	}
+	// ping, HEAD, GET (moved), GET by the HEAD's digest.
+	if st := f.reg.Requests(); st.Requests != 4 {
+		t.Errorf("requests %+v", st)
 	}
 }
