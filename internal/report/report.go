@@ -3,6 +3,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -252,23 +253,42 @@ func Table(w io.Writer, r *Report, colour bool) error {
 		}
 		return c + s + reset
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	// Images on one registry path are shown relative to it: full ECR
+	// references make the table wider than a terminal.
+	prefix := commonPrefix(r.Services)
+	if prefix != "" {
+		fmt.Fprintf(w, "images under %s\n\n", prefix)
+	}
+	// The table is laid out plain and coloured afterwards: escape codes
+	// would count as width in the tabwriter.
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tIMAGE\tSTATUS\tDIGEST\tNOTE")
-	for _, row := range r.Services {
-		status := row.Status
+	colours := make([]string, len(r.Services))
+	for i, row := range r.Services {
 		switch {
 		case row.Pullable && len(row.Warnings) == 0:
-			status = paint(green, status)
+			colours[i] = green
 		case row.Pullable:
-			status = paint(yellow, status)
+			colours[i] = yellow
 		case row.Checked:
-			status = paint(red, status)
+			colours[i] = red
 		default:
-			status = paint(dim, status)
+			colours[i] = dim
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", row.Service, orDash(row.Image), status, orDash(shortDigest(row.Digest)), note(row))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", row.Service, orDash(strings.TrimPrefix(row.Image, prefix)), row.Status, orDash(shortDigest(row.Digest)), note(row))
 	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	lines := strings.SplitAfter(buf.String(), "\n")
+	at := strings.Index(lines[0], "STATUS")
+	for i, row := range r.Services {
+		if line := lines[i+1]; colour && len(line) >= at+len(row.Status) {
+			lines[i+1] = line[:at] + paint(colours[i], row.Status) + line[at+len(row.Status):]
+		}
+	}
+	if _, err := io.WriteString(w, strings.Join(lines, "")); err != nil {
 		return err
 	}
 	// Details: a registry-wide problem repeats for every image of the
@@ -389,6 +409,35 @@ const (
 	PlatformFromHost   = "host"
 )
 
+// commonPrefix is the registry path ("host/dir/") all images share, when
+// at least two images share one below the host; "" otherwise.
+func commonPrefix(rows []Row) string {
+	prefix, n := "", 0
+	for _, row := range rows {
+		if row.Image == "" {
+			continue
+		}
+		dir := row.Image[:strings.LastIndex(row.Image, "/")+1]
+		switch {
+		case n == 0:
+			prefix = dir
+		default:
+			for !strings.HasPrefix(dir, prefix) {
+				prefix = prefix[:strings.LastIndex(prefix[:len(prefix)-1], "/")+1]
+			}
+		}
+		n++
+		if prefix == "" {
+			return ""
+		}
+	}
+	if n < 2 || strings.Count(prefix, "/") < 2 {
+		// A bare registry host would leave names that read as Docker Hub's.
+		return ""
+	}
+	return prefix
+}
+
 // note is the table's one-line advice: the fix for a problem, the first
 // warning otherwise.
 func note(row Row) string {
@@ -401,8 +450,10 @@ func note(row Row) string {
 		return "warning: " + firstClause(row.Warnings[0])
 	case row.Status == StatusSkipped || row.Status == StatusBuildOnly:
 		return row.Message
-	case row.PlatformDigest != "":
-		return row.Platform + " " + shortDigest(row.PlatformDigest)
+	case row.PlatformDigest != "" && row.PlatformDigest != row.Digest:
+		return row.Platform + ": " + shortDigest(row.PlatformDigest)
+	case row.Platform != "" && row.Pullable:
+		return row.Platform
 	}
 	return ""
 }

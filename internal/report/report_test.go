@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -85,6 +86,10 @@ func TestTableColour(t *testing.T) {
 	if strings.Contains(plain.String(), "\x1b[") || !strings.Contains(coloured.String(), "\x1b[31m") {
 		t.Errorf("colour switch ignored:\n%s\n%s", plain.String(), coloured.String())
 	}
+	// Colour changes nothing else: the columns stay aligned.
+	if got := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(coloured.String(), ""); got != plain.String() {
+		t.Errorf("coloured table, colours removed:\n%s\nplain:\n%s", got, plain.String())
+	}
 	// The missing tag's fix names the variable that wrote the tag, not the
 	// one that wrote the repository.
 	for _, s := range []string{"web: tag 1.0 is not in r.example/web", `fix: check TAG (="1.0", from .env:2), which writes the tag, or mirror that tag there`,
@@ -141,5 +146,23 @@ func TestTableGroupsSharedProblems(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// Images sharing a registry path are shown relative to it, which is named
+// above the table.
+func TestTableShortensACommonRegistryPath(t *testing.T) {
+	ref, _ := name.ParseReference("h.example:5000/vendor/stack/api:1")
+	st := &stack.Stack{Name: "p", Services: []stack.Service{
+		{Name: "api", Kind: stack.Pulled, Image: "h.example:5000/vendor/stack/api:1", Ref: ref},
+		{Name: "web", Kind: stack.Pulled, Image: "h.example:5000/vendor/stack/web:1", Ref: ref},
+		{Name: "tool", Kind: stack.BuildOnly},
+	}}
+	var buf bytes.Buffer
+	if err := Table(&buf, New(st, nil), false); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.HasPrefix(out, "images under h.example:5000/vendor/stack/\n") || !strings.Contains(out, "\napi      api:1 ") {
+		t.Errorf("table:\n%s", out)
 	}
 }
