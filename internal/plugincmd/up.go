@@ -29,7 +29,12 @@ pullable, replace this process with 'docker compose [PROJECT OPTIONS] up [...]',
 so signals, the terminal and the exit status are compose's own.
 
 Project options (-f, -p, --env-file, --profile, --project-directory) may appear
-anywhere; every other argument goes to 'docker compose up' untouched.`,
+anywhere; every other argument goes to 'docker compose up' untouched. The check
+covers the services up will start: those named (with their dependencies, unless
+--no-deps), else all.
+
+Exit status: compose's own once it runs; otherwise check's (1 some image is not
+pullable, 2 the project cannot be loaded).`,
 		// compose up has dozens of flags we pass through without knowing them.
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
