@@ -213,7 +213,6 @@ func TestVariableParts(t *testing.T) {
 
 func TestPlatformDiagnostics(t *testing.T) {
 	cleanEnv(t)
-	tmp := t.TempDir()
 	compose := `services:
   typo:
     image: r.example/a:1
@@ -227,9 +226,7 @@ func TestPlatformDiagnostics(t *testing.T) {
   plain:
     image: r.example/a:1
 `
-	if err := os.WriteFile(filepath.Join(tmp, "compose.yaml"), []byte(compose), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tmp := writeProject(t, compose)
 	st := load(t, Options{ProjectDirectory: tmp})
 	for svc, want := range map[string]string{"typo": `platform: of service typo is "linux/amd6": linux/amd6 is not an OS/architecture docker knows`,
 		"broken": `platform: of service broken is "linux//amd64", which is not a platform docker can pull`} {
@@ -263,7 +260,6 @@ func TestPlatformDiagnostics(t *testing.T) {
 // Services compose never pulls are not checked, each with its reason.
 func TestServicesComposeDoesNotPull(t *testing.T) {
 	cleanEnv(t)
-	tmp := t.TempDir()
 	compose := `services:
   local:
     image: r.example/local:1
@@ -281,9 +277,7 @@ func TestServicesComposeDoesNotPull(t *testing.T) {
     image: r.example/pulled:1
     build: .
 `
-	if err := os.WriteFile(filepath.Join(tmp, "compose.yaml"), []byte(compose), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tmp := writeProject(t, compose)
 	if err := os.WriteFile(filepath.Join(tmp, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +295,6 @@ func TestServicesComposeDoesNotPull(t *testing.T) {
 
 func TestInvalidReferenceAndImplicitLatest(t *testing.T) {
 	cleanEnv(t)
-	tmp := t.TempDir()
 	compose := `services:
   upper:
     image: Registry.example.com/Currents/API:1
@@ -310,9 +303,7 @@ func TestInvalidReferenceAndImplicitLatest(t *testing.T) {
   pinned:
     image: registry.example.com:5000/currents/api@sha256:` + strings.Repeat("a", 64) + `
 `
-	if err := os.WriteFile(filepath.Join(tmp, "compose.yaml"), []byte(compose), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tmp := writeProject(t, compose)
 	st := load(t, Options{ProjectDirectory: tmp})
 	if got := codes(service(t, st, "upper")); !reflect.DeepEqual(got, []string{CodeInvalidReference}) {
 		t.Errorf("upper: %v", got)
@@ -507,4 +498,15 @@ func TestComposeSettingsFromDotEnv(t *testing.T) {
 	if st := load(t, Options{}); st.Name != "fromenv" {
 		t.Errorf("the environment must win: %q", st.Name)
 	}
+}
+
+// writeProject writes compose as compose.yaml in a new directory and
+// returns the directory.
+func writeProject(t *testing.T, compose string) string {
+	t.Helper()
+	tmp := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tmp, "compose.yaml"), []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return tmp
 }
