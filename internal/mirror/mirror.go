@@ -1,8 +1,9 @@
 // Package mirror copies images registry to registry, without a Docker engine:
 // the whole multi-platform index by default so digests stay identical, only
 // the blobs and manifests the target lacks, streamed with bounded concurrency
-// across images and layers. An image the target already holds under another
-// tag costs one tag write. Order keeps the target consistent if the copy is
+// across images and layers. A layer several images share is sent once and
+// mounted into the other repositories; an image the target already holds
+// under another tag costs one tag write. Order keeps the target consistent if the copy is
 // interrupted: every blob first, then child manifests by digest, and the tag
 // last, so a tag either points at a complete image or is untouched.
 package mirror
@@ -188,7 +189,7 @@ func Copy(ctx context.Context, images []Image, opts ...Option) ([]Result, error)
 	if err != nil {
 		return nil, err
 	}
-	c := &copier{o: o, puller: puller, pusher: pusher, blobs: make(chan struct{}, o.jobs)}
+	c := &copier{o: o, puller: puller, pusher: pusher, blobs: make(chan struct{}, o.jobs), placed: map[string]*placement{}}
 
 	results := make([]Result, len(images))
 	sem := make(chan struct{}, o.images)
@@ -225,6 +226,35 @@ type copier struct {
 	puller *remote.Puller
 	pusher *remote.Pusher
 	blobs  chan struct{} // global bound on blob transfers
+
+	mu     sync.Mutex
+	placed map[string]*placement // by target registry and blob digest
+}
+
+// placement is the first upload of a blob into a target registry. Images
+// of one stack share base layers, but each lives in its own repository, and
+// a registry that keeps blobs per repository (ECR, distribution) would take
+// each copy in full. So later uploads wait for the first and then ask the
+// registry to mount the blob from the repository that has it: no bytes move.
+// A registry that cannot mount answers with a normal upload.
+type placement struct {
+	done chan struct{}
+	repo name.Repository // set with ok before done closes
+	ok   bool
+}
+
+// place returns the blob's placement in repo's registry and whether the
+// caller is the first to send it there (and must settle it).
+func (c *copier) place(repo name.Repository, d v1.Hash) (*placement, bool) {
+	key := repo.RegistryStr() + "@" + d.String()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.placed[key]; ok {
+		return p, false
+	}
+	p := &placement{done: make(chan struct{})}
+	c.placed[key] = p
+	return p, true
 }
 
 // manifestNode is one manifest of the source tree, children first to push.
@@ -322,20 +352,42 @@ func (c *copier) copyOne(ctx context.Context, i int, img Image) Result {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, b := range blobs {
 		g.Go(func() error {
+			sb := &sourceBlob{ctx: gctx, puller: c.puller, ref: img.Source.Context().Digest(b.Digest.String()), desc: b,
+				streamed: func(n int64) { c.o.observer.Streamed(i, n) }}
+			var layer v1.Layer = sb
+			if img.Source.Context().RegistryStr() == dstRepo.RegistryStr() {
+				// Within one registry the source repository has it.
+				layer = &remote.MountableLayer{Layer: sb, Reference: sb.ref}
+			} else if p, first := c.place(dstRepo, b.Digest); first {
+				defer func() {
+					p.repo, p.ok = dstRepo, sb.sent
+					close(p.done)
+				}()
+			} else {
+				// Wait holding no transfer slot, so the first upload
+				// can always get one.
+				select {
+				case <-p.done:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				if p.ok && p.repo.String() != dstRepo.String() {
+					layer = &remote.MountableLayer{Layer: sb, Reference: p.repo.Digest(b.Digest.String())}
+				}
+			}
 			select {
 			case c.blobs <- struct{}{}:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
 			defer func() { <-c.blobs }()
-			sb := &sourceBlob{ctx: gctx, puller: c.puller, ref: img.Source.Context().Digest(b.Digest.String()), desc: b,
-				streamed: func(n int64) { c.o.observer.Streamed(i, n) }}
-			if err := c.pusher.Upload(gctx, dstRepo, sb); err != nil {
+			if err := c.pusher.Upload(gctx, dstRepo, layer); err != nil {
 				if e := sb.err(); e != nil {
 					return &Error{Image: img.Name, Side: SideSource, Ref: sb.ref.String(), Op: "read blob", Err: e}
 				}
 				return &Error{Image: img.Name, Side: SideTarget, Ref: dstRepo.Digest(b.Digest.String()).String(), Op: "write blob", Err: err}
 			}
+			sb.sent = true
 			copied := sb.opened()
 			mu.Lock()
 			if copied {
@@ -634,6 +686,7 @@ type sourceBlob struct {
 	open   bool
 	read   int64 // bytes reported by the current attempt
 	srcErr error
+	sent   bool // the target has it; set by the uploading goroutine only
 }
 
 func (b *sourceBlob) Digest() (v1.Hash, error) { return b.desc.Digest, nil }

@@ -36,11 +36,51 @@ type testRegistry struct {
 	counts   map[string]int
 	// fail, when set, may refuse a request (to cut the network mid-copy).
 	fail atomic.Pointer[func(*http.Request) bool]
+	// scoped makes blobs belong to repositories, as in ECR and distribution
+	// (go-containerregistry's registry shares them registry-wide), with
+	// cross-repository mounts; set before use.
+	scoped bool
+	blobs  map[string]bool // repo@digest, when scoped
+	mounts int
+}
+
+// scope answers blob requests per repository; it reports whether it answered.
+func (r *testRegistry) scope(w http.ResponseWriter, req *http.Request) bool {
+	i := strings.Index(req.URL.Path, "/blobs/")
+	if !r.scoped || !strings.HasPrefix(req.URL.Path, "/v2/") || i < 0 {
+		return false
+	}
+	repo, rest := req.URL.Path[len("/v2/"):i], req.URL.Path[i+len("/blobs/"):]
+	q := req.URL.Query()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case (req.Method == http.MethodHead || req.Method == http.MethodGet) && strings.HasPrefix(rest, "sha256:"):
+		if !r.blobs[repo+"@"+rest] {
+			http.Error(w, `{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to repository"}]}`, http.StatusNotFound)
+			return true
+		}
+	case req.Method == http.MethodPost && q.Get("mount") != "":
+		if d, from := q.Get("mount"), q.Get("from"); from != "" && r.blobs[from+"@"+d] {
+			r.blobs[repo+"@"+d] = true
+			r.mounts++
+			w.Header().Set("Location", "/v2/"+repo+"/blobs/"+d)
+			w.Header().Set("Docker-Content-Digest", d)
+			w.WriteHeader(http.StatusCreated)
+			return true
+		}
+		q.Del("mount")
+		q.Del("from")
+		req.URL.RawQuery = q.Encode()
+	case req.Method == http.MethodPut && q.Get("digest") != "":
+		r.blobs[repo+"@"+q.Get("digest")] = true
+	}
+	return false
 }
 
 func newTestRegistry(t *testing.T, password string) *testRegistry {
 	t.Helper()
-	r := &testRegistry{user: "AWS", password: password, counts: map[string]int{}}
+	r := &testRegistry{user: "AWS", password: password, counts: map[string]int{}, blobs: map[string]bool{}}
 	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		u, p, ok := req.BasicAuth()
@@ -61,6 +101,9 @@ func newTestRegistry(t *testing.T, password string) *testRegistry {
 		r.mu.Lock()
 		r.counts[req.Method]++
 		r.mu.Unlock()
+		if r.scope(w, req) {
+			return
+		}
 		inner.ServeHTTP(w, req)
 	}))
 	t.Cleanup(r.srv.Close)
@@ -265,6 +308,85 @@ func TestMovedSourceTagMovesTheMirrorAndSaysFromWhat(t *testing.T) {
 	if want := "note: " + f.images[0].Target.String() + " moved from " + short(f.digests[0].String()) + " to " + short(moved.String()); !strings.Contains(buf.String(), want) {
 		t.Errorf("table lacks %q:\n%s", want, buf.String())
 	}
+}
+
+// TestSharedLayerMovesOnceIntoAPerRepositoryRegistry: three images share a
+// base layer; in a registry that keeps blobs per repository it is sent once
+// and mounted into the other two repositories, and every image is complete.
+func TestSharedLayerMovesOnceIntoAPerRepositoryRegistry(t *testing.T) {
+	f := newFixture(t, "api", "director", "writer")
+	f.dst.scoped = true
+	res, err := f.copy(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notCopied := 0
+	for _, r := range res {
+		notCopied += r.Blobs - r.CopiedBlobs
+	}
+	if notCopied != 2 || f.dst.mounts != 2 {
+		t.Errorf("shared base: %d blobs not copied, %d mounts; want 2 and 2", notCopied, f.dst.mounts)
+	}
+	for _, im := range f.images {
+		idx, err := remote.Index(im.Target, f.dst.auth())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := readAll(idx); err != nil {
+			t.Errorf("%s incomplete in its repository: %v", im.Name, err)
+		}
+	}
+}
+
+// TestMirrorWithinOneRegistryMountsEverything: a mirror prefix in the
+// source's own registry moves no blob bytes at all.
+func TestMirrorWithinOneRegistryMountsEverything(t *testing.T) {
+	reg := newTestRegistry(t, "one-secret-value")
+	reg.scoped = true
+	base, _ := random.Layer(4096, types.OCILayer)
+	src, digest := pushIndex(t, reg, "currents/on-prem/api", "staging", base)
+	dst, _ := name.NewTag(reg.host + "/mirror/api:staging")
+	kc := keychain{reg.host: {Username: reg.user, Password: reg.password}}
+	res, err := Copy(context.Background(), []Image{{Name: "api", Source: src, Target: dst}}, WithKeychain(kc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Digest != digest.String() || r.CopiedBlobs != 0 || r.CopiedBytes != 0 || reg.mounts != r.Blobs {
+		t.Errorf("%+v, %d mounts", r, reg.mounts)
+	}
+}
+
+// readAll reads every config and layer of an index's images.
+func readAll(idx v1.ImageIndex) error {
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return err
+	}
+	for _, d := range m.Manifests {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return err
+		}
+		if _, err := img.RawConfigFile(); err != nil {
+			return err
+		}
+		layers, err := img.Layers()
+		if err != nil {
+			return err
+		}
+		for _, l := range layers {
+			rc, err := l.Compressed()
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // TestNewTagOfAnImageTheTargetHasWritesOnlyTheTag: the same content under
