@@ -206,9 +206,17 @@ func TestRedacted(t *testing.T) {
 	if strings.Contains(out, "s3cr3t-ext-id") {
 		t.Fatalf("external ID printed:\n%s", out)
 	}
-	for _, w := range []string{"timeout: 20s", "external_id: '[redacted]'", "account: \"513558712013\"", "partition: aws", "duration: 2h0m0s", "web_identity_token_file: /var/run/token"} {
+	for _, w := range []string{"timeout: 20s", "external_id: '[redacted]'", "account: \"513558712013\"", "partition: aws", "duration: 2h", "web_identity_token_file: /var/run/token"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{time.Hour: "1h", 90 * time.Minute: "1h30m", 30 * time.Second: "30s", 2*time.Minute + 1500*time.Millisecond: "2m2s", 11*time.Hour + 3*time.Second: "11h0m3s", 0: "0s"} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

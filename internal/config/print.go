@@ -2,6 +2,8 @@ package config
 
 import (
 	"io"
+	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -28,7 +30,7 @@ type printedEntry struct {
 // in and the external ID masked. currents.yaml holds no credentials, but the
 // output is meant for pasting into support tickets.
 func (c *Config) Redacted() []byte {
-	p := printed{Timeout: c.Timeout.String(), Registries: []printedEntry{}}
+	p := printed{Timeout: FormatDuration(c.Timeout), Registries: []printedEntry{}}
 	for _, e := range c.Registries {
 		t, _ := c.Lookup(e.Host)
 		pe := printedEntry{
@@ -39,7 +41,7 @@ func (c *Config) Redacted() []byte {
 			pe.ExternalID = "[redacted]"
 		}
 		if e.Duration > 0 {
-			pe.Duration = e.Duration.String()
+			pe.Duration = FormatDuration(e.Duration)
 		}
 		p.Registries = append(p.Registries, pe)
 	}
@@ -54,4 +56,17 @@ func (c *Config) Redacted() []byte {
 func (c *Config) WriteRedacted(w io.Writer) error {
 	_, err := w.Write(c.Redacted())
 	return err
+}
+
+// FormatDuration writes d to the second as a person (and currents.yaml) would:
+// 1h, 1h30m, 11h58m3s, rather than 1h0m0s.
+func FormatDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

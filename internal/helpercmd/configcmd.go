@@ -48,7 +48,7 @@ Nothing here reaches AWS.`,
 				self = p
 			}
 			fmt.Fprintf(a.Out, "# AWS helper:  %s\n", self)
-			fmt.Fprintf(a.Out, "# timeout:     %s (from %s)\n", cfg.Timeout, cfg.TimeoutFrom)
+			fmt.Fprintf(a.Out, "# timeout:     %s (from %s)\n", config.FormatDuration(cfg.Timeout), cfg.TimeoutFrom)
 			writeEnv(a.Out, os.Getenv)
 			fmt.Fprintln(a.Out, "# Hosts without an entry: any ECR hostname, served from the AWS SDK default credential chain.")
 			if err := cfg.WriteRedacted(a.Out); err != nil {
@@ -136,7 +136,7 @@ func credentialsOf(t config.Target, aws *ecr.Client) string {
 	if e.ExternalID != "" {
 		b.WriteString(" with the external ID")
 	}
-	fmt.Fprintf(&b, ", session %q%s for %s%s, ", name, nFrom, short(d), dFrom)
+	fmt.Fprintf(&b, ", session %q%s for %s%s, ", name, nFrom, config.FormatDuration(d), dFrom)
 	if e.WebIdentityTokenFile != "" {
 		fmt.Fprintf(&b, "with the web identity token in %s", e.WebIdentityTokenFile)
 	} else {
@@ -154,7 +154,7 @@ func writeCacheState(w io.Writer, cache *tokencache.Cache, t config.Target, now 
 	tok, ok := e.Token(key)
 	fmt.Fprintf(w, "#     ECR token:   %s\n", lifetime(ok, tok.Issued, tok.Expires, now, "none cached: the next get calls AWS"))
 	if f, failed := e.Failure(key, time.Time{}); failed {
-		fmt.Fprintf(w, "#     last failed refresh, %s (%s ago): %s\n", f.At.UTC().Format(time.RFC3339), short(now.Sub(f.At)), f.Message)
+		fmt.Fprintf(w, "#     last failed refresh, %s (%s ago): %s\n", f.At.UTC().Format(time.RFC3339), config.FormatDuration(now.Sub(f.At)), f.Message)
 	}
 	if t.RoleARN() != "" {
 		var issued, expires time.Time
@@ -174,20 +174,8 @@ func lifetime(ok bool, issued, expires, now time.Time, none string) string {
 	case !now.Before(expires):
 		return fmt.Sprintf("expired at %s: the next get calls AWS", at(expires))
 	case !now.Before(refresh):
-		return fmt.Sprintf("valid until %s (%s left), due for refresh: the next get calls AWS", at(expires), short(expires.Sub(now)))
+		return fmt.Sprintf("valid until %s (%s left), due for refresh: the next get calls AWS", at(expires), config.FormatDuration(expires.Sub(now)))
 	default:
-		return fmt.Sprintf("valid until %s (%s left); next refresh at %s", at(expires), short(expires.Sub(now)), at(refresh))
+		return fmt.Sprintf("valid until %s (%s left); next refresh at %s", at(expires), config.FormatDuration(expires.Sub(now)), at(refresh))
 	}
-}
-
-// short prints a duration to the second without zero units: 1h, 11h58m3s.
-func short(d time.Duration) string {
-	s := d.Round(time.Second).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
