@@ -145,7 +145,7 @@ func (c *Client) local(t time.Time, what string) time.Time {
 		level = slog.LevelWarn
 	}
 	c.log.Log(context.Background(), level, "this machine's clock is off: expiry converted to the local clock; fix the clock (NTP, timedatectl)",
-		"clock", fmt.Sprintf("%s %s AWS's", skew.Abs().Round(time.Second), dir), "credential", what,
+		"clock", fmt.Sprintf("%s %s AWS's", config.FormatDuration(skew.Abs()), dir), "credential", what,
 		"expires_aws", t.UTC().Format(time.RFC3339), "expires_local", t.Add(-skew).UTC().Format(time.RFC3339))
 	return t.Add(-skew)
 }
