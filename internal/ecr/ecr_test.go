@@ -137,6 +137,10 @@ func TestErrorsAreActionable(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	_, err = c.Credentials(ctx, tg)
+	if err == nil || !strings.Contains(err.Error(), "resolving source credentials (to assume "+role+") failed") || !strings.Contains(err.Error(), "add profile: to entry 1") {
+		t.Errorf("no source credentials for a role: %v", err)
+	}
 	r, _ := (&config.Config{}).Lookup("513558712013.dkr.ecr.us-east-1.amazonaws.com")
 	r.File = "/etc/currents.yaml"
 	_, err = c.Credentials(ctx, r)

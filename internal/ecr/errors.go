@@ -55,7 +55,10 @@ func isDenied(code string) bool { return code == "AccessDenied" || code == "Acce
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s", e.Host, e.Step)
-	if e.RoleARN != "" && e.Step != string(stepSource) {
+	switch {
+	case e.RoleARN != "" && e.Step == string(stepSource):
+		fmt.Fprintf(&b, " (to assume %s)", e.RoleARN)
+	case e.RoleARN != "":
 		fmt.Fprintf(&b, " %s", e.RoleARN)
 	}
 	b.WriteString(" failed: ")
