@@ -422,6 +422,20 @@ func TestMissingAWSBinary(t *testing.T) {
 	if out, code := w.run(bin.lean, "", gone, "config"); code != 1 || !strings.Contains(w.logs(), "cannot run docker-credential-currents-aws") {
 		t.Errorf("config without the AWS binary: exit %d %q\n%s", code, out, w.logs())
 	}
+	// An AWS binary killed mid-refresh (OOM killer, kill -9) is not a broken install.
+	killed := filepath.Join(t.TempDir(), "killed")
+	os.WriteFile(killed, []byte("#!/bin/sh\nkill -9 $$\n"), 0o700)
+	_, err = w.get(w.reg.Host(), map[string]string{"CURRENTS_AWS_HELPER": killed})
+	if err == nil || !strings.Contains(err.Error(), `was stopped by signal "killed" before it answered`) || !strings.Contains(err.Error(), w.reg.Host()) {
+		t.Errorf("killed AWS binary: %v", err)
+	}
+	// One that fails without a word points at its own output.
+	mute := filepath.Join(t.TempDir(), "mute")
+	os.WriteFile(mute, []byte("#!/bin/sh\necho 'panic: something' >&2\nexit 2\n"), 0o700)
+	_, err = w.get(w.reg.Host(), map[string]string{"CURRENTS_AWS_HELPER": mute})
+	if err == nil || !strings.Contains(err.Error(), "failed (exit status 2) without an answer") {
+		t.Errorf("mute AWS binary: %v", err)
+	}
 }
 
 // TestUnusableCacheStillAnswers: a cache directory that cannot be made

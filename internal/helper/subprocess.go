@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/docker/docker-credential-helpers/credentials"
 
@@ -71,6 +72,13 @@ func (s Subprocess) Refresh(ctx context.Context, req Request) (tokencache.Token,
 			return tokencache.Token{}, credentials.NewErrCredentialsNotFound()
 		case errors.As(err, &exit) && msg != "":
 			return tokencache.Token{}, relayed{msg}
+		case errors.As(err, &exit):
+			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return tokencache.Token{}, fmt.Errorf("%s: the AWS helper %s was stopped by signal %q before it answered (killed, or out of memory); retry, and look at the system log if it repeats",
+					req.Target.Registry.Host, s.Path, ws.Signal())
+			}
+			return tokencache.Token{}, fmt.Errorf("%s: the AWS helper %s failed (%v) without an answer; its own output, if any, is above; reinstall both binaries from one build if it repeats",
+				req.Target.Registry.Host, s.Path, err)
 		default:
 			return tokencache.Token{}, fmt.Errorf("%s: cannot run the AWS helper %s: %v; reinstall (make install) so it sits beside docker-credential-currents, or set %s",
 				req.Target.Registry.Host, s.Path, err, EnvAWSHelper)
