@@ -2,7 +2,6 @@ package plugincmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -63,13 +62,14 @@ not ("SERVICE<tab>STATUS<tab>MESSAGE") on stderr.
 ever added within a version):
   {"schemaVersion":1, "project", "platform", "platformFrom" (engine|host|
    DOCKER_DEFAULT_PLATFORM), "composeFiles", "envFiles", "pullable", "error"
-   (only when the project cannot be loaded), "services": [{"service", "image",
-   "raw", "source" (file:line), "status", "pullable", "checked", "digest",
-   "mediaType", "platform", "platformDigest", "credentials" {"kind" (credHelpers|
-   credsStore|auths|DOCKER_AUTH_CONFIG|none), "helper", "key", "configFile",
-   "expiry"}, "variables" [{"name", "value", "set", "default", "part" (name|tag),
-   "origin" {"kind" (environment|env-file|unset), "file", "line", "refs"
-   [{"name", "set", "from"}] (variables the env file line uses)}}],
+   and "fix" (only when the project cannot be loaded), "services": [{"service",
+   "image", "raw", "source" (file:line), "status", "pullable", "checked",
+   "digest", "mediaType", "platform", "platformDigest", "credentials" {"kind"
+   (credHelpers|credsStore|auths|DOCKER_AUTH_CONFIG|none), "helper", "key",
+   "configFile", "expiry"}, "variables" [{"name", "value", "set", "default",
+   "part" (name|tag), "origin" {"kind" (environment|env-file|unset), "file",
+   "line", "refs" [{"name", "set", "from"}] (variables the env file line
+   uses)}}],
    "diagnostics" [{"severity", "code", "message", "fix"}], "message", "fix",
    "warnings"}]}
 Statuses: ok, not-found, unauthorized, denied, expired, no-platform,
@@ -109,11 +109,14 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 	go func() { engine <- enginePlatform(ctx, dockerCli) }()
 	st, err := stack.LoadSelection(ctx, project, sel)
 	if err != nil {
-		var le *stack.LoadError
-		if out.format == "json" && !out.quiet && errors.As(err, &le) {
-			_ = report.JSON(w, &report.Report{Project: project.ProjectName, Services: []report.Row{}, Error: err.Error()})
+		rep := report.LoadFailed(project.ProjectName, err)
+		if out.format == "json" && !out.quiet {
+			_ = report.JSON(w, rep)
 		}
 		fmt.Fprintln(errOut, err)
+		if rep.Fix != "" {
+			fmt.Fprintln(errOut, "  fix: "+rep.Fix)
+		}
 		return ExitLoadFailed
 	}
 

@@ -401,7 +401,7 @@ func TestBrokenVariants(t *testing.T) {
 		},
 		{
 			name: "project cannot be loaded", args: []string{"-f", "does-not-exist.yaml"}, code: 2,
-			says: []string{"cannot load the compose project"},
+			says: []string{"cannot load the compose project", "fix: check the path given with -f"},
 		},
 	}
 	for _, c := range cases {
@@ -422,7 +422,8 @@ func TestBrokenVariants(t *testing.T) {
 			}
 			if c.code == 2 {
 				r, rep := w.checkJSON(c.args...)
-				if r.code != 2 || rep.Pullable || !strings.Contains(rep.Error, "does-not-exist.yaml") {
+				if r.code != 2 || rep.Pullable || rep.SchemaVersion != 1 || !strings.Contains(rep.Error, "does-not-exist.yaml") || rep.Fix == "" ||
+					rep.ComposeFiles == nil || rep.Services == nil {
 					t.Errorf("json: exit %d, %+v", r.code, rep)
 				}
 				return

@@ -5,6 +5,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -68,8 +69,20 @@ type Report struct {
 	// Pullable is true when every checked image is pullable.
 	Pullable bool  `json:"pullable"`
 	Services []Row `json:"services"`
-	// Error says why the project could not be loaded (exit status 2).
+	// Error says why the project could not be loaded (exit status 2), and
+	// Fix what to do when that is not plain from the error.
 	Error string `json:"error,omitempty"`
+	Fix   string `json:"fix,omitempty"`
+}
+
+// LoadFailed is the report of a project that cannot be loaded.
+func LoadFailed(project string, err error) *Report {
+	r := &Report{SchemaVersion: SchemaVersion, Project: project, ComposeFiles: []string{}, EnvFiles: []string{}, Services: []Row{}, Error: err.Error()}
+	var le *stack.LoadError
+	if errors.As(err, &le) {
+		r.Fix = le.Fix()
+	}
+	return r
 }
 
 // New combines the stack's diagnostics with the probe's results (matched by

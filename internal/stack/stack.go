@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -130,6 +131,21 @@ type LoadError struct{ Err error }
 
 func (e *LoadError) Error() string { return "cannot load the compose project: " + e.Err.Error() }
 func (e *LoadError) Unwrap() error { return e.Err }
+
+// Fix says what to do about the commonest load errors; "" when the error
+// says it already (compose-go names the file, key and line).
+func (e *LoadError) Fix() string {
+	msg := e.Err.Error()
+	switch {
+	case strings.HasPrefix(msg, "no configuration file provided"):
+		return "run it in the directory holding compose.yaml (or below it), or name the file: -f FILE, --project-directory DIR, or COMPOSE_FILE"
+	case strings.HasPrefix(msg, "no such service"):
+		return "name services of the project (docker compose config --services lists them)"
+	case errors.Is(e.Err, fs.ErrNotExist):
+		return "check the path given with -f, --env-file or COMPOSE_FILE"
+	}
+	return ""
+}
 
 // Load loads the project the way `docker compose` would with the same flags
 // and environment, then diagnoses every service's image reference. Naming

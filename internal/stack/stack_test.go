@@ -510,3 +510,19 @@ func writeProject(t *testing.T, compose string) string {
 	}
 	return tmp
 }
+
+// Load errors compose-go leaves terse get a fix.
+func TestLoadErrorFix(t *testing.T) {
+	cleanEnv(t)
+	abs, _ := filepath.Abs(dir)
+	t.Chdir(t.TempDir())
+	var le *LoadError
+	_, err := Load(context.Background(), Options{})
+	if !errors.As(err, &le) || !strings.Contains(le.Fix(), "-f FILE, --project-directory DIR, or COMPOSE_FILE") {
+		t.Errorf("no compose file: %v, fix %q", err, le.Fix())
+	}
+	_, err = Load(context.Background(), Options{ProjectDirectory: abs}, "nosuch")
+	if !errors.As(err, &le) || !strings.Contains(le.Fix(), "docker compose config --services") {
+		t.Errorf("unknown service: %v", err)
+	}
+}
