@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -68,21 +67,11 @@ func BenchmarkParallelColdGets(b *testing.B) {
 	for b.Loop() {
 		round++
 		extra := map[string]string{"CURRENTS_CACHE_DIR": filepath.Join(w.home, "cold-"+strconv.Itoa(round))}
-		var wg sync.WaitGroup
-		errs := make(chan error, n)
-		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := w.get(w.reg.Host(), extra); err != nil {
-					errs <- err
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			b.Fatal(err)
+		_, errs := w.getAll(n, []string{w.reg.Host()}, extra)
+		for _, err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	c := w.aws.Counts()

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -54,17 +53,7 @@ func TestColdThenWarmGet(t *testing.T) {
 func TestParallelColdGets(t *testing.T) {
 	const n = 64
 	w := newWorld(t)
-	answers := make([]*credentials.Credentials, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			answers[i], errs[i] = w.get(w.reg.Host(), nil)
-		}()
-	}
-	wg.Wait()
+	answers, errs := w.getAll(n, []string{w.reg.Host()}, nil)
 	for i := range n {
 		if errs[i] != nil {
 			t.Fatalf("get %d: %v\n%s", i, errs[i], w.logs())
@@ -476,19 +465,8 @@ func TestOneTokenPerPrincipalAndRegion(t *testing.T) {
 		fmt.Sprintf(entry, w.reg.Host(), w.reg.Account(), w.reg.Region(), w.role, externalID) +
 		fmt.Sprintf(entry, same, w.reg.Account(), w.reg.Region(), w.role, externalID) +
 		fmt.Sprintf(entry, west.Host(), west.Account(), west.Region(), w.role, externalID))
-	const perHost = 16
 	hosts := []string{w.reg.Host(), same, west.Host()}
-	answers := make([]*credentials.Credentials, perHost*len(hosts))
-	errs := make([]error, len(answers))
-	var wg sync.WaitGroup
-	for i := range answers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			answers[i], errs[i] = w.get(hosts[i%len(hosts)], nil)
-		}()
-	}
-	wg.Wait()
+	answers, errs := w.getAll(16*len(hosts), hosts, nil)
 	secrets := map[string]map[string]bool{}
 	for i, c := range answers {
 		if errs[i] != nil {
@@ -524,16 +502,7 @@ func TestParallelRefusedGetsAskAWSOnce(t *testing.T) {
 	const n = 64
 	w := newWorld(t)
 	w.aws.RefuseRole(w.role, true)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = w.get(w.reg.Host(), nil)
-		}()
-	}
-	wg.Wait()
+	_, errs := w.getAll(n, []string{w.reg.Host()}, nil)
 	for i, err := range errs {
 		if err == nil || !strings.Contains(err.Error(), "AccessDenied") || !strings.Contains(err.Error(), w.role) {
 			t.Fatalf("get %d: %v", i, err)

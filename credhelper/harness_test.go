@@ -155,6 +155,23 @@ func (w *world) get(host string, extra map[string]string) (*credentials.Credenti
 	return client.Get(w.prog(bin.lean, extra), host)
 }
 
+// getAll runs n gets at once, as compose's parallel pulls do; get i asks for
+// hosts[i%len(hosts)].
+func (w *world) getAll(n int, hosts []string, extra map[string]string) ([]*credentials.Credentials, []error) {
+	answers := make([]*credentials.Credentials, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i], errs[i] = w.get(hosts[i%len(hosts)], extra)
+		}()
+	}
+	wg.Wait()
+	return answers, errs
+}
+
 func (w *world) mustGet(host string, extra map[string]string) *credentials.Credentials {
 	w.t.Helper()
 	c, err := w.get(host, extra)
