@@ -109,11 +109,13 @@ http_ok() (
   [ "$status" = 200 ]
 )
 
-# free_port: a loopback TCP port nobody listens on right now. The caller retries if it loses the race.
+# free_port: a loopback TCP port nobody listens on right now, below the kernel's ephemeral range so that no
+# outgoing connection takes it in the meantime. The caller retries if it loses the race anyway.
 free_port() {
-  local p
+  local p low
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range
   for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % (low - 10000)))
     (exec 9<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
   die "no free loopback port found"
@@ -186,8 +188,10 @@ EOF
     sleep 0.2
   done
   if http_ok "http://127.0.0.1:$REG_PORT/v2/" 2>/dev/null; then PIDS+=("$REG_PID"); break; fi
-  kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true
-  [ "$attempt" -lt 3 ] || die "docker-registry did not start (see above)"
+  kill "$REG_PID" 2>/dev/null || true
+  wait "$REG_PID" 2>/dev/null || true
+  say "docker-registry did not come up on port $REG_PORT (attempt $attempt): $(tail -n 1 "$T/registry.log")"
+  [ "$attempt" -lt 3 ] || die "docker-registry did not start"
 done
 UPSTREAM="http://127.0.0.1:$REG_PORT"
 say "registry $(docker-registry --version | awk '{print $NF}') on $UPSTREAM"
