@@ -153,6 +153,14 @@ func (w *world) registerHelper() {
 	w.write(filepath.Join(w.config, "config.json"), fmt.Sprintf(`{"credHelpers": {%q: "currents"}}`, w.reg.Host()))
 }
 
+// configVariant writes config.json from testdata/stack/variants/docker-config,
+// with the registry's address for the REGISTRY placeholder.
+func (w *world) configVariant(name string) {
+	w.t.Helper()
+	b := mustRead(w.t, filepath.Join(stackAt, "variants", "docker-config", name+".json"))
+	w.write(filepath.Join(w.config, "config.json"), strings.ReplaceAll(b, "REGISTRY", w.reg.Host()))
+}
+
 // staticLogin writes config.json as `docker login` with an ECR token leaves it.
 func (w *world) staticLogin(lifetime time.Duration) {
 	user, pass, _ := w.aws.MintToken("arn:aws:sts::111122223333:assumed-role/currents-ecr-pull/ops", lifetime)
@@ -331,7 +339,7 @@ func TestConfigFlagAndDockerConfigAreHonoured(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, path string) string {
+func mustRead(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -390,7 +398,12 @@ func TestBrokenVariants(t *testing.T) {
 			says:   []string{"the static ECR token for 127.0.0.1:", `from auths["127.0.0.1:`, "expired at", `add {"credHelpers": {"127.0.0.1:`, "docker logout 127.0.0.1:"},
 		},
 		{
-			name: "no helper registered", code: 1,
+			name: "stale static token from testdata", setup: func(w *world) { w.configVariant("stale-static-token") }, code: 1,
+			status: map[string]string{"api": "expired", "writer": "expired"},
+			says:   []string{"expired at 2023-11-14T22:13:20Z (ECR tokens last 12 hours)", "docker logout 127.0.0.1:"},
+		},
+		{
+			name: "no helper registered", setup: func(w *world) { w.configVariant("no-helper") }, code: 1,
 			status: map[string]string{"api": "unauthorized"},
 			says: []string{"no credential helper is registered for it in", `add {"credHelpers": {"127.0.0.1:`,
 				"(currents.yaml already configures 127.0.0.1:"},

@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"sync"
@@ -152,7 +151,7 @@ func (k *Keychain) fetch(host string) Credential {
 func (k *Keychain) Source(host string) Source {
 	key := authKey(host)
 	src := Source{Key: key, ConfigFile: k.cf.Filename}
-	if env := os.Getenv("DOCKER_AUTH_CONFIG"); env != "" && envHasKey(env, key) {
+	if keys, _ := dockerconfig.EnvAuthKeys(os.Getenv(dockerconfig.EnvAuthConfig), credentials.ConvertToHostname(key)); len(keys) > 0 {
 		src.Kind = FromAuthConfigEnv
 		return src
 	}
@@ -199,17 +198,4 @@ func authKey(host string) string {
 		return "https://index.docker.io/v1/"
 	}
 	return host
-}
-
-// envHasKey reports whether DOCKER_AUTH_CONFIG holds an entry for key; the
-// CLI uses that variable first and falls back to the files for other hosts.
-func envHasKey(env, key string) bool {
-	var v struct {
-		Auths map[string]json.RawMessage `json:"auths"`
-	}
-	if json.Unmarshal([]byte(env), &v) != nil {
-		return false
-	}
-	_, ok := v.Auths[key]
-	return ok
 }
