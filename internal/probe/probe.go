@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -220,7 +221,13 @@ func (p *Prober) checkRegistry(ctx context.Context, images []Image, idx []int, r
 		}
 	}
 	if cred.Err != nil {
-		fail(CredsFailed, cred.Err.Error(), helperFix(cred.Source))
+		fix := helperFix(cred.Source)
+		if errors.Is(cred.Err, exec.ErrNotFound) || strings.Contains(cred.Err.Error(), "executable file not found") {
+			// docker itself would then pull anonymously and fail with
+			// "no basic auth credentials".
+			fix = fmt.Sprintf("docker-credential-%s is not on PATH: install it (make install), or remove the %s entry from %s", cred.Source.Helper, cred.Source.Kind, cred.Source.ConfigFile)
+		}
+		fail(CredsFailed, cred.Err.Error(), fix)
 		return
 	}
 

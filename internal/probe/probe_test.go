@@ -379,3 +379,15 @@ func TestTagMovedBetweenHeadAndGet(t *testing.T) {
 		t.Errorf("requests %+v", st)
 	}
 }
+
+// A registered helper missing from PATH is named, with both ways out.
+func TestHelperNotOnPath(t *testing.T) {
+	f := newFixture(t)
+	t.Setenv("PATH", t.TempDir())
+	cf := configfile.New("/test/config.json")
+	cf.CredentialHelpers = map[string]string{f.reg.Host(): "currents"}
+	r := New(NewKeychain(cf)).Check(context.Background(), f.images(t, "staging")[:1])[0]
+	if r.Status != CredsFailed || r.Fix != "docker-credential-currents is not on PATH: install it (make install), or remove the credHelpers entry from /test/config.json" {
+		t.Errorf("%s %q fix %q", r.Status, r.Message, r.Fix)
+	}
+}
