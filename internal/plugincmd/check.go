@@ -57,7 +57,7 @@ engine of the current context (--context, DOCKER_HOST), else this machine's.
 
 Output: a table on stdout, coloured on a terminal unless NO_COLOR is set.
 -q prints nothing when every image is pullable, and one line per image that is
-not ("SERVICE<tab>STATUS<tab>MESSAGE") on stderr.
+not ("SERVICE<tab>STATUS<tab>MESSAGE") on stderr; it overrides --format.
 --format json prints one document on stdout (schemaVersion 1; fields are only
 ever added within a version):
   {"schemaVersion":1, "project", "platform", "platformFrom" (engine|host|
