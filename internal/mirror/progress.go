@@ -239,6 +239,9 @@ type Report struct {
 	OK           bool     `json:"ok"`
 	// Env lists the variable assignments that point the stack at the mirror.
 	Env []string `json:"env,omitempty"`
+	// ComposeEdits are the services whose image no variable writes, with
+	// the image line that points them at the mirror ("cache:  image: …").
+	ComposeEdits []string `json:"composeEdits,omitempty"`
 }
 
 // WriteJSON prints the report as indented JSON.

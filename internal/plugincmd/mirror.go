@@ -294,7 +294,7 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 
 	env := envAssignments(images, prefix, fl.tag)
 	if fl.format == "json" {
-		rep := mirror.Report{To: string(prefix), Images: results}
+		rep := mirror.Report{To: string(prefix), Images: results, ComposeEdits: literal}
 		for _, a := range env {
 			rep.Env = append(rep.Env, a.name+"="+a.value)
 		}

@@ -199,6 +199,11 @@ func TestMirrorNamesServicesNoVariableCanMove(t *testing.T) {
 	if strings.Contains(out, "  api:  image:") {
 		t.Errorf("a service written with the variable listed as literal:\n%s", out)
 	}
+	out, _, err = runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "-f", overlay, "--to", prefix, "--format", "json")
+	var rep mirror.Report
+	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || len(rep.ComposeEdits) != 1 || rep.ComposeEdits[0] != "cache:  image: "+prefix+"writer:staging" {
+		t.Errorf("json: %v %+v", err, rep.ComposeEdits)
+	}
 }
 
 // TestMirrorTagNeedsATagVariable: with every tag written literally, --tag
