@@ -31,9 +31,10 @@ const (
 
 // output says how a check reports.
 type output struct {
-	format string // "table" or "json"
-	quiet  bool
-	jobs   int
+	format  string // "table" or "json"
+	quiet   bool
+	noTrunc bool
+	jobs    int
 }
 
 func newCheckCommand(dockerCli command.Cli) *cobra.Command {
@@ -93,6 +94,7 @@ cannot be loaded, 125 a usage error.`,
 	f := cmd.Flags()
 	project.AddFlags(f)
 	f.StringVar(&out.format, "format", "table", "Output format: table or json")
+	f.BoolVar(&out.noTrunc, "no-trunc", false, "Show full image references and digests in the table")
 	f.BoolVarP(&out.quiet, "quiet", "q", false, "Print only unpullable images; the exit status tells the rest")
 	f.IntVar(&out.jobs, "jobs", probe.DefaultJobs, "Images resolved at once (each sends at most two requests at a time)")
 	f.BoolVar(&noDeps, "no-deps", false, "Check the named services without their dependencies (as up --no-deps)")
@@ -175,7 +177,7 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 	case out.format == "json":
 		err = report.JSON(w, rep)
 	default:
-		err = report.Table(w, rep, report.Colour(isTerminal(w, dockerCli)))
+		err = report.Table(w, rep, report.TableOptions{Colour: report.Colour(isTerminal(w, dockerCli)), NoTrunc: out.noTrunc})
 	}
 	if err != nil {
 		fmt.Fprintln(errOut, err)

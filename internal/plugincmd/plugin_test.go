@@ -290,6 +290,17 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 		!strings.Contains(r.stdout, `credHelpers["`+w.reg.Host()+`"] = "currents"`) || !strings.Contains(r.stdout, `DC_CURRENTS_IMAGE_TAG="staging" from .env:7`) {
 		t.Errorf("table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// --no-trunc, as docker's: full references and digests.
+	r = w.docker("currents", "check", "--no-trunc")
+	var apiRow []string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "api" {
+			apiRow = f
+		}
+	}
+	if r.code != 0 || len(apiRow) < 4 || apiRow[1] != w.reg.Host()+"/currents/on-prem/api:staging" || apiRow[3] != w.digests["api"].String() {
+		t.Errorf("--no-trunc: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	r = w.docker("currents", "check", "-q")
 	if r.code != 0 || r.stdout != "" || r.stderr != "" {
 		t.Errorf("-q: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)

@@ -257,9 +257,18 @@ const (
 	reset  = "\x1b[0m"
 )
 
+// TableOptions tune Table.
+type TableOptions struct {
+	Colour bool // ANSI colours (see Colour)
+	// NoTrunc shows full image references and digests, as docker's
+	// --no-trunc does.
+	NoTrunc bool
+}
+
 // Table writes the report for people: one line per service with what to do,
 // then the details of every problem and warning.
-func Table(w io.Writer, r *Report, colour bool) error {
+func Table(w io.Writer, r *Report, o TableOptions) error {
+	colour := o.Colour
 	paint := func(c, s string) string {
 		if !colour {
 			return s
@@ -268,7 +277,14 @@ func Table(w io.Writer, r *Report, colour bool) error {
 	}
 	// Images on one registry path are shown relative to it: full ECR
 	// references make the table wider than a terminal.
-	prefix := commonPrefix(r.Services)
+	prefix := ""
+	if !o.NoTrunc {
+		prefix = commonPrefix(r.Services)
+	}
+	digest := shortDigest
+	if o.NoTrunc {
+		digest = func(d string) string { return d }
+	}
 	if prefix != "" {
 		fmt.Fprintf(w, "images under %s\n\n", prefix)
 	}
@@ -289,7 +305,7 @@ func Table(w io.Writer, r *Report, colour bool) error {
 		default:
 			colours[i] = dim
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", row.Service, orDash(strings.TrimPrefix(row.Image, prefix)), row.Status, orDash(shortDigest(row.Digest)), note(row))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", row.Service, orDash(strings.TrimPrefix(row.Image, prefix)), row.Status, orDash(digest(row.Digest)), note(row, digest))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -453,7 +469,7 @@ func commonPrefix(rows []Row) string {
 
 // note is the table's one-line advice: the fix for a problem, the first
 // warning otherwise.
-func note(row Row) string {
+func note(row Row, digest func(string) string) string {
 	switch {
 	case row.Checked && !row.Pullable && row.Fix != "":
 		return firstClause(row.Fix)
@@ -464,7 +480,7 @@ func note(row Row) string {
 	case row.Status == StatusSkipped || row.Status == StatusBuildOnly:
 		return row.Message
 	case row.PlatformDigest != "" && row.PlatformDigest != row.Digest:
-		return row.Platform + ": " + shortDigest(row.PlatformDigest)
+		return row.Platform + ": " + digest(row.PlatformDigest)
 	case row.Platform != "" && row.Pullable:
 		return row.Platform
 	}

@@ -77,10 +77,10 @@ func TestJSONAndQuiet(t *testing.T) {
 func TestTableColour(t *testing.T) {
 	rep := sample(t)
 	var plain, coloured bytes.Buffer
-	if err := Table(&plain, rep, false); err != nil {
+	if err := Table(&plain, rep, TableOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Table(&coloured, rep, true); err != nil {
+	if err := Table(&coloured, rep, TableOptions{Colour: true}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(plain.String(), "\x1b[") || !strings.Contains(coloured.String(), "\x1b[31m") {
@@ -138,7 +138,7 @@ func TestTableGroupsSharedProblems(t *testing.T) {
 	}
 	res[2].Message = "other"
 	var buf bytes.Buffer
-	if err := Table(&buf, New(&stack.Stack{Name: "p", Services: svcs}, res), false); err != nil {
+	if err := Table(&buf, New(&stack.Stack{Name: "p", Services: svcs}, res), TableOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -159,10 +159,18 @@ func TestTableShortensACommonRegistryPath(t *testing.T) {
 		{Name: "tool", Kind: stack.BuildOnly},
 	}}
 	var buf bytes.Buffer
-	if err := Table(&buf, New(st, nil), false); err != nil {
+	if err := Table(&buf, New(st, nil), TableOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if out := buf.String(); !strings.HasPrefix(out, "images under h.example:5000/vendor/stack/\n") || !strings.Contains(out, "\napi      api:1 ") {
 		t.Errorf("table:\n%s", out)
+	}
+	// --no-trunc: full references (and digests).
+	buf.Reset()
+	if err := Table(&buf, New(st, nil), TableOptions{NoTrunc: true}); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); strings.Contains(out, "images under") || !strings.Contains(out, "\napi      h.example:5000/vendor/stack/api:1 ") {
+		t.Errorf("--no-trunc table:\n%s", out)
 	}
 }
