@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,7 @@ func TestCheckThenUp(t *testing.T) {
 
 	r := mustOK(t, run(t, "docker", []string{"currents", "check"}, inDir(stackDir), cache))
 	wantCheck(t, r, "")
+	wantCheckJSON(t, "", cache)
 	if !strings.Contains(r.out, "DC_CURRENTS_IMAGE_REPOSITORY=\""+e.alias+"/currents/on-prem/\" from .env") {
 		t.Errorf("docker currents check did not say the repository came from .env:\n%s", r)
 	}
@@ -230,6 +232,7 @@ func TestMissingImageBlocksUp(t *testing.T) {
 		t.Errorf("docker currents check exited %d with %s missing, want 1:\n%s", r.code, gone, r)
 	}
 	wantCheck(t, r, gone)
+	wantCheckJSON(t, gone, cache)
 
 	r = run(t, "docker", []string{"currents", "up", "-d"}, inDir(stackDir), cache)
 	if r.code == 0 {
@@ -267,43 +270,91 @@ func nothingStarted(t *testing.T) {
 	}
 }
 
-// wantCheck asserts the table docker currents check printed: one row per service with the image the .env resolves,
-// status ok and the digest the registry really holds, except the service missing, which must be reported
-// not-found and named again below the table.
+// wantCheck asserts what docker currents check printed for people: a row per service with its status (ok, or
+// not-found for the missing one, which is also explained below the table) and the verdict. The table's layout is
+// for people and may change; the exact images and digests are asserted on the JSON (wantCheckJSON).
 func wantCheck(t *testing.T, r result, missing string) {
 	t.Helper()
-	rows := map[string][]string{}
-	for _, l := range strings.Split(r.out, "\n") {
-		if f := strings.Fields(l); len(f) >= 4 && strings.HasPrefix(f[1], e.alias+"/") {
-			rows[f[0]] = f
+	for _, svc := range services {
+		want := "ok"
+		if svc == missing {
+			want = "not-found"
+		}
+		if !hasRow(r.out, svc, want) {
+			t.Errorf("no row for %s with status %s:\n%s", svc, want, r)
 		}
 	}
-	for _, svc := range services {
-		row, ok := rows[svc]
+	verdict := "every image is pullable"
+	if missing != "" {
+		verdict = "not pullable"
+		if !explained(r.out, missing) {
+			t.Errorf("the missing %s is not explained below the table:\n%s", missing, r)
+		}
+	}
+	if !strings.Contains(r.out, verdict) {
+		t.Errorf("docker currents check did not conclude %q:\n%s", verdict, r)
+	}
+}
+
+// hasRow reports whether a table line starts with the service and shows the status as a column of its own.
+func hasRow(out, service, status string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == service && slices.Contains(f[1:], status) {
+			return true
+		}
+	}
+	return false
+}
+
+// wantCheckJSON runs docker currents check --format json and asserts, service by service, the image the .env
+// resolves, its status and pullability, and the digest the registry itself holds.
+func wantCheckJSON(t *testing.T, missing string, opts ...cmdOpt) {
+	t.Helper()
+	r := run(t, "docker", []string{"currents", "check", "--format", "json"}, append([]cmdOpt{inDir(stackDir)}, opts...)...)
+	wantCode := 0
+	if missing != "" {
+		wantCode = 1
+	}
+	if r.code != wantCode {
+		t.Errorf("docker currents check --format json exited %d, want %d:\n%s", r.code, wantCode, r)
+	}
+	var rep struct {
+		SchemaVersion int
+		Pullable      bool
+		Services      []struct {
+			Service, Image, Status, Digest, Platform string
+			Pullable                                 bool
+		}
+	}
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+		t.Fatalf("docker currents check --format json: %v\n%s", err, r)
+	}
+	if rep.SchemaVersion != 1 || rep.Pullable != (missing == "") || len(rep.Services) != len(services) {
+		t.Errorf("report: schemaVersion %d, pullable %v, %d services; want 1, %v, %d", rep.SchemaVersion, rep.Pullable, len(rep.Services), missing == "", len(services))
+	}
+	for _, row := range rep.Services {
 		switch {
-		case !ok:
-			t.Errorf("no row for %s in:\n%s", svc, r)
-		case row[1] != repoRef(svc, tag):
-			t.Errorf("%s: image %s, want %s", svc, row[1], repoRef(svc, tag))
-		case svc == missing:
-			if row[2] != "not-found" {
-				t.Errorf("%s: status %s, want not-found:\n%s", svc, row[2], r)
+		case row.Image != repoRef(row.Service, tag):
+			t.Errorf("%s: image %s, want %s", row.Service, row.Image, repoRef(row.Service, tag))
+		case row.Service == missing:
+			if row.Status != "not-found" || row.Pullable {
+				t.Errorf("%s: status %s pullable %v, want not-found and not pullable", row.Service, row.Status, row.Pullable)
 			}
-			if !explained(r.out, svc) {
-				t.Errorf("the missing %s is not explained below the table:\n%s", svc, r)
-			}
-		case row[2] != "ok":
-			t.Errorf("%s: status %s, want ok:\n%s", svc, row[2], r)
-		case !strings.HasPrefix(upstreamDigest(t, svc), row[3]):
-			t.Errorf("%s: digest %s, but the registry holds %s", svc, row[3], upstreamDigest(t, svc))
+		case row.Status != "ok" || !row.Pullable:
+			t.Errorf("%s: status %s pullable %v, want ok", row.Service, row.Status, row.Pullable)
+		case row.Digest != upstreamDigest(t, row.Service):
+			t.Errorf("%s: digest %s, but the registry holds %s", row.Service, row.Digest, upstreamDigest(t, row.Service))
+		case row.Service == multiPlatform && row.Platform != "linux/"+runtime.GOARCH:
+			t.Errorf("%s: checked platform %q, want linux/%s from the index", row.Service, row.Platform, runtime.GOARCH)
 		}
 	}
 }
 
-// explained reports whether, below the table, a line starting "service:" names the service's repository.
+// explained reports whether, below the table, a line starting "service: " says what is wrong with it.
 func explained(out, service string) bool {
 	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(l, service+": ") && strings.Contains(l, e.alias+"/currents/on-prem/"+service) {
+		if strings.HasPrefix(l, service+": ") {
 			return true
 		}
 	}
