@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/signal"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/docker/cli/cli/command"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -26,6 +29,10 @@ import (
 )
 
 func init() { register(newMirrorCommand) }
+
+// ExitInterrupted is mirror's status when a signal stopped the copy, as a
+// shell reports a command ended by SIGINT.
+const ExitInterrupted = 130
 
 type mirrorFlags struct {
 	to        string
@@ -66,7 +73,7 @@ built from other variables, such as ${DC_CURRENTS_REGISTRY:-…}/currents/,
 becomes the mirror's plain prefix.
 
 Exit status: 0 every image is in the mirror, 1 some image failed, 2 the project
-cannot be loaded.`,
+cannot be loaded, 130 interrupted (Ctrl-C or SIGTERM; rerun to resume).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if fl.format != "table" && fl.format != "json" {
@@ -287,10 +294,17 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 		// document to stdout.
 		opts = append(opts, mirror.WithObserver(mirror.NewLines(errOut, names)))
 	}
-	results, copyErr := mirror.Copy(ctx, copies, opts...)
+	// On a terminal Ctrl-C reaches the plugin itself, not through docker:
+	// the first one stops the copy cleanly (the table still says what got
+	// through), a second one exits at once.
+	copyCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-copyCtx.Done(); stop() }()
+	results, copyErr := mirror.Copy(copyCtx, copies, opts...)
 	if bars != nil {
 		bars.Close()
 	}
+	interrupted := copyErr != nil && copyCtx.Err() != nil
 
 	env := envAssignments(images, prefix, fl.tag)
 	if fl.format == "json" {
@@ -315,6 +329,10 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 		// Never point the stack at an incomplete mirror.
 		if fl.writeEnv {
 			fmt.Fprintln(errOut, "not changing the env file: some images are not in the mirror; rerun to resume")
+		}
+		if interrupted {
+			fmt.Fprintln(errOut, "interrupted: no tag points at a partial image (tags are written last); run the same command again to resume")
+			return ExitInterrupted
 		}
 		return ExitNotPullable
 	}

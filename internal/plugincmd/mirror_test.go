@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -376,6 +377,39 @@ func TestKilledMirrorLeavesNoTagAndResumes(t *testing.T) {
 		if r.Digest != r.SourceDigest {
 			t.Errorf("%s: digest %s, source %s", r.Name, r.Digest, r.SourceDigest)
 		}
+	}
+}
+
+// TestInterruptedMirrorStopsCleanly: Ctrl-C on a terminal reaches the
+// plugin directly; the copy stops, the table still prints, the user is told
+// how to resume, and the status is 130.
+func TestInterruptedMirrorStopsCleanly(t *testing.T) {
+	_, dst, dir := mirrorFixture(t)
+	prefix := dst.Host() + "/mirror/currents/"
+	dst.SetLatency(20 * time.Millisecond)
+	cmd := exec.Command(pluginBin, "currents", "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--jobs", "2")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for dst.Requests().Uploads < 3 {
+		select {
+		case err := <-done:
+			t.Fatalf("mirror ended before it could be interrupted: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	err := <-done
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != ExitInterrupted {
+		t.Fatalf("exit %v, want %d\n%s\n%s", err, ExitInterrupted, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "SERVICE") || !strings.Contains(stderr.String(), "interrupted: no tag points at a partial image") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
 }
 
