@@ -228,46 +228,9 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 		return ExitNotPullable
 	}
 
-	// One copy per distinct source and target; services sharing an image
-	// share the copy and are named together.
-	var copies []mirror.Image
-	byKey := map[string]int{}
-	retagged := 0
-	// literal are the services whose image no variable writes: no env line
-	// can point them at the mirror, the compose file must.
-	var literal []string
-	for _, si := range images {
-		source := si.svc.Ref
-		target, err := mirror.Rehome(si.svc.Image, si.from, prefix)
-		if err != nil {
-			fmt.Fprintf(errOut, "%s: %v\n", si.svc.Name, err)
-			return ExitNotPullable
-		}
-		if fl.tag != "" {
-			_, byTag := source.(name.Tag)
-			switch {
-			case si.tagVar != nil && byTag:
-				source, target = source.Context().Tag(fl.tag), target.Context().Tag(fl.tag)
-				retagged++
-			case byTag:
-				fmt.Fprintf(errOut, "%s: its tag is written literally (%s), so --tag does not apply; mirroring %s\n", si.svc.Name, si.svc.Raw, source)
-			default:
-				fmt.Fprintf(errOut, "%s: pinned by digest, so --tag does not apply; mirroring %s\n", si.svc.Name, source)
-			}
-		}
-		if si.repoVar == nil && source.String() != target.String() {
-			literal = append(literal, fmt.Sprintf("%s:  image: %s", si.svc.Name, target))
-		}
-		key := source.String() + " " + target.String()
-		if k, ok := byKey[key]; ok {
-			copies[k].Name += "," + si.svc.Name
-			continue
-		}
-		byKey[key] = len(copies)
-		copies = append(copies, mirror.Image{Name: si.svc.Name, Source: source, Target: target})
-	}
-	if fl.tag != "" && retagged == 0 {
-		fmt.Fprintf(errOut, "--tag %s: no image's tag is written with a variable, so the stack could never use a mirrored :%s; leave out --tag, or write the tags as ${VAR} in the compose file\n", fl.tag, fl.tag)
+	copies, literal, err := planCopies(images, prefix, fl.tag, errOut)
+	if err != nil {
+		fmt.Fprintln(errOut, err)
 		return ExitNotPullable
 	}
 	names := make([]string, len(copies))
@@ -336,14 +299,15 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 		}
 		return ExitNotPullable
 	}
+	// Hints go with the table, or to stderr beside a JSON document.
+	hints := out
+	if fl.format == "json" {
+		hints = errOut
+	}
 	if len(literal) > 0 {
-		w := out
-		if fl.format == "json" {
-			w = errOut
-		}
-		fmt.Fprintln(w, "\nThese services write their image without a variable, so no env line moves them; edit the compose file:")
+		fmt.Fprintln(hints, "\nThese services write their image without a variable, so no env line moves them; edit the compose file:")
 		for _, l := range literal {
-			fmt.Fprintln(w, "  "+l)
+			fmt.Fprintln(hints, "  "+l)
 		}
 	}
 	if len(env) == 0 {
@@ -353,17 +317,56 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 		return 0
 	}
 	if !fl.writeEnv {
-		w := out
-		if fl.format == "json" {
-			w = errOut
-		}
-		fmt.Fprintln(w, "\nTo use the mirror, set (or rerun with --write-env):")
+		fmt.Fprintln(hints, "\nTo use the mirror, set (or rerun with --write-env):")
 		for _, a := range env {
-			fmt.Fprintf(w, "  %s=%s    # %s\n", a.name, a.value, a.where())
+			fmt.Fprintf(hints, "  %s=%s    # %s\n", a.name, a.value, a.where())
 		}
 		return 0
 	}
 	return writeEnv(errOut, env)
+}
+
+// planCopies names one copy per distinct source and target (services
+// sharing an image share the copy and are named together), applying --tag.
+// literal are the services whose image no variable writes, with the image
+// line to use: no env line can point them at the mirror, the compose file
+// must.
+func planCopies(images []stackImage, prefix mirror.Prefix, tag string, errOut io.Writer) (copies []mirror.Image, literal []string, err error) {
+	byKey := map[string]int{}
+	retagged := 0
+	for _, si := range images {
+		source := si.svc.Ref
+		target, err := mirror.Rehome(si.svc.Image, si.from, prefix)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", si.svc.Name, err)
+		}
+		if tag != "" {
+			_, byTag := source.(name.Tag)
+			switch {
+			case si.tagVar != nil && byTag:
+				source, target = source.Context().Tag(tag), target.Context().Tag(tag)
+				retagged++
+			case byTag:
+				fmt.Fprintf(errOut, "%s: its tag is written literally (%s), so --tag does not apply; mirroring %s\n", si.svc.Name, si.svc.Raw, source)
+			default:
+				fmt.Fprintf(errOut, "%s: pinned by digest, so --tag does not apply; mirroring %s\n", si.svc.Name, source)
+			}
+		}
+		if si.repoVar == nil && source.String() != target.String() {
+			literal = append(literal, fmt.Sprintf("%s:  image: %s", si.svc.Name, target))
+		}
+		key := source.String() + " " + target.String()
+		if k, ok := byKey[key]; ok {
+			copies[k].Name += "," + si.svc.Name
+			continue
+		}
+		byKey[key] = len(copies)
+		copies = append(copies, mirror.Image{Name: si.svc.Name, Source: source, Target: target})
+	}
+	if tag != "" && retagged == 0 {
+		return nil, nil, fmt.Errorf("--tag %s: no image's tag is written with a variable, so the stack could never use a mirrored :%s; leave out --tag, or write the tags as ${VAR} in the compose file", tag, tag)
+	}
+	return copies, literal, nil
 }
 
 // assignment is one variable to set so the stack resolves to the mirror.
