@@ -55,8 +55,9 @@ type Client struct {
 	log      *slog.Logger
 	hostname func() (string, error)
 
-	mu   sync.Mutex
-	skew time.Duration // AWS's clock minus ours, from the last response's Date header
+	mu      sync.Mutex
+	skew    time.Duration // AWS's clock minus ours, from the last response's Date header
+	skewErr time.Duration // how far off that measurement may be
 }
 
 // Option configures a Client.
@@ -102,16 +103,21 @@ const skewTolerance = 5 * time.Second
 // retries every call, but other tools on the host will not.
 const skewWarning = time.Minute
 
-// clockSkew is a deserialize-step middleware recording how far AWS's clock
-// (the Date header, truncated to the second, so +0.5s) is from ours.
+// clockSkew is a deserialize-step middleware, innermost, so it brackets the
+// HTTP round trip: it records how far AWS's clock (the Date header, truncated
+// to the second, so +0.5s) is from ours at the round trip's midpoint, and how
+// uncertain that is (half the round trip, plus the truncation).
 func (c *Client) clockSkew(st *middleware.Stack) error {
 	return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("CurrentsClockSkew",
 		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			sent := c.clock.Now()
 			out, md, err := next.HandleDeserialize(ctx, in)
 			if r, ok := out.RawResponse.(*smithyhttp.Response); ok && r != nil && r.Response != nil {
 				if date, perr := http.ParseTime(r.Header.Get("Date")); perr == nil {
+					rtt := c.clock.Now().Sub(sent)
 					c.mu.Lock()
-					c.skew = date.Add(500 * time.Millisecond).Sub(c.clock.Now())
+					c.skew = date.Add(500 * time.Millisecond).Sub(sent.Add(rtt / 2))
+					c.skewErr = rtt/2 + 500*time.Millisecond
 					c.mu.Unlock()
 				}
 			}
@@ -130,10 +136,13 @@ func (c *Client) Skew() time.Duration {
 // local converts an expiry AWS stamped with its own clock to this machine's
 // clock. Every cache decision (refresh, serve on failure) compares with the
 // local clock, so with a clock hours off a token would otherwise be refreshed
-// too late, or served after AWS has expired it.
+// too late, or served after AWS has expired it. A skew within the
+// measurement's own uncertainty (a slow answer on a loaded host) is left alone.
 func (c *Client) local(t time.Time, what string) time.Time {
-	skew := c.Skew()
-	if skew.Abs() < skewTolerance {
+	c.mu.Lock()
+	skew, uncertain := c.skew, c.skewErr
+	c.mu.Unlock()
+	if skew.Abs() < skewTolerance+uncertain {
 		return t
 	}
 	dir := "behind"
