@@ -23,7 +23,7 @@ func TestColdThenWarmGet(t *testing.T) {
 	}
 	w.prove(c)
 	if n := w.aws.Counts(); n.AssumeRole != 1 || n.GetAuthorizationToken != 1 {
-		t.Fatalf("cold get: %+v", n)
+		t.Fatalf("cold get: %+v (attempts %+v)\nstderr:\n%s", n, w.aws.Attempts(), w.logs())
 	}
 
 	// Warm: the AWS binary must not even start, and AWS sees nothing.
