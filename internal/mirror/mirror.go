@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -547,7 +548,7 @@ func (c *copier) filter(ctx context.Context, repo name.Repository, root *manifes
 		}
 	}
 	if len(keep) == 0 {
-		return false, fmt.Errorf("none of the requested platforms is in the index (it has %v)", platformsOf(root))
+		return false, fmt.Errorf("none of the requested platforms (%s) is in the index (it has %s)", platformList(c.o.platforms), strings.Join(platformsOf(root), ", "))
 	}
 	if len(keep) == len(idx.Manifests) {
 		return false, nil
@@ -590,9 +591,17 @@ func (c *copier) checkImagePlatform(ctx context.Context, repo name.Repository, r
 		return nil // the config does not say: nothing to check
 	}
 	if !matchesAny(*p, c.o.platforms) {
-		return fmt.Errorf("the image is built for %s only, none of the requested platforms", p)
+		return fmt.Errorf("the image is built for %s only, none of the requested platforms (%s); add %s to --platform, or leave it out", p, platformList(c.o.platforms), p)
 	}
 	return nil
+}
+
+func platformList(ps []v1.Platform) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ", ")
 }
 
 func matchesAny(p v1.Platform, want []v1.Platform) bool {
