@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -94,6 +95,7 @@ type Prober struct {
 	isECR        func(host string) bool
 	configured   func(host string) string
 	now          func() time.Time
+	certsDir     string
 }
 
 // Option configures a Prober.
@@ -164,6 +166,7 @@ func New(kc *Keychain, opts ...Option) *Prober {
 		isECR:      func(string) bool { return false },
 		configured: func(string) string { return "" },
 		now:        time.Now,
+		certsDir:   DefaultCertsDir,
 	}
 	for _, o := range opts {
 		o(p)
@@ -243,8 +246,13 @@ func (p *Prober) checkRegistry(ctx context.Context, images []Image, idx []int, r
 			scopes = append(scopes, s)
 		}
 	}
+	base, err := p.transportFor(host)
+	if err != nil {
+		fail(Failed, fmt.Sprintf("the TLS settings docker reads for %s: %v", host, err), "fix or remove the files in "+filepath.Join(p.certsDir, host))
+		return
+	}
 	sem <- struct{}{}
-	rt, err := transport.NewWithContext(ctx, reg, cred.Authenticator(), p.transport, scopes)
+	rt, err := transport.NewWithContext(ctx, reg, cred.Authenticator(), base, scopes)
 	<-sem
 	if err != nil {
 		st, msg, fix := p.explain(host, cred, advice, err, nil)
@@ -522,6 +530,9 @@ func (p *Prober) explain(host string, cred Credential, a advice, err error, ref 
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return Unreachable, fmt.Sprintf("%s did not answer in time", host), "check the network path to " + host + ", or raise CURRENTS_TIMEOUT (e.g. CURRENTS_TIMEOUT=60s)"
+	}
+	if msg, fix, ok := p.tlsProblem(host, err); ok {
+		return Unreachable, msg, fix
 	}
 	var terr *transport.Error
 	if !errors.As(err, &terr) {
