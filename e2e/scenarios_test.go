@@ -533,3 +533,63 @@ func helperGet(t *testing.T, cache cmdOpt) (user, secret string) {
 	}
 	return creds.Username, creds.Secret
 }
+
+// The seeds' advice, done by the product: mirror the stack from the vendor's ECR (here the front, through the
+// helper) into the customer's own registry (here the plain distribution registry, no auth), rewrite .env, and
+// pull on the real engine from the mirror alone.
+func TestMirrorThenPullFromMirror(t *testing.T) {
+	cache := fresh(t)
+	dir := scratchDir(t, "mirror-stack")
+	for _, f := range []string{"compose.yaml", "compose.override.yaml", ".env"} {
+		b, err := os.ReadFile(filepath.Join(stackDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mirrorHost := strings.TrimPrefix(e.upstream, "http://")
+	prefix := mirrorHost + "/mirror/"
+
+	mustOK(t, run(t, "docker", []string{"currents", "mirror", "--to", prefix, "--write-env"}, inDir(dir), cache))
+	wantCalls(t, 1, 1)
+
+	images := strings.Fields(mustOK(t, run(t, "docker", []string{"compose", "config", "--images"}, inDir(dir))).out)
+	if len(images) != len(services) {
+		t.Fatalf("the mirrored stack resolves %d images, want %d: %v", len(images), len(services), images)
+	}
+	for _, img := range images {
+		if !strings.HasPrefix(img, prefix) || !strings.HasSuffix(img, ":"+tag) {
+			t.Errorf(".env now resolves %s, not an image under %s with tag %s", img, prefix, tag)
+			continue
+		}
+		// Registry to registry, index and all: the mirror holds the very digest the vendor's registry does.
+		ref, err := name.NewTag(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc, err := remote.Head(ref)
+		if err != nil {
+			t.Errorf("HEAD %s: %v", img, err)
+			continue
+		}
+		svc := strings.TrimSuffix(img[strings.LastIndex(img, "/")+1:], ":"+tag)
+		if want := upstreamDigest(t, svc); desc.Digest.String() != want {
+			t.Errorf("%s: the mirror holds %s, the vendor's registry %s", img, desc.Digest, want)
+		}
+	}
+
+	// The engine pulls the whole stack from the mirror: no AWS call, not one request to the ECR front.
+	resetCounts(t)
+	r := mustOK(t, run(t, "docker", []string{"compose", "pull"}, inDir(dir), cache))
+	for _, svc := range services {
+		if !strings.Contains(r.out, svc+" Pulled") {
+			t.Errorf("docker compose pull from the mirror did not report %q:\n%s", svc+" Pulled", r)
+		}
+	}
+	wantCalls(t, 0, 0)
+	if f := front(t); f["Requests"] != 0 {
+		t.Errorf("pulling from the mirror still sent %d requests to the ECR front: %v", f["Requests"], f)
+	}
+}
