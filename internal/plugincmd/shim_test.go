@@ -44,14 +44,19 @@ func dockerRun(t *testing.T, cfgDir string, env []string, args ...string) (strin
 	return string(out), code
 }
 
-// TestComposeShimThroughTheRealDockerCLI installs the shim as a user would
-// and drives `docker compose` through it.
-func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
+// shimWorld is a docker config directory holding the plugin and compose
+// (the given docker-compose binary), a registry holding the stack, and
+// config.json with its token as `docker login` writes it, in a layout
+// uninstall must give back. It returns the config directory, the
+// environment that points the stack at the registry, and config.json's
+// bytes.
+func shimWorld(t *testing.T, compose []byte) (cfgDir string, stackEnv []string, before string) {
+	t.Helper()
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("no docker CLI on PATH")
 	}
 	isolate(t)
-	cfgDir := os.Getenv("DOCKER_CONFIG")
+	cfgDir = os.Getenv("DOCKER_CONFIG")
 	plugins := filepath.Join(cfgDir, "cli-plugins")
 	if err := os.MkdirAll(plugins, 0o755); err != nil {
 		t.Fatal(err)
@@ -64,12 +69,10 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(plugins, "docker-currents"), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(plugins, "docker-compose"), []byte(fakeCompose), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(plugins, "docker-compose"), compose, 0o755); err != nil {
 		t.Fatal(err)
 	}
 
-	// A registry holding the stack, and config.json with its token as
-	// `docker login` writes it, in a layout uninstall must give back.
 	aws := standin.New()
 	t.Cleanup(aws.Close)
 	reg := standin.NewRegistry(aws)
@@ -79,12 +82,19 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	}
 	user, pass, _ := aws.MintToken(fmt.Sprintf("arn:aws:iam::%s:root", aws.Account()), time.Hour)
 	auth, _ := json.Marshal(base64.StdEncoding.EncodeToString([]byte(user + ":" + pass)))
-	before := fmt.Sprintf("{\n\t\"auths\": {\n\t\t%q: {\n\t\t\t\"auth\": %s\n\t\t}\n\t},\n\t\"psFormat\": \"table {{.ID}}\"\n}\n", reg.Host(), auth)
-	cfgPath := filepath.Join(cfgDir, "config.json")
-	if err := os.WriteFile(cfgPath, []byte(before), 0o600); err != nil {
+	before = fmt.Sprintf("{\n\t\"auths\": {\n\t\t%q: {\n\t\t\t\"auth\": %s\n\t\t}\n\t},\n\t\"psFormat\": \"table {{.ID}}\"\n}\n", reg.Host(), auth)
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(before), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	stackEnv := []string{"DC_CURRENTS_REGISTRY=" + reg.Host()}
+	return cfgDir, []string{"DC_CURRENTS_REGISTRY=" + reg.Host()}, before
+}
+
+// TestComposeShimThroughTheRealDockerCLI installs the shim as a user would
+// and drives `docker compose` through it, with a stand-in compose that
+// echoes its argv so pass-through is exact.
+func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
+	cfgDir, stackEnv, before := shimWorld(t, []byte(fakeCompose))
+	cfgPath := filepath.Join(cfgDir, "config.json")
 	composeFile := filepath.Join(stackDir, "compose.yaml")
 
 	treeBefore := tree(t, cfgDir)
@@ -182,4 +192,83 @@ func tree(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// realCompose finds the compose v2 plugin built from its Go module (make
+// e2e builds it once per machine; CURRENTS_COMPOSE_PLUGIN names another).
+func realCompose() string {
+	if p := os.Getenv("CURRENTS_COMPOSE_PLUGIN"); p != "" {
+		return p
+	}
+	cache := os.Getenv("E2E_CACHE")
+	if cache == "" {
+		base := os.Getenv("XDG_CACHE_HOME")
+		if base == "" {
+			base = filepath.Join(os.Getenv("HOME"), ".cache")
+		}
+		cache = filepath.Join(base, "currents-e2e")
+	}
+	return filepath.Join(cache, "compose-v2.40.3", "docker-compose")
+}
+
+// The same with the real compose v2: docker compose version and docker info
+// still answer as compose, compose's own commands pass through, ours and the
+// check before up work, and uninstall gives everything back.
+func TestComposeShimWithTheRealCompose(t *testing.T) {
+	bin := realCompose()
+	compose, err := os.ReadFile(bin)
+	if err != nil {
+		t.Skipf("compose v2 is not built at %s (make e2e builds it; or set CURRENTS_COMPOSE_PLUGIN): %v", bin, err)
+	}
+	cfgDir, stackEnv, before := shimWorld(t, compose)
+	treeBefore := tree(t, cfgDir)
+	composeFile := filepath.Join(stackDir, "compose.yaml")
+	if out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "install", "--check-before-up"); code != 0 {
+		t.Fatalf("install (%d):\n%s", code, out)
+	}
+	shimPath := filepath.Join(cfgDir, "currents-compose-shim", "docker-compose")
+
+	if out, code := dockerRun(t, cfgDir, nil, "compose", "version"); code != 0 || !strings.HasPrefix(out, "Docker Compose version v2.") {
+		t.Errorf("docker compose version (%d): %q", code, out)
+	}
+	out, _ := dockerRun(t, cfgDir, nil, "info", "--format", "{{json .ClientInfo.Plugins}}")
+	var plugins []struct{ Name, Version, Path, Err string }
+	if err := json.Unmarshal([]byte(out), &plugins); err != nil {
+		t.Fatalf("docker info: %v\n%s", err, out)
+	}
+	found := false
+	for _, p := range plugins {
+		if p.Name == "compose" {
+			found = p.Path == shimPath && strings.HasPrefix(p.Version, "v2.") && p.Err == ""
+		}
+	}
+	if !found {
+		t.Errorf("docker info does not show compose v2 through the shim: %+v", plugins)
+	}
+	out, code := dockerRun(t, cfgDir, stackEnv, "compose", "-f", composeFile, "config", "--services")
+	if code != 0 || len(strings.Fields(out)) != 6 {
+		t.Errorf("docker compose config --services (%d):\n%s", code, out)
+	}
+	if out, code := dockerRun(t, cfgDir, stackEnv, "compose", "-f", composeFile, "currents", "check"); code != 0 || !strings.Contains(out, "every image is pullable") {
+		t.Errorf("docker compose currents check (%d):\n%s", code, out)
+	}
+	// Stopped before compose reaches for the (absent) engine.
+	overlay := filepath.Join(stackDir, "variants", "single-platform.yaml")
+	out, code = dockerRun(t, cfgDir, stackEnv, "compose", "-f", composeFile, "-f", overlay, "up", "-d", "api")
+	if code != 1 || !strings.Contains(out, "up stopped") || !strings.Contains(out, "writer\tno-platform") {
+		t.Errorf("up with an unpullable dependency (%d):\n%s", code, out)
+	}
+
+	if out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "uninstall"); code != 0 {
+		t.Errorf("uninstall (%d):\n%s", code, out)
+	}
+	if after, _ := os.ReadFile(filepath.Join(cfgDir, "config.json")); string(after) != before {
+		t.Errorf("config.json after uninstall:\n%s\nwant:\n%s", after, before)
+	}
+	if after := tree(t, cfgDir); after != treeBefore {
+		t.Errorf("config directory after uninstall:\n%s\nbefore install:\n%s", after, treeBefore)
+	}
+	if out, code := dockerRun(t, cfgDir, nil, "compose", "version"); code != 0 || !strings.HasPrefix(out, "Docker Compose version v2.") {
+		t.Errorf("after uninstall (%d): %q", code, out)
+	}
 }
