@@ -42,6 +42,9 @@ type testRegistry struct {
 	scoped bool
 	blobs  map[string]bool // repo@digest, when scoped
 	mounts int
+	// redirect, when set, answers blob GETs with a redirect there, as ECR
+	// sends layer downloads to presigned S3 URLs; set before use.
+	redirect string
 }
 
 // scope answers blob requests per repository; it reports whether it answered.
@@ -102,6 +105,10 @@ func newTestRegistry(t *testing.T, password string) *testRegistry {
 		r.counts[req.Method]++
 		r.mu.Unlock()
 		if r.scope(w, req) {
+			return
+		}
+		if r.redirect != "" && req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/sha256:") {
+			http.Redirect(w, req, r.redirect, http.StatusTemporaryRedirect)
 			return
 		}
 		inner.ServeHTTP(w, req)
@@ -559,6 +566,33 @@ func TestSourceErrorsNameImageAndSide(t *testing.T) {
 	for _, secret := range []string{"wrong-password-value", "source-secret-value", "target-secret-value"} {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("error leaks a password: %v", err)
+		}
+	}
+}
+
+// TestRedirectedBlobErrorHidesTheSignedURL: ECR answers a blob GET with a
+// redirect to a presigned S3 URL whose query carries a session token and a
+// signature. When that download fails, the error names the image and the
+// side but not the token.
+func TestRedirectedBlobErrorHidesTheSignedURL(t *testing.T) {
+	f := newFixture(t, "api")
+	const token = "FwoGZXIvYXdzEXAMPLESESSIONTOKENVALUE"
+	s3 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if hj, ok := w.(http.Hijacker); ok {
+			c, _, _ := hj.Hijack()
+			c.Close() // the download is cut
+		}
+	}))
+	defer s3.Close()
+	f.src.redirect = s3.URL + "/layer?X-Amz-Security-Token=" + token + "&X-Amz-Signature=abcdef0123"
+	res, err := f.copy(t, noRetry)
+	var me *Error
+	if !errors.As(err, &me) || me.Side != SideSource || me.Op != "read blob" {
+		t.Fatalf("err = %v", err)
+	}
+	for _, text := range []string{err.Error(), res[0].Error} {
+		if strings.Contains(text, token) || strings.Contains(text, "abcdef0123") {
+			t.Errorf("error leaks the presigned URL: %s", text)
 		}
 	}
 }
