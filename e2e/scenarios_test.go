@@ -184,7 +184,7 @@ func TestPullsAcrossTokenExpiry(t *testing.T) {
 }
 
 func TestComposeShim(t *testing.T) {
-	fresh(t)
+	cache := fresh(t)
 	cfg := filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")
 	before, err := os.ReadFile(cfg)
 	if err != nil {
@@ -208,7 +208,8 @@ func TestComposeShim(t *testing.T) {
 	})
 	mustOK(t, docker(t, "currents", "shim", "status"))
 
-	wantCheck(t, mustOK(t, run(t, "docker", []string{"compose", "currents", "check"}, inDir(stackDir))), "")
+	wantCheck(t, mustOK(t, run(t, "docker", []string{"compose", "currents", "check"}, inDir(stackDir), cache)), "")
+	wantCalls(t, 1, 1)
 	// Everything else reaches the real compose untouched.
 	if got := mustOK(t, docker(t, "compose", "version")).out; got != version {
 		t.Errorf("docker compose version with the shim = %q, want %q", got, version)
@@ -243,6 +244,8 @@ func TestMissingImageBlocksUp(t *testing.T) {
 		t.Errorf("docker currents up handed over to compose although the check failed:\n%s", r)
 	}
 	nothingStarted(t)
+	// Two checks and a refused up, one role session and one token between them.
+	wantCalls(t, 1, 1)
 
 	// The same through plain `docker compose up`, for users who asked the shim to check before every up.
 	mustOK(t, docker(t, "currents", "shim", "install", "--check-before-up"))
@@ -455,6 +458,8 @@ func TestDoctor(t *testing.T) {
 			t.Errorf("doctor did not pass %s:\n%s", c, r)
 		}
 	}
+	// Doctor really asked AWS (it proves the role and the token, not the cache), once each.
+	wantCalls(t, 1, 1)
 
 	// With the role refused, doctor fails at assume-role and says which role.
 	refuseRole(t)
