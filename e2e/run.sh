@@ -6,17 +6,13 @@
 # It must run as root on Linux with dockerd, docker and docker-registry installed (.ci/run installs them). Whenever
 # the machine cannot run an engine it says why and exits non-zero: this tier never passes by skipping.
 #
-# Knobs: BIN (default bin), COMPOSE_VERSION (default below), E2E_CACHE (compose build cache),
+# Knobs: BIN (default bin), COMPOSE_VERSION and E2E_CACHE (see e2e/compose.sh),
 # E2E_KEEP=1 (keep the temp dir for a post-mortem), E2E_RUN (go test -run pattern), E2E_TIMEOUT,
 # E2E_TRANSCRIPT=1 (print what docker printed for passing scenarios too; failing ones always print it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-# v2.40.3 is the newest compose the Go proxy serves. It negotiates the API version down to the engine's, and its
-# pull, up, ps, port and down work against Debian 12's engine 20.10 (API 1.41): the tier itself is the proof.
-COMPOSE_VERSION=${COMPOSE_VERSION:-v2.40.3}
-E2E_CACHE=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/currents-e2e}
 BIN=${BIN:-bin}
 
 say() { printf 'e2e: %s\n' "$*" >&2; }
@@ -52,7 +48,6 @@ cleanup() {
   fi
   if [ -n "$COMPOSE_PID" ] && kill -0 "$COMPOSE_PID" 2>/dev/null; then
     kill -TERM -- "-$COMPOSE_PID" 2>/dev/null; wait "$COMPOSE_PID" 2>/dev/null
-    rm -f "$COMPOSE.tmp.$$"
   fi
   if [ -n "$DOCKERD_PID" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
     # Remove containers first: dockerd would otherwise spend its shutdown timeout stopping them one by one.
@@ -121,33 +116,12 @@ free_port() {
   die "no free loopback port found"
 }
 
-# ---- 1. the compose v2 plugin, built from its Go module once per machine, in the background ---------------------
-COMPOSE_DIR="$E2E_CACHE/compose-$COMPOSE_VERSION"
-COMPOSE="$COMPOSE_DIR/docker-compose"
-if [ -x "$COMPOSE" ]; then
-  say "compose $COMPOSE_VERSION: cached at $COMPOSE"
-else
-  say "compose $COMPOSE_VERSION: building from its Go module into $COMPOSE_DIR (once per machine)"
-  mkdir -p "$COMPOSE_DIR"
-  set -m # its own process group, so that cleanup can stop go build and the compilers under it
-  (
-    set -e
-    t0=$(now)
-    cd "$T" # outside our module, so that the download touches neither go.mod nor go.sum
-    dir=$(go mod download -json "github.com/docker/compose/v2@$COMPOSE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-    [ -d "$dir" ] || { echo "go mod download gave no module directory"; exit 1; }
-    cd "$dir"
-    # The module has no replace directives, so building it in place is exactly `go install …@version`, but with the
-    # binary named docker-compose and the version stamped as compose's own Makefile does.
-    GOTOOLCHAIN=local CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION" \
-      -o "$COMPOSE.tmp.$$" ./cmd
-    mv "$COMPOSE.tmp.$$" "$COMPOSE"
-    echo "built in $(since "$t0")s"
-  ) >"$T/compose-build.log" 2>&1 &
-  COMPOSE_PID=$!
-  set +m
-fi
+# ---- 1. the compose v2 plugin, built from its Go module once per machine (e2e/compose.sh), in the background ----
+# Its own process group, so that cleanup can stop go build and the compilers under it.
+set -m
+bash "$ROOT/e2e/compose.sh" >"$T/compose.path" 2>"$T/compose-build.log" &
+COMPOSE_PID=$!
+set +m
 
 # ---- 2. dockerd on its own socket, data root, exec root and pidfile ------------------------------------------------
 # --bridge=none and --iptables=false keep this engine off the host's docker0 and iptables, which another engine on
@@ -201,11 +175,10 @@ source "$ROOT/e2e/standin.sh"
 start_standin "$UPSTREAM"
 
 # ---- 5. the user's side: DOCKER_CONFIG with our helper and plugins, currents.yaml, a cold cache ---------------------
-if [ -n "$COMPOSE_PID" ]; then
-  say "waiting for the compose build"
-  wait "$COMPOSE_PID" || { cat "$T/compose-build.log" >&2; die "building compose $COMPOSE_VERSION failed"; }
-  say "compose $COMPOSE_VERSION $(tail -n 1 "$T/compose-build.log")"
-fi
+wait "$COMPOSE_PID" || { cat "$T/compose-build.log" >&2; die "building compose failed (e2e/compose.sh)"; }
+COMPOSE_PID=
+COMPOSE=$(cat "$T/compose.path")
+if [ -s "$T/compose-build.log" ]; then say "$(tail -n 1 "$T/compose-build.log")"; else say "compose: cached at $COMPOSE"; fi
 "$COMPOSE" version >/dev/null || die "$COMPOSE does not run"
 
 # The scenarios get a HOME of their own (docker and the helper must not see the host's); Go keeps the host's caches.
