@@ -217,34 +217,61 @@ func warnStale(w io.Writer, dcPath, host string, stale []dockerconfig.StaticAuth
 // secretLine matches JSON lines whose value is a credential; diffs show them redacted.
 var secretLine = regexp.MustCompile(`^(\s*"(?:auth|password|identitytoken|registrytoken)"\s*:\s*)"[^"]*"`)
 
-// writeDiff prints a small line diff of one file: the changed lines with two lines of context.
+// writeDiff prints a line diff of one file, unified-style with two lines of context around each change.
+// Settings files are small, so a plain longest-common-subsequence table is fast enough.
 func writeDiff(w io.Writer, path string, before, after []byte) {
 	a, b := splitLines(before), splitLines(after)
-	pre := 0
-	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
-		pre++
+	// lcs[i][j] is the length of the longest common subsequence of a[i:] and b[j:].
+	lcs := make([][]int, len(a)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(b)+1)
 	}
-	suf := 0
-	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
-		suf++
+	for i := len(a) - 1; i >= 0; i-- {
+		for j := len(b) - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
 	}
-	from := max(pre-2, 0)
-	to := min(suf, 2)
-	fmt.Fprintf(w, "--- %s\n+++ %s (after)\n@@ line %d @@\n", path, path, from+1)
-	show := func(prefix, line string) {
-		fmt.Fprintln(w, prefix+secretLine.ReplaceAllString(line, `$1"[redacted]"`))
+	type op struct {
+		kind byte // ' ', '-' or '+'
+		line string
+		at   int // 1-based line in the old file
 	}
-	for _, l := range a[from:pre] {
-		show("  ", l)
+	var ops []op
+	for i, j := 0, 0; i < len(a) || j < len(b); {
+		switch {
+		case i < len(a) && j < len(b) && a[i] == b[j]:
+			ops = append(ops, op{' ', a[i], i + 1})
+			i, j = i+1, j+1
+		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
+			ops = append(ops, op{'-', a[i], i + 1})
+			i++
+		default:
+			ops = append(ops, op{'+', b[j], i + 1})
+			j++
+		}
 	}
-	for _, l := range a[pre : len(a)-suf] {
-		show("- ", l)
+	const context = 2
+	show := make([]bool, len(ops))
+	for k, o := range ops {
+		if o.kind != ' ' {
+			for c := max(k-context, 0); c <= min(k+context, len(ops)-1); c++ {
+				show[c] = true
+			}
+		}
 	}
-	for _, l := range b[pre : len(b)-suf] {
-		show("+ ", l)
-	}
-	for _, l := range a[len(a)-suf : len(a)-suf+to] {
-		show("  ", l)
+	fmt.Fprintf(w, "--- %s\n+++ %s (after)\n", path, path)
+	for k, o := range ops {
+		if !show[k] {
+			continue
+		}
+		if k == 0 || !show[k-1] {
+			fmt.Fprintf(w, "@@ line %d @@\n", o.at)
+		}
+		fmt.Fprintf(w, "%c %s\n", o.kind, secretLine.ReplaceAllString(o.line, `$1"[redacted]"`))
 	}
 }
 

@@ -193,3 +193,14 @@ func TestConfigureRejectsBadInputAndWritesNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestWriteDiffShowsHunksWithContextAndRedacts(t *testing.T) {
+	before := "a\nb\nc\n\"password\": \"hunter2\",\nd\ne\nx\nf\ng\nh\n"
+	after := "a\nb\nc\nd\ne\nx\nf\ng\nh2\n"
+	var out bytes.Buffer
+	writeDiff(&out, "f", []byte(before), []byte(after))
+	want := "--- f\n+++ f (after)\n@@ line 2 @@\n  b\n  c\n- \"password\": \"[redacted]\",\n  d\n  e\n@@ line 8 @@\n  f\n  g\n- h\n+ h2\n"
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
