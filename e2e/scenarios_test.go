@@ -81,7 +81,8 @@ func TestComposePullColdCache(t *testing.T) {
 	for _, svc := range services {
 		mustOK(t, docker(t, "image", "inspect", "--format", "{{.Id}}", repoRef(svc, tag)))
 	}
-	// Six parallel pulls, six helper runs on a cold cache: exactly one AssumeRole and one GetAuthorizationToken.
+	// Compose pulls the six images in parallel, each asking the helper, on a cold cache: exactly one AssumeRole and
+	// one GetAuthorizationToken in all.
 	wantCalls(t, 1, 1)
 	wantFrontServed(t)
 }
