@@ -534,6 +534,7 @@ func TestProfileWithRole(t *testing.T) {
 	os.WriteFile(filepath.Join(aws, "config"), []byte(fmt.Sprintf("[profile vendor]\nrole_arn = %s\nexternal_id = %s\nsource_profile = ops\n", w.role, externalID)), 0o600)
 	os.WriteFile(filepath.Join(aws, "credentials"), []byte(fmt.Sprintf("[ops]\naws_access_key_id = %s\naws_secret_access_key = %s\n", w.user.AccessKeyID, w.user.SecretAccessKey)), 0o600)
 	noKeys := map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+	w.env["CURRENTS_LOG"] = "debug"
 
 	realHost := w.aws.Account() + ".dkr.ecr." + w.aws.Region() + ".amazonaws.com"
 	env := map[string]string{"AWS_PROFILE": "vendor", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
@@ -552,7 +553,7 @@ func TestProfileWithRole(t *testing.T) {
 	w.prove(w.mustGet(w.reg.Host(), noKeys))
 	w.prove(w.mustGet(w.reg.Host(), noKeys))
 	if c := w.aws.Counts(); c.AssumeRole != 2 || c.GetAuthorizationToken != 3 {
-		t.Errorf("entry with profile: %+v; want one more AssumeRole and token", c)
+		t.Errorf("entry with profile: %+v; want one more AssumeRole and token\n%s", c, w.logs())
 	}
 	if n := len(w.cacheFiles()); n != 2 {
 		t.Errorf("%d cache files, want one per principal (2)", n)
