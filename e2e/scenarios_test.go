@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -529,7 +530,15 @@ func helperGet(t *testing.T, cache cmdOpt) (user, secret string) {
 	c.Env = os.Environ()
 	cache(c)
 	c.Stdin = strings.NewReader(e.alias)
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
 	out, err := c.Output()
+	// The transcript gets the helper's stderr (its logs, never a secret) but not its answer.
+	code := -1
+	if c.ProcessState != nil {
+		code = c.ProcessState.ExitCode()
+	}
+	record(t, result{cmd: "docker-credential-currents get (answer withheld)", out: stderr.String(), code: code})
 	if err != nil {
 		t.Fatalf("docker-credential-currents get %s: %v", e.alias, err)
 	}
