@@ -182,11 +182,13 @@ func (c *Client) load(ctx context.Context, region, profile string, extra ...func
 	if c.hook != nil {
 		api = append(api, responseHook(c.hook))
 	}
-	opts = append(opts, awsconfig.WithAPIOptions(api))
+	opts = append(opts, awsconfig.WithAPIOptions(api), awsconfig.WithLogger(sdkLogger(c.log)))
 	if profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
 	}
-	return awsconfig.LoadDefaultConfig(ctx, append(opts, extra...)...)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, append(opts, extra...)...)
+	cfg.ServiceOptions = append(cfg.ServiceOptions, keepAnswers)
+	return cfg, err
 }
 
 func region(t config.Target) string {
