@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/currentsdev/currents/internal/standin"
 )
@@ -68,6 +70,32 @@ func TestGetAuthorizationToken(t *testing.T) {
 	}
 	if got := s.Counts().GetAuthorizationToken; got != 1 {
 		t.Errorf("GetAuthorizationToken counted %d", got)
+	}
+}
+
+// TestAnswersCarryContentLength: AWS frames its answers with Content-Length;
+// a token answer is past the size at which net/http would otherwise chunk it.
+func TestAnswersCarryContentLength(t *testing.T) {
+	s, u := newAWS(t)
+	var raw *smithyhttp.Response
+	capture := func(o *ecr.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("CaptureResponse",
+				func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+					out, md, err := next.HandleDeserialize(ctx, in)
+					raw, _ = out.RawResponse.(*smithyhttp.Response)
+					return out, md, err
+				}), middleware.After)
+		})
+	}
+	if _, err := ecrClient(s, creds(u.AccessKeyID, u.SecretAccessKey, ""), capture).GetAuthorizationToken(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if raw == nil {
+		t.Fatal("no response captured")
+	}
+	if raw.ContentLength <= 2048 || len(raw.TransferEncoding) != 0 {
+		t.Errorf("answer framed with Content-Length %d, Transfer-Encoding %v", raw.ContentLength, raw.TransferEncoding)
 	}
 }
 

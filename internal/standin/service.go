@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -69,9 +70,7 @@ func (c *call) writeXML(status int, v any) {
 		http.Error(c.w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	c.w.Header().Set("Content-Type", "text/xml")
-	c.w.WriteHeader(status)
-	_, _ = c.w.Write(append([]byte(xml.Header), b...))
+	c.write(status, "text/xml", append([]byte(xml.Header), b...))
 }
 
 func (c *call) writeJSON(status int, v any) {
@@ -80,9 +79,17 @@ func (c *call) writeJSON(status int, v any) {
 		http.Error(c.w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	c.w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	c.write(status, "application/x-amz-json-1.1", b)
+}
+
+// write sends a whole answer with its Content-Length, as AWS does. Without it
+// net/http chunks any answer over 2 KB, such as an ECR token (about 4 KB here),
+// a framing real STS and ECR do not use.
+func (c *call) write(status int, contentType string, body []byte) {
+	c.w.Header().Set("Content-Type", contentType)
+	c.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	c.w.WriteHeader(status)
-	_, _ = c.w.Write(b)
+	_, _ = c.w.Write(body)
 }
 
 // authErrorFor names an authentication failure as each protocol does: STS
