@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
@@ -217,62 +218,22 @@ func warnStale(w io.Writer, dcPath, host string, stale []dockerconfig.StaticAuth
 // secretLine matches JSON lines whose value is a credential; diffs show them redacted.
 var secretLine = regexp.MustCompile(`^(\s*"(?:auth|password|identitytoken|registrytoken)"\s*:\s*)"[^"]*"`)
 
-// writeDiff prints a line diff of one file, unified-style with two lines of context around each change.
-// Settings files are small, so a plain longest-common-subsequence table is fast enough.
+// writeDiff prints a unified diff of one file with two lines of context, credentials redacted.
 func writeDiff(w io.Writer, path string, before, after []byte) {
-	a, b := splitLines(before), splitLines(after)
-	// lcs[i][j] is the length of the longest common subsequence of a[i:] and b[j:].
-	lcs := make([][]int, len(a)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(b)+1)
-	}
-	for i := len(a) - 1; i >= 0; i-- {
-		for j := len(b) - 1; j >= 0; j-- {
-			if a[i] == b[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
+	redact := func(b []byte) []string {
+		lines := splitLines(b)
+		for i, l := range lines {
+			lines[i] = secretLine.ReplaceAllString(l, `$1"[redacted]"`) + "\n"
 		}
+		return lines
 	}
-	type op struct {
-		kind byte // ' ', '-' or '+'
-		line string
-		at   int // 1-based line in the old file
+	text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: redact(before), B: redact(after), FromFile: path, ToFile: path + " (after)", Context: 2,
+	})
+	if err != nil { // only a failing writer makes difflib fail, and a strings.Builder does not
+		text = err.Error() + "\n"
 	}
-	var ops []op
-	for i, j := 0, 0; i < len(a) || j < len(b); {
-		switch {
-		case i < len(a) && j < len(b) && a[i] == b[j]:
-			ops = append(ops, op{' ', a[i], i + 1})
-			i, j = i+1, j+1
-		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
-			ops = append(ops, op{'-', a[i], i + 1})
-			i++
-		default:
-			ops = append(ops, op{'+', b[j], i + 1})
-			j++
-		}
-	}
-	const context = 2
-	show := make([]bool, len(ops))
-	for k, o := range ops {
-		if o.kind != ' ' {
-			for c := max(k-context, 0); c <= min(k+context, len(ops)-1); c++ {
-				show[c] = true
-			}
-		}
-	}
-	fmt.Fprintf(w, "--- %s\n+++ %s (after)\n", path, path)
-	for k, o := range ops {
-		if !show[k] {
-			continue
-		}
-		if k == 0 || !show[k-1] {
-			fmt.Fprintf(w, "@@ line %d @@\n", o.at)
-		}
-		fmt.Fprintf(w, "%c %s\n", o.kind, secretLine.ReplaceAllString(o.line, `$1"[redacted]"`))
-	}
+	io.WriteString(w, text)
 }
 
 func splitLines(b []byte) []string {

@@ -118,7 +118,7 @@ func TestConfigureKeepsDockerDesktopSettingsAndWarnsAboutAStaleLogin(t *testing.
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{"+ registries:", `+ 		"` + ecrHost + `": "currents"`, `- 			"auth": "[redacted]"`, "nothing was written"} {
+	for _, want := range []string{"+registries:", `+		"` + ecrHost + `": "currents"`, `-			"auth": "[redacted]"`, "nothing was written"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--print output lacks %q:\n%s", want, out)
 		}
@@ -199,7 +199,7 @@ func TestWriteDiffShowsHunksWithContextAndRedacts(t *testing.T) {
 	after := "a\nb\nc\nd\ne\nx\nf\ng\nh2\n"
 	var out bytes.Buffer
 	writeDiff(&out, "f", []byte(before), []byte(after))
-	want := "--- f\n+++ f (after)\n@@ line 2 @@\n  b\n  c\n- \"password\": \"[redacted]\",\n  d\n  e\n@@ line 8 @@\n  f\n  g\n- h\n+ h2\n"
+	want := "--- f\n+++ f (after)\n@@ -2,5 +2,4 @@\n b\n c\n-\"password\": \"[redacted]\",\n d\n e\n@@ -8,3 +7,3 @@\n f\n g\n-h\n+h2\n"
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
 	}
