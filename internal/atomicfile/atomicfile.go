@@ -4,6 +4,7 @@
 package atomicfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -86,4 +87,46 @@ func Existing(path string, defaultMode fs.FileMode) (mode fs.FileMode, owner Opt
 		owner = WithOwner(int(sys.Uid), int(sys.Gid))
 	}
 	return st.Mode().Perm(), owner, true, nil
+}
+
+// BackupSuffix is appended to a settings file's path for the copy of its previous content that Replace leaves.
+const BackupSuffix = ".bak"
+
+// ErrChanged is returned by Replace when the file on disk is no longer what the caller read.
+var ErrChanged = errors.New("the file changed while it was being edited; nothing was written, run the command again")
+
+// Replace writes a new version of a settings file that the caller read as old (nil or empty with exists
+// false for a missing file): the file keeps its mode and owner (defaultMode when new, in a directory created
+// 0700), its previous bytes go to path+BackupSuffix the same way, and a symlinked file is updated where it
+// lives. It refuses with ErrChanged when the file changed since it was read, rather than lose that write. It
+// returns the backup's path ("" when the file is new).
+func Replace(path string, old []byte, exists bool, data []byte, defaultMode fs.FileMode) (backup string, err error) {
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	}
+	mode, owner, existsNow, err := Existing(path, defaultMode)
+	if err != nil {
+		return "", err
+	}
+	now, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	if existsNow != exists || !bytes.Equal(now, old) {
+		return "", ErrChanged
+	}
+	if !exists {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return "", err
+		}
+	} else {
+		backup = path + BackupSuffix
+		if err := WriteFile(backup, old, mode, owner); err != nil {
+			return "", fmt.Errorf("writing the backup %s: %w", backup, err)
+		}
+	}
+	if err := WriteFile(path, data, mode, owner); err != nil {
+		return "", err
+	}
+	return backup, nil
 }

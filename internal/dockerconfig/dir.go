@@ -5,6 +5,7 @@ package dockerconfig
 
 import (
 	"fmt"
+	"github.com/currentsdev/currents/internal/atomicfile"
 	"os"
 	"path/filepath"
 
@@ -16,7 +17,7 @@ const FileName = "config.json"
 
 // BackupSuffix is appended to the path of config.json for the copy of its previous content that Save leaves.
 // One backup is kept: it holds the bytes as they were before the most recent change.
-const BackupSuffix = ".bak"
+const BackupSuffix = atomicfile.BackupSuffix
 
 // Dir returns the docker config directory exactly as the docker CLI chooses it: the --config flag value when
 // one is given, else $DOCKER_CONFIG, else ~/.docker (HOME, or the user's passwd entry without it).

@@ -21,26 +21,20 @@ type File struct {
 	exists bool
 	orig   []byte
 	data   []byte
-	mode   fs.FileMode
-	owner  atomicfile.Option
 }
 
 // Load reads config.json at path. A missing file or an empty one is an empty configuration, as it is for
 // docker; Save creates it with mode 0600. Malformed JSON is an error that names the file and the position.
 func Load(path string) (*File, error) {
-	f := &File{path: path, target: path, mode: 0o600, owner: atomicfile.WithOwner(-1, -1)}
+	f := &File{path: path, target: path}
 	if t, err := filepath.EvalSymlinks(path); err == nil {
 		f.target = t
 	}
-	mode, owner, exists, err := atomicfile.Existing(f.target, 0o600)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("docker config %s: %w", path, err)
-	case !exists:
+	data, err := os.ReadFile(f.target)
+	if errors.Is(err, fs.ErrNotExist) {
 		f.data = []byte{}
 		return f, nil
 	}
-	data, err := os.ReadFile(f.target)
 	if err != nil {
 		return nil, fmt.Errorf("docker config %s: %w", path, err)
 	}
@@ -50,7 +44,6 @@ func Load(path string) (*File, error) {
 	f.exists = true
 	f.orig = data
 	f.data = bytes.Clone(data)
-	f.mode, f.owner = mode, owner
 	return f, nil
 }
 
@@ -119,27 +112,8 @@ func (f *File) Save() (backup string, err error) {
 	if !f.Changed() {
 		return "", nil
 	}
-	now, err := os.ReadFile(f.target)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && !f.exists:
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return "", fmt.Errorf("docker config %s: %w", f.path, err)
-	case !bytes.Equal(now, f.orig) || (errors.Is(err, fs.ErrNotExist) && f.exists):
-		return "", fmt.Errorf("docker config %s: the file changed while it was being edited; nothing was written, run the command again", f.path)
-	}
-	dir := filepath.Dir(f.target)
-	if !f.exists {
-		// Docker creates its config directory 0700 too; a fresh one may receive tokens from `docker login`.
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return "", fmt.Errorf("docker config %s: %w", f.path, err)
-		}
-	} else {
-		backup = f.target + BackupSuffix
-		if err := atomicfile.WriteFile(backup, f.orig, f.mode, f.owner); err != nil {
-			return "", fmt.Errorf("docker config %s: writing the backup: %w", f.path, err)
-		}
-	}
-	if err := atomicfile.WriteFile(f.target, f.data, f.mode, f.owner); err != nil {
+	backup, err = atomicfile.Replace(f.target, f.orig, f.exists, f.data, 0o600)
+	if err != nil {
 		return "", fmt.Errorf("docker config %s: %w", f.path, err)
 	}
 	f.orig = bytes.Clone(f.data)

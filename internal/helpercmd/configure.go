@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -30,6 +29,7 @@ func init() { register(newConfigureCmd) }
 
 type configureOptions struct {
 	spec            config.EntrySpec
+	externalIDFile  string
 	print           bool
 	removeStaleAuth bool
 }
@@ -47,14 +47,30 @@ mode and every other setting, and the previous version is kept as <file>.bak. Ru
 command again changes nothing. --print shows what would change and writes nothing.`,
 		Example: `  docker-credential-currents configure \
     --registry 513558712013.dkr.ecr.us-east-1.amazonaws.com \
-    --role-arn arn:aws:iam::513558712013:role/customer-pull --external-id "$EXTERNAL_ID"`,
+    --role-arn arn:aws:iam::513558712013:role/customer-pull --external-id-file ~/vendor-external-id
+
+  # the external ID from stdin, so it never shows in ps:
+  printf '%s' "$EXTERNAL_ID" | docker-credential-currents configure --registry HOST --role-arn ARN --external-id-file -`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runConfigure(a, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.externalIDFile != "" {
+				if cmd.Flags().Changed("external-id") {
+					return errors.New("--external-id and --external-id-file: give one of them")
+				}
+				id, err := readSecretLine(a.In, o.externalIDFile)
+				if err != nil {
+					return fmt.Errorf("--external-id-file: %w", err)
+				}
+				o.spec.ExternalID = id
+			}
+			return runConfigure(a, o)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.spec.Host, "registry", "", "registry host, as in image references (an ECR hostname, or an alias with --account and --region)")
 	f.StringVar(&o.spec.RoleARN, "role-arn", "", "IAM role to assume (the vendor gives you this)")
-	f.StringVar(&o.spec.ExternalID, "external-id", "", "external ID the role's trust policy requires")
+	f.StringVar(&o.spec.ExternalID, "external-id", "", "external ID the role's trust policy requires (visible in ps: prefer --external-id-file)")
+	f.StringVar(&o.externalIDFile, "external-id-file", "", "read the external ID from this file (its first line), or from stdin with -, keeping it out of the process list")
 	f.StringVar(&o.spec.Profile, "profile", "", "AWS profile holding the source credentials (default: the AWS SDK default chain)")
 	f.StringVar(&o.spec.Region, "region", "", "ECR region (only for an alias host; derived from ECR hostnames)")
 	f.StringVar(&o.spec.Account, "account", "", "ECR account ID (only for an alias host; derived from ECR hostnames)")
@@ -78,6 +94,7 @@ func runConfigure(a *App, o configureOptions) error {
 		return err
 	}
 	oldYAML, err := os.ReadFile(yamlPath)
+	yamlExisted := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -123,27 +140,33 @@ func runConfigure(a *App, o configureOptions) error {
 
 	// currents.yaml first: once credHelpers names us, docker's next pull already needs the entry.
 	if yamlChanged {
-		backup, err := replaceFile(yamlPath, oldYAML, newYAML)
+		backup, err := atomicfile.Replace(yamlPath, oldYAML, yamlExisted, newYAML, 0o600)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", yamlPath, err)
 		}
 		fmt.Fprintf(a.Out, "%s: entry for %s written%s\n", yamlPath, host, backupNote(backup))
 	} else {
 		fmt.Fprintf(a.Out, "%s: entry for %s already up to date\n", yamlPath, host)
 	}
+	jsonChanged := dc.Changed()
 	backup, err := dc.Save()
 	if err != nil {
+		if yamlChanged {
+			// Half done is safe (docker does not yet send the host to us), but the user must know which half.
+			return fmt.Errorf("%w\n%s was already updated; config.json was not changed, so docker does not use the helper for %s yet: "+
+				"fix the problem above and run the same configure command again", err, yamlPath, host)
+		}
 		return err
 	}
 	switch {
-	case hadHelper && previous == HelperName && !o.removeStaleAuth:
+	case !jsonChanged:
 		fmt.Fprintf(a.Out, "%s: credHelpers already sends %s to docker-credential-%s\n", dcPath, host, HelperName)
 	case hadHelper && previous != HelperName:
 		fmt.Fprintf(a.Out, "%s: credHelpers for %s changed from %q to %q%s\n", dcPath, host, previous, HelperName, backupNote(backup))
 	default:
 		fmt.Fprintf(a.Out, "%s: credHelpers sends %s to docker-credential-%s%s\n", dcPath, host, HelperName, backupNote(backup))
 	}
-	if o.removeStaleAuth && len(stale) > 0 {
+	if o.removeStaleAuth && len(stale) > 0 && jsonChanged {
 		fmt.Fprintf(a.Out, "%s: removed the static login for %s\n", dcPath, host)
 	}
 	warnStale(a.Err, dcPath, host, stale, o.removeStaleAuth)
@@ -152,36 +175,6 @@ func runConfigure(a *App, o configureOptions) error {
 	}
 	fmt.Fprintf(a.Out, "next: docker-credential-%s doctor --registry %s\n", HelperName, host)
 	return nil
-}
-
-// replaceFile writes a new version of a settings file atomically, keeping its mode and owner (0600 when new)
-// and the old bytes in path.bak. It refuses if the file changed since it was read.
-func replaceFile(path string, old, data []byte) (backup string, err error) {
-	if target, err := filepath.EvalSymlinks(path); err == nil {
-		path = target // a symlinked file (dotfiles) is updated where it lives, the link stays
-	}
-	mode, owner, exists, err := atomicfile.Existing(path, 0o600)
-	if err != nil {
-		return "", err
-	}
-	now, err := os.ReadFile(path)
-	if (err == nil) != exists || (exists && !bytes.Equal(now, old)) {
-		return "", fmt.Errorf("%s changed while it was being edited; nothing was written, run the command again", path)
-	}
-	if !exists {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return "", err
-		}
-	} else {
-		backup = path + dockerconfig.BackupSuffix
-		if err := atomicfile.WriteFile(backup, old, mode, owner); err != nil {
-			return "", fmt.Errorf("writing the backup of %s: %w", path, err)
-		}
-	}
-	if err := atomicfile.WriteFile(path, data, mode, owner); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
-	}
-	return backup, nil
 }
 
 func backupNote(backup string) string {
@@ -215,8 +208,9 @@ func warnStale(w io.Writer, dcPath, host string, stale []dockerconfig.StaticAuth
 	}
 }
 
-// secretLine matches JSON lines whose value is a credential; diffs show them redacted.
-var secretLine = regexp.MustCompile(`^(\s*"(?:auth|password|identitytoken|registrytoken)"\s*:\s*)"[^"]*"`)
+// secretLine matches lines whose value is a credential or confidential (config.json's logins, currents.yaml's
+// external ID); diffs show them redacted.
+var secretLine = regexp.MustCompile(`^(\s*(?:"(?:auth|password|identitytoken|registrytoken)"\s*:|(?:-\s+)?external_id\s*:)\s*)(?:"[^"]*"|\S.*)`)
 
 // writeDiff prints a unified diff of one file with two lines of context, credentials redacted.
 func writeDiff(w io.Writer, path string, before, after []byte) {
@@ -233,6 +227,10 @@ func writeDiff(w io.Writer, path string, before, after []byte) {
 	if err != nil { // only a failing writer makes difflib fail, and a strings.Builder does not
 		text = err.Error() + "\n"
 	}
+	if text == "" && !bytes.Equal(before, after) {
+		// Only a redacted value differs; say so rather than show an empty diff.
+		text = fmt.Sprintf("--- %s\n+++ %s (after)\n(only a redacted value changes, such as external_id; not shown)\n", path, path)
+	}
 	io.WriteString(w, text)
 }
 
@@ -242,4 +240,26 @@ func splitLines(b []byte) []string {
 		return nil
 	}
 	return strings.Split(s, "\n")
+}
+
+// readSecretLine reads a one-line secret from path, or from in for "-": the first line, surrounding blanks
+// removed, so `echo ID > file` and editors' trailing newlines work.
+func readSecretLine(in io.Reader, path string) (string, error) {
+	var data []byte
+	var err error
+	from := path
+	if path == "-" {
+		from = "stdin"
+		data, err = io.ReadAll(io.LimitReader(in, 64<<10))
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	if line = strings.TrimSpace(line); line == "" {
+		return "", fmt.Errorf("%s holds no external ID (its first line is empty)", from)
+	}
+	return line, nil
 }

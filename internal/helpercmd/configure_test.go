@@ -16,8 +16,14 @@ import (
 // exit code.
 func runCmd(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return runCmdIn(t, "", args...)
+}
+
+// runCmdIn is runCmd with stdin.
+func runCmdIn(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	a := &App{In: strings.NewReader(""), Out: &out, Err: &errb, Log: logging.Discard()}
+	a := &App{In: strings.NewReader(stdin), Out: &out, Err: &errb, Log: logging.Discard()}
 	root := NewRoot(a)
 	root.SetArgs(args)
 	code := 0
@@ -157,6 +163,16 @@ func TestConfigureKeepsDockerDesktopSettingsAndWarnsAboutAStaleLogin(t *testing.
 	if len(dc.StaticAuths(ecrHost)) != 0 || len(dc.StaticAuths("myregistry.azurecr.io")) != 1 {
 		t.Error("--remove-stale-auth removed the wrong entries")
 	}
+
+	// Run again on files that now have backups: nothing changes, not even the backups, and no warning.
+	before := snapshot(t, dir)
+	out, errOut, code = runCmd(t, append(args, "--remove-stale-auth")...)
+	if code != 0 || strings.Contains(errOut, `static "auths"`) || strings.Contains(out, "removed the static login") || !strings.Contains(out, "already sends") {
+		t.Fatalf("third run: exit %d\n%s%s", code, out, errOut)
+	}
+	if after := snapshot(t, dir); after != before {
+		t.Errorf("an unchanged configure touched files:\n%s\n---\n%s", before, after)
+	}
 }
 
 func TestConfigureRejectsBadInputAndWritesNothing(t *testing.T) {
@@ -202,5 +218,103 @@ func TestWriteDiffShowsHunksWithContextAndRedacts(t *testing.T) {
 	want := "--- f\n+++ f (after)\n@@ -2,5 +2,4 @@\n b\n c\n-\"password\": \"[redacted]\",\n d\n e\n@@ -8,3 +7,3 @@\n f\n g\n-h\n+h2\n"
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+func TestConfigureReadsTheExternalIDFromAFileOrStdin(t *testing.T) {
+	const secret = "vendor-ext-id-4f9c"
+	base := []string{"configure", "--registry", aliasHost, "--account", "123456789012", "--region", "us-east-1",
+		"--role-arn", "arn:aws:iam::123456789012:role/customer-pull"}
+	externalID := func(t *testing.T, dir string) string {
+		t.Helper()
+		cfg, err := config.Load(filepath.Join(dir, config.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tgt, _ := cfg.Lookup(aliasHost)
+		return tgt.Entry.ExternalID
+	}
+
+	t.Run("file", func(t *testing.T) {
+		dir := setupHome(t)
+		f := filepath.Join(t.TempDir(), "ext-id")
+		os.WriteFile(f, []byte("  "+secret+"  \nsecond line ignored\n"), 0o600)
+		out, errOut, code := runCmd(t, append(base, "--external-id-file", f)...)
+		if code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, out, errOut)
+		}
+		if got := externalID(t, dir); got != secret {
+			t.Fatalf("external_id %q, want %q", got, secret)
+		}
+		if strings.Contains(out+errOut, secret) {
+			t.Errorf("configure echoed the external ID:\n%s%s", out, errOut)
+		}
+	})
+	t.Run("stdin", func(t *testing.T) {
+		dir := setupHome(t)
+		out, errOut, code := runCmdIn(t, secret+"\n", append(base, "--external-id-file", "-")...)
+		if code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, out, errOut)
+		}
+		if got := externalID(t, dir); got != secret {
+			t.Fatalf("external_id %q, want %q", got, secret)
+		}
+		// --print shows the change with the ID redacted.
+		out, _, _ = runCmdIn(t, "another-id\n", append(base, "--external-id-file", "-", "--print")...)
+		if !strings.Contains(out, "only a redacted value changes, such as external_id") ||
+			strings.Contains(out, secret) || strings.Contains(out, "another-id") {
+			t.Errorf("--print does not redact the external ID:\n%s", out)
+		}
+		// A diff with other changes shows the line, redacted.
+		out, _, _ = runCmdIn(t, "another-id\n", append(base, "--external-id-file", "-", "--print", "--duration", "2h")...)
+		if !strings.Contains(out, `    external_id: "[redacted]"`) || !strings.Contains(out, "+    duration: 2h") || strings.Contains(out, "another-id") {
+			t.Errorf("--print does not redact the external ID:\n%s", out)
+		}
+	})
+	for name, c := range map[string]struct {
+		stdin string
+		args  []string
+		want  string
+	}{
+		"both":        {args: []string{"--external-id", "x", "--external-id-file", "-"}, want: "give one of them"},
+		"empty stdin": {stdin: "\n", args: []string{"--external-id-file", "-"}, want: "stdin holds no external ID"},
+		"missing":     {args: []string{"--external-id-file", "/nonexistent/ext-id"}, want: "/nonexistent/ext-id"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := setupHome(t)
+			out, errOut, code := runCmdIn(t, c.stdin, append(base, c.args...)...)
+			if code == 0 || !strings.Contains(errOut, c.want) {
+				t.Fatalf("exit %d, want an error with %q\n%s%s", code, c.want, out, errOut)
+			}
+			if _, err := os.Stat(dir); err == nil {
+				t.Errorf("a rejected configure wrote %s", dir)
+			}
+		})
+	}
+}
+
+func TestConfigureSaysWhichFileWasWrittenWhenConfigJSONFails(t *testing.T) {
+	dir := setupHome(t)
+	os.MkdirAll(dir, 0o700)
+	jsonPath := filepath.Join(dir, "config.json")
+	os.WriteFile(jsonPath, []byte("{}\n"), 0o600)
+	// The backup cannot be written (a directory is in its way), so config.json cannot be replaced.
+	os.Mkdir(jsonPath+".bak", 0o700)
+	out, errOut, code := runCmd(t, aliasArgs...)
+	if code == 0 {
+		t.Fatalf("exit 0\n%s", out)
+	}
+	for _, want := range []string{"config.json", "currents.yaml was already updated", "config.json was not changed", "run the same configure command again"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("error lacks %q:\n%s", want, errOut)
+		}
+	}
+	if b, _ := os.ReadFile(jsonPath); string(b) != "{}\n" {
+		t.Errorf("config.json changed: %q", b)
+	}
+	// Once the obstacle is gone, the same command finishes the job.
+	os.Remove(jsonPath + ".bak")
+	if out, errOut, code := runCmd(t, aliasArgs...); code != 0 || !strings.Contains(out, "already up to date") || !strings.Contains(out, "credHelpers sends") {
+		t.Fatalf("rerun: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -27,7 +27,13 @@ machine's clock agrees with AWS; the registry answers /v2/ with the token; the t
 directory is writable with safe modes.
 
 Without --registry it checks every registry in currents.yaml and every credHelpers entry that
-names this helper. Exit status: 0 when every check passes, 1 when any fails.`,
+names this helper. Exit status: 0 when every check passes, 1 when any fails (or the command
+itself cannot run). Every AWS and registry wait is bounded by the configured timeout.
+
+--format json prints one object: {"schemaVersion": 1, "ok": BOOL, "reports": [{"registry": HOST,
+"checks": [{"name", "status": "pass"|"fail"|"skip", "detail", "fix" (only on fail)}]}]}. The
+check names, in order: helper-on-path, docker-config, currents-yaml, source-credentials,
+assume-role, ecr-token, clock-skew, registry, cache-dir.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "text" && format != "json" {
@@ -59,9 +65,10 @@ names this helper. Exit status: 0 when every check passes, 1 when any fails.`,
 				enc := json.NewEncoder(a.Out)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(struct {
-					OK      bool            `json:"ok"`
-					Reports []doctor.Report `json:"reports"`
-				}{ok, reports}); err != nil {
+					SchemaVersion int             `json:"schemaVersion"`
+					OK            bool            `json:"ok"`
+					Reports       []doctor.Report `json:"reports"`
+				}{1, ok, reports}); err != nil {
 					return err
 				}
 			} else {

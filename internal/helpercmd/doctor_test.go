@@ -26,7 +26,7 @@ func doctorWorld(t *testing.T) (*standin.Server, *standin.Registry) {
 	t.Cleanup(reg.Close)
 	user := aws.AddUser("arn:aws:iam::111122223333:user/ops")
 	role := "arn:aws:iam::" + aws.Account() + ":role/currents-pull"
-	aws.AddRole(role, standin.RoleSpec{})
+	aws.AddRole(role, standin.RoleSpec{ExternalID: doctorExternalID})
 	dir := setupHome(t)
 	home := filepath.Dir(dir)
 	for _, kv := range aws.Env(user) {
@@ -40,16 +40,23 @@ func doctorWorld(t *testing.T) (*standin.Server, *standin.Registry) {
 	t.Setenv("CURRENTS_CACHE_DIR", filepath.Join(home, "cache"))
 	bin := filepath.Join(home, "bin")
 	os.MkdirAll(bin, 0o755)
+	// Both binaries record their argv, so the test sees what any process we spawn was given.
 	for _, f := range []string{"docker-credential-currents", "docker-credential-currents-aws"} {
-		os.WriteFile(filepath.Join(bin, f), []byte("#!/bin/sh\n"), 0o755)
+		os.WriteFile(filepath.Join(bin, f), []byte("#!/bin/sh\necho \"$0 $*\" >> "+argvLog(t)+"\n"), 0o755)
 	}
-	t.Setenv("PATH", bin)
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+"/usr/bin:/bin")
 	t.Setenv("CURRENTS_AWS_HELPER", "")
-	if out, errOut, code := runCmd(t, "configure", "--registry", reg.Host(), "--account", aws.Account(), "--region", aws.Region(), "--role-arn", role); code != 0 {
+	if out, errOut, code := runCmdIn(t, doctorExternalID+"\n", "configure", "--registry", reg.Host(), "--account", aws.Account(), "--region", aws.Region(),
+		"--role-arn", role, "--external-id-file", "-"); code != 0 {
 		t.Fatalf("configure: %d\n%s%s", code, out, errOut)
 	}
 	return aws, reg
 }
+
+const doctorExternalID = "vendor-ext-9d41"
+
+// argvLog is the file the fake helper binaries append their command lines to.
+func argvLog(t *testing.T) string { return filepath.Join(os.Getenv("HOME"), "argv.log") }
 
 func TestDoctorCommandJSONAndExitCodes(t *testing.T) {
 	aws, reg := doctorWorld(t)
@@ -60,13 +67,14 @@ func TestDoctorCommandJSONAndExitCodes(t *testing.T) {
 		t.Fatalf("doctor: exit %d\n%s%s", code, out, errOut)
 	}
 	var res struct {
-		OK      bool            `json:"ok"`
-		Reports []doctor.Report `json:"reports"`
+		SchemaVersion int             `json:"schemaVersion"`
+		OK            bool            `json:"ok"`
+		Reports       []doctor.Report `json:"reports"`
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("--format json is not JSON: %v\n%s", err, out)
 	}
-	if !res.OK || len(res.Reports) != 1 || res.Reports[0].Registry != reg.Host() || len(res.Reports[0].Checks) != 9 {
+	if res.SchemaVersion != 1 || !res.OK || len(res.Reports) != 1 || res.Reports[0].Registry != reg.Host() || len(res.Reports[0].Checks) != 9 {
 		t.Fatalf("unexpected report: %s", out)
 	}
 
@@ -83,6 +91,15 @@ func TestDoctorCommandJSONAndExitCodes(t *testing.T) {
 	}
 	if _, _, code := runCmd(t, "doctor", "--format", "yaml"); code == 0 {
 		t.Error("an unknown --format was accepted")
+	}
+
+	// doctor ran the helper as docker would; the external ID, given on stdin to configure, is in no argv.
+	argv, err := os.ReadFile(argvLog(t))
+	if err != nil || !strings.Contains(string(argv), "docker-credential-currents version") {
+		t.Fatalf("doctor did not run the helper (%v): %q", err, argv)
+	}
+	if strings.Contains(string(argv), doctorExternalID) {
+		t.Errorf("the external ID reached a process's argv:\n%s", argv)
 	}
 }
 
