@@ -167,11 +167,12 @@ func TestPullsAcrossTokenExpiry(t *testing.T) {
 	if c[opGetToken] < 4 {
 		t.Errorf("GetAuthorizationToken was called %d times in %s of %s tokens: the tokens were never refreshed", c[opGetToken], elapsed, tokenLifetime)
 	}
-	// The policy (internal/tokencache) decides how long a token serves before it is replaced. The lifetime the
-	// helper sees can be a little shorter than the stand-in's (expiry rounded to the second, clock reads on either
-	// side of the round trip), so judge by a token 1.25 s shorter: a generous bound, yet one that any refresh on
-	// every get, or on every pull of the six, overshoots several times.
-	seen := tokenLifetime - time.Second - 250*time.Millisecond
+	// The policy (internal/tokencache.RefreshAt) decides how long a token serves before it is replaced, from the
+	// issue and expiry times the helper recorded. The helper reads its clock before it asks ECR and the stand-in
+	// mints the expiry after, on the same clock (a difference this small is below the skew the helper corrects
+	// for), so the lifetime it records is at least the stand-in's, less the wire's millisecond resolution. Every
+	// new token is fetched at or after its predecessor's RefreshAt, so n tokens need (n-1) such intervals.
+	seen := tokenLifetime - time.Millisecond
 	t0 := time.Unix(0, 0)
 	minUse := tokencache.RefreshAt(t0, t0.Add(seen)).Sub(t0)
 	if most := int(elapsed/minUse) + 1; c[opGetToken] > most {
