@@ -87,9 +87,11 @@ count_of() { [[ "$1" =~ \"$2\":([0-9]+) ]] && echo "${BASH_REMATCH[1]}" || echo 
 
 step "configure: register the helper for the registry (step 2 of a real set-up)"
 say "The registry is a local alias, so configure is told which ECR account and region it stands for."
+say "The vendor's external ID is read from a file, so it never shows in the process list."
+(umask 077 && printf '%s\n' "$STANDIN_EXTERNAL_ID" >"$work/vendor-external-id")
 show docker-credential-currents configure --registry "$STANDIN_REGISTRY" \
 	--account "$STANDIN_ACCOUNT" --region "$STANDIN_REGION" \
-	--role-arn "$STANDIN_ROLE_ARN" --external-id "$STANDIN_EXTERNAL_ID"
+	--role-arn "$STANDIN_ROLE_ARN" --external-id-file "$work/vendor-external-id"
 say "" "It wrote $DOCKER_CONFIG/config.json:"
 sed 's/^/      /' "$DOCKER_CONFIG/config.json"
 say "" "and $DOCKER_CONFIG/currents.yaml:"
@@ -97,7 +99,7 @@ sed 's/^/      /' "$DOCKER_CONFIG/currents.yaml"
 say "" "Run again, it changes nothing:"
 show docker-credential-currents configure --registry "$STANDIN_REGISTRY" \
 	--account "$STANDIN_ACCOUNT" --region "$STANDIN_REGION" \
-	--role-arn "$STANDIN_ROLE_ARN" --external-id "$STANDIN_EXTERNAL_ID"
+	--role-arn "$STANDIN_ROLE_ARN" --external-id-file "$work/vendor-external-id"
 
 step "doctor: check every step a pull depends on"
 show docker-credential-currents doctor --registry "$STANDIN_REGISTRY"

@@ -114,6 +114,15 @@ func TestDemoRuns(t *testing.T) {
 			t.Errorf("service %s not reported pullable", svc)
 		}
 	}
+	// The external ID travels in a file: no command line the demo runs carries it.
+	if !strings.Contains(out, "--external-id-file ") {
+		t.Error("the demo does not show configure reading the external ID from a file")
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "$ ") && strings.Contains(line, "demo-external-id") {
+			t.Errorf("a command line carries the external ID: %s", line)
+		}
+	}
 	if _, err := exec.LookPath("curl"); err == nil && !strings.Contains(out, "FAIL  assume-role") {
 		t.Error("the demo does not show doctor failing on a refused role")
 	}

@@ -110,10 +110,32 @@ do_install() {
 		echo "      Add it, e.g.: echo 'export PATH=\"$bindir:\$PATH\"' >> ~/.profile"
 		;;
 	esac
-	if [[ $EUID -ne 0 && -z "$PREFIX" && -z "${BINDIR:-}" ]]; then
-		echo "NOTE: installed for $(id -un) only. docker run by systemd services or cron does not search"
-		echo "      $bindir; run 'sudo make install' to put the helper in /usr/local/bin for them."
-	fi
+	# docker looks the helper up on the PATH of whatever runs it: systemd gives services
+	# /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin, cron gives user crontabs /usr/bin:/bin.
+	case "$bindir" in
+	/usr/bin | /bin) ;;
+	/usr/local/bin | /usr/local/sbin | /usr/sbin | /sbin)
+		echo "NOTE: systemd services find the helper in $bindir, but cron jobs run with PATH=/usr/bin:/bin:"
+		echo "      put PATH=$bindir:/usr/bin:/bin at the top of a crontab that runs docker (or install with PREFIX=/usr)."
+		;;
+	*)
+		if [[ $EUID -ne 0 && -z "$PREFIX" && -z "${BINDIR:-}" ]]; then
+			echo "NOTE: installed for $(id -un) only. docker run by systemd services or cron does not search"
+			echo "      $bindir; run 'sudo make install' to put the helper in /usr/local/bin for them."
+		else
+			echo "NOTE: docker run by systemd services or cron does not search $bindir: set PATH in the unit"
+			echo "      (Environment=PATH=$bindir:/usr/local/bin:/usr/bin:/bin) or the crontab, or install with PREFIX=/usr/local."
+		fi
+		;;
+	esac
+	case "$plugindir" in
+	/usr/local/lib/docker/cli-plugins | /usr/local/libexec/docker/cli-plugins | /usr/lib/docker/cli-plugins | \
+		/usr/libexec/docker/cli-plugins | "${DOCKER_CONFIG:-${HOME:-/nonexistent}/.docker}/cli-plugins") ;;
+	*)
+		echo "NOTE: docker does not search $plugindir for plugins: add it to \"cliPluginsExtraDirs\" in"
+		echo "      config.json, or install with PLUGINDIR=/usr/local/lib/docker/cli-plugins."
+		;;
+	esac
 	local found
 	found=$(command -v docker-credential-currents || true)
 	if [[ -n "$found" && "$found" != "$bindir/docker-credential-currents" ]]; then
@@ -144,6 +166,13 @@ do_uninstall() {
 		fi
 	done
 	rm -f "$DESTDIR$manifest"
+	if [[ -z "$DESTDIR" ]]; then
+		local cfg=${DOCKER_CONFIG:-${HOME:-/nonexistent}/.docker}/config.json
+		if [[ -f "$cfg" ]] && grep -q '"currents"' "$cfg"; then
+			echo "NOTE: $cfg still sends registries to docker-credential-currents (\"credHelpers\"): remove"
+			echo "      those entries, or docker fails to find the helper on every pull from them."
+		fi
+	fi
 	# Deepest first; a directory that now holds someone else's files stays.
 	local d
 	while IFS= read -r d; do

@@ -153,3 +153,31 @@ func TestInstallWithoutBuildSaysWhatToDo(t *testing.T) {
 		t.Fatalf("want a failure naming make build, got %v:\n%s", err, out)
 	}
 }
+
+// TestInstallOffTheSearchPathsSaysSo installs for real (no DESTDIR) under a prefix that neither the PATH of
+// services and cron nor docker's plugin search covers: each gap gets a note with its fix, and uninstall
+// reminds of the credHelpers entries that would now point at nothing.
+func TestInstallOffTheSearchPathsSaysSo(t *testing.T) {
+	prefix := t.TempDir()
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".docker"), 0o700)
+	os.WriteFile(filepath.Join(home, ".docker", "config.json"), []byte(`{"credHelpers": {"h.example": "currents"}}`), 0o600)
+	env := []string{"BIN=" + fakeBin(t), "PREFIX=" + prefix, "HOME=" + home, "DOCKER_CONFIG=", "PATH=/usr/bin:/bin", "BINDIR=", "PLUGINDIR="}
+	out := runInstall(t, env, "install")
+	for _, want := range []string{
+		prefix + "/bin is not on your PATH",
+		"systemd services or cron does not search " + prefix + "/bin", "Environment=PATH=" + prefix + "/bin:",
+		"docker does not search " + prefix + "/lib/docker/cli-plugins", "cliPluginsExtraDirs",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("install output lacks %q:\n%s", want, out)
+		}
+	}
+	out = runInstall(t, env, "uninstall")
+	if !strings.Contains(out, home+"/.docker/config.json still sends registries") {
+		t.Errorf("uninstall does not mention the credHelpers entries:\n%s", out)
+	}
+	if entries, _ := os.ReadDir(prefix); len(entries) != 0 {
+		t.Errorf("uninstall left %v", tree(t, prefix))
+	}
+}

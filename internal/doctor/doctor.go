@@ -241,8 +241,12 @@ func (r *run) checkHelper() {
 	if v := strings.TrimSpace(string(out)); v != "" {
 		detail += ", " + v
 	}
-	if !onServicePath(filepath.Dir(path)) {
-		detail += "; note: systemd services and cron use a PATH without " + filepath.Dir(path) + ", install with `sudo make install` for them"
+	switch dir := filepath.Dir(path); {
+	case dir == "/usr/bin" || dir == "/bin":
+	case onServicePath(dir):
+		detail += "; note: cron jobs run with PATH=/usr/bin:/bin, so a crontab that runs docker needs PATH=" + dir + ":/usr/bin:/bin at its top"
+	default:
+		detail += "; note: systemd services and cron use a PATH without " + dir + ", install with `sudo make install` for them"
 	}
 	r.add(CheckHelper, Pass, detail, "")
 }
