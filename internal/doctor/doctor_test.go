@@ -3,10 +3,12 @@ package doctor_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -341,4 +343,71 @@ func TestWebIdentity(t *testing.T) {
 	os.WriteFile(tokenFile, []byte("a-stale-token"), 0o600)
 	rep = w.doctor(t)
 	expect(t, rep, doctor.CheckAssume, doctor.Fail, "web identity")
+}
+
+// blackHole accepts connections on loopback and never answers, as a firewall that drops packets looks to a
+// client once connected.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return l.Addr().String()
+}
+
+// An AWS endpoint or a registry that never answers must not hang doctor: every wait is bounded by the
+// configured timeout, and the failure says so. (No timing is asserted; a hang fails through go test's timeout.)
+func TestNothingAnswersIsBoundedByTheTimeout(t *testing.T) {
+	t.Run("sts", func(t *testing.T) {
+		w := newWorld(t)
+		t.Setenv(config.EnvTimeout, "1s")
+		t.Setenv("AWS_ENDPOINT_URL_STS", "http://"+blackHole(t))
+		rep := w.doctor(t)
+		expect(t, rep, doctor.CheckSource, doctor.Fail, "no answer from AWS", "CURRENTS_TIMEOUT")
+		expect(t, rep, doctor.CheckAssume, doctor.Skip)
+		expect(t, rep, doctor.CheckCache, doctor.Pass)
+	})
+	t.Run("registry", func(t *testing.T) {
+		w := newWorld(t)
+		t.Setenv(config.EnvTimeout, "1s")
+		hole := blackHole(t)
+		w.reg.Close()
+		w.reg = nil
+		// Point the entry at the silent host instead of the registry.
+		dir := filepath.Join(w.home, ".docker")
+		p := filepath.Join(dir, config.FileName)
+		data, err := config.Upsert(nil, p, config.EntrySpec{Host: hole, Account: w.aws.Account(), Region: w.aws.Region(), RoleARN: w.role, ExternalID: externalID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(p, data, 0o600)
+		f, _ := dockerconfig.Load(filepath.Join(dir, dockerconfig.FileName))
+		f.SetCredHelper(hole, "currents")
+		f.Save()
+		rep := doctor.New(newAWS()).Run(context.Background(), hole)
+		expect(t, rep, doctor.CheckToken, doctor.Pass)
+		expect(t, rep, doctor.CheckRegistry, doctor.Fail, "GET http://"+hole+"/v2/")
+	})
 }
