@@ -142,7 +142,7 @@ do_install() {
 		echo "NOTE: $found comes first on PATH and shadows the copy just installed; remove it."
 	fi
 	echo
-	echo "Next: docker-credential-currents configure --registry HOST --role-arn ARN [--external-id ID]"
+	echo "Next: docker-credential-currents configure --registry HOST --role-arn ARN [--external-id-file FILE]"
 }
 
 do_uninstall() {
