@@ -141,6 +141,11 @@ do_install() {
 	if [[ -n "$found" && "$found" != "$bindir/docker-credential-currents" ]]; then
 		echo "NOTE: $found comes first on PATH and shadows the copy just installed; remove it."
 	fi
+	# docker searches the user's plugin directory before the system ones.
+	local userplugin=${DOCKER_CONFIG:-${HOME:-/nonexistent}/.docker}/cli-plugins/$PLUGIN
+	if [[ "$userplugin" != "$plugindir/$PLUGIN" && -e "$userplugin" ]]; then
+		echo "NOTE: $userplugin comes first for docker and shadows the copy just installed; remove it."
+	fi
 	echo
 	echo "Next: docker-credential-currents configure --registry HOST --role-arn ARN [--external-id-file FILE]"
 }

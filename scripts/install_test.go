@@ -162,9 +162,13 @@ func TestInstallOffTheSearchPathsSaysSo(t *testing.T) {
 	home := t.TempDir()
 	os.MkdirAll(filepath.Join(home, ".docker"), 0o700)
 	os.WriteFile(filepath.Join(home, ".docker", "config.json"), []byte(`{"credHelpers": {"h.example": "currents"}}`), 0o600)
+	// An older user-level copy of the plugin, which docker would run instead.
+	os.MkdirAll(filepath.Join(home, ".docker", "cli-plugins"), 0o755)
+	os.WriteFile(filepath.Join(home, ".docker", "cli-plugins", "docker-currents"), []byte("old"), 0o755)
 	env := []string{"BIN=" + fakeBin(t), "PREFIX=" + prefix, "HOME=" + home, "DOCKER_CONFIG=", "PATH=/usr/bin:/bin", "BINDIR=", "PLUGINDIR="}
 	out := runInstall(t, env, "install")
 	for _, want := range []string{
+		home + "/.docker/cli-plugins/docker-currents comes first for docker and shadows the copy just installed",
 		prefix + "/bin is not on your PATH",
 		"systemd services or cron does not search " + prefix + "/bin", "Environment=PATH=" + prefix + "/bin:",
 		"docker does not search " + prefix + "/lib/docker/cli-plugins", "cliPluginsExtraDirs",
