@@ -168,6 +168,15 @@ func runConfigure(a *App, o configureOptions) error {
 	}
 	if o.removeStaleAuth && len(stale) > 0 && jsonChanged {
 		fmt.Fprintf(a.Out, "%s: removed the static login for %s\n", dcPath, host)
+		// The entry was only a marker: the secret itself sits in the credential store, which docker no
+		// longer asks for this host (credHelpers wins), so `docker logout` cannot reach it either.
+		if store := dc.CredsStore(); store != "" {
+			for _, s := range stale {
+				if !s.HasSecret {
+					fmt.Fprintf(a.Err, "note: the login's secret stays in credsStore %q; erase it with: printf %%s %q | docker-credential-%s erase\n", store, s.Key, store)
+				}
+			}
+		}
 	}
 	warnStale(a.Err, dcPath, host, stale, o.removeStaleAuth)
 	if _, err := exec.LookPath("docker-credential-" + HelperName); err != nil {

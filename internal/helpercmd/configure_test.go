@@ -318,3 +318,24 @@ func TestConfigureSaysWhichFileWasWrittenWhenConfigJSONFails(t *testing.T) {
 		t.Fatalf("rerun: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+func TestRemovingAStaleLoginKeptInCredsStoreSaysWhereItsSecretIs(t *testing.T) {
+	dir := setupHome(t)
+	os.MkdirAll(dir, 0o700)
+	orig, err := os.ReadFile("../../testdata/dockerconfig/desktop.json") // "ghcr.io": {} with credsStore "desktop"
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "config.json"), orig, 0o600)
+	args := []string{"configure", "--registry", "ghcr.io", "--account", "123456789012", "--region", "us-east-1",
+		"--role-arn", "arn:aws:iam::123456789012:role/pull"}
+	_, errOut, code := runCmd(t, args...)
+	if code != 0 || !strings.Contains(errOut, "a login stored in credsStore") {
+		t.Fatalf("exit %d; no warning about the credsStore login:\n%s", code, errOut)
+	}
+	out, errOut, code := runCmd(t, append(args, "--remove-stale-auth")...)
+	if code != 0 || !strings.Contains(out, "removed the static login") ||
+		!strings.Contains(errOut, `printf %s "ghcr.io" | docker-credential-desktop erase`) {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
