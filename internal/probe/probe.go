@@ -513,7 +513,7 @@ func (p *Prober) register(host, configFile string) string {
 	if at := p.configured(host); at != "" {
 		return fmt.Sprintf("register the helper: add %s to %s (currents.yaml already configures %s at %s)", HelperSnippet(host), configFile, host, at)
 	}
-	return fmt.Sprintf("register the helper: docker-credential-currents configure --registry %s --role-arn <the role ARN the vendor gave you> [--external-id <id>]", host)
+	return fmt.Sprintf("register the helper: docker-credential-currents configure --registry %s --role-arn <the role ARN the vendor gave you> [--external-id-file <file holding the external ID>]", host)
 }
 
 // HelperSnippet is the config.json entry that makes docker run our helper
