@@ -53,6 +53,10 @@ cleanup() {
     # Remove containers first: dockerd would otherwise spend its shutdown timeout stopping them one by one.
     ids=$(DOCKER_HOST="unix://$T/docker.sock" timeout 20 docker ps -aq 2>/dev/null)
     [ -n "$ids" ] && DOCKER_HOST="unix://$T/docker.sock" timeout 30 docker rm -f $ids >/dev/null 2>&1
+    # A compose project's network is a bridge interface in the host's namespace, named br-<network id>; dockerd
+    # leaves it behind when it stops (an interrupted `up` has one), and with the data root gone nothing reuses it.
+    bridges=$(DOCKER_HOST="unix://$T/docker.sock" timeout 20 docker network ls -q --no-trunc --filter driver=bridge 2>/dev/null)
+    DOCKER_HOST="unix://$T/docker.sock" timeout 30 docker network prune -f >/dev/null 2>&1
     kill -TERM "$DOCKERD_PID"
     for _ in $(seq 1 150); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
     if kill -0 "$DOCKERD_PID" 2>/dev/null; then
@@ -67,12 +71,18 @@ cleanup() {
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     kill -TERM "${PIDS[$i]}" 2>/dev/null && wait "${PIDS[$i]}" 2>/dev/null
   done
+  for id in ${bridges:-}; do
+    if [ -e "/sys/class/net/br-${id:0:12}" ]; then
+      ip link delete "br-${id:0:12}" 2>/dev/null || say "could not remove the bridge br-${id:0:12} dockerd left behind"
+    fi
+  done
   # A dockerd that died hard can leave overlay and netns mounts under its roots; rm -rf cannot cross them.
   findmnt -rn -o TARGET | grep -F "$T/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   if [ "$rc" -ne 0 ]; then
     for log in dockerd.log registry.log standin.log; do
-      # 404s for blobs are how a push asks what is missing; they are not what went wrong.
-      [ -s "$T/$log" ] && { say "--- last lines of $log"; grep -v -e 'blob unknown' -e 'Error getting v2 registry' "$T/$log" | tail -n 25 >&2; }
+      # 404s for blobs and tags are how a push asks what is missing; they are not what went wrong.
+      lines=$(grep -v -e 'blob unknown' -e 'manifest unknown' -e 'Error getting v2 registry' "$T/$log" 2>/dev/null | tail -n 25)
+      [ -n "$lines" ] && { say "--- last lines of $log"; printf '%s\n' "$lines" >&2; }
     done
   fi
   if [ "${E2E_KEEP:-}" = 1 ]; then say "kept $T"; else rm -rf "$T"; fi
@@ -127,11 +137,15 @@ set +m
 # --bridge=none and --iptables=false keep this engine off the host's docker0 and iptables, which another engine on
 # the same machine may own. Compose still creates its own bridge network per project, and published ports still
 # work through docker-proxy; the tier proves both.
+# Its own process group too: a Ctrl-C at the terminal goes to the whole foreground group, and a dockerd that began
+# shutting down with it could no longer remove the containers and networks cleanup asks it to.
 export DOCKER_HOST="unix://$T/docker.sock"
+set -m
 dockerd --host "$DOCKER_HOST" --data-root "$T/data" --exec-root "$T/exec" --pidfile "$T/dockerd.pid" \
   --bridge=none --iptables=false --ip-masq=false --userland-proxy=true --log-level=warn \
   >"$T/dockerd.log" 2>&1 &
 DOCKERD_PID=$!
+set +m
 wait_for 60 "$DOCKERD_PID" dockerd docker version
 say "dockerd $(docker version -f '{{.Server.Version}} (API {{.Server.APIVersion}})') up after $(since "$START")s; docker CLI $(docker version -f '{{.Client.Version}}') at $(command -v docker)"
 
