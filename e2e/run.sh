@@ -25,7 +25,7 @@ START=$(now)
 # ---- preconditions: each one a clear reason, never a silent skip -------------------------------------------------
 [ "$(uname -s)" = Linux ] || die "needs Linux to run dockerd (this is $(uname -s))"
 [ "$(id -u)" -eq 0 ] || die "needs root to start dockerd (run as root, as .ci/run does)"
-for cmd in dockerd docker docker-registry go; do
+for cmd in dockerd docker docker-registry go setpriv; do
   command -v "$cmd" >/dev/null || die "'$cmd' is not installed (on Debian: apt-get install docker.io docker-registry)"
 done
 BIN=$(cd "$BIN" 2>/dev/null && pwd) || die "BIN directory '${BIN}' does not exist: run 'make build' first"
@@ -138,10 +138,12 @@ set +m
 # the same machine may own. Compose still creates its own bridge network per project, and published ports still
 # work through docker-proxy; the tier proves both.
 # Its own process group too: a Ctrl-C at the terminal goes to the whole foreground group, and a dockerd that began
-# shutting down with it could no longer remove the containers and networks cleanup asks it to.
+# shutting down with it could no longer remove the containers and networks cleanup asks it to. Out of the group, a
+# SIGKILL of the group (a CI timeout) would not reach it, so it is told to stop when this script dies (setpriv is
+# util-linux's, on every Debian).
 export DOCKER_HOST="unix://$T/docker.sock"
 set -m
-dockerd --host "$DOCKER_HOST" --data-root "$T/data" --exec-root "$T/exec" --pidfile "$T/dockerd.pid" \
+setpriv --pdeathsig TERM dockerd --host "$DOCKER_HOST" --data-root "$T/data" --exec-root "$T/exec" --pidfile "$T/dockerd.pid" \
   --bridge=none --iptables=false --ip-masq=false --userland-proxy=true --log-level=warn \
   >"$T/dockerd.log" 2>&1 &
 DOCKERD_PID=$!
