@@ -152,6 +152,20 @@ func noExpiredToken(t *testing.T, r result) {
 	}
 }
 
+// helperQuiet asserts that the helpers said nothing while a command worked: docker passes a credential helper's
+// stderr straight to the user, so a warning or a stray library log line there (the AWS SDK's "SDK … WARN" once was)
+// would show on every pull. Their lines start with the program's name (errors) or carry prog= (logs).
+func helperQuiet(t *testing.T, r result) {
+	t.Helper()
+	for _, l := range strings.Split(r.out, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "docker-credential-currents") || strings.Contains(l, "prog=docker-credential-currents") || strings.HasPrefix(l, "SDK ") {
+			t.Errorf("the helper printed on a pull that worked: %q\n%s", l, r)
+			return
+		}
+	}
+}
+
 // scratchDir is a directory under run.sh's temp dir (so it is removed even if the test binary is killed).
 func scratchDir(t *testing.T, name string) string {
 	t.Helper()

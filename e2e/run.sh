@@ -33,6 +33,12 @@ for b in docker-credential-currents docker-credential-currents-aws docker-curren
   [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make build' first"
 done
 
+# The tier is a user of its own: none of the host's AWS, currents or docker settings may reach it (CURRENTS_CONFIG
+# would point the helper at another file, CURRENTS_LOG would print on every pull, an AWS_SESSION_TOKEN would go out
+# with the stand-in's keys, DOCKER_CONTEXT could pick another engine).
+for v in $(compgen -e | grep -E '^(AWS|CURRENTS)_'); do unset "$v"; done
+unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH DOCKER_CONFIG
+
 T=$(mktemp -d /tmp/currents-e2e.XXXXXX)
 chmod 0700 "$T"
 PIDS=()        # every background process this script started, stopped in reverse order
@@ -205,10 +211,8 @@ mkdir -p "$DOCKER_CONFIG/cli-plugins"
 ln -s "$COMPOSE" "$DOCKER_CONFIG/cli-plugins/docker-compose"
 ln -s "$BIN/docker-currents" "$DOCKER_CONFIG/cli-plugins/docker-currents"
 export PATH="$BIN:$PATH"
-write_user_config
-unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ROLE_ARN \
-  AWS_WEB_IDENTITY_TOKEN_FILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
 export AWS_EC2_METADATA_DISABLED=true NO_COLOR=1
+write_user_config
 
 # ---- 6. the scenarios -----------------------------------------------------------------------------------------------
 export E2E_TMP="$T" E2E_UPSTREAM="$UPSTREAM" E2E_ROOT="$ROOT"

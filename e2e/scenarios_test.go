@@ -48,6 +48,7 @@ func TestDockerPullThroughAlias(t *testing.T) {
 
 	r := mustOK(t, run(t, "docker", []string{"pull", ref}, cache))
 	noExpiredToken(t, r)
+	helperQuiet(t, r)
 	for _, want := range []string{"Digest: " + upstreamDigest(t, multiPlatform), "Downloaded newer image for " + ref} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("docker pull did not print %q:\n%s", want, r)
@@ -74,6 +75,7 @@ func TestComposePullColdCache(t *testing.T) {
 
 	r := mustOK(t, run(t, "docker", []string{"compose", "pull"}, inDir(stackDir), cache))
 	noExpiredToken(t, r)
+	helperQuiet(t, r)
 	for _, svc := range services {
 		if !strings.Contains(r.out, svc+" Pulled") {
 			t.Errorf("docker compose pull did not report %q:\n%s", svc+" Pulled", r)
@@ -101,6 +103,7 @@ func TestCheckThenUp(t *testing.T) {
 	// `up` pulls the six images (the engine has none) and compose waits for every healthcheck.
 	r = mustOK(t, run(t, "docker", []string{"currents", "up", "-d", "--wait"}, inDir(stackDir), cache))
 	noExpiredToken(t, r)
+	helperQuiet(t, r)
 	for _, svc := range services {
 		addr := strings.TrimSpace(mustOK(t, run(t, "docker", []string{"compose", "port", svc, healthPort}, inDir(stackDir))).out)
 		got, err := health(addr)
@@ -158,6 +161,7 @@ func TestPullsAcrossTokenExpiry(t *testing.T) {
 		}
 		noExpiredToken(t, r)
 		mustOK(t, r)
+		helperQuiet(t, r)
 		pulls++
 	}
 	elapsed := time.Since(start)
