@@ -17,6 +17,7 @@ import (
 	"github.com/currentsdev/currents/internal/doctor"
 	"github.com/currentsdev/currents/internal/ecr"
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 // world is a host set up as configure leaves it, with AWS and the registry played by the stand-in.
@@ -30,42 +31,11 @@ type world struct {
 
 const externalID = "vendor-ext-7f3a"
 
-// awsEnv are the variables the AWS SDK reads; each test starts without any of the machine's.
-var awsEnv = []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-	"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"}
-
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	aws, err := standin.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(aws.Close)
-	reg, err := standin.StartRegistry(aws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reg.Close)
-	w := &world{aws: aws, reg: reg, home: t.TempDir()}
-	w.user = aws.AddUser("arn:aws:iam::111122223333:user/customer-host")
-	w.role = "arn:aws:iam::" + aws.Account() + ":role/customer-pull"
-	aws.AddRole(w.role, standin.RoleSpec{ExternalID: externalID, Trust: []string{w.user.ARN}})
-
-	for _, k := range awsEnv {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	t.Setenv("HOME", w.home)
-	t.Setenv("DOCKER_CONFIG", filepath.Join(w.home, ".docker"))
-	t.Setenv("DOCKER_AUTH_CONFIG", "")
-	t.Setenv(config.EnvConfig, "")
-	t.Setenv("CURRENTS_CACHE_DIR", filepath.Join(w.home, "cache"))
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(w.home, "no-aws-config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(w.home, "no-aws-credentials"))
-	for _, kv := range aws.Env(w.user) {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	sw := standintest.New(t, standintest.WithRegistry(), standintest.WithExternalID(externalID))
+	w := &world{aws: sw.AWS, reg: sw.Registry, user: sw.User, role: sw.Role, home: standintest.Isolate(t)}
+	standintest.Export(t, w.aws, w.user)
 
 	// docker finds both helper binaries on PATH (doctor only checks they exist).
 	bin := filepath.Join(w.home, "bin")
@@ -74,7 +44,6 @@ func newWorld(t *testing.T) *world {
 		os.WriteFile(filepath.Join(bin, f), []byte("#!/bin/sh\n"), 0o755)
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	t.Setenv("CURRENTS_AWS_HELPER", "")
 
 	w.configure(t, w.role, externalID)
 	return w
