@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 // fakeDaemon is just enough of the Docker Engine API on a unix socket for `docker pull`: it answers the
@@ -102,33 +102,10 @@ func TestRealDockerCLICallsTheHelperAfterConfigure(t *testing.T) {
 		}
 	}
 
-	aws, err := standin.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(aws.Close)
-	reg, err := standin.StartRegistry(aws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reg.Close)
-	user := aws.AddUser("arn:aws:iam::111122223333:user/customer-host")
-	role := "arn:aws:iam::" + aws.Account() + ":role/customer-pull"
-	aws.AddRole(role, standin.RoleSpec{ExternalID: "ext-42", Trust: []string{user.ARN}})
-
-	dir := setupHome(t)
-	home := filepath.Dir(dir)
-	for _, k := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL", "CURRENTS_AWS_HELPER", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	for _, kv := range aws.Env(user) {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, "none"))
-	t.Setenv("CURRENTS_CACHE_DIR", filepath.Join(home, "cache"))
+	w := standintest.New(t, standintest.WithRegistry(), standintest.WithExternalID("ext-42"))
+	aws, reg, role := w.AWS, w.Registry, w.Role
+	home := standintest.Isolate(t)
+	standintest.Export(t, aws, w.User)
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	sock := filepath.Join(home, "docker.sock")
 	daemon := startFakeDaemon(t, sock)

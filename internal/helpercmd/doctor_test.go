@@ -9,35 +9,17 @@ import (
 
 	"github.com/currentsdev/currents/internal/doctor"
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 // doctorWorld configures a host for a stand-in registry and returns the registry host.
 func doctorWorld(t *testing.T) (*standin.Server, *standin.Registry) {
 	t.Helper()
-	aws, err := standin.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(aws.Close)
-	reg, err := standin.StartRegistry(aws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reg.Close)
-	user := aws.AddUser("arn:aws:iam::111122223333:user/ops")
-	role := "arn:aws:iam::" + aws.Account() + ":role/currents-pull"
-	aws.AddRole(role, standin.RoleSpec{ExternalID: doctorExternalID})
-	dir := setupHome(t)
-	home := filepath.Dir(dir)
-	for _, kv := range aws.Env(user) {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, "none"))
-	t.Setenv("CURRENTS_CACHE_DIR", filepath.Join(home, "cache"))
+	w := standintest.New(t, standintest.WithRegistry(), standintest.WithUser("arn:aws:iam::111122223333:user/ops"),
+		standintest.WithRole("currents-pull"), standintest.WithExternalID(doctorExternalID), standintest.WithoutTrust())
+	aws, reg, role := w.AWS, w.Registry, w.Role
+	home := standintest.Isolate(t)
+	standintest.Export(t, aws, w.User)
 	bin := filepath.Join(home, "bin")
 	os.MkdirAll(bin, 0o755)
 	// Both binaries record their argv, so the test sees what any process we spawn was given.
@@ -45,7 +27,6 @@ func doctorWorld(t *testing.T) (*standin.Server, *standin.Registry) {
 		os.WriteFile(filepath.Join(bin, f), []byte("#!/bin/sh\necho \"$0 $*\" >> "+argvLog(t)+"\n"), 0o755)
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+"/usr/bin:/bin")
-	t.Setenv("CURRENTS_AWS_HELPER", "")
 	if out, errOut, code := runCmdIn(t, doctorExternalID+"\n", "configure", "--registry", reg.Host(), "--account", aws.Account(), "--region", aws.Region(),
 		"--role-arn", role, "--external-id-file", "-"); code != 0 {
 		t.Fatalf("configure: %d\n%s%s", code, out, errOut)
