@@ -21,13 +21,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/currentsdev/currents/internal/standin/seed"
 )
 
-// services are the six services of the vendor's stack, each an image of its own.
-var services = []string{"api", "director", "change-streams", "scheduler", "writer", "webhooks"}
+// services are the six services of the vendor's stack, each an image of its own: the same list the stand-in's
+// seeding and the demo use.
+var services = seed.Services
 
 // multiPlatform is the service whose image is an index (linux/amd64 + linux/arm64), as the vendor's are.
-const multiPlatform = "api"
+const multiPlatform = seed.MultiPlatformService
 
 // healthPort is where healthsvc listens inside every container.
 const healthPort = "8080"
