@@ -15,25 +15,14 @@ import (
 
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/logging"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // fakeAWS issues sessions and tokens on the fake clock and, like AWS, refuses
 // an expired or revoked session.
 type fakeAWS struct {
-	clock       *fakeClock
+	clock       *standintest.Clock
 	sessionLife time.Duration
 	tokenLife   time.Duration
 	down        bool
@@ -51,7 +40,7 @@ func (rejected) Error() string {
 }
 func (rejected) CredentialsRejected() bool { return true }
 
-func newFakeAWS(c *fakeClock) *fakeAWS {
+func newFakeAWS(c *standintest.Clock) *fakeAWS {
 	return &fakeAWS{clock: c, sessionLife: time.Hour, tokenLife: 12 * time.Hour, revoked: map[string]bool{}, issued: map[string]time.Time{}}
 }
 
@@ -87,9 +76,9 @@ func (f *fakeAWS) counts() (int, int) { f.mu.Lock(); defer f.mu.Unlock(); return
 
 const host = "513558712013.dkr.ecr.us-east-1.amazonaws.com"
 
-func setup(t *testing.T) (*Helper, *fakeAWS, *fakeClock) {
+func setup(t *testing.T) (*Helper, *fakeAWS, *standintest.Clock) {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := standintest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	cache, err := tokencache.Open(tokencache.WithDir(filepath.Join(t.TempDir(), "c")), tokencache.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +170,7 @@ func TestOutageTimeline(t *testing.T) {
 		{12 * time.Hour, false},                // expired
 		{13 * time.Hour, false},
 	} {
-		clock.t = issued.Add(tc.at)
+		clock.Set(issued.Add(tc.at))
 		_, _, err := h.Get(host)
 		if (err == nil) != tc.wantOK {
 			t.Errorf("+%s: err = %v, want ok=%v", tc.at, err, tc.wantOK)

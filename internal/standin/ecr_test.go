@@ -14,6 +14,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 // roleSession assumes the test role and returns its credentials provider.
@@ -100,7 +101,7 @@ func TestAnswersCarryContentLength(t *testing.T) {
 }
 
 func TestTokenLifetimeAndExpiry(t *testing.T) {
-	clk := &fakeClock{t: time.Now()}
+	clk := standintest.NewClock(time.Now())
 	s, u := newAWS(t, standin.WithClock(clk.Now), standin.WithTokenLifetime(time.Hour))
 	out, err := ecrClient(s, creds(u.AccessKeyID, u.SecretAccessKey, "")).GetAuthorizationToken(context.Background(), nil)
 	if err != nil {

@@ -19,10 +19,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 func TestRegistryFront(t *testing.T) {
-	clk := &fakeClock{t: time.Now()}
+	clk := standintest.NewClock(time.Now())
 	s, _ := newAWS(t, standin.WithClock(clk.Now))
 	reg := standin.NewRegistry(s)
 	t.Cleanup(reg.Close)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 const (
@@ -23,27 +23,11 @@ const (
 	extID   = "currents-customer-42"
 )
 
-// fakeClock is a settable clock shared by the stand-in and the SDK clients,
-// so simulated time moves both sides as real time would.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func newAWS(t testing.TB, opts ...standin.Option) (*standin.Server, standin.User) {
 	t.Helper()
-	s := standin.New(opts...)
-	t.Cleanup(s.Close)
-	u := s.AddUser(userARN)
-	s.AddRole(roleARN, standin.RoleSpec{ExternalID: extID, Trust: []string{userARN}})
-	return s, u
+	w := standintest.New(t, standintest.WithServer(opts...), standintest.WithUser(userARN), standintest.WithRole(roleARN),
+		standintest.WithExternalID(extID))
+	return w.AWS, w.User
 }
 
 func creds(id, secret, token string) aws.CredentialsProvider {
@@ -187,7 +171,7 @@ func TestSignatureChecks(t *testing.T) {
 }
 
 func TestSessionExpiry(t *testing.T) {
-	clk := &fakeClock{t: time.Now()}
+	clk := standintest.NewClock(time.Now())
 	s, u := newAWS(t, standin.WithClock(clk.Now))
 	out, err := assume(t, s, u, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("s1"), ExternalId: aws.String(extID), DurationSeconds: aws.Int32(900)})
 	if err != nil {
