@@ -14,26 +14,16 @@ import (
 
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 const userARN = "arn:aws:iam::111122223333:user/customer"
 
 func setup(t *testing.T) (*standin.Server, config.Target, string) {
 	t.Helper()
-	aws := standin.New()
-	t.Cleanup(aws.Close)
-	user := aws.AddUser(userARN)
-	role := "arn:aws:iam::" + aws.Account() + ":role/pull"
-	aws.AddRole(role, standin.RoleSpec{ExternalID: "ext-1", Trust: []string{userARN}})
-	for _, kv := range aws.Env(user) {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	for _, k := range []string{"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
-		t.Setenv(k, "")
-	}
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	w := standintest.New(t, standintest.WithUser(userARN), standintest.WithRole("pull"), standintest.WithExternalID("ext-1"),
+		standintest.WithExport())
+	aws, role := w.AWS, w.Role
 	cfg, err := config.Parse("/etc/currents.yaml", []byte(fmt.Sprintf(
 		"registries:\n  - host: 127.0.0.1:5000\n    account: %q\n    region: us-east-1\n    role_arn: %s\n    external_id: ext-1\n", aws.Account(), role)))
 	if err != nil {
