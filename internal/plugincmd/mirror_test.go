@@ -22,6 +22,7 @@ import (
 	"github.com/currentsdev/currents/internal/mirror"
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 // mirrorFixture: the seed stack in one ECR-style front, an empty second
@@ -246,28 +247,15 @@ func TestMirrorNamesTheSideThatFailed(t *testing.T) {
 // credentials, or names the exact permission the role lacks.
 func TestMirrorCreatesMissingECRRepositories(t *testing.T) {
 	isolate(t)
-	aws := standin.New()
-	t.Cleanup(aws.Close)
-	src := standin.NewRegistry(aws)
+	w := standintest.New(t, standintest.WithRegistry(), standintest.WithUser("arn:aws:iam::111122223333:user/mirror"),
+		standintest.WithRole("mirror-push"))
+	aws, src, role := w.AWS, w.Registry, w.Role
 	dst := standin.NewRegistry(aws, standin.WithRequireRepositories())
-	t.Cleanup(src.Close)
 	t.Cleanup(dst.Close)
 	if _, err := seed.Stack(context.Background(), src, "currents/on-prem", "staging"); err != nil {
 		t.Fatal(err)
 	}
-	userARN := "arn:aws:iam::111122223333:user/mirror"
-	user := aws.AddUser(userARN)
-	role := "arn:aws:iam::" + aws.Account() + ":role/mirror-push"
-	aws.AddRole(role, standin.RoleSpec{Trust: []string{userARN}})
-	for _, kv := range aws.Env(user) {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	for _, k := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CA_BUNDLE"} {
-		t.Setenv(k, "")
-	}
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	standintest.Export(t, aws, w.User)
 	yaml := fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n", dst.Host(), aws.Account(), aws.Region(), role)
 	if err := os.WriteFile(os.Getenv("CURRENTS_CONFIG"), []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

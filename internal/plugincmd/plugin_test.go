@@ -29,6 +29,7 @@ import (
 	"github.com/currentsdev/currents/internal/report"
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 var (
@@ -96,16 +97,13 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	aws := standin.New()
-	t.Cleanup(aws.Close)
-	reg := standin.NewRegistry(aws)
-	t.Cleanup(reg.Close)
+	sw := standintest.New(t, standintest.WithRegistry(), standintest.WithUser("arn:aws:iam::111122223333:user/deploy"),
+		standintest.WithRole(roleARN), standintest.WithoutTrust())
+	aws, reg, user := sw.AWS, sw.Registry, sw.User
 	digests, err := seed.Stack(context.Background(), reg, "currents/on-prem", "staging")
 	if err != nil {
 		t.Fatal(err)
 	}
-	user := aws.AddUser("arn:aws:iam::111122223333:user/deploy")
-	aws.AddRole(roleARN, standin.RoleSpec{})
 
 	w := &world{t: t, aws: aws, reg: reg, digests: digests, home: t.TempDir(), secrets: []string{user.SecretAccessKey}}
 	w.config = w.installPlugin(filepath.Join(w.home, ".docker"))
