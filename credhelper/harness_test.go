@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker-credential-helpers/credentials"
 
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 // bin holds the binaries TestMain builds: the tests drive the real programs.
@@ -70,14 +71,10 @@ type world struct {
 
 func newWorld(t testing.TB, opts ...standin.Option) *world {
 	t.Helper()
-	aws := standin.New(opts...)
-	t.Cleanup(aws.Close)
-	reg := standin.NewRegistry(aws)
-	t.Cleanup(reg.Close)
-	w := &world{t: t, aws: aws, reg: reg, home: t.TempDir()}
-	w.user = aws.AddUser(userARN)
-	w.role = "arn:aws:iam::" + aws.Account() + ":role/currents-pull"
-	aws.AddRole(w.role, standin.RoleSpec{ExternalID: externalID, Trust: []string{userARN}})
+	sw := standintest.New(t, standintest.WithServer(opts...), standintest.WithRegistry(), standintest.WithUser(userARN),
+		standintest.WithRole("currents-pull"), standintest.WithExternalID(externalID))
+	aws, reg := sw.AWS, sw.Registry
+	w := &world{t: t, aws: aws, reg: reg, user: sw.User, role: sw.Role, home: t.TempDir()}
 	w.config = filepath.Join(w.home, ".docker", "currents.yaml")
 	w.cacheDir = filepath.Join(w.home, "cache")
 	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    external_id: %s\n",

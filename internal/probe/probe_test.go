@@ -18,6 +18,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 const prefix = "currents/on-prem"
@@ -30,10 +31,8 @@ type fixture struct {
 
 func newFixture(t testing.TB, opts ...standin.Option) *fixture {
 	t.Helper()
-	aws := standin.New()
-	t.Cleanup(aws.Close)
-	reg := standin.NewRegistry(aws, opts...)
-	t.Cleanup(reg.Close)
+	w := standintest.New(t, standintest.WithRegistry(opts...), standintest.WithoutUser())
+	aws, reg := w.AWS, w.Registry
 	digests, err := seed.Stack(context.Background(), reg, prefix, "staging")
 	if err != nil {
 		t.Fatal(err)

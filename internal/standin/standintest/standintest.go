@@ -25,7 +25,8 @@ const DefaultUserARN = "arn:aws:iam::111122223333:user/customer-host"
 // DefaultRole is the role name New adds in the stand-in's account unless WithRole names another.
 const DefaultRole = "customer-pull"
 
-// World is what New started: the stand-in, the registry (nil without WithRegistry), the user and the role's ARN.
+// World is what New started: the stand-in, the registry (nil without WithRegistry), the user and the role's ARN
+// (zero with WithoutUser).
 type World struct {
 	AWS      *standin.Server
 	Registry *standin.Registry
@@ -41,6 +42,7 @@ type setup struct {
 	role       string
 	externalID string
 	noTrust    bool
+	noUser     bool
 	export     bool
 }
 
@@ -70,6 +72,9 @@ func WithExternalID(id string) Option { return func(s *setup) { s.externalID = i
 // instead of a list naming only the user.
 func WithoutTrust() Option { return func(s *setup) { s.noTrust = true } }
 
+// WithoutUser adds neither the user nor the role: the stand-in only serves the registry's tokens.
+func WithoutUser() Option { return func(s *setup) { s.noUser = true } }
+
 // WithExport calls Export for the user once everything is started.
 func WithExport() Option { return func(s *setup) { s.export = true } }
 
@@ -92,6 +97,9 @@ func New(t testing.TB, opts ...Option) *World {
 			t.Fatal(err)
 		}
 		t.Cleanup(w.Registry.Close)
+	}
+	if s.noUser {
+		return w
 	}
 	w.User = aws.AddUser(s.user)
 	w.Role = s.role

@@ -83,6 +83,13 @@ func TestTrustNamesOnlyTheUserUnlessWithoutTrust(t *testing.T) {
 	}
 }
 
+func TestWithoutUserAddsNoCaller(t *testing.T) {
+	w := standintest.New(t, standintest.WithoutUser())
+	if w.User.ARN != "" || w.Role != "" || w.Registry != nil {
+		t.Fatalf("user %q, role %q, registry %v", w.User.ARN, w.Role, w.Registry)
+	}
+}
+
 func TestClock(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c := standintest.NewClock(start)
