@@ -17,6 +17,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 // benchLatency is the delay the registry fronts add to every request, as
@@ -36,10 +37,8 @@ type standinPair struct {
 
 func newStandinPair(tb testing.TB, dir string, seedOpts ...seed.Option) *standinPair {
 	tb.Helper()
-	aws := standin.New()
-	tb.Cleanup(aws.Close)
-	p := &standinPair{aws: aws, src: standin.NewRegistry(aws), kc: keychain{}, dockerCfg: dir}
-	tb.Cleanup(p.src.Close)
+	w := standintest.New(tb, standintest.WithRegistry(), standintest.WithoutUser())
+	p := &standinPair{aws: w.AWS, src: w.Registry, kc: keychain{}, dockerCfg: dir}
 	if _, err := seed.Stack(context.Background(), p.src, "currents/on-prem", "staging", seedOpts...); err != nil {
 		tb.Fatal(err)
 	}

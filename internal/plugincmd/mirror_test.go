@@ -31,10 +31,9 @@ import (
 func mirrorFixture(t *testing.T) (src, dst *standin.Registry, dir string) {
 	t.Helper()
 	isolate(t)
-	aws := standin.New()
-	t.Cleanup(aws.Close)
-	src, dst = standin.NewRegistry(aws), standin.NewRegistry(aws)
-	t.Cleanup(src.Close)
+	w := standintest.New(t, standintest.WithRegistry(), standintest.WithoutUser())
+	aws, src := w.AWS, w.Registry
+	dst = standin.NewRegistry(aws)
 	t.Cleanup(dst.Close)
 	if _, err := seed.Stack(context.Background(), src, "currents/on-prem", "staging"); err != nil {
 		t.Fatal(err)

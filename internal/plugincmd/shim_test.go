@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 // fakeCompose is a conforming docker-compose plugin that says who it is and
@@ -73,10 +73,8 @@ func shimWorld(t *testing.T, compose []byte) (cfgDir string, stackEnv []string, 
 		t.Fatal(err)
 	}
 
-	aws := standin.New()
-	t.Cleanup(aws.Close)
-	reg := standin.NewRegistry(aws)
-	t.Cleanup(reg.Close)
+	w := standintest.New(t, standintest.WithRegistry(), standintest.WithoutUser())
+	aws, reg := w.AWS, w.Registry
 	if _, err := seed.Stack(context.Background(), reg, "currents/on-prem", "staging"); err != nil {
 		t.Fatal(err)
 	}

@@ -24,32 +24,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
-
-// isolateAWS points the SDK's default chain at the stand-in only: no real
-// profile, credentials file or instance metadata can leak in.
-func isolateAWS(t *testing.T, s *standin.Server, env ...string) {
-	t.Helper()
-	dir := t.TempDir()
-	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-		"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	t.Setenv("HOME", dir)
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-}
 
 // TestDefaultChainProfileRole drives the SDK's own role machinery: a profile
 // with role_arn, source_profile and external_id, endpoints from Env.
 func TestDefaultChainProfileRole(t *testing.T) {
 	s, u := newAWS(t)
-	isolateAWS(t, s, s.Env(standin.User{})...)
+	standintest.Isolate(t)
+	standintest.SetEnv(t, s.Env(standin.User{}))
 	os.Unsetenv("AWS_ACCESS_KEY_ID")
 	os.Unsetenv("AWS_SECRET_ACCESS_KEY")
 	cfgFile := "[profile vendor]\nrole_arn = " + roleARN + "\nexternal_id = " + extID + "\nsource_profile = ops\n"
@@ -80,11 +63,11 @@ func TestDefaultChainProfileRole(t *testing.T) {
 // TestDefaultChainWebIdentity uses AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE,
 // as CI OIDC does.
 func TestDefaultChainWebIdentity(t *testing.T) {
-	s := standin.New()
-	t.Cleanup(s.Close)
+	s := standintest.New(t, standintest.WithoutUser()).AWS
 	token := "eyJhbGciOiJSUzI1NiJ9.c3RhbmRpbg.c2ln"
 	s.AddRole(roleARN, standin.RoleSpec{WebIdentityToken: token})
-	isolateAWS(t, s, s.Env(standin.User{})...)
+	standintest.Isolate(t)
+	standintest.SetEnv(t, s.Env(standin.User{}))
 	os.Unsetenv("AWS_ACCESS_KEY_ID")
 	os.Unsetenv("AWS_SECRET_ACCESS_KEY")
 	tokenFile := filepath.Join(t.TempDir(), "token")

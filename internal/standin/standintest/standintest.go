@@ -122,7 +122,8 @@ var machinePrefixes = []string{"AWS_", "CURRENTS_", "DOCKER_"}
 
 // Isolate drops every AWS_*, CURRENTS_* and DOCKER_* variable of the developer's machine (restored
 // when the test ends) and points HOME, DOCKER_CONFIG (HOME/.docker), CURRENTS_CACHE_DIR
-// (HOME/cache), AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE (absent files in HOME) at a fresh
+// (HOME/cache), AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE (files in HOME that do not exist
+// until a test writes them) at a fresh
 // temporary directory, with AWS_EC2_METADATA_DISABLED=true. It returns that HOME. Call it before
 // setting the test's own variables.
 func Isolate(t testing.TB) string {
