@@ -30,8 +30,9 @@ start_standin() {
 # role to assume.
 write_user_config() {
   "$BIN/docker-credential-currents" configure --registry "$STANDIN_REGISTRY" --account "$STANDIN_ACCOUNT" \
-    --region "$STANDIN_REGION" --role-arn "$STANDIN_ROLE_ARN" --external-id "$STANDIN_EXTERNAL_ID" \
-    --session-name currents-e2e >"$T/configure.log" 2>&1 || { cat "$T/configure.log" >&2; die "configure failed"; }
+    --region "$STANDIN_REGION" --role-arn "$STANDIN_ROLE_ARN" --external-id-file - \
+    --session-name currents-e2e <<<"$STANDIN_EXTERNAL_ID" >"$T/configure.log" 2>&1 ||
+    { cat "$T/configure.log" >&2; die "configure failed"; }
   grep -q "\"$STANDIN_REGISTRY\": \"currents\"" "$DOCKER_CONFIG/config.json" \
     || die "configure did not register the helper for $STANDIN_REGISTRY in $DOCKER_CONFIG/config.json"
 }
