@@ -49,7 +49,6 @@ const maxAttempts = 5
 
 // Client calls AWS for one helper run.
 type Client struct {
-	hook     func(*http.Response)
 	timeout  time.Duration
 	clock    tokencache.Clock
 	log      *slog.Logger
@@ -72,26 +71,6 @@ func WithClock(k tokencache.Clock) Option { return func(c *Client) { c.clock = k
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
-
-// WithResponseHook calls f with every HTTP response from STS and ECR (doctor
-// reads the Date header to measure clock skew). f must not keep or read the body.
-func WithResponseHook(f func(*http.Response)) Option { return func(c *Client) { c.hook = f } }
-
-// responseHook is a deserialize-step middleware, innermost, so it sees the raw
-// HTTP response of every attempt, errors included. (Wrapping the HTTP client
-// instead would break AWS_CA_BUNDLE, which needs the SDK's own client type.)
-func responseHook(f func(*http.Response)) func(*middleware.Stack) error {
-	return func(st *middleware.Stack) error {
-		return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("CurrentsResponseHook",
-			func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
-				out, md, err := next.HandleDeserialize(ctx, in)
-				if r, ok := out.RawResponse.(*smithyhttp.Response); ok && r != nil && r.Response != nil {
-					f(r.Response)
-				}
-				return out, md, err
-			}), middleware.After)
-	}
-}
 
 // skewTolerance is the clock difference below which expiry times are taken as
 // AWS sends them: the Date header has one-second resolution, and latency adds
@@ -178,11 +157,7 @@ func (c *Client) load(ctx context.Context, region, profile string, extra ...func
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = maxAttempts })
 		}),
 	}
-	api := []func(*middleware.Stack) error{c.clockSkew}
-	if c.hook != nil {
-		api = append(api, responseHook(c.hook))
-	}
-	opts = append(opts, awsconfig.WithAPIOptions(api), awsconfig.WithLogger(sdkLogger(c.log)))
+	opts = append(opts, awsconfig.WithAPIOptions([]func(*middleware.Stack) error{c.clockSkew}), awsconfig.WithLogger(sdkLogger(c.log)))
 	if profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
 	}
