@@ -74,6 +74,22 @@ func validateSession(roleARN, name string, form url.Values) (time.Duration, bool
 	return d, true, nil
 }
 
+// errOverMaxSession is AWS's answer to a DurationSeconds beyond the role's
+// MaxSessionDuration; a duration left to the default is capped instead.
+var errOverMaxSession = validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+
+// role returns a registered role, a copy of its spec and whether it is
+// refused at the moment; ok is false for an unknown role.
+func (s *Server) role(arn string) (r *roleState, spec RoleSpec, refused, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok = s.roles[arn]
+	if ok {
+		spec, refused = r.spec, r.refused
+	}
+	return r, spec, refused, ok
+}
+
 func (s *Server) assumeRole(c *call, p principal, form url.Values, now time.Time) {
 	roleARN, name := form.Get("RoleArn"), form.Get("RoleSessionName")
 	d, explicit, verr := validateSession(roleARN, name, form)
@@ -82,14 +98,7 @@ func (s *Server) assumeRole(c *call, p principal, form url.Values, now time.Time
 		return
 	}
 	denied := &apiError{http.StatusForbidden, "AccessDenied", fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", p.arn, roleARN)}
-	s.mu.Lock()
-	role, ok := s.roles[roleARN]
-	var spec RoleSpec
-	refused := false
-	if ok {
-		spec, refused = role.spec, role.refused
-	}
-	s.mu.Unlock()
+	role, spec, refused, ok := s.role(roleARN)
 	// AWS does not reveal whether a role exists: an unknown role, an
 	// untrusted caller and a wrong external ID all read the same.
 	if !ok || refused || !trusts(spec.Trust, p) {
@@ -101,16 +110,14 @@ func (s *Server) assumeRole(c *call, p principal, form url.Values, now time.Time
 		return
 	}
 	if explicit && d > spec.MaxSession {
-		c.fail(validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role."))
+		c.fail(errOverMaxSession)
 		return
 	}
 	if p.chained && d > chainedMax {
 		c.fail(validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."))
 		return
 	}
-	if !explicit && d > spec.MaxSession {
-		d = spec.MaxSession
-	}
+	d = min(d, spec.MaxSession) // only an unrequested default can exceed it here
 	sess := s.issueSession(role, name, now, d)
 	type result struct {
 		Credentials      stsCredentials  `xml:"Credentials"`
@@ -142,26 +149,17 @@ func (s *Server) assumeRoleWithWebIdentity(c *call, form url.Values, now time.Ti
 		c.fail(validation("1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4"))
 		return
 	}
-	s.mu.Lock()
-	role, ok := s.roles[roleARN]
-	var spec RoleSpec
-	refused := false
-	if ok {
-		spec, refused = role.spec, role.refused
-	}
-	s.mu.Unlock()
+	role, spec, refused, ok := s.role(roleARN)
 	if !ok || refused || spec.WebIdentityToken == "" ||
 		subtle.ConstantTimeCompare([]byte(token), []byte(spec.WebIdentityToken)) != 1 {
 		c.fail(&apiError{http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"})
 		return
 	}
 	if explicit && d > spec.MaxSession {
-		c.fail(validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role."))
+		c.fail(errOverMaxSession)
 		return
 	}
-	if !explicit && d > spec.MaxSession {
-		d = spec.MaxSession
-	}
+	d = min(d, spec.MaxSession) // only an unrequested default can exceed it here
 	sess := s.issueSession(role, name, now, d)
 	type result struct {
 		Credentials                 stsCredentials  `xml:"Credentials"`
