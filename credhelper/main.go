@@ -69,11 +69,7 @@ func build(l *slog.Logger) (*helper.Helper, error) {
 		l.Debug("no usable cache directory", "err", err)
 		cache = tokencache.Disabled(err, tokencache.WithLogger(l))
 	}
-	aws, err := helper.AWSHelperPath()
-	if err != nil {
-		return nil, err
-	}
-	return helper.New(cfg, cache, helper.Subprocess{Path: aws}, helper.WithLogger(l)), nil
+	return helper.New(cfg, cache, helper.Subprocess{}, helper.WithLogger(l)), nil
 }
 
 // execAWS replaces this process with the AWS binary for every non-protocol

@@ -45,6 +45,8 @@ func AWSHelperPath() (string, error) {
 // with the server URL on stdin — never in argv — and relays its answer.
 // The AWS binary's stderr (its logs) passes straight through to docker.
 type Subprocess struct {
+	// Path is the AWS binary; empty means AWSHelperPath, looked up only when a
+	// refresh is due so that a warm get spends no syscalls on it.
 	Path string
 }
 
@@ -55,6 +57,13 @@ func (r relayed) Error() string { return r.msg }
 
 // Refresh implements Refresher.
 func (s Subprocess) Refresh(ctx context.Context, req Request) (tokencache.Token, error) {
+	if s.Path == "" {
+		p, err := AWSHelperPath()
+		if err != nil {
+			return tokencache.Token{}, fmt.Errorf("%s: %w", req.Target.Registry.Host, err)
+		}
+		s.Path = p
+	}
 	cmd := exec.CommandContext(ctx, s.Path, "get")
 	cmd.Stdin = strings.NewReader(req.ServerURL + "\n")
 	var out bytes.Buffer
