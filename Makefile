@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/currentsdev/currents/internal/version.Version=$(VERSION)
+LDFLAGS := -s -w -X github.com/currentsdev/currents/internal/product.Version=$(VERSION)
 GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
 
 # Where `make install` puts things; see scripts/install.sh for the defaults it derives.
@@ -19,10 +19,10 @@ help: ## list the targets
 
 build: ## build every binary into bin/
 	@mkdir -p $(BIN)
-	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/docker-credential-currents ./credhelper
-	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/docker-credential-currents-aws ./credhelper/aws
-	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/docker-currents ./composeplugin
-	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/currents-standin ./cmd/currents-standin
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/docker-credential-currents ./credhelper/docker-credential-currents
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/docker-credential-currents-aws ./credhelper/docker-credential-currents-aws
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/docker-currents ./composeplugin/docker-currents
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/currents-standin ./internal/standin/currents-standin
 
 test: build ## vet, format check and every engine-free test
 	$(GO) vet ./...

@@ -1,4 +1,4 @@
-package main
+package credhelper_test
 
 import (
 	"os/exec"

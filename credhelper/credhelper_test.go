@@ -1,4 +1,4 @@
-package main
+package credhelper_test
 
 import (
 	"fmt"
@@ -383,7 +383,7 @@ func TestConfigSubcommand(t *testing.T) {
 }
 
 func TestLeanBinaryImportsNoHeavyLibrary(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	out, err := exec.Command("go", "list", "-deps", "./docker-credential-currents").Output()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package credhelper_test
 
 import (
 	"bytes"
@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 	bin.lean = filepath.Join(dir, "docker-credential-currents")
 	bin.fat = filepath.Join(dir, "docker-credential-currents-aws")
 	bin.trivial = filepath.Join(dir, "trivial")
-	for out, pkg := range map[string]string{bin.lean: ".", bin.fat: "./aws", bin.trivial: "./testdata/trivial"} {
+	for out, pkg := range map[string]string{bin.lean: "./docker-credential-currents", bin.fat: "./docker-credential-currents-aws", bin.trivial: "./testdata/trivial"} {
 		// Built as `make build` builds them, so benchmarks measure what ships.
 		if b, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, b)

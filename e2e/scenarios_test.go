@@ -16,10 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/currentsdev/currents/internal/credential"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-
-	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // Each scenario starts from a known state of its own: counters reset, a cold helper cache, no images in the engine,
@@ -171,14 +170,14 @@ func TestPullsAcrossTokenExpiry(t *testing.T) {
 	if c[opGetToken] < 4 {
 		t.Errorf("GetAuthorizationToken was called %d times in %s of %s tokens: the tokens were never refreshed", c[opGetToken], elapsed, tokenLifetime)
 	}
-	// The policy (internal/tokencache.RefreshAt) decides how long a token serves before it is replaced, from the
+	// The policy (internal/credential.RefreshAt) decides how long a token serves before it is replaced, from the
 	// issue and expiry times the helper recorded. The helper reads its clock before it asks ECR and the stand-in
 	// mints the expiry after, on the same clock (a difference this small is below the skew the helper corrects
 	// for), so the lifetime it records is at least the stand-in's, less the wire's millisecond resolution. Every
 	// new token is fetched at or after its predecessor's RefreshAt, so n tokens need (n-1) such intervals.
 	seen := tokenLifetime - time.Millisecond
 	t0 := time.Unix(0, 0)
-	minUse := tokencache.RefreshAt(t0, t0.Add(seen)).Sub(t0)
+	minUse := credential.RefreshAt(t0, t0.Add(seen)).Sub(t0)
 	if most := int(elapsed/minUse) + 1; c[opGetToken] > most {
 		t.Errorf("GetAuthorizationToken was called %d times in %s: the policy allows at most %d (one per %s)", c[opGetToken], elapsed, most, minUse)
 	}

@@ -39,10 +39,10 @@ func buildAll(t *testing.T) string {
 			return
 		}
 		for name, pkg := range map[string]string{
-			"docker-credential-currents":     "./credhelper",
-			"docker-credential-currents-aws": "./credhelper/aws",
-			"docker-currents":                "./composeplugin",
-			"currents-standin":               "./cmd/currents-standin",
+			"docker-credential-currents":     "./credhelper/docker-credential-currents",
+			"docker-credential-currents-aws": "./credhelper/docker-credential-currents-aws",
+			"docker-currents":                "./composeplugin/docker-currents",
+			"currents-standin":               "./internal/standin/currents-standin",
 		} {
 			cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(builtBin, name), pkg)
 			cmd.Dir = ".."

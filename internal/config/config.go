@@ -10,20 +10,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/currentsdev/currents/internal/registry"
+	"github.com/currentsdev/currents/internal/dirs"
+	"github.com/currentsdev/currents/internal/ecrhost"
+	"github.com/currentsdev/currents/internal/partition"
 )
 
 // Environment variables the package reads.
 const (
-	EnvConfig       = "CURRENTS_CONFIG"  // path of currents.yaml, overriding the docker config directory
-	EnvTimeout      = "CURRENTS_TIMEOUT" // overrides the file's timeout, e.g. "20s"
-	EnvDockerConfig = "DOCKER_CONFIG"    // docker's config directory
-	FileName        = "currents.yaml"
+	EnvTimeout = "CURRENTS_TIMEOUT" // overrides the file's timeout, e.g. "20s"
 )
 
 // Limits AWS puts on AssumeRole's DurationSeconds (12h needs the role's
@@ -72,9 +70,9 @@ type Entry struct {
 
 // Target is what the helper serves a host with.
 type Target struct {
-	Registry registry.Registry // Host is the requested host; Account/Region/Partition resolved
-	Entry    *Entry            // nil: no entry, the SDK default credential chain
-	File     string            // the config file, for error messages
+	Registry ecrhost.Registry // Host is the requested host; Account/Region/Partition resolved
+	Entry    *Entry           // nil: no entry, the SDK default credential chain
+	File     string           // the config file, for error messages
 }
 
 // Alias reports whether the host is not itself an ECR hostname and is served
@@ -98,55 +96,11 @@ func (t Target) Where() string {
 	return fmt.Sprintf("entry %d (host %q) in %s", t.Entry.Index, t.Entry.Host, t.File)
 }
 
-// Path returns where currents.yaml lives: CURRENTS_CONFIG, else $DOCKER_CONFIG/currents.yaml,
-// else ~/.docker/currents.yaml. It fails only when none of those can be known
-// (no CURRENTS_CONFIG, no DOCKER_CONFIG, no home directory).
-func Path() (string, error) {
-	if p := os.Getenv(EnvConfig); p != "" {
-		return p, nil
-	}
-	if d := os.Getenv(EnvDockerConfig); d != "" {
-		return filepath.Join(d, FileName), nil
-	}
-	home, err := HomeDir()
-	if err != nil {
-		return "", fmt.Errorf("cannot locate %s: set %s or %s (%v)", FileName, EnvConfig, EnvDockerConfig, err)
-	}
-	return filepath.Join(home, ".docker", FileName), nil
-}
-
-// passwdFile is read for the home directory when HOME is unset (a variable
-// for tests).
-var passwdFile = "/etc/passwd"
-
-// HomeDir is $HOME, else this user's home directory in /etc/passwd. The docker
-// CLI falls back the same way (user.Current), so a service or cron job run
-// without HOME still finds ~/.docker/config.json — and must find currents.yaml
-// beside it. (os/user itself would link cgo's resolver into the lean binary.)
-func HomeDir() (string, error) {
-	if h := os.Getenv("HOME"); h != "" {
-		return h, nil
-	}
-	data, err := os.ReadFile(passwdFile)
-	if err != nil {
-		return "", fmt.Errorf("HOME is not set, and %v", err)
-	}
-	uid := strconv.Itoa(os.Getuid())
-	for line := range strings.Lines(string(data)) {
-		// name:password:uid:gid:gecos:home:shell
-		f := strings.Split(strings.TrimRight(line, "\n"), ":")
-		if len(f) >= 7 && f[2] == uid && filepath.IsAbs(f[5]) {
-			return f[5], nil
-		}
-	}
-	return "", fmt.Errorf("HOME is not set, and %s has no home directory for uid %s", passwdFile, uid)
-}
-
 // FromEnv loads the config the environment points at and applies CURRENTS_TIMEOUT.
 // With no home directory and no override it returns an empty config: services
 // started without HOME must still serve real ECR hosts from the default chain.
 func FromEnv() (*Config, error) {
-	path, err := Path()
+	path, err := dirs.Config()
 	var c *Config
 	if err != nil {
 		c = empty("")
@@ -175,7 +129,7 @@ func Load(path string) (*Config, error) {
 		return empty(path), nil
 	}
 	if err != nil {
-		fix := "check that it is a readable file, or point " + EnvConfig + " at one"
+		fix := "check that it is a readable file, or point " + dirs.EnvConfig + " at one"
 		if errors.Is(err, os.ErrPermission) {
 			// Typically a root-made file read by a user's docker, or the reverse.
 			fix = fmt.Sprintf("docker runs the helper as the user running docker (uid %d): make the file readable by that user", os.Getuid())
@@ -196,13 +150,13 @@ func Load(path string) (*Config, error) {
 // to its other credential stores.
 func (c *Config) Lookup(host string) (Target, bool) {
 	if e, ok := c.byHost[host]; ok {
-		r, isECR := registry.Parse(host)
+		r, isECR := ecrhost.Parse(host)
 		if !isECR {
-			r = registry.Registry{Host: host, Account: e.Account, Region: e.Region, Partition: registry.PartitionOf(e.Region)}
+			r = ecrhost.Registry{Host: host, Account: e.Account, Region: e.Region, Partition: partition.OfRegion(e.Region)}
 		}
 		return Target{Registry: r, Entry: e, File: c.Path}, true
 	}
-	if r, ok := registry.Parse(host); ok {
+	if r, ok := ecrhost.Parse(host); ok {
 		return Target{Registry: r, File: c.Path}, true
 	}
 	return Target{}, false
@@ -218,7 +172,7 @@ func (c *Config) Hosts() []string {
 }
 
 func isECRHost(h string) bool {
-	_, ok := registry.Parse(h)
+	_, ok := ecrhost.Parse(h)
 	return ok
 }
 

@@ -1,12 +1,13 @@
 package config
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/currentsdev/currents/internal/dirs"
 )
 
 const good = `timeout: 20s
@@ -30,7 +31,7 @@ registries:
 
 func write(t *testing.T, body string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), FileName)
+	p := filepath.Join(t.TempDir(), dirs.ConfigName)
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -93,19 +94,12 @@ func TestMissingFileIsEmpty(t *testing.T) {
 
 func TestPathAndEnv(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv(EnvConfig, "")
-	t.Setenv(EnvDockerConfig, dir)
+	t.Setenv(dirs.EnvConfig, "")
 	t.Setenv(EnvTimeout, "")
-	if p, _ := Path(); p != filepath.Join(dir, FileName) {
-		t.Errorf("Path() = %s with DOCKER_CONFIG", p)
-	}
-	t.Setenv(EnvDockerConfig, "")
+	t.Setenv(dirs.EnvDockerConfig, "")
 	t.Setenv("HOME", dir)
-	if p, _ := Path(); p != filepath.Join(dir, ".docker", FileName) {
-		t.Errorf("Path() = %s with HOME", p)
-	}
 	other := write(t, good)
-	t.Setenv(EnvConfig, other)
+	t.Setenv(dirs.EnvConfig, other)
 	t.Setenv(EnvTimeout, "45s")
 	c, err := FromEnv()
 	if err != nil || c.Path != other || c.Timeout != 45*time.Second || c.TimeoutFrom != EnvTimeout {
@@ -116,21 +110,16 @@ func TestPathAndEnv(t *testing.T) {
 		t.Errorf("bad %s: err = %v", EnvTimeout, err)
 	}
 	t.Setenv(EnvTimeout, "")
-	t.Setenv(EnvConfig, dir)
-	if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), "reading "+dir) || !strings.Contains(err.Error(), "point "+EnvConfig+" at one") {
-		t.Errorf("%s naming a directory: err = %v", EnvConfig, err)
+	t.Setenv(dirs.EnvConfig, dir)
+	if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), "reading "+dir) || !strings.Contains(err.Error(), "point "+dirs.EnvConfig+" at one") {
+		t.Errorf("%s naming a directory: err = %v", dirs.EnvConfig, err)
 	}
-	t.Setenv(EnvConfig, "")
+	t.Setenv(dirs.EnvConfig, "")
 	t.Setenv("HOME", "")
-	// Without HOME, the home directory comes from the passwd file, as docker finds config.json.
-	passwd := filepath.Join(dir, "passwd")
-	defer func(old string) { passwdFile = old }(passwdFile)
-	passwdFile = passwd
-	os.WriteFile(passwd, []byte(fmt.Sprintf("other:x:%d:0::/nope:/bin/sh\nme:x:%d:0:Me:%s:/bin/sh\n", os.Getuid()+1, os.Getuid(), dir)), 0o600)
-	if p, err := Path(); p != filepath.Join(dir, ".docker", FileName) {
-		t.Errorf("Path() = %s, %v without HOME; want the passwd home", p, err)
-	}
-	os.WriteFile(passwd, []byte("root:x:12345:0::/root:/bin/sh\n"), 0o600)
+	// Without any home directory (dirs.Config fails) there is no file: an empty config.
+	t.Setenv(dirs.EnvDockerConfig, "")
+	restore := dirs.SetPasswdFile(filepath.Join(dir, "no-passwd"))
+	defer restore()
 	if c, err := FromEnv(); err != nil || c.Found {
 		t.Errorf("no home at all: FromEnv() = %+v, %v; want an empty config", c, err)
 	}

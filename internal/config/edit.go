@@ -6,7 +6,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/currentsdev/currents/internal/registry"
+	"github.com/currentsdev/currents/internal/ecrhost"
 )
 
 // EntrySpec is one registries entry as `configure` writes it. Every field maps to the key of the same name;
@@ -41,7 +41,7 @@ const newFileComment = "currents.yaml: which IAM role docker-credential-currents
 // same message `get` would give, before anything is written. An entry that already matches is returned
 // byte for byte unchanged.
 func Upsert(data []byte, path string, spec EntrySpec) ([]byte, error) {
-	host, err := registry.Normalize(spec.Host)
+	host, err := ecrhost.Normalize(spec.Host)
 	if err != nil {
 		return nil, fmt.Errorf("--registry %q: %v", spec.Host, err)
 	}
@@ -83,7 +83,7 @@ func Upsert(data []byte, path string, spec EntrySpec) ([]byte, error) {
 			continue
 		}
 		if h := valueOf(n, "host"); h != nil && h.Kind == yaml.ScalarNode {
-			if nh, err := registry.Normalize(h.Value); err == nil && nh == host {
+			if nh, err := ecrhost.Normalize(h.Value); err == nil && nh == host {
 				entry = n
 				break
 			}
@@ -133,7 +133,7 @@ func matches(entry *yaml.Node, spec EntrySpec) bool {
 			return false
 		}
 		if k == "host" {
-			if nh, err := registry.Normalize(v.Value); err != nil || nh != w {
+			if nh, err := ecrhost.Normalize(v.Value); err != nil || nh != w {
 				return false
 			}
 		} else if v.Value != w {

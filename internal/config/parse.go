@@ -10,7 +10,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/currentsdev/currents/internal/registry"
+	"github.com/currentsdev/currents/internal/ecrhost"
+	"github.com/currentsdev/currents/internal/fix"
+	"github.com/currentsdev/currents/internal/partition"
 )
 
 // Error is one invalid setting. Its message names the file, the line, the entry
@@ -22,10 +24,13 @@ type Error struct {
 	Host  string // the entry's host, when known
 	Key   string
 	Msg   string
-	Fix   string
+	Hint  string
 }
 
-func (e *Error) Error() string {
+func (e *Error) Error() string { return fix.Join(e.Problem(), e.Hint) }
+
+// Problem is the invalid setting without its fix (fix.Fixer).
+func (e *Error) Problem() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
@@ -43,12 +48,11 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, "key %q: ", e.Key)
 	}
 	b.WriteString(e.Msg)
-	if e.Fix != "" {
-		b.WriteString("; ")
-		b.WriteString(e.Fix)
-	}
 	return b.String()
 }
+
+// Fix is what to write instead (fix.Fixer).
+func (e *Error) Fix() string { return e.Hint }
 
 // Parse validates data as the contents of file. It reports every invalid
 // setting at once (joined), so a user fixes the file in one pass.
@@ -68,13 +72,13 @@ func Parse(file string, data []byte) (*Config, error) {
 			return c, nil
 		}
 		return nil, &Error{File: file, Line: root.Line, Msg: "the file must be a mapping with the keys timeout and registries",
-			Fix: "start it with `registries:` followed by a list of entries"}
+			Hint: "start it with `registries:` followed by a list of entries"}
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if seen[k.Value] {
-			p.add(&Error{Line: k.Line, Key: k.Value, Msg: "appears twice", Fix: "keep one"})
+			p.add(&Error{Line: k.Line, Key: k.Value, Msg: "appears twice", Hint: "keep one"})
 			continue
 		}
 		seen[k.Value] = true
@@ -83,7 +87,7 @@ func Parse(file string, data []byte) (*Config, error) {
 			if s, ok := p.scalar(v, 0, "", "timeout", "timeout: 30s"); ok {
 				d, err := parseTimeout(s)
 				if err != nil {
-					p.add(&Error{Line: v.Line, Key: "timeout", Msg: err.Error(), Fix: "write e.g. timeout: 30s"})
+					p.add(&Error{Line: v.Line, Key: "timeout", Msg: err.Error(), Hint: "write e.g. timeout: 30s"})
 				} else {
 					c.Timeout, c.TimeoutFrom = d, file
 				}
@@ -95,7 +99,7 @@ func Parse(file string, data []byte) (*Config, error) {
 			if slices.Contains(entryKeys, k.Value) {
 				fix = k.Value + " belongs to an entry: indent it under `- host: ...` in the registries list"
 			}
-			p.add(&Error{Line: k.Line, Key: k.Value, Msg: "unknown key", Fix: fix})
+			p.add(&Error{Line: k.Line, Key: k.Value, Msg: "unknown key", Hint: fix})
 		}
 	}
 	if len(p.errs) > 0 {
@@ -127,9 +131,9 @@ func (p *parser) scalar(n *yaml.Node, index int, host, key, example string) (str
 	switch {
 	case n.Kind != yaml.ScalarNode:
 		p.add(&Error{Line: n.Line, Index: index, Host: host, Key: key, Msg: "must be a single value, not a " + kindName(n.Kind),
-			Fix: "write e.g. " + example})
+			Hint: "write e.g. " + example})
 	case n.Tag == "!!null" || strings.TrimSpace(n.Value) == "":
-		p.add(&Error{Line: n.Line, Index: index, Host: host, Key: key, Msg: "is empty", Fix: "write e.g. " + example + ", or remove the key"})
+		p.add(&Error{Line: n.Line, Index: index, Host: host, Key: key, Msg: "is empty", Hint: "write e.g. " + example + ", or remove the key"})
 	default:
 		return strings.TrimSpace(n.Value), true
 	}
@@ -153,7 +157,7 @@ func (p *parser) registries(c *Config, v *yaml.Node) {
 	}
 	if v.Kind != yaml.SequenceNode {
 		p.add(&Error{Line: v.Line, Key: "registries", Msg: "must be a list of entries",
-			Fix: "write each entry as `- host: 123456789012.dkr.ecr.us-east-1.amazonaws.com` under registries:"})
+			Hint: "write each entry as `- host: 123456789012.dkr.ecr.us-east-1.amazonaws.com` under registries:"})
 		return
 	}
 	firstLine := map[string]int{}
@@ -164,7 +168,7 @@ func (p *parser) registries(c *Config, v *yaml.Node) {
 		}
 		if line, dup := firstLine[e.Host]; dup {
 			p.add(&Error{Line: e.Line, Index: e.Index, Host: e.Host, Key: "host",
-				Msg: fmt.Sprintf("duplicates the entry at line %d", line), Fix: "merge the two entries into one"})
+				Msg: fmt.Sprintf("duplicates the entry at line %d", line), Hint: "merge the two entries into one"})
 			continue
 		}
 		firstLine[e.Host] = e.Line
@@ -179,7 +183,7 @@ func (p *parser) entry(index int, n *yaml.Node) (Entry, bool) {
 	e := Entry{Index: index, Line: n.Line}
 	if n.Kind != yaml.MappingNode {
 		p.add(&Error{Line: n.Line, Index: index, Msg: "must be a mapping of keys such as host and role_arn, not a " + kindName(n.Kind),
-			Fix: "write `- host: ...` with the other keys indented under it"})
+			Hint: "write `- host: ...` with the other keys indented under it"})
 		return e, false
 	}
 	before := len(p.errs)
@@ -189,10 +193,10 @@ func (p *parser) entry(index int, n *yaml.Node) (Entry, bool) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == "host" {
 			if s, ok := p.scalar(n.Content[i+1], index, "", "host", "host: 123456789012.dkr.ecr.us-east-1.amazonaws.com"); ok {
-				h, err := registry.Normalize(s)
+				h, err := ecrhost.Normalize(s)
 				if err != nil {
 					p.add(&Error{Line: n.Content[i+1].Line, Index: index, Key: "host", Msg: err.Error(),
-						Fix: "write the registry host as in an image reference, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com"})
+						Hint: "write the registry host as in an image reference, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com"})
 				} else {
 					e.Host = h
 				}
@@ -202,7 +206,7 @@ func (p *parser) entry(index int, n *yaml.Node) (Entry, bool) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if _, dup := vals[k.Value]; dup {
-			p.add(&Error{Line: k.Line, Index: index, Host: e.Host, Key: k.Value, Msg: "appears twice in this entry", Fix: "keep one"})
+			p.add(&Error{Line: k.Line, Index: index, Host: e.Host, Key: k.Value, Msg: "appears twice in this entry", Hint: "keep one"})
 			continue
 		}
 		if !slices.Contains(entryKeys, k.Value) {
@@ -210,7 +214,7 @@ func (p *parser) entry(index int, n *yaml.Node) (Entry, bool) {
 			if slices.Contains(topKeys, k.Value) {
 				fix = k.Value + " is a top-level key: move it out of the entry, unindented, e.g. above registries:"
 			}
-			p.add(&Error{Line: k.Line, Index: index, Host: e.Host, Key: k.Value, Msg: "unknown key", Fix: fix})
+			p.add(&Error{Line: k.Line, Index: index, Host: e.Host, Key: k.Value, Msg: "unknown key", Hint: fix})
 			continue
 		}
 		vals[k.Value] = v
@@ -218,7 +222,7 @@ func (p *parser) entry(index int, n *yaml.Node) (Entry, bool) {
 	}
 	if _, ok := vals["host"]; !ok {
 		p.add(&Error{Line: n.Line, Index: index, Key: "host", Msg: "is missing",
-			Fix: "every entry starts with the registry host, e.g. `- host: 123456789012.dkr.ecr.us-east-1.amazonaws.com`"})
+			Hint: "every entry starts with the registry host, e.g. `- host: 123456789012.dkr.ecr.us-east-1.amazonaws.com`"})
 	}
 	get := func(key, example string) (string, int, bool) {
 		v, ok := vals[key]
@@ -229,15 +233,15 @@ func (p *parser) entry(index int, n *yaml.Node) (Entry, bool) {
 		return s, v.Line, ok
 	}
 	bad := func(line int, key, msg, fix string) {
-		p.add(&Error{Line: line, Index: index, Host: e.Host, Key: key, Msg: msg, Fix: fix})
+		p.add(&Error{Line: line, Index: index, Host: e.Host, Key: key, Msg: msg, Hint: fix})
 	}
 
-	parsed, isECR := registry.Parse(e.Host)
+	parsed, isECR := ecrhost.Parse(e.Host)
 	if s, line, ok := get("account", `account: "123456789012"`); ok {
 		switch {
 		case isECR && parsed.Public:
 			bad(line, "account", "ECR Public (public.ecr.aws) has no account", "remove account")
-		case !registry.IsAccount(s):
+		case !partition.IsAccount(s):
 			bad(line, "account", fmt.Sprintf("%q is not a 12-digit AWS account ID", s), `write the ID in quotes, e.g. account: "012345678901"`)
 		case isECR && s != parsed.Account:
 			bad(line, "account", fmt.Sprintf("%s differs from the account %s in the host", s, parsed.Account), "remove account: it is taken from the host")
@@ -247,7 +251,7 @@ func (p *parser) entry(index int, n *yaml.Node) (Entry, bool) {
 	}
 	if s, line, ok := get("region", "region: us-east-1"); ok {
 		switch {
-		case !registry.IsRegion(s) || registry.PartitionOf(s) == "":
+		case !partition.IsRegion(s) || partition.OfRegion(s) == "":
 			bad(line, "region", fmt.Sprintf("%q is not an AWS region", s), "write a region code such as us-east-1 or eu-west-1")
 		case isECR && s != parsed.Region:
 			bad(line, "region", fmt.Sprintf("%s differs from the region %s in the host", s, parsed.Region), "remove region: it is taken from the host")
@@ -329,7 +333,7 @@ func (p *parser) entry(index int, n *yaml.Node) (Entry, bool) {
 // usual culprit, a tab in the indentation, which yaml.v3 reports without a line.
 func syntaxError(file string, data []byte, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	e := &Error{File: file, Fix: "check the indentation (spaces, aligned under the line above) and quote values containing : or #"}
+	e := &Error{File: file, Hint: "check the indentation (spaces, aligned under the line above) and quote values containing : or #"}
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if n, after, ok := strings.Cut(rest, ": "); ok {
 			if line, err := strconv.Atoi(n); err == nil {
@@ -341,7 +345,7 @@ func syntaxError(file string, data []byte, err error) error {
 	for line := range strings.Lines(string(data)) {
 		n++
 		if indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]; strings.Contains(indent, "\t") {
-			e.Line, e.Fix = n, "this line is indented with a tab; YAML indents with spaces only"
+			e.Line, e.Hint = n, "this line is indented with a tab; YAML indents with spaces only"
 			break
 		}
 	}
@@ -354,12 +358,10 @@ func checkRoleARN(s string) string {
 	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || parts[3] != "" {
 		return fmt.Sprintf("%q is not an IAM role ARN", s)
 	}
-	switch parts[1] {
-	case "aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc":
-	default:
+	if !partition.Known(parts[1]) {
 		return fmt.Sprintf("%q has an unknown partition %q", s, parts[1])
 	}
-	if !registry.IsAccount(parts[4]) {
+	if !partition.IsAccount(parts[4]) {
 		return fmt.Sprintf("%q does not hold a 12-digit account ID", s)
 	}
 	name, ok := strings.CutPrefix(parts[5], "role/")

@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/docker/cli/cli/config/configfile"
-
-	"github.com/currentsdev/currents/internal/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/dockerconfig/golden")
@@ -34,7 +33,7 @@ const ourHost = "127.0.0.1:5000"
 func copyCorpus(t *testing.T, name string) (string, []byte) {
 	t.Helper()
 	dir := t.TempDir()
-	path := filepath.Join(dir, FileName)
+	path := filepath.Join(dir, dirs.DockerConfigName)
 	if name == "missing" {
 		return path, nil
 	}
@@ -240,7 +239,7 @@ func TestPluginsExtraDirsRoundTrip(t *testing.T) {
 }
 
 func TestPrependMovesAnExistingDirToTheFront(t *testing.T) {
-	path := filepath.Join(t.TempDir(), FileName)
+	path := filepath.Join(t.TempDir(), dirs.DockerConfigName)
 	os.WriteFile(path, []byte("{\n  \"cliPluginsExtraDirs\": [\n    \"/a\",\n    \"/b\",\n    \"/c\"\n  ]\n}\n"), 0o600)
 	f, err := Load(path)
 	if err != nil {
@@ -353,7 +352,7 @@ func TestSaveKeepsModeLeavesBackupAndIsIdempotent(t *testing.T) {
 
 func TestSaveCreatesAMissingFilePrivately(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fresh", ".docker")
-	path := filepath.Join(dir, FileName)
+	path := filepath.Join(dir, dirs.DockerConfigName)
 	f, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -387,7 +386,7 @@ func TestMalformedJSONNamesFileAndPositionAndTouchesNothing(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), FileName)
+			path := filepath.Join(t.TempDir(), dirs.DockerConfigName)
 			os.WriteFile(path, []byte(c.data), 0o600)
 			f, err := Load(path)
 			if err == nil {
@@ -432,7 +431,7 @@ func TestSaveWritesThroughASymlink(t *testing.T) {
 	real := filepath.Join(dir, "dotfiles", "docker-config.json")
 	os.MkdirAll(filepath.Dir(real), 0o700)
 	os.WriteFile(real, []byte("{}"), 0o600)
-	link := filepath.Join(dir, FileName)
+	link := filepath.Join(dir, dirs.DockerConfigName)
 	if err := os.Symlink(real, link); err != nil {
 		t.Fatal(err)
 	}
@@ -477,34 +476,6 @@ func TestSaveKeepsOwner(t *testing.T) {
 	}
 }
 
-func TestDirFollowsDockerPrecedence(t *testing.T) {
-	t.Setenv("HOME", "/home/someone")
-	t.Setenv("DOCKER_CONFIG", "")
-	if d, _ := Dir(""); d != "/home/someone/.docker" {
-		t.Errorf("default = %q", d)
-	}
-	t.Setenv("DOCKER_CONFIG", "/etc/docker-client")
-	if d, _ := Dir(""); d != "/etc/docker-client" {
-		t.Errorf("DOCKER_CONFIG = %q", d)
-	}
-	if d, _ := Dir("/from/flag"); d != "/from/flag" {
-		t.Errorf("--config = %q", d)
-	}
-	if p, _ := Path(""); p != "/etc/docker-client/config.json" {
-		t.Errorf("Path = %q", p)
-	}
-	// Services and cron often run without HOME: docker then uses the passwd entry, and so do we.
-	t.Setenv("DOCKER_CONFIG", "")
-	os.Unsetenv("HOME")
-	want, err := config.HomeDir()
-	if err != nil {
-		t.Skipf("no passwd home here: %v", err)
-	}
-	if d, err := Dir(""); err != nil || d != filepath.Join(want, ".docker") {
-		t.Errorf("without HOME: %q, %v; want %s/.docker", d, err, want)
-	}
-}
-
 func TestHostname(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://index.docker.io/v1/": "index.docker.io",
@@ -543,7 +514,7 @@ func TestSaveOnAFullDiskLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(mnt, FileName)
+	path := filepath.Join(mnt, dirs.DockerConfigName)
 	if err := os.WriteFile(path, orig, 0o600); err != nil {
 		t.Fatal(err)
 	}

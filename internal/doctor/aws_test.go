@@ -3,9 +3,9 @@ package doctor_test
 import (
 	"time"
 
+	"github.com/currentsdev/currents/internal/awsapi"
 	"github.com/currentsdev/currents/internal/doctor"
-	"github.com/currentsdev/currents/internal/ecr"
 )
 
 // newAWS builds the client doctor drives, as the doctor command does.
-func newAWS() doctor.AWS { return ecr.New(ecr.WithTimeout(10 * time.Second)) }
+func newAWS() doctor.AWS { return awsapi.New(awsapi.WithTimeout(10 * time.Second)) }

@@ -21,9 +21,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/currentsdev/currents/internal/awsapi"
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/dockerconfig"
-	"github.com/currentsdev/currents/internal/ecr"
+	"github.com/currentsdev/currents/internal/fix"
+	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
@@ -49,11 +53,10 @@ const (
 	CheckCache    = "cache-dir"
 )
 
-// HelperName is the credHelpers value that sends a registry to us: docker runs "docker-credential-" + HelperName.
+// The binaries docker and doctor look for on PATH.
 const (
-	HelperName      = "currents"
-	helperBinary    = "docker-credential-" + HelperName
-	awsHelperBinary = helperBinary + "-aws"
+	helperBinary    = product.HelperCommand
+	awsHelperBinary = product.AWSHelperCommand
 )
 
 // MaxSkew is how far this machine's clock may differ from AWS's. The helper judges token expiry by the local
@@ -87,10 +90,10 @@ func (r Report) OK() bool {
 
 // AWS is the AWS side doctor drives step by step; *ecr.Client implements it.
 type AWS interface {
-	SourceCredentials(ctx context.Context, t config.Target) (tokencache.Session, error)
-	AssumeRole(ctx context.Context, t config.Target, src tokencache.Session) (tokencache.Session, error)
-	AuthorizationToken(ctx context.Context, t config.Target, creds tokencache.Session) (tokencache.Token, error)
-	CallerIdentity(ctx context.Context, t config.Target, creds tokencache.Session) (ecr.Identity, error)
+	SourceCredentials(ctx context.Context, t config.Target) (credential.Session, error)
+	AssumeRole(ctx context.Context, t config.Target, src credential.Session) (credential.Session, error)
+	AuthorizationToken(ctx context.Context, t config.Target, creds credential.Session) (credential.Token, error)
+	CallerIdentity(ctx context.Context, t config.Target, creds credential.Session) (awsapi.Identity, error)
 	// Skew is AWS's clock minus this machine's, from the Date header of the last AWS response.
 	Skew() time.Duration
 }
@@ -154,9 +157,9 @@ func (d *Doctor) Hosts() []string {
 			add(h)
 		}
 	}
-	if p, err := dockerconfig.Path(""); err == nil {
+	if p, err := dirs.DockerConfigFile(""); err == nil {
 		if f, err := dockerconfig.Load(p); err == nil {
-			for _, h := range f.CredHelperHosts(HelperName) {
+			for _, h := range f.CredHelperHosts(product.HelperName) {
 				add(h)
 			}
 		}
@@ -173,10 +176,10 @@ type run struct {
 
 	cfg     *config.Config
 	target  config.Target
-	source  tokencache.Session
+	source  credential.Session
 	caller  string // ARN of the source credentials
-	creds   tokencache.Session
-	token   tokencache.Token
+	creds   credential.Session
+	token   credential.Token
 	haveTok bool
 	reached bool // some AWS call got an answer, so the client knows AWS's clock
 }
@@ -220,7 +223,7 @@ func (r *run) checkHelper() {
 		real = p
 	}
 	aws := filepath.Join(filepath.Dir(real), awsHelperBinary)
-	if env := r.d.getenv("CURRENTS_AWS_HELPER"); env != "" {
+	if env := r.d.getenv(product.EnvAWSHelper); env != "" {
 		aws = env
 	}
 	if st, err := os.Stat(aws); err != nil || st.Mode()&0o111 == 0 || st.IsDir() {
@@ -262,7 +265,7 @@ func onServicePath(dir string) bool {
 }
 
 func (r *run) checkDocker() {
-	path, err := dockerconfig.Path("")
+	path, err := dirs.DockerConfigFile("")
 	if err != nil {
 		r.add(CheckDocker, Fail, err.Error(), "set DOCKER_CONFIG or HOME")
 		return
@@ -288,10 +291,10 @@ func (r *run) checkDocker() {
 		r.add(CheckDocker, Fail, path+" does not exist, so docker does not know to ask "+helperBinary, configure)
 	case !ok:
 		r.add(CheckDocker, Fail, fmt.Sprintf("%s has no credHelpers entry for %s", path, r.host), configure)
-	case h != HelperName:
+	case h != product.HelperName:
 		r.add(CheckDocker, Fail, fmt.Sprintf("%s sends %s to docker-credential-%s, not to %s", path, r.host, h, helperBinary), configure)
 	default:
-		detail := fmt.Sprintf("%s: credHelpers[%q] = %q", path, r.host, HelperName)
+		detail := fmt.Sprintf("%s: credHelpers[%q] = %q", path, r.host, product.HelperName)
 		if n := len(f.StaticAuths(r.host)); n > 0 {
 			detail += fmt.Sprintf("; note: a stale static auths entry for the host remains (remove with `%s configure ... --remove-stale-auth`)", helperBinary)
 		}
@@ -344,24 +347,20 @@ func (r *run) timeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.ctx, d)
 }
 
-// fail records an AWS step's failure, splitting ecr.Error's fix from its message.
+// awsFail records an AWS step's failure, its fix apart from its message.
 func (r *run) awsFail(name string, err error, prefix string) {
-	detail, fix := err.Error(), ""
-	var e *ecr.Error
+	detail, hint := fix.Split(err)
+	var e *awsapi.Error
 	if errors.As(err, &e) && e.Code != "" {
 		r.reached = true
 	}
-	if errors.As(err, &e) && e.Fix != "" {
-		fix = e.Fix
-		detail = strings.TrimSuffix(detail, "; "+e.Fix)
+	if hint == "" && e != nil {
+		hint = codeFixes[e.Code]
 	}
-	if fix == "" && e != nil {
-		fix = codeFixes[e.Code]
+	if hint == "" {
+		hint = "see the message; run with CURRENTS_LOG=debug for the AWS SDK's details"
 	}
-	if fix == "" {
-		fix = "see the message; run with CURRENTS_LOG=debug for the AWS SDK's details"
-	}
-	r.add(name, Fail, prefix+detail, fix)
+	r.add(name, Fail, prefix+detail, hint)
 }
 
 func (r *run) checkSource() bool {

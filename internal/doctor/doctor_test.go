@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/currentsdev/currents/internal/awsapi"
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/dockerconfig"
 	"github.com/currentsdev/currents/internal/doctor"
-	"github.com/currentsdev/currents/internal/ecr"
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/standintest"
 )
@@ -54,14 +55,14 @@ func (w *world) configure(t *testing.T, role, extID string) {
 	t.Helper()
 	dir := filepath.Join(w.home, ".docker")
 	os.MkdirAll(dir, 0o700)
-	p := filepath.Join(dir, config.FileName)
+	p := filepath.Join(dir, dirs.ConfigName)
 	old, _ := os.ReadFile(p)
 	data, err := config.Upsert(old, p, config.EntrySpec{Host: w.reg.Host(), Account: w.aws.Account(), Region: w.aws.Region(), RoleARN: role, ExternalID: extID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(p, data, 0o600)
-	f, err := dockerconfig.Load(filepath.Join(dir, dockerconfig.FileName))
+	f, err := dockerconfig.Load(filepath.Join(dir, dirs.DockerConfigName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func TestExpiredSourceSession(t *testing.T) {
 	}
 	cfg, _ := config.Parse("x.yaml", []byte("registries:\n  - host: "+w.reg.Host()+"\n    account: \""+w.aws.Account()+"\"\n    region: "+w.aws.Region()+"\n    role_arn: "+bridge+"\n    duration: 15m\n"))
 	tgt, _ := cfg.Lookup(w.reg.Host())
-	c := ecr.New()
+	c := awsapi.New()
 	s0, err := c.SourceCredentials(context.Background(), tgt)
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +299,7 @@ func TestWebIdentity(t *testing.T) {
 	// CI runners have no source credentials at all.
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	p := filepath.Join(w.home, ".docker", config.FileName)
+	p := filepath.Join(w.home, ".docker", dirs.ConfigName)
 	data, err := config.Upsert(nil, p, config.EntrySpec{Host: w.reg.Host(), Account: w.aws.Account(), Region: w.aws.Region(), RoleARN: ciRole, WebIdentityTokenFile: tokenFile})
 	if err != nil {
 		t.Fatal(err)
@@ -366,13 +367,13 @@ func TestNothingAnswersIsBoundedByTheTimeout(t *testing.T) {
 		w.reg = nil
 		// Point the entry at the silent host instead of the registry.
 		dir := filepath.Join(w.home, ".docker")
-		p := filepath.Join(dir, config.FileName)
+		p := filepath.Join(dir, dirs.ConfigName)
 		data, err := config.Upsert(nil, p, config.EntrySpec{Host: hole, Account: w.aws.Account(), Region: w.aws.Region(), RoleARN: w.role, ExternalID: externalID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		os.WriteFile(p, data, 0o600)
-		f, _ := dockerconfig.Load(filepath.Join(dir, dockerconfig.FileName))
+		f, _ := dockerconfig.Load(filepath.Join(dir, dirs.DockerConfigName))
 		f.SetCredHelper(hole, "currents")
 		f.Save()
 		rep := doctor.New(newAWS()).Run(context.Background(), hole)

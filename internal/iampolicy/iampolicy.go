@@ -13,7 +13,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/currentsdev/currents/internal/registry"
+	"github.com/currentsdev/currents/internal/partition"
 )
 
 // Version is the current IAM policy language version. Seed 002 shows the
@@ -85,17 +85,14 @@ func (r Repository) Validate() error {
 	if !repoNameRE.MatchString(r.Name) {
 		return fmt.Errorf("repository name %q is not a valid ECR repository name (lowercase letters, digits, and . _ - / separators, 2-256 characters)", r.Name)
 	}
-	if got := registry.PartitionOf(r.Region); got != r.Partition {
+	if got := partition.OfRegion(r.Region); got != r.Partition {
 		return fmt.Errorf("region %s belongs to partition %s, not %s", r.Region, got, r.Partition)
 	}
 	return nil
 }
 
 var (
-	// partitionRE is a partition's shape; which region belongs to which
-	// partition is package registry's to know (it maps ECR hosts too).
-	partitionRE = regexp.MustCompile(`^aws(-[a-z]+)*$`)
-	repoNameRE  = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+	repoNameRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 	// principalRE accepts the principal kinds a repository policy can name.
 	principalRE = regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):iam::([0-9]{12}):(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)$`)
 	sessionRE   = regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):sts::([0-9]{12}):assumed-role/([\w+=,.@-]+)/`)
@@ -106,7 +103,7 @@ var (
 
 // ValidateAccount checks an AWS account ID: exactly 12 digits.
 func ValidateAccount(id string) error {
-	if !registry.IsAccount(id) {
+	if !partition.IsAccount(id) {
 		return fmt.Errorf("AWS account ID %q must be exactly 12 digits (leading zeros included)", id)
 	}
 	return nil
@@ -114,16 +111,16 @@ func ValidateAccount(id string) error {
 
 // ValidateRegion checks the shape of an AWS region name such as eu-west-2.
 func ValidateRegion(region string) error {
-	if !registry.IsRegion(region) || registry.PartitionOf(region) == "" {
+	if !partition.IsRegion(region) || partition.OfRegion(region) == "" {
 		return fmt.Errorf("%q is not an AWS region name (expected something like us-east-1 or eu-west-2)", region)
 	}
 	return nil
 }
 
-// ValidatePartition checks the shape of a partition name (aws, aws-cn,
+// ValidatePartition checks that p names an AWS partition (aws, aws-cn,
 // aws-us-gov, aws-iso-b…).
 func ValidatePartition(p string) error {
-	if !partitionRE.MatchString(p) {
+	if !partition.Known(p) {
 		return fmt.Errorf("%q is not an AWS partition (aws, aws-cn, aws-us-gov, …)", p)
 	}
 	return nil
@@ -137,17 +134,17 @@ func ValidatePartition(p string) error {
 // partition is the repositories' partition: a bare account becomes a root ARN
 // there, and an ARN from another partition is refused (IAM never matches
 // principals across partitions).
-func ParsePrincipal(s, partition string) (string, error) {
+func ParsePrincipal(s, part string) (string, error) {
 	s = strings.TrimSpace(s)
-	if err := ValidatePartition(partition); err != nil {
+	if err := ValidatePartition(part); err != nil {
 		return "", err
 	}
-	if registry.IsAccount(s) {
-		return "arn:" + partition + ":iam::" + s + ":root", nil
+	if partition.IsAccount(s) {
+		return "arn:" + part + ":iam::" + s + ":root", nil
 	}
 	if m := principalRE.FindStringSubmatch(s); m != nil {
-		if m[1] != partition {
-			return "", fmt.Errorf("principal %q is in partition %s but the repositories are in %s; a principal can only be granted within its partition", s, m[1], partition)
+		if m[1] != part {
+			return "", fmt.Errorf("principal %q is in partition %s but the repositories are in %s; a principal can only be granted within its partition", s, m[1], part)
 		}
 		return s, nil
 	}
@@ -254,8 +251,8 @@ func Push(repos []Repository, o PushOptions) (Document, error) {
 // ignored in a repository policy; the principal must get it from its own
 // identity policy (`docker currents policy pull`), so we leave it out rather
 // than suggest it does something here.
-func RepositoryPull(principal, partition string) (Document, error) {
-	p, err := ParsePrincipal(principal, partition)
+func RepositoryPull(principal, part string) (Document, error) {
+	p, err := ParsePrincipal(principal, part)
 	if err != nil {
 		return Document{}, err
 	}
@@ -335,8 +332,8 @@ func (g GitHub) Subject() (string, error) {
 // (any branch, tag or environment unless gh narrows it) assume the role in
 // account. The audience pin stops tokens minted for other services from
 // being used; the subject pin stops other repositories' runs.
-func TrustGitHub(partition, account string, gh GitHub) (Document, error) {
-	if err := ValidatePartition(partition); err != nil {
+func TrustGitHub(part, account string, gh GitHub) (Document, error) {
+	if err := ValidatePartition(part); err != nil {
 		return Document{}, err
 	}
 	if err := ValidateAccount(account); err != nil {
@@ -346,7 +343,7 @@ func TrustGitHub(partition, account string, gh GitHub) (Document, error) {
 	if err != nil {
 		return Document{}, err
 	}
-	return webIdentity(partition, account, githubIssuer, map[string]map[string]string{
+	return webIdentity(part, account, githubIssuer, map[string]map[string]string{
 		"StringEquals": {githubIssuer + ":aud": "sts.amazonaws.com"},
 		"StringLike":   {githubIssuer + ":sub": sub},
 	}), nil
@@ -357,8 +354,8 @@ func TrustGitHub(partition, account string, gh GitHub) (Document, error) {
 // Project Settings > Overview) is given. CircleCI's issuer is per
 // organization, its token's audience is the organization ID itself, and its
 // subject is org/ORG/project/PROJECT/user/USER.
-func TrustCircleCI(partition, account, org, project string) (Document, error) {
-	if err := ValidatePartition(partition); err != nil {
+func TrustCircleCI(part, account, org, project string) (Document, error) {
+	if err := ValidatePartition(part); err != nil {
 		return Document{}, err
 	}
 	if err := ValidateAccount(account); err != nil {
@@ -378,7 +375,7 @@ func TrustCircleCI(partition, account, org, project string) (Document, error) {
 		}
 		cond["StringLike"] = map[string]string{issuer + ":sub": "org/" + org + "/project/" + strings.ToLower(project) + "/user/*"}
 	}
-	return webIdentity(partition, account, issuer, cond), nil
+	return webIdentity(part, account, issuer, cond), nil
 }
 
 // GitHubProvider and CircleCIProvider are the issuer URL to register as the
@@ -393,11 +390,11 @@ func CircleCIProvider(org string) (url, clientID string) {
 	return "https://oidc.circleci.com/org/" + org, org
 }
 
-func webIdentity(partition, account, issuer string, cond map[string]map[string]string) Document {
+func webIdentity(part, account, issuer string, cond map[string]map[string]string) Document {
 	return Document{Version: Version, Statement: []Statement{{
 		Sid:       "AllowCIWebIdentity",
 		Effect:    "Allow",
-		Principal: map[string]string{"Federated": fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", partition, account, issuer)},
+		Principal: map[string]string{"Federated": fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", part, account, issuer)},
 		Action:    []string{"sts:AssumeRoleWithWebIdentity"},
 		Condition: cond,
 	}}}

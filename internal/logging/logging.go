@@ -1,4 +1,4 @@
-// Package logging sets up the helpers' logger and holds the Secret type that keeps
+// Package logging sets up the helpers' logger.
 // tokens and keys out of logs, errors and JSON.
 //
 // Docker shows a credential helper's stderr to the user, so logs go there and
@@ -62,35 +62,3 @@ func known(v string) bool {
 func Discard() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
-
-// Secret holds a token, password, secret key or session token in memory.
-// Every way of printing it — fmt verbs, slog, encoding/json — yields "[redacted]",
-// so a secret can only leave the process through an explicit Reveal.
-type Secret struct{ v string }
-
-const redacted = "[redacted]"
-
-// NewSecret wraps s.
-func NewSecret(s string) Secret { return Secret{v: s} }
-
-// Reveal returns the secret itself. Call it only where the value must leave
-// the process: the protocol answer, the 0600 cache file, an AWS SDK call.
-func (s Secret) Reveal() string { return s.v }
-
-// IsZero reports whether no secret is held.
-func (s Secret) IsZero() bool { return s.v == "" }
-
-// String implements fmt.Stringer.
-func (s Secret) String() string { return redacted }
-
-// GoString covers %#v, which bypasses String.
-func (s Secret) GoString() string { return redacted }
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalJSON redacts; the cache file uses its own plain-string struct.
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
-
-// MarshalText redacts for encoders that prefer text (yaml, slog's text handler).
-func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }

@@ -13,14 +13,12 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	"github.com/currentsdev/currents/internal/check"
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/probe"
-	"github.com/currentsdev/currents/internal/registry"
-	"github.com/currentsdev/currents/internal/report"
 	"github.com/currentsdev/currents/internal/stack"
 )
-
-func init() { register(newCheckCommand) }
 
 // Exit codes of check (and of up when the check fails).
 const (
@@ -111,9 +109,9 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 	go func() { engine <- enginePlatform(ctx, dockerCli) }()
 	st, err := stack.LoadSelection(ctx, project, sel)
 	if err != nil {
-		rep := report.LoadFailed(project.ProjectName, err)
+		rep := check.LoadFailed(project.ProjectName, err)
 		if out.format == "json" && !out.quiet {
-			_ = report.JSON(w, rep)
+			_ = check.JSON(w, rep)
 		}
 		fmt.Fprintln(errOut, err)
 		if rep.Fix != "" {
@@ -136,7 +134,7 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 			_, ok := cfg.Lookup(host)
 			return ok
 		}
-		_, ok := registry.Parse(host)
+		_, ok := ecrhost.Parse(host)
 		return ok
 	}
 	configured := func(host string) string {
@@ -154,7 +152,7 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 	// with --context or DOCKER_HOST, need not be this machine's).
 	opts := []probe.Option{probe.WithJobs(out.jobs), probe.WithECR(isECR), probe.WithConfigured(configured), probe.WithClock(time.Now)}
 	ans := <-engine
-	from := report.PlatformFromEngine
+	from := check.PlatformFromEngine
 	switch {
 	case st.DefaultPlatform != "":
 		from = "DOCKER_DEFAULT_PLATFORM"
@@ -162,22 +160,22 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 	case ans.ok:
 		opts = append(opts, probe.WithHostPlatform(ans.platform))
 	default:
-		from = report.PlatformFromHost
+		from = check.PlatformFromHost
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	p := probe.New(probe.NewKeychain(dockerCli.ConfigFile()), opts...)
-	rep := report.New(st, p.Check(ctx, report.Images(st)))
+	rep := check.New(st, p.Check(ctx, check.Images(st)))
 	rep.Platform, rep.PlatformFrom = p.Platform(), from
 
 	switch {
 	case out.quiet:
-		err = report.Quiet(errOut, rep)
+		err = check.Quiet(errOut, rep)
 	case out.format == "json":
-		err = report.JSON(w, rep)
+		err = check.JSON(w, rep)
 	default:
-		err = report.Table(w, rep, report.TableOptions{Colour: report.Colour(isTerminal(w, dockerCli)), NoTrunc: out.noTrunc})
+		err = check.Table(w, rep, check.TableOptions{Colour: check.Colour(isTerminal(w, dockerCli)), NoTrunc: out.noTrunc})
 	}
 	if err != nil {
 		fmt.Fprintln(errOut, err)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/currentsdev/currents/internal/report"
+	"github.com/currentsdev/currents/internal/check"
 )
 
 // Every field of the JSON document is documented in `check --help`, so a
@@ -38,7 +38,7 @@ func TestJSONShapeIsDocumented(t *testing.T) {
 			walk(f.Type)
 		}
 	}
-	walk(reflect.TypeOf(report.Report{}))
+	walk(reflect.TypeOf(check.Report{}))
 	if len(seen) < 6 {
 		t.Errorf("walked only %d types", len(seen))
 	}

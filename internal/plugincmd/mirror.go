@@ -20,15 +20,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
+	"github.com/currentsdev/currents/internal/awsapi"
 	"github.com/currentsdev/currents/internal/config"
-	"github.com/currentsdev/currents/internal/ecr"
+	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/mirror"
 	"github.com/currentsdev/currents/internal/probe"
 	"github.com/currentsdev/currents/internal/stack"
-	"github.com/currentsdev/currents/internal/tokencache"
 )
-
-func init() { register(newMirrorCommand) }
 
 // ExitInterrupted is mirror's status when a signal stopped the copy, as a
 // shell reports a command ended by SIGINT.
@@ -468,10 +466,10 @@ func repositoryCreator(prefix mirror.Prefix, errOut io.Writer) mirror.Repository
 	if !ok || t.Registry.Public {
 		return nil
 	}
-	client := ecr.New(ecr.WithTimeout(cfg.Timeout))
+	client := awsapi.New(awsapi.WithTimeout(cfg.Timeout))
 	var (
 		once     sync.Once
-		creds    tokencache.Session
+		creds    credential.Session
 		credsErr error
 	)
 	return func(ctx context.Context, repo name.Repository) error {
@@ -482,7 +480,7 @@ func repositoryCreator(prefix mirror.Prefix, errOut io.Writer) mirror.Repository
 			return credsErr
 		}
 		created, err := client.EnsureRepository(ctx, t, creds, repo.RepositoryStr())
-		var e *ecr.Error
+		var e *awsapi.Error
 		if errors.As(err, &e) {
 			if action, resource, ok := e.MissingPermission(); ok {
 				return fmt.Errorf("repository %s does not exist and may not be created: missing permission %s on %s; grant it (`docker currents policy push --create-repositories --to %s` prints the role's policy) or create the repository: aws ecr create-repository --region %s --registry-id %s --repository-name %s",

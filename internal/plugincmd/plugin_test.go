@@ -26,7 +26,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/currentsdev/currents/internal/report"
+	"github.com/currentsdev/currents/internal/check"
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
 	"github.com/currentsdev/currents/internal/standin/standintest"
@@ -58,9 +58,9 @@ func run(m *testing.M) int {
 	binDir = filepath.Join(tmp, "bin")
 	pluginBin = filepath.Join(tmp, "plugin", "docker-currents")
 	builds := [][]string{
-		{"-o", pluginBin, "../../composeplugin"},
-		{"-o", filepath.Join(binDir, "docker-credential-currents"), "../../credhelper"},
-		{"-o", filepath.Join(binDir, "docker-credential-currents-aws"), "../../credhelper/aws"},
+		{"-o", pluginBin, "../../composeplugin/docker-currents"},
+		{"-o", filepath.Join(binDir, "docker-credential-currents"), "../../credhelper/docker-credential-currents"},
+		{"-o", filepath.Join(binDir, "docker-credential-currents-aws"), "../../credhelper/docker-credential-currents-aws"},
 	}
 	for _, b := range builds {
 		cmd := exec.Command("go", append([]string{"build"}, b...)...)
@@ -197,17 +197,17 @@ func (w *world) docker(args ...string) result {
 	return result{code, out.String(), errb.String()}
 }
 
-func (w *world) checkJSON(args ...string) (result, report.Report) {
+func (w *world) checkJSON(args ...string) (result, check.Report) {
 	w.t.Helper()
 	r := w.docker(append([]string{"currents", "check", "--format", "json"}, args...)...)
-	var rep report.Report
+	var rep check.Report
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		w.t.Fatalf("JSON output does not parse: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr)
 	}
 	return r, rep
 }
 
-func row(t *testing.T, rep report.Report, service string) report.Row {
+func row(t *testing.T, rep check.Report, service string) check.Row {
 	t.Helper()
 	for _, r := range rep.Services {
 		if r.Service == service {
@@ -215,7 +215,7 @@ func row(t *testing.T, rep report.Report, service string) report.Row {
 		}
 	}
 	t.Fatalf("no row for %s in %+v", service, rep.Services)
-	return report.Row{}
+	return check.Row{}
 }
 
 func TestPluginDiscoveryAndMetadata(t *testing.T) {
@@ -329,7 +329,7 @@ func TestConfigFlagAndDockerConfigAreHonoured(t *testing.T) {
 		t.Fatal("the default config has no credentials, yet the stack is pullable")
 	}
 	r := w.docker("--config", other, "currents", "check", "--format", "json")
-	var rep2 report.Report
+	var rep2 check.Report
 	if err := json.Unmarshal([]byte(r.stdout), &rep2); err != nil || r.code != 0 {
 		t.Fatalf("--config: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
 	}
@@ -624,7 +624,7 @@ func TestContextEngineDecidesThePlatform(t *testing.T) {
 	check := func(how string, args ...string) {
 		t.Helper()
 		r := w.docker(append(args, "currents", "check", "--format", "json")...)
-		var rep report.Report
+		var rep check.Report
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 {
 			t.Fatalf("%s: exit %d %v\n%s%s", how, r.code, err, r.stdout, r.stderr)
 		}

@@ -12,13 +12,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/iampolicy"
 	"github.com/currentsdev/currents/internal/mirror"
-	"github.com/currentsdev/currents/internal/registry"
 	"github.com/currentsdev/currents/internal/stack"
 )
-
-func init() { register(newPolicyCommand) }
 
 // policyFlags are shared by the policy sub-commands.
 type policyFlags struct {
@@ -331,7 +329,7 @@ func (p *policyFlags) repositories(ctx context.Context, errOut io.Writer) ([]iam
 // (ACCOUNT.dkr.ecr.REGION.amazonaws.com) is not one, instead of leaving it
 // out as "not ECR".
 func checkECRHost(host string) error {
-	if _, ok := registry.Parse(host); ok {
+	if _, ok := ecrhost.Parse(host); ok {
 		return nil
 	}
 	labels := strings.Split(host, ".")
@@ -351,7 +349,7 @@ func checkECRHost(host string) error {
 // host itself, or from currents.yaml when the host is an alias.
 func ecrRepository(cfg *config.Config, repo name.Repository) (iampolicy.Repository, bool) {
 	host := strings.ToLower(repo.RegistryStr())
-	var r registry.Registry
+	var r ecrhost.Registry
 	if cfg != nil {
 		t, ok := cfg.Lookup(host)
 		if !ok {
@@ -360,7 +358,7 @@ func ecrRepository(cfg *config.Config, repo name.Repository) (iampolicy.Reposito
 		r = t.Registry
 	} else {
 		var ok bool
-		if r, ok = registry.Parse(host); !ok {
+		if r, ok = ecrhost.Parse(host); !ok {
 			return iampolicy.Repository{}, false
 		}
 	}

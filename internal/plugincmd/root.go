@@ -1,6 +1,7 @@
 // Package plugincmd holds the cobra commands of the `docker currents` CLI
-// plugin. Each command lives in its own file and registers itself with
-// register in an init function, so adding one never touches this file.
+// plugin. Each command parses its flags, calls one function of its domain
+// package, renders the result and maps errors to an exit code;
+// NewRootCommand registers every one of them.
 package plugincmd
 
 import (
@@ -16,26 +17,15 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
-	"github.com/currentsdev/currents/internal/version"
+	"github.com/currentsdev/currents/internal/product"
 )
-
-// Name is the plugin's command name: `docker currents`.
-const Name = "currents"
-
-// commands are the constructors of the sub-commands, in registration order.
-var commands []func(command.Cli) *cobra.Command
-
-// register adds sub-command constructors; call it from an init function.
-func register(cmds ...func(command.Cli) *cobra.Command) {
-	commands = append(commands, cmds...)
-}
 
 // Metadata is what the plugin answers to docker-cli-plugin-metadata.
 func Metadata() metadata.Metadata {
 	return metadata.Metadata{
 		SchemaVersion:    "0.1.0",
 		Vendor:           "Currents",
-		Version:          version.Version,
+		Version:          product.Version,
 		ShortDescription: "Check, mirror and run a compose stack's private ECR images",
 		URL:              "https://github.com/currentsdev/currents",
 	}
@@ -45,7 +35,7 @@ func Metadata() metadata.Metadata {
 // sub-command.
 func NewRootCommand(dockerCli command.Cli) *cobra.Command {
 	root := &cobra.Command{
-		Use:           Name,
+		Use:           product.PluginName,
 		Short:         Metadata().ShortDescription,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -54,9 +44,13 @@ func NewRootCommand(dockerCli command.Cli) *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	for _, c := range commands {
-		root.AddCommand(c(dockerCli))
-	}
+	root.AddCommand(
+		newCheckCommand(dockerCli),
+		newUpCommand(dockerCli),
+		newMirrorCommand(dockerCli),
+		newPolicyCommand(dockerCli),
+		newShimCommand(dockerCli),
+	)
 	return root
 }
 

@@ -12,11 +12,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/dockerconfig"
+	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/shim"
 	"github.com/currentsdev/currents/internal/stack"
 )
-
-func init() { register(newShimCommand) }
 
 func newShimCommand(dockerCli command.Cli) *cobra.Command {
 	cmd := &cobra.Command{
@@ -181,7 +180,7 @@ func ShimMain() int {
 		}
 		os.Args = []string{os.Args[0], "docker-cli-plugin-metadata"}
 		return Main()
-	case inv.Command == Name:
+	case inv.Command == product.PluginName:
 		// `docker compose [compose flags] currents SUB [args]` becomes
 		// `docker currents SUB [args] [compose project flags]`.
 		sub := inv.Rest
@@ -189,7 +188,7 @@ func ShimMain() int {
 			sub = []string{"check"}
 		}
 		args := append([]string{os.Args[0]}, inv.DockerGlobal...)
-		args = append(args, Name)
+		args = append(args, product.PluginName)
 		args = append(args, sub...)
 		os.Args = append(args, projectFlags(inv.ComposeFlags)...)
 		return Main()
@@ -226,7 +225,7 @@ func shimCheck(inv shim.Invocation) int {
 	// dependencies, unless --no-deps) are the ones to check.
 	project, upArgs := stack.SplitArgs(append(append([]string{}, inv.ComposeFlags...), inv.Rest...))
 	sel := upSelection(upArgs)
-	args := append(append([]string{}, inv.DockerGlobal...), Name, "check", "--quiet")
+	args := append(append([]string{}, inv.DockerGlobal...), product.PluginName, "check", "--quiet")
 	args = append(args, project.Args()...)
 	if sel.NoDeps {
 		args = append(args, "--no-deps")
@@ -234,7 +233,7 @@ func shimCheck(inv shim.Invocation) int {
 	if len(sel.Services) > 0 {
 		args = append(append(args, "--"), sel.Services...)
 	}
-	return runSelfAs(exe, "docker-currents", args)
+	return runSelfAs(exe, product.PluginCommand, args)
 }
 
 // projectFlags keeps the compose global flags that select the project; the

@@ -18,8 +18,6 @@ import (
 	"github.com/currentsdev/currents/internal/stack"
 )
 
-func init() { register(newUpCommand) }
-
 func newUpCommand(dockerCli command.Cli) *cobra.Command {
 	return &cobra.Command{
 		Use:   "up [PROJECT OPTIONS] [COMPOSE UP OPTIONS] [SERVICE...]",

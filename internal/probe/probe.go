@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
+	"github.com/currentsdev/currents/internal/product"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -519,7 +520,7 @@ func (p *Prober) register(host, configFile string) string {
 // HelperSnippet is the config.json entry that makes docker run our helper
 // for host.
 func HelperSnippet(host string) string {
-	return fmt.Sprintf(`{"credHelpers": {%q: "currents"}}`, host)
+	return fmt.Sprintf(`{"credHelpers": {%q: %q}}`, host, product.HelperName)
 }
 
 // explain maps a registry error to a status, a plain message and a fix.
@@ -612,7 +613,7 @@ func hasCode(e *transport.Error, code transport.ErrorCode) bool {
 func helperFix(src Source) string {
 	switch src.Kind {
 	case FromCredHelper:
-		if src.Helper == "currents" {
+		if src.Helper == product.HelperName {
 			return "run docker-credential-currents doctor to see why the helper's credentials fail"
 		}
 		return fmt.Sprintf("check the docker-credential-%s helper (credHelpers in %s)", src.Helper, src.ConfigFile)

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/dockerconfig"
 )
 
@@ -75,7 +76,7 @@ type Paths struct {
 // Locate resolves the docker config directory as the docker CLI does
 // (--config flag value, else DOCKER_CONFIG, else ~/.docker).
 func Locate(configFlag string) (Paths, error) {
-	dir, err := dockerconfig.Dir(configFlag)
+	dir, err := dirs.DockerConfig(configFlag)
 	if err != nil {
 		return Paths{}, err
 	}
@@ -83,7 +84,7 @@ func Locate(configFlag string) (Paths, error) {
 	if err != nil {
 		return Paths{}, err
 	}
-	return Paths{ConfigDir: dir, Config: filepath.Join(dir, dockerconfig.FileName), Dir: filepath.Join(dir, DirName)}, nil
+	return Paths{ConfigDir: dir, Config: filepath.Join(dir, dirs.DockerConfigName), Dir: filepath.Join(dir, DirName)}, nil
 }
 
 // Binary is the shim plugin's path.

@@ -129,8 +129,12 @@ type Diagnostic struct {
 // LoadError means the project itself could not be loaded (exit code 2).
 type LoadError struct{ Err error }
 
-func (e *LoadError) Error() string { return "cannot load the compose project: " + e.Err.Error() }
-func (e *LoadError) Unwrap() error { return e.Err }
+func (e *LoadError) Error() string { return e.Problem() }
+
+// Problem is the error itself (fix.Fixer); compose-go's messages do not carry
+// our fix, so Error does not repeat it.
+func (e *LoadError) Problem() string { return "cannot load the compose project: " + e.Err.Error() }
+func (e *LoadError) Unwrap() error   { return e.Err }
 
 // Fix says what to do about the commonest load errors; "" when the error
 // says it already (compose-go names the file, key and line).

@@ -24,8 +24,11 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
+	"github.com/currentsdev/currents/internal/clock"
+	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/logging"
-	"github.com/currentsdev/currents/internal/registry"
+	"github.com/currentsdev/currents/internal/secret"
 )
 
 // EnvDir overrides the cache directory.
@@ -35,28 +38,11 @@ const EnvDir = "CURRENTS_CACHE_DIR"
 // need not touch /var).
 var rootFallback = "/var/cache/currents"
 
-// Session is cached AWS credentials for a principal, usually an assumed role.
-type Session struct {
-	AccessKeyID     string
-	SecretAccessKey logging.Secret
-	SessionToken    logging.Secret
-	Issued          time.Time
-	Expires         time.Time
-}
-
-// Token is an ECR (or ECR Public) registry credential.
-type Token struct {
-	Username string
-	Password logging.Secret
-	Issued   time.Time
-	Expires  time.Time
-}
-
 // Entry is the cached state of one principal. The zero Entry is a miss.
 type Entry struct {
-	Session  *Session
-	Tokens   map[string]Token   // by TokenKey
-	Failures map[string]Failure // the last failed refresh, by TokenKey
+	Session  *credential.Session
+	Tokens   map[string]credential.Token // by TokenKey
+	Failures map[string]Failure          // the last failed refresh, by TokenKey
 }
 
 // Failure is a refresh that failed, kept so that the gets of one burst (the
@@ -87,7 +73,7 @@ func (e *Entry) SetFailure(key string, f Failure) {
 
 // TokenKey names the token slot serving r: the region for ECR, "public" for
 // ECR Public, whose tokens are not regional.
-func TokenKey(r registry.Registry) string {
+func TokenKey(r ecrhost.Registry) string {
 	if r.Public {
 		return "public"
 	}
@@ -95,18 +81,18 @@ func TokenKey(r registry.Registry) string {
 }
 
 // Token returns the cached token for key, if any.
-func (e *Entry) Token(key string) (Token, bool) {
+func (e *Entry) Token(key string) (credential.Token, bool) {
 	if e == nil || e.Tokens == nil {
-		return Token{}, false
+		return credential.Token{}, false
 	}
 	t, ok := e.Tokens[key]
 	return t, ok
 }
 
 // SetToken stores t under key.
-func (e *Entry) SetToken(key string, t Token) {
+func (e *Entry) SetToken(key string, t credential.Token) {
 	if e.Tokens == nil {
-		e.Tokens = map[string]Token{}
+		e.Tokens = map[string]credential.Token{}
 	}
 	e.Tokens[key] = t
 }
@@ -114,7 +100,7 @@ func (e *Entry) SetToken(key string, t Token) {
 // Cache is a cache directory.
 type Cache struct {
 	dir    string
-	clock  Clock
+	clock  clock.Clock
 	log    *slog.Logger
 	broken error // why there is no usable directory (see Disabled)
 }
@@ -123,7 +109,7 @@ type Cache struct {
 type Option func(*Cache)
 
 // WithClock sets the time source (default: the wall clock).
-func WithClock(c Clock) Option { return func(x *Cache) { x.clock = c } }
+func WithClock(c clock.Clock) Option { return func(x *Cache) { x.clock = c } }
 
 // WithLogger sets where the cache reports fall-backs and repairs.
 func WithLogger(l *slog.Logger) Option { return func(x *Cache) { x.log = l } }
@@ -136,7 +122,7 @@ func WithDir(dir string) Option { return func(x *Cache) { x.dir = dir } }
 // when HOME is unset or read-only (services, cron), /var/cache/currents for
 // root, else $TMPDIR/currents-<uid>, owned by us and 0700.
 func Open(opts ...Option) (*Cache, error) {
-	c := &Cache{clock: SystemClock{}, log: logging.Discard()}
+	c := &Cache{clock: clock.System{}, log: logging.Discard()}
 	for _, o := range opts {
 		o(c)
 	}
@@ -190,7 +176,7 @@ func Open(opts ...Option) (*Cache, error) {
 // still answers, calling AWS on every get: a cache problem must not stop
 // docker pull.
 func Disabled(reason error, opts ...Option) *Cache {
-	c := &Cache{clock: SystemClock{}, log: logging.Discard(), broken: reason}
+	c := &Cache{clock: clock.System{}, log: logging.Discard(), broken: reason}
 	for _, o := range opts {
 		o(c)
 	}
@@ -204,7 +190,7 @@ func (c *Cache) Usable() error { return c.broken }
 func (c *Cache) Dir() string { return c.dir }
 
 // Clock is the cache's time source, shared with the refresh policy's callers.
-func (c *Cache) Clock() Clock { return c.clock }
+func (c *Cache) Clock() clock.Clock { return c.clock }
 
 // ensureDir makes dir exist as a directory we own with mode 0700, tightening a
 // wider mode and refusing one owned by another user (who could read or swap our files).
@@ -243,7 +229,7 @@ func (c *Cache) path(id Identity) string { return filepath.Join(c.dir, id.Key()+
 // Path is the file holding id's entry.
 func (c *Cache) Path(id Identity) string { return c.path(id) }
 
-// on-disk form; logging.Secret redacts itself in JSON, so secrets are plain here.
+// on-disk form; secret.Value redacts itself in JSON, so secrets are plain here.
 type fileEntry struct {
 	Version  int                    `json:"version"`
 	Identity map[string]string      `json:"identity"`
@@ -325,14 +311,14 @@ func (fe *fileEntry) entry() (*Entry, error) {
 		if s.AccessKeyID == "" || s.SecretAccessKey == "" || !s.Expires.After(s.Issued) {
 			return nil, errors.New("incomplete session")
 		}
-		e.Session = &Session{AccessKeyID: s.AccessKeyID, SecretAccessKey: logging.NewSecret(s.SecretAccessKey),
-			SessionToken: logging.NewSecret(s.SessionToken), Issued: s.Issued, Expires: s.Expires}
+		e.Session = &credential.Session{AccessKeyID: s.AccessKeyID, SecretAccessKey: secret.New(s.SecretAccessKey),
+			SessionToken: secret.New(s.SessionToken), Issued: s.Issued, Expires: s.Expires}
 	}
 	for k, t := range fe.Tokens {
 		if k == "" || t.Username == "" || t.Password == "" || !t.Expires.After(t.Issued) {
 			return nil, fmt.Errorf("incomplete token %q", k)
 		}
-		e.SetToken(k, Token{Username: t.Username, Password: logging.NewSecret(t.Password), Issued: t.Issued, Expires: t.Expires})
+		e.SetToken(k, credential.Token{Username: t.Username, Password: secret.New(t.Password), Issued: t.Issued, Expires: t.Expires})
 	}
 	for k, f := range fe.Failures {
 		e.SetFailure(k, Failure(f))

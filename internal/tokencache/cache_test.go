@@ -14,45 +14,16 @@ import (
 	"time"
 
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/logging"
-	"github.com/currentsdev/currents/internal/registry"
+	"github.com/currentsdev/currents/internal/secret"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func TestPolicy(t *testing.T) {
-	tests := []struct {
-		life                 time.Duration
-		refreshAt, servedTil time.Duration // offsets from issue
-	}{
-		{12 * time.Hour, 9 * time.Hour, 12*time.Hour - 15*time.Minute},
-		{time.Hour, 45 * time.Minute, 55 * time.Minute},
-		{15 * time.Minute, 11*time.Minute + 15*time.Second, 15*time.Minute - 75*time.Second},
-		{5 * time.Second, 3750 * time.Millisecond, 5*time.Second - 5*time.Second/12},
-		{24 * time.Hour, 21 * time.Hour, 24*time.Hour - 15*time.Minute},
-	}
-	for _, tt := range tests {
-		exp := t0.Add(tt.life)
-		if got := RefreshAt(t0, exp); !got.Equal(t0.Add(tt.refreshAt)) {
-			t.Errorf("life %s: RefreshAt = +%s, want +%s", tt.life, got.Sub(t0), tt.refreshAt)
-		}
-		if NeedsRefresh(t0, exp, t0.Add(tt.refreshAt-time.Nanosecond)) || !NeedsRefresh(t0, exp, t0.Add(tt.refreshAt)) {
-			t.Errorf("life %s: NeedsRefresh flips at the wrong time", tt.life)
-		}
-		if !Servable(t0, exp, t0.Add(tt.servedTil-time.Nanosecond)) || Servable(t0, exp, t0.Add(tt.servedTil)) {
-			t.Errorf("life %s: Servable flips at the wrong time", tt.life)
-		}
-		if Servable(t0, exp, exp) || Servable(t0, exp, exp.Add(time.Hour)) {
-			t.Errorf("life %s: an expired credential is servable", tt.life)
-		}
-	}
-	if Servable(t0, t0, t0.Add(-time.Hour)) || !NeedsRefresh(t0.Add(time.Hour), t0, t0) {
-		t.Error("a credential with no lifetime must be refreshed and never served")
-	}
-}
-
 func target(entry *config.Entry) config.Target {
-	r, _ := registry.Parse("513558712013.dkr.ecr.us-east-1.amazonaws.com")
+	r, _ := ecrhost.Parse("513558712013.dkr.ecr.us-east-1.amazonaws.com")
 	return config.Target{Registry: r, Entry: entry}
 }
 
@@ -78,7 +49,7 @@ func TestIdentity(t *testing.T) {
 		"web identity":   IdentityFor(target(&config.Entry{RoleARN: role.RoleARN, WebIdentityTokenFile: "/t"}), env(nil)),
 		"session name":   IdentityFor(target(&config.Entry{RoleARN: role.RoleARN, ExternalID: "x1", SessionName: "s"}), env(nil)),
 		"config file":    IdentityFor(target(role), env(map[string]string{"AWS_CONFIG_FILE": "/other"})),
-		"other partiton": IdentityFor(config.Target{Registry: registry.Registry{Partition: "aws-cn"}, Entry: role}, env(nil)),
+		"other partiton": IdentityFor(config.Target{Registry: ecrhost.Registry{Partition: "aws-cn"}, Entry: role}, env(nil)),
 	}
 	seen := map[string]string{base: "base"}
 	for name, id := range different {
@@ -111,8 +82,8 @@ func TestIdentity(t *testing.T) {
 }
 
 func sampleEntry() *Entry {
-	e := &Entry{Session: &Session{AccessKeyID: "ASIAX", SecretAccessKey: logging.NewSecret("sk"), SessionToken: logging.NewSecret("st"), Issued: t0, Expires: t0.Add(time.Hour)}}
-	e.SetToken("us-east-1", Token{Username: "AWS", Password: logging.NewSecret("pw"), Issued: t0, Expires: t0.Add(12 * time.Hour)})
+	e := &Entry{Session: &credential.Session{AccessKeyID: "ASIAX", SecretAccessKey: secret.New("sk"), SessionToken: secret.New("st"), Issued: t0, Expires: t0.Add(time.Hour)}}
+	e.SetToken("us-east-1", credential.Token{Username: "AWS", Password: secret.New("pw"), Issued: t0, Expires: t0.Add(12 * time.Hour)})
 	return e
 }
 
@@ -322,7 +293,7 @@ func TestFullDisk(t *testing.T) {
 	filler.Close()
 
 	big := sampleEntry()
-	big.SetToken("eu-west-1", Token{Username: "AWS", Password: logging.NewSecret(strings.Repeat("p", 32<<10)), Issued: t0, Expires: t0.Add(time.Hour)})
+	big.SetToken("eu-west-1", credential.Token{Username: "AWS", Password: secret.New(strings.Repeat("p", 32<<10)), Issued: t0, Expires: t0.Add(time.Hour)})
 	err = c.Store(id, big)
 	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "previous cache file is unchanged") || !strings.Contains(err.Error(), "free space") {
 		t.Fatalf("Store on a full disk: %v", err)

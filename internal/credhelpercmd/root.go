@@ -1,0 +1,132 @@
+// Package credhelpercmd holds the command line of docker-credential-currents
+// as its AWS half runs it. The lean binary answers warm `get`s itself and
+// hands every other command line to docker-credential-currents-aws (by exec),
+// so users see a single command. Each command parses its flags, calls one
+// function of its domain package, renders the result and maps errors to an
+// exit code; NewRoot registers every one of them.
+package credhelpercmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/currentsdev/currents/internal/awsapi"
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/logging"
+	"github.com/currentsdev/currents/internal/product"
+	"github.com/currentsdev/currents/internal/protocol"
+	"github.com/currentsdev/currents/internal/refresh"
+	"github.com/currentsdev/currents/internal/tokencache"
+)
+
+// App is what every command shares: streams, the logger, and lazily loaded
+// config, cache and AWS client (a command that needs none of them, such as
+// `version`, loads none).
+type App struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+	Log *slog.Logger
+
+	cfgOnce sync.Once
+	cfg     *config.Config
+	cfgErr  error
+}
+
+// Config loads currents.yaml from the environment's location (once).
+func (a *App) Config() (*config.Config, error) {
+	a.cfgOnce.Do(func() { a.cfg, a.cfgErr = config.FromEnv() })
+	return a.cfg, a.cfgErr
+}
+
+// Cache opens the token cache.
+func (a *App) Cache() (*tokencache.Cache, error) {
+	return tokencache.Open(tokencache.WithLogger(a.Log))
+}
+
+// AWS returns a client bounded by the configured timeout.
+func (a *App) AWS() (*awsapi.Client, error) {
+	cfg, err := a.Config()
+	if err != nil {
+		return nil, err
+	}
+	return awsapi.New(awsapi.WithTimeout(cfg.Timeout), awsapi.WithLogger(a.Log)), nil
+}
+
+// Helper builds the protocol helper that refreshes in-process.
+func (a *App) Helper() (*protocol.Helper, error) {
+	cfg, err := a.Config()
+	if err != nil {
+		return nil, err
+	}
+	cache, err := a.Cache()
+	if err != nil {
+		cache = tokencache.Disabled(err, tokencache.WithLogger(a.Log))
+	}
+	aws, err := a.AWS()
+	if err != nil {
+		return nil, err
+	}
+	f := &refresh.Fetcher{Cache: cache, AWS: aws, Timeout: cfg.Timeout, Log: a.Log}
+	return protocol.New(cfg, cache, f, protocol.WithLogger(a.Log), protocol.WithErrorOutput(a.Err)), nil
+}
+
+// exitError carries an exit code through cobra without printing twice.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// NewRoot builds the command tree.
+func NewRoot(a *App) *cobra.Command {
+	root := &cobra.Command{
+		Use:   product.HelperCommand,
+		Short: "Docker credential helper for Amazon ECR that assumes the configured role and caches tokens",
+		Long: `docker-credential-currents is a Docker credential helper for Amazon ECR.
+
+Register it for your registries in ~/.docker/config.json:
+
+  "credHelpers": { "123456789012.dkr.ecr.us-east-1.amazonaws.com": "currents" }
+
+and describe roles in currents.yaml next to config.json (see ` + "`config`" + `).
+Docker calls the protocol commands (get, store, erase, list, version) itself.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetIn(a.In)
+	root.SetOut(a.Out)
+	root.SetErr(a.Err)
+	for _, c := range protocolCommands(a) {
+		root.AddCommand(c)
+	}
+	root.AddCommand(
+		newConfigCmd(a),
+		newConfigureCmd(a),
+		newDoctorCmd(a),
+	)
+	return root
+}
+
+// Execute runs the AWS binary with args and returns its exit code.
+func Execute(args []string) int {
+	a := &App{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Log: logging.FromEnv(product.AWSHelperCommand)}
+	root := NewRoot(a)
+	root.SetArgs(args)
+	err := root.Execute()
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintln(a.Err, "Error:", err)
+		return 1
+	}
+}

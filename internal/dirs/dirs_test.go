@@ -1,0 +1,67 @@
+package dirs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestConfigPath(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(EnvConfig, "")
+	t.Setenv(EnvDockerConfig, dir)
+	if p, _ := Config(); p != filepath.Join(dir, ConfigName) {
+		t.Errorf("Config() = %s with DOCKER_CONFIG", p)
+	}
+	t.Setenv(EnvDockerConfig, "")
+	t.Setenv("HOME", dir)
+	if p, _ := Config(); p != filepath.Join(dir, ".docker", ConfigName) {
+		t.Errorf("Config() = %s with HOME", p)
+	}
+	t.Setenv(EnvConfig, "/elsewhere/currents.yaml")
+	if p, _ := Config(); p != "/elsewhere/currents.yaml" {
+		t.Errorf("Config() = %s with %s", p, EnvConfig)
+	}
+	t.Setenv(EnvConfig, "")
+	t.Setenv("HOME", "")
+	// Without HOME, the home directory comes from the passwd file, as docker finds config.json.
+	passwd := filepath.Join(dir, "passwd")
+	defer SetPasswdFile(passwd)()
+	os.WriteFile(passwd, []byte(fmt.Sprintf("other:x:%d:0::/nope:/bin/sh\nme:x:%d:0:Me:%s:/bin/sh\n", os.Getuid()+1, os.Getuid(), dir)), 0o600)
+	if p, err := Config(); p != filepath.Join(dir, ".docker", ConfigName) {
+		t.Errorf("Config() = %s, %v without HOME; want the passwd home", p, err)
+	}
+	os.WriteFile(passwd, []byte("root:x:12345:0::/root:/bin/sh\n"), 0o600)
+	if p, err := Config(); err == nil {
+		t.Errorf("Config() = %s without any home; want an error", p)
+	}
+}
+
+func TestDockerConfigFollowsDockerPrecedence(t *testing.T) {
+	t.Setenv("HOME", "/home/someone")
+	t.Setenv("DOCKER_CONFIG", "")
+	if d, _ := DockerConfig(""); d != "/home/someone/.docker" {
+		t.Errorf("default = %q", d)
+	}
+	t.Setenv("DOCKER_CONFIG", "/etc/docker-client")
+	if d, _ := DockerConfig(""); d != "/etc/docker-client" {
+		t.Errorf("DOCKER_CONFIG = %q", d)
+	}
+	if d, _ := DockerConfig("/from/flag"); d != "/from/flag" {
+		t.Errorf("--config = %q", d)
+	}
+	if p, _ := DockerConfigFile(""); p != "/etc/docker-client/config.json" {
+		t.Errorf("Path = %q", p)
+	}
+	// Services and cron often run without HOME: docker then uses the passwd entry, and so do we.
+	t.Setenv("DOCKER_CONFIG", "")
+	os.Unsetenv("HOME")
+	want, err := Home()
+	if err != nil {
+		t.Skipf("no passwd home here: %v", err)
+	}
+	if d, err := DockerConfig(""); err != nil || d != filepath.Join(want, ".docker") {
+		t.Errorf("without HOME: %q, %v; want %s/.docker", d, err, want)
+	}
+}

@@ -1,0 +1,47 @@
+// Package internal holds every package of the Currents ECR tools. The
+// binaries live outside it: credhelper/docker-credential-currents (the lean
+// helper docker runs before every pull), credhelper/docker-credential-currents-aws
+// (its AWS half), composeplugin/docker-currents (the `docker currents` plugin
+// and compose shim) and internal/standin/currents-standin (the stand-in).
+//
+// The map, one line per package, in the order data flows through them.
+//
+// Shared by everything:
+//
+//	product       the names: commands, binaries, credHelpers name, module, version
+//	dirs          where files live: home, docker's config dir, config.json, currents.yaml
+//	fix           errors that carry their fix, and the one way to split them for rendering
+//	secret        a token or key that never prints
+//	logging       the helpers' slog logger from CURRENTS_LOG
+//	clock         the time source expiry decisions read (injectable in tests)
+//	atomicfile    replace a file atomically, keeping mode and owner, with a backup
+//
+// Credential helper: server URL → registry → config → cache → AWS → answer.
+//
+//	partition     AWS partitions: their regions, registry DNS suffixes, account and region shapes
+//	ecrhost       a server URL normalised to a host; ECR hostnames recognised
+//	config        currents.yaml: parse, validate, edit; a host mapped to its Target
+//	credential    the AWS session and registry token, and the refresh policy
+//	tokencache    the per-principal cache file, its identity and its lock
+//	awsapi        the AWS calls (STS, ECR, ECR Public), with errors that carry a fix
+//	refresh       renewing a token: in-process under the lock, or through the AWS binary
+//	protocol      docker's credential-helper protocol: get, store, erase, list
+//	dockerconfig  docker's config.json, edited keeping every byte it does not own
+//	doctor        the diagnosis of one registry, step by step as a pull depends on it
+//	credhelpercmd the helper's command line: flags in, one domain call, output and exit code
+//
+// Plugin: compose project → images → credentials → probe → report → action.
+//
+//	cliflags      reading a wrapped command line with the real flag definitions
+//	stack         a compose project loaded as compose loads it; its images, diagnosed
+//	probe         proving images pullable: credentials as docker finds them, manifests, platforms
+//	check         the check of a stack and its report (table, JSON, quiet)
+//	mirror        copying images registry to registry, keeping digests
+//	iampolicy     the IAM documents a stack's repositories need
+//	shim          the opt-in compose shim: install, uninstall, run
+//	plugincmd     the plugin's command line: flags in, one domain call, output and exit code
+//
+// Test infrastructure:
+//
+//	standin       a wire-accurate AWS stand-in (STS, ECR) and an ECR-style registry front
+package internal

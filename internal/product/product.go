@@ -1,0 +1,34 @@
+// Package product holds the names this project is known by, in one place: the
+// commands users type, the binaries installed, the name config.json's
+// credHelpers uses, the environment variable prefix, and the build's version.
+package product
+
+// Version is overwritten at link time (the Makefile's -ldflags); "dev" marks
+// an unversioned `go build`.
+var Version = "dev"
+
+const (
+	// Module is the Go module path, printed by `version` so it is not
+	// mistaken for docker's own package.
+	Module = "github.com/currentsdev/currents"
+
+	// HelperName is what config.json's credHelpers names: docker runs
+	// "docker-credential-" + HelperName.
+	HelperName = "currents"
+	// HelperCommand is the credential helper as users and docker run it: the
+	// lean binary.
+	HelperCommand = "docker-credential-" + HelperName
+	// AWSHelperCommand is the helper's AWS half, installed beside it.
+	AWSHelperCommand = HelperCommand + "-aws"
+	// EnvAWSHelper overrides where the lean binary finds its AWS half.
+	EnvAWSHelper = "CURRENTS_AWS_HELPER"
+
+	// PluginName is the docker CLI plugin's command: `docker currents`.
+	PluginName = "currents"
+	// PluginCommand is the plugin's binary name in a cli-plugins directory.
+	PluginCommand = "docker-" + PluginName
+
+	// CacheDirName names the directory under XDG_CACHE_HOME (and
+	// XDG_STATE_HOME) that holds this project's files.
+	CacheDirName = "currents"
+)

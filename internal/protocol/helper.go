@@ -1,0 +1,169 @@
+// Package protocol implements docker's credential-helper protocol
+// (credentials.Helper) for ECR registries.
+//
+// A `get` is answered from the token cache whenever the refresh policy allows;
+// only then does it call a refresh.Refresher, the one edge where AWS is
+// reached. Nothing about AWS leaks into this package, which is why the lean
+// binary can link it.
+package protocol
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/ecrhost"
+	"github.com/currentsdev/currents/internal/logging"
+	"github.com/currentsdev/currents/internal/product"
+	"github.com/currentsdev/currents/internal/refresh"
+	"github.com/currentsdev/currents/internal/tokencache"
+)
+
+// Username is what ECR's Basic auth and `list` use for every registry.
+const Username = "AWS"
+
+// Helper is the credentials.Helper of both binaries.
+type Helper struct {
+	cfg       *config.Config
+	cache     *tokencache.Cache
+	refresher refresh.Refresher
+	log       *slog.Logger
+	errOut    io.Writer
+	getenv    func(string) string
+}
+
+var _ credentials.Helper = (*Helper)(nil)
+
+// Option configures a Helper.
+type Option func(*Helper)
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(h *Helper) { h.log = l } }
+
+// WithErrorOutput sets where failed gets are reported (default stderr).
+func WithErrorOutput(w io.Writer) Option { return func(h *Helper) { h.errOut = w } }
+
+// WithGetenv replaces os.Getenv when deriving cache identities (tests).
+func WithGetenv(f func(string) string) Option { return func(h *Helper) { h.getenv = f } }
+
+// New returns a Helper serving cfg from cache, refreshing through r.
+func New(cfg *config.Config, cache *tokencache.Cache, r refresh.Refresher, opts ...Option) *Helper {
+	h := &Helper{cfg: cfg, cache: cache, refresher: r, log: logging.Discard(), errOut: os.Stderr, getenv: os.Getenv}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Resolve maps a server URL to its refresh request. ok is false for a host the
+// helper does not handle; docker then falls back to its other stores.
+func (h *Helper) Resolve(serverURL string) (refresh.Request, bool) {
+	host, err := ecrhost.Normalize(serverURL)
+	if err != nil {
+		return refresh.Request{}, false
+	}
+	t, ok := h.cfg.Lookup(host)
+	if !ok {
+		return refresh.Request{}, false
+	}
+	return refresh.Request{ServerURL: serverURL, Target: t, Identity: tokencache.IdentityFor(t, h.getenv)}, true
+}
+
+// Get answers from the cache when the token is fresh, refreshes otherwise, and
+// falls back to the cached token only while it is safely valid.
+func (h *Helper) Get(serverURL string) (string, string, error) {
+	req, ok := h.Resolve(serverURL)
+	if !ok {
+		h.log.Debug("not an ECR registry and not in the config", "server", serverURL)
+		return "", "", credentials.NewErrCredentialsNotFound()
+	}
+	host := req.Target.Registry.Host
+	key := tokencache.TokenKey(req.Target.Registry)
+	cached, hit := h.cache.Load(req.Identity).Token(key)
+	now := h.cache.Clock().Now()
+	if hit && !credential.NeedsRefresh(cached.Issued, cached.Expires, now) {
+		h.log.Debug("cache hit", "host", host, "expires", cached.Expires)
+		return cached.Username, cached.Password.Reveal(), nil
+	}
+	h.log.Debug("cache miss or due for refresh", "host", host, "cached", hit)
+	ctx, cancel := context.WithTimeout(context.Background(), refresh.Budget(h.cfg.Timeout))
+	defer cancel()
+	tok, err := h.refresher.Refresh(ctx, req)
+	if err != nil {
+		if hit && credential.Servable(cached.Issued, cached.Expires, h.cache.Clock().Now()) {
+			h.log.Warn("refresh failed; serving the cached token, which is still valid", "host", host,
+				"expires", cached.Expires.Format(time.RFC3339), "err", err)
+			return cached.Username, cached.Password.Reveal(), nil
+		}
+		h.reportError(err)
+		return "", "", err
+	}
+	return tok.Username, tok.Password.Reveal(), nil
+}
+
+// reportError also writes a failed get to stderr: docker drops a helper's
+// get error and pulls anonymously, so stderr is where the user sees why. An
+// error relayed from the AWS binary was already reported there by that process.
+func (h *Helper) reportError(err error) {
+	var r refresh.Relayed
+	if !errors.As(err, &r) {
+		ReportError(h.errOut, err)
+	}
+}
+
+// ReportError writes err as one plain line, the way docker shows a helper's
+// stderr to the user.
+func ReportError(w io.Writer, err error) {
+	fmt.Fprintf(w, "%s: %v\n", product.HelperCommand, err)
+}
+
+// Add accepts and discards credentials: a stray `docker login` to an ECR host
+// must not fail, and tokens come from AWS, not from the user.
+func (h *Helper) Add(c *credentials.Credentials) error {
+	h.log.Debug("store ignored: tokens come from AWS", "server", c.ServerURL)
+	return nil
+}
+
+// Delete drops the cached token serving serverURL (the token of its principal
+// and region) and any failure remembered for it, so the next `get` asks AWS.
+// The STS session stays.
+func (h *Helper) Delete(serverURL string) error {
+	req, ok := h.Resolve(serverURL)
+	if !ok {
+		return credentials.NewErrCredentialsNotFound()
+	}
+	if err := h.cache.Usable(); err != nil {
+		h.log.Debug("erase: nothing is cached", "err", err)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Timeout)
+	defer cancel()
+	key := tokencache.TokenKey(req.Target.Registry)
+	err := h.cache.Update(ctx, req.Identity, func(e *tokencache.Entry) error {
+		delete(e.Tokens, key)
+		e.SetFailure(key, tokencache.Failure{})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: erasing the cached token: %w", req.Target.Registry.Host, err)
+	}
+	return nil
+}
+
+// List names every configured registry with the username ECR uses. It reads
+// only the config, so it works offline.
+func (h *Helper) List() (map[string]string, error) {
+	out := map[string]string{}
+	for _, host := range h.cfg.Hosts() {
+		out[host] = Username
+	}
+	return out, nil
+}

@@ -1,0 +1,153 @@
+package refresh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/logging"
+	"github.com/currentsdev/currents/internal/product"
+	"github.com/currentsdev/currents/internal/tokencache"
+)
+
+// AWS is the edge where the AWS binary reaches AWS; internal/awsapi implements it.
+type AWS interface {
+	// Credentials resolves the principal's credentials: the source credentials,
+	// then the configured role if any. A zero Expires marks long-term keys,
+	// which are not cached.
+	Credentials(ctx context.Context, t config.Target) (credential.Session, error)
+	// AuthorizationToken fetches a registry token with creds.
+	AuthorizationToken(ctx context.Context, t config.Target, creds credential.Session) (credential.Token, error)
+}
+
+// CredentialsRejected is implemented by AWS errors that mean the credentials
+// themselves were refused (expired or revoked session), as opposed to an
+// outage or a denied permission.
+type CredentialsRejected interface{ CredentialsRejected() bool }
+
+// Fetcher is the AWS binary's Refresher: it serialises refreshes per principal
+// with the cache lock, so N parallel cold `get`s make one AssumeRole and one
+// GetAuthorizationToken between them.
+type Fetcher struct {
+	Cache   *tokencache.Cache
+	AWS     AWS
+	Timeout time.Duration // bounds the lock wait and, separately, the AWS calls
+	Log     *slog.Logger
+}
+
+// Refresh implements Refresher.
+func (f *Fetcher) Refresh(ctx context.Context, req Request) (credential.Token, error) {
+	log := f.Log
+	if log == nil {
+		log = logging.Discard()
+	}
+	clock := f.Cache.Clock()
+	asked := clock.Now()
+	if err := f.Cache.Usable(); err != nil {
+		// Said once per refresh, which is every get until it is fixed.
+		log.Warn("no usable cache directory: every get calls AWS until this is fixed", "err", err)
+	} else {
+		lockCtx, cancel := context.WithTimeout(ctx, f.Timeout)
+		unlock, err := f.Cache.Lock(lockCtx, req.Identity)
+		cancel()
+		if err != nil {
+			return credential.Token{}, fmt.Errorf("%s: %w; another %s process has been refreshing for over %s (see `ps`), or raise the timeout",
+				req.Target.Registry.Host, err, product.HelperCommand, f.Timeout)
+		}
+		defer unlock()
+	}
+
+	key := tokencache.TokenKey(req.Target.Registry)
+	e := f.Cache.Load(req.Identity)
+	// Another process may have refreshed while we waited for the lock.
+	cached, hit := e.Token(key)
+	if hit && !credential.NeedsRefresh(cached.Issued, cached.Expires, clock.Now()) {
+		log.Debug("token refreshed by another process", "host", req.Target.Registry.Host)
+		return cached, nil
+	}
+	// Or failed to, while we waited or just before: then its answer is ours
+	// too, without asking AWS again.
+	if failed, ok := e.Failure(key, asked.Add(-tokencache.FailureHold)); ok {
+		if hit && credential.Servable(cached.Issued, cached.Expires, clock.Now()) {
+			return cached, nil
+		}
+		log.Debug("a refresh failed moments ago; answering with its error", "at", failed.At)
+		return credential.Token{}, fmt.Errorf("%s (failed %s ago; AWS is asked again %s after a failure, or at once after erase)",
+			failed.Message, clock.Now().Sub(failed.At).Round(time.Second), tokencache.FailureHold)
+	}
+
+	awsCtx, cancel := context.WithTimeout(ctx, f.Timeout)
+	defer cancel()
+	before := e.Session
+	tok, err := f.fetch(awsCtx, req, e, log)
+	if err != nil {
+		// Keep the failure for the gets queued behind us, and a new session
+		// even though ECR failed: the retry then needs no second AssumeRole.
+		e.SetFailure(key, tokencache.Failure{At: clock.Now(), Message: err.Error()})
+		if serr := f.Cache.Store(req.Identity, e); serr != nil {
+			log.Debug("could not cache the failure", "err", serr, "new_session", e.Session != before)
+		}
+		if hit && credential.Servable(cached.Issued, cached.Expires, clock.Now()) {
+			log.Warn("refresh failed; serving the cached token, which is still valid", "host", req.Target.Registry.Host,
+				"expires", cached.Expires.Format(time.RFC3339), "err", err)
+			return cached, nil
+		}
+		return credential.Token{}, err
+	}
+	e.SetToken(key, tok)
+	e.SetFailure(key, tokencache.Failure{})
+	if err := f.Cache.Store(req.Identity, e); err != nil && f.Cache.Usable() == nil {
+		// The token is good; failing the pull because the disk is full would
+		// punish the user twice. Say so loudly and answer.
+		log.Warn("token fetched but not cached; every get will call AWS until this is fixed", "err", err)
+	}
+	return tok, nil
+}
+
+// fetch gets a token, reusing the cached session when it is fresh (no
+// AssumeRole), and updates e.Session when a new one was made.
+func (f *Fetcher) fetch(ctx context.Context, req Request, e *tokencache.Entry, log *slog.Logger) (credential.Token, error) {
+	now := f.Cache.Clock().Now()
+	s := e.Session
+	fromCache := s != nil && !credential.NeedsRefresh(s.Issued, s.Expires, now)
+	var creds credential.Session
+	if fromCache {
+		creds = *s
+		log.Debug("reusing cached AWS session", "expires", s.Expires)
+	} else {
+		c, err := f.AWS.Credentials(ctx, req.Target)
+		switch {
+		case err == nil:
+			creds = c
+			e.Session = nil
+			if !c.Expires.IsZero() {
+				e.Session = &c
+			}
+		case s != nil && credential.Servable(s.Issued, s.Expires, now):
+			log.Warn("renewing the AWS session failed; using the cached one, which is still valid", "expires", s.Expires, "err", err)
+			creds, fromCache = *s, true
+		default:
+			return credential.Token{}, err
+		}
+	}
+	tok, err := f.AWS.AuthorizationToken(ctx, req.Target, creds)
+	var rej CredentialsRejected
+	if err != nil && fromCache && errors.As(err, &rej) && rej.CredentialsRejected() {
+		// The cached session was revoked or its clock is off: start over once.
+		log.Debug("cached AWS session rejected; assuming the role again", "err", err)
+		e.Session = nil
+		c, cerr := f.AWS.Credentials(ctx, req.Target)
+		if cerr != nil {
+			return credential.Token{}, cerr
+		}
+		if !c.Expires.IsZero() {
+			e.Session = &c
+		}
+		tok, err = f.AWS.AuthorizationToken(ctx, req.Target, c)
+	}
+	return tok, err
+}

@@ -1,0 +1,38 @@
+// Package secret holds a token, password, secret key or session token in
+// memory so that no way of printing it shows it: fmt verbs, slog and
+// encoding/json all yield "[redacted]".
+package secret
+
+import "log/slog"
+
+// Value holds a token, password, secret key or session token in memory.
+// Every way of printing it — fmt verbs, slog, encoding/json — yields "[redacted]",
+// so a secret can only leave the process through an explicit Reveal.
+type Value struct{ v string }
+
+const redacted = "[redacted]"
+
+// New wraps s.
+func New(s string) Value { return Value{v: s} }
+
+// Reveal returns the secret itself. Call it only where the value must leave
+// the process: the protocol answer, the 0600 cache file, an AWS SDK call.
+func (s Value) Reveal() string { return s.v }
+
+// IsZero reports whether no secret is held.
+func (s Value) IsZero() bool { return s.v == "" }
+
+// String implements fmt.Stringer.
+func (s Value) String() string { return redacted }
+
+// GoString covers %#v, which bypasses String.
+func (s Value) GoString() string { return redacted }
+
+// LogValue implements slog.LogValuer.
+func (s Value) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON redacts; the cache file uses its own plain-string struct.
+func (s Value) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalText redacts for encoders that prefer text (yaml, slog's text handler).
+func (s Value) MarshalText() ([]byte, error) { return []byte(redacted), nil }
