@@ -36,7 +36,9 @@ lint: ## staticcheck, and vet of the build-tagged e2e tier that `go vet ./...` s
 bench: build ## benchmarks for the hot paths (warm get, parallel cold get, check)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
-install: build ## install the helper on PATH and the plugin where docker finds it
+# install builds nothing: `make build` as yourself, then `sudo make install` needs no Go on root's PATH
+# (sudo's secure_path leaves it out) and leaves no root-owned files in bin/.
+install: ## install the built binaries: the helper on PATH, the plugin where docker finds it
 	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' BIN='$(BIN)' bash scripts/install.sh install
 
 uninstall: ## remove what `make install` put in place

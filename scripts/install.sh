@@ -5,9 +5,11 @@
 #
 # Environment:
 #   BIN        directory holding the built binaries (default: bin)
-#   PREFIX     install prefix: helpers go to $PREFIX/bin, the plugin to $PREFIX/lib/docker/cli-plugins.
+#   PREFIX     install prefix: helpers go to $PREFIX/bin, the plugin to $PREFIX/lib/docker/cli-plugins when
+#              docker searches that (PREFIX /usr or /usr/local, or any PREFIX with DESTDIR), else to the
+#              user plugin directory ${DOCKER_CONFIG:-~/.docker}/cli-plugins, so `docker currents` works.
 #              Default as root: /usr/local. Default otherwise: ~/.local for the helpers and the user plugin
-#              directory ${DOCKER_CONFIG:-~/.docker}/cli-plugins for the plugin.
+#              directory for the plugin.
 #   BINDIR     overrides the helpers' directory
 #   PLUGINDIR  overrides the plugin's directory
 #   DESTDIR    staging root prepended to every path (packaging); nothing is checked against PATH then
@@ -33,10 +35,29 @@ PREFIX=${PREFIX:-}
 DESTDIR=${DESTDIR:-}
 DESTDIR=${DESTDIR%/}
 
+# The plugin directories the docker CLI searches (besides the user's and cliPluginsExtraDirs).
+docker_plugin_dirs=(/usr/local/lib/docker/cli-plugins /usr/local/libexec/docker/cli-plugins /usr/lib/docker/cli-plugins /usr/libexec/docker/cli-plugins)
+searched_by_docker() {
+	local d
+	for d in "${docker_plugin_dirs[@]}" "${DOCKER_CONFIG:-${HOME:-/nonexistent}/.docker}/cli-plugins"; do
+		[[ "$1" == "$d" ]] && return 0
+	done
+	return 1
+}
+
 if [[ -n "$PREFIX" ]]; then
 	bindir=$PREFIX/bin
 	plugindir=$PREFIX/lib/docker/cli-plugins
 	sharedir=$PREFIX/share/currents
+	# A plugin docker never finds is no install: off a package's staging root, a PREFIX docker does not
+	# search (a rehearsal, /opt/...) puts it in the user plugin directory of whoever installs.
+	if [[ -z "$DESTDIR" && -z "${PLUGINDIR:-}" ]] && ! searched_by_docker "$plugindir"; then
+		if [[ -z "${DOCKER_CONFIG:-}" && -z "${HOME:-}" ]]; then
+			echo "install.sh: HOME and DOCKER_CONFIG are not set, so there is no user plugin directory; set PLUGINDIR" >&2
+			exit 2
+		fi
+		plugindir=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+	fi
 elif [[ $EUID -eq 0 ]]; then
 	bindir=/usr/local/bin
 	plugindir=/usr/local/lib/docker/cli-plugins
@@ -72,7 +93,7 @@ do_install() {
 	local f
 	for f in "${HELPERS[@]}" "$PLUGIN"; do
 		if [[ ! -x "$BIN/$f" ]]; then
-			echo "install.sh: $BIN/$f is missing; run 'make build' first" >&2
+			echo "install.sh: $BIN/$f is missing; run 'make build' first, as yourself (make install builds nothing, so 'sudo make install' needs no Go and leaves no root-owned files in $BIN)" >&2
 			exit 1
 		fi
 	done
@@ -128,14 +149,10 @@ do_install() {
 		fi
 		;;
 	esac
-	case "$plugindir" in
-	/usr/local/lib/docker/cli-plugins | /usr/local/libexec/docker/cli-plugins | /usr/lib/docker/cli-plugins | \
-		/usr/libexec/docker/cli-plugins | "${DOCKER_CONFIG:-${HOME:-/nonexistent}/.docker}/cli-plugins") ;;
-	*)
+	if ! searched_by_docker "$plugindir"; then
 		echo "NOTE: docker does not search $plugindir for plugins: add it to \"cliPluginsExtraDirs\" in"
 		echo "      config.json, or install with PLUGINDIR=/usr/local/lib/docker/cli-plugins."
-		;;
-	esac
+	fi
 	local found
 	found=$(command -v docker-credential-currents || true)
 	if [[ -n "$found" && "$found" != "$bindir/docker-credential-currents" ]]; then

@@ -165,13 +165,14 @@ func TestInstallOffTheSearchPathsSaysSo(t *testing.T) {
 	// An older user-level copy of the plugin, which docker would run instead.
 	os.MkdirAll(filepath.Join(home, ".docker", "cli-plugins"), 0o755)
 	os.WriteFile(filepath.Join(home, ".docker", "cli-plugins", "docker-currents"), []byte("old"), 0o755)
-	env := []string{"BIN=" + fakeBin(t), "PREFIX=" + prefix, "HOME=" + home, "DOCKER_CONFIG=", "PATH=/usr/bin:/bin", "BINDIR=", "PLUGINDIR="}
+	plugins := filepath.Join(prefix, "plugins")
+	env := []string{"BIN=" + fakeBin(t), "PREFIX=" + prefix, "HOME=" + home, "DOCKER_CONFIG=", "PATH=/usr/bin:/bin", "BINDIR=", "PLUGINDIR=" + plugins}
 	out := runInstall(t, env, "install")
 	for _, want := range []string{
 		home + "/.docker/cli-plugins/docker-currents comes first for docker and shadows the copy just installed",
 		prefix + "/bin is not on your PATH",
 		"systemd services or cron does not search " + prefix + "/bin", "Environment=PATH=" + prefix + "/bin:",
-		"docker does not search " + prefix + "/lib/docker/cli-plugins", "cliPluginsExtraDirs",
+		"docker does not search " + plugins, "cliPluginsExtraDirs",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("install output lacks %q:\n%s", want, out)
@@ -183,5 +184,65 @@ func TestInstallOffTheSearchPathsSaysSo(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(prefix); len(entries) != 0 {
 		t.Errorf("uninstall left %v", tree(t, prefix))
+	}
+}
+
+// TestPrefixInstallPutsThePluginWhereDockerFindsIt is the README's rehearsal: `make install PREFIX=/tmp/x`
+// must give a working `docker currents`, so a PREFIX docker does not search sends the plugin to the user
+// plugin directory of DOCKER_CONFIG (the rehearsal's own), and uninstall takes it back.
+func TestPrefixInstallPutsThePluginWhereDockerFindsIt(t *testing.T) {
+	prefix := t.TempDir()
+	dockerConfig := filepath.Join(t.TempDir(), "docker")
+	env := []string{"BIN=" + fakeBin(t), "PREFIX=" + prefix, "HOME=" + t.TempDir(), "DOCKER_CONFIG=" + dockerConfig,
+		"PATH=" + prefix + "/bin:/usr/bin:/bin", "BINDIR=", "PLUGINDIR="}
+	out := runInstall(t, env, "install")
+	plugin := filepath.Join(dockerConfig, "cli-plugins", "docker-currents")
+	if _, err := os.Stat(plugin); err != nil {
+		t.Fatalf("plugin not in %s: %v\n%s", plugin, err, out)
+	}
+	if strings.Contains(out, "docker does not search") {
+		t.Errorf("the plugin went where docker searches; no note is due:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(prefix, "lib")); err == nil {
+		t.Errorf("a plugin directory docker never searches was created under %s", prefix)
+	}
+	if docker, err := exec.LookPath("docker"); err == nil {
+		// The docker CLI itself lists it (it runs the fake plugin's metadata command and shows it as invalid,
+		// which proves it was found: an unfound plugin is not listed at all).
+		cmd := exec.Command(docker, "info", "--format", "{{range .ClientInfo.Plugins}}{{.Path}} {{end}}")
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dockerConfig, "DOCKER_HOST=unix:///nonexistent.sock")
+		b, _ := cmd.CombinedOutput()
+		if !strings.Contains(string(b), plugin) {
+			t.Errorf("docker does not find the plugin in %s: %s", plugin, b)
+		}
+	}
+	runInstall(t, env, "uninstall")
+	if _, err := os.Stat(plugin); err == nil {
+		t.Error("uninstall left the plugin")
+	}
+}
+
+// TestMakeInstallNeedsNoGo is `sudo make install` on a host whose root PATH has no Go: the target installs
+// what `make build` left in BIN and builds nothing.
+func TestMakeInstallNeedsNoGo(t *testing.T) {
+	makePath, err := exec.LookPath("make")
+	if err != nil {
+		t.Fatal("make is needed to test the Makefile: ", err)
+	}
+	dest := t.TempDir()
+	noGo := t.TempDir() // a PATH with make, bash, git and coreutils but no go
+	for _, tool := range []string{"bash", "git", "install", "mkdir", "dirname", "mv", "rm", "rmdir", "sort", "cut", "awk", "grep", "id", "sh", "printf", "cat"} {
+		if p, err := exec.LookPath(tool); err == nil {
+			os.Symlink(p, filepath.Join(noGo, tool))
+		}
+	}
+	cmd := exec.Command(makePath, "-C", "..", "install", "BIN="+fakeBin(t), "DESTDIR="+dest, "PREFIX=/usr")
+	cmd.Env = append(os.Environ(), "PATH="+noGo)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make install without go on PATH: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "usr/bin/docker-credential-currents")); err != nil {
+		t.Fatalf("not installed: %v\n%s", err, out)
 	}
 }

@@ -1,0 +1,84 @@
+package scripts_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// readmeBlock returns the indented code block that follows heading in README.md, unindented.
+func readmeBlock(t *testing.T, heading string) string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(b), "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("README.md has no heading %q", heading)
+	}
+	var block []string
+	for line := range strings.Lines(after) {
+		switch {
+		case strings.HasPrefix(line, "    "):
+			block = append(block, strings.TrimPrefix(line, "    "))
+		case len(block) > 0:
+			return strings.Join(block, "")
+		case strings.HasPrefix(line, "#"):
+			t.Fatalf("no code block under %q", heading)
+		}
+	}
+	t.Fatalf("no code block under %q", heading)
+	return ""
+}
+
+// TestReadmeRehearsal runs the README's rehearsal block exactly as a developer pastes it into bash from the
+// repository's top directory, with two substitutions: R is a temporary directory, and `make install` is given
+// the BIN this test built. It must get through configure, doctor and `docker currents check` against the
+// stand-in (not the real ECR), and leave nothing behind.
+func TestReadmeRehearsal(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Fatal("the rehearsal runs `docker currents check`: install the docker CLI (.ci/run does)")
+	}
+	bin := buildAll(t)
+	block := readmeBlock(t, "### Rehearse the three steps without AWS")
+	r := filepath.Join(t.TempDir(), "rehearsal")
+	script := strings.Replace(block, "R=/tmp/rehearsal;", "R="+r+";", 1)
+	script = strings.ReplaceAll(script, "make install PREFIX=", "make install BIN="+bin+" PREFIX=")
+	script = strings.ReplaceAll(script, "make uninstall PREFIX=", "make uninstall BIN="+bin+" PREFIX=")
+	script = strings.ReplaceAll(script, "bin/currents-standin", bin+"/currents-standin")
+	if strings.Count(script, r) != 1 || !strings.Contains(script, bin+"/currents-standin") {
+		t.Fatalf("the README block changed shape; update this test:\n%s", block)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-e", "-c", script)
+	cmd.Dir = ".."
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "AWS_") && !strings.HasPrefix(k, "CURRENTS_") && !strings.HasPrefix(k, "DOCKER_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "HOME="+t.TempDir())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	out, err := cmd.CombinedOutput()
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	if err != nil {
+		t.Fatalf("the README's rehearsal failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{"all checks passed", "images under 127.0.0.1:", "every image is pullable"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("rehearsal output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(r); err == nil {
+		t.Errorf("the rehearsal left %s behind", r)
+	}
+}
