@@ -96,6 +96,8 @@ type AWS interface {
 	CallerIdentity(ctx context.Context, t config.Target, creds credential.Session) (awsapi.Identity, error)
 	// Skew is AWS's clock minus this machine's, from the Date header of the last AWS response.
 	Skew() time.Duration
+	// SessionName is the role session name the helper would use for t.
+	SessionName(t config.Target) string
 }
 
 // Doctor runs the checks. Build it with New.

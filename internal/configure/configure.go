@@ -1,0 +1,215 @@
+// Package configure sets a registry up for the helper: its entry in
+// currents.yaml and the credHelpers entry in docker's config.json, each file
+// read, edited keeping every byte it does not own, and replaced atomically
+// with a backup. It returns what changed (or, for a dry run, the redacted
+// diffs) and errors that carry their fix; the command renders both.
+package configure
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/currentsdev/currents/internal/atomicfile"
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/dirs"
+	"github.com/currentsdev/currents/internal/dockerconfig"
+	"github.com/currentsdev/currents/internal/ecrhost"
+	"github.com/currentsdev/currents/internal/fix"
+	"github.com/currentsdev/currents/internal/product"
+)
+
+// Request is one configure run.
+type Request struct {
+	Spec            config.EntrySpec
+	RemoveStaleAuth bool // drop the host's static "auths" entries from config.json
+	DryRun          bool // compute the diffs, write nothing
+}
+
+// File is what happened to one of the two files.
+type File struct {
+	Path    string
+	Changed bool   // its content differs from what was on disk
+	Backup  string // where the previous version went ("" for a new file, or when nothing was written)
+	Diff    string // DryRun only: the unified diff, credentials redacted
+}
+
+// Result is what a run did, for the command to render.
+type Result struct {
+	Host   string // the registry, normalised
+	Config File   // currents.yaml
+	Docker File   // config.json
+	// PreviousHelper is the credHelpers value the host had before, when it named another helper.
+	PreviousHelper string
+	// Stale are the host's static "auths" entries (an old docker login) as they were.
+	Stale []dockerconfig.StaticAuth
+	// RemovedStale is true when those entries were removed from config.json.
+	RemovedStale bool
+	// CredsStore is config.json's credsStore, where a login without a secret of its own keeps it.
+	CredsStore string
+	DryRun     bool
+	Warnings   []string // things the user must act on
+}
+
+// Option adjusts Run.
+type Option func(*runner)
+
+type runner struct {
+	yamlPath, dockerPath string
+	lookPath             func(string) (string, error)
+	now                  func() time.Time
+}
+
+// WithPaths edits these files instead of the ones dirs locates.
+func WithPaths(currentsYAML, configJSON string) Option {
+	return func(r *runner) { r.yamlPath, r.dockerPath = currentsYAML, configJSON }
+}
+
+// WithLookPath replaces exec.LookPath, which says whether docker can run the helper.
+func WithLookPath(f func(string) (string, error)) Option { return func(r *runner) { r.lookPath = f } }
+
+// plan is both files read and edited in memory.
+type plan struct {
+	res       *Result
+	oldYAML   []byte
+	newYAML   []byte
+	yamlFound bool
+	dc        *dockerconfig.File
+}
+
+// Run makes the host's entries exactly what req says.
+func Run(req Request, opts ...Option) (*Result, error) {
+	r := &runner{lookPath: exec.LookPath, now: time.Now}
+	for _, o := range opts {
+		o(r)
+	}
+	if err := r.locate(); err != nil {
+		return nil, err
+	}
+	p, err := r.plan(req)
+	if err != nil {
+		return nil, err
+	}
+	if req.DryRun {
+		p.res.Config.Diff = Diff(r.yamlPath, p.oldYAML, p.newYAML)
+		p.res.Docker.Diff = Diff(r.dockerPath, p.dc.Original(), p.dc.Bytes())
+		p.res.Warnings = append(p.res.Warnings, r.staleWarnings(p.res, req.RemoveStaleAuth)...)
+		return p.res, nil
+	}
+	if err := r.write(p); err != nil {
+		return nil, err
+	}
+	p.res.Warnings = append(p.res.Warnings, r.staleWarnings(p.res, req.RemoveStaleAuth)...)
+	if _, err := r.lookPath(product.HelperCommand); err != nil {
+		p.res.Warnings = append(p.res.Warnings, product.HelperCommand+" is not on PATH, so docker cannot run it; run `make install` or add its directory to PATH")
+	}
+	return p.res, nil
+}
+
+func (r *runner) locate() error {
+	var err error
+	if r.yamlPath == "" {
+		if r.yamlPath, err = dirs.Config(); err != nil {
+			return err
+		}
+	}
+	if r.dockerPath == "" {
+		if r.dockerPath, err = dirs.DockerConfigFile(""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plan reads both files and computes their new content.
+func (r *runner) plan(req Request) (*plan, error) {
+	host, err := ecrhost.Normalize(req.Spec.Host)
+	if err != nil {
+		return nil, fix.New(fmt.Errorf("--registry %q: %v", req.Spec.Host, err), "give the registry host as in image references")
+	}
+	p := &plan{res: &Result{Host: host, DryRun: req.DryRun, Config: File{Path: r.yamlPath}, Docker: File{Path: r.dockerPath}}}
+	p.oldYAML, err = os.ReadFile(r.yamlPath)
+	p.yamlFound = err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if p.newYAML, err = config.Upsert(p.oldYAML, r.yamlPath, req.Spec); err != nil {
+		return nil, err
+	}
+	if p.dc, err = dockerconfig.Load(r.dockerPath); err != nil {
+		return nil, err
+	}
+	if prev, ok := p.dc.CredHelper(host); ok && prev != product.HelperName {
+		p.res.PreviousHelper = prev
+	}
+	if err := p.dc.SetCredHelper(host, product.HelperName); err != nil {
+		return nil, err
+	}
+	p.res.Stale = p.dc.StaticAuths(host)
+	p.res.CredsStore = p.dc.CredsStore()
+	if req.RemoveStaleAuth {
+		if err := p.dc.RemoveAuth(host); err != nil {
+			return nil, err
+		}
+		p.res.RemovedStale = len(p.res.Stale) > 0
+	}
+	p.res.Config.Changed = !bytes.Equal(p.oldYAML, p.newYAML)
+	p.res.Docker.Changed = p.dc.Changed()
+	return p, nil
+}
+
+// write replaces currents.yaml first: once credHelpers names the helper, docker's next pull already needs
+// the entry.
+func (r *runner) write(p *plan) error {
+	if p.res.Config.Changed {
+		backup, err := atomicfile.Replace(r.yamlPath, p.oldYAML, p.yamlFound, p.newYAML, 0o600)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.yamlPath, err)
+		}
+		p.res.Config.Backup = backup
+	}
+	backup, err := p.dc.Save()
+	if err != nil {
+		if p.res.Config.Changed {
+			// Half done is safe (docker does not yet send the host to the helper), but the user must know which half.
+			return fix.New(fmt.Errorf("%w\n%s was already updated; config.json was not changed, so docker does not use the helper for %s yet",
+				err, r.yamlPath, p.res.Host), "fix the problem above and run the same configure command again")
+		}
+		return err
+	}
+	p.res.Docker.Backup = backup
+	if !p.res.Docker.Changed {
+		p.res.RemovedStale = false
+	}
+	return nil
+}
+
+// staleWarnings explains a static `docker login` entry for a host the helper now serves. credHelpers wins
+// for pulls, but docker still hands every "auths" entry to builds when a helper fails, and the entry keeps
+// an old credential on disk.
+func (r *runner) staleWarnings(res *Result, removed bool) []string {
+	if removed {
+		return nil
+	}
+	var out []string
+	for _, s := range res.Stale {
+		what := "a login stored in credsStore"
+		if s.HasSecret {
+			what = "a saved password"
+		}
+		if !s.Expiry.IsZero() {
+			verb := "expires"
+			if r.now().After(s.Expiry) {
+				verb = "expired"
+			}
+			what = fmt.Sprintf("an ECR token that %s %s", verb, s.Expiry.Local().Format(time.RFC3339))
+		}
+		out = append(out, fmt.Sprintf("%s still has a static \"auths\" entry %q for %s (%s). docker-credential-%s now serves %s, "+
+			"so the entry is a leftover that builds may still send; remove it with --remove-stale-auth", res.Docker.Path, s.Key, res.Host, what, product.HelperName, res.Host))
+	}
+	return out
+}
