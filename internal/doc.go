@@ -27,7 +27,8 @@
 //	refresh       renewing a token: in-process under the lock, or through the AWS binary
 //	protocol      docker's credential-helper protocol: get, store, erase, list
 //	dockerconfig  docker's config.json, edited keeping every byte it does not own
-//	doctor        the diagnosis of one registry, step by step as a pull depends on it
+//	configure     setting a registry up: its currents.yaml entry and credHelpers line, both files at once
+//	doctor        the diagnosis of one registry, step by step as a pull depends on it; the effective configuration
 //	credhelpercmd the helper's command line: flags in, one domain call, output and exit code
 //
 // Plugin: compose project → images → credentials → probe → report → action.
