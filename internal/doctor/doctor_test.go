@@ -3,6 +3,8 @@ package doctor_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -40,9 +42,9 @@ func newWorld(t *testing.T) *world {
 
 	// docker finds both helper binaries on PATH (doctor only checks they exist).
 	bin := filepath.Join(w.home, "bin")
-	os.MkdirAll(bin, 0o755)
+	must(t, os.MkdirAll(bin, 0o755))
 	for _, f := range []string{"docker-credential-currents", "docker-credential-currents-aws"} {
-		os.WriteFile(filepath.Join(bin, f), []byte("#!/bin/sh\n"), 0o755)
+		must(t, os.WriteFile(filepath.Join(bin, f), []byte("#!/bin/sh\n"), 0o755))
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 
@@ -54,19 +56,22 @@ func newWorld(t *testing.T) *world {
 func (w *world) configure(t *testing.T, role, extID string) {
 	t.Helper()
 	dir := filepath.Join(w.home, ".docker")
-	os.MkdirAll(dir, 0o700)
+	must(t, os.MkdirAll(dir, 0o700))
 	p := filepath.Join(dir, dirs.ConfigName)
-	old, _ := os.ReadFile(p)
+	old, err := os.ReadFile(p)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
 	data, err := config.Upsert(old, p, config.EntrySpec{Host: w.reg.Host(), Account: w.aws.Account(), Region: w.aws.Region(), RoleARN: role, ExternalID: extID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(p, data, 0o600)
+	must(t, os.WriteFile(p, data, 0o600))
 	f, err := dockerconfig.Load(filepath.Join(dir, dirs.DockerConfigName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.SetCredHelper(w.reg.Host(), "currents")
+	must(t, f.SetCredHelper(w.reg.Host(), "currents"))
 	if _, err := f.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -179,8 +184,12 @@ func TestExpiredSourceSession(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-	cfg, _ := config.Parse("x.yaml", []byte("registries:\n  - host: "+w.reg.Host()+"\n    account: \""+w.aws.Account()+"\"\n    region: "+w.aws.Region()+"\n    role_arn: "+bridge+"\n    duration: 15m\n"))
-	tgt, _ := cfg.Lookup(w.reg.Host())
+	cfg, err := config.Parse("x.yaml", []byte("registries:\n  - host: "+w.reg.Host()+"\n    account: \""+w.aws.Account()+"\"\n    region: "+w.aws.Region()+"\n    role_arn: "+bridge+"\n    duration: 15m\n"))
+	must(t, err)
+	tgt, ok := cfg.Lookup(w.reg.Host())
+	if !ok {
+		t.Fatalf("no entry for %s", w.reg.Host())
+	}
 	c := awsapi.New()
 	s0, err := c.SourceCredentials(context.Background(), tgt)
 	if err != nil {
@@ -234,7 +243,7 @@ func TestRegistryDown(t *testing.T) {
 func TestUnwritableCache(t *testing.T) {
 	w := newWorld(t)
 	blocker := filepath.Join(w.home, "not-a-dir")
-	os.WriteFile(blocker, nil, 0o600)
+	must(t, os.WriteFile(blocker, nil, 0o600))
 	t.Setenv("CURRENTS_CACHE_DIR", filepath.Join(blocker, "cache"))
 	rep := w.doctor(t)
 	expect(t, rep, doctor.CheckCache, doctor.Fail, blocker, "CURRENTS_CACHE_DIR")
@@ -242,8 +251,8 @@ func TestUnwritableCache(t *testing.T) {
 
 func TestNotRegisteredAndNoEntry(t *testing.T) {
 	w := newWorld(t)
-	os.Remove(filepath.Join(w.home, ".docker", "config.json"))
-	os.Remove(filepath.Join(w.home, ".docker", "currents.yaml"))
+	must(t, os.Remove(filepath.Join(w.home, ".docker", "config.json")))
+	must(t, os.Remove(filepath.Join(w.home, ".docker", "currents.yaml")))
 	rep := w.doctor(t)
 	expect(t, rep, doctor.CheckDocker, doctor.Fail, "does not exist", "configure --registry "+w.reg.Host())
 	expect(t, rep, doctor.CheckConfig, doctor.Fail, "not an ECR hostname", "--account ACCOUNT --region REGION")
@@ -262,7 +271,7 @@ func TestDockerAuthConfigOverridesTheHelper(t *testing.T) {
 func TestHelperThatCannotRun(t *testing.T) {
 	w := newWorld(t)
 	// A binary for another platform: the kernel refuses to run it.
-	os.WriteFile(filepath.Join(w.home, "bin", "docker-credential-currents"), []byte("\x7fELF\x02\x01\x01garbage"), 0o755)
+	must(t, os.WriteFile(filepath.Join(w.home, "bin", "docker-credential-currents"), []byte("\x7fELF\x02\x01\x01garbage"), 0o755))
 	rep := w.doctor(t)
 	expect(t, rep, doctor.CheckHelper, doctor.Fail, "version` fails", "reinstall")
 }
@@ -295,7 +304,7 @@ func TestWebIdentity(t *testing.T) {
 	ciRole := "arn:aws:iam::" + w.aws.Account() + ":role/ci-pull"
 	w.aws.AddRole(ciRole, standin.RoleSpec{WebIdentityToken: "oidc-token-from-ci"})
 	tokenFile := filepath.Join(w.home, "oidc-token")
-	os.WriteFile(tokenFile, []byte("oidc-token-from-ci"), 0o600)
+	must(t, os.WriteFile(tokenFile, []byte("oidc-token-from-ci"), 0o600))
 	// CI runners have no source credentials at all.
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
@@ -304,13 +313,13 @@ func TestWebIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(p, data, 0o600)
+	must(t, os.WriteFile(p, data, 0o600))
 	rep := w.doctor(t)
 	expect(t, rep, doctor.CheckSource, doctor.Skip, tokenFile)
 	expect(t, rep, doctor.CheckAssume, doctor.Pass, "assumed-role/ci-pull/")
 	expect(t, rep, doctor.CheckRegistry, doctor.Pass)
 
-	os.WriteFile(tokenFile, []byte("a-stale-token"), 0o600)
+	must(t, os.WriteFile(tokenFile, []byte("a-stale-token"), 0o600))
 	rep = w.doctor(t)
 	expect(t, rep, doctor.CheckAssume, doctor.Fail, "web identity")
 }
@@ -372,12 +381,22 @@ func TestNothingAnswersIsBoundedByTheTimeout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(p, data, 0o600)
-		f, _ := dockerconfig.Load(filepath.Join(dir, dirs.DockerConfigName))
-		f.SetCredHelper(hole, "currents")
-		f.Save()
+		must(t, os.WriteFile(p, data, 0o600))
+		f, err := dockerconfig.Load(filepath.Join(dir, dirs.DockerConfigName))
+		must(t, err)
+		must(t, f.SetCredHelper(hole, "currents"))
+		_, err = f.Save()
+		must(t, err)
 		rep := doctor.New(newAWS()).Run(context.Background(), hole)
 		expect(t, rep, doctor.CheckToken, doctor.Pass)
 		expect(t, rep, doctor.CheckRegistry, doctor.Fail, "GET http://"+hole+"/v2/")
 	})
+}
+
+// must stops the test at a failed set-up step, so a test never runs on a world it did not build.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
