@@ -9,6 +9,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -177,25 +178,35 @@ func isECRHost(h string) bool {
 }
 
 // parseDuration accepts Go durations ("1h", "90m") and whole seconds ("3600"),
-// the unit AWS's DurationSeconds uses.
-func parseDuration(v string) (time.Duration, error) {
-	if n, err := strconv.Atoi(v); err == nil {
-		return time.Duration(n) * time.Second, nil
+// the unit AWS's DurationSeconds uses. shown is the value for messages: a number
+// of seconds too large for a time.Duration saturates d, and shown keeps what
+// the user wrote rather than a wrapped-around value.
+func parseDuration(v string) (d time.Duration, shown string, err error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		const limit = math.MaxInt64 / int64(time.Second)
+		switch {
+		case n > limit:
+			return math.MaxInt64, v + "s", nil
+		case n < -limit:
+			return math.MinInt64, v + "s", nil
+		}
+		d = time.Duration(n) * time.Second
+		return d, d.String(), nil
 	}
-	d, err := time.ParseDuration(v)
+	d, err = time.ParseDuration(v)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration", v)
+		return 0, "", fmt.Errorf("%q is not a duration", v)
 	}
-	return d, nil
+	return d, d.String(), nil
 }
 
 func parseTimeout(v string) (time.Duration, error) {
-	d, err := parseDuration(strings.TrimSpace(v))
+	d, shown, err := parseDuration(strings.TrimSpace(v))
 	if err != nil {
 		return 0, err
 	}
 	if d < time.Second || d > MaxTimeout {
-		return 0, fmt.Errorf("%s is outside 1s..%s", d, MaxTimeout)
+		return 0, fmt.Errorf("%s is outside 1s..%s", shown, MaxTimeout)
 	}
 	return d, nil
 }

@@ -47,52 +47,20 @@ func Upsert(data []byte, path string, spec EntrySpec) ([]byte, error) {
 	}
 	spec.Host = host
 
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	doc, extra, err := documents(data)
+	if err != nil {
 		return nil, fmt.Errorf("%s: not valid YAML: %v; fix it or move it aside (nothing was changed)", path, err)
 	}
-	if doc.Kind == 0 {
-		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map", HeadComment: newFileComment}}}
-	}
-	root := doc.Content[0]
-	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-		*root = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", HeadComment: root.HeadComment}
-	}
-	if root.Kind != yaml.MappingNode {
-		// Parse explains what the file should look like.
+	if extra > 0 {
+		// Writing back only the first document would drop the second.
 		_, err := Parse(path, data)
 		return nil, err
 	}
-	regs := valueOf(root, "registries")
-	if regs == nil || regs.Tag == "!!null" {
-		if regs == nil {
-			regs = &yaml.Node{}
-			root.Content = append(root.Content, scalar("registries"), regs)
-		}
-		*regs = yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", HeadComment: regs.HeadComment, LineComment: regs.LineComment}
-	}
-	if regs.Kind != yaml.SequenceNode {
-		_, err := Parse(path, data)
+	regs, err := registriesOf(&doc, path, data)
+	if err != nil {
 		return nil, err
 	}
-	regs.Style = 0 // block style: one key per line reads best and diffs best
-
-	var entry *yaml.Node
-	for _, n := range regs.Content {
-		if n.Kind != yaml.MappingNode {
-			continue
-		}
-		if h := valueOf(n, "host"); h != nil && h.Kind == yaml.ScalarNode {
-			if nh, err := ecrhost.Normalize(h.Value); err == nil && nh == host {
-				entry = n
-				break
-			}
-		}
-	}
-	if entry == nil {
-		entry = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		regs.Content = append(regs.Content, entry)
-	}
+	entry := entryFor(regs, host)
 	if matches(entry, spec) {
 		return data, nil
 	}
@@ -113,6 +81,54 @@ func Upsert(data []byte, path string, spec EntrySpec) ([]byte, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// registriesOf returns the registries list of a decoded currents.yaml, creating
+// the document, the mapping or the list when absent. A file of another shape is
+// refused with Parse's explanation.
+func registriesOf(doc *yaml.Node, path string, data []byte) (*yaml.Node, error) {
+	if doc.Kind == 0 {
+		*doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map", HeadComment: newFileComment}}}
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		*root = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", HeadComment: root.HeadComment}
+	}
+	if root.Kind != yaml.MappingNode {
+		_, err := Parse(path, data)
+		return nil, err
+	}
+	regs := valueOf(root, "registries")
+	if regs == nil {
+		regs = &yaml.Node{}
+		root.Content = append(root.Content, scalar("registries"), regs)
+	}
+	if regs.Tag == "!!null" || regs.Kind == 0 {
+		*regs = yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", HeadComment: regs.HeadComment, LineComment: regs.LineComment}
+	}
+	if regs.Kind != yaml.SequenceNode {
+		_, err := Parse(path, data)
+		return nil, err
+	}
+	regs.Style = 0 // block style: one key per line reads best and diffs best
+	return regs, nil
+}
+
+// entryFor returns the entry of regs for host (normalised), appending an empty one when there is none.
+func entryFor(regs *yaml.Node, host string) *yaml.Node {
+	for _, n := range regs.Content {
+		if n.Kind != yaml.MappingNode {
+			continue
+		}
+		if h := valueOf(n, "host"); h != nil && h.Kind == yaml.ScalarNode {
+			if nh, err := ecrhost.Normalize(h.Value); err == nil && nh == host {
+				return n
+			}
+		}
+	}
+	entry := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	regs.Content = append(regs.Content, entry)
+	return entry
 }
 
 // matches reports whether entry already holds exactly spec's keys and values.

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
 	"github.com/currentsdev/currents/internal/partition"
 )
 
@@ -93,12 +95,9 @@ func (r Repository) Validate() error {
 
 var (
 	repoNameRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-	// principalRE accepts the principal kinds a repository policy can name.
-	principalRE = regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):iam::([0-9]{12}):(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)$`)
-	sessionRE   = regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):sts::([0-9]{12}):assumed-role/([\w+=,.@-]+)/`)
-	ghOwnerRE   = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
-	ghRepoRE    = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
-	uuidRE      = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	ghOwnerRE  = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
+	ghRepoRE   = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
 
 // ValidateAccount checks an AWS account ID: exactly 12 digits.
@@ -142,19 +141,51 @@ func ParsePrincipal(s, part string) (string, error) {
 	if partition.IsAccount(s) {
 		return "arn:" + part + ":iam::" + s + ":root", nil
 	}
-	if m := principalRE.FindStringSubmatch(s); m != nil {
-		if m[1] != part {
-			return "", fmt.Errorf("principal %q is in partition %s but the repositories are in %s; a principal can only be granted within its partition", s, m[1], part)
+	if !strings.HasPrefix(s, "arn:") {
+		return "", fmt.Errorf("principal %q must be a 12-digit account ID or an IAM ARN such as arn:aws:iam::111111111111:role/NAME", s)
+	}
+	a, err := arn.Parse(s)
+	if err == nil && a.Region == "" && partition.IsAccount(a.AccountID) && partition.Known(a.Partition) {
+		switch role, isSession := sessionRole(a); {
+		case a.Service == "iam" && isPrincipal(a.Resource) && a.Partition != part:
+			return "", fmt.Errorf("principal %q is in partition %s but the repositories are in %s; a principal can only be granted within its partition", s, a.Partition, part)
+		case a.Service == "iam" && isPrincipal(a.Resource):
+			return s, nil
+		case isSession:
+			return "", fmt.Errorf("principal %q is a temporary session; use the role itself: arn:%s:iam::%s:role/%s", s, a.Partition, a.AccountID, role)
 		}
-		return s, nil
 	}
-	if m := sessionRE.FindStringSubmatch(s); m != nil {
-		return "", fmt.Errorf("principal %q is a temporary session; use the role itself: arn:%s:iam::%s:role/%s", s, m[1], m[2], m[3])
+	return "", fmt.Errorf("principal %q is not an IAM principal ARN (expected arn:aws:iam::<12-digit account>:root, :role/NAME or :user/NAME)", s)
+}
+
+// isPrincipal reports whether an IAM ARN's resource is a kind a repository
+// policy can name: the account root, a user or a role (with its path).
+func isPrincipal(resource string) bool {
+	if resource == "root" {
+		return true
 	}
-	if strings.HasPrefix(s, "arn:") {
-		return "", fmt.Errorf("principal %q is not an IAM principal ARN (expected arn:aws:iam::<12-digit account>:root, :role/NAME or :user/NAME)", s)
+	kind, name, ok := strings.Cut(resource, "/")
+	return ok && (kind == "user" || kind == "role") && name != "" && iamChars(name, "+=,.@/-_")
+}
+
+// sessionRole returns the role of an STS assumed-role session ARN.
+func sessionRole(a arn.ARN) (string, bool) {
+	rest, ok := strings.CutPrefix(a.Resource, "assumed-role/")
+	if a.Service != "sts" || !ok {
+		return "", false
 	}
-	return "", fmt.Errorf("principal %q must be a 12-digit account ID or an IAM ARN such as arn:aws:iam::111111111111:role/NAME", s)
+	role, _, ok := strings.Cut(rest, "/")
+	return role, ok && role != "" && iamChars(role, "+=,.@-_")
+}
+
+// iamChars reports whether s holds only letters, digits and the characters in extra.
+func iamChars(s, extra string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(extra, c)) {
+			return false
+		}
+	}
+	return true
 }
 
 // Pull actions: exactly what `docker pull` needs against a repository.

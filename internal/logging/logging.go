@@ -18,16 +18,22 @@ const EnvLevel = "CURRENTS_LOG"
 // Level parses a CURRENTS_LOG value. Unknown or empty values mean warn, because a
 // typo in a log setting must never break `docker pull`.
 func Level(v string) slog.Level {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "debug":
-		return slog.LevelDebug
-	case "info":
-		return slog.LevelInfo
-	case "error":
-		return slog.LevelError
-	default: // warn, warning, and anything unknown
-		return slog.LevelWarn
+	l, _ := parse(v)
+	return l
+}
+
+// parse reads a level as slog writes it (debug, info, warn, error, any case, with
+// an optional offset such as debug-4), plus "warning"; ok is false for anything
+// else, which means warn.
+func parse(v string) (l slog.Level, ok bool) {
+	v = strings.TrimSpace(v)
+	if v == "" || strings.EqualFold(v, "warning") {
+		return slog.LevelWarn, true
 	}
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		return slog.LevelWarn, false
+	}
+	return l, true
 }
 
 // New returns a text logger writing to w at the given level. Every record carries
@@ -51,11 +57,8 @@ func FromEnv(program string) *slog.Logger {
 }
 
 func known(v string) bool {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "", "debug", "info", "warn", "warning", "error":
-		return true
-	}
-	return false
+	_, ok := parse(v)
+	return ok
 }
 
 // Discard is a logger that drops everything; the zero value for options.
