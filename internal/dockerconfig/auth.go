@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/currentsdev/currents/internal/ecrhost"
 )
 
 // StaticAuth describes an "auths" entry (what `docker login` leaves) without carrying its secret.
@@ -23,17 +25,15 @@ type StaticAuth struct {
 	Expiry time.Time
 }
 
-// Hostname reduces an auths key or a server URL to the host docker looks credentials up by: no scheme, no
-// path ("https://host:5000/v1/" → "host:5000").
-func Hostname(key string) string {
-	h := key
-	if i := strings.Index(h, "://"); i >= 0 {
-		h = h[i+3:]
+// SameHost reports whether two config.json keys or server URLs name the same registry, by ecrhost.Normalize:
+// the one rule currents.yaml and the cache use ("https://Host:443/v1/" is "host").
+func SameHost(a, b string) bool {
+	na, err := ecrhost.Normalize(a)
+	if err != nil {
+		return false
 	}
-	if i := strings.IndexByte(h, '/'); i >= 0 {
-		h = h[:i]
-	}
-	return h
+	nb, err := ecrhost.Normalize(b)
+	return err == nil && na == nb
 }
 
 // StaticAuths returns the auths entries docker would use for host.
@@ -44,7 +44,7 @@ func (f *File) StaticAuths(host string) []StaticAuth {
 	}
 	var out []StaticAuth
 	auths.ForEach(func(k, v gjson.Result) bool {
-		if Hostname(k.Str) == host {
+		if SameHost(k.Str, host) {
 			out = append(out, describe(k.Str, v))
 		}
 		return true
@@ -121,7 +121,7 @@ func EnvAuthKeys(value, host string) ([]string, error) {
 	}
 	var keys []string
 	for k := range doc.Auths {
-		if Hostname(k) == host {
+		if SameHost(k, host) {
 			keys = append(keys, k)
 		}
 	}

@@ -476,19 +476,6 @@ func TestSaveKeepsOwner(t *testing.T) {
 	}
 }
 
-func TestHostname(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://index.docker.io/v1/": "index.docker.io",
-		"http://127.0.0.1:5000":       "127.0.0.1:5000",
-		"ghcr.io":                     "ghcr.io",
-		"registry.example.com/v2/":    "registry.example.com",
-	} {
-		if got := Hostname(in); got != want {
-			t.Errorf("Hostname(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func assertNoTempFiles(t *testing.T, dir string) {
 	t.Helper()
 	entries, _ := os.ReadDir(dir)
@@ -541,4 +528,64 @@ func TestSaveOnAFullDiskLosesNothing(t *testing.T) {
 		t.Fatal("config.json changed")
 	}
 	assertNoTempFiles(t, mnt)
+}
+
+// TestAHostIsFoundUnderEverySpelling: config.json keys are matched by ecrhost.Normalize, the rule currents.yaml
+// and the cache use, so an entry written as "HTTPS://Host:443/" is the entry of "host".
+func TestAHostIsFoundUnderEverySpelling(t *testing.T) {
+	const doc = "{\n\t\"auths\": {\n\t\t\"https://Reg.Example.com:443/v1/\": {\"auth\": \"QVdTOnB3\"}\n\t},\n" +
+		"\t\"credHelpers\": {\n\t\t\"REG.example.com.\": \"currents\",\n\t\t\"other.example.com\": \"gcloud\"\n\t}\n}\n"
+	path := filepath.Join(t.TempDir(), dirs.DockerConfigName)
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spelling := range []string{"reg.example.com", "https://reg.example.com", "Reg.Example.Com:443"} {
+		if h, ok := f.CredHelper(spelling); !ok || h != "currents" {
+			t.Errorf("CredHelper(%q) = %q, %v", spelling, h, ok)
+		}
+		if a := f.StaticAuths(spelling); len(a) != 1 {
+			t.Errorf("StaticAuths(%q) = %v", spelling, a)
+		}
+	}
+	if err := f.SetCredHelper("reg.example.com", "currents"); err != nil || f.Changed() {
+		t.Fatalf("registering a host registered under another spelling changed the file (%v):\n%s", err, f.Bytes())
+	}
+	// A changed helper is set on the entry that is there, keeping its key and place.
+	if err := f.SetCredHelper("https://OTHER.example.com/", "currents"); err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(doc, `"gcloud"`, `"currents"`, 1); string(f.Bytes()) != want {
+		t.Fatalf("got\n%s\nwant\n%s", f.Bytes(), want)
+	}
+	if err := f.RemoveCredHelper("reg.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.RemoveAuth("reg.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if cf := parseDocker(t, f.Bytes()); len(cf.AuthConfigs) != 0 || len(cf.CredentialHelpers) != 1 {
+		t.Fatalf("entries left: %v %v", cf.AuthConfigs, cf.CredentialHelpers)
+	}
+}
+
+func TestSameHost(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"https://index.docker.io/v1/", "index.docker.io", true},
+		{"http://127.0.0.1:5000", "127.0.0.1:5000", true},
+		{"registry.example.com/v2/", "Registry.Example.com:443", true},
+		{"ghcr.io", "ghcr.io.evil.com", false},
+		{"127.0.0.1:5000", "127.0.0.1:5001", false},
+		{"https://user:pw@ghcr.io", "ghcr.io", false}, // a key with userinfo is no registry docker would ask about
+	} {
+		if got := SameHost(c.a, c.b); got != c.same {
+			t.Errorf("SameHost(%q, %q) = %v, want %v", c.a, c.b, got, c.same)
+		}
+	}
 }

@@ -16,17 +16,36 @@ const (
 	keyPluginDirs  = "cliPluginsExtraDirs"
 )
 
-// CredHelper returns the helper registered for host under credHelpers ("currents" for ours).
+// CredHelper returns the helper registered for host under credHelpers ("currents" for ours), under whatever
+// spelling of the host the entry uses.
 func (f *File) CredHelper(host string) (string, bool) {
 	ch, ok, err := f.member(f.root(), keyCredHelpers)
 	if err != nil || !ok || !ch.IsObject() {
 		return "", false
 	}
-	v, ok, err := f.member(ch, host)
+	_, v, ok, err := f.hostMember(ch, host)
 	if err != nil || !ok || v.Type != gjson.String {
 		return "", false
 	}
 	return v.Str, true
+}
+
+// hostMember finds host's member of obj: the key spelled exactly as host, else the first that names the same
+// registry (SameHost).
+func (f *File) hostMember(obj gjson.Result, host string) (string, gjson.Result, bool, error) {
+	if v, ok, err := f.member(obj, host); err != nil || ok {
+		return host, v, ok, err
+	}
+	var key string
+	var found gjson.Result
+	obj.ForEach(func(k, v gjson.Result) bool {
+		if SameHost(k.Str, host) {
+			key, found = k.Str, v
+			return false
+		}
+		return true
+	})
+	return key, found, found.Exists(), nil
 }
 
 // CredsStore returns the credsStore value ("desktop", "osxkeychain", …), or "".
@@ -39,7 +58,7 @@ func (f *File) CredsStore() string {
 }
 
 // SetCredHelper registers helper for host under credHelpers, creating the object if needed. Registering the
-// same helper again changes nothing.
+// same helper again changes nothing; an entry for the host under another spelling is the one set.
 func (f *File) SetCredHelper(host, helper string) error {
 	root := f.root()
 	ch, ok, err := f.member(root, keyCredHelpers)
@@ -52,7 +71,7 @@ func (f *File) SetCredHelper(host, helper string) error {
 	if !ch.IsObject() {
 		return f.typeError(keyCredHelpers, "an object")
 	}
-	v, ok, err := f.member(ch, host)
+	key, v, ok, err := f.hostMember(ch, host)
 	if err != nil {
 		return err
 	}
@@ -62,26 +81,31 @@ func (f *File) SetCredHelper(host, helper string) error {
 	if v.Type == gjson.String && v.Str == helper {
 		return nil
 	}
-	return f.sjsonSet(keyCredHelpers+"."+escapePath(host), helper)
+	return f.sjsonSet(keyCredHelpers+"."+escapePath(key), helper)
 }
 
-// RemoveCredHelper drops host from credHelpers. An emptied credHelpers object is dropped too, so registering
-// and then removing leaves the file as it was.
+// RemoveCredHelper drops host from credHelpers, under every spelling. An emptied credHelpers object is dropped
+// too, so registering and then removing leaves the file as it was.
 func (f *File) RemoveCredHelper(host string) error {
-	ch, ok, err := f.member(f.root(), keyCredHelpers)
-	if err != nil || !ok {
-		return err
+	for {
+		ch, ok, err := f.member(f.root(), keyCredHelpers)
+		if err != nil || !ok {
+			return err
+		}
+		if !ch.IsObject() {
+			return f.typeError(keyCredHelpers, "an object")
+		}
+		key, _, ok, err := f.hostMember(ch, host)
+		if err != nil || !ok {
+			return err
+		}
+		if err := f.sjsonDelete(keyCredHelpers + "." + escapePath(key)); err != nil {
+			return err
+		}
+		if err := f.dropIfEmpty(keyCredHelpers); err != nil {
+			return err
+		}
 	}
-	if !ch.IsObject() {
-		return f.typeError(keyCredHelpers, "an object")
-	}
-	if _, ok, err := f.member(ch, host); err != nil || !ok {
-		return err
-	}
-	if err := f.sjsonDelete(keyCredHelpers + "." + escapePath(host)); err != nil {
-		return err
-	}
-	return f.dropIfEmpty(keyCredHelpers)
 }
 
 // PluginsExtraDirs returns cliPluginsExtraDirs in order.

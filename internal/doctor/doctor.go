@@ -17,6 +17,7 @@ import (
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/dockerconfig"
+	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
@@ -139,6 +140,9 @@ func (d *Doctor) Hosts() []string {
 	var hosts []string
 	seen := map[string]bool{}
 	add := func(h string) {
+		if n, err := ecrhost.Normalize(h); err == nil {
+			h = n // config.json may spell a host as docker's URLs do; the report names it as currents.yaml does
+		}
 		if !seen[h] {
 			seen[h] = true
 			hosts = append(hosts, h)
