@@ -16,6 +16,7 @@ require (
 	github.com/docker/docker-credential-helpers v0.9.12
 	github.com/docker/go-units v0.5.0
 	github.com/gofrs/flock v0.13.1
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/go-containerregistry v0.22.1
 	github.com/joho/godotenv v1.5.1
 	github.com/moby/moby/client v0.5.1

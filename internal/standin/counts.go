@@ -11,11 +11,13 @@ type Counts struct {
 	PublicGetAuthorizationToken int64 `json:"PublicGetAuthorizationToken"`
 	CreateRepository            int64 `json:"CreateRepository"`
 	DescribeRepositories        int64 `json:"DescribeRepositories"`
+	// IDToken counts the CI ID tokens signed: GitHub's token requests and CircleCI tokens.
+	IDToken int64 `json:"IDToken"`
 }
 
 // Actions are the action names Counts, Attempts and Throttle use.
 var Actions = []string{"AssumeRole", "AssumeRoleWithWebIdentity", "GetCallerIdentity", "GetAuthorizationToken",
-	"PublicGetAuthorizationToken", "CreateRepository", "DescribeRepositories"}
+	"PublicGetAuthorizationToken", "CreateRepository", "DescribeRepositories", "IDToken"}
 
 func countsFrom(m map[string]int64) Counts {
 	return Counts{
@@ -26,6 +28,7 @@ func countsFrom(m map[string]int64) Counts {
 		PublicGetAuthorizationToken: m["PublicGetAuthorizationToken"],
 		CreateRepository:            m["CreateRepository"],
 		DescribeRepositories:        m["DescribeRepositories"],
+		IDToken:                     m["IDToken"],
 	}
 }
 

@@ -15,6 +15,7 @@ package standin
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -50,6 +51,7 @@ type Server struct {
 	issued     []string // every secret handed out, for leak tests
 	counts     map[string]int64
 	attempts   map[string]int64
+	oidc       oidcState
 }
 
 // User is a long-term IAM user whose access key signs requests.
@@ -73,6 +75,11 @@ type RoleSpec struct {
 	// WebIdentityToken, when set, allows AssumeRoleWithWebIdentity with
 	// exactly this token.
 	WebIdentityToken string
+	// TrustPolicy, when set, is the role's trust policy document (JSON, as
+	// `docker currents policy ci-trust --only trust` writes it): an ID token
+	// is verified against the registered OIDC providers (AddOIDCProvider)
+	// and then admitted only if the document allows it, conditions and all.
+	TrustPolicy []byte
 	// Deny lists IAM actions ("ecr:CreateRepository") that sessions of this
 	// role are refused.
 	Deny []string
@@ -80,6 +87,7 @@ type RoleSpec struct {
 
 type roleState struct {
 	spec    RoleSpec
+	trust   *trustPolicy // parsed spec.TrustPolicy; nil when unset or unreadable (which then admits nobody)
 	arn     string
 	roleID  string
 	refused bool
@@ -183,6 +191,8 @@ func Start(opts ...Option) (*Server, error) {
 		latency:   set.latency,
 		counts:    map[string]int64{},
 		attempts:  map[string]int64{},
+		oidc: oidcState{keys: map[string]*rsa.PrivateKey{}, jobs: map[string]GitHubJob{},
+			providers: map[string][]string{}, lifetime: DefaultIDTokenLifetime},
 	}
 	srv, err := serve(set.addr, s)
 	if err != nil {
@@ -279,7 +289,11 @@ func (s *Server) AddRole(arn string, spec RoleSpec) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.roles[arn] = &roleState{spec: spec, arn: arn, roleID: "AROA" + randomID(17)}
+	r := &roleState{spec: spec, arn: arn, roleID: "AROA" + randomID(17)}
+	if len(spec.TrustPolicy) > 0 {
+		r.trust, _ = parseTrustPolicy(spec.TrustPolicy) // ValidateTrustPolicy says why a document is unreadable
+	}
+	s.roles[arn] = r
 	for _, a := range spec.Deny {
 		s.denyLocked(arn, a)
 	}

@@ -150,9 +150,29 @@ func (s *Server) assumeRoleWithWebIdentity(c *call, form url.Values, now time.Ti
 		return
 	}
 	role, spec, refused, ok := s.role(roleARN)
-	if !ok || refused || spec.WebIdentityToken == "" ||
-		subtle.ConstantTimeCompare([]byte(token), []byte(spec.WebIdentityToken)) != 1 {
-		c.fail(&apiError{http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"})
+	denied := &apiError{http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"}
+	subject, provider, audience := "standin:"+name, "standin.local", "sts.amazonaws.com"
+	switch {
+	case !ok || refused:
+		c.fail(denied)
+		return
+	case spec.WebIdentityToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(spec.WebIdentityToken)) == 1:
+		// A fixed token: the role trusts exactly it.
+	case role.trust != nil:
+		claims, arn, aerr := s.verifyIDToken(token, roleARN, now)
+		if aerr != nil {
+			c.fail(aerr)
+			return
+		}
+		if !role.trust.allowsWebIdentity(arn, claims) {
+			c.fail(denied)
+			return
+		}
+		subject, _ = claims["sub"].(string)
+		auds, _ := claims.GetAudience()
+		provider, audience = arn, strings.Join(auds, ",")
+	default:
+		c.fail(denied)
 		return
 	}
 	if explicit && d > spec.MaxSession {
@@ -177,10 +197,10 @@ func (s *Server) assumeRoleWithWebIdentity(c *call, form url.Values, now time.Ti
 	s.count(c.action)
 	c.writeXML(http.StatusOK, response{Xmlns: stsNamespace, Result: result{
 		Credentials:                 sess.credentials(),
-		SubjectFromWebIdentityToken: "standin:" + name,
+		SubjectFromWebIdentityToken: subject,
 		AssumedRoleUser:             assumedRoleUser{Arn: sess.arn, AssumedRoleID: sess.userID},
-		Provider:                    "standin.local",
-		Audience:                    "sts.amazonaws.com",
+		Provider:                    provider,
+		Audience:                    audience,
 	}, Metadata: responseMetadata{c.reqID}})
 }
 
