@@ -4,7 +4,8 @@ GO ?= go
 BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/currentsdev/currents/internal/product.Version=$(VERSION)
-GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
+# osusergo: os/user reads /etc/passwd in Go, so the lean helper stays a static binary without cgo's resolver.
+GOFLAGS_BUILD := -trimpath -tags osusergo -ldflags '$(LDFLAGS)'
 
 # Where `make install` puts things; see scripts/install.sh for the defaults it derives.
 PREFIX ?=

@@ -1,6 +1,7 @@
 package credhelper_test
 
 import (
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -383,14 +384,16 @@ func TestConfigSubcommand(t *testing.T) {
 }
 
 func TestLeanBinaryImportsNoHeavyLibrary(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "./docker-credential-currents").Output()
+	// Built as `make build` builds it: with osusergo, os/user (dirs.Home
+	// without HOME) reads /etc/passwd in Go instead of linking cgo.
+	out, err := exec.Command("go", "list", "-deps", "-tags=osusergo", "./docker-credential-currents").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		// package net turns on cgo's resolver: a dynamically linked binary
+		// package net and cgo's resolver make a dynamically linked binary
 		// that starts a millisecond slower.
-		if dep == "net" || dep == "os/user" {
+		if dep == "net" || dep == "runtime/cgo" {
 			t.Errorf("the lean helper links %s", dep)
 		}
 		// aws/arn is the SDK's ARN parser, config's role_arn check: it imports
@@ -402,6 +405,22 @@ func TestLeanBinaryImportsNoHeavyLibrary(t *testing.T) {
 			if strings.Contains(dep, banned) {
 				t.Errorf("the lean helper links %s", dep)
 			}
+		}
+	}
+}
+
+// TestLeanBinaryIsStatic checks the binary the tests run (built as `make
+// build` builds it): a build without -tags osusergo, with cgo available, would
+// link libc for os/user and load it on every get.
+func TestLeanBinaryIsStatic(t *testing.T) {
+	f, err := elf.Open(bin.lean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatal("the lean helper is dynamically linked: build it with -tags osusergo (or CGO_ENABLED=0)")
 		}
 	}
 }

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 	bin.trivial = filepath.Join(dir, "trivial")
 	for out, pkg := range map[string]string{bin.lean: "./docker-credential-currents", bin.fat: "./docker-credential-currents-aws", bin.trivial: "./testdata/trivial"} {
 		// Built as `make build` builds them, so benchmarks measure what ships.
-		if b, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg).CombinedOutput(); err != nil {
+		if b, err := exec.Command("go", "build", "-trimpath", "-tags=osusergo", "-ldflags=-s -w", "-o", out, pkg).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, b)
 			os.RemoveAll(dir)
 			os.Exit(2)

@@ -44,7 +44,7 @@ func buildAll(t *testing.T) string {
 			"docker-currents":                "./composeplugin/docker-currents",
 			"currents-standin":               "./internal/standin/currents-standin",
 		} {
-			cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(builtBin, name), pkg)
+			cmd := exec.Command("go", "build", "-trimpath", "-tags=osusergo", "-o", filepath.Join(builtBin, name), pkg)
 			cmd.Dir = ".."
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,7 +120,7 @@ func TestPathAndEnv(t *testing.T) {
 	t.Setenv("HOME", "")
 	// Without any home directory (dirs.Config fails) there is no file: an empty config.
 	t.Setenv(dirs.EnvDockerConfig, "")
-	restore := dirs.SetPasswdFile(filepath.Join(dir, "no-passwd"))
+	restore := dirs.SetCurrentUser(func() (*user.User, error) { return nil, errors.New("user: unknown userid") })
 	defer restore()
 	if c, err := FromEnv(); err != nil || c.Found {
 		t.Errorf("no home at all: FromEnv() = %+v, %v; want an empty config", c, err)

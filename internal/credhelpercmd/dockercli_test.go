@@ -97,7 +97,7 @@ func TestRealDockerCLICallsTheHelperAfterConfigure(t *testing.T) {
 	}
 	bin := t.TempDir()
 	for name, pkg := range map[string]string{"docker-credential-currents": "../../credhelper/docker-credential-currents", "docker-credential-currents-aws": "../../credhelper/docker-credential-currents-aws"} {
-		if out, err := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(bin, name), pkg).CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-trimpath", "-tags=osusergo", "-o", filepath.Join(bin, name), pkg).CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 		}
 	}

@@ -10,9 +10,8 @@ package dirs
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
-	"strconv"
-	"strings"
 )
 
 // Environment variables and file names the paths derive from.
@@ -24,31 +23,27 @@ const (
 	ConfigName       = "currents.yaml" // this project's settings, beside config.json
 )
 
-// passwdFile is read for the home directory when HOME is unset (a variable
-// for tests).
-var passwdFile = "/etc/passwd"
+// currentUser is user.Current, replaceable in tests (SetCurrentUser).
+var currentUser = user.Current
 
-// Home is $HOME, else this user's home directory in /etc/passwd. The docker
-// CLI falls back the same way (user.Current), so a service or cron job run
-// without HOME still finds ~/.docker/config.json — and must find currents.yaml
-// beside it. (os/user itself would link cgo's resolver into the lean binary.)
+// Home is $HOME, else this user's home directory from the user database.
+// The docker CLI falls back the same way (user.Current), so a service or cron
+// job run without HOME still finds ~/.docker/config.json — and must find
+// currents.yaml beside it. Binaries are built with -tags osusergo: os/user
+// then reads /etc/passwd in Go, instead of linking cgo's resolver (which
+// would make the lean helper a dynamically linked binary).
 func Home() (string, error) {
 	if h := os.Getenv("HOME"); h != "" {
 		return h, nil
 	}
-	data, err := os.ReadFile(passwdFile)
+	u, err := currentUser()
 	if err != nil {
 		return "", fmt.Errorf("HOME is not set, and %v", err)
 	}
-	uid := strconv.Itoa(os.Getuid())
-	for line := range strings.Lines(string(data)) {
-		// name:password:uid:gid:gecos:home:shell
-		f := strings.Split(strings.TrimRight(line, "\n"), ":")
-		if len(f) >= 7 && f[2] == uid && filepath.IsAbs(f[5]) {
-			return f[5], nil
-		}
+	if !filepath.IsAbs(u.HomeDir) {
+		return "", fmt.Errorf("HOME is not set, and the user database has no home directory for uid %s", u.Uid)
 	}
-	return "", fmt.Errorf("HOME is not set, and %s has no home directory for uid %s", passwdFile, uid)
+	return u.HomeDir, nil
 }
 
 // DockerConfig returns the docker config directory exactly as the docker CLI
@@ -91,10 +86,10 @@ func Config() (string, error) {
 	return filepath.Join(d, ConfigName), nil
 }
 
-// SetPasswdFile makes Home read path instead of /etc/passwd, for tests in
+// SetCurrentUser makes Home ask lookup instead of user.Current, for tests in
 // other packages; it returns the function that restores the previous one.
-func SetPasswdFile(path string) (restore func()) {
-	old := passwdFile
-	passwdFile = path
-	return func() { passwdFile = old }
+func SetCurrentUser(lookup func() (*user.User, error)) (restore func()) {
+	old := currentUser
+	currentUser = lookup
+	return func() { currentUser = old }
 }

@@ -1,8 +1,9 @@
 package dirs
 
 import (
-	"fmt"
+	"errors"
 	"os"
+	"os/user"
 	"path/filepath"
 	"testing"
 )
@@ -25,16 +26,20 @@ func TestConfigPath(t *testing.T) {
 	}
 	t.Setenv(EnvConfig, "")
 	t.Setenv("HOME", "")
-	// Without HOME, the home directory comes from the passwd file, as docker finds config.json.
-	passwd := filepath.Join(dir, "passwd")
-	defer SetPasswdFile(passwd)()
-	os.WriteFile(passwd, []byte(fmt.Sprintf("other:x:%d:0::/nope:/bin/sh\nme:x:%d:0:Me:%s:/bin/sh\n", os.Getuid()+1, os.Getuid(), dir)), 0o600)
+	// Without HOME, the home directory comes from the user database, as docker finds config.json.
+	me := &user.User{Uid: "1001", Username: "me", HomeDir: dir}
+	defer SetCurrentUser(func() (*user.User, error) { return me, nil })()
 	if p, err := Config(); p != filepath.Join(dir, ".docker", ConfigName) {
 		t.Errorf("Config() = %s, %v without HOME; want the passwd home", p, err)
 	}
-	os.WriteFile(passwd, []byte("root:x:12345:0::/root:/bin/sh\n"), 0o600)
-	if p, err := Config(); err == nil {
-		t.Errorf("Config() = %s without any home; want an error", p)
+	for _, lookup := range []func() (*user.User, error){
+		func() (*user.User, error) { return nil, errors.New("user: unknown userid 12345") },
+		func() (*user.User, error) { return &user.User{Uid: "12345"}, nil },
+	} {
+		SetCurrentUser(lookup)
+		if p, err := Config(); err == nil {
+			t.Errorf("Config() = %s without any home; want an error", p)
+		}
 	}
 }
 

@@ -63,7 +63,7 @@ func run(m *testing.M) int {
 		{"-o", filepath.Join(binDir, "docker-credential-currents-aws"), "../../credhelper/docker-credential-currents-aws"},
 	}
 	for _, b := range builds {
-		cmd := exec.Command("go", append([]string{"build"}, b...)...)
+		cmd := exec.Command("go", append([]string{"build", "-tags=osusergo"}, b...)...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build", b, err)
