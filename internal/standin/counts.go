@@ -13,11 +13,23 @@ type Counts struct {
 	DescribeRepositories        int64 `json:"DescribeRepositories"`
 	// IDToken counts the CI ID tokens signed: GitHub's token requests and CircleCI tokens.
 	IDToken int64 `json:"IDToken"`
+	// SQS
+	CreateQueue             int64 `json:"CreateQueue"`
+	GetQueueUrl             int64 `json:"GetQueueUrl"`
+	GetQueueAttributes      int64 `json:"GetQueueAttributes"`
+	SetQueueAttributes      int64 `json:"SetQueueAttributes"`
+	SendMessage             int64 `json:"SendMessage"`
+	ReceiveMessage          int64 `json:"ReceiveMessage"`
+	DeleteMessage           int64 `json:"DeleteMessage"`
+	ChangeMessageVisibility int64 `json:"ChangeMessageVisibility"`
+	PurgeQueue              int64 `json:"PurgeQueue"`
 }
 
 // Actions are the action names Counts, Attempts and Throttle use.
 var Actions = []string{"AssumeRole", "AssumeRoleWithWebIdentity", "GetCallerIdentity", "GetAuthorizationToken",
-	"PublicGetAuthorizationToken", "CreateRepository", "DescribeRepositories", "IDToken"}
+	"PublicGetAuthorizationToken", "CreateRepository", "DescribeRepositories", "IDToken",
+	"CreateQueue", "GetQueueUrl", "GetQueueAttributes", "SetQueueAttributes", "SendMessage", "ReceiveMessage",
+	"DeleteMessage", "ChangeMessageVisibility", "PurgeQueue"}
 
 func countsFrom(m map[string]int64) Counts {
 	return Counts{
@@ -29,6 +41,15 @@ func countsFrom(m map[string]int64) Counts {
 		CreateRepository:            m["CreateRepository"],
 		DescribeRepositories:        m["DescribeRepositories"],
 		IDToken:                     m["IDToken"],
+		CreateQueue:                 m["CreateQueue"],
+		GetQueueUrl:                 m["GetQueueUrl"],
+		GetQueueAttributes:          m["GetQueueAttributes"],
+		SetQueueAttributes:          m["SetQueueAttributes"],
+		SendMessage:                 m["SendMessage"],
+		ReceiveMessage:              m["ReceiveMessage"],
+		DeleteMessage:               m["DeleteMessage"],
+		ChangeMessageVisibility:     m["ChangeMessageVisibility"],
+		PurgeQueue:                  m["PurgeQueue"],
 	}
 }
 

@@ -26,7 +26,9 @@ import (
 const GitHubIssuer = "https://token.actions.githubusercontent.com"
 
 // CircleCIIssuer is the iss of a CircleCI organization's ID tokens.
-func CircleCIIssuer(org string) string { return "https://oidc.circleci.com/org/" + strings.ToLower(org) }
+func CircleCIIssuer(org string) string {
+	return "https://oidc.circleci.com/org/" + strings.ToLower(org)
+}
 
 // DefaultIDTokenLifetime is how long the ID tokens the stand-in signs live:
 // GitHub's are valid for minutes, CircleCI's for an hour; tests that care set

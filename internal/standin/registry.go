@@ -1,6 +1,7 @@
 package standin
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -195,10 +196,17 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// Credentials stop here: the registry behind has no business with them.
 	req.Header.Del("Authorization")
 	in := &countingReader{r: req.Body}
+	push := manifestPush(req)
+	if push != nil {
+		in.keep = true
+	}
 	req.Body = in
 	out := &countingWriter{ResponseWriter: w}
 	r.upstream.ServeHTTP(out, req)
 	r.bump(func(s *RegistryStats) { s.BytesIn += in.n.Load(); s.BytesOut += out.n })
+	if push != nil && out.status == http.StatusCreated {
+		r.announce(*push, in.kept.Bytes())
+	}
 }
 
 func isPush(req *http.Request) bool {
@@ -232,13 +240,18 @@ func repoFromPath(p string) string {
 }
 
 type countingReader struct {
-	r io.ReadCloser
-	n atomic.Int64
+	r    io.ReadCloser
+	n    atomic.Int64
+	keep bool         // keep a copy of what was read (a manifest, for its event)
+	kept bytes.Buffer // what was read, when keep
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
+	if c.keep {
+		c.kept.Write(p[:n])
+	}
 	return n, err
 }
 
@@ -246,10 +259,19 @@ func (c *countingReader) Close() error { return c.r.Close() }
 
 type countingWriter struct {
 	http.ResponseWriter
-	n int64
+	n      int64
+	status int
+}
+
+func (c *countingWriter) WriteHeader(status int) {
+	c.status = status
+	c.ResponseWriter.WriteHeader(status)
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
 	n, err := c.ResponseWriter.Write(p)
 	c.n += int64(n)
 	return n, err

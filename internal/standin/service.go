@@ -1,6 +1,7 @@
 package standin
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -18,6 +19,7 @@ type protocol int
 const (
 	awsQuery protocol = iota // STS
 	awsJSON                  // ECR, ECR Public
+	sqsJSON                  // SQS: awsJson1_0 with awsQuery-compatible error codes
 )
 
 // apiError is an AWS error as the protocol carries it.
@@ -35,6 +37,7 @@ type call struct {
 	proto  protocol
 	reqID  string
 	action string
+	ctx    context.Context // the request's, for long polls
 }
 
 const stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -61,6 +64,8 @@ func (c *call) fail(e *apiError) {
 	case awsJSON:
 		c.w.Header().Set("X-Amzn-Errortype", e.code)
 		c.writeJSON(e.status, map[string]string{"__type": e.code, "message": e.msg})
+	case sqsJSON:
+		c.failSQS(e)
 	}
 }
 
@@ -79,7 +84,11 @@ func (c *call) writeJSON(status int, v any) {
 		http.Error(c.w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	c.write(status, "application/x-amz-json-1.1", b)
+	ct := "application/x-amz-json-1.1"
+	if c.proto == sqsJSON {
+		ct = "application/x-amz-json-1.0"
+	}
+	c.write(status, ct, b)
 }
 
 // write sends a whole answer with its Content-Length, as AWS does. Without it
@@ -107,19 +116,27 @@ func authErrorFor(p protocol, a *authError) *apiError {
 	if a.kind == authMissing {
 		msg = map[protocol]string{awsQuery: "Request is missing Authentication Token", awsJSON: "Missing Authentication Token"}[p]
 	}
-	if p == awsQuery {
-		status := http.StatusForbidden
-		if a.kind == authIncomplete {
-			status = http.StatusBadRequest
-		}
-		return &apiError{status, names[a.kind].query, msg}
+	status := http.StatusForbidden
+	if a.kind == authIncomplete {
+		status = http.StatusBadRequest
 	}
-	return &apiError{http.StatusBadRequest, names[a.kind].json, msg}
+	switch p {
+	case awsQuery:
+		return &apiError{status: status, code: names[a.kind].query, msg: msg}
+	case sqsJSON:
+		// SQS keeps the query protocol's codes and statuses in its JSON
+		// answers (x-amzn-query-error), with the coral shape in __type.
+		return sqsError(status, names[a.kind].json, msg)
+	}
+	return &apiError{status: http.StatusBadRequest, code: names[a.kind].json, msg: msg}
 }
 
 func throttled(p protocol) *apiError {
-	if p == awsQuery {
-		return &apiError{http.StatusBadRequest, "Throttling", "Rate exceeded"}
+	switch p {
+	case awsQuery:
+		return &apiError{status: http.StatusBadRequest, code: "Throttling", msg: "Rate exceeded"}
+	case sqsJSON:
+		return sqsError(http.StatusForbidden, "RequestThrottled", "Rate exceeded")
 	}
 	return &apiError{http.StatusBadRequest, "ThrottlingException", "Rate exceeded"}
 }
@@ -218,6 +235,10 @@ func (s *Server) serveJSON(c *call, r *http.Request, body []byte, target string,
 	case strings.HasPrefix(target, ecrPublicTargetPrefix):
 		service, op = "ecr-public", strings.TrimPrefix(target, ecrPublicTargetPrefix)
 		c.action = "Public" + op
+	case strings.HasPrefix(target, sqsTargetPrefix):
+		c.proto, c.action = sqsJSON, strings.TrimPrefix(target, sqsTargetPrefix)
+		s.serveSigned(c, r, body, "sqs", now, func(p principal) { s.serveSQS(c, p, r, body, now) })
+		return
 	default:
 		c.fail(&apiError{http.StatusBadRequest, "UnknownOperationException", ""})
 		return
@@ -237,6 +258,17 @@ func (s *Server) serveJSON(c *call, r *http.Request, body []byte, target string,
 		c.fail(&apiError{http.StatusBadRequest, "UnknownOperationException", ""})
 		return
 	}
+	s.serveSigned(c, r, body, service, now, func(p principal) {
+		if len(body) == 0 {
+			body = []byte("{}")
+		}
+		h(c, p, regionOf(r, s.set.region), body, now)
+	})
+}
+
+// serveSigned counts the attempt, authenticates it for service, applies a
+// pending throttle, then runs serve.
+func (s *Server) serveSigned(c *call, r *http.Request, body []byte, service string, now time.Time, serve func(principal)) {
 	s.attempt(c.action)
 	p, aerr := s.authenticate(r, body, service, now)
 	if aerr != nil {
@@ -247,10 +279,7 @@ func (s *Server) serveJSON(c *call, r *http.Request, body []byte, target string,
 		c.fail(throttled(c.proto))
 		return
 	}
-	if len(body) == 0 {
-		body = []byte("{}")
-	}
-	h(c, p, regionOf(r, s.set.region), body, now)
+	serve(p)
 }
 
 // denied reports whether IAM refuses action to p (by its own ARN or its role).

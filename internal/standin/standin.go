@@ -1,13 +1,15 @@
-// Package standin is a wire-accurate stand-in for the parts of AWS STS and ECR
-// that the Currents tools call, plus an ECR-style registry front.
+// Package standin is a wire-accurate stand-in for the parts of AWS STS, ECR,
+// SQS and EventBridge that the Currents tools call, plus an ECR-style
+// registry front that announces every push by tag as ECR does.
 //
 // The unmodified aws-sdk-go-v2 clients talk to it (point them at URL() with
 // AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC or
 // BaseEndpoint). It checks what AWS checks: SigV4 signatures against the
 // registered secrets, the expiry of session keys, the request clock window,
 // role trust, external IDs and session durations. It answers in the exact wire
-// formats of the awsquery (STS) and awsJson1_1 (ECR) protocols, including the
-// error shapes, so the SDK's own retry and error classification applies.
+// formats of the awsquery (STS), awsJson1_1 (ECR) and awsJson1_0 (SQS)
+// protocols, including the error shapes, so the SDK's own retry and error
+// classification applies.
 //
 // Everything is in memory and concurrency-safe; time comes from an injectable
 // clock so tests can simulate weeks.
@@ -52,6 +54,10 @@ type Server struct {
 	counts     map[string]int64
 	attempts   map[string]int64
 	oidc       oidcState
+
+	queues            map[string]*queue // by ACCOUNT/NAME
+	rules             map[string]*rule  // by ARN
+	failedInvocations int64
 }
 
 // User is a long-term IAM user whose access key signs requests.
@@ -193,6 +199,8 @@ func Start(opts ...Option) (*Server, error) {
 		attempts:  map[string]int64{},
 		oidc: oidcState{keys: map[string]*rsa.PrivateKey{}, jobs: map[string]GitHubJob{},
 			providers: map[string][]string{}, lifetime: DefaultIDTokenLifetime},
+		queues: map[string]*queue{},
+		rules:  map[string]*rule{},
 	}
 	srv, err := serve(set.addr, s)
 	if err != nil {
@@ -214,8 +222,8 @@ func serve(addr string, h http.Handler) (*httptest.Server, error) {
 	return srv, nil
 }
 
-// URL is the base URL serving STS, ECR and ECR Public (dispatched by Action
-// and X-Amz-Target, as the SDK sends them).
+// URL is the base URL serving STS, ECR, ECR Public and SQS (dispatched by
+// Action and X-Amz-Target, as the SDK sends them).
 func (s *Server) URL() string { return s.srv.URL }
 
 // Close stops the server.
@@ -371,6 +379,7 @@ func (s *Server) Env(u User) []string {
 		"AWS_ENDPOINT_URL_STS=" + s.URL(),
 		"AWS_ENDPOINT_URL_ECR=" + s.URL(),
 		"AWS_ENDPOINT_URL_ECR_PUBLIC=" + s.URL(),
+		"AWS_ENDPOINT_URL_SQS=" + s.URL(),
 		"AWS_ACCESS_KEY_ID=" + u.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + u.SecretAccessKey,
 		"AWS_REGION=" + s.set.region,

@@ -37,6 +37,7 @@ type Config struct {
 	EnvFile         string        // where to write the env file (0600)
 	Latency         time.Duration // added to every STS/ECR answer
 	RegistryLatency time.Duration // added to every registry front answer
+	Queue           string        // if set: an SQS queue of the user's account fed with the registry's ECR events
 }
 
 // RegisterFlags binds c's fields to flags on fs, with defaults.
@@ -59,6 +60,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Seed, "seed", "", "PREFIX:TAG: push the six-service stack (random images) under PREFIX at start")
 	fs.DurationVar(&c.Latency, "latency", 0, "delay added to every STS/ECR answer")
 	fs.DurationVar(&c.RegistryLatency, "registry-latency", 0, "delay added to every registry front answer")
+	fs.StringVar(&c.Queue, "queue", "", "create SQS queue NAME (and NAME-dlq, maxReceiveCount 5) in the user's account, fed by an EventBridge rule with every ECR image action of -account")
 	fs.StringVar(&c.EnvFile, "env-file", "", "write endpoints and the source user's credentials here as KEY=value lines (mode 0600)")
 }
 
@@ -96,6 +98,11 @@ func Run(ctx context.Context, c Config, log io.Writer) error {
 	}
 	for _, arn := range c.Roles {
 		aws.AddRole(arn, standin.RoleSpec{ExternalID: c.ExternalID, MaxSession: c.MaxSession, WebIdentityToken: webToken})
+	}
+	if c.Queue != "" {
+		if err := routeQueue(aws, user, c.Queue); err != nil {
+			return err
+		}
 	}
 	if c.Seed != "" {
 		prefix, tag, ok := strings.Cut(c.Seed, ":")
@@ -140,6 +147,16 @@ func (c *Config) defaults() {
 	}
 }
 
+// routeQueue sets up what a customer sets up for watch: a queue in their own
+// account with a dead-letter queue, and the vendor's rule sending it every
+// ECR image action across accounts.
+func routeQueue(aws *standin.Server, user standin.User, name string) error {
+	dlq := aws.CreateQueue(name+"-dlq", standin.QueueOptions{Account: user.Account})
+	q := aws.CreateQueue(name, standin.QueueOptions{Account: user.Account, DeadLetterQueue: aws.QueueARN(dlq), MaxReceiveCount: 5})
+	_, err := aws.RouteECREvents(q)
+	return err
+}
+
 func upstreamName(u string) string {
 	if u == "" {
 		return "in-memory registry"
@@ -168,6 +185,10 @@ func EnvFile(aws *standin.Server, reg *standin.Registry, user standin.User, c Co
 	)
 	if c.WebIdentityFile != "" {
 		lines = append(lines, "STANDIN_WEB_IDENTITY_TOKEN_FILE="+c.WebIdentityFile)
+	}
+	if c.Queue != "" {
+		q := aws.URL() + "/" + user.Account + "/" + c.Queue
+		lines = append(lines, "STANDIN_QUEUE_URL="+q, "STANDIN_QUEUE_ARN="+aws.QueueARN(q))
 	}
 	for _, l := range lines {
 		k, v, _ := strings.Cut(l, "=")

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -50,6 +51,7 @@ func TestProcess(t *testing.T) {
 		ExternalID: "ext-1", MaxSession: time.Hour, TokenLifetime: time.Hour,
 		Seed: "currents/on-prem:staging", EnvFile: envPath,
 		WebIdentityFile: filepath.Join(dir, "web-identity"),
+		Queue:           "ecr-push",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -97,6 +99,24 @@ func TestProcess(t *testing.T) {
 	ref, _ := name.ParseReference(env["STANDIN_REGISTRY"] + "/currents/on-prem/writer:staging")
 	if _, err := remote.Head(ref, remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err != nil {
 		t.Fatalf("seeded image through the front: %v", err)
+	}
+
+	// The queue in the user's own account got the seed's six pushes, across
+	// accounts, from the vendor's rule; the SDK finds it through the env file.
+	q := sqs.NewFromConfig(base)
+	var events int
+	for events < 6 {
+		got, err := q.ReceiveMessage(bg, &sqs.ReceiveMessageInput{QueueUrl: aws.String(env["STANDIN_QUEUE_URL"]), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Messages) == 0 {
+			break
+		}
+		events += len(got.Messages)
+	}
+	if events != 6 || !strings.HasSuffix(env["STANDIN_QUEUE_ARN"], ":111122223333:ecr-push") {
+		t.Errorf("queue %s got %d events, want the seed's 6", env["STANDIN_QUEUE_ARN"], events)
 	}
 
 	var counts standin.Counts
