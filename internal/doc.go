@@ -37,8 +37,8 @@
 //	stack         a compose project loaded as compose loads it; its images, diagnosed
 //	probe         proving images pullable: credentials as docker finds them, manifests, platforms
 //	check         the check of a stack and its report (table, JSON, quiet)
-//	mirror        copying images registry to registry, keeping digests
-//	iampolicy     the IAM documents a stack's repositories need
+//	mirror        copying images registry to registry, keeping digests; a stack's plan and env edits
+//	iampolicy     the IAM documents a stack's repositories need, and those repositories
 //	shim          the opt-in compose shim: install, uninstall, run
 //	plugincmd     the plugin's command line: flags in, one domain call, output and exit code
 //

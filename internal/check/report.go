@@ -438,26 +438,14 @@ const (
 // commonPrefix is the registry path ("host/dir/") all images share, when
 // at least two images share one below the host; "" otherwise.
 func commonPrefix(rows []Row) string {
-	prefix, n := "", 0
+	var images []string
 	for _, row := range rows {
-		if row.Image == "" {
-			continue
-		}
-		dir := row.Image[:strings.LastIndex(row.Image, "/")+1]
-		switch {
-		case n == 0:
-			prefix = dir
-		default:
-			for !strings.HasPrefix(dir, prefix) {
-				prefix = prefix[:strings.LastIndex(prefix[:len(prefix)-1], "/")+1]
-			}
-		}
-		n++
-		if prefix == "" {
-			return ""
+		if row.Image != "" {
+			images = append(images, row.Image)
 		}
 	}
-	if n < 2 || strings.Count(prefix, "/") < 2 {
+	prefix := stack.CommonPrefix(images)
+	if len(images) < 2 || strings.Count(prefix, "/") < 2 {
 		// A bare registry host would leave names that read as Docker Hub's.
 		return ""
 	}

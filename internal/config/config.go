@@ -148,8 +148,15 @@ func Load(path string) (*Config, error) {
 // Lookup maps a normalised host to its target. A host with an entry is served
 // as the entry says; a real ECR host without one is served from the default
 // credential chain; any other host is not ours (ok false), so docker falls back
-// to its other credential stores.
+// to its other credential stores. A nil Config (a currents.yaml that could not
+// be read, already reported) knows real ECR hosts only. Case does not matter:
+// image references may spell a host in capitals.
 func (c *Config) Lookup(host string) (Target, bool) {
+	host = strings.ToLower(host)
+	if c == nil {
+		r, ok := ecrhost.Parse(host)
+		return Target{Registry: r}, ok
+	}
 	if e, ok := c.byHost[host]; ok {
 		r, isECR := ecrhost.Parse(host)
 		if !isECR {

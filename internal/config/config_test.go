@@ -211,3 +211,23 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupWithoutAConfig: a currents.yaml that could not be read leaves
+// real ECR hosts served (from the default chain) and nothing else, in any
+// case; a loaded one finds its alias in any case too.
+func TestLookupWithoutAConfig(t *testing.T) {
+	var none *Config
+	if tg, ok := none.Lookup("123456789012.DKR.ecr.us-east-1.amazonaws.com"); !ok || tg.Registry.Account != "123456789012" || tg.Entry != nil {
+		t.Errorf("ECR host without a config: %+v %v", tg, ok)
+	}
+	if _, ok := none.Lookup("registry.example.com"); ok {
+		t.Error("a non-ECR host served without a config")
+	}
+	c, err := Parse("currents.yaml", []byte("registries:\n  - host: mirror.example.com\n    account: \"123456789012\"\n    region: eu-west-1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg, ok := c.Lookup("Mirror.Example.com"); !ok || tg.Entry == nil || tg.Registry.Region != "eu-west-1" {
+		t.Errorf("alias in capitals: %+v %v", tg, ok)
+	}
+}

@@ -14,8 +14,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/iampolicy")
 
-// stack is the seed's six repositories in the vendor's account.
-func stack() []Repository {
+// seedRepositories are the seed's six repositories in the vendor's account.
+func seedRepositories() []Repository {
 	var out []Repository
 	// Deliberately not in ARN order, with a duplicate, to prove sorting and dedup.
 	for _, s := range []string{"writer", "api", "director", "change-streams", "scheduler", "webhooks", "api"} {
@@ -217,7 +217,7 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestPullGolden(t *testing.T) {
-	d, err := Pull(stack())
+	d, err := Pull(seedRepositories())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestPullGolden(t *testing.T) {
 }
 
 func TestPushGolden(t *testing.T) {
-	d, err := Push(stack()[:2], PushOptions{CreateRepositories: true})
+	d, err := Push(seedRepositories()[:2], PushOptions{CreateRepositories: true})
 	if err != nil {
 		t.Fatal(err)
 	}

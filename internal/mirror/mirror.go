@@ -27,6 +27,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/currentsdev/currents/internal/config"
 )
 
 // Image is one copy to make.
@@ -124,6 +126,20 @@ type options struct {
 	observer  Observer
 	create    RepositoryCreator
 	remote    []remote.Option // tests: retry policy
+
+	// Stack's: see stack.go.
+	tag      string
+	config   *config.Config
+	log      io.Writer
+	progress func(names []string) Observer
+}
+
+func newOptions(opts []Option) options {
+	o := options{keychain: authn.DefaultKeychain, transport: remote.DefaultTransport, jobs: 16, images: 8, observer: nopObserver{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
 }
 
 // Option configures Copy.
@@ -162,10 +178,7 @@ func (nopObserver) Finished(int, Result)    {}
 // fail independently; the error is the first failure, for callers that only
 // need to know whether all went well.
 func Copy(ctx context.Context, images []Image, opts ...Option) ([]Result, error) {
-	o := options{keychain: authn.DefaultKeychain, transport: remote.DefaultTransport, jobs: 16, images: 8, observer: nopObserver{}}
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := newOptions(opts)
 	if o.jobs < 1 {
 		o.jobs = 1
 	}

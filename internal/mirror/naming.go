@@ -63,35 +63,3 @@ func Rehome(image, from string, to Prefix) (name.Reference, error) {
 	}
 	return ref, nil
 }
-
-// CommonPrefix is the longest "/"-ended prefix every image shares, for
-// images not written with a repository variable. With one image it is the
-// image's path up to its last repository component.
-func CommonPrefix(images []string) string {
-	if len(images) == 0 {
-		return ""
-	}
-	repo := func(s string) string {
-		// Cut tag or digest so a shared tag never counts as shared path.
-		if i := strings.Index(s, "@"); i >= 0 {
-			s = s[:i]
-		}
-		if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
-			s = s[:i]
-		}
-		return s
-	}
-	p := repo(images[0])
-	for _, im := range images[1:] {
-		r := repo(im)
-		for !strings.HasPrefix(r, p) {
-			p = p[:len(p)-1]
-		}
-	}
-	// Never take a whole repository name: the prefix ends at a slash, and
-	// at least one repository component stays for each image.
-	if i := strings.LastIndex(p, "/"); i >= 0 {
-		return p[:i+1]
-	}
-	return ""
-}

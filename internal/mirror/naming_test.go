@@ -50,22 +50,6 @@ func TestRehome(t *testing.T) {
 	}
 }
 
-func TestCommonPrefix(t *testing.T) {
-	for _, c := range []struct {
-		in   []string
-		want string
-	}{
-		{[]string{"r.io/a/on-prem/api:1", "r.io/a/on-prem/api-gw:1"}, "r.io/a/on-prem/"},
-		{[]string{"r.io/a/on-prem/api:1"}, "r.io/a/on-prem/"},
-		{[]string{"r.io/a/x:1", "q.io/a/x:1"}, ""},
-		{[]string{"r.io:5000/a/x:same", "r.io:5000/a/y:same"}, "r.io:5000/a/"},
-	} {
-		if got := CommonPrefix(c.in); got != c.want {
-			t.Errorf("CommonPrefix(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-}
-
 func TestSetEnvKeepsEveryOtherByte(t *testing.T) {
 	const before = "# Point to your registry (include trailing slash)\r\n" +
 		"DC_CURRENTS_IMAGE_REPOSITORY=513558712013.dkr.ecr.us-east-1.amazonaws.com/currents/on-prem/ # vendor\r\n" +

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/docker/cli/cli"
@@ -14,8 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/check"
-	"github.com/currentsdev/currents/internal/config"
-	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/probe"
 	"github.com/currentsdev/currents/internal/stack"
 )
@@ -99,17 +96,18 @@ cannot be loaded, 125 a usage error.`,
 	return cmd
 }
 
-// runCheck loads the project (restricted to services when any are named),
-// probes its images and writes the report to w; it returns the exit code. up
-// and the compose shim run it before compose.
+// runCheck runs the check (restricted to the selected services) and writes
+// the report to w; it returns the exit code. up and the compose shim run it
+// before compose.
 func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options, sel stack.Selection, out output, w io.Writer) int {
 	errOut := dockerCli.Err()
-	// Ask the engine for its platform while the project loads.
-	engine := make(chan engineAnswer, 1)
-	go func() { engine <- enginePlatform(ctx, dockerCli) }()
-	st, err := stack.LoadSelection(ctx, project, sel)
+	rep, err := check.Run(ctx, project,
+		check.WithSelection(sel),
+		check.WithConfig(loadConfig(errOut)),
+		check.WithKeychain(probe.NewKeychain(dockerCli.ConfigFile())),
+		check.WithEngine(enginePlatform(dockerCli)),
+		check.WithJobs(out.jobs))
 	if err != nil {
-		rep := check.LoadFailed(project.ProjectName, err)
 		if out.format == "json" && !out.quiet {
 			_ = check.JSON(w, rep)
 		}
@@ -119,56 +117,6 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 		}
 		return ExitLoadFailed
 	}
-
-	cfg, cfgErr := config.FromEnv()
-	if cfgErr != nil {
-		fmt.Fprintf(errOut, "warning: %v\n", cfgErr)
-	}
-	timeout := config.DefaultTimeout
-	if cfg != nil {
-		timeout = cfg.Timeout
-	}
-	isECR := func(host string) bool {
-		host = strings.ToLower(host)
-		if cfg != nil {
-			_, ok := cfg.Lookup(host)
-			return ok
-		}
-		_, ok := ecrhost.Parse(host)
-		return ok
-	}
-	configured := func(host string) string {
-		if cfg == nil {
-			return ""
-		}
-		if t, ok := cfg.Lookup(strings.ToLower(host)); ok && t.Entry != nil {
-			return fmt.Sprintf("%s:%d", t.File, t.Entry.Line)
-		}
-		return ""
-	}
-
-	// The platform docker pulls for a service without platform: is
-	// DOCKER_DEFAULT_PLATFORM when compose sets it, else the engine's (which,
-	// with --context or DOCKER_HOST, need not be this machine's).
-	opts := []probe.Option{probe.WithJobs(out.jobs), probe.WithECR(isECR), probe.WithConfigured(configured), probe.WithClock(time.Now)}
-	ans := <-engine
-	from := check.PlatformFromEngine
-	switch {
-	case st.DefaultPlatform != "":
-		from = "DOCKER_DEFAULT_PLATFORM"
-		opts = append(opts, probe.WithDefaultPlatform(st.DefaultPlatform, from))
-	case ans.ok:
-		opts = append(opts, probe.WithHostPlatform(ans.platform))
-	default:
-		from = check.PlatformFromHost
-	}
-
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	p := probe.New(probe.NewKeychain(dockerCli.ConfigFile()), opts...)
-	rep := check.New(st, p.Check(ctx, check.Images(st)))
-	rep.Platform, rep.PlatformFrom = p.Platform(), from
-
 	switch {
 	case out.quiet:
 		err = check.Quiet(errOut, rep)
@@ -198,22 +146,19 @@ func isTerminal(w io.Writer, dockerCli command.Cli) bool {
 	return false
 }
 
-type engineAnswer struct {
-	platform v1.Platform
-	ok       bool
-}
-
-// enginePlatform asks the Docker engine of the current context for its
-// platform; without an answer in a moment (no engine, or none reachable)
-// it is this machine's.
-func enginePlatform(ctx context.Context, dockerCli command.Cli) engineAnswer {
-	ctx, cancel := context.WithTimeout(ctx, engineTimeout)
-	defer cancel()
-	v, err := dockerCli.Client().ServerVersion(ctx, client.ServerVersionOptions{})
-	if err != nil || v.Os == "" || v.Arch == "" {
-		return engineAnswer{platform: probe.HostPlatform()}
+// enginePlatform asks the Docker engine of the current context (--context,
+// DOCKER_HOST) for its platform; no answer in a moment means no engine, or
+// none reachable.
+func enginePlatform(dockerCli command.Cli) check.Engine {
+	return func(ctx context.Context) (v1.Platform, bool) {
+		ctx, cancel := context.WithTimeout(ctx, engineTimeout)
+		defer cancel()
+		v, err := dockerCli.Client().ServerVersion(ctx, client.ServerVersionOptions{})
+		if err != nil || v.Os == "" || v.Arch == "" {
+			return v1.Platform{}, false
+		}
+		return v1.Platform{OS: v.Os, Architecture: v.Arch}, true
 	}
-	return engineAnswer{platform: v1.Platform{OS: v.Os, Architecture: v.Arch}, ok: true}
 }
 
 // engineTimeout bounds the wait for the engine's version: a local engine

@@ -420,29 +420,3 @@ func TestMirrorDoesNotHangOnAStalledTarget(t *testing.T) {
 		t.Errorf("err %v\n%s", err, out)
 	}
 }
-
-// TestImageVariables: the repository and tag variables are found in every
-// form compose accepts, and a longer name sharing a prefix is not mistaken.
-func TestImageVariables(t *testing.T) {
-	for raw, want := range map[string][2]string{
-		"${REPO}api:${TAG}":                 {"REPO", "TAG"},
-		"${REPO:-r.io/x/}api:${TAG:-1.0}":   {"REPO", "TAG"},
-		"$REPO/api:$TAG":                    {"REPO", "TAG"},
-		"${REPO_X}api:${TAG?set it}":        {"REPO_X", "TAG"},
-		"r.io/x/api:${TAG}":                 {"", "TAG"},
-		"${REPO}api:1.0":                    {"REPO", ""},
-		"${REPO}api:${TAG}@sha256:0123abcd": {"REPO", ""},
-		"r.io:5000/api":                     {"", ""},
-	} {
-		var got [2]string
-		if m := leadingVar.FindStringSubmatch(raw); m != nil {
-			got[0] = m[1]
-		}
-		if m := trailingTagVar.FindStringSubmatch(raw); m != nil {
-			got[1] = m[1] + m[2]
-		}
-		if got != want {
-			t.Errorf("%s: repository, tag variables = %q, want %q", raw, got, want)
-		}
-	}
-}

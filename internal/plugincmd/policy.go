@@ -8,11 +8,8 @@ import (
 	"strings"
 
 	"github.com/docker/cli/cli/command"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
-	"github.com/currentsdev/currents/internal/config"
-	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/iampolicy"
 	"github.com/currentsdev/currents/internal/mirror"
 	"github.com/currentsdev/currents/internal/stack"
@@ -283,87 +280,24 @@ func printCISteps(w io.Writer, command, only, url, clientID, account string) {
 // repositories are the stack's ECR repositories, rehomed under --to when
 // given. Images outside ECR are named on errOut and left out.
 func (p *policyFlags) repositories(ctx context.Context, errOut io.Writer) ([]iampolicy.Repository, error) {
-	_, images, err := stackImages(ctx, p.project, errOut)
-	if err != nil {
-		return nil, err
-	}
 	var prefix mirror.Prefix
 	if p.to != "" {
+		var err error
 		if prefix, err = mirror.ParsePrefix(p.to); err != nil {
 			return nil, err
 		}
-		if err := checkECRHost(prefix.Registry()); err != nil {
-			return nil, fmt.Errorf("--to %s: %w", prefix, err)
+	}
+	found, err := iampolicy.ForStack(ctx, p.project, loadConfig(errOut), prefix)
+	if found != nil {
+		for _, s := range found.BuiltLocally {
+			fmt.Fprintf(errOut, "skipping %s: it is built locally, not pulled\n", s)
+		}
+		if len(found.NotECR) > 0 {
+			fmt.Fprintf(errOut, "not ECR, left out: %s\n", strings.Join(found.NotECR, ", "))
 		}
 	}
-	cfg, cfgErr := config.FromEnv()
-	if cfgErr != nil {
-		fmt.Fprintf(errOut, "warning: %v\n", cfgErr)
+	if err != nil {
+		return nil, err
 	}
-	var out []iampolicy.Repository
-	var notECR []string
-	for _, si := range images {
-		ref := si.svc.Ref
-		if prefix != "" {
-			if ref, err = mirror.Rehome(si.svc.Image, si.from, prefix); err != nil {
-				return nil, fmt.Errorf("%s: %w", si.svc.Name, err)
-			}
-		}
-		repo, ok := ecrRepository(cfg, ref.Context())
-		if !ok {
-			notECR = append(notECR, si.svc.Name+" ("+ref.Context().RegistryStr()+")")
-			continue
-		}
-		out = append(out, repo)
-	}
-	if len(notECR) > 0 {
-		fmt.Fprintf(errOut, "not ECR, left out: %s\n", strings.Join(notECR, ", "))
-	}
-	if len(out) == 0 {
-		return nil, errors.New("none of the stack's images is in an ECR registry; to write policies for an ECR mirror, add --to ACCOUNT.dkr.ecr.REGION.amazonaws.com/PREFIX/")
-	}
-	return out, nil
-}
-
-// checkECRHost explains why a host that looks like an ECR registry
-// (ACCOUNT.dkr.ecr.REGION.amazonaws.com) is not one, instead of leaving it
-// out as "not ECR".
-func checkECRHost(host string) error {
-	if _, ok := ecrhost.Parse(host); ok {
-		return nil
-	}
-	labels := strings.Split(host, ".")
-	if len(labels) < 4 || !strings.HasPrefix(labels[1], "dkr") {
-		return nil // not meant as ECR
-	}
-	if err := iampolicy.ValidateAccount(labels[0]); err != nil {
-		return err
-	}
-	if err := iampolicy.ValidateRegion(labels[3]); err != nil {
-		return err
-	}
-	return fmt.Errorf("%s is not an ECR registry host: expected ACCOUNT.dkr.ecr.REGION.amazonaws.com (.amazonaws.com.cn in China)", host)
-}
-
-// ecrRepository maps a repository to its ECR account and region: from the
-// host itself, or from currents.yaml when the host is an alias.
-func ecrRepository(cfg *config.Config, repo name.Repository) (iampolicy.Repository, bool) {
-	host := strings.ToLower(repo.RegistryStr())
-	var r ecrhost.Registry
-	if cfg != nil {
-		t, ok := cfg.Lookup(host)
-		if !ok {
-			return iampolicy.Repository{}, false
-		}
-		r = t.Registry
-	} else {
-		var ok bool
-		if r, ok = ecrhost.Parse(host); !ok {
-			return iampolicy.Repository{}, false
-		}
-	}
-	if r.Public || r.Account == "" {
-		return iampolicy.Repository{}, false
-	}
-	return iampolicy.Repository{Partition: r.Partition, Region: r.Region, Account: r.Account, Name: repo.RepositoryStr()}, true
+	return found.Repositories, nil
 }

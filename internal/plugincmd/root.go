@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/product"
 )
 
@@ -52,6 +53,18 @@ func NewRootCommand(dockerCli command.Cli) *cobra.Command {
 		newShimCommand(dockerCli),
 	)
 	return root
+}
+
+// loadConfig reads currents.yaml once per command. A file that cannot be
+// read is a warning, not a failure: the plugin then treats real ECR hosts
+// only as the helper's (a nil Config), with the default timeout.
+func loadConfig(errOut io.Writer) *config.Config {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		fmt.Fprintf(errOut, "warning: %v\n", err)
+		return nil
+	}
+	return cfg
 }
 
 // ExitError ends the plugin with Code after the command has already said

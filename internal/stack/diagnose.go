@@ -27,6 +27,7 @@ func diagnose(svc *Service, env environment) {
 			seen[v.Name] = true
 			svc.Variables = append(svc.Variables, v)
 		}
+		writesParts(svc, u)
 		switch {
 		case v.Modifier == ":+" || v.Modifier == "+":
 			// ${X:+alt} substitutes only when X is set: absence is intended.
@@ -75,6 +76,19 @@ func diagnose(svc *Service, env environment) {
 			Message: fmt.Sprintf("%q has no tag, so docker pulls :latest, which moves under you", svc.Image),
 			Fix:     "pin a tag (e.g. " + svc.Image + ":<version>) or a digest",
 		})
+	}
+}
+
+// writesParts notes the variable u when it writes the image's registry and
+// path (the reference starts with it, the image with its value) or its whole
+// tag (":" then the variable, at the end).
+func writesParts(svc *Service, u use) {
+	v := u.v
+	if u.start == 0 && v.Value != "" && strings.HasPrefix(svc.Image, v.Value) {
+		svc.RepoVar = v.Name
+	}
+	if v.Part == PartTag && u.end == len(svc.Raw) && u.start > 0 && svc.Raw[u.start-1] == ':' {
+		svc.TagVar = v.Name
 	}
 }
 

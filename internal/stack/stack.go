@@ -79,6 +79,11 @@ type Service struct {
 	Profiles []string
 	// Variables are the variables used in the raw image, in order of use.
 	Variables []Variable
+	// RepoVar names the variable the raw image starts with when the image
+	// starts with its (non-empty) value: it writes the registry and path
+	// ($REPO/api, ${REPO}api). TagVar names the variable that is the whole
+	// tag (api:${TAG}). "" when that part is written literally.
+	RepoVar, TagVar string
 	// Diagnostics are problems found in the reference itself.
 	Diagnostics []Diagnostic
 }

@@ -8,8 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/compose-spec/compose-go/v2/template"
 )
 
 const dir = "../../testdata/stack"
@@ -203,9 +201,8 @@ func TestVariableParts(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parts = %v, want %v", got, want)
 	}
-	for raw, want := range map[string]int{"${IMAGE}": -1, "${R}api:${T}": 7, "r/a@${D}": 3, "${R}/a${S}": -1, "h:5000/a": -1, "h:5000/a:${T}": 8} {
-		tmpl := template.DefaultPattern
-		if got := tagSeparator(raw, tmpl.FindAllStringSubmatchIndex(raw, -1)); got != want {
+	for raw, want := range map[string]int{"${R:-r.io/x/}api:${T:-1}": 16, "${IMAGE}": -1, "${R}api:${T}": 7, "r/a@${D}": 3, "${R}/a${S}": -1, "h:5000/a": -1, "h:5000/a:${T}": 8} {
+		if got := tagSeparator(raw, variableMatches(raw)); got != want {
 			t.Errorf("tagSeparator(%q) = %d, want %d", raw, got, want)
 		}
 	}

@@ -203,7 +203,7 @@ func uses(raw string, env environment) []use {
 	p := template.DefaultPattern
 	named, braced := p.SubexpIndex("named"), p.SubexpIndex("braced")
 	var out []use
-	matches := p.FindAllStringSubmatchIndex(raw, -1)
+	matches := variableMatches(raw)
 	tagAt := tagSeparator(raw, matches)
 	for _, m := range matches {
 		var expr string
@@ -238,6 +238,60 @@ func uses(raw string, env environment) []use {
 		out = append(out, use{v: v, start: m[0], end: m[1]})
 	}
 	return out
+}
+
+// variableMatches finds the variables of raw as compose-go's template
+// does: with its pattern, which is greedy (in ${A:-x}b:${T} it takes
+// everything up to the last brace), then cut, as compose's substitution
+// cuts it, at the brace that closes the first one; the rest is scanned
+// again. Each match is the pattern's submatch index slice.
+func variableMatches(raw string) [][]int {
+	p := template.DefaultPattern
+	braced := p.SubexpIndex("braced")
+	var out [][]int
+	for pos := 0; pos < len(raw); {
+		m := p.FindStringSubmatchIndex(raw[pos:])
+		if m == nil {
+			break
+		}
+		for k := range m {
+			if m[k] >= 0 {
+				m[k] += pos
+			}
+		}
+		if m[2*braced] >= 0 {
+			if end := closingBrace(raw[m[0]:m[1]]); end >= 0 && m[0]+end+1 < m[1] {
+				m[1] = m[0] + end + 1
+				m[2*braced+1] = m[1] - 1
+				for k := 2*braced + 2; k < len(m); k++ {
+					if m[k] > m[1] {
+						m[k] = -1
+					}
+				}
+			}
+		}
+		out = append(out, m)
+		pos = max(m[1], m[0]+1)
+	}
+	return out
+}
+
+// closingBrace is compose-go's getFirstBraceClosingIndex: the index of the
+// brace that closes the first "${", -1 when none does.
+func closingBrace(s string) int {
+	open := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '}':
+			if open--; open == 0 {
+				return i
+			}
+		case '{':
+			open++
+			i++
+		}
+	}
+	return -1
 }
 
 // tagSeparator finds the ':' or '@' that starts the tag or digest in raw,

@@ -1,0 +1,125 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	dockerconfig "github.com/docker/cli/cli/config"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/probe"
+	"github.com/currentsdev/currents/internal/stack"
+)
+
+// Engine answers the platform of the Docker engine the stack runs on; ok is
+// false when no engine answered (then the platform is this machine's).
+type Engine func(ctx context.Context) (platform v1.Platform, ok bool)
+
+type options struct {
+	selection stack.Selection
+	config    *config.Config
+	keychain  *probe.Keychain
+	engine    Engine
+	jobs      int
+	now       func() time.Time
+}
+
+// Option configures Run.
+type Option func(*options)
+
+// WithSelection restricts the check to the services `docker compose up
+// [--no-deps] SERVICE...` would start.
+func WithSelection(sel stack.Selection) Option { return func(o *options) { o.selection = sel } }
+
+// WithConfig is currents.yaml: which hosts the helper serves, where, and the
+// timeout of the whole probe. nil (a file that could not be read, already
+// reported) knows real ECR hosts only, with the default timeout.
+func WithConfig(c *config.Config) Option { return func(o *options) { o.config = c } }
+
+// WithKeychain finds credentials as the docker CLI does (the plugin's:
+// --config and DOCKER_CONFIG honoured). Default: docker's default config.
+func WithKeychain(k *probe.Keychain) Option { return func(o *options) { o.keychain = k } }
+
+// WithEngine asks the Docker engine for its platform while the project loads.
+func WithEngine(e Engine) Option { return func(o *options) { o.engine = e } }
+
+// WithJobs bounds the images resolved at once (probe.DefaultJobs).
+func WithJobs(n int) Option { return func(o *options) { o.jobs = n } }
+
+// WithClock judges static token expiry (default time.Now).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// Run loads the compose project as compose does, diagnoses every image
+// reference and proves each pullable, as docker would pull it, without
+// pulling. A project that cannot be loaded returns its report (for --format
+// json) and the *stack.LoadError, which carries the fix.
+func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, error) {
+	o := options{jobs: probe.DefaultJobs, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	type engineAnswer struct {
+		platform v1.Platform
+		ok       bool
+	}
+	engine := make(chan engineAnswer, 1)
+	go func() {
+		var a engineAnswer
+		if o.engine != nil {
+			a.platform, a.ok = o.engine(ctx)
+		}
+		engine <- a
+	}()
+	st, err := stack.LoadSelection(ctx, project, o.selection)
+	if err != nil {
+		return LoadFailed(project.ProjectName, err), err
+	}
+	if o.keychain == nil {
+		o.keychain = probe.NewKeychain(dockerconfig.LoadDefaultConfigFile(io.Discard))
+	}
+	timeout := config.DefaultTimeout
+	if o.config != nil {
+		timeout = o.config.Timeout
+	}
+	popts := []probe.Option{probe.WithJobs(o.jobs), probe.WithECR(o.isECR), probe.WithConfigured(o.configured), probe.WithClock(o.now)}
+
+	// The platform docker pulls for a service without platform: is
+	// DOCKER_DEFAULT_PLATFORM when compose sets it, else the engine's (which,
+	// with --context or DOCKER_HOST, need not be this machine's).
+	ans := <-engine
+	from := PlatformFromEngine
+	switch {
+	case st.DefaultPlatform != "":
+		from = "DOCKER_DEFAULT_PLATFORM"
+		popts = append(popts, probe.WithDefaultPlatform(st.DefaultPlatform, from))
+	case ans.ok:
+		popts = append(popts, probe.WithHostPlatform(ans.platform))
+	default:
+		from = PlatformFromHost
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	p := probe.New(o.keychain, popts...)
+	rep := New(st, p.Check(ctx, Images(st)))
+	rep.Platform, rep.PlatformFrom = p.Platform(), from
+	return rep, nil
+}
+
+// isECR: real ECR hosts and the aliases currents.yaml maps to one.
+func (o *options) isECR(host string) bool {
+	_, ok := o.config.Lookup(host)
+	return ok
+}
+
+// configured is where currents.yaml configures host ("file:line"), "" when
+// it does not.
+func (o *options) configured(host string) string {
+	if t, ok := o.config.Lookup(host); ok && t.Entry != nil {
+		return fmt.Sprintf("%s:%d", t.File, t.Entry.Line)
+	}
+	return ""
+}
