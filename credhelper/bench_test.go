@@ -79,3 +79,48 @@ func BenchmarkParallelColdGets(b *testing.B) {
 	b.ReportMetric(float64(c.GetAuthorizationToken)/float64(round), "GetAuthorizationToken/round")
 	b.ReportMetric(n, "gets/round")
 }
+
+// BenchmarkStatus compares `status` with a warm `get`, interleaved, and
+// reports their ratio (the goal is at most 2: status loads no SDK either).
+// It also runs `refresh` with nothing due and reports the AWS requests it
+// made (the goal is 0) and its cost against the warm get.
+func BenchmarkStatus(b *testing.B) {
+	w := newWorld(b)
+	w.mustGet(w.reg.Host(), nil)
+	env := w.environ(nil)
+	run := func(b *testing.B, stdin string, args ...string) time.Duration {
+		cmd := exec.Command(bin.lean, args...)
+		cmd.Env = env
+		cmd.Stdin = strings.NewReader(stdin)
+		start := time.Now()
+		out, err := cmd.Output()
+		d := time.Since(start)
+		if err != nil || len(out) == 0 {
+			b.Fatalf("%v: %v %s", args, err, out)
+		}
+		return d
+	}
+	b.Run("status-vs-get", func(b *testing.B) {
+		var get, table, prom time.Duration
+		for b.Loop() {
+			get += run(b, w.reg.Host()+"\n", "get")
+			table += run(b, "", "status")
+			prom += run(b, "", "status", "--format", "prometheus")
+		}
+		n := float64(b.N)
+		b.ReportMetric(float64(get.Microseconds())/n, "get-µs")
+		b.ReportMetric(float64(table.Microseconds())/n, "status-µs")
+		b.ReportMetric(float64(table)/float64(get), "status/get")
+		b.ReportMetric(float64(prom)/float64(get), "prometheus/get")
+	})
+	b.Run("refresh-nothing-due", func(b *testing.B) {
+		w.aws.Reset()
+		var get, refresh time.Duration
+		for b.Loop() {
+			get += run(b, w.reg.Host()+"\n", "get")
+			refresh += run(b, "", "refresh")
+		}
+		b.ReportMetric(float64(sum(w.aws.Attempts()))/float64(b.N), "aws-requests/op")
+		b.ReportMetric(float64(refresh)/float64(get), "refresh/get")
+	})
+}

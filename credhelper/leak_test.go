@@ -75,6 +75,12 @@ func TestNoSecretLeaks(t *testing.T) {
 	// A fresh cache: the cached session would (rightly) still serve.
 	_, err := w.get(w.reg.Host(), map[string]string{"CURRENTS_CACHE_DIR": filepath.Join(t.TempDir(), "c")})
 	fail(err)
+	// refresh, failing (the refusal recorded in the cache for status) and below succeeding.
+	if out, code := w.run(bin.lean, "", nil, "refresh", "--force"); code != 1 {
+		t.Errorf("refresh with a refused role: exit %d", code)
+	} else {
+		seen = append(seen, out)
+	}
 	w.aws.RefuseRole(w.role, false)
 	os.WriteFile(tokenFile, []byte(jwt+"-tampered"), 0o600)
 	oidc["CURRENTS_CACHE_DIR"] = filepath.Join(t.TempDir(), "c")
@@ -89,6 +95,17 @@ func TestNoSecretLeaks(t *testing.T) {
 	seen = append(seen, out)
 	list, _ := w.run(bin.lean, "", nil, "list")
 	seen = append(seen, list)
+	refreshed, _ := w.run(bin.lean, "", nil, "refresh", "--force")
+	seen = append(seen, refreshed)
+	textfile := filepath.Join(t.TempDir(), "currents.prom")
+	for _, format := range []string{"table", "json", "prometheus"} {
+		out, _ := w.run(bin.lean, "", nil, "status", "--format", format, "--textfile", textfile)
+		prom, _ := os.ReadFile(textfile)
+		seen = append(seen, out, string(prom))
+	}
+	if !strings.Contains(strings.Join(seen, "\n"), "AccessDenied") {
+		t.Error("status does not show the refused refresh: the leak test would miss its error text")
+	}
 
 	// Gather the secrets AWS issued that only the cache file holds.
 	for _, f := range w.cacheFiles() {

@@ -24,11 +24,13 @@
 //	credential    the AWS session and registry token, and the refresh policy
 //	tokencache    the per-principal cache file, its identity and its lock
 //	awsapi        the AWS calls (STS, ECR, ECR Public), with errors that carry a fix
-//	refresh       renewing a token: in-process under the lock, or through the AWS binary
+//	refresh       renewing a token: in-process under the lock, or through the AWS binary; `refresh`'s renewals
 //	protocol      docker's credential-helper protocol: get, store, erase, list
 //	dockerconfig  docker's config.json, edited keeping every byte it does not own
 //	configure     setting a registry up: its currents.yaml entry and credHelpers line, both files at once
 //	doctor        the diagnosis of one registry, step by step as a pull depends on it; the effective configuration
+//	status        each registry's sessions, tokens and last refreshes, from the cache alone; Prometheus text
+//	statuscmd     `status`'s command line, shared by the lean binary (which answers it) and the AWS one
 //	credhelpercmd the helper's command line: flags in, one domain call, output and exit code
 //
 // Plugin: compose project → images → credentials → probe → report → action.

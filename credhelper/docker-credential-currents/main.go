@@ -19,6 +19,7 @@ import (
 	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/protocol"
 	"github.com/currentsdev/currents/internal/refresh"
+	"github.com/currentsdev/currents/internal/statuscmd"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
@@ -28,6 +29,10 @@ func main() {
 	credentials.Name = name
 	credentials.Version = product.Version
 	credentials.Package = product.Module
+	// status reads only the cache, so it is answered here, as cheaply as a warm get.
+	if len(os.Args) >= 2 && os.Args[1] == "status" {
+		os.Exit(statuscmd.Run(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	if len(os.Args) == 2 {
 		switch os.Args[1] {
 		case "get", "store", "erase", "list":

@@ -197,3 +197,20 @@ func rootCause(err error) string {
 		err = u
 	}
 }
+
+// Stage names the failed step as doctor's checks and the monitoring metrics do:
+// source-credentials, assume-role, ecr-token, caller-identity or repository.
+func (e *Error) Stage() string {
+	switch step(e.Step) {
+	case stepSource:
+		return "source-credentials"
+	case stepAssume, stepWebIdentity:
+		return "assume-role"
+	case stepToken:
+		return "ecr-token"
+	case stepCaller:
+		return "caller-identity"
+	default:
+		return "repository"
+	}
+}

@@ -109,6 +109,8 @@ Docker calls the protocol commands (get, store, erase, list, version) itself.`,
 		newConfigCmd(a),
 		newConfigureCmd(a),
 		newDoctorCmd(a),
+		newRefreshCmd(a),
+		newStatusCmd(a),
 	)
 	return root
 }

@@ -88,6 +88,7 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (credential.Token, e
 		// Keep the failure for the gets queued behind us, and a new session
 		// even though ECR failed: the retry then needs no second AssumeRole.
 		e.SetFailure(key, tokencache.Failure{At: clock.Now(), Message: err.Error()})
+		e.RecordFailure(key, clock.Now(), Stage(err), err.Error())
 		if serr := f.Cache.Store(req.Identity, e); serr != nil {
 			log.Debug("could not cache the failure", "err", serr, "new_session", e.Session != before)
 		}
@@ -100,6 +101,7 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (credential.Token, e
 	}
 	e.SetToken(key, tok)
 	e.SetFailure(key, tokencache.Failure{})
+	e.RecordSuccess(key, clock.Now())
 	if err := f.Cache.Store(req.Identity, e); err != nil && f.Cache.Usable() == nil {
 		// The token is good; failing the pull because the disk is full would
 		// punish the user twice. Say so loudly and answer.

@@ -43,6 +43,8 @@ type Entry struct {
 	Session  *credential.Session
 	Tokens   map[string]credential.Token // by TokenKey
 	Failures map[string]Failure          // the last failed refresh, by TokenKey
+	// Refreshes is how the last refreshes went, by TokenKey (see LastRefresh).
+	Refreshes map[string]LastRefresh
 }
 
 // Failure is a refresh that failed, kept so that the gets of one burst (the
@@ -236,6 +238,8 @@ type fileEntry struct {
 	Session  *fileSession           `json:"session,omitempty"`
 	Tokens   map[string]fileToken   `json:"tokens,omitempty"`
 	Failures map[string]fileFailure `json:"failures,omitempty"`
+	// Added after version 1 shipped; older readers ignore it.
+	Refreshes map[string]fileRefresh `json:"refreshes,omitempty"`
 }
 
 type fileFailure struct {
@@ -323,6 +327,7 @@ func (fe *fileEntry) entry() (*Entry, error) {
 	for k, f := range fe.Failures {
 		e.SetFailure(k, Failure(f))
 	}
+	e.Refreshes = refreshesFromFile(fe.Refreshes)
 	return e, nil
 }
 
@@ -351,6 +356,7 @@ func (c *Cache) Store(id Identity, e *Entry) error {
 		}
 		fe.Failures[k] = fileFailure{At: f.At.UTC(), Message: f.Message}
 	}
+	fe.Refreshes = refreshesToFile(e.Refreshes)
 	data, err := json.MarshalIndent(fe, "", "  ")
 	if err != nil {
 		return err

@@ -1,0 +1,205 @@
+package credhelper_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/currentsdev/currents/internal/standin"
+)
+
+// twoRegistries configures the world's alias and a real ECR hostname of the
+// vendor's account in another region: one principal, two tokens.
+func twoRegistries(w *world) (alias, west string) {
+	west = w.aws.Account() + ".dkr.ecr.eu-west-1.amazonaws.com"
+	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    external_id: %s\n"+
+		"  - host: %s\n    role_arn: %s\n    external_id: %s\n",
+		w.reg.Host(), w.reg.Account(), w.reg.Region(), w.role, externalID, west, w.role, externalID))
+	return w.reg.Host(), west
+}
+
+func sum(c standin.Counts) int64 {
+	return c.AssumeRole + c.AssumeRoleWithWebIdentity + c.GetCallerIdentity + c.GetAuthorizationToken + c.PublicGetAuthorizationToken +
+		c.CreateRepository + c.DescribeRepositories
+}
+
+// makeDue rewrites every cached token of the world as issued 11 hours ago and
+// expiring in one: still valid, but past its refresh point.
+func makeDue(t *testing.T, w *world, region string) {
+	t.Helper()
+	f := w.cacheFile()
+	var doc map[string]any
+	b, _ := os.ReadFile(f)
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	tok := doc["tokens"].(map[string]any)[region].(map[string]any)
+	tok["issued"] = time.Now().Add(-11 * time.Hour).UTC().Format(time.RFC3339)
+	tok["expires"] = time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	b, _ = json.Marshal(doc)
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type statusJSON struct {
+	SchemaVersion int `json:"schemaVersion"`
+	Registries    []struct {
+		Registry      string    `json:"registry"`
+		Role          string    `json:"role"`
+		State         string    `json:"state"`
+		TokenExpires  time.Time `json:"tokenExpires"`
+		LastResult    string    `json:"lastResult"`
+		LastErrorStep string    `json:"lastErrorStep"`
+		LastError     string    `json:"lastError"`
+		Failures      int64     `json:"failures"`
+	} `json:"registries"`
+}
+
+func (w *world) status(extra map[string]string, args ...string) (statusJSON, string) {
+	w.t.Helper()
+	out, code := w.run(bin.lean, "", extra, append([]string{"status", "--format", "json"}, args...)...)
+	var s statusJSON
+	if err := json.Unmarshal([]byte(out), &s); code != 0 || err != nil {
+		w.t.Fatalf("status: exit %d, %v\n%s\nstderr:\n%s", code, err, out, w.logs())
+	}
+	return s, out
+}
+
+func TestRefreshRenewsWhatIsDue(t *testing.T) {
+	w := newWorld(t)
+	alias, west := twoRegistries(w)
+
+	// A cold host: every session and token is due.
+	out, code := w.run(bin.lean, "", nil, "refresh")
+	if code != 0 || !strings.Contains(out, alias+": session renewed, token renewed") || !strings.Contains(out, west+": token renewed") {
+		t.Fatalf("cold refresh: exit %d\n%s\nstderr:\n%s", code, out, w.logs())
+	}
+	if c := w.aws.Attempts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 2 {
+		t.Errorf("cold refresh of one principal in two regions: %+v; want 1 AssumeRole, 2 GetAuthorizationToken", c)
+	}
+
+	// Nothing due: not one request reaches AWS.
+	w.aws.Reset()
+	out, code = w.run(bin.lean, "", nil, "refresh")
+	if code != 0 || strings.Count(out, "nothing due") != 2 {
+		t.Fatalf("warm refresh: exit %d\n%s", code, out)
+	}
+	if n := sum(w.aws.Attempts()); n != 0 {
+		t.Errorf("refresh with nothing due made %d AWS requests: %+v", n, w.aws.Attempts())
+	}
+
+	// A due token (session still fresh): exactly one GetAuthorizationToken.
+	makeDue(t, w, w.reg.Region())
+	w.aws.Reset()
+	out, code = w.run(bin.lean, "", nil, "refresh")
+	if code != 0 || !strings.Contains(out, alias+": token renewed") || !strings.Contains(out, west+": nothing due") {
+		t.Fatalf("due refresh: exit %d\n%s\nstderr:\n%s", code, out, w.logs())
+	}
+	if c := w.aws.Attempts(); c.GetAuthorizationToken != 1 || sum(c) != 1 {
+		t.Errorf("renewing one due token: %+v; want exactly 1 GetAuthorizationToken", c)
+	}
+	// The renewed token is what the next get serves, from the cache alone.
+	trip, mark := w.tripwire()
+	w.prove(w.mustGet(alias, map[string]string{"CURRENTS_AWS_HELPER": trip}))
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("the get after refresh needed the AWS helper")
+	}
+	s, _ := w.status(nil)
+	if s.Registries[0].State != "fresh" || time.Until(s.Registries[0].TokenExpires) < 11*time.Hour {
+		t.Errorf("after refresh: %+v", s.Registries[0])
+	}
+
+	// --registry and --force: that registry's session and token, nothing else.
+	w.aws.Reset()
+	if out, code = w.run(bin.lean, "", nil, "refresh", "--registry", west, "--force"); code != 0 || strings.Contains(out, alias) {
+		t.Fatalf("--registry --force: exit %d\n%s", code, out)
+	}
+	if c := w.aws.Attempts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 || sum(c) != 2 {
+		t.Errorf("forced refresh of one registry: %+v", c)
+	}
+
+	// A refused role is found by refresh, not by the next pull: exit 1, each
+	// registry named with the fix, recorded for status. The cached token still serves.
+	w.aws.RefuseRole(w.role, true)
+	before := w.logs()
+	out, code = w.run(bin.lean, "", nil, "refresh", "--force")
+	errs := strings.TrimPrefix(w.logs(), before)
+	if code != 1 {
+		t.Fatalf("refused role: exit %d\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, want := range []string{"FAILED " + alias, "FAILED " + west, "AccessDenied", w.role, "fix: ask the vendor to trust"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("refused refresh output lacks %q:\n%s", want, errs)
+		}
+	}
+	s, _ = w.status(nil)
+	for _, r := range s.Registries {
+		if r.LastResult != "failed" || r.LastErrorStep != "assume-role" || r.Failures != 1 || !strings.Contains(r.LastError, "AccessDenied") {
+			t.Errorf("status after the refused refresh: %+v", r)
+		}
+	}
+	w.prove(w.mustGet(alias, nil))
+
+	// A host that is not ours is a usage error with the fix.
+	out, code = w.run(bin.lean, "", nil, "refresh", "--registry", "registry.example.org")
+	if code != 1 || !strings.Contains(w.logs(), "configure --registry registry.example.org") {
+		t.Errorf("unknown registry: exit %d\n%s\n%s", code, out, w.logs())
+	}
+}
+
+// TestStatusReadsOnlyTheCache: status runs in the lean binary with an AWS
+// helper that must not run and an AWS configuration that would not parse, and
+// says what the cache holds in all three formats.
+func TestStatusReadsOnlyTheCache(t *testing.T) {
+	w := newWorld(t)
+	w.mustGet(w.reg.Host(), nil)
+	trip, mark := w.tripwire()
+	// An AWS config file that would not parse, at the path the get used (the
+	// path is part of the cache identity): loading it would fail status.
+	os.MkdirAll(filepath.Dir(w.env["AWS_CONFIG_FILE"]), 0o700)
+	if err := os.WriteFile(w.env["AWS_CONFIG_FILE"], []byte("[profile\nthis is not ini"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	textfile := filepath.Join(t.TempDir(), "currents.prom")
+	extra := map[string]string{"CURRENTS_AWS_HELPER": trip}
+	s, _ := w.status(extra)
+	if len(s.Registries) != 1 || s.Registries[0].Registry != w.reg.Host() || s.Registries[0].State != "fresh" ||
+		s.Registries[0].LastResult != "ok" || s.Registries[0].Role != w.role {
+		t.Errorf("json: %+v", s)
+	}
+	table, code := w.run(bin.lean, "", extra, "status")
+	if code != 0 || !strings.Contains(table, w.reg.Host()) || !strings.Contains(table, "fresh") || !strings.Contains(table, w.role) {
+		t.Errorf("table: exit %d\n%s", code, table)
+	}
+	prom, code := w.run(bin.lean, "", extra, "status", "--format", "prometheus", "--textfile", textfile)
+	var p expfmt.TextParser
+	fams, err := p.TextToMetricFamilies(bytes.NewReader([]byte(prom)))
+	if code != 0 || err != nil {
+		t.Fatalf("prometheus: exit %d, %v\n%s", code, err, prom)
+	}
+	exp := fams["currents_token_expiry_timestamp_seconds"]
+	if exp == nil || len(exp.GetMetric()) != 1 || int64(exp.GetMetric()[0].GetGauge().GetValue()) != s.Registries[0].TokenExpires.Unix() {
+		t.Errorf("token expiry metric: %v", exp)
+	}
+	if b, err := os.ReadFile(textfile); err != nil || string(b) != prom {
+		t.Errorf("textfile differs from the output: %v", err)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("status ran the AWS helper")
+	}
+	if c := w.aws.Attempts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
+		t.Errorf("status reached AWS: %+v", c)
+	}
+	// A bad flag is exit 2 with the usage.
+	if _, code := w.run(bin.lean, "", extra, "status", "--format", "yaml"); code != 2 {
+		t.Errorf("--format yaml: exit %d", code)
+	}
+}
