@@ -67,6 +67,20 @@ type Entry struct {
 	Duration             time.Duration // 0: AWS's default (1h)
 	Profile              string
 	WebIdentityTokenFile string
+	WebIdentity          string // WebIdentityGitHub, WebIdentityCircleCI or WebIdentityKubernetes
+	WebIdentityAudience  string // GitHub's token audience; "" means DefaultAudience
+}
+
+// DefaultAudience is the audience the helper asks GitHub to put in its token:
+// the one AWS documents for IAM OIDC providers and `policy ci-trust` pins.
+const DefaultAudience = "sts.amazonaws.com"
+
+// Audience is the audience to ask GitHub for.
+func (e *Entry) Audience() string {
+	if e.WebIdentityAudience != "" {
+		return e.WebIdentityAudience
+	}
+	return DefaultAudience
 }
 
 // Target is what the helper serves a host with.

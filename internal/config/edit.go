@@ -21,6 +21,8 @@ type EntrySpec struct {
 	Duration             string
 	Profile              string
 	WebIdentityTokenFile string
+	WebIdentity          string
+	WebIdentityAudience  string
 }
 
 func (s EntrySpec) pairs() [][2]string {
@@ -28,6 +30,7 @@ func (s EntrySpec) pairs() [][2]string {
 		{"host", s.Host}, {"account", s.Account}, {"region", s.Region}, {"role_arn", s.RoleARN},
 		{"external_id", s.ExternalID}, {"session_name", s.SessionName}, {"duration", s.Duration},
 		{"profile", s.Profile}, {"web_identity_token_file", s.WebIdentityTokenFile},
+		{"web_identity", s.WebIdentity}, {"web_identity_audience", s.WebIdentityAudience},
 	}
 }
 

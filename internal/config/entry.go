@@ -41,12 +41,18 @@ var entryKeys = []entryKey{
 	{name: "duration", example: "duration: 1h", set: setDuration, needsRole: true},
 	{name: "profile", example: "profile: vendor-source", set: func(ep *entryParser, s string) *problem { ep.e.Profile = s; return nil }},
 	{name: "web_identity_token_file", example: "web_identity_token_file: /var/run/secrets/token", set: setWebIdentityTokenFile, needsRole: true},
+	{name: "web_identity", example: "web_identity: github-actions", set: setWebIdentity, needsRole: true},
+	{name: "web_identity_audience", example: "web_identity_audience: sts.amazonaws.com", set: setWebIdentityAudience, needsRole: true},
 }
 
 // exclusive lists pairs of keys one entry cannot hold together: the second is
 // reported, with why.
 var exclusive = []struct{ a, b, why string }{
 	{"profile", "web_identity_token_file", "web identity needs no source credentials"},
+	{"profile", "web_identity", "web identity needs no source credentials"},
+	{"web_identity_token_file", "web_identity", "both name where the OIDC token comes from"},
+	{"external_id", "web_identity", "AssumeRoleWithWebIdentity takes no external ID; the trust policy checks the token's claims instead"},
+	{"external_id", "web_identity_token_file", "AssumeRoleWithWebIdentity takes no external ID; the trust policy checks the token's claims instead"},
 }
 
 func entryKeyNames() []string {
@@ -97,6 +103,7 @@ func (p *parser) entry(index int, n *yaml.Node) (Entry, bool) {
 	}
 	ep.resolveRegistry(n.Line)
 	ep.crossKeys()
+	ep.audience()
 	return ep.e, len(p.errs) == before
 }
 
@@ -285,4 +292,49 @@ func validChars(s, extra string) bool {
 		}
 	}
 	return true
+}
+
+// The web identities an entry can name: where the helper gets the OIDC token
+// it assumes the role with.
+const (
+	WebIdentityGitHub     = "github-actions" // asked of the runner's token endpoint, for every new session
+	WebIdentityCircleCI   = "circleci"       // CIRCLE_OIDC_TOKEN_V2, else CIRCLE_OIDC_TOKEN
+	WebIdentityKubernetes = "kubernetes"     // the pod's service-account token the kubelet sends
+)
+
+// WebIdentities lists the web_identity values in the order the README gives them.
+var WebIdentities = []string{WebIdentityGitHub, WebIdentityCircleCI, WebIdentityKubernetes}
+
+func setWebIdentity(ep *entryParser, s string) *problem {
+	if !slices.Contains(WebIdentities, s) {
+		return bad(fmt.Sprintf("%q is not a web identity this helper knows", s),
+			"write one of "+strings.Join(WebIdentities, ", ")+suggest(s, WebIdentities))
+	}
+	ep.e.WebIdentity = s
+	return nil
+}
+
+func setWebIdentityAudience(ep *entryParser, s string) *problem {
+	if len(s) > 255 || strings.ContainsAny(s, " \t&#") {
+		return bad(fmt.Sprintf("%q is not an audience (at most 255 characters, no spaces, & or #)", s), "write the audience the role's IAM OIDC provider lists, e.g. sts.amazonaws.com")
+	}
+	ep.e.WebIdentityAudience = s
+	return nil
+}
+
+// audience: only GitHub's token request takes an audience; CircleCI's token
+// carries the organization ID and the kubelet's the audience its
+// tokenAttributes name.
+func (ep *entryParser) audience() {
+	if ep.vals["web_identity_audience"] == nil || ep.e.WebIdentity == WebIdentityGitHub {
+		return
+	}
+	fix := "add web_identity: github-actions, or remove web_identity_audience"
+	switch ep.e.WebIdentity {
+	case WebIdentityCircleCI:
+		fix = "remove web_identity_audience: CircleCI's token always has the organization ID as audience, which the trust policy checks"
+	case WebIdentityKubernetes:
+		fix = "remove web_identity_audience and set the audience in the kubelet's CredentialProviderConfig (tokenAttributes.serviceAccountTokenAudience)"
+	}
+	ep.bad(ep.keys["web_identity_audience"], "web_identity_audience", bad("only applies to web_identity: "+WebIdentityGitHub, fix))
 }

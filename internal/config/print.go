@@ -24,6 +24,8 @@ type printedEntry struct {
 	Duration             string `yaml:"duration,omitempty"`
 	Profile              string `yaml:"profile,omitempty"`
 	WebIdentityTokenFile string `yaml:"web_identity_token_file,omitempty"`
+	WebIdentity          string `yaml:"web_identity,omitempty"`
+	WebIdentityAudience  string `yaml:"web_identity_audience,omitempty"`
 }
 
 // Redacted is the effective configuration as YAML, with derived values filled
@@ -36,6 +38,7 @@ func (c *Config) Redacted() []byte {
 		pe := printedEntry{
 			Host: e.Host, Account: e.Account, Region: e.Region, Partition: t.Registry.Partition,
 			RoleARN: e.RoleARN, SessionName: e.SessionName, Profile: e.Profile, WebIdentityTokenFile: e.WebIdentityTokenFile,
+			WebIdentity: e.WebIdentity, WebIdentityAudience: e.WebIdentityAudience,
 		}
 		if e.ExternalID != "" {
 			pe.ExternalID = "[redacted]"

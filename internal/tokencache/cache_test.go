@@ -306,3 +306,25 @@ func TestFullDisk(t *testing.T) {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 }
+
+func TestWebIdentityIdentity(t *testing.T) {
+	role := "arn:aws:iam::111122223333:role/ci"
+	key := func(e *config.Entry, getenv func(string) string) string { return IdentityFor(target(e), getenv).Key() }
+	gh := key(&config.Entry{RoleARN: role, WebIdentity: config.WebIdentityGitHub}, env(nil))
+	if gh == key(&config.Entry{RoleARN: role}, env(nil)) || gh == key(&config.Entry{RoleARN: role, WebIdentity: config.WebIdentityCircleCI}, env(nil)) {
+		t.Error("a web identity shares the cache file of another source")
+	}
+	if gh == key(&config.Entry{RoleARN: role, WebIdentity: config.WebIdentityGitHub, WebIdentityAudience: "other"}, env(nil)) {
+		t.Error("the audience does not change the identity")
+	}
+	// The warm path reads no CI variable: the runner's request URL, which
+	// changes every job, must not change the key.
+	if gh != key(&config.Entry{RoleARN: role, WebIdentity: config.WebIdentityGitHub}, env(map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": "https://x", "CIRCLE_OIDC_TOKEN": "y"})) {
+		t.Error("CI variables change the identity")
+	}
+	k8s := IdentityFor(target(&config.Entry{RoleARN: role, WebIdentity: config.WebIdentityKubernetes}), env(nil))
+	a, b := k8s.WithServiceAccount("ns/a/uid1"), k8s.WithServiceAccount("ns/b/uid2")
+	if a.Key() == b.Key() || a.Key() == k8s.Key() || a.Describe()["service_account"] != "ns/a/uid1" {
+		t.Error("service accounts share a cache file")
+	}
+}

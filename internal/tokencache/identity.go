@@ -24,6 +24,11 @@ type Identity struct {
 	SessionName          string            `json:"session_name,omitempty"`
 	Profile              string            `json:"profile,omitempty"`
 	WebIdentityTokenFile string            `json:"web_identity_token_file,omitempty"`
+	WebIdentity          string            `json:"web_identity,omitempty"`
+	Audience             string            `json:"audience,omitempty"`
+	// ServiceAccount is the Kubernetes service account whose token assumes
+	// the role (web_identity: kubernetes): each has its own session.
+	ServiceAccount string `json:"service_account,omitempty"`
 	Env                  map[string]string `json:"env,omitempty"`
 }
 
@@ -53,7 +58,7 @@ func IdentityFor(t config.Target, getenv func(string) string) Identity {
 	pick(endpointEnv)
 	e := t.Entry
 	switch {
-	case e != nil && e.WebIdentityTokenFile != "":
+	case e != nil && (e.WebIdentityTokenFile != "" || e.WebIdentity != ""):
 		id.Kind = "web-identity"
 	case e != nil && e.RoleARN != "":
 		id.Kind = "role"
@@ -65,6 +70,12 @@ func IdentityFor(t config.Target, getenv func(string) string) Identity {
 	if e != nil {
 		id.RoleARN, id.ExternalID, id.SessionName = e.RoleARN, e.ExternalID, e.SessionName
 		id.Profile, id.WebIdentityTokenFile = e.Profile, e.WebIdentityTokenFile
+		// The CI's variables are not read here: a warm get costs in CI what
+		// it costs on a host.
+		id.WebIdentity = e.WebIdentity
+		if e.WebIdentity == config.WebIdentityGitHub {
+			id.Audience = e.Audience()
+		}
 	}
 	// Without a role of our own the principal is whoever the source credentials
 	// are, which the environment selects.
@@ -79,6 +90,13 @@ func IdentityFor(t config.Target, getenv func(string) string) Identity {
 	if len(id.Env) == 0 {
 		id.Env = nil
 	}
+	return id
+}
+
+// WithServiceAccount is id for the role sessions of one Kubernetes service
+// account (namespace/name, plus its UID so a recreated account starts over).
+func (id Identity) WithServiceAccount(sa string) Identity {
+	id.ServiceAccount = sa
 	return id
 }
 
@@ -97,7 +115,8 @@ func (id Identity) Key() string {
 // Describe is the identity without its external ID, for the cache file and logs.
 func (id Identity) Describe() map[string]string {
 	d := map[string]string{"kind": id.Kind, "partition": id.Partition}
-	for k, v := range map[string]string{"role_arn": id.RoleARN, "session_name": id.SessionName, "profile": id.Profile, "web_identity_token_file": id.WebIdentityTokenFile} {
+	for k, v := range map[string]string{"role_arn": id.RoleARN, "session_name": id.SessionName, "profile": id.Profile,
+		"web_identity_token_file": id.WebIdentityTokenFile, "web_identity": id.WebIdentity, "audience": id.Audience, "service_account": id.ServiceAccount} {
 		if v != "" {
 			d[k] = v
 		}
