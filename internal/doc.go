@@ -23,6 +23,7 @@
 //	config        currents.yaml: parse, validate, edit; a host mapped to its Target
 //	credential    the AWS session and registry token, and the refresh policy
 //	tokencache    the per-principal cache file, its identity and its lock
+//	idtoken       the OIDC ID token a CI job or the kubelet gives, its claims, which CI this is
 //	awsapi        the AWS calls (STS, ECR, ECR Public), with errors that carry a fix
 //	refresh       renewing a token: in-process under the lock, or through the AWS binary; `refresh`'s renewals
 //	protocol      docker's credential-helper protocol: get, store, erase, list

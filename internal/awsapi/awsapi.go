@@ -37,6 +37,7 @@ import (
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/ecrhost"
+	"github.com/currentsdev/currents/internal/idtoken"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/secret"
 )
@@ -55,6 +56,8 @@ type Client struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	hostname func() (string, error)
+	getenv   func(string) string
+	idToken  idtoken.Source // the kubelet's service-account token, when it sent one
 
 	mu      sync.Mutex
 	skew    time.Duration // AWS's clock minus ours, from the last response's Date header
@@ -73,6 +76,15 @@ func WithClock(k clock.Clock) Option { return func(c *Client) { c.clock = k } }
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// WithGetenv replaces os.Getenv where the client reads a CI job's variables.
+func WithGetenv(f func(string) string) Option { return func(c *Client) { c.getenv = f } }
+
+// WithServiceAccountToken gives the client the service-account token of a
+// kubelet request, for entries with web_identity: kubernetes.
+func WithServiceAccountToken(tok secret.Value) Option {
+	return func(c *Client) { c.idToken = idtoken.Static{Value: tok, For: config.WebIdentityKubernetes} }
+}
 
 // skewTolerance is the clock difference below which expiry times are taken as
 // AWS sends them: the Date header has one-second resolution, and latency adds
@@ -142,7 +154,7 @@ func (c *Client) local(t time.Time, what string) time.Time {
 
 // New returns a Client.
 func New(opts ...Option) *Client {
-	c := &Client{timeout: config.DefaultTimeout, clock: clock.System{}, log: logging.Discard(), hostname: os.Hostname}
+	c := &Client{timeout: config.DefaultTimeout, clock: clock.System{}, log: logging.Discard(), hostname: os.Hostname, getenv: os.Getenv}
 	for _, o := range opts {
 		o(c)
 	}
@@ -185,7 +197,7 @@ func profileOf(t config.Target) string {
 // Credentials implements helper.AWS: the source credentials, then the entry's
 // role if it has one.
 func (c *Client) Credentials(ctx context.Context, t config.Target) (credential.Session, error) {
-	if t.Entry != nil && t.Entry.WebIdentityTokenFile != "" {
+	if t.Entry != nil && (t.Entry.WebIdentityTokenFile != "" || t.Entry.WebIdentity != "") {
 		return c.AssumeRole(ctx, t, credential.Session{})
 	}
 	src, err := c.SourceCredentials(ctx, t)
@@ -272,34 +284,23 @@ func (c *Client) AssumeRole(ctx context.Context, t config.Target, src credential
 	if duration == 0 {
 		duration = DefaultSessionDuration
 	}
-	var extra []func(*awsconfig.LoadOptions) error
-	if e.WebIdentityTokenFile == "" {
-		extra = append(extra, awsconfig.WithCredentialsProvider(static(src)))
+	if e.WebIdentityTokenFile != "" || e.WebIdentity != "" {
+		return c.assumeWithWebIdentity(ctx, t, duration)
 	}
-	cfg, err := c.load(ctx, region(t), "", extra...)
+	cfg, err := c.load(ctx, region(t), "", awsconfig.WithCredentialsProvider(static(src)))
 	if err != nil {
 		return credential.Session{}, c.fail(t, stepAssume, err)
 	}
 	client := sts.NewFromConfig(cfg)
 	now := c.clock.Now()
-	var p aws.CredentialsProvider
 	step := stepAssume
-	if e.WebIdentityTokenFile != "" {
-		step = stepWebIdentity
-		p = stscreds.NewWebIdentityRoleProvider(client, e.RoleARN, stscreds.IdentityTokenFile(e.WebIdentityTokenFile),
-			func(o *stscreds.WebIdentityRoleOptions) {
-				o.RoleSessionName = c.SessionName(t)
-				o.Duration = duration
-			})
-	} else {
-		p = stscreds.NewAssumeRoleProvider(client, e.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = c.SessionName(t)
-			o.Duration = duration
-			if e.ExternalID != "" {
-				o.ExternalID = aws.String(e.ExternalID)
-			}
-		})
-	}
+	p := stscreds.NewAssumeRoleProvider(client, e.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = c.SessionName(t)
+		o.Duration = duration
+		if e.ExternalID != "" {
+			o.ExternalID = aws.String(e.ExternalID)
+		}
+	})
 	ac, err := p.Retrieve(ctx)
 	if err != nil {
 		return credential.Session{}, c.fail(t, step, err)

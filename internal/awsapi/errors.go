@@ -38,6 +38,11 @@ type Error struct {
 	Hint    string
 	Err     error
 
+	// Source and Claims describe the OIDC token of a web identity step: which
+	// CI (or file) gave it, and its non-secret claims (iss, aud, sub, exp).
+	Source string
+	Claims string
+
 	// Action and Resource name the IAM permission AWS refused, when it refused one.
 	Action   string
 	Resource string
@@ -64,6 +69,9 @@ func (e *Error) Problem() string {
 		fmt.Fprintf(&b, " (to assume %s)", e.RoleARN)
 	case e.RoleARN != "":
 		fmt.Fprintf(&b, " %s", e.RoleARN)
+	}
+	if e.Claims != "" {
+		fmt.Fprintf(&b, " with the %s token (%s)", e.Source, e.Claims)
 	}
 	b.WriteString(" failed: ")
 	if e.Code != "" {
@@ -140,8 +148,7 @@ func (c *Client) fail(t config.Target, s step, err error) error {
 	case s == stepSource:
 		e.Hint = sourceFix(t, where)
 	case s == stepWebIdentity:
-		e.Hint = fmt.Sprintf("check that %s holds a current OIDC token and that the role's trust policy accepts its issuer, audience and subject (%s)",
-			t.Entry.WebIdentityTokenFile, where)
+		e.Hint = "check that the role's trust policy accepts the token's issuer, audience and subject (" + where + ")"
 	case s == stepAssume && e.rejected:
 		e.Hint = "the source credentials are invalid or expired: " + sourceFix(t, where)
 	case s == stepAssume && e.Code == "AccessDenied":

@@ -1,0 +1,154 @@
+package awsapi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/iampolicy"
+	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/standintest"
+)
+
+const (
+	ciOrg     = "4a5c7e3e-0b5f-4d1c-9e2a-3f6b8c1d2e7f"
+	ciProject = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+)
+
+// ciWorld is a stand-in whose CI role trusts, through the very documents
+// `policy ci-trust` writes, GitHub runs of currentsdev/stack on main and
+// CircleCI jobs of one project.
+func ciWorld(t *testing.T, kind string, extra string) (*standin.Server, config.Target) {
+	t.Helper()
+	standintest.Isolate(t)
+	s := standintest.New(t, standintest.WithoutUser()).AWS
+	standintest.SetEnv(t, []string{"AWS_ENDPOINT_URL_STS=" + s.URL(), "AWS_ENDPOINT_URL_ECR=" + s.URL()})
+	role := "arn:aws:iam::" + s.Account() + ":role/currents-ci"
+	var doc iampolicy.Document
+	var err error
+	if kind == config.WebIdentityGitHub {
+		doc, err = iampolicy.TrustGitHub("aws", s.Account(), iampolicy.GitHub{Repo: "currentsdev/stack", Ref: "refs/heads/main"})
+		s.AddOIDCProvider(s.Account(), standin.GitHubIssuer, "sts.amazonaws.com")
+	} else {
+		doc, err = iampolicy.TrustCircleCI("aws", s.Account(), ciOrg, ciProject)
+		s.AddOIDCProvider(s.Account(), standin.CircleCIIssuer(ciOrg), ciOrg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddRole(role, standin.RoleSpec{TrustPolicy: doc.JSON(), MaxSession: 2 * time.Hour})
+	cfg, err := config.Parse("/ci/currents.yaml", []byte(fmt.Sprintf(
+		"registries:\n  - host: %s.dkr.ecr.us-east-1.amazonaws.com\n    role_arn: %s\n    web_identity: %s\n%s", s.Account(), role, kind, extra)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, _ := cfg.Lookup(cfg.Registries[0].Host)
+	return s, tg
+}
+
+func envOf(kv []string) func(string) string {
+	m := map[string]string{}
+	for _, e := range kv {
+		k, v, _ := strings.Cut(e, "=")
+		m[k] = v
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestGitHubWebIdentity(t *testing.T) {
+	s, tg := ciWorld(t, config.WebIdentityGitHub, "")
+	ctx := context.Background()
+	job := envOf(s.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/stack", Ref: "refs/heads/main"}))
+	c := New(WithGetenv(job), WithTimeout(5*time.Second))
+	for i := range 3 {
+		sess, err := c.Credentials(ctx, tg)
+		if err != nil {
+			t.Fatalf("session %d: %v", i, err)
+		}
+		if _, err := c.AuthorizationToken(ctx, tg, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One fresh JWT per session: a job outlives any one token.
+	if n := s.Counts(); n.IDToken != 3 || n.AssumeRoleWithWebIdentity != 3 {
+		t.Errorf("counts %+v: want 3 ID tokens for 3 sessions", n)
+	}
+
+	for name, c := range map[string]struct {
+		env  func(string) string
+		want []string
+	}{
+		"wrong repository": {envOf(s.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/other", Ref: "refs/heads/main"})),
+			[]string{"AccessDenied", "sub=repo:currentsdev/other:ref:refs/heads/main", "iss=https://token.actions.githubusercontent.com", "aud=sts.amazonaws.com",
+				"token.actions.githubusercontent.com:sub", "role/currents-ci", "GitHub Actions token", "policy ci-trust --github-repo"}},
+		"owner case": {envOf(s.GitHubEnv(standin.GitHubJob{Repository: "CurrentsDev/stack", Ref: "refs/heads/main"})),
+			[]string{"AccessDenied", "sub=repo:CurrentsDev/stack", "case matters"}},
+		"missing permission": {envOf([]string{"GITHUB_ACTIONS=true"}),
+			[]string{"may not request an OIDC token", "ACTIONS_ID_TOKEN_REQUEST_URL is not set", "permissions: id-token: write"}},
+		"not in GitHub": {envOf(nil), []string{"not a GitHub Actions job"}},
+		"revoked request token": {func(k string) string {
+			if k == "ACTIONS_ID_TOKEN_REQUEST_TOKEN" {
+				return "ghs_not-the-job-token"
+			}
+			return job(k)
+		}, []string{"answered HTTP 401", "re-run the job"}},
+	} {
+		_, err := New(WithGetenv(c.env), WithTimeout(5*time.Second)).Credentials(ctx, tg)
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v\nwant %q", name, err, w)
+			}
+		}
+	}
+
+	// Another audience: the provider does not list it.
+	s2, tg2 := ciWorld(t, config.WebIdentityGitHub, "    web_identity_audience: https://github.com/currentsdev\n")
+	job2 := envOf(s2.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/stack", Ref: "refs/heads/main"}))
+	_, err := New(WithGetenv(job2)).Credentials(ctx, tg2)
+	if err == nil || !strings.Contains(err.Error(), "aud=https://github.com/currentsdev") || !strings.Contains(err.Error(), "does not list the token's audience") {
+		t.Errorf("audience: %v", err)
+	}
+}
+
+func TestCircleCIWebIdentity(t *testing.T) {
+	s, tg := ciWorld(t, config.WebIdentityCircleCI, "")
+	ctx := context.Background()
+	good := s.CircleCIEnv(standin.CircleCIJob{Org: ciOrg, Project: ciProject, User: "u"})
+	if _, err := New(WithGetenv(envOf(good))).Credentials(ctx, tg); err != nil {
+		t.Fatalf("the project's job: %v", err)
+	}
+	// Only V1 set: the fallback.
+	v1 := envOf([]string{"CIRCLECI=true", strings.Replace(good[2], "CIRCLE_OIDC_TOKEN=", "CIRCLE_OIDC_TOKEN=", 1)})
+	if _, err := New(WithGetenv(v1)).Credentials(ctx, tg); err != nil {
+		t.Errorf("CIRCLE_OIDC_TOKEN alone: %v", err)
+	}
+	other := s.CircleCIEnv(standin.CircleCIJob{Org: ciOrg, Project: "99999999-4a5b-4c6d-8e7f-9a0b1c2d3e4f", User: "u"})
+	_, err := New(WithGetenv(envOf(other))).Credentials(ctx, tg)
+	if err == nil || !strings.Contains(err.Error(), "oidc.circleci.com/org/"+ciOrg+":sub") || !strings.Contains(err.Error(), "sub=org/"+ciOrg+"/project/99999999") {
+		t.Errorf("other project: %v", err)
+	}
+	_, err = New(WithGetenv(envOf([]string{"CIRCLECI=true"}))).Credentials(ctx, tg)
+	if err == nil || !strings.Contains(err.Error(), "only in jobs that use a context") {
+		t.Errorf("no context: %v", err)
+	}
+	// An expired token (the job ran past its hour).
+	s.SetIDTokenLifetime(time.Second)
+	old := s.CircleCIEnv(standin.CircleCIJob{Org: ciOrg, Project: ciProject, User: "u"})
+	s.SetSkew(2 * time.Hour)
+	_, err = New(WithGetenv(envOf(old))).Credentials(ctx, tg)
+	if err == nil || !strings.Contains(err.Error(), "ExpiredTokenException") || !strings.Contains(err.Error(), "re-run the job") {
+		t.Errorf("expired: %v", err)
+	}
+}
+
+func TestKubernetesNeedsAKubeletToken(t *testing.T) {
+	cfg, _ := config.Parse("/n/currents.yaml", []byte("registries:\n  - host: 513558712013.dkr.ecr.us-east-1.amazonaws.com\n    role_arn: arn:aws:iam::513558712013:role/r\n    web_identity: kubernetes\n"))
+	tg, _ := cfg.Lookup(cfg.Registries[0].Host)
+	_, err := New().Credentials(context.Background(), tg)
+	if err == nil || !strings.Contains(err.Error(), "tokenAttributes") {
+		t.Errorf("kubernetes without a token: %v", err)
+	}
+}
