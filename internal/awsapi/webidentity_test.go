@@ -1,4 +1,4 @@
-package awsapi
+package awsapi_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/currentsdev/currents/internal/awsapi"
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/iampolicy"
 	"github.com/currentsdev/currents/internal/standin"
@@ -62,7 +63,7 @@ func TestGitHubWebIdentity(t *testing.T) {
 	s, tg := ciWorld(t, config.WebIdentityGitHub, "")
 	ctx := context.Background()
 	job := envOf(s.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/stack", Ref: "refs/heads/main"}))
-	c := New(WithGetenv(job), WithTimeout(5*time.Second))
+	c := awsapi.New(awsapi.WithGetenv(job), awsapi.WithTimeout(5*time.Second))
 	for i := range 3 {
 		sess, err := c.Credentials(ctx, tg)
 		if err != nil {
@@ -96,7 +97,7 @@ func TestGitHubWebIdentity(t *testing.T) {
 			return job(k)
 		}, []string{"answered HTTP 401", "re-run the job"}},
 	} {
-		_, err := New(WithGetenv(c.env), WithTimeout(5*time.Second)).Credentials(ctx, tg)
+		_, err := awsapi.New(awsapi.WithGetenv(c.env), awsapi.WithTimeout(5*time.Second)).Credentials(ctx, tg)
 		for _, w := range c.want {
 			if err == nil || !strings.Contains(err.Error(), w) {
 				t.Errorf("%s: %v\nwant %q", name, err, w)
@@ -107,7 +108,7 @@ func TestGitHubWebIdentity(t *testing.T) {
 	// Another audience: the provider does not list it.
 	s2, tg2 := ciWorld(t, config.WebIdentityGitHub, "    web_identity_audience: https://github.com/currentsdev\n")
 	job2 := envOf(s2.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/stack", Ref: "refs/heads/main"}))
-	_, err := New(WithGetenv(job2)).Credentials(ctx, tg2)
+	_, err := awsapi.New(awsapi.WithGetenv(job2)).Credentials(ctx, tg2)
 	if err == nil || !strings.Contains(err.Error(), "aud=https://github.com/currentsdev") || !strings.Contains(err.Error(), "does not list the token's audience") {
 		t.Errorf("audience: %v", err)
 	}
@@ -117,20 +118,20 @@ func TestCircleCIWebIdentity(t *testing.T) {
 	s, tg := ciWorld(t, config.WebIdentityCircleCI, "")
 	ctx := context.Background()
 	good := s.CircleCIEnv(standin.CircleCIJob{Org: ciOrg, Project: ciProject, User: "u"})
-	if _, err := New(WithGetenv(envOf(good))).Credentials(ctx, tg); err != nil {
+	if _, err := awsapi.New(awsapi.WithGetenv(envOf(good))).Credentials(ctx, tg); err != nil {
 		t.Fatalf("the project's job: %v", err)
 	}
 	// Only V1 set: the fallback.
 	v1 := envOf([]string{"CIRCLECI=true", strings.Replace(good[2], "CIRCLE_OIDC_TOKEN=", "CIRCLE_OIDC_TOKEN=", 1)})
-	if _, err := New(WithGetenv(v1)).Credentials(ctx, tg); err != nil {
+	if _, err := awsapi.New(awsapi.WithGetenv(v1)).Credentials(ctx, tg); err != nil {
 		t.Errorf("CIRCLE_OIDC_TOKEN alone: %v", err)
 	}
 	other := s.CircleCIEnv(standin.CircleCIJob{Org: ciOrg, Project: "99999999-4a5b-4c6d-8e7f-9a0b1c2d3e4f", User: "u"})
-	_, err := New(WithGetenv(envOf(other))).Credentials(ctx, tg)
+	_, err := awsapi.New(awsapi.WithGetenv(envOf(other))).Credentials(ctx, tg)
 	if err == nil || !strings.Contains(err.Error(), "oidc.circleci.com/org/"+ciOrg+":sub") || !strings.Contains(err.Error(), "sub=org/"+ciOrg+"/project/99999999") {
 		t.Errorf("other project: %v", err)
 	}
-	_, err = New(WithGetenv(envOf([]string{"CIRCLECI=true"}))).Credentials(ctx, tg)
+	_, err = awsapi.New(awsapi.WithGetenv(envOf([]string{"CIRCLECI=true"}))).Credentials(ctx, tg)
 	if err == nil || !strings.Contains(err.Error(), "only in jobs that use a context") {
 		t.Errorf("no context: %v", err)
 	}
@@ -138,7 +139,7 @@ func TestCircleCIWebIdentity(t *testing.T) {
 	s.SetIDTokenLifetime(time.Second)
 	old := s.CircleCIEnv(standin.CircleCIJob{Org: ciOrg, Project: ciProject, User: "u"})
 	s.SetSkew(2 * time.Hour)
-	_, err = New(WithGetenv(envOf(old))).Credentials(ctx, tg)
+	_, err = awsapi.New(awsapi.WithGetenv(envOf(old))).Credentials(ctx, tg)
 	if err == nil || !strings.Contains(err.Error(), "ExpiredTokenException") || !strings.Contains(err.Error(), "re-run the job") {
 		t.Errorf("expired: %v", err)
 	}
@@ -147,7 +148,7 @@ func TestCircleCIWebIdentity(t *testing.T) {
 func TestKubernetesNeedsAKubeletToken(t *testing.T) {
 	cfg, _ := config.Parse("/n/currents.yaml", []byte("registries:\n  - host: 513558712013.dkr.ecr.us-east-1.amazonaws.com\n    role_arn: arn:aws:iam::513558712013:role/r\n    web_identity: kubernetes\n"))
 	tg, _ := cfg.Lookup(cfg.Registries[0].Host)
-	_, err := New().Credentials(context.Background(), tg)
+	_, err := awsapi.New().Credentials(context.Background(), tg)
 	if err == nil || !strings.Contains(err.Error(), "tokenAttributes") {
 		t.Errorf("kubernetes without a token: %v", err)
 	}

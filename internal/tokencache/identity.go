@@ -17,19 +17,19 @@ import (
 // It never holds a temporary access key: keying on one (as the peer helper
 // does) makes every assumed-role `get` a miss.
 type Identity struct {
-	Kind                 string            `json:"kind"` // "role", "web-identity", "profile" or "default-chain"
-	Partition            string            `json:"partition"`
-	RoleARN              string            `json:"role_arn,omitempty"`
-	ExternalID           string            `json:"external_id,omitempty"`
-	SessionName          string            `json:"session_name,omitempty"`
-	Profile              string            `json:"profile,omitempty"`
-	WebIdentityTokenFile string            `json:"web_identity_token_file,omitempty"`
-	WebIdentity          string            `json:"web_identity,omitempty"`
-	Audience             string            `json:"audience,omitempty"`
+	Kind                 string `json:"kind"` // "role", "web-identity", "profile" or "default-chain"
+	Partition            string `json:"partition"`
+	RoleARN              string `json:"role_arn,omitempty"`
+	ExternalID           string `json:"external_id,omitempty"`
+	SessionName          string `json:"session_name,omitempty"`
+	Profile              string `json:"profile,omitempty"`
+	WebIdentityTokenFile string `json:"web_identity_token_file,omitempty"`
+	WebIdentity          string `json:"web_identity,omitempty"`
+	Audience             string `json:"audience,omitempty"`
 	// ServiceAccount is the Kubernetes service account whose token assumes
 	// the role (web_identity: kubernetes): each has its own session.
-	ServiceAccount string `json:"service_account,omitempty"`
-	Env                  map[string]string `json:"env,omitempty"`
+	ServiceAccount string            `json:"service_account,omitempty"`
+	Env            map[string]string `json:"env,omitempty"`
 }
 
 // endpointEnv changes where credentials and tokens come from (tests point them at
