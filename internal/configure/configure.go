@@ -20,6 +20,7 @@ import (
 	"github.com/currentsdev/currents/internal/dockerconfig"
 	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/fix"
+	"github.com/currentsdev/currents/internal/idtoken"
 	"github.com/currentsdev/currents/internal/product"
 )
 
@@ -62,7 +63,12 @@ type runner struct {
 	yamlPath, dockerPath string
 	lookPath             func(string) (string, error)
 	now                  func() time.Time
+	getenv               func(string) string
 }
+
+// WithGetenv replaces os.Getenv, which says whether this CI job can get the
+// OIDC token a web_identity entry needs.
+func WithGetenv(f func(string) string) Option { return func(r *runner) { r.getenv = f } }
 
 // WithPaths edits these files instead of the ones dirs locates.
 func WithPaths(currentsYAML, configJSON string) Option {
@@ -83,7 +89,7 @@ type plan struct {
 
 // Run makes the host's entries exactly what req says.
 func Run(req Request, opts ...Option) (*Result, error) {
-	r := &runner{lookPath: exec.LookPath, now: time.Now}
+	r := &runner{lookPath: exec.LookPath, now: time.Now, getenv: os.Getenv}
 	for _, o := range opts {
 		o(r)
 	}
@@ -107,6 +113,7 @@ func Run(req Request, opts ...Option) (*Result, error) {
 	if _, err := r.lookPath(product.HelperCommand); err != nil {
 		p.res.Warnings = append(p.res.Warnings, product.HelperCommand+" is not on PATH, so docker cannot run it; run `make install` or add its directory to PATH")
 	}
+	p.res.Warnings = append(p.res.Warnings, r.ciWarnings(req.Spec)...)
 	return p.res, nil
 }
 
@@ -212,4 +219,18 @@ func (r *runner) staleWarnings(res *Result, removed bool) []string {
 			"so the entry is a leftover that builds may still send; remove it with --remove-stale-auth", res.Docker.Path, s.Key, res.Host, what, product.HelperName, res.Host))
 	}
 	return out
+}
+
+// ciWarnings: configured inside the CI job it is for, say at once when the
+// job cannot get its OIDC token (no id-token: write, no context), rather than
+// at the first push.
+func (r *runner) ciWarnings(spec config.EntrySpec) []string {
+	kind := spec.WebIdentity
+	if kind == "" || idtoken.Detect(r.getenv) != kind {
+		return nil
+	}
+	if err := idtoken.Available(kind, r.getenv); err != nil {
+		return []string{err.Error()}
+	}
+	return nil
 }

@@ -31,6 +31,9 @@ command again changes nothing. --print shows what would change and writes nothin
     --registry 513558712013.dkr.ecr.us-east-1.amazonaws.com \
     --role-arn arn:aws:iam::513558712013:role/customer-pull --external-id-file ~/vendor-external-id
 
+  # in a GitHub Actions job with permissions: id-token: write (no keys, no docker login):
+  docker-credential-currents configure --registry HOST --role-arn ARN --web-identity github-actions
+
   # the external ID from stdin, so it never shows in ps:
   printf '%s' "$EXTERNAL_ID" | docker-credential-currents configure --registry HOST --role-arn ARN --external-id-file -`,
 		Args: cobra.NoArgs,
@@ -61,7 +64,9 @@ command again changes nothing. --print shows what would change and writes nothin
 	f.StringVar(&o.req.Spec.Profile, "profile", "", "AWS profile holding the source credentials (default: the AWS SDK default chain)")
 	f.StringVar(&o.req.Spec.Region, "region", "", "ECR region (only for an alias host; derived from ECR hostnames)")
 	f.StringVar(&o.req.Spec.Account, "account", "", "ECR account ID (only for an alias host; derived from ECR hostnames)")
-	f.StringVar(&o.req.Spec.WebIdentityTokenFile, "web-identity-token-file", "", "OIDC token file: assume the role with web identity (CI)")
+	f.StringVar(&o.req.Spec.WebIdentityTokenFile, "web-identity-token-file", "", "OIDC token file: assume the role with web identity")
+	f.StringVar(&o.req.Spec.WebIdentity, "web-identity", "", "assume the role with the CI job's own OIDC token: github-actions or circleci (kubernetes: the kubelet's service-account token)")
+	f.StringVar(&o.req.Spec.WebIdentityAudience, "web-identity-audience", "", "audience to ask GitHub for (default sts.amazonaws.com; github-actions only)")
 	f.StringVar(&o.req.Spec.SessionName, "session-name", "", "role session name shown in CloudTrail (default: currents-<hostname>)")
 	f.StringVar(&o.req.Spec.Duration, "duration", "", "role session duration, 15m to 12h (default: 1h)")
 	f.BoolVar(&o.req.DryRun, "print", false, "show what would change, write nothing")

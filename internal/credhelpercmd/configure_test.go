@@ -329,3 +329,35 @@ func TestRemovingAStaleLoginKeptInCredsStoreSaysWhereItsSecretIs(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestConfigureWebIdentityIsTheWholeCISetUp: one command in a GitHub job
+// writes the entry; run in a job without id-token: write, it says so at once.
+func TestConfigureWebIdentityIsTheWholeCISetUp(t *testing.T) {
+	dir := setupHome(t)
+	for _, k := range []string{"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "CIRCLECI"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("GITHUB_ACTIONS", "true")
+	host := "513558712013.dkr.ecr.us-east-1.amazonaws.com"
+	out, errOut, code := runCmd(t, "configure", "--registry", host, "--role-arn", "arn:aws:iam::513558712013:role/ci", "--web-identity", "github-actions")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "permissions: id-token: write") {
+		t.Errorf("no warning about the missing permission:\n%s", errOut)
+	}
+	cfg, err := config.Load(filepath.Join(dir, "currents.yaml"))
+	if err != nil || cfg.Registries[0].WebIdentity != config.WebIdentityGitHub {
+		t.Fatalf("%v %+v", err, cfg)
+	}
+	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "https://x/y?a=1")
+	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "tok")
+	_, errOut, code = runCmd(t, "configure", "--registry", host, "--role-arn", "arn:aws:iam::513558712013:role/ci", "--web-identity", "github-actions")
+	if code != 0 || strings.Contains(errOut, "id-token") {
+		t.Errorf("with the permission: exit %d %s", code, errOut)
+	}
+	_, errOut, code = runCmd(t, "configure", "--registry", host, "--role-arn", "arn:aws:iam::513558712013:role/ci", "--web-identity", "gitlab")
+	if code == 0 || !strings.Contains(errOut, "web_identity") || !strings.Contains(errOut, "github-actions, circleci, kubernetes") {
+		t.Errorf("unknown kind: exit %d %s", code, errOut)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"github.com/currentsdev/currents/internal/awsapi"
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/fix"
+	"github.com/currentsdev/currents/internal/idtoken"
+	"github.com/currentsdev/currents/internal/secret"
 )
 
 func (r *run) timeout() (context.Context, context.CancelFunc) {
@@ -37,9 +39,8 @@ func (r *run) awsFail(name string, err error, prefix string) {
 }
 
 func (r *run) checkSource() bool {
-	if r.target.Entry != nil && r.target.Entry.WebIdentityTokenFile != "" {
-		r.add(CheckSource, Skip, "web identity needs no source credentials: the token file "+r.target.Entry.WebIdentityTokenFile+" is the credential", "")
-		return true
+	if e := r.target.Entry; e != nil && (e.WebIdentityTokenFile != "" || e.WebIdentity != "") {
+		return r.checkIDToken()
 	}
 	ctx, cancel := r.timeout()
 	defer cancel()
@@ -156,4 +157,48 @@ func maskKey(id string) string {
 		return "****"
 	}
 	return strings.Repeat("*", len(id)-4) + id[len(id)-4:]
+}
+
+// checkIDToken is the source step of a web identity entry: the CI detected,
+// and the OIDC token it gives, shown by its claims (never itself), so they
+// can be compared with the trust policy before AWS is asked.
+func (r *run) checkIDToken() bool {
+	e := r.target.Entry
+	if e.WebIdentity == config.WebIdentityKubernetes {
+		r.add(CheckSource, Skip, "web_identity: kubernetes: the kubelet sends the pod's service-account token with each request; doctor has none to check", "")
+		return false
+	}
+	ci := "detected CI: none"
+	if k := idtoken.Detect(r.d.getenv); k != "" {
+		ci = "detected CI: " + idtoken.Name(k)
+	}
+	src, err := r.d.aws.TokenSource(r.target)
+	var tok secret.Value
+	if err == nil {
+		ctx, cancel := r.timeout()
+		tok, err = src.Token(ctx)
+		cancel()
+	}
+	if err != nil {
+		detail, hint := fix.Split(err)
+		r.add(CheckSource, Fail, ci+"; "+detail, hint)
+		return false
+	}
+	from := "the " + idtoken.Name(src.Kind()) + " job"
+	if e.WebIdentityTokenFile != "" {
+		from = e.WebIdentityTokenFile
+	}
+	claims, err := idtoken.Parse(tok)
+	if err != nil {
+		r.add(CheckSource, Fail, fmt.Sprintf("%s; the OIDC token from %s is not a JWT", ci, from), "make sure the source holds the OIDC token itself (three base64url parts separated by dots)")
+		return false
+	}
+	if claims.Expired(r.d.now()) {
+		r.add(CheckSource, Fail, fmt.Sprintf("%s; the OIDC token from %s expired at %s (%s)", ci, from, stamp(claims.Expires, r.d.now()), claims),
+			"get a fresh token: re-run the job (CircleCI's live an hour), or renew the file")
+		return false
+	}
+	r.add(CheckSource, Pass, fmt.Sprintf("%s; OIDC token from %s: %s; the role's trust policy compares %s and %s with these",
+		ci, from, claims, claims.ConditionKey("sub"), claims.ConditionKey("aud")), "")
+	return true
 }

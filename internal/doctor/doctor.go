@@ -14,6 +14,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/awsapi"
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/idtoken"
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/dockerconfig"
@@ -89,6 +90,8 @@ type AWS interface {
 	Skew() time.Duration
 	// SessionName is the role session name the helper would use for t.
 	SessionName(t config.Target) string
+	// TokenSource is where a web identity entry gets its OIDC token.
+	TokenSource(t config.Target) (idtoken.Source, error)
 }
 
 // Doctor runs the checks. Build it with New.

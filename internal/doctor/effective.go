@@ -10,6 +10,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/awsapi"
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/idtoken"
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/logging"
@@ -131,9 +132,12 @@ func credentialsOf(t config.Target, aws AWS) string {
 		b.WriteString(" with the external ID")
 	}
 	fmt.Fprintf(&b, ", session %q%s for %s%s, ", name, nFrom, config.FormatDuration(d), dFrom)
-	if e.WebIdentityTokenFile != "" {
+	switch {
+	case e.WebIdentityTokenFile != "":
 		fmt.Fprintf(&b, "with the web identity token in %s", e.WebIdentityTokenFile)
-	} else {
+	case e.WebIdentity != "":
+		fmt.Fprintf(&b, "with the %s OIDC token", idtoken.Name(e.WebIdentity))
+	default:
 		b.WriteString("from " + source)
 	}
 	return b.String()
