@@ -42,7 +42,8 @@
 //	check         the check of a stack and its report (table, JSON, quiet)
 //	mirror        copying images registry to registry, keeping digests; a stack's plan and env edits
 //	iampolicy     the IAM documents a stack's repositories need, and those repositories
-//	shim          the opt-in compose shim: install, uninstall, run
+//	compose       docker compose as docker runs it: its plugin found, its command line split, up handed over
+//	shim          the opt-in compose shim: install, uninstall, status, and its main
 //	plugincmd     the plugin's command line: flags in, one domain call, output and exit code
 //
 // Test infrastructure:

@@ -7,11 +7,12 @@ import (
 	"os"
 
 	"github.com/currentsdev/currents/internal/plugincmd"
+	"github.com/currentsdev/currents/internal/shim"
 )
 
 func main() {
-	if plugincmd.RunsAsComposeShim() {
-		os.Exit(plugincmd.ShimMain())
+	if shim.Runs() {
+		os.Exit(shim.Main(plugincmd.Main))
 	}
 	os.Exit(plugincmd.Main())
 }

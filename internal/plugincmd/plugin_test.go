@@ -27,6 +27,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/currentsdev/currents/internal/check"
+	"github.com/currentsdev/currents/internal/compose"
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
 	"github.com/currentsdev/currents/internal/standin/standintest"
@@ -529,6 +530,35 @@ exit 7
 		if _, err := os.Stat(record); (err == nil) != (c.code == 7) {
 			t.Errorf("up %q: compose ran = %v", c.args, err == nil)
 		}
+	}
+}
+
+// TestUpWithoutComposeSaysHowToInstallIt: with no compose plugin where
+// docker looks, up says so and how to install it, instead of passing the
+// check and leaving docker to fail on "-d" (unknown shorthand flag, 125).
+func TestUpWithoutComposeSaysHowToInstallIt(t *testing.T) {
+	w := newWorld(t)
+	w.registerHelper()
+	r := w.docker("currents", "up", "-d")
+	if strings.Contains(r.stderr, "unknown shorthand flag") {
+		t.Fatalf("docker was handed up's flags without a compose plugin (exit %d):\n%s", r.code, r.stderr)
+	}
+	if system := compose.Candidates(w.config, nil); len(system) > 0 {
+		// This machine has a system-wide compose, which docker finds, so
+		// up must find it too (compose itself then fails on the missing
+		// engine); the missing case is covered by compose's own test.
+		if strings.Contains(r.stderr, "not installed") {
+			t.Errorf("up missed the system compose %s:\n%s", system[0], r.stderr)
+		}
+		return
+	}
+	for _, want := range []string{"docker compose is not installed", filepath.Join(w.config, "cli-plugins"), "docker-compose-plugin"} {
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d, want 1 and %q in:\n%s", r.code, want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr, "every image is pullable") {
+		t.Error("up checked the stack before finding out compose is missing")
 	}
 }
 

@@ -23,7 +23,7 @@ type policyFlags struct {
 
 func (p *policyFlags) add(cmd *cobra.Command) {
 	p.project.AddFlags(cmd.Flags())
-	cmd.Flags().StringVar(&p.to, "to", "", "Use the repositories of a mirror at REGISTRY/PREFIX/ (as `mirror --to` names them) instead of where the stack resolves now")
+	cmd.Flags().StringVar(&p.to, "to", "", "Use the repositories of a mirror at REGISTRY/PREFIX/ (as mirror --to names them) instead of where the stack resolves now")
 }
 
 func newPolicyCommand(dockerCli command.Cli) *cobra.Command {
@@ -92,7 +92,7 @@ yet. For a CI role with an OIDC trust policy, see ci-trust.`,
 		},
 	}
 	p.add(cmd)
-	cmd.Flags().BoolVar(&create, "create-repositories", false, "Also allow creating the repositories (what `mirror` does on first use)")
+	cmd.Flags().BoolVar(&create, "create-repositories", false, "Also allow creating the repositories (what mirror does on first use)")
 	return cmd
 }
 
@@ -244,7 +244,7 @@ narrows it. CircleCI: every job of the organization, unless
 	f.StringVar(&circleOrg, "circleci-org", "", "CircleCI organization ID (a UUID) whose jobs may assume the role")
 	f.StringVar(&circleProj, "circleci-project", "", "Only jobs of this CircleCI project ID (a UUID; with --circleci-org)")
 	f.StringVar(&only, "only", "", "Print only the trust or the push document")
-	f.BoolVar(&create, "create-repositories", false, "Also allow creating the repositories (what `mirror` does on first use)")
+	f.BoolVar(&create, "create-repositories", false, "Also allow creating the repositories (what mirror does on first use)")
 	return cmd
 }
 

@@ -22,12 +22,10 @@ import (
 	"path/filepath"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
+	"github.com/currentsdev/currents/internal/compose"
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/dockerconfig"
 )
-
-// PluginName is the file name docker looks for to run `docker compose`.
-const PluginName = "docker-compose"
 
 // settingsFile holds the shim's settings and what install changed, inside
 // the shim directory. It holds no secrets.
@@ -88,7 +86,7 @@ func Locate(configFlag string) (Paths, error) {
 }
 
 // Binary is the shim plugin's path.
-func (p Paths) Binary() string { return filepath.Join(p.Dir, PluginName) }
+func (p Paths) Binary() string { return filepath.Join(p.Dir, compose.PluginName) }
 
 // LoadSettings reads the settings next to the running shim; a missing file
 // means defaults.
@@ -121,7 +119,7 @@ func Install(p Paths, exe string, o InstallOptions) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	real, err := FindRealCompose(p.ConfigDir, cfg.PluginsExtraDirs(), p.Dir)
+	real, err := compose.FindReal(p.ConfigDir, cfg.PluginsExtraDirs(), p.Dir)
 	if err != nil {
 		return Status{}, err
 	}
@@ -299,7 +297,7 @@ func Uninstall(p Paths) (UninstallResult, error) {
 		}
 		res.Backup = ""
 	}
-	for _, f := range []string{PluginName, PluginName + ".tmp", settingsFile, savedBackup} {
+	for _, f := range []string{compose.PluginName, compose.PluginName + ".tmp", settingsFile, savedBackup} {
 		if err := os.Remove(filepath.Join(p.Dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return res, err
 		}
@@ -358,11 +356,11 @@ func Inspect(p Paths) Status {
 			st.Listed = true
 		}
 	}
-	if cands := Candidates(p.ConfigDir, extras); len(cands) > 0 {
+	if cands := compose.Candidates(p.ConfigDir, extras); len(cands) > 0 {
 		st.Active = cands[0]
 		st.First = filepath.Dir(cands[0]) == p.Dir
 	}
-	if real, err := FindRealCompose(p.ConfigDir, extras, p.Dir); err == nil {
+	if real, err := compose.FindReal(p.ConfigDir, extras, p.Dir); err == nil {
 		st.RealCompose = real
 	} else {
 		st.Problem = err.Error()

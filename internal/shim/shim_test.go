@@ -4,43 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/currentsdev/currents/internal/compose"
 	"github.com/currentsdev/currents/internal/dockerconfig"
 )
-
-func TestParse(t *testing.T) {
-	cases := []struct {
-		args []string
-		want Invocation
-	}{
-		{[]string{"compose", "up", "-d"}, Invocation{Command: "up", Rest: []string{"-d"}}},
-		{[]string{"--config", "/c", "--context=x", "-D", "compose", "-f", "a.yaml", "--project-name=p", "--dry-run", "currents", "check", "-q"},
-			Invocation{DockerGlobal: []string{"--config", "/c", "--context=x", "-D"}, ConfigFlag: "/c",
-				ComposeFlags: []string{"-f", "a.yaml", "--project-name=p", "--dry-run"}, Command: "currents", Rest: []string{"check", "-q"}}},
-		{[]string{"--config=/c", "compose", "--env-file", "x.env", "version"},
-			Invocation{DockerGlobal: []string{"--config=/c"}, ConfigFlag: "/c", ComposeFlags: []string{"--env-file", "x.env"}, Command: "version", Rest: []string{}}},
-		{[]string{"compose", "--help"}, Invocation{ComposeFlags: []string{"--help"}}},
-		// Value flags are told from commands by docker's and compose's own
-		// flag definitions: "up", "debug" and "plain" here are values.
-		{[]string{"-H", "unix:///x.sock", "-c", "up", "-l", "debug", "--tlsverify", "compose", "-p", "up", "--progress", "plain", "-v", "ps"},
-			Invocation{DockerGlobal: []string{"-H", "unix:///x.sock", "-c", "up", "-l", "debug", "--tlsverify"},
-				ComposeFlags: []string{"-p", "up", "--progress", "plain", "-v"}, Command: "ps", Rest: []string{}}},
-		{[]string{"docker-cli-plugin-metadata"}, Invocation{Metadata: true}},
-	}
-	for _, c := range cases {
-		got := Parse(c.args)
-		c.want.Args = c.args
-		if c.want.Rest == nil && got.Rest != nil && len(got.Rest) == 0 {
-			got.Rest = nil
-		}
-		if !reflect.DeepEqual(got, c.want) {
-			t.Errorf("Parse(%q)\n got %+v\nwant %+v", c.args, got, c.want)
-		}
-	}
-}
 
 // env is a docker config directory with a fake compose plugin in its user
 // plugin directory and a stand-in for our binary.
@@ -52,9 +21,11 @@ type env struct {
 
 func newEnv(t *testing.T) env {
 	t.Helper()
-	if c := Candidates(t.TempDir(), nil); len(c) > 0 {
-		t.Skipf("a system-wide compose (%s) would shadow the test's fake one", c[0])
-	}
+	// A system-wide compose (Docker's docker-compose-plugin package) would
+	// shadow the test's fake one: docker's system directories are the test's.
+	system := compose.SystemPluginDirs
+	compose.SystemPluginDirs = []string{filepath.Join(t.TempDir(), "system-plugins")}
+	t.Cleanup(func() { compose.SystemPluginDirs = system })
 	dir := t.TempDir()
 	p, err := Locate(filepath.Join(dir, "docker"))
 	if err != nil {
@@ -64,15 +35,15 @@ func newEnv(t *testing.T) env {
 	if err := os.MkdirAll(plugins, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	compose := filepath.Join(plugins, PluginName)
-	if err := os.WriteFile(compose, []byte("#!/bin/sh\necho real compose \"$@\"\n"), 0o755); err != nil {
+	real := filepath.Join(plugins, compose.PluginName)
+	if err := os.WriteFile(real, []byte("#!/bin/sh\necho real compose \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	exe := filepath.Join(dir, "docker-currents")
 	if err := os.WriteFile(exe, []byte("#!/bin/sh\necho shim\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return env{p: p, compose: compose, exe: exe}
+	return env{p: p, compose: real, exe: exe}
 }
 
 var configs = map[string]string{
@@ -185,7 +156,10 @@ func TestUninstallKeepsChangesMadeSinceInstall(t *testing.T) {
 	if _, err := Install(e.p, e.exe, InstallOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := dockerconfig.Load(e.p.Config)
+	cfg, err := dockerconfig.Load(e.p.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cfg.SetCredHelper("222222222222.dkr.ecr.eu-west-2.amazonaws.com", "currents"); err != nil {
 		t.Fatal(err)
 	}
@@ -204,12 +178,14 @@ func TestUninstallKeepsChangesMadeSinceInstall(t *testing.T) {
 
 func TestInstallRefusesWithoutARealCompose(t *testing.T) {
 	e := newEnv(t)
-	os.Remove(e.compose)
+	if err := os.Remove(e.compose); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(e.p.Config, []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Install(e.p, e.exe, InstallOptions{})
-	if err == nil || !strings.Contains(err.Error(), "install docker compose first") {
+	if err == nil || !strings.Contains(err.Error(), "docker compose is not installed") || !strings.Contains(err.Error(), "install the Docker Compose plugin") {
 		t.Fatalf("err = %v", err)
 	}
 	if b, _ := os.ReadFile(e.p.Config); string(b) != "{}" {
@@ -226,12 +202,14 @@ func TestFindRealComposeSkipsTheShimEvenUnderAnotherName(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Someone hard-links the shim into another listed directory too.
-	other := filepath.Join(t.TempDir(), "plugins")
-	os.MkdirAll(other, 0o755)
-	if err := os.Link(e.p.Binary(), filepath.Join(other, PluginName)); err != nil {
-		t.Skip(err)
+	other := filepath.Join(e.p.ConfigDir, "plugins")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	real, err := FindRealCompose(e.p.ConfigDir, []string{e.p.Dir, other}, e.p.Dir)
+	if err := os.Link(e.p.Binary(), filepath.Join(other, compose.PluginName)); err != nil {
+		t.Fatal(err)
+	}
+	real, err := compose.FindReal(e.p.ConfigDir, []string{e.p.Dir, other}, e.p.Dir)
 	if err != nil || real != e.compose {
 		t.Errorf("real = %q, %v; want %s", real, err, e.compose)
 	}

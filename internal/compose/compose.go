@@ -1,7 +1,10 @@
-package shim
+// Package compose runs `docker compose` as docker runs it: the
+// docker-compose plugin found where docker looks for it, command lines split
+// as docker and compose read them, and the hand-over to compose (an exec, so
+// that signals, the terminal and the exit status are compose's own).
+package compose
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,12 +15,17 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/currentsdev/currents/internal/cliflags"
+	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/stack"
 )
 
-// systemPluginDirs are the docker CLI's default plugin directories on Unix
-// (docker/cli cli-plugins/manager defaultSystemPluginDirs, unexported there).
-var systemPluginDirs = []string{
+// PluginName is the file name docker looks for to run `docker compose`.
+const PluginName = "docker-compose"
+
+// SystemPluginDirs are the docker CLI's default plugin directories on Unix
+// (docker/cli cli-plugins/manager defaultSystemPluginDirs, unexported
+// there). Tests point it at directories of their own.
+var SystemPluginDirs = []string{
 	"/usr/local/lib/docker/cli-plugins",
 	"/usr/local/libexec/docker/cli-plugins",
 	"/usr/lib/docker/cli-plugins",
@@ -30,7 +38,7 @@ var systemPluginDirs = []string{
 func PluginDirs(configDir string, extras []string) []string {
 	dirs := append([]string(nil), extras...)
 	dirs = append(dirs, filepath.Join(configDir, "cli-plugins"))
-	return append(dirs, systemPluginDirs...)
+	return append(dirs, SystemPluginDirs...)
 }
 
 // Candidates lists every docker-compose plugin in search order, as docker
@@ -46,9 +54,26 @@ func Candidates(configDir string, extras []string) []string {
 	return out
 }
 
-// FindRealCompose is the first docker-compose in docker's search order that
-// is not in the shim directory and not the shim itself under another path.
-func FindRealCompose(configDir string, extras []string, shimDir string) (string, error) {
+// Installed says, with how to install it, when docker would find no compose
+// plugin: `docker compose up -d` would then fail on "-d" as an unknown flag
+// of docker itself.
+func Installed(configDir string, extras []string) error {
+	if len(Candidates(configDir, extras)) > 0 {
+		return nil
+	}
+	return missing(configDir, extras)
+}
+
+func missing(configDir string, extras []string) error {
+	return fix.Errorf("install the Docker Compose plugin: apt-get install docker-compose-plugin (or docker-compose-v2), dnf install docker-compose-plugin, "+
+		"or put the docker-compose binary from https://github.com/docker/compose/releases in "+filepath.Join(configDir, "cli-plugins"),
+		"docker compose is not installed: no %s plugin in %s", PluginName, strings.Join(PluginDirs(configDir, extras), ", "))
+}
+
+// FindReal is the first docker-compose in docker's search order that is
+// not in shimDir and not the shim itself under another path: the compose a
+// shim hands over to.
+func FindReal(configDir string, extras []string, shimDir string) (string, error) {
 	self, _ := os.Stat(filepath.Join(shimDir, PluginName))
 	for _, c := range Candidates(configDir, extras) {
 		if filepath.Dir(c) == filepath.Clean(shimDir) {
@@ -59,7 +84,7 @@ func FindRealCompose(configDir string, extras []string, shimDir string) (string,
 		}
 		return c, nil
 	}
-	return "", fmt.Errorf("no docker compose plugin found in %s; install docker compose first", strings.Join(PluginDirs(configDir, extras), ", "))
+	return "", missing(configDir, extras)
 }
 
 // Invocation is a command line docker hands the docker-compose plugin:
@@ -107,30 +132,9 @@ func Parse(args []string) Invocation {
 	return inv
 }
 
-// Exec replaces this process with the real compose, argv exactly as docker
-// gave it to us, so signals, the terminal and the exit status are compose's
-// own. It returns only on failure.
-func Exec(real string, args []string) error {
-	err := syscall.Exec(real, append([]string{real}, args...), os.Environ())
-	return fmt.Errorf("exec %s: %w", real, err)
-}
-
-// ErrNotShim is returned by Self when the binary does not run from a shim
-// directory.
-var ErrNotShim = errors.New("not running as the compose shim")
-
-// Self is the directory the running shim was started from.
-func Self(argv0 string) (string, error) {
-	if filepath.Base(argv0) != PluginName {
-		return "", ErrNotShim
-	}
-	p := argv0
-	if !filepath.IsAbs(p) {
-		exe, err := os.Executable()
-		if err != nil {
-			return "", err
-		}
-		p = exe
-	}
-	return filepath.Dir(p), nil
+// Exec replaces this process with the compose plugin at path, argv exactly
+// as docker gave it to us. It returns only on failure.
+func Exec(path string, args []string) error {
+	err := syscall.Exec(path, append([]string{path}, args...), os.Environ())
+	return fmt.Errorf("exec %s: %w", path, err)
 }
