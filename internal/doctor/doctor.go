@@ -14,11 +14,11 @@ import (
 
 	"github.com/currentsdev/currents/internal/awsapi"
 	"github.com/currentsdev/currents/internal/config"
-	"github.com/currentsdev/currents/internal/idtoken"
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/dockerconfig"
 	"github.com/currentsdev/currents/internal/ecrhost"
+	"github.com/currentsdev/currents/internal/idtoken"
 	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/tokencache"
 )

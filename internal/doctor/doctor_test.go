@@ -315,7 +315,7 @@ func TestWebIdentity(t *testing.T) {
 	}
 	must(t, os.WriteFile(p, data, 0o600))
 	rep := w.doctor(t)
-	expect(t, rep, doctor.CheckSource, doctor.Skip, tokenFile)
+	expect(t, rep, doctor.CheckSource, doctor.Pass, tokenFile)
 	expect(t, rep, doctor.CheckAssume, doctor.Pass, "assumed-role/ci-pull/")
 	expect(t, rep, doctor.CheckRegistry, doctor.Pass)
 

@@ -10,9 +10,9 @@ import (
 
 	"github.com/currentsdev/currents/internal/awsapi"
 	"github.com/currentsdev/currents/internal/config"
-	"github.com/currentsdev/currents/internal/idtoken"
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/dirs"
+	"github.com/currentsdev/currents/internal/idtoken"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/tokencache"
