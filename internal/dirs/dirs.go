@@ -1,6 +1,6 @@
 // Package dirs decides where every file of this project and of docker's
 // lives: the home directory, docker's config directory and config.json,
-// currents.yaml. One rule serves the lean helper, its AWS half and the
+// currents.yaml, the state directory (watch's journals). One rule serves the lean helper, its AWS half and the
 // plugin, so a file is never written under one path and read under another.
 //
 // It links only the standard library: the lean helper resolves currents.yaml
@@ -16,8 +16,9 @@ import (
 
 // Environment variables and file names the paths derive from.
 const (
-	EnvDockerConfig = "DOCKER_CONFIG"   // docker's config directory
-	EnvConfig       = "CURRENTS_CONFIG" // path of currents.yaml, overriding the docker config directory
+	EnvDockerConfig = "DOCKER_CONFIG"      // docker's config directory
+	EnvConfig       = "CURRENTS_CONFIG"    // path of currents.yaml, overriding the docker config directory
+	EnvState        = "CURRENTS_STATE_DIR" // the state directory, overriding the XDG rule
 
 	DockerConfigName = "config.json"   // docker's own settings, in its config directory
 	ConfigName       = "currents.yaml" // this project's settings, beside config.json
@@ -25,6 +26,10 @@ const (
 
 // currentUser is user.Current, replaceable in tests (SetCurrentUser).
 var currentUser = user.Current
+
+// geteuid decides whether State is root's (a variable: the tests run as
+// root in CI and as users elsewhere, and must try both).
+var geteuid = os.Geteuid
 
 // Home is $HOME, else this user's home directory from the user database.
 // The docker CLI falls back the same way (user.Current), so a service or cron
@@ -84,6 +89,34 @@ func Config() (string, error) {
 		return "", fmt.Errorf("cannot locate %s: set %s or %s (%v)", ConfigName, EnvConfig, EnvDockerConfig, err)
 	}
 	return filepath.Join(d, ConfigName), nil
+}
+
+// RootState is root's state directory, as /var/lib holds system services'
+// state (systemd's StateDirectory=currents is this directory).
+const RootState = "/var/lib/currents"
+
+// stateName is this project's directory under XDG_STATE_HOME.
+const stateName = "currents"
+
+// State returns the directory for state that must survive reboots (watch's
+// journals): CURRENTS_STATE_DIR, else $XDG_STATE_HOME/currents, else
+// /var/lib/currents for root, else ~/.local/state/currents (the XDG
+// default). It does not create the directory.
+func State() (string, error) {
+	if d := os.Getenv(EnvState); d != "" {
+		return d, nil
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, stateName), nil
+	}
+	if geteuid() == 0 {
+		return RootState, nil
+	}
+	home, err := Home()
+	if err != nil {
+		return "", fmt.Errorf("cannot find the state directory: %v; set %s or XDG_STATE_HOME", err, EnvState)
+	}
+	return filepath.Join(home, ".local", "state", stateName), nil
 }
 
 // SetCurrentUser makes Home ask lookup instead of user.Current, for tests in

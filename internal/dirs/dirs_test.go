@@ -70,3 +70,38 @@ func TestDockerConfigFollowsDockerPrecedence(t *testing.T) {
 		t.Errorf("without HOME: %q, %v; want %s/.docker", d, err, want)
 	}
 }
+
+func TestStateDirectory(t *testing.T) {
+	defer func(old func() int) { geteuid = old }(geteuid)
+	t.Setenv(EnvState, "")
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("HOME", "/home/someone")
+	for _, c := range []struct {
+		euid      int
+		env, xdg  string
+		want      string
+		wantError bool
+	}{
+		{euid: 1000, want: "/home/someone/.local/state/currents"},
+		{euid: 0, want: RootState},
+		{euid: 1000, xdg: "/xdg/state", want: "/xdg/state/currents"},
+		{euid: 0, xdg: "/xdg/state", want: "/xdg/state/currents"},
+		{euid: 1000, xdg: "relative/ignored", want: "/home/someone/.local/state/currents"},
+		{euid: 0, env: "/srv/watch", xdg: "/xdg/state", want: "/srv/watch"},
+	} {
+		geteuid = func() int { return c.euid }
+		t.Setenv(EnvState, c.env)
+		t.Setenv("XDG_STATE_HOME", c.xdg)
+		if got, err := State(); got != c.want || err != nil {
+			t.Errorf("euid %d, %s=%q, XDG_STATE_HOME=%q: %q, %v; want %q", c.euid, EnvState, c.env, c.xdg, got, err, c.want)
+		}
+	}
+	geteuid = func() int { return 1000 }
+	t.Setenv(EnvState, "")
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("HOME", "")
+	defer SetCurrentUser(func() (*user.User, error) { return nil, errors.New("user: unknown userid 1000") })()
+	if got, err := State(); err == nil {
+		t.Errorf("no HOME, no user: %q; want an error naming %s", got, EnvState)
+	}
+}
