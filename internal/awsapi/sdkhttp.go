@@ -38,12 +38,7 @@ type doer interface {
 // defaults mode, read timeouts), which it only does to the client type it
 // built; wrapping aws.Config.HTTPClient would skip that tuning.
 func keepAnswers(_ string, options any) {
-	wrap := func(d doer) doer {
-		if d == nil {
-			return nil
-		}
-		return readOnlyBodies{d}
-	}
+	wrap := func(d doer) doer { return KeepAnswers(d) }
 	switch o := options.(type) {
 	case *sts.Options:
 		o.HTTPClient = wrap(o.HTTPClient)

@@ -16,8 +16,10 @@ const controlPrefix = "/_standin/"
 type Control struct {
 	Reset         bool   `json:"reset,omitempty"`
 	TokenLifetime string `json:"token_lifetime,omitempty"`
-	Skew          string `json:"skew,omitempty"`
-	Latency       string `json:"latency,omitempty"`
+	// SessionLifetime caps role sessions minted from now on ("0s": no cap).
+	SessionLifetime string `json:"session_lifetime,omitempty"`
+	Skew            string `json:"skew,omitempty"`
+	Latency         string `json:"latency,omitempty"`
 	// RegistryLatency applies to every registry front of this server.
 	RegistryLatency string `json:"registry_latency,omitempty"`
 	RefuseRole      string `json:"refuse_role,omitempty"`
@@ -38,6 +40,7 @@ func (s *Server) Apply(c Control) error {
 		set       func(time.Duration)
 	}{
 		{"token_lifetime", c.TokenLifetime, s.SetTokenLifetime},
+		{"session_lifetime", c.SessionLifetime, s.SetSessionLifetime},
 		{"skew", c.Skew, s.SetSkew},
 		{"latency", c.Latency, s.SetLatency},
 		{"registry_latency", c.RegistryLatency, func(v time.Duration) {

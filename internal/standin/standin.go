@@ -38,22 +38,24 @@ type Server struct {
 	set    settings
 	secret []byte // HMAC key binding the ECR tokens this server mints
 
-	mu         sync.Mutex
-	users      map[string]*User      // by access key ID
-	usersByID  map[string]*User      // by ARN
-	roles      map[string]*roleState // by role ARN
-	sessions   map[string]*session   // by access key ID
-	denials    map[string]map[string]bool
-	repos      map[string]*repository // by account/region/name
-	throttle   map[string]int
-	lifetime   time.Duration
-	skew       time.Duration
-	latency    time.Duration
-	registries []*Registry
-	issued     []string // every secret handed out, for leak tests
-	counts     map[string]int64
-	attempts   map[string]int64
-	oidc       oidcState
+	mu        sync.Mutex
+	users     map[string]*User      // by access key ID
+	usersByID map[string]*User      // by ARN
+	roles     map[string]*roleState // by role ARN
+	sessions  map[string]*session   // by access key ID
+	denials   map[string]map[string]bool
+	repos     map[string]*repository // by account/region/name
+	throttle  map[string]int
+	lifetime  time.Duration
+	// sessionLifetime caps role sessions (SetSessionLifetime); 0: as asked.
+	sessionLifetime time.Duration
+	skew            time.Duration
+	latency         time.Duration
+	registries      []*Registry
+	issued          []string // every secret handed out, for leak tests
+	counts          map[string]int64
+	attempts        map[string]int64
+	oidc            oidcState
 
 	queues            map[string]*queue // by ACCOUNT/NAME
 	rules             map[string]*rule  // by ARN

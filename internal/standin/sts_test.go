@@ -225,3 +225,32 @@ func TestRoleChainingAndDeny(t *testing.T) {
 		t.Fatalf("denied GetAuthorizationToken: %v", err)
 	}
 }
+
+// TestShortSessions: SetSessionLifetime (and the control API's
+// session_lifetime) makes sessions expire in seconds, for long-run tests;
+// the session then fails as an expired one does.
+func TestShortSessions(t *testing.T) {
+	s, u := newAWS(t)
+	if err := s.Apply(standin.Control{SessionLifetime: "2s"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := assume(t, s, u, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("currents"), ExternalId: aws.String(extID),
+		DurationSeconds: aws.Int32(3600)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := time.Until(*out.Credentials.Expiration); left > 2*time.Second || left < 0 {
+		t.Fatalf("session expires in %s, want at most 2s", left)
+	}
+	c := out.Credentials
+	time.Sleep(time.Until(*c.Expiration) + 100*time.Millisecond)
+	_, err = stsClient(s, creds(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken)).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if apiCode(err) != "ExpiredToken" {
+		t.Fatalf("expired session: %v", err)
+	}
+	s.SetSessionLifetime(0)
+	out, err = assume(t, s, u, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("currents"), ExternalId: aws.String(extID)})
+	if err != nil || time.Until(*out.Credentials.Expiration) < 59*time.Minute {
+		t.Fatalf("without the cap: %v %v", out, err)
+	}
+}
