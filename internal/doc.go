@@ -9,7 +9,7 @@
 // Shared by everything:
 //
 //	product       the names: commands, binaries, credHelpers name, module, version
-//	dirs          where files live: home, docker's config dir, config.json, currents.yaml
+//	dirs          where files live: home, docker's config dir, config.json, currents.yaml, state dir
 //	fix           errors that carry their fix, and the one way to split them for rendering
 //	secret        a token or key that never prints
 //	logging       the helpers' slog logger from CURRENTS_LOG
@@ -44,9 +44,11 @@
 //	iampolicy     the IAM documents a stack's repositories need, and those repositories
 //	compose       docker compose as docker runs it: its plugin found, its command line split, up handed over
 //	shim          the opt-in compose shim: install, uninstall, status, and its main
+//	queue         the SQS queue of ECR push events watch reads: receive, delete, the events inside
+//	journal       watch's per-project record: digests per service, failed digests, history of actions
 //	plugincmd     the plugin's command line: flags in, one domain call, output and exit code
 //
 // Test infrastructure:
 //
-//	standin       a wire-accurate AWS stand-in (STS, ECR) and an ECR-style registry front
+//	standin       a wire-accurate AWS stand-in (STS, ECR, SQS, EventBridge) and an ECR-style registry front
 package internal
