@@ -87,6 +87,27 @@ func TestUnknownHostIsNotFound(t *testing.T) {
 	}
 }
 
+// Issue 10, defect 12: a host config.json sends to the helper with no entry in
+// currents.yaml gets exactly the protocol's not-found answer, and one line on
+// stderr saying why and what to run (docker shows it above "no basic auth
+// credentials").
+func TestUnconfiguredHostIsExplained(t *testing.T) {
+	w := newWorld(t)
+	out, code := w.run(bin.lean, "https://registry.example.com/v2/\n", nil, "get")
+	if out != "credentials not found in native keychain\n" || code != 1 {
+		t.Errorf("exit %d, stdout %q; want the protocol's not-found answer", code, out)
+	}
+	line := w.logs()
+	for _, want := range []string{"docker-credential-currents: registry.example.com ", w.config, "docker-credential-currents configure --registry registry.example.com"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("stderr lacks %q: %q", want, line)
+		}
+	}
+	if strings.Count(line, "\n") != 1 {
+		t.Errorf("stderr is not one line: %q", line)
+	}
+}
+
 func TestRefusedRoleNamesRegistryRoleAndAWSWords(t *testing.T) {
 	w := newWorld(t)
 	w.aws.RefuseRole(w.role, true)

@@ -14,10 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -152,6 +154,22 @@ func (c *Client) local(t time.Time, what string) time.Time {
 	return t.Add(-skew)
 }
 
+// noRetryUnreachable stops the retryer on a refused connection or a failed
+// name lookup: within one pull neither comes right on the fifth try, and
+// the retries' backoff cost 10-27 s before the error (throttling and
+// timeouts are still retried).
+func noRetryUnreachable(err error) aws.Ternary {
+	if unreachable(err) {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
+}
+
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns)
+}
+
 // New returns a Client.
 func New(opts ...Option) *Client {
 	c := &Client{timeout: config.DefaultTimeout, clock: clock.System{}, log: logging.Discard(), hostname: os.Hostname, getenv: os.Getenv}
@@ -168,7 +186,10 @@ func (c *Client) load(ctx context.Context, region, profile string, extra ...func
 		awsconfig.WithRegion(region),
 		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(c.timeout)),
 		awsconfig.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = maxAttempts })
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = maxAttempts
+				o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(noRetryUnreachable)}, o.Retryables...)
+			})
 		}),
 	}
 	opts = append(opts, awsconfig.WithAPIOptions([]func(*middleware.Stack) error{c.clockSkew}), awsconfig.WithLogger(sdkLogger(c.log)))

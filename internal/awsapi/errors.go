@@ -120,7 +120,6 @@ func principalName(t config.Target) string {
 
 func (c *Client) fail(t config.Target, s step, err error) error {
 	e := &Error{Host: t.Registry.Host, RoleARN: t.RoleARN(), Step: string(s), Err: err}
-	where := t.Where()
 	var api smithy.APIError
 	switch {
 	case errors.As(err, &api):
@@ -134,40 +133,52 @@ func (c *Client) fail(t config.Target, s step, err error) error {
 		// The chain reports only its last provider's failure (often IMDS),
 		// which reads as a non sequitur without this framing.
 		e.Message = "found no usable AWS credentials (the last source tried said: " + rootCause(err) + ")"
+	case unreachable(err):
+		e.Message = rootCause(err)
+		e.Hint = "nothing answers at AWS's address (connection refused, or the name does not resolve), and waiting will not change that: " +
+			"check this machine's network, DNS and proxy settings (HTTPS_PROXY, NO_PROXY), and any AWS_ENDPOINT_URL variable"
+		return e
 	default:
 		e.Message = rootCause(err)
 	}
+	e.Hint = hint(t, s, e, err)
+	return e
+}
+
+// hint is the fix for a failed step that reached AWS (or the credential chain).
+func hint(t config.Target, s step, e *Error, err error) string {
+	where := t.Where()
 	var maxAttempts *retry.MaxAttemptsError
 	switch {
 	case throttleCodes[e.Code]:
-		e.Hint = "AWS kept throttling the request"
+		h := "AWS kept throttling the request"
 		if errors.As(err, &maxAttempts) {
-			e.Hint += fmt.Sprintf(" after %d attempts with backoff", maxAttempts.Attempt)
+			h += fmt.Sprintf(" after %d attempts with backoff", maxAttempts.Attempt)
 		}
-		e.Hint += "; try again in a minute, and check for other tools calling AWS in a loop"
+		return h + "; try again in a minute, and check for other tools calling AWS in a loop"
 	case s == stepSource:
-		e.Hint = sourceFix(t, where)
+		return sourceFix(t, where)
 	case s == stepWebIdentity:
-		e.Hint = "check that the role's trust policy accepts the token's issuer, audience and subject (" + where + ")"
+		return "check that the role's trust policy accepts the token's issuer, audience and subject (" + where + ")"
 	case s == stepAssume && e.rejected:
-		e.Hint = "the source credentials are invalid or expired: " + sourceFix(t, where)
+		return "the source credentials are invalid or expired: " + sourceFix(t, where)
 	case s == stepAssume && e.Code == "AccessDenied":
 		e.Action, e.Resource = "sts:AssumeRole", e.RoleARN
-		e.Hint = fmt.Sprintf("ask the vendor to trust your principal in the trust policy of %s, and check role_arn and external_id in %s", e.RoleARN, where)
+		return fmt.Sprintf("ask the vendor to trust your principal in the trust policy of %s, and check role_arn and external_id in %s", e.RoleARN, where)
 	case s == stepAssume && e.Code == "ValidationError":
-		e.Hint = "check role_arn, session_name and duration in " + where + " (duration may exceed the role's maximum session duration, which is 1h when roles are chained)"
+		return "check role_arn, session_name and duration in " + where + " (duration may exceed the role's maximum session duration, which is 1h when roles are chained)"
 	case s == stepAssume && e.Code == "RegionDisabledException":
-		e.Hint = "activate STS in region " + t.Registry.Region + " in the IAM console of the account that assumes the role"
+		return "activate STS in region " + t.Registry.Region + " in the IAM console of the account that assumes the role"
 	case s == stepToken && e.rejected:
-		e.Hint = "AWS no longer accepts the session; run `docker-credential-currents erase` with the host on stdin, or remove the cache directory, and retry"
+		return "AWS no longer accepts the session; run `docker-credential-currents erase` with the host on stdin, or remove the cache directory, and retry"
 	case s == stepToken && isDenied(e.Code):
 		e.Action, e.Resource = "ecr:GetAuthorizationToken", "*"
-		e.Hint = "the principal may not call ecr:GetAuthorizationToken; ask the vendor to allow it in the role's policy"
 		if e.RoleARN == "" {
-			e.Hint = "the credentials may not call ecr:GetAuthorizationToken; allow it in their IAM policy, or set role_arn for this registry in " + where
+			return "the credentials may not call ecr:GetAuthorizationToken; allow it in their IAM policy, or set role_arn for this registry in " + where
 		}
+		return "the principal may not call ecr:GetAuthorizationToken; ask the vendor to allow it in the role's policy"
 	}
-	return e
+	return ""
 }
 
 func sourceFix(t config.Target, where string) string {

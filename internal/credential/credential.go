@@ -34,7 +34,11 @@ type Token struct {
 //     pull started on the old token hours to finish;
 //   - if that refresh fails, keep serving the cached credential only while more
 //     than min(lifetime/12, 15m) is left: a 12h token is served until 15m before
-//     expiry, and is never handed out expired.
+//     expiry, and is never handed out expired;
+//   - a credential issued after now was stamped by a clock that has since
+//     stepped back (a VM restored from a snapshot, NTP after a long gap): how
+//     much of its life is left is unknown, so it is refreshed and not served
+//     as a fall-back.
 const (
 	maxRefreshLead = 3 * time.Hour
 	maxSafetyGap   = 15 * time.Minute
@@ -50,16 +54,16 @@ func RefreshAt(issued, expires time.Time) time.Time {
 	return expires.Add(-min(life/4, maxRefreshLead))
 }
 
-// NeedsRefresh reports whether now is at or past RefreshAt.
+// NeedsRefresh reports whether now is at or past RefreshAt, or before issued.
 func NeedsRefresh(issued, expires, now time.Time) bool {
-	return !now.Before(RefreshAt(issued, expires))
+	return issued.After(now) || !now.Before(RefreshAt(issued, expires))
 }
 
 // Servable reports whether the credential may still be handed out when a
 // refresh has failed: enough lifetime is left for the caller to use it.
 func Servable(issued, expires, now time.Time) bool {
 	life := expires.Sub(issued)
-	if life <= 0 {
+	if life <= 0 || issued.After(now) {
 		return false
 	}
 	return expires.Sub(now) > min(life/12, maxSafetyGap)

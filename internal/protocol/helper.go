@@ -20,6 +20,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/product"
@@ -82,7 +83,7 @@ func (h *Helper) Resolve(serverURL string) (refresh.Request, bool) {
 func (h *Helper) Get(serverURL string) (string, string, error) {
 	req, ok := h.Resolve(serverURL)
 	if !ok {
-		h.log.Debug("not an ECR registry and not in the config", "server", serverURL)
+		h.notOurs(serverURL)
 		return "", "", credentials.NewErrCredentialsNotFound()
 	}
 	host := req.Target.Registry.Host
@@ -107,6 +108,26 @@ func (h *Helper) Get(serverURL string) (string, string, error) {
 		return "", "", err
 	}
 	return tok.Username, tok.Password.Reveal(), nil
+}
+
+// notOurs explains, on stderr, a get for a host the helper does not serve.
+// The answer stays "credentials not found" (docker then tries its other
+// stores), but docker only asks this helper for hosts config.json sends to it,
+// so such a host is almost always one configure was never run for, and
+// without this line the user sees only "no basic auth credentials".
+func (h *Helper) notOurs(serverURL string) {
+	host, err := ecrhost.Normalize(serverURL)
+	if err != nil {
+		// Not a host at all; the URL may hold userinfo, so it is not repeated.
+		h.log.Debug("server URL is not a registry host", "err", err)
+		return
+	}
+	file := h.cfg.Path
+	if file == "" {
+		file = "currents.yaml (no home directory: set " + dirs.EnvConfig + ")"
+	}
+	fmt.Fprintf(h.errOut, "%s: %s is not an ECR hostname and has no entry in %s, so this helper has no credentials for it; add one: %s configure --registry %s --role-arn ARN (or remove %s from credHelpers in docker's config.json)\n",
+		product.HelperCommand, host, file, product.HelperCommand, host, host)
 }
 
 // reportError also writes a failed get to stderr: docker drops a helper's

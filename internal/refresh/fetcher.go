@@ -47,21 +47,14 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (credential.Token, e
 	}
 	clock := f.Cache.Clock()
 	asked := clock.Now()
-	if err := f.Cache.Usable(); err != nil {
-		// Said once per refresh, which is every get until it is fixed.
-		log.Warn("no usable cache directory: every get calls AWS until this is fixed", "err", err)
-	} else {
-		lockCtx, cancel := context.WithTimeout(ctx, f.Timeout)
-		unlock, err := f.Cache.Lock(lockCtx, req.Identity)
-		cancel()
-		if err != nil {
-			return credential.Token{}, fmt.Errorf("%s: %w; another %s process has been refreshing for over %s (see `ps`), or raise the timeout",
-				req.Target.Registry.Host, err, product.HelperCommand, f.Timeout)
-		}
-		defer unlock()
+	unlock, err := f.lock(ctx, req, log)
+	if err != nil {
+		return credential.Token{}, err
 	}
+	defer unlock()
 
 	key := tokencache.TokenKey(req.Target.Registry)
+	settings := f.settings(req)
 	e := f.Cache.Load(req.Identity)
 	// Another process may have refreshed while we waited for the lock.
 	cached, hit := e.Token(key)
@@ -71,12 +64,12 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (credential.Token, e
 	}
 	// Or failed to, while we waited or just before: then its answer is ours
 	// too, without asking AWS again.
-	if failed, ok := e.Failure(key, asked.Add(-tokencache.FailureHold)); ok {
+	if failed, ok := e.Remembered(key, asked, clock.Now(), settings); ok {
 		if hit && credential.Servable(cached.Issued, cached.Expires, clock.Now()) {
 			return cached, nil
 		}
 		log.Debug("a refresh failed moments ago; answering with its error", "at", failed.At)
-		return credential.Token{}, fmt.Errorf("%s (failed %s ago; AWS is asked again %s after a failure, or at once after erase)",
+		return credential.Token{}, fmt.Errorf("%s (failed %s ago; AWS is asked again %s after a failure, at once after erase or a changed timeout)",
 			failed.Message, clock.Now().Sub(failed.At).Round(time.Second), tokencache.FailureHold)
 	}
 
@@ -87,7 +80,7 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (credential.Token, e
 	if err != nil {
 		// Keep the failure for the gets queued behind us, and a new session
 		// even though ECR failed: the retry then needs no second AssumeRole.
-		e.SetFailure(key, tokencache.Failure{At: clock.Now(), Message: err.Error()})
+		e.SetFailure(key, tokencache.Failure{At: clock.Now(), Message: err.Error(), Settings: settings})
 		e.RecordFailure(key, clock.Now(), Stage(err), err.Error())
 		if serr := f.Cache.Store(req.Identity, e); serr != nil {
 			log.Debug("could not cache the failure", "err", serr, "new_session", e.Session != before)
@@ -108,6 +101,42 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (credential.Token, e
 		log.Warn("token fetched but not cached; every get will call AWS until this is fixed", "err", err)
 	}
 	return tok, nil
+}
+
+// lock takes the principal's cache lock. A cache that cannot lock (no usable
+// directory, a lock file that is not a usable one) is said at warn and the
+// refresh goes on without it: a cache problem must not stop docker pull. Only
+// another process holding the lock past the timeout is an error.
+func (f *Fetcher) lock(ctx context.Context, req Request, log *slog.Logger) (unlock func(), err error) {
+	if err := f.Cache.Usable(); err != nil {
+		// Said once per refresh, which is every get until it is fixed.
+		log.Warn("no usable cache directory: every get calls AWS until this is fixed", "err", err)
+		return func() {}, nil
+	}
+	lockCtx, cancel := context.WithTimeout(ctx, f.Timeout)
+	defer cancel()
+	unlock, err = f.Cache.Lock(lockCtx, req.Identity)
+	var bad *tokencache.LockFileError
+	switch {
+	case errors.As(err, &bad):
+		log.Warn("refreshing without the cache lock, so parallel pulls may each call AWS: "+bad.Problem, "file", bad.Path, "fix", bad.Fix())
+		return func() {}, nil
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w; another %s process has been refreshing for over %s (see `ps`), or raise the timeout",
+			req.Target.Registry.Host, err, product.HelperCommand, f.Timeout)
+	}
+	return unlock, nil
+}
+
+// settings names what a refresh depends on beyond the identity (which already
+// covers the role, its source and the endpoints): a remembered failure answers
+// only a get made with the same.
+func (f *Fetcher) settings(req Request) string {
+	s := "timeout=" + f.Timeout.String()
+	if e := req.Target.Entry; e != nil && e.Duration != 0 {
+		s += " duration=" + e.Duration.String()
+	}
+	return s
 }
 
 // fetch gets a token, reusing the cached session when it is fresh (no

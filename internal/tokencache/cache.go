@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -27,6 +29,7 @@ import (
 	"github.com/currentsdev/currents/internal/clock"
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/ecrhost"
+	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/secret"
 )
@@ -53,12 +56,25 @@ type Entry struct {
 type Failure struct {
 	At      time.Time
 	Message string // the error as the user saw it; it holds no secret
+	// Settings are the settings the refresh ran with (the timeout, …), which
+	// the identity does not cover: a failure answers only gets made with the
+	// same ones, so raising the timeout as the error advises takes effect at once.
+	Settings string
 }
 
 // Failure returns the failure recorded for key after since, if any.
 func (e *Entry) Failure(key string, since time.Time) (Failure, bool) {
 	f, ok := e.Failures[key]
 	return f, ok && f.At.After(since)
+}
+
+// Remembered returns the failure for key that answers a get asked at asked,
+// now being later: one recorded within FailureHold before asked, with the
+// same settings. A failure stamped after now is from a clock that has since
+// stepped back, and is not trusted.
+func (e *Entry) Remembered(key string, asked, now time.Time, settings string) (Failure, bool) {
+	f, ok := e.Failure(key, asked.Add(-FailureHold))
+	return f, ok && !f.At.After(now) && f.Settings == settings
 }
 
 // SetFailure records a failed refresh for key; a zero Failure clears it.
@@ -243,8 +259,9 @@ type fileEntry struct {
 }
 
 type fileFailure struct {
-	At      time.Time `json:"at"`
-	Message string    `json:"message"`
+	At       time.Time `json:"at"`
+	Message  string    `json:"message"`
+	Settings string    `json:"settings,omitempty"`
 }
 
 type fileSession struct {
@@ -264,37 +281,47 @@ type fileToken struct {
 
 const fileVersion = 1
 
+// maxFileSize bounds what Load reads: an entry is a few kilobytes, and a
+// planted giant file must cost a miss, not the memory to hold it.
+const maxFileSize = 1 << 20
+
 // Load reads id's entry. A missing, unreadable, corrupt or foreign file is a
 // miss (an empty Entry), never an error: the next refresh rebuilds it. A file
 // with a mode wider than 0600 is tightened.
+//
+// The directory may hold entries planted before it was tightened, so the file
+// is opened without following a symlink and without waiting on a FIFO, must be
+// a regular file of ours, and its mode is changed through the open descriptor
+// only: nothing reached through a link is ever read or changed.
 func (c *Cache) Load(id Identity) *Entry {
 	if c.broken != nil {
 		return &Entry{}
 	}
 	p := c.path(id)
-	f, err := os.Open(p)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case errors.Is(err, syscall.ELOOP):
+			c.log.Warn("cache: file is a symbolic link, ignoring it (the next refresh replaces it)", "file", p)
+		default:
 			c.log.Warn("cache: cannot read, treating as empty", "file", p, "err", err)
 		}
 		return &Entry{}
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil {
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-			c.log.Warn("cache: file owned by another user, ignoring it", "file", p, "uid", st.Uid)
-			return &Entry{}
-		}
-		if fi.Mode().Perm() != 0o600 {
-			if err := f.Chmod(0o600); err != nil {
-				c.log.Warn("cache: file mode too wide and cannot be fixed, ignoring it", "file", p, "mode", fmt.Sprintf("%o", fi.Mode().Perm()))
-				return &Entry{}
-			}
-			c.log.Warn("cache: tightened file mode to 0600", "file", p, "was", fmt.Sprintf("%o", fi.Mode().Perm()))
-		}
+	if !c.usableFile(f, p) {
+		return &Entry{}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err == nil && len(data) > maxFileSize {
+		err = fmt.Errorf("larger than %d bytes", maxFileSize)
 	}
 	var fe fileEntry
-	if err := json.NewDecoder(f).Decode(&fe); err != nil {
+	if err == nil {
+		err = json.Unmarshal(data, &fe)
+	}
+	if err != nil {
 		c.log.Debug("cache: corrupt file, rebuilding", "file", p, "err", err)
 		return &Entry{}
 	}
@@ -304,6 +331,55 @@ func (c *Cache) Load(id Identity) *Entry {
 		return &Entry{}
 	}
 	return e
+}
+
+// usableFile checks an opened cache file: a regular file, ours, mode 0600
+// (tightened through the descriptor when wider).
+func (c *Cache) usableFile(f *os.File, p string) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		c.log.Warn("cache: cannot read, treating as empty", "file", p, "err", err)
+		return false
+	}
+	if problem := notOurs(fi); problem != "" {
+		c.log.Warn("cache: "+problem+", ignoring it (the next refresh replaces it)", "file", p)
+		return false
+	}
+	if fi.Mode().Perm() != 0o600 {
+		if err := f.Chmod(0o600); err != nil {
+			c.log.Warn("cache: file mode too wide and cannot be fixed, ignoring it", "file", p, "mode", fmt.Sprintf("%o", fi.Mode().Perm()))
+			return false
+		}
+		c.log.Warn("cache: tightened file mode to 0600", "file", p, "was", fmt.Sprintf("%o", fi.Mode().Perm()))
+	}
+	return true
+}
+
+// notOurs says why fi is not a regular file owned by this user, or "".
+func notOurs(fi fs.FileInfo) string {
+	if !fi.Mode().IsRegular() {
+		return "not a regular file (" + kind(fi.Mode()) + ")"
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Sprintf("owned by uid %d, not by us (uid %d)", st.Uid, os.Getuid())
+	}
+	return ""
+}
+
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a plain file"
 }
 
 func (fe *fileEntry) entry() (*Entry, error) {
@@ -354,7 +430,7 @@ func (c *Cache) Store(id Identity, e *Entry) error {
 		if fe.Failures == nil {
 			fe.Failures = map[string]fileFailure{}
 		}
-		fe.Failures[k] = fileFailure{At: f.At.UTC(), Message: f.Message}
+		fe.Failures[k] = fileFailure{At: f.At.UTC(), Message: f.Message, Settings: f.Settings}
 	}
 	fe.Refreshes = refreshesToFile(e.Refreshes)
 	data, err := json.MarshalIndent(fe, "", "  ")
@@ -389,9 +465,31 @@ func (c *Cache) removeStale(id Identity) {
 	}
 }
 
+// LockFileError is a lock file that cannot serve as one: planted (a symlink,
+// a FIFO, another user's file) or unreadable. It is not a reason to fail a
+// pull: callers refresh without the lock and say what is wrong.
+type LockFileError struct {
+	Path    string
+	Problem string
+}
+
+func (e *LockFileError) Error() string { return fix.Join("cache lock file "+e.Path+": "+e.Problem, e.Fix()) }
+
+// Fix says how to repair it (fix.Fixer).
+func (e *LockFileError) Fix() string {
+	return "remove it (rm " + e.Path + "); the next refresh makes a new one"
+}
+
+func (c *Cache) lockPath(id Identity) string { return filepath.Join(c.dir, id.Key()+".lock") }
+
 // Lock takes the cross-process lock for id, waiting until ctx is done.
 // The caller must Load again after taking it: another process may have
-// refreshed meanwhile.
+// refreshed meanwhile. A lock file that cannot be used is a *LockFileError;
+// running out of ctx while another process holds the lock is any other error.
+//
+// The lock file is opened without following a symlink (O_CREATE through a
+// planted link would create its target, as root anywhere) and without waiting
+// on a FIFO, and must be a regular file of ours.
 func (c *Cache) Lock(ctx context.Context, id Identity) (unlock func(), err error) {
 	if c.broken != nil {
 		return nil, c.broken
@@ -399,13 +497,36 @@ func (c *Cache) Lock(ctx context.Context, id Identity) (unlock func(), err error
 	if err := c.ensureDir(c.dir); err != nil {
 		return nil, err
 	}
-	l := flock.New(filepath.Join(c.dir, id.Key()+".lock"), flock.SetPermissions(0o600))
+	p := c.lockPath(id)
+	if fi, err := os.Lstat(p); err == nil {
+		if problem := notOurs(fi); problem != "" {
+			return nil, &LockFileError{Path: p, Problem: "is " + problem}
+		}
+	}
+	l := flock.New(p, flock.SetFlag(os.O_CREATE|os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK), flock.SetPermissions(0o600))
 	ok, err := l.TryLockContext(ctx, 5*time.Millisecond)
-	if err != nil || !ok {
+	switch {
+	case err != nil && ctx.Err() == nil:
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, &LockFileError{Path: p, Problem: "is a symbolic link"}
+		}
+		return nil, &LockFileError{Path: p, Problem: err.Error()}
+	case err != nil || !ok:
 		if err == nil {
 			err = ctx.Err()
 		}
-		return nil, fmt.Errorf("waiting for the cache lock %s: %w", l.Path(), err)
+		return nil, fmt.Errorf("waiting for the cache lock %s: %w", p, err)
+	}
+	// Checked again on the open file: it may have been swapped since Lstat.
+	fi, err := l.Stat()
+	if err == nil {
+		if problem := notOurs(fi); problem != "" {
+			err = errors.New("is " + problem)
+		}
+	}
+	if err != nil {
+		_ = l.Unlock()
+		return nil, &LockFileError{Path: p, Problem: err.Error()}
 	}
 	return func() { _ = l.Unlock() }, nil
 }
@@ -423,3 +544,4 @@ func (c *Cache) Update(ctx context.Context, id Identity, fn func(*Entry) error) 
 	}
 	return c.Store(id, e)
 }
+
