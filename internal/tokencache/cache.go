@@ -473,7 +473,9 @@ type LockFileError struct {
 	Problem string
 }
 
-func (e *LockFileError) Error() string { return fix.Join("cache lock file "+e.Path+": "+e.Problem, e.Fix()) }
+func (e *LockFileError) Error() string {
+	return fix.Join("cache lock file "+e.Path+": "+e.Problem, e.Fix())
+}
 
 // Fix says how to repair it (fix.Fixer).
 func (e *LockFileError) Fix() string {
@@ -544,4 +546,3 @@ func (c *Cache) Update(ctx context.Context, id Identity, fn func(*Entry) error) 
 	}
 	return c.Store(id, e)
 }
-
