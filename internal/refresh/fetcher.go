@@ -9,6 +9,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/tokencache"
@@ -41,10 +42,7 @@ type Fetcher struct {
 
 // Refresh implements Refresher.
 func (f *Fetcher) Refresh(ctx context.Context, req Request) (credential.Token, error) {
-	log := f.Log
-	if log == nil {
-		log = logging.Discard()
-	}
+	log := f.logger()
 	clock := f.Cache.Clock()
 	asked := clock.Now()
 	unlock, err := f.lock(ctx, req, log)
@@ -122,10 +120,17 @@ func (f *Fetcher) lock(ctx context.Context, req Request, log *slog.Logger) (unlo
 		log.Warn("refreshing without the cache lock, so parallel pulls may each call AWS: "+bad.Problem, "file", bad.Path, "fix", bad.Fix())
 		return func() {}, nil
 	case err != nil:
-		return nil, fmt.Errorf("%s: %w; another %s process has been refreshing for over %s (see `ps`), or raise the timeout",
-			req.Target.Registry.Host, err, product.HelperCommand, f.Timeout)
+		return nil, fix.New(fmt.Errorf("%s: %w", req.Target.Registry.Host, err),
+			fmt.Sprintf("another %s process has been refreshing for over %s (see `ps`), or raise the timeout", product.HelperCommand, f.Timeout))
 	}
 	return unlock, nil
+}
+
+func (f *Fetcher) logger() *slog.Logger {
+	if f.Log == nil {
+		return logging.Discard()
+	}
+	return f.Log
 }
 
 // settings names what a refresh depends on beyond the identity (which already

@@ -71,11 +71,9 @@ func (f *Fetcher) Renew(ctx context.Context, req Request, force bool) Renewal {
 		r.Err = fix.New(fmt.Errorf("%s: no usable cache: %w", host, err), "set "+tokencache.EnvDir+" to a directory this user owns: a refresh that cannot be kept is no refresh")
 		return r
 	}
-	lockCtx, cancel := context.WithTimeout(ctx, f.Timeout)
-	unlock, err := f.Cache.Lock(lockCtx, req.Identity)
-	cancel()
+	unlock, err := f.lock(ctx, req, f.logger())
 	if err != nil {
-		r.Err = fix.New(fmt.Errorf("%s: %w", host, err), fmt.Sprintf("another %s process has been refreshing for over %s (see `ps`), or raise the timeout", product.HelperCommand, f.Timeout))
+		r.Err = err
 		return r
 	}
 	defer unlock()
@@ -89,7 +87,7 @@ func (f *Fetcher) Renew(ctx context.Context, req Request, force bool) Renewal {
 		defer cancel()
 		err := f.renew(awsCtx, req, e, due)
 		if err != nil {
-			e.SetFailure(key, tokencache.Failure{At: clock.Now(), Message: err.Error()})
+			e.SetFailure(key, tokencache.Failure{At: clock.Now(), Message: err.Error(), Settings: f.settings(req)})
 			e.RecordFailure(key, clock.Now(), Stage(err), err.Error())
 			r.Err = err
 		} else {
