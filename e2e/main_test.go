@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/joho/godotenv"
+	"github.com/currentsdev/currents/internal/envfile"
 )
 
 // stackDir is the tier's copy of testdata/stack, whose .env points the repository at the alias host.
@@ -82,14 +82,16 @@ func prepareStack() (dir, tag string, err error) {
 			return "", "", fmt.Errorf("the tier needs the seed's stack: %w", err)
 		}
 		if f == ".env" {
-			vars, err := godotenv.Unmarshal(string(b))
+			vars, err := envfile.Parse(b)
 			if err != nil {
 				return "", "", fmt.Errorf("%s: %w", filepath.Join(src, f), err)
 			}
 			if tag = vars["DC_CURRENTS_IMAGE_TAG"]; tag == "" {
 				return "", "", fmt.Errorf("%s sets no DC_CURRENTS_IMAGE_TAG", filepath.Join(src, f))
 			}
-			b = []byte(setEnvLine(string(b), "DC_CURRENTS_IMAGE_REPOSITORY", e.alias+"/currents/on-prem/"))
+			if b, _, err = envfile.Set(b, "DC_CURRENTS_IMAGE_REPOSITORY", e.alias+"/currents/on-prem/"); err != nil {
+				return "", "", fmt.Errorf("%s: %w", filepath.Join(src, f), err)
+			}
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
 			return "", "", err
@@ -122,15 +124,4 @@ func prepareStack() (dir, tag string, err error) {
 		}
 	}
 	return dir, tag, nil
-}
-
-// setEnvLine replaces the KEY= line of a .env file, keeping every other line and its comments.
-func setEnvLine(content, key, value string) string {
-	lines := strings.Split(content, "\n")
-	for i, l := range lines {
-		if strings.HasPrefix(strings.TrimSpace(l), key+"=") {
-			lines[i] = key + "=" + value
-		}
-	}
-	return strings.Join(lines, "\n")
 }

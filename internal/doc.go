@@ -37,6 +37,7 @@
 // Plugin: compose project → images → credentials → probe → report → action.
 //
 //	cliflags      reading a wrapped command line with the real flag definitions
+//	envfile       .env files read and edited as compose reads them (compose-go's dotenv)
 //	stack         a compose project loaded as compose loads it; its images, diagnosed
 //	probe         proving images pullable: credentials as docker finds them, manifests, platforms
 //	check         the check of a stack and its report (table, JSON, quiet)

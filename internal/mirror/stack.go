@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/envfile"
 	"github.com/currentsdev/currents/internal/stack"
 )
 
@@ -69,7 +70,7 @@ func Stack(ctx context.Context, project stack.Options, to Prefix, opts ...Option
 type EnvChange struct {
 	Assignment
 	// Edit is the env file edit, for an assignment that lives in one.
-	Edit EnvEdit
+	Edit envfile.Edit
 	// Err is why the env file could not be changed.
 	Err error
 }
@@ -84,7 +85,7 @@ func WriteEnv(env []Assignment) ([]EnvChange, error) {
 	for _, a := range env {
 		c := EnvChange{Assignment: a}
 		if a.Origin.Kind == stack.FromEnvFile {
-			c.Edit, c.Err = SetEnv(a.Origin.Location.File, a.Name, a.Value)
+			c.Edit, c.Err = envfile.SetFile(a.Origin.Location.File, a.Name, a.Value)
 			if c.Err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", a.Name, c.Err))
 			}

@@ -22,6 +22,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
+
+	"github.com/currentsdev/currents/internal/envfile"
 )
 
 // Stack is a loaded compose project reduced to what image checks need.
@@ -230,7 +232,7 @@ func LoadSelection(ctx context.Context, o Options, sel Selection) (*Stack, error
 
 	raw := rawImages(ctx, po)
 	where := imageLocations(project.ComposeFiles)
-	env := environment{project: project.Environment, passes: passes}
+	env := environment{project: project.Environment, passes: passes, files: map[string]*envfile.File{}}
 
 	add := func(s types.ServiceConfig, kind Kind) {
 		svc := Service{

@@ -1,14 +1,14 @@
 package stack
 
 import (
-	"bufio"
 	"os"
 	"regexp"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/joho/godotenv"
+
+	"github.com/currentsdev/currents/internal/envfile"
 )
 
 // Variable is one variable used in an image reference and the value compose
@@ -98,6 +98,9 @@ type environment struct {
 	// flat: do not trace the variables an env file value uses (one level
 	// is shown, and a cycle A=${B}, B=${A} must end).
 	flat bool
+	// files caches each env file as read (nil: unreadable); a nil map
+	// reads every time.
+	files map[string]*envfile.File
 }
 
 func (e environment) lookup(name string) (string, bool) {
@@ -116,7 +119,7 @@ func (e environment) origin(name string) Origin {
 func (e environment) fileOrigin(name string) Origin {
 	for _, pass := range e.passes {
 		for i := len(pass) - 1; i >= 0; i-- {
-			if line, text := definedAt(pass[i], name); line > 0 {
+			if line, text := e.definedAt(pass[i], name); line > 0 {
 				o := Origin{Kind: FromEnvFile, Location: Location{File: displayPath(pass[i]), Line: line}}
 				if !e.flat {
 					o.Refs = e.refs(name, text)
@@ -134,32 +137,23 @@ func (e environment) fileOrigin(name string) Origin {
 }
 
 // definedAt returns the 1-based line where file assigns name and that
-// line's text, or 0. godotenv decides whether the file defines the key at
-// all, so comments and quoting follow the .env rules; the line scan only
-// places it.
-func definedAt(file, name string) (int, string) {
-	vals, err := godotenv.Read(file)
-	if err != nil {
-		return 0, ""
-	}
-	if _, ok := vals[name]; !ok {
-		return 0, ""
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return 0, ""
-	}
-	defer func() { _ = f.Close() }()
-	re := regexp.MustCompile(`^\s*(?:export\s+)?` + regexp.QuoteMeta(name) + `\s*[=:]`)
-	line, found, text := 0, 0, ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line++
-		if re.MatchString(sc.Text()) {
-			found, text = line, sc.Text() // the last assignment wins
+// line's text, or 0: compose's own dotenv parser decides whether the file
+// defines it (envfile), so comments and quoting follow compose's rules.
+func (e environment) definedAt(file, name string) (int, string) {
+	f, ok := e.files[file]
+	if !ok {
+		var err error
+		if f, err = envfile.Read(file); err != nil {
+			f = nil
+		}
+		if e.files != nil {
+			e.files[file] = f
 		}
 	}
-	return found, text
+	if f == nil {
+		return 0, ""
+	}
+	return f.Line(name)
 }
 
 // refs lists the variables an env file line interpolates, in order, each
@@ -172,7 +166,7 @@ func (e environment) refs(name, line string) []Ref {
 	}
 	var out []Ref
 	seen := map[string]bool{name: true}
-	flat := environment{project: e.project, passes: e.passes, flat: true}
+	flat := environment{project: e.project, passes: e.passes, flat: true, files: e.files}
 	for _, u := range uses(value, flat) {
 		if seen[u.v.Name] {
 			continue

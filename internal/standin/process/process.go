@@ -168,7 +168,7 @@ var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:+=@,%-]*$`)
 
 // EnvFile renders the KEY=value lines that point tools at the stand-in. The
 // values are shell-safe unquoted, so the file works with `set -a; . FILE`,
-// godotenv and docker --env-file alike.
+// compose's dotenv and docker --env-file alike.
 func EnvFile(aws *standin.Server, reg *standin.Registry, user standin.User, c Config) []byte {
 	var b strings.Builder
 	b.WriteString("# written by currents-standin; holds a secret key: keep it 0600\n")
