@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -72,18 +73,39 @@ func upFlags() *pflag.FlagSet {
 // (--config, --context, …) are those that preceded the plugin's name in our
 // own argv, exactly as they precede "compose" in compose's.
 func ExecUp(project stack.Options, upArgs []string) error {
+	path, argv, err := commandLine(project, "up", upArgs)
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(path, argv, append(os.Environ(), CheckedEnv+"=1"))
+}
+
+// Command is `docker [global options] compose [project options] sub args`
+// as ExecUp builds it, to run as a child (watch's pull, up and rollback),
+// with CheckedEnv set: the caller has run the check.
+func Command(ctx context.Context, project stack.Options, sub string, args ...string) (*exec.Cmd, error) {
+	path, argv, err := commandLine(project, sub, args)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, path, argv[1:]...)
+	cmd.Env = append(os.Environ(), CheckedEnv+"=1")
+	return cmd, nil
+}
+
+func commandLine(project stack.Options, sub string, args []string) (path string, argv []string, err error) {
 	docker := os.Getenv(metadata.ReexecEnvvar)
 	if docker == "" {
 		docker = "docker"
 	}
-	path, err := exec.LookPath(docker)
+	path, err = exec.LookPath(docker)
 	if err != nil {
-		return fmt.Errorf("cannot find the docker CLI to hand over to compose (%s): %w", docker, err)
+		return "", nil, fmt.Errorf("cannot find the docker CLI to hand over to compose (%s): %w", docker, err)
 	}
-	argv := append([]string{docker}, Parse(os.Args[1:]).DockerGlobal...)
+	argv = append([]string{docker}, Parse(os.Args[1:]).DockerGlobal...)
 	argv = append(argv, "compose")
 	argv = append(argv, project.Args()...)
-	argv = append(argv, "up")
-	argv = append(argv, upArgs...)
-	return syscall.Exec(path, argv, append(os.Environ(), CheckedEnv+"=1"))
+	argv = append(argv, sub)
+	argv = append(argv, args...)
+	return path, argv, nil
 }

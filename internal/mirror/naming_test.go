@@ -47,3 +47,17 @@ func TestRehome(t *testing.T) {
 		t.Error("image outside from accepted")
 	}
 }
+
+func TestPlanOnly(t *testing.T) {
+	p := &Plan{To: "mirror.example/currents/", Copies: []Image{{Name: "api"}, {Name: "writer,webhooks"}, {Name: "director"}}}
+	got := p.Only("webhooks", "api")
+	if len(got.Copies) != 2 || got.Copies[0].Name != "api" || got.Copies[1].Name != "writer,webhooks" || got.To != p.To {
+		t.Fatalf("Only: %+v", got.Copies)
+	}
+	if len(p.Copies) != 3 {
+		t.Fatal("Only changed the plan")
+	}
+	if n := len(p.Only("nope").Copies); n != 0 {
+		t.Fatalf("Only(nope): %d copies", n)
+	}
+}

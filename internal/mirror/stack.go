@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -53,17 +54,41 @@ func Stack(ctx context.Context, project stack.Options, to Prefix, opts ...Option
 	if err != nil {
 		return nil, err
 	}
-	// The caller's own transport and creator, if any, win.
+	results, err := CopyPlan(ctx, plan, opts...)
+	return &StackResult{Plan: plan, Results: results}, err
+}
+
+// CopyPlan copies a plan's images as Stack does: every registry wait bounded
+// by the configured timeout (WithConfig), missing ECR repositories created
+// with the helper's credentials, progress on WithProgress. The caller's own
+// transport and creator, if any, win. watch mirrors what changed with it.
+func CopyPlan(ctx context.Context, plan *Plan, opts ...Option) ([]Result, error) {
+	o := newOptions(opts)
 	copyOpts := []Option{WithTransport(StallGuard(o.config))}
-	if create := NewRepositoryCreator(o.config, to, o.log); create != nil {
+	if create := NewRepositoryCreator(o.config, plan.To, o.log); create != nil {
 		copyOpts = append(copyOpts, WithRepositoryCreator(create))
 	}
 	copyOpts = append(copyOpts, opts...)
 	if o.progress != nil {
 		copyOpts = append(copyOpts, WithObserver(o.progress(plan.Names())))
 	}
-	results, err := Copy(ctx, plan.Copies, copyOpts...)
-	return &StackResult{Plan: plan, Results: results}, err
+	return Copy(ctx, plan.Copies, copyOpts...)
+}
+
+// Only is the plan restricted to the copies that serve one of services (a
+// copy shared by several services is named "a,b").
+func (p *Plan) Only(services ...string) *Plan {
+	out := *p
+	out.Copies = nil
+	for _, c := range p.Copies {
+		for _, n := range strings.Split(c.Name, ",") {
+			if slices.Contains(services, n) {
+				out.Copies = append(out.Copies, c)
+				break
+			}
+		}
+	}
+	return &out
 }
 
 // EnvChange is what WriteEnv did for one assignment.
