@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker-credential-helpers/client"
 	"github.com/docker/docker-credential-helpers/credentials"
 
+	"github.com/currentsdev/currents/internal/iampolicy"
 	"github.com/currentsdev/currents/internal/standin"
 )
 
@@ -70,6 +71,27 @@ func TestNoSecretLeaks(t *testing.T) {
 	answer(w.mustGet(w.reg.Host(), nil))
 	answer(w.mustGet(realHost, nil))
 	answer(w.mustGet(realHost, oidc))
+	// CI jobs' own OIDC tokens: GitHub's request token and JWTs, CircleCI's
+	// JWT, on success and on each refusal (the stand-in lists all of them
+	// among its issued secrets).
+	ciEnv := ciLeakScenarios(t, w)
+	for _, sc := range ciEnv {
+		c, err := w.get(sc.host, sc.env)
+		if sc.ok {
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", sc.name, err, w.logs())
+			}
+			// Tokens of other regions than the registry front's: kept, not proven.
+			secrets["ECR password "+sc.name] = c.Secret
+		} else {
+			fail(err)
+		}
+	}
+	if all := strings.Join(seen, "\n"); !strings.Contains(all, "sub=repo:currentsdev/other") || !strings.Contains(all, "id-token: write") {
+		t.Errorf("the refused CI jobs did not fail as they should (claims, permission):\n%s", all)
+	}
+	out, _ := w.run(bin.lean, "", ciEnv[0].env, "config")
+	seen = append(seen, out)
 	// Failures: refused role, wrong web identity, timeout.
 	w.aws.RefuseRole(w.role, true)
 	// A fresh cache: the cached session would (rightly) still serve.
@@ -91,7 +113,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	fail(err)
 	w.aws.SetLatency(0)
 	// Commands a user runs.
-	out, _ := w.run(bin.lean, "", nil, "config")
+	out, _ = w.run(bin.lean, "", nil, "config")
 	seen = append(seen, out)
 	list, _ := w.run(bin.lean, "", nil, "list")
 	seen = append(seen, list)
@@ -192,5 +214,58 @@ func TestShortLivedTokensRealTime(t *testing.T) {
 	// the 1h role session covers it all.
 	if c.GetAuthorizationToken < int64(span/(5*time.Second)) || c.GetAuthorizationToken >= int64(gets) || c.AssumeRole != 1 {
 		t.Errorf("refreshes: %+v over %d gets", c, gets)
+	}
+}
+
+type leakScenario struct {
+	name string
+	host string
+	env  map[string]string
+	ok   bool
+}
+
+// ciLeakScenarios configures a GitHub and a CircleCI role (trust policies as
+// policy ci-trust writes them) in a currents.yaml of their own, and returns
+// the gets of jobs that are admitted and of jobs that are refused.
+func ciLeakScenarios(t *testing.T, w *world) []leakScenario {
+	t.Helper()
+	acct := w.aws.Account()
+	const org, project = "4a5c7e3e-0b5f-4d1c-9e2a-3f6b8c1d2e7f", "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+	gh, err := iampolicy.TrustGitHub("aws", acct, iampolicy.GitHub{Repo: "currentsdev/stack", Ref: "refs/heads/main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := iampolicy.TrustCircleCI("aws", acct, org, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.aws.AddOIDCProvider(acct, standin.GitHubIssuer, "sts.amazonaws.com")
+	w.aws.AddOIDCProvider(acct, standin.CircleCIIssuer(org), org)
+	w.aws.AddRole("arn:aws:iam::"+acct+":role/gh", standin.RoleSpec{TrustPolicy: gh.JSON()})
+	w.aws.AddRole("arn:aws:iam::"+acct+":role/cc", standin.RoleSpec{TrustPolicy: cc.JSON()})
+	ghHost, ccHost := acct+".dkr.ecr.us-west-2.amazonaws.com", acct+".dkr.ecr.eu-west-1.amazonaws.com"
+	cfg := filepath.Join(w.home, "ci.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("registries:\n  - host: %s\n    role_arn: arn:aws:iam::%s:role/gh\n    web_identity: github-actions\n"+
+		"  - host: %s\n    role_arn: arn:aws:iam::%s:role/cc\n    web_identity: circleci\n", ghHost, acct, ccHost, acct)), 0o600)
+	env := func(kv []string) map[string]string {
+		m := map[string]string{"CURRENTS_CONFIG": cfg, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+			"CURRENTS_CACHE_DIR": filepath.Join(t.TempDir(), "c")}
+		for _, e := range kv {
+			k, v, _ := strings.Cut(e, "=")
+			m[k] = v
+		}
+		return m
+	}
+	good := env(w.aws.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/stack", Ref: "refs/heads/main"}))
+	good["CURRENTS_CACHE_DIR"] = w.cacheDir
+	noPerm := env(w.aws.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/stack", Ref: "refs/heads/main"}))
+	delete(noPerm, "ACTIONS_ID_TOKEN_REQUEST_URL")
+	return []leakScenario{
+		{"GitHub job", ghHost, good, true},
+		{"GitHub job, warm", ghHost, good, true},
+		{"GitHub job of another repository", ghHost, env(w.aws.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/other", Ref: "refs/heads/main"})), false},
+		{"GitHub job without id-token: write", ghHost, noPerm, false},
+		{"CircleCI job", ccHost, env(w.aws.CircleCIEnv(standin.CircleCIJob{Org: org, Project: project, User: "u"})), true},
+		{"CircleCI job of another project", ccHost, env(w.aws.CircleCIEnv(standin.CircleCIJob{Org: org, Project: "99999999-4a5b-4c6d-8e7f-9a0b1c2d3e4f", User: "u"})), false},
 	}
 }
