@@ -39,7 +39,8 @@
 //	cliflags      reading a wrapped command line with the real flag definitions
 //	envfile       .env files read and edited as compose reads them (compose-go's dotenv)
 //	stack         a compose project loaded as compose loads it; its images, diagnosed
-//	probe         proving images pullable: credentials as docker finds them, manifests, platforms
+//	keychain      registry credentials exactly as the docker CLI finds them, and which entry gave them
+//	probe         proving images pullable: manifests and platforms, failures explained
 //	check         the check of a stack and its report (table, JSON, quiet)
 //	mirror        copying images registry to registry, keeping digests; a stack's plan and env edits
 //	iampolicy     the IAM documents a stack's repositories need, and those repositories

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/currentsdev/currents/internal/fix"
+	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/probe"
 	"github.com/currentsdev/currents/internal/stack"
 )
@@ -39,7 +40,7 @@ type Row struct {
 	MediaType      string             `json:"mediaType,omitempty"`
 	Platform       string             `json:"platform,omitempty"`
 	PlatformDigest string             `json:"platformDigest,omitempty"`
-	Credentials    *probe.Source      `json:"credentials,omitempty"`
+	Credentials    *keychain.Source   `json:"credentials,omitempty"`
 	Variables      []stack.Variable   `json:"variables,omitempty"`
 	Diagnostics    []stack.Diagnostic `json:"diagnostics,omitempty"`
 	Message        string             `json:"message,omitempty"`

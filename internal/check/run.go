@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/probe"
 	"github.com/currentsdev/currents/internal/stack"
 )
@@ -21,7 +22,7 @@ type Engine func(ctx context.Context) (platform v1.Platform, ok bool)
 type options struct {
 	selection stack.Selection
 	config    *config.Config
-	keychain  *probe.Keychain
+	keychain  *keychain.Keychain
 	engine    Engine
 	jobs      int
 	now       func() time.Time
@@ -41,7 +42,7 @@ func WithConfig(c *config.Config) Option { return func(o *options) { o.config = 
 
 // WithKeychain finds credentials as the docker CLI does (the plugin's:
 // --config and DOCKER_CONFIG honoured). Default: docker's default config.
-func WithKeychain(k *probe.Keychain) Option { return func(o *options) { o.keychain = k } }
+func WithKeychain(k *keychain.Keychain) Option { return func(o *options) { o.keychain = k } }
 
 // WithEngine asks the Docker engine for its platform while the project loads.
 func WithEngine(e Engine) Option { return func(o *options) { o.engine = e } }
@@ -78,7 +79,7 @@ func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, e
 		return LoadFailed(project.ProjectName, err), err
 	}
 	if o.keychain == nil {
-		o.keychain = probe.NewKeychain(dockerconfig.LoadDefaultConfigFile(io.Discard))
+		o.keychain = keychain.New(dockerconfig.LoadDefaultConfigFile(io.Discard))
 	}
 	timeout := config.DefaultTimeout
 	if o.config != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/check"
+	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/probe"
 	"github.com/currentsdev/currents/internal/stack"
 )
@@ -104,7 +105,7 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 	rep, err := check.Run(ctx, project,
 		check.WithSelection(sel),
 		check.WithConfig(loadConfig(errOut)),
-		check.WithKeychain(probe.NewKeychain(dockerCli.ConfigFile())),
+		check.WithKeychain(keychain.New(dockerCli.ConfigFile())),
 		check.WithEngine(enginePlatform(dockerCli)),
 		check.WithJobs(out.jobs))
 	if err != nil {

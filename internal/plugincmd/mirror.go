@@ -12,8 +12,8 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
 
+	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/mirror"
-	"github.com/currentsdev/currents/internal/probe"
 	"github.com/currentsdev/currents/internal/stack"
 )
 
@@ -115,7 +115,7 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 		mirror.WithTag(fl.tag),
 		mirror.WithConfig(loadConfig(errOut)),
 		mirror.WithLog(errOut),
-		mirror.WithKeychain(probe.NewKeychain(dockerCli.ConfigFile())),
+		mirror.WithKeychain(keychain.New(dockerCli.ConfigFile())),
 		mirror.WithJobs(fl.jobs),
 		mirror.WithPlatforms(platforms),
 		mirror.WithProgress(progress))

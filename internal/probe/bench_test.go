@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/crane"
 
+	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
 )
@@ -42,7 +43,7 @@ func benchCheck(b *testing.B, copies int) {
 	f.reg.Reset()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		for _, r := range New(NewKeychain(cf)).Check(context.Background(), imgs) {
+		for _, r := range New(keychain.New(cf)).Check(context.Background(), imgs) {
 			if r.Status != OK {
 				b.Fatalf("%s: %s", r.Image.Ref, r.Message)
 			}

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/currentsdev/currents/internal/keychain"
 )
 
 // A registry with a private CA is reached, as dockerd reaches it, once its
@@ -37,7 +39,7 @@ func TestPrivateCAFromCertsDir(t *testing.T) {
 	}
 	certs := t.TempDir()
 	check := func() Result {
-		return New(NewKeychain(configfile.New("/test/config.json")), WithCertsDir(certs)).Check(context.Background(), []Image{{ID: "app", Ref: ref}})[0]
+		return New(keychain.New(configfile.New("/test/config.json")), WithCertsDir(certs)).Check(context.Background(), []Image{{ID: "app", Ref: ref}})[0]
 	}
 
 	r := check()
@@ -67,7 +69,7 @@ func TestPrivateCAFromCertsDir(t *testing.T) {
 }
 
 func TestPlainHTTPRegistry(t *testing.T) {
-	p := New(NewKeychain(nil))
+	p := New(keychain.New(nil))
 	if _, _, ok := p.tlsProblem("r.example", errString("connection reset by peer")); ok {
 		t.Error("a network error taken for TLS")
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/currentsdev/currents/internal/keychain"
 )
 
 // Answers the stand-in registry does not give are mapped from the errors
@@ -20,8 +22,8 @@ import (
 func TestExplain(t *testing.T) {
 	ref, _ := name.ParseReference("123456789012.dkr.ecr.us-east-1.amazonaws.com/currents/api:1")
 	host := ref.Context().RegistryStr()
-	helper := Credential{Source: Source{Kind: FromCredHelper, Helper: "currents", Key: host}}
-	p := New(NewKeychain(nil))
+	helper := keychain.Credential{Source: keychain.Source{Kind: keychain.FromCredHelper, Helper: "currents", Key: host}}
+	p := New(keychain.New(nil))
 	cases := []struct {
 		err    error
 		status Status
@@ -59,7 +61,7 @@ func TestPlatformMatching(t *testing.T) {
 		}
 		return *p
 	}
-	p := New(NewKeychain(nil))
+	p := New(keychain.New(nil))
 	cases := []struct {
 		have, want string
 		ok         bool

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +19,7 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
-	"github.com/currentsdev/currents/internal/product"
+	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -64,7 +63,7 @@ type Result struct {
 	// manifest docker would pull for it.
 	Platform       string
 	PlatformDigest string
-	Credentials    Source
+	Credentials    keychain.Source
 	// Missing is what a NotFound image lacks: MissingRepository or
 	// MissingTag.
 	Missing string
@@ -86,7 +85,7 @@ func (r Result) Pullable() bool { return r.Status == OK }
 
 // Prober checks images. Create one with New; it is safe for concurrent use.
 type Prober struct {
-	keychain  *Keychain
+	creds     *keychain.Keychain
 	transport http.RoundTripper
 	jobs      int
 	platform  specs.Platform
@@ -159,9 +158,9 @@ func HostPlatform() v1.Platform {
 }
 
 // New returns a Prober reading credentials through kc.
-func New(kc *Keychain, opts ...Option) *Prober {
+func New(kc *keychain.Keychain, opts ...Option) *Prober {
 	p := &Prober{
-		keychain:   kc,
+		creds:      kc,
 		jobs:       DefaultJobs,
 		platform:   spec(HostPlatform()),
 		isECR:      func(string) bool { return false },
@@ -213,7 +212,7 @@ func (p *Prober) Check(ctx context.Context, images []Image) []Result {
 func (p *Prober) checkRegistry(ctx context.Context, images []Image, idx []int, results []Result, sem chan struct{}) {
 	reg := images[idx[0]].Ref.Context().Registry
 	host := reg.RegistryStr()
-	cred := p.keychain.Get(host)
+	cred := p.creds.Get(host)
 	advice := p.credentialAdvice(host, cred)
 	for _, i := range idx {
 		results[i].Credentials = cred.Source
@@ -277,7 +276,7 @@ func (p *Prober) checkRegistry(ctx context.Context, images []Image, idx []int, r
 	wg.Wait()
 }
 
-func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred Credential, advice advice, r *Result, seen *contents) {
+func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred keychain.Credential, advice advice, r *Result, seen *contents) {
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(rt)}
 	ref := r.Image.Ref
 	host := ref.Context().RegistryStr()
@@ -479,148 +478,4 @@ func (c *content) fetch(ref name.Reference, opts []remote.Option) {
 
 func spec(p v1.Platform) specs.Platform {
 	return platforms.Normalize(specs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion})
-}
-
-// advice is what the credential source alone tells us before any request.
-type advice struct {
-	ecr      bool
-	expired  bool
-	register string // what to do so docker runs our helper for the host
-	warnings []string
-}
-
-func (p *Prober) credentialAdvice(host string, cred Credential) advice {
-	a := advice{ecr: p.isECR(host), register: p.register(host, cred.Source.ConfigFile)}
-	src := cred.Source
-	if src.Kind != FromCredHelper && !src.Expiry.IsZero() {
-		now := p.now()
-		if !now.Before(src.Expiry) {
-			a.expired = true
-		} else {
-			a.warnings = append(a.warnings, fmt.Sprintf("static ECR token from %s expires at %s (in %s) and nothing renews it; %s",
-				src, src.Expiry.UTC().Format(time.RFC3339), src.Expiry.Sub(now).Round(time.Minute), a.register))
-		}
-	}
-	if a.ecr && src.Kind != FromCredHelper && !a.expired && src.Kind != FromNowhere && src.Expiry.IsZero() {
-		a.warnings = append(a.warnings, fmt.Sprintf("no credential helper registered for ECR registry %s (credentials come from %s); %s", host, src, a.register))
-	}
-	return a
-}
-
-// register says how to make docker run our helper for host. When
-// currents.yaml already configures the host only config.json lacks the
-// entry; otherwise configure writes both (and needs the vendor's role).
-func (p *Prober) register(host, configFile string) string {
-	if at := p.configured(host); at != "" {
-		return fmt.Sprintf("register the helper: add %s to %s (currents.yaml already configures %s at %s)", HelperSnippet(host), configFile, host, at)
-	}
-	return fmt.Sprintf("register the helper: docker-credential-currents configure --registry %s --role-arn <the role ARN the vendor gave you> [--external-id-file <file holding the external ID>]", host)
-}
-
-// HelperSnippet is the config.json entry that makes docker run our helper
-// for host.
-func HelperSnippet(host string) string {
-	return fmt.Sprintf(`{"credHelpers": {%q: %q}}`, host, product.HelperName)
-}
-
-// explain maps a registry error to a status, a plain message and a fix.
-func (p *Prober) explain(host string, cred Credential, a advice, err error, ref name.Reference) (Status, string, string) {
-	what := host
-	if ref != nil {
-		what = ref.String()
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return Unreachable, fmt.Sprintf("%s did not answer in time", host), "check the network path to " + host + ", or raise CURRENTS_TIMEOUT (e.g. CURRENTS_TIMEOUT=60s)"
-	}
-	if msg, fix, ok := p.tlsProblem(host, err); ok {
-		return Unreachable, msg, fix
-	}
-	var terr *transport.Error
-	if !errors.As(err, &terr) {
-		var nerr net.Error
-		if errors.As(err, &nerr) || strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "no such host") {
-			// ggcr tries https then http for loopback hosts: the cause is
-			// the same, say it once.
-			why := err.Error()
-			var op *net.OpError
-			var dns *net.DNSError
-			switch {
-			case errors.As(err, &dns):
-				why = "no such host"
-			case errors.As(err, &op) && op.Err != nil:
-				why = op.Err.Error()
-			}
-			return Unreachable, fmt.Sprintf("cannot reach %s: %s", host, why), "check the registry host in the image reference, and the network path to it"
-		}
-		return Failed, fmt.Sprintf("%s: %v", what, err), ""
-	}
-	text := err.Error()
-	expiredMsg := strings.Contains(strings.ToLower(text), "token has expired")
-	switch {
-	case a.expired || expiredMsg:
-		msg := fmt.Sprintf("%s says the authorization token from %s has expired", host, cred.Source)
-		if a.expired {
-			msg = fmt.Sprintf("the static ECR token for %s from %s expired at %s (ECR tokens last 12 hours)", host, cred.Source, cred.Source.Expiry.UTC().Format(time.RFC3339))
-		}
-		fix := a.register + ", so docker fetches a fresh token before each pull"
-		if cred.Source.Kind == FromAuths {
-			fix += "; then drop the stale login: docker logout " + host
-		}
-		if cred.Source.Kind == FromCredHelper {
-			fix = helperFix(cred.Source)
-		}
-		return Expired, msg, fix
-	case terr.StatusCode == http.StatusUnauthorized:
-		switch {
-		case cred.Source.Kind == FromNowhere && a.ecr:
-			return Unauthorized, fmt.Sprintf("docker has no credentials for ECR registry %s: no credential helper is registered for it in %s", host, cred.Source.ConfigFile), a.register
-		case cred.Source.Kind == FromNowhere:
-			return Unauthorized, fmt.Sprintf("%s wants credentials and docker has none for it in %s", host, cred.Source.ConfigFile), "docker login " + host + ", or register a credential helper for it in credHelpers"
-		default:
-			return Unauthorized, fmt.Sprintf("%s rejected the credentials from %s", host, cred.Source), helperFix(cred.Source)
-		}
-	case terr.StatusCode == http.StatusForbidden:
-		what := host
-		if ref != nil {
-			what = "repository " + ref.Context().RepositoryStr() + " on " + host
-		}
-		return Denied, fmt.Sprintf("access denied to %s for the credentials from %s", what, cred.Source),
-			"the identity lacks pull rights on this repository (ecr:BatchGetImage, ecr:GetDownloadUrlForLayer): ask the registry owner to grant them (docker currents policy prints the IAM policy)"
-	case terr.StatusCode == http.StatusNotFound && ref == nil:
-		return Failed, fmt.Sprintf("%s answers 404 at /v2/: it is not a container registry", host), "check the registry address in the image reference"
-	case terr.StatusCode == http.StatusNotFound:
-		if hasCode(terr, transport.NameUnknownErrorCode) {
-			return NotFound, fmt.Sprintf("repository %s does not exist on %s", ref.Context().RepositoryStr(), host),
-				"check the repository part of the image reference, or mirror the image there: docker currents mirror"
-		}
-		return NotFound, fmt.Sprintf("tag %s is not in %s", ref.Identifier(), ref.Context().String()),
-			"check the tag, or mirror that tag there: docker currents mirror"
-	case terr.StatusCode == http.StatusTooManyRequests:
-		return Failed, fmt.Sprintf("%s: rate limited by the registry", what), "wait and run the check again, or lower --jobs"
-	}
-	return Failed, fmt.Sprintf("%s: %v", what, err), ""
-}
-
-func hasCode(e *transport.Error, code transport.ErrorCode) bool {
-	for _, d := range e.Errors {
-		if d.Code == code {
-			return true
-		}
-	}
-	return false
-}
-
-func helperFix(src Source) string {
-	switch src.Kind {
-	case FromCredHelper:
-		if src.Helper == product.HelperName {
-			return "run docker-credential-currents doctor to see why the helper's credentials fail"
-		}
-		return fmt.Sprintf("check the docker-credential-%s helper (credHelpers in %s)", src.Helper, src.ConfigFile)
-	case FromAuths:
-		return "the static docker login in " + src.ConfigFile + " is stale or wrong: docker login again, or register the credential helper (docker-credential-currents configure --registry <host> --role-arn <ARN>)"
-	case FromCredsStore:
-		return fmt.Sprintf("docker login again, or register a helper for this registry in credHelpers (%s)", src.ConfigFile)
-	}
-	return "check the credentials docker has for this registry"
 }

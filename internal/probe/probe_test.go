@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
 	"github.com/currentsdev/currents/internal/standin/standintest"
@@ -76,14 +77,14 @@ func byID(rs []Result) map[string]Result {
 
 func TestStackPullableWithOneAuthPerRegistry(t *testing.T) {
 	f := newFixture(t)
-	p := New(NewKeychain(f.staticLogin(time.Hour)), WithHostPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
+	p := New(keychain.New(f.staticLogin(time.Hour)), WithHostPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
 	res := byID(p.Check(context.Background(), f.images(t, "staging")))
 	for _, s := range seed.Services {
 		r := res[s]
 		if r.Status != OK || r.Digest != f.digests[s].String() {
 			t.Errorf("%s: status %s digest %s (want %s): %s", s, r.Status, r.Digest, f.digests[s], r.Message)
 		}
-		if r.Credentials.Kind != FromAuths {
+		if r.Credentials.Kind != keychain.FromAuths {
 			t.Errorf("%s: credentials from %s", s, r.Credentials.Kind)
 		}
 		if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "static ECR token") {
@@ -123,9 +124,9 @@ func TestHelperRunsOncePerRegistry(t *testing.T) {
 	cf := configfile.New("/test/config.json")
 	cf.CredentialHelpers = map[string]string{f.reg.Host(): "fake"}
 
-	res := New(NewKeychain(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging"))
+	res := New(keychain.New(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging"))
 	for _, r := range res {
-		if r.Status != OK || r.Credentials.Kind != FromCredHelper || r.Credentials.Helper != "fake" || len(r.Warnings) != 0 {
+		if r.Status != OK || r.Credentials.Kind != keychain.FromCredHelper || r.Credentials.Helper != "fake" || len(r.Warnings) != 0 {
 			t.Errorf("%s: %s from %+v, warnings %q: %s", r.Image.ID, r.Status, r.Credentials, r.Warnings, r.Message)
 		}
 	}
@@ -140,7 +141,7 @@ func TestExpiredTokenInCredsStore(t *testing.T) {
 	fakeHelper(t, f, "store", -time.Hour)
 	cf := configfile.New("/test/config.json")
 	cf.CredentialsStore = "store"
-	r := New(NewKeychain(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging")[:1])[0]
+	r := New(keychain.New(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging")[:1])[0]
 	if r.Status != Expired || !strings.Contains(r.Message, `from credsStore "store"`) || r.Credentials.Expiry.IsZero() {
 		t.Errorf("%s %q %+v", r.Status, r.Message, r.Credentials)
 	}
@@ -148,7 +149,7 @@ func TestExpiredTokenInCredsStore(t *testing.T) {
 
 func TestMissingTag(t *testing.T) {
 	f := newFixture(t)
-	res := New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), f.images(t, "never-mirrored"))
+	res := New(keychain.New(f.staticLogin(time.Hour))).Check(context.Background(), f.images(t, "never-mirrored"))
 	for _, r := range res {
 		if r.Status != NotFound || r.Missing != MissingTag || !strings.Contains(r.Message, "tag never-mirrored is not in") || !strings.Contains(r.Fix, "mirror") {
 			t.Errorf("%s: %s %q fix %q", r.Image.ID, r.Status, r.Message, r.Fix)
@@ -159,7 +160,7 @@ func TestMissingTag(t *testing.T) {
 func TestMissingRepository(t *testing.T) {
 	f := newFixture(t)
 	ref, _ := name.ParseReference(f.reg.Host() + "/currents/on-premapi:staging")
-	r := New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), []Image{{ID: "api", Ref: ref}})[0]
+	r := New(keychain.New(f.staticLogin(time.Hour))).Check(context.Background(), []Image{{ID: "api", Ref: ref}})[0]
 	if r.Status != NotFound || r.Missing != MissingRepository || !strings.Contains(r.Message, "repository currents/on-premapi does not exist") {
 		t.Errorf("%s %q", r.Status, r.Message)
 	}
@@ -169,7 +170,7 @@ func TestWrongPlatform(t *testing.T) {
 	f := newFixture(t)
 	imgs := f.images(t, "staging")
 	imgs[0].Platform = "linux/s390x" // api, the multi-platform index
-	r := New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), imgs[:1])[0]
+	r := New(keychain.New(f.staticLogin(time.Hour))).Check(context.Background(), imgs[:1])[0]
 	if r.Status != NoPlatform || !strings.Contains(r.Message, "no image for linux/s390x") ||
 		!strings.Contains(r.Message, "(its index has: linux/amd64, linux/arm64)") {
 		t.Errorf("%s %q", r.Status, r.Message)
@@ -177,11 +178,11 @@ func TestWrongPlatform(t *testing.T) {
 
 	// Without a service platform, the host's is wanted.
 	imgs[0].Platform = ""
-	r = New(NewKeychain(f.staticLogin(time.Hour)), WithHostPlatform(v1.Platform{OS: "linux", Architecture: "ppc64le"})).Check(context.Background(), imgs[:1])[0]
+	r = New(keychain.New(f.staticLogin(time.Hour)), WithHostPlatform(v1.Platform{OS: "linux", Architecture: "ppc64le"})).Check(context.Background(), imgs[:1])[0]
 	if r.Status != NoPlatform || !strings.Contains(r.Fix, "linux/ppc64le") {
 		t.Errorf("host platform: %s %q %q", r.Status, r.Message, r.Fix)
 	}
-	r = New(NewKeychain(f.staticLogin(time.Hour)), WithHostPlatform(v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})).Check(context.Background(), imgs[:1])[0]
+	r = New(keychain.New(f.staticLogin(time.Hour)), WithHostPlatform(v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})).Check(context.Background(), imgs[:1])[0]
 	if r.Status != OK {
 		t.Errorf("arm64 host: %s %q", r.Status, r.Message)
 	}
@@ -190,7 +191,7 @@ func TestWrongPlatform(t *testing.T) {
 func TestStaleStaticToken(t *testing.T) {
 	f := newFixture(t)
 	cf := f.staticLogin(-3 * time.Hour)
-	res := New(NewKeychain(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging"))
+	res := New(keychain.New(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging"))
 	for _, r := range res {
 		if r.Status != Expired || !strings.Contains(r.Message, "expired at") ||
 			!strings.Contains(r.Fix, "docker-credential-currents configure --registry "+f.reg.Host()+" --role-arn") ||
@@ -209,7 +210,7 @@ func TestExpiredTokenFromTheRegistry(t *testing.T) {
 	f := newFixture(t)
 	cf := f.staticLogin(-time.Minute)
 	clock := func() time.Time { return time.Now().Add(-time.Hour) } // local view: still valid
-	r := New(NewKeychain(cf), WithClock(clock)).Check(context.Background(), f.images(t, "staging")[:1])[0]
+	r := New(keychain.New(cf), WithClock(clock)).Check(context.Background(), f.images(t, "staging")[:1])[0]
 	if r.Status != Expired || r.Message != f.reg.Host()+` says the authorization token from auths["`+f.reg.Host()+`"] in /test/config.json (a static docker login) has expired` {
 		t.Errorf("%s %q", r.Status, r.Message)
 	}
@@ -218,7 +219,7 @@ func TestExpiredTokenFromTheRegistry(t *testing.T) {
 func TestNoHelperRegistered(t *testing.T) {
 	f := newFixture(t)
 	cf := configfile.New("/test/config.json")
-	res := New(NewKeychain(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging"))
+	res := New(keychain.New(cf), isECRAlias(f)).Check(context.Background(), f.images(t, "staging"))
 	for _, r := range res {
 		if r.Status != Unauthorized || !strings.Contains(r.Message, "no credential helper is registered for it in /test/config.json") ||
 			!strings.Contains(r.Fix, "docker-credential-currents configure --registry "+f.reg.Host()+" --role-arn") {
@@ -231,7 +232,7 @@ func TestNoHelperRegistered(t *testing.T) {
 	// When currents.yaml already has the host, only config.json lacks the
 	// entry: the fix is that entry, and says where the host is configured.
 	configured := WithConfigured(func(h string) string { return "/home/u/.docker/currents.yaml:3" })
-	r := New(NewKeychain(cf), isECRAlias(f), configured).Check(context.Background(), f.images(t, "staging")[:1])[0]
+	r := New(keychain.New(cf), isECRAlias(f), configured).Check(context.Background(), f.images(t, "staging")[:1])[0]
 	want := fmt.Sprintf(`add {"credHelpers": {%q: "currents"}} to /test/config.json (currents.yaml already configures %s at /home/u/.docker/currents.yaml:3)`, f.reg.Host(), f.reg.Host())
 	if !strings.HasSuffix(r.Fix, want) {
 		t.Errorf("configured host: fix %q, want it to end in %q", r.Fix, want)
@@ -249,7 +250,7 @@ func TestHelperFailure(t *testing.T) {
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	cf := configfile.New("/test/config.json")
 	cf.CredentialHelpers = map[string]string{f.reg.Host(): "broken"}
-	res := New(NewKeychain(cf)).Check(context.Background(), f.images(t, "staging"))
+	res := New(keychain.New(cf)).Check(context.Background(), f.images(t, "staging"))
 	for _, r := range res {
 		if r.Status != CredsFailed || !strings.Contains(r.Message, "docker-credential-broken") {
 			t.Errorf("%s: %s %q", r.Image.ID, r.Status, r.Message)
@@ -260,36 +261,12 @@ func TestHelperFailure(t *testing.T) {
 	}
 }
 
-func TestSourcePrecedence(t *testing.T) {
-	cf := configfile.New("/test/config.json")
-	cf.AuthConfigs["https://reg.example:5000/v1/"] = types.AuthConfig{Username: "u", Password: "p"}
-	kc := NewKeychain(cf)
-	if s := kc.Source("reg.example:5000"); s.Kind != FromAuths || s.Key != "https://reg.example:5000/v1/" {
-		t.Errorf("legacy auths key: %+v", s)
-	}
-	cf.CredentialsStore = "desktop"
-	if s := kc.Source("reg.example:5000"); s.Kind != FromCredsStore || s.Helper != "desktop" {
-		t.Errorf("credsStore: %+v", s)
-	}
-	cf.CredentialHelpers = map[string]string{"reg.example:5000": "currents"}
-	if s := kc.Source("reg.example:5000"); s.Kind != FromCredHelper || s.Helper != "currents" {
-		t.Errorf("credHelpers: %+v", s)
-	}
-	t.Setenv("DOCKER_AUTH_CONFIG", `{"auths":{"reg.example:5000":{"auth":"dTpw"}}}`)
-	if s := kc.Source("reg.example:5000"); s.Kind != FromAuthConfigEnv {
-		t.Errorf("DOCKER_AUTH_CONFIG: %+v", s)
-	}
-	if s := kc.Source("index.docker.io"); s.Key != "https://index.docker.io/v1/" || s.Kind != FromCredsStore {
-		t.Errorf("docker hub: %+v", s)
-	}
-}
-
 // The commonest wrong platform is a single-platform image built for
 // another architecture: its platform is only in the config blob.
 func TestSinglePlatformImageForAnotherArchitecture(t *testing.T) {
 	f := newFixture(t)
 	arm := v1.Platform{OS: "linux", Architecture: "arm64"}
-	res := byID(New(NewKeychain(f.staticLogin(time.Hour)), WithHostPlatform(arm)).Check(context.Background(), f.images(t, "staging")))
+	res := byID(New(keychain.New(f.staticLogin(time.Hour)), WithHostPlatform(arm)).Check(context.Background(), f.images(t, "staging")))
 	for _, s := range seed.Services {
 		r := res[s]
 		if s == seed.MultiPlatformService {
@@ -308,7 +285,7 @@ func TestSinglePlatformImageForAnotherArchitecture(t *testing.T) {
 	// On the image's own platform the same images pass, and the manifest
 	// docker pulls is the image itself.
 	amd := v1.Platform{OS: "linux", Architecture: "amd64"}
-	r := New(NewKeychain(f.staticLogin(time.Hour)), WithHostPlatform(amd)).Check(context.Background(), f.images(t, "staging")[1:2])[0]
+	r := New(keychain.New(f.staticLogin(time.Hour)), WithHostPlatform(amd)).Check(context.Background(), f.images(t, "staging")[1:2])[0]
 	if r.Status != OK || r.PlatformDigest != r.Digest || r.Platform != "linux/amd64" {
 		t.Errorf("amd64 host: %s %+v", r.Status, r)
 	}
@@ -318,7 +295,7 @@ func TestSinglePlatformImageAndServicePlatform(t *testing.T) {
 	f := newFixture(t)
 	imgs := f.images(t, "staging")[1:2] // a single-platform linux/amd64 image
 	imgs[0].Platform = "linux/arm64/v8"
-	r := New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), imgs)[0]
+	r := New(keychain.New(f.staticLogin(time.Hour))).Check(context.Background(), imgs)[0]
 	if r.Status != NoPlatform || !strings.Contains(r.Fix, "service's platform:") || strings.Contains(r.Message, "exec format error") {
 		t.Errorf("%s %q fix %q", r.Status, r.Message, r.Fix)
 	}
@@ -326,7 +303,7 @@ func TestSinglePlatformImageAndServicePlatform(t *testing.T) {
 	// DOCKER_DEFAULT_PLATFORM, which compose passes to every pull, is named
 	// in the fix.
 	imgs[0].Platform = ""
-	r = New(NewKeychain(f.staticLogin(time.Hour)), WithDefaultPlatform("linux/arm64", "DOCKER_DEFAULT_PLATFORM")).Check(context.Background(), imgs)[0]
+	r = New(keychain.New(f.staticLogin(time.Hour)), WithDefaultPlatform("linux/arm64", "DOCKER_DEFAULT_PLATFORM")).Check(context.Background(), imgs)[0]
 	if r.Status != NoPlatform || !strings.Contains(r.Fix, "DOCKER_DEFAULT_PLATFORM") {
 		t.Errorf("default platform: %s %q fix %q", r.Status, r.Message, r.Fix)
 	}
@@ -338,7 +315,7 @@ func TestSharedImageFetchedOnce(t *testing.T) {
 	img := f.images(t, "staging")[1]
 	imgs := []Image{img, img, img}
 	imgs[1].ID, imgs[2].ID = "b", "c"
-	for _, r := range New(NewKeychain(f.staticLogin(time.Hour))).Check(context.Background(), imgs) {
+	for _, r := range New(keychain.New(f.staticLogin(time.Hour))).Check(context.Background(), imgs) {
 		if r.Status != OK {
 			t.Errorf("%s: %s %s", r.Image.ID, r.Status, r.Message)
 		}
@@ -369,7 +346,7 @@ func TestTagMovedBetweenHeadAndGet(t *testing.T) {
 	}
 	f.reg.Reset()
 	api := f.images(t, "staging")[:1]
-	r := New(NewKeychain(f.staticLogin(time.Hour)), WithTransport(movingTag{http.DefaultTransport})).Check(context.Background(), api)[0]
+	r := New(keychain.New(f.staticLogin(time.Hour)), WithTransport(movingTag{http.DefaultTransport})).Check(context.Background(), api)[0]
 	if r.Status != OK || r.Digest != f.digests["api"].String() || !ggcrtypes.MediaType(r.MediaType).IsIndex() || r.PlatformDigest == "" || r.PlatformDigest == r.Digest {
 		t.Errorf("%s digest %s (want %s) media %s platform digest %s: %s", r.Status, r.Digest, f.digests["api"], r.MediaType, r.PlatformDigest, r.Message)
 	}
@@ -385,7 +362,7 @@ func TestHelperNotOnPath(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	cf := configfile.New("/test/config.json")
 	cf.CredentialHelpers = map[string]string{f.reg.Host(): "currents"}
-	r := New(NewKeychain(cf)).Check(context.Background(), f.images(t, "staging")[:1])[0]
+	r := New(keychain.New(cf)).Check(context.Background(), f.images(t, "staging")[:1])[0]
 	if r.Status != CredsFailed || r.Fix != "docker-credential-currents is not on PATH: install it (make install), or remove the credHelpers entry from /test/config.json" {
 		t.Errorf("%s %q fix %q", r.Status, r.Message, r.Fix)
 	}

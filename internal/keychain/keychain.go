@@ -1,4 +1,9 @@
-package probe
+// Package keychain finds a registry's credentials exactly as the docker CLI
+// does (DOCKER_AUTH_CONFIG, then credHelpers, then credsStore, then auths),
+// through the docker CLI's own config and credential-store code, and says
+// which of those supplied them. check's probe and mirror read registries
+// through it.
+package keychain
 
 import (
 	"fmt"
@@ -95,9 +100,9 @@ type lookup struct {
 	cred Credential
 }
 
-// NewKeychain reads credentials through cf, the docker CLI's own config
-// (plugin: dockerCli.ConfigFile(), which honours --config and DOCKER_CONFIG).
-func NewKeychain(cf *configfile.ConfigFile) *Keychain {
+// New reads credentials through cf, the docker CLI's own config (plugin:
+// dockerCli.ConfigFile(), which honours --config and DOCKER_CONFIG).
+func New(cf *configfile.ConfigFile) *Keychain {
 	return &Keychain{cf: cf, hosts: map[string]*lookup{}}
 }
 
@@ -127,7 +132,8 @@ func (k *Keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 
 func (k *Keychain) fetch(host string) Credential {
 	src := k.Source(host)
-	ac, err := k.cf.GetAuthConfig(authKey(host))
+	// The docker CLI's own lookup: its key for the host, its store.
+	ac, err := k.cf.GetAuthConfig(host)
 	if err != nil {
 		return Credential{Source: src, Err: fmt.Errorf("credentials for %s from %s: %w", host, src, err)}
 	}
@@ -149,7 +155,7 @@ func (k *Keychain) fetch(host string) Credential {
 // credentials from, following the CLI's precedence without running any
 // helper.
 func (k *Keychain) Source(host string) Source {
-	key := authKey(host)
+	key := configKey(host)
 	src := Source{Key: key, ConfigFile: k.cf.Filename}
 	if keys, _ := dockerconfig.EnvAuthKeys(os.Getenv(dockerconfig.EnvAuthConfig), credentials.ConvertToHostname(key)); len(keys) > 0 {
 		src.Kind = FromAuthConfigEnv
@@ -163,37 +169,28 @@ func (k *Keychain) Source(host string) Source {
 		src.Kind, src.Helper = FromCredsStore, k.cf.CredentialsStore
 		return src
 	}
-	if akey, ac, ok := staticAuth(k.cf, key); ok {
-		src.Kind, src.Key = FromAuths, akey
-		if ac.Username == "AWS" {
-			src.Expiry = dockerconfig.ECRTokenExpiry(ac.Password)
-		}
+	// The docker CLI's file store: the exact key, else a legacy key
+	// ("https://host/v1/") that reduces to it.
+	ac, err := credentials.NewFileStore(k.cf).Get(key)
+	if err != nil || (ac.Username == "" && ac.Password == "" && ac.IdentityToken == "") {
+		src.Kind = FromNowhere
 		return src
 	}
-	src.Kind = FromNowhere
+	src.Kind = FromAuths
+	if ac.ServerAddress != "" {
+		src.Key = ac.ServerAddress // the key the entry is written under
+	}
+	if ac.Username == "AWS" {
+		src.Expiry = dockerconfig.ECRTokenExpiry(ac.Password)
+	}
 	return src
 }
 
-// staticAuth mirrors the docker CLI's file store lookup: the exact key, else
-// any legacy key ("https://host/v1/") that reduces to it.
-func staticAuth(cf *configfile.ConfigFile, key string) (string, authConfig, bool) {
-	auths := cf.GetAuthConfigs()
-	if ac, ok := auths[key]; ok {
-		return key, authConfig{ac.Username, ac.Password}, ac.Username != "" || ac.Password != "" || ac.IdentityToken != ""
-	}
-	for k, ac := range auths {
-		if credentials.ConvertToHostname(k) == key {
-			return k, authConfig{ac.Username, ac.Password}, ac.Username != "" || ac.Password != "" || ac.IdentityToken != ""
-		}
-	}
-	return "", authConfig{}, false
-}
-
-type authConfig struct{ Username, Password string }
-
-// authKey is the config key docker uses for a registry: Docker Hub has its
-// historical URL, everything else its host.
-func authKey(host string) string {
+// configKey is the docker CLI's key for a registry's credentials
+// (configfile's getAuthConfigKey, unexported there): Docker Hub keeps its
+// historical URL, every other registry its host. A test holds it to what
+// the CLI's own GetAuthConfig picks.
+func configKey(host string) string {
 	if host == "docker.io" || host == "index.docker.io" {
 		return "https://index.docker.io/v1/"
 	}
