@@ -266,67 +266,126 @@ type TableOptions struct {
 // Table writes the report for people: one line per service with what to do,
 // then the details of every problem and warning.
 func Table(w io.Writer, r *Report, o TableOptions) error {
-	colour := o.Colour
-	paint := func(c, s string) string {
-		if !colour {
-			return s
-		}
-		return c + s + reset
-	}
+	t := table{w: w, colour: o.Colour, digest: shortDigest}
 	// Images on one registry path are shown relative to it: full ECR
 	// references make the table wider than a terminal.
-	prefix := ""
-	if !o.NoTrunc {
-		prefix = commonPrefix(r.Services)
-	}
-	digest := shortDigest
 	if o.NoTrunc {
-		digest = func(d string) string { return d }
+		t.digest = func(d string) string { return d }
+	} else {
+		t.prefix = commonPrefix(r.Services)
 	}
-	if prefix != "" {
-		fmt.Fprintf(w, "images under %s\n\n", prefix)
+	if t.prefix != "" {
+		fmt.Fprintf(w, "images under %s\n\n", t.prefix)
 	}
-	// The table is laid out plain and coloured afterwards: escape codes
-	// would count as width in the tabwriter.
+	if err := t.rows(r.Services); err != nil {
+		return err
+	}
+	t.details(r.Services)
+	t.origins(r.Services)
+	if r.Platform != "" {
+		fmt.Fprintf(w, "\nplatform: %s (%s) for services without platform:\n", r.Platform, platformFrom(r.PlatformFrom))
+	}
+	verdict := t.paint(green, "every image is pullable")
+	if !r.Pullable {
+		verdict = t.paint(red, "some images are not pullable")
+	}
+	_, err := fmt.Fprintf(w, "\n%s (project %s)\n", verdict, r.Project)
+	return err
+}
+
+// table is one rendering of a report as a table.
+type table struct {
+	w      io.Writer
+	colour bool
+	prefix string // dropped from every image
+	digest func(string) string
+}
+
+func (t table) paint(c, s string) string {
+	if !t.colour {
+		return s
+	}
+	return c + s + reset
+}
+
+// rows writes one line per service. The table is laid out plain and
+// coloured afterwards: escape codes would count as width in the tabwriter.
+func (t table) rows(rows []Row) error {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tIMAGE\tSTATUS\tDIGEST\tNOTE")
-	colours := make([]string, len(r.Services))
-	for i, row := range r.Services {
-		switch {
-		case row.Pullable && len(row.Warnings) == 0:
-			colours[i] = green
-		case row.Pullable:
-			colours[i] = yellow
-		case row.Checked:
-			colours[i] = red
-		default:
-			colours[i] = dim
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", row.Service, orDash(strings.TrimPrefix(row.Image, prefix)), row.Status, orDash(digest(row.Digest)), note(row, digest))
+	for _, row := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", row.Service, orDash(strings.TrimPrefix(row.Image, t.prefix)), row.Status, orDash(t.digest(row.Digest)), note(row, t.digest))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	lines := strings.SplitAfter(buf.String(), "\n")
 	at := strings.Index(lines[0], "STATUS")
-	for i, row := range r.Services {
-		if line := lines[i+1]; colour && len(line) >= at+len(row.Status) {
-			lines[i+1] = line[:at] + paint(colours[i], row.Status) + line[at+len(row.Status):]
+	for i, row := range rows {
+		if line := lines[i+1]; t.colour && len(line) >= at+len(row.Status) {
+			lines[i+1] = line[:at] + t.paint(rowColour(row), row.Status) + line[at+len(row.Status):]
 		}
 	}
-	if _, err := io.WriteString(w, strings.Join(lines, "")); err != nil {
-		return err
+	_, err := io.WriteString(t.w, strings.Join(lines, ""))
+	return err
+}
+
+func rowColour(row Row) string {
+	switch {
+	case row.Pullable && len(row.Warnings) == 0:
+		return green
+	case row.Pullable:
+		return yellow
+	case row.Checked:
+		return red
 	}
-	// Details: a registry-wide problem repeats for every image of the
-	// registry, so rows with the same problem (or warning) are listed once,
-	// under all their services.
-	type detail struct {
-		services []string
-		text     string
-		fix      string
-		warning  bool
+	return dim
+}
+
+// detail is one problem or warning and the services it concerns.
+type detail struct {
+	services []string
+	text     string
+	fix      string
+	warning  bool
+}
+
+// details lists the problems, then the warnings. A registry-wide problem
+// repeats for every image of the registry, so rows with the same problem
+// (or warning) are listed once, under all their services; problems sharing
+// a fix (one mistake seen in several images) are listed together, the fix
+// once under them.
+func (t table) details(rows []Row) {
+	all := collectDetails(rows)
+	var fixes []string
+	byFix := map[string][]*detail{}
+	for _, d := range all {
+		if d.warning {
+			continue
+		}
+		if _, ok := byFix[d.fix]; !ok {
+			fixes = append(fixes, d.fix)
+		}
+		byFix[d.fix] = append(byFix[d.fix], d)
 	}
+	for _, fix := range fixes {
+		fmt.Fprintln(t.w)
+		for _, d := range byFix[fix] {
+			fmt.Fprintf(t.w, "%s %s\n", t.paint(red, strings.Join(d.services, ", ")+":"), d.text)
+		}
+		if fix != "" {
+			fmt.Fprintf(t.w, "  fix: %s\n", fix)
+		}
+	}
+	for _, d := range all {
+		if d.warning {
+			fmt.Fprintf(t.w, "\n%s %s\n", t.paint(yellow, strings.Join(d.services, ", ")+": warning:"), d.text)
+		}
+	}
+}
+
+func collectDetails(rows []Row) []*detail {
 	var details []*detail
 	byText := map[string]*detail{}
 	add := func(service, text, fix string, warning bool) {
@@ -339,7 +398,7 @@ func Table(w io.Writer, r *Report, o TableOptions) error {
 		byText[key] = d
 		details = append(details, d)
 	}
-	for _, row := range r.Services {
+	for _, row := range rows {
 		if row.Checked && !row.Pullable {
 			add(row.Service, row.Message, row.Fix, false)
 		}
@@ -347,77 +406,39 @@ func Table(w io.Writer, r *Report, o TableOptions) error {
 			add(row.Service, wn, "", true)
 		}
 	}
-	// Problems sharing a fix (one mistake seen in several images) are
-	// listed together, the fix once under them.
-	var fixes []string
-	byFix := map[string][]*detail{}
-	for _, d := range details {
-		if d.warning {
-			continue
-		}
-		if _, ok := byFix[d.fix]; !ok {
-			fixes = append(fixes, d.fix)
-		}
-		byFix[d.fix] = append(byFix[d.fix], d)
-	}
-	for _, fix := range fixes {
-		fmt.Fprintln(w)
-		for _, d := range byFix[fix] {
-			fmt.Fprintf(w, "%s %s\n", paint(red, strings.Join(d.services, ", ")+":"), d.text)
-		}
-		if fix != "" {
-			fmt.Fprintf(w, "  fix: %s\n", fix)
-		}
-	}
-	for _, d := range details {
-		if d.warning {
-			fmt.Fprintf(w, "\n%s %s\n", paint(yellow, strings.Join(d.services, ", ")+": warning:"), d.text)
-		}
-	}
+	return details
+}
+
+// origins says where each variable used in an image came from (the first
+// thing to look at when an image is not the one meant) and which part of
+// the docker configuration supplied each registry's credentials, each line
+// once.
+func (t table) origins(rows []Row) {
 	shown := map[string]bool{}
-	once := func(s string) bool {
-		if shown[s] {
-			return false
+	once := func(lines []string, line string) []string {
+		if shown[line] {
+			return lines
 		}
-		shown[s] = true
-		return true
+		shown[line] = true
+		return append(lines, line)
 	}
-	// Where each variable used in an image came from, once per variable
-	// and value: the first thing to look at when an image is not the one
-	// meant.
-	var vars []string
-	for _, row := range r.Services {
+	var vars, creds []string
+	for _, row := range rows {
 		for _, v := range row.Variables {
-			if line := fmt.Sprintf("  %s=%q from %s", v.Name, v.Value, v.Origin); once(line) {
-				vars = append(vars, line)
-			}
+			vars = once(vars, fmt.Sprintf("  %s=%q from %s", v.Name, v.Value, v.Origin))
+		}
+	}
+	for _, row := range rows {
+		if c := row.Credentials; c != nil {
+			creds = once(creds, fmt.Sprintf("  %s: %s", registryOf(row.Image), c))
 		}
 	}
 	if len(vars) > 0 {
-		fmt.Fprintf(w, "\nvariables in image references:\n%s\n", strings.Join(vars, "\n"))
-	}
-	// Which part of the docker configuration supplied each registry's
-	// credentials.
-	var creds []string
-	for _, row := range r.Services {
-		if c := row.Credentials; c != nil {
-			if line := fmt.Sprintf("  %s: %s", registryOf(row.Image), c); once(line) {
-				creds = append(creds, line)
-			}
-		}
+		fmt.Fprintf(t.w, "\nvariables in image references:\n%s\n", strings.Join(vars, "\n"))
 	}
 	if len(creds) > 0 {
-		fmt.Fprintf(w, "\ncredentials:\n%s\n", strings.Join(creds, "\n"))
+		fmt.Fprintf(t.w, "\ncredentials:\n%s\n", strings.Join(creds, "\n"))
 	}
-	if r.Platform != "" {
-		fmt.Fprintf(w, "\nplatform: %s (%s) for services without platform:\n", r.Platform, platformFrom(r.PlatformFrom))
-	}
-	verdict := paint(green, "every image is pullable")
-	if !r.Pullable {
-		verdict = paint(red, "some images are not pullable")
-	}
-	_, err := fmt.Fprintf(w, "\n%s (project %s)\n", verdict, r.Project)
-	return err
 }
 
 func platformFrom(from string) string {
