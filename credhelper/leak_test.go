@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,29 +126,12 @@ func TestNoSecretLeaks(t *testing.T) {
 		prom, _ := os.ReadFile(textfile)
 		seen = append(seen, out, string(prom))
 	}
+	seen = append(seen, leakConfigure(t, w, secrets)...)
 	if !strings.Contains(strings.Join(seen, "\n"), "AccessDenied") {
 		t.Error("status does not show the refused refresh: the leak test would miss its error text")
 	}
 
-	// Gather the secrets AWS issued that only the cache file holds.
-	for _, f := range w.cacheFiles() {
-		c := readCache(t, f)
-		if c.Session != nil {
-			secrets["session secret key"] = c.Session.SecretAccessKey
-			secrets["session token"] = c.Session.SessionToken
-		}
-		for r, tok := range c.Tokens {
-			secrets["cached password "+r] = tok.Password
-		}
-		if fi, _ := os.Stat(f); fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %o", f, fi.Mode().Perm())
-		}
-	}
-	if issued, ok := any(w.aws).(interface{ IssuedSecrets() []string }); ok {
-		for i, s := range issued.IssuedSecrets() {
-			secrets[fmt.Sprintf("stand-in secret %d", i)] = s
-		}
-	}
+	cacheSecrets(t, w, secrets)
 	argv, _ := os.ReadFile(argvLog)
 	if !strings.Contains(string(argv), " get") {
 		t.Fatalf("the wrapper never ran: %q", argv)
@@ -182,6 +166,74 @@ func TestNoSecretLeaks(t *testing.T) {
 		}
 	}
 	t.Logf("checked %d secrets against %d bytes of logs, errors, argv and listings", len(secrets), len(all))
+}
+
+// leakConfigure runs configure with an external ID from stdin (its output, its --print diffs, an error), then
+// config with a password in an endpoint URL and doctor, and checks that the files configure leaves let no
+// other user read the ID. It adds the secrets it brings to secrets and returns what must be free of them.
+func leakConfigure(t *testing.T, w *world, secrets map[string]string) []string {
+	t.Helper()
+	var seen []string
+	secrets["configure's external ID"] = "cfg-ext-id-5521ab9e"
+	secrets["endpoint password"] = "endpoint-pw-8c1d3f"
+	cfgArgs := []string{"configure", "--registry", "leak.example.com", "--account", w.aws.Account(), "--region", w.aws.Region(),
+		"--role-arn", w.role, "--external-id-file", "-"}
+	must(t, os.Chmod(w.config, 0o644)) // as a user may have left it: configure must make it private
+	for _, args := range [][]string{append(cfgArgs, "--print"), cfgArgs, append(cfgArgs, "--duration", "2h", "--print"),
+		append(slices.Clone(cfgArgs[:len(cfgArgs)-4]), "--role-arn", "customer-pull", "--external-id-file", "-")} {
+		out, code := w.run(bin.lean, secrets["configure's external ID"]+"\n", nil, args...)
+		seen = append(seen, out, fmt.Sprintf("configure exit %d", code))
+	}
+	endpoint := map[string]string{"AWS_ENDPOINT_URL": "http://leakuser:" + secrets["endpoint password"] + "@127.0.0.1:9"}
+	config, _ := w.run(bin.lean, "", endpoint, "config")
+	doctor, _ := w.run(bin.lean, "", nil, "doctor", "--format", "json")
+	seen = append(seen, config, doctor)
+	if !strings.Contains(strings.Join(seen, "\n"), "leak.example.com") || !strings.Contains(strings.Join(seen, "\n"), "[redacted]") {
+		t.Error("configure did not run as the leak test expects: it would prove nothing")
+	}
+	dockerDir := filepath.Dir(w.config)
+	files, _ := os.ReadDir(dockerDir)
+	for _, e := range files {
+		p := filepath.Join(dockerDir, e.Name())
+		b, _ := os.ReadFile(p)
+		fi, _ := os.Stat(p)
+		if strings.HasSuffix(e.Name(), ".lock") {
+			seen = append(seen, string(b)) // lock files stay empty
+		} else if fi.Mode().Perm()&0o077 != 0 && strings.Contains(string(b), "external_id") {
+			t.Errorf("%s holds an external ID with mode %04o", p, fi.Mode().Perm())
+		}
+	}
+	return seen
+}
+
+// cacheSecrets adds to secrets those AWS issued that only the cache files may hold, checking the files are 0600.
+func cacheSecrets(t *testing.T, w *world, secrets map[string]string) {
+	t.Helper()
+	for _, f := range w.cacheFiles() {
+		c := readCache(t, f)
+		if c.Session != nil {
+			secrets["session secret key"] = c.Session.SecretAccessKey
+			secrets["session token"] = c.Session.SessionToken
+		}
+		for r, tok := range c.Tokens {
+			secrets["cached password "+r] = tok.Password
+		}
+		if fi, _ := os.Stat(f); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %o", f, fi.Mode().Perm())
+		}
+	}
+	if issued, ok := any(w.aws).(interface{ IssuedSecrets() []string }); ok {
+		for i, s := range issued.IssuedSecrets() {
+			secrets[fmt.Sprintf("stand-in secret %d", i)] = s
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func excerpt(s, needle string) string {

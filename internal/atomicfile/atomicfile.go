@@ -11,25 +11,56 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/currentsdev/currents/internal/dirs"
 )
 
 // Option adjusts WriteFile.
 type Option func(*options)
 
 type options struct {
-	uid, gid int
+	uid, gid    int
+	followLinks bool        // WriteFile: replace a symlink's target, not the link
+	maxMode     fs.FileMode // Replace: the most the file may allow (0: keep its mode)
+	backup      []byte      // Replace: what the backup holds instead of the previous content
+	backupSet   bool
 }
 
 // WithOwner gives the new file this owner. Root editing a user's file (sudo) uses it so the file does not end
 // up owned by root. An owner equal to the current user's is a no-op.
 func WithOwner(uid, gid int) Option { return func(o *options) { o.uid, o.gid = uid, gid } }
 
-// WriteFile replaces path with data, with permissions mode. On error the target is untouched and no
-// temporary file is left behind.
-func WriteFile(path string, data []byte, mode fs.FileMode, opts ...Option) (err error) {
+// FollowLinks makes WriteFile replace the file a symlinked path points to (Target), as docker writes
+// config.json, instead of replacing the link itself. Never for files in a directory others can write (the
+// token cache): a planted link would redirect the write.
+func FollowLinks() Option { return func(o *options) { o.followLinks = true } }
+
+// MaxMode makes Replace tighten the file to at most mode (0o600: no access for group and others), keeping
+// its owner, for a settings file that now holds a secret. The backup gets the same mode.
+func MaxMode(mode fs.FileMode) Option { return func(o *options) { o.maxMode = mode } }
+
+// Backup makes Replace write data as the backup instead of the previous content: the previous version
+// without a secret the edit removed.
+func Backup(data []byte) Option {
+	return func(o *options) { o.backup, o.backupSet = data, true }
+}
+
+func collect(opts []Option) options {
 	o := options{uid: -1, gid: -1}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	return o
+}
+
+// WriteFile replaces path with data, with permissions mode. On error the target is untouched and no
+// temporary file is left behind.
+func WriteFile(path string, data []byte, mode fs.FileMode, opts ...Option) (err error) {
+	o := collect(opts)
+	if o.followLinks {
+		if path, err = Target(path); err != nil {
+			return err
+		}
 	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -92,41 +123,90 @@ func Existing(path string, defaultMode fs.FileMode) (mode fs.FileMode, owner Opt
 // BackupSuffix is appended to a settings file's path for the copy of its previous content that Replace leaves.
 const BackupSuffix = ".bak"
 
+// BackupPath is where Replace keeps path's previous version: beside the path as the caller names it (beside
+// a symlink, not in the directory the link points into), so the backup is found where the file is known.
+func BackupPath(path string) string { return path + BackupSuffix }
+
 // ErrChanged is returned by Replace when the file on disk is no longer what the caller read.
 var ErrChanged = errors.New("the file changed while it was being edited; nothing was written, run the command again")
 
-// Replace writes a new version of a settings file that the caller read as old (nil or empty with exists
-// false for a missing file): the file keeps its mode and owner (defaultMode when new, in a directory created
-// 0700), its previous bytes go to path+BackupSuffix the same way, and a symlinked file is updated where it
-// lives. It refuses with ErrChanged when the file changed since it was read, rather than lose that write. It
-// returns the backup's path ("" when the file is new).
-func Replace(path string, old []byte, exists bool, data []byte, defaultMode fs.FileMode) (backup string, err error) {
-	if target, err := filepath.EvalSymlinks(path); err == nil {
-		path = target
+// Target returns the file a write to path replaces: path itself, or for a symlink the file it points to,
+// followed even when that file does not exist yet (docker writes a dangling config.json link's target rather
+// than replacing the link with a regular file).
+func Target(path string) (string, error) {
+	for range 40 {
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		dest, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(path), dest)
+		}
+		path = dest
 	}
-	mode, owner, existsNow, err := Existing(path, defaultMode)
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
+}
+
+// Replace writes a new version of a settings file that the caller read as old (nil or empty with exists
+// false for a missing file), holding the file's Lock from that read to here: the file keeps its mode and
+// owner (a new one gets defaultMode and its directory's owner, in a directory created 0700), its previous
+// bytes go to BackupPath(path) the same way, and a symlinked file is written where it lives (Target). It
+// refuses with ErrChanged when the file changed since it was read (a writer that takes no lock, such as
+// docker itself), rather than lose that write. It returns the backup's path ("" when the file is new).
+func Replace(path string, old []byte, exists bool, data []byte, defaultMode fs.FileMode, opts ...Option) (backup string, err error) {
+	o := collect(opts)
+	target, err := Target(path)
 	if err != nil {
 		return "", err
 	}
-	now, err := os.ReadFile(path)
+	mode, owner, existsNow, err := Existing(target, defaultMode)
+	if err != nil {
+		return "", err
+	}
+	now, err := os.ReadFile(target)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
 	if existsNow != exists || !bytes.Equal(now, old) {
 		return "", ErrChanged
 	}
+	if o.maxMode != 0 {
+		mode &= o.maxMode
+	}
 	if !exists {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		if err := dirs.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 			return "", err
 		}
+		owner = dirOwner(filepath.Dir(target))
 	} else {
-		backup = path + BackupSuffix
-		if err := WriteFile(backup, old, mode, owner); err != nil {
+		backup = BackupPath(path)
+		content := old
+		if o.backupSet {
+			content = o.backup
+		}
+		if err := WriteFile(backup, content, mode, owner); err != nil {
 			return "", fmt.Errorf("writing the backup %s: %w", backup, err)
 		}
 	}
-	if err := WriteFile(path, data, mode, owner); err != nil {
+	if err := WriteFile(target, data, mode, owner); err != nil {
 		return "", err
 	}
 	return backup, nil
+}
+
+// dirOwner gives a new file its directory's owner when root creates it in a directory of another user's
+// (sudo with a user's HOME): a root-owned 0600 file there would be unreadable to that user's own tools.
+func dirOwner(dir string) Option {
+	st, err := os.Stat(dir)
+	if err != nil || os.Geteuid() != 0 {
+		return func(*options) {}
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
+		return WithOwner(int(sys.Uid), int(sys.Gid))
+	}
+	return func(*options) {}
 }

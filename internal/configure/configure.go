@@ -37,6 +37,9 @@ type File struct {
 	Changed bool   // its content differs from what was on disk
 	Backup  string // where the previous version went ("" for a new file, or when nothing was written)
 	Diff    string // DryRun only: the unified diff, credentials redacted
+	// Tightened is the mode the file had before configure took group and other access away from it (it holds
+	// a secret now); 0 when it did not.
+	Tightened fs.FileMode
 }
 
 // Result is what a run did, for the command to render.
@@ -96,9 +99,21 @@ func Run(req Request, opts ...Option) (*Result, error) {
 	if err := r.locate(); err != nil {
 		return nil, err
 	}
+	// A first plan, without the locks, rejects bad input before anything (a lock file, a directory) is
+	// created; the plan that is written is made again under the locks, from what is on disk then.
 	p, err := r.plan(req)
 	if err != nil {
 		return nil, err
+	}
+	if !req.DryRun {
+		unlock, err := lockBoth(r.yamlPath, r.dockerPath)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		if p, err = r.plan(req); err != nil {
+			return nil, err
+		}
 	}
 	if req.DryRun {
 		p.res.Config.Diff = Diff(r.yamlPath, p.oldYAML, p.newYAML)
@@ -132,6 +147,32 @@ func (r *runner) locate() error {
 	return nil
 }
 
+// lockBoth holds both files' locks from before they are read until both are written, always in the same
+// order (currents.yaml, then config.json), so parallel runs queue instead of replacing each other's entry.
+func lockBoth(yamlPath, dockerPath string) (unlock func(), err error) {
+	unlockYAML, err := atomicfile.Lock(yamlPath)
+	if err != nil {
+		return nil, dirFix(err)
+	}
+	unlockJSON, err := atomicfile.Lock(dockerPath)
+	if err != nil {
+		unlockYAML()
+		return nil, dirFix(err)
+	}
+	return func() { unlockJSON(); unlockYAML() }, nil
+}
+
+// dirFix says what to do when the docker config directory would have to be created in a home that belongs
+// to another user (root with that user's HOME).
+func dirFix(err error) error {
+	var fe *dirs.ForeignError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	return fix.New(err, fmt.Sprintf("run configure as the owner of %s (without sudo), or create %s as that user first, "+
+		"or set %s to a directory of this user's", fe.Parent, fe.Dir, dirs.EnvDockerConfig))
+}
+
 // plan reads both files and computes their new content.
 func (r *runner) plan(req Request) (*plan, error) {
 	host, err := ecrhost.Normalize(req.Spec.Host)
@@ -145,7 +186,7 @@ func (r *runner) plan(req Request) (*plan, error) {
 		return nil, err
 	}
 	if p.newYAML, err = config.Upsert(p.oldYAML, r.yamlPath, req.Spec); err != nil {
-		return nil, err
+		return nil, flagErrors(err, host)
 	}
 	if p.dc, err = dockerconfig.Load(r.dockerPath); err != nil {
 		return nil, err
@@ -172,12 +213,8 @@ func (r *runner) plan(req Request) (*plan, error) {
 // write replaces currents.yaml first: once credHelpers names the helper, docker's next pull already needs
 // the entry.
 func (r *runner) write(p *plan) error {
-	if p.res.Config.Changed {
-		backup, err := atomicfile.Replace(r.yamlPath, p.oldYAML, p.yamlFound, p.newYAML, 0o600)
-		if err != nil {
-			return fmt.Errorf("%s: %w", r.yamlPath, err)
-		}
-		p.res.Config.Backup = backup
+	if err := r.writeYAML(p); err != nil {
+		return err
 	}
 	backup, err := p.dc.Save()
 	if err != nil {
@@ -193,6 +230,47 @@ func (r *runner) write(p *plan) error {
 		p.res.RemovedStale = false
 	}
 	return nil
+}
+
+// writeYAML replaces currents.yaml when it changed. A file that holds an external ID (which vendors treat
+// as confidential) loses group and other access, keeping its owner, whether or not its content changed.
+func (r *runner) writeYAML(p *plan) error {
+	var opts []atomicfile.Option
+	secret := holdsSecret(r.yamlPath, p.newYAML)
+	if secret {
+		opts = append(opts, atomicfile.MaxMode(0o600))
+		if mode, _, exists, err := atomicfile.Existing(r.yamlPath, 0o600); err == nil && exists && mode&0o077 != 0 {
+			p.res.Config.Tightened = mode
+		}
+	}
+	if !p.res.Config.Changed {
+		if p.res.Config.Tightened != 0 {
+			if err := os.Chmod(r.yamlPath, p.res.Config.Tightened&0o600); err != nil {
+				return fmt.Errorf("%s holds an external ID and is readable by others, and tightening its mode failed: %w", r.yamlPath, err)
+			}
+		}
+		return nil
+	}
+	backup, err := atomicfile.Replace(r.yamlPath, p.oldYAML, p.yamlFound, p.newYAML, 0o600, opts...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.yamlPath, err)
+	}
+	p.res.Config.Backup = backup
+	return nil
+}
+
+// holdsSecret reports whether currents.yaml content names an external ID.
+func holdsSecret(path string, data []byte) bool {
+	cfg, err := config.Parse(path, data)
+	if err != nil {
+		return true // unreadable here means unknown: keep it private
+	}
+	for _, e := range cfg.Registries {
+		if e.ExternalID != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // staleWarnings explains a static `docker login` entry for a host the helper now serves. credHelpers wins

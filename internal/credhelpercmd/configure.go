@@ -95,6 +95,9 @@ func renderConfigure(out, errOut io.Writer, res *configure.Result) {
 	} else {
 		fmt.Fprintf(out, "%s: entry for %s already up to date\n", res.Config.Path, res.Host)
 	}
+	if m := res.Config.Tightened; m != 0 {
+		fmt.Fprintf(out, "%s: mode changed from %04o to %04o: it holds the external ID, which only its owner may read\n", res.Config.Path, m.Perm(), m.Perm()&0o600)
+	}
 	helper := "docker-credential-" + product.HelperName
 	switch d := res.Docker; {
 	case !d.Changed:

@@ -125,11 +125,7 @@ func TestConfigureKeepsDockerDesktopSettingsAndWarnsAboutAStaleLogin(t *testing.
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{"+registries:", `+		"` + ecrHost + `": "currents"`, `-			"auth": "[redacted]"`, "nothing was written"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("--print output lacks %q:\n%s", want, out)
-		}
-	}
+	contains(t, "--print output", out, "+registries:", `+		"`+ecrHost+`": "currents"`, `-			"auth": "[redacted]"`, "nothing was written")
 	if strings.Contains(out, "QVdT") {
 		t.Errorf("--print leaked the saved token:\n%s", out)
 	}
@@ -141,10 +137,7 @@ func TestConfigureKeepsDockerDesktopSettingsAndWarnsAboutAStaleLogin(t *testing.
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	if !strings.Contains(errOut, `static "auths" entry "https://`+ecrHost+`"`) || !strings.Contains(errOut, "ECR token that expired 20") ||
-		!strings.Contains(errOut, "--remove-stale-auth") {
-		t.Errorf("no stale-login warning with its expiry:\n%s", errOut)
-	}
+	contains(t, "the stale-login warning", errOut, `static "auths" entry "https://`+ecrHost+`"`, "ECR token that expired 20", "--remove-stale-auth")
 	if st, _ := os.Stat(jsonPath); st.Mode().Perm() != 0o644 {
 		t.Errorf("config.json mode changed to %v", st.Mode().Perm())
 	}
@@ -182,8 +175,8 @@ func TestConfigureRejectsBadInputAndWritesNothing(t *testing.T) {
 		json   string
 		expect []string
 	}{
-		"bad role":            {args: []string{"configure", "--registry", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "--role-arn", "arn:aws:iam::1234:role/x"}, expect: []string{"currents.yaml", "role_arn", "12-digit"}},
-		"alias lacks account": {args: []string{"configure", "--registry", aliasHost, "--role-arn", "arn:aws:iam::123456789012:role/x"}, expect: []string{"account", "is required"}},
+		"bad role":            {args: []string{"configure", "--registry", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "--role-arn", "arn:aws:iam::1234:role/x"}, expect: []string{"--role-arn", "12-digit"}},
+		"alias lacks account": {args: []string{"configure", "--registry", aliasHost, "--role-arn", "arn:aws:iam::123456789012:role/x"}, expect: []string{"--account", "is required"}},
 		"broken config.json":  {args: aliasArgs, json: "{\"auths\": {,}}", expect: []string{"config.json", "line 1, column 12"}},
 		"missing role":        {args: []string{"configure", "--registry", aliasHost}, expect: []string{`"role-arn" not set`}},
 	}
@@ -357,7 +350,17 @@ func TestConfigureWebIdentityIsTheWholeCISetUp(t *testing.T) {
 		t.Errorf("with the permission: exit %d %s", code, errOut)
 	}
 	_, errOut, code = runCmd(t, "configure", "--registry", host, "--role-arn", "arn:aws:iam::513558712013:role/ci", "--web-identity", "gitlab")
-	if code == 0 || !strings.Contains(errOut, "web_identity") || !strings.Contains(errOut, "github-actions, circleci, kubernetes") {
+	if code == 0 || !strings.Contains(errOut, "--web-identity:") || !strings.Contains(errOut, "github-actions, circleci, kubernetes") {
 		t.Errorf("unknown kind: exit %d %s", code, errOut)
+	}
+}
+
+// contains fails the test for each of wants that text lacks.
+func contains(t *testing.T, what, text string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(text, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, text)
+		}
 	}
 }

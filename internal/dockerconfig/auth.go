@@ -53,11 +53,16 @@ func (f *File) StaticAuths(host string) []StaticAuth {
 }
 
 // RemoveAuth deletes every auths entry for host. An emptied "auths" stays as {} — the shape docker writes.
+// Save's backup leaves them out too.
 func (f *File) RemoveAuth(host string) error {
-	for _, a := range f.StaticAuths(host) {
+	found := f.StaticAuths(host)
+	for _, a := range found {
 		if err := f.sjsonDelete(keyAuths + "." + escapePath(a.Key)); err != nil {
 			return err
 		}
+	}
+	if len(found) > 0 {
+		f.removed = append(f.removed, host)
 	}
 	return nil
 }

@@ -15,8 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/docker/cli/cli/config/configfile"
+
+	"github.com/currentsdev/currents/internal/dirs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/dockerconfig/golden")
@@ -289,9 +290,14 @@ func TestStaticAuthsAndRemoval(t *testing.T) {
 	if _, err := f.Save(); err != nil {
 		t.Fatal(err)
 	}
+	// The backup is the previous version without the removed login (issue 10, defect 10): restoring it must
+	// not bring the saved password back, nor may it sit on disk after the user asked to remove it.
 	bak, _ := os.ReadFile(path + BackupSuffix)
-	if !bytes.Equal(bak, orig) {
-		t.Fatal("the backup must hold the removed login")
+	if bytes.Contains(bak, []byte("QVdT")) || !bytes.Contains(orig, []byte("QVdT")) {
+		t.Fatalf("the backup keeps the removed login:\n%s", bak)
+	}
+	if !bytes.Equal(bak, f.Bytes()) { // nothing but the removal changed here
+		t.Fatalf("the backup is not the previous version without the login:\n%s", bak)
 	}
 }
 
@@ -448,6 +454,13 @@ func TestSaveWritesThroughASymlink(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(real); !strings.Contains(string(b), ourHost) {
 		t.Fatal("the link target was not updated")
+	}
+	// The backup is where the file is known: beside the link, not in the directory it points into.
+	if b, err := os.ReadFile(link + BackupSuffix); err != nil || string(b) != "{}" {
+		t.Errorf("backup beside the link: %q, %v", b, err)
+	}
+	if _, err := os.Stat(real + BackupSuffix); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a backup beside the link's target: %v", err)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
 )
@@ -16,18 +15,20 @@ import (
 // (tidwall/sjson, gjson offsets) instead of decoding and re-encoding it, so keys that docker or other tools own —
 // and keys nobody here has heard of — keep their bytes and their order.
 type File struct {
-	path   string // as the caller named it; used in messages
-	target string // symlinks resolved: the file that is really replaced
+	path   string // as the caller named it; used in messages, and the backup goes beside it
+	target string // symlinks resolved, even a dangling one: the file that is really read and replaced
 	exists bool
 	orig   []byte
 	data   []byte
+	// removed are the hosts whose static logins RemoveAuth took out: the backup must not keep them.
+	removed []string
 }
 
 // Load reads config.json at path. A missing file or an empty one is an empty configuration, as it is for
 // docker; Save creates it with mode 0600. Malformed JSON is an error that names the file and the position.
 func Load(path string) (*File, error) {
 	f := &File{path: path, target: path}
-	if t, err := filepath.EvalSymlinks(path); err == nil {
+	if t, err := atomicfile.Target(path); err == nil {
 		f.target = t
 	}
 	data, err := os.ReadFile(f.target)
@@ -103,20 +104,34 @@ func (f *File) Original() []byte { return f.orig }
 func (f *File) Changed() bool { return !bytes.Equal(f.data, f.orig) || (!f.exists && len(f.data) > 0) }
 
 // Save replaces the file with the edited content: a temporary file in the same directory, written and
-// fsynced, given the old file's mode and owner, then renamed over it; the directory is fsynced too. The
-// previous bytes go to path+BackupSuffix the same way. When nothing changed it writes nothing and returns
-// "". It returns the backup path ("" when the file did not exist before).
+// fsynced, given the old file's mode and owner, then renamed over it; the directory is fsynced too. A
+// symlinked config.json is written where the link points, as docker does, even when the link dangles. The
+// previous bytes go to path+BackupSuffix (beside the path as named) the same way — without the logins
+// RemoveAuth took out: removing a saved password must not leave it in the backup. When nothing changed it
+// writes nothing and returns "". It returns the backup path ("" when the file did not exist before).
 //
-// If the file changed on disk since Load (another tool wrote it), Save refuses rather than lose that write.
+// If the file changed on disk since Load (another tool wrote it), Save refuses rather than lose that write;
+// holding atomicfile.Lock(path) from before Load makes writers that take it wait for each other instead.
 func (f *File) Save() (backup string, err error) {
 	if !f.Changed() {
 		return "", nil
 	}
-	backup, err = atomicfile.Replace(f.target, f.orig, f.exists, f.data, 0o600)
+	var opts []atomicfile.Option
+	if len(f.removed) > 0 {
+		prev := &File{path: f.path, target: f.target, exists: f.exists, orig: f.orig, data: bytes.Clone(f.orig)}
+		for _, h := range f.removed {
+			if err := prev.RemoveAuth(h); err != nil {
+				return "", err
+			}
+		}
+		opts = append(opts, atomicfile.Backup(prev.data))
+	}
+	backup, err = atomicfile.Replace(f.path, f.orig, f.exists, f.data, 0o600, opts...)
 	if err != nil {
 		return "", fmt.Errorf("docker config %s: %w", f.path, err)
 	}
 	f.orig = bytes.Clone(f.data)
 	f.exists = true
+	f.removed = nil
 	return backup, nil
 }

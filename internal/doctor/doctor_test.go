@@ -400,3 +400,15 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// Issue 10, defect 9: a currents.yaml others can read held the external ID, and doctor passed.
+func TestAnExternalIDOthersCanReadFails(t *testing.T) {
+	w := newWorld(t) // its entry has an external ID
+	p := filepath.Join(w.home, ".docker", dirs.ConfigName)
+	must(t, os.Chmod(p, 0o644))
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckConfig, doctor.Fail, "holds an external ID and is readable by other users (mode 0644)", "chmod 600 "+p)
+	expect(t, rep, doctor.CheckRegistry, doctor.Pass) // the entry still serves: the AWS checks run
+	must(t, os.Chmod(p, 0o600))
+	expect(t, w.doctor(t), doctor.CheckConfig, doctor.Pass)
+}

@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,14 +97,33 @@ func visibleEnv(getenv func(string) string) []EnvVar {
 			continue
 		case envSecret[k]:
 			v = "[set]"
-		case strings.Contains(strings.ToLower(k), "proxy"):
-			if u, err := url.Parse(v); err == nil && u.User != nil {
-				v = u.Redacted()
-			}
+		case strings.Contains(v, "://") || strings.Contains(strings.ToUpper(k), "PROXY"):
+			v = redactUserinfo(v)
 		}
 		set = append(set, EnvVar{k, v})
 	}
 	return set
+}
+
+// redactUserinfo masks the user and password of a URL (an endpoint or a proxy may carry them); anything
+// else comes back as it is. A proxy may be written without its scheme ("user:pw@proxy:3128"), as curl and Go
+// accept it.
+func redactUserinfo(v string) string {
+	scheme, rest, ok := strings.Cut(v, "://")
+	if !ok {
+		scheme, rest = "", v
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return v
+	}
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 && end < at {
+		return v // an @ in the path or query, not userinfo
+	}
+	if scheme != "" {
+		scheme += "://"
+	}
+	return scheme + "[redacted]@" + rest[at+1:]
 }
 
 // credentialsOf says in one line where t's credentials come from.

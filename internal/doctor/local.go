@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/dockerconfig"
 	"github.com/currentsdev/currents/internal/product"
@@ -120,8 +121,8 @@ func (r *run) checkConfig() bool {
 	}
 	r.target = t
 	if t.Entry == nil {
-		r.add(CheckConfig, Pass, fmt.Sprintf("%s has no entry for %s: the AWS SDK default credential chain is used (account %s, region %s)",
-			cfg.Path, r.host, t.Registry.Account, t.Registry.Region), "")
+		r.passConfig(fmt.Sprintf("%s has no entry for %s: the AWS SDK default credential chain is used (account %s, region %s)",
+			cfg.Path, r.host, t.Registry.Account, t.Registry.Region))
 		return true
 	}
 	e := t.Entry
@@ -138,8 +139,34 @@ func (r *run) checkConfig() bool {
 	if e.WebIdentityTokenFile != "" {
 		parts = append(parts, "web identity token "+e.WebIdentityTokenFile)
 	}
-	r.add(CheckConfig, Pass, t.Where()+": "+strings.Join(parts, ", "), "")
+	r.passConfig(t.Where() + ": " + strings.Join(parts, ", "))
 	return true
+}
+
+// passConfig records a usable currents.yaml: a pass, unless the file lets others read an external ID. That
+// fails the check without stopping the AWS checks, which the entry still serves.
+func (r *run) passConfig(detail string) {
+	if exposed := exposedSecret(r.cfg); exposed != "" {
+		r.add(CheckConfig, Fail, detail+"; but "+exposed, "chmod 600 "+r.cfg.Path+" (configure does this too)")
+		return
+	}
+	r.add(CheckConfig, Pass, detail, "")
+}
+
+// exposedSecret says how cfg's file exposes an external ID to other users ("" when it does not).
+func exposedSecret(cfg *config.Config) string {
+	if !cfg.Found {
+		return ""
+	}
+	holds := false
+	for _, e := range cfg.Registries {
+		holds = holds || e.ExternalID != ""
+	}
+	st, err := os.Stat(cfg.Path)
+	if !holds || err != nil || st.Mode().Perm()&0o044 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s holds an external ID and is readable by other users (mode %04o)", cfg.Path, st.Mode().Perm())
 }
 
 func (r *run) checkCache() {

@@ -273,7 +273,7 @@ func Uninstall(p Paths) (UninstallResult, error) {
 	case s.Original != nil && digest(cfg.Original()) == s.InstalledSHA256:
 		// Untouched since install, and editing could not restore it: put
 		// the original bytes back.
-		if err := atomicfile.WriteFile(cfgPath, s.Original, 0o600); err != nil {
+		if err := atomicfile.WriteFile(cfgPath, s.Original, 0o600, atomicfile.FollowLinks()); err != nil {
 			return res, err
 		}
 		res.Exact = true

@@ -18,8 +18,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +26,7 @@ import (
 	"github.com/currentsdev/currents/internal/atomicfile"
 	"github.com/currentsdev/currents/internal/clock"
 	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/logging"
@@ -35,11 +34,7 @@ import (
 )
 
 // EnvDir overrides the cache directory.
-const EnvDir = "CURRENTS_CACHE_DIR"
-
-// rootFallback is root's cache without a usable HOME (a variable so tests
-// need not touch /var).
-var rootFallback = "/var/cache/currents"
+const EnvDir = dirs.EnvCache
 
 // Entry is the cached state of one principal. The zero Entry is a miss.
 type Entry struct {
@@ -135,10 +130,10 @@ func WithLogger(l *slog.Logger) Option { return func(x *Cache) { x.log = l } }
 // WithDir uses dir instead of resolving it from the environment.
 func WithDir(dir string) Option { return func(x *Cache) { x.dir = dir } }
 
-// Open resolves the cache directory (creating it 0700 when missing). The
-// order is CURRENTS_CACHE_DIR, $XDG_CACHE_HOME/currents, $HOME/.cache/currents;
-// when HOME is unset or read-only (services, cron), /var/cache/currents for
-// root, else $TMPDIR/currents-<uid>, owned by us and 0700.
+// Open resolves the cache directory (creating it 0700 when missing) by
+// dirs.Cache's rule, the one config lookup shares: CURRENTS_CACHE_DIR, else
+// $XDG_CACHE_HOME/currents, else the home's .cache/currents, then fallbacks
+// that are said at warning level.
 func Open(opts ...Option) (*Cache, error) {
 	c := &Cache{clock: clock.System{}, log: logging.Discard()}
 	for _, o := range opts {
@@ -150,42 +145,14 @@ func Open(opts ...Option) (*Cache, error) {
 		}
 		return c, nil
 	}
-	if d := os.Getenv(EnvDir); d != "" {
-		c.dir = d
-		if err := c.ensureDir(d); err != nil {
-			return nil, fmt.Errorf("%w; set %s to a writable directory", err, EnvDir)
-		}
-		return c, nil
+	dir, skipped, err := dirs.Cache(c.ensureDir)
+	if err != nil {
+		return nil, err
 	}
-	var tried []string
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
-		if err := c.ensureDir(filepath.Join(d, "currents")); err == nil {
-			c.dir = filepath.Join(d, "currents")
-			return c, nil
-		} else {
-			tried = append(tried, err.Error())
-		}
+	c.dir = dir
+	for _, why := range skipped {
+		c.log.Warn("cache: using "+dir+" instead", "because", why)
 	}
-	if h := os.Getenv("HOME"); h != "" && filepath.IsAbs(h) {
-		d := filepath.Join(h, ".cache", "currents")
-		if err := c.ensureDir(d); err == nil {
-			c.dir = d
-			return c, nil
-		} else {
-			tried = append(tried, err.Error())
-		}
-	} else {
-		tried = append(tried, "HOME is not set")
-	}
-	fallback := filepath.Join(os.TempDir(), "currents-"+strconv.Itoa(os.Getuid()))
-	if os.Getuid() == 0 {
-		fallback = rootFallback
-	}
-	if err := c.ensureDir(fallback); err != nil {
-		return nil, fmt.Errorf("no usable cache directory (%s; %v); set %s to a writable directory", strings.Join(tried, "; "), err, EnvDir)
-	}
-	c.dir = fallback
-	c.log.Debug("cache: home cache directory unusable, falling back", "dir", fallback, "why", strings.Join(tried, "; "))
 	return c, nil
 }
 
@@ -215,7 +182,7 @@ func (c *Cache) Clock() clock.Clock { return c.clock }
 func (c *Cache) ensureDir(dir string) error {
 	fi, err := os.Lstat(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := dirs.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("cache directory %s: %w", dir, err)
 		}
 		if fi, err = os.Lstat(dir); err != nil {

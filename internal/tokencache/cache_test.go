@@ -3,8 +3,10 @@ package tokencache
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/secret"
@@ -200,31 +203,36 @@ func TestOpenResolvesDirectory(t *testing.T) {
 		t.Errorf("%s: %s", EnvDir, c.Dir())
 	}
 
-	// No HOME (a service): fall back and say so at debug level.
+	// No HOME (a service): the user database's home, as config lookup finds it (dirs.Home).
 	t.Setenv(EnvDir, "")
 	t.Setenv("XDG_CACHE_HOME", "")
 	t.Setenv("HOME", "")
 	t.Setenv("TMPDIR", tmp)
-	defer func(old string) { rootFallback = old }(rootFallback)
-	rootFallback = filepath.Join(tmp, "var-cache-currents")
-	var logs bytes.Buffer
-	c, err = Open(WithLogger(logging.New(&logs, -4, "test")))
-	if err != nil {
-		t.Fatal(err)
+	defer dirs.SetRootCache(filepath.Join(tmp, "var-cache-currents"))()
+	pwHome := filepath.Join(tmp, "pw-home")
+	defer dirs.SetCurrentUser(func() (*user.User, error) { return &user.User{Uid: "4242", HomeDir: pwHome}, nil })()
+	if c, err := Open(); err != nil || c.Dir() != filepath.Join(pwHome, ".cache", "currents") {
+		t.Errorf("no HOME: %v %v; want the user database's home", c, err)
 	}
-	want := filepath.Join(tmp, "currents-"+strconv.Itoa(os.Getuid()))
-	if os.Getuid() == 0 {
-		want = rootFallback
-	}
-	if c.Dir() != want || !strings.Contains(logs.String(), "falling back") {
-		t.Errorf("fallback dir %s (want %s), logs: %s", c.Dir(), want, logs.String())
-	}
-	// A HOME that is a file (as unusable as read-only, even for root).
+	// A home that is a file (as unusable as read-only, even for root): fall back, and say so as a warning.
 	blocker := filepath.Join(tmp, "file-home")
 	os.WriteFile(blocker, nil, 0o600)
 	t.Setenv("HOME", blocker)
-	if c, err := Open(); err != nil || c.Dir() != want {
-		t.Errorf("unusable HOME: %v %v", c, err)
+	pwHome = blocker
+	var logs bytes.Buffer
+	c, err = Open(WithLogger(logging.New(&logs, slog.LevelWarn, "test")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(tmp, "var-cache-currents")
+	if os.Geteuid() != 0 {
+		want = filepath.Join(tmp, "currents-"+strconv.Itoa(os.Geteuid())+"-")
+	}
+	if !strings.HasPrefix(c.Dir(), want) || !strings.Contains(logs.String(), "using "+c.Dir()+" instead") || !strings.Contains(logs.String(), blocker) {
+		t.Errorf("fallback dir %s (want %s), logs: %s", c.Dir(), want, logs.String())
+	}
+	if again, err := Open(); err != nil || again.Dir() != c.Dir() {
+		t.Errorf("the fallback moved: %v %v, was %s", again, err, c.Dir())
 	}
 	// An explicit directory that cannot be used is an error, not a silent fallback.
 	t.Setenv(EnvDir, filepath.Join(blocker, "sub"))
