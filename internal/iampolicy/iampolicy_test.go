@@ -326,10 +326,13 @@ func TestCheckIAMCatchesMistakes(t *testing.T) {
 }
 
 func TestDeterministic(t *testing.T) {
-	a, _ := TrustGitHub("aws", "222222222222", GitHub{Repo: "acme/x"})
+	a, err := TrustGitHub("aws", "222222222222", GitHub{Repo: "acme/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 50; i++ {
-		b, _ := TrustGitHub("aws", "222222222222", GitHub{Repo: "acme/x"})
-		if !bytes.Equal(a.JSON(), b.JSON()) {
+		b, err := TrustGitHub("aws", "222222222222", GitHub{Repo: "acme/x"})
+		if err != nil || !bytes.Equal(a.JSON(), b.JSON()) {
 			t.Fatal("output changed between runs")
 		}
 	}

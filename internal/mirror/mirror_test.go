@@ -220,7 +220,10 @@ func newFixture(t *testing.T, services ...string) *fixture {
 	}
 	for _, s := range services {
 		ref, d := pushIndex(t, f.src, "currents/on-prem/"+s, "staging", base)
-		dst, _ := name.NewTag(f.dst.host + "/mirror/currents/" + s + ":staging")
+		dst, err := name.NewTag(f.dst.host + "/mirror/currents/" + s + ":staging")
+		if err != nil {
+			t.Fatal(err)
+		}
 		f.images = append(f.images, Image{Name: s, Source: ref, Target: dst})
 		f.digests = append(f.digests, d)
 	}
@@ -296,7 +299,10 @@ func TestMovedSourceTagMovesTheMirrorAndSaysFromWhat(t *testing.T) {
 	if _, err := f.copy(t); err != nil {
 		t.Fatal(err)
 	}
-	base, _ := random.Layer(512, types.OCILayer)
+	base, err := random.Layer(512, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, moved := pushIndex(t, f.src, "currents/on-prem/api", "staging", base)
 	res, err := f.copy(t)
 	if err != nil {
@@ -350,9 +356,15 @@ func TestSharedLayerMovesOnceIntoAPerRepositoryRegistry(t *testing.T) {
 func TestMirrorWithinOneRegistryMountsEverything(t *testing.T) {
 	reg := newTestRegistry(t, "one-secret-value")
 	reg.scoped = true
-	base, _ := random.Layer(4096, types.OCILayer)
+	base, err := random.Layer(4096, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
 	src, digest := pushIndex(t, reg, "currents/on-prem/api", "staging", base)
-	dst, _ := name.NewTag(reg.host + "/mirror/api:staging")
+	dst, err := name.NewTag(reg.host + "/mirror/api:staging")
+	if err != nil {
+		t.Fatal(err)
+	}
 	kc := keychain{reg.host: {Username: reg.user, Password: reg.password}}
 	res, err := Copy(context.Background(), []Image{{Name: "api", Source: src, Target: dst}}, WithKeychain(kc))
 	if err != nil {
@@ -429,17 +441,26 @@ func TestCopySkipsBlobsTargetHas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, _ := idx.IndexManifest()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
 	img, err := idx.Image(im.Manifests[0].Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	layers, _ := img.Layers()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
 	pre := layers[0]
 	if err := remote.WriteLayer(f.images[0].Target.Context(), pre, f.dst.auth()); err != nil {
 		t.Fatal(err)
 	}
-	size, _ := pre.Size()
+	size, err := pre.Size()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	res, err := f.copy(t)
 	if err != nil {
@@ -503,7 +524,10 @@ func TestPlatformSubsetChangesDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, _ := idx.IndexManifest()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(im.Manifests) != 1 || im.Manifests[0].Platform.Architecture != "arm64" {
 		t.Errorf("target index = %+v", im.Manifests)
 	}
@@ -525,12 +549,21 @@ func TestPlatformOfASinglePlatformImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, _ := name.NewTag(f.src.host + "/currents/on-prem/writer:staging")
+	src, err := name.NewTag(f.src.host + "/currents/on-prem/writer:staging")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := remote.Write(src, img, f.src.auth()); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := img.Digest()
-	dst, _ := name.NewTag(f.dst.host + "/mirror/currents/writer:staging")
+	want, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := name.NewTag(f.dst.host + "/mirror/currents/writer:staging")
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.images = []Image{{Name: "writer", Source: src, Target: dst}}
 
 	res, err := f.copy(t, WithPlatforms([]v1.Platform{{OS: "linux", Architecture: "arm64"}}))
@@ -549,9 +582,12 @@ func TestPlatformOfASinglePlatformImage(t *testing.T) {
 
 func TestSourceErrorsNameImageAndSide(t *testing.T) {
 	f := newFixture(t, "api")
-	missing, _ := name.NewTag(f.src.host + "/currents/on-prem/api:never-pushed")
+	missing, err := name.NewTag(f.src.host + "/currents/on-prem/api:never-pushed")
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.images[0].Source = missing
-	_, err := f.copy(t)
+	_, err = f.copy(t)
 	var me *Error
 	if !errors.As(err, &me) || me.Side != SideSource || me.Image != "api" || !strings.Contains(err.Error(), "never-pushed") {
 		t.Fatalf("err = %v", err)

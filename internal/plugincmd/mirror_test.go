@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -73,7 +74,7 @@ func login(t *testing.T, aws *standin.Server, hosts ...string) {
 func TestMirrorCopiesTheStackAndRewritesEnv(t *testing.T) {
 	_, dst, dir := mirrorFixture(t)
 	envPath := filepath.Join(dir, ".env")
-	before, _ := os.ReadFile(envPath)
+	before := mustRead(t, envPath)
 	prefix := dst.Host() + "/mirror/currents/"
 
 	out, errOut, err := runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--write-env")
@@ -87,7 +88,7 @@ func TestMirrorCopiesTheStackAndRewritesEnv(t *testing.T) {
 	if n := strings.Count(errOut, "copied  sha256:"); n != 6 {
 		t.Errorf("want 6 progress lines, got %d:\n%s", n, errOut)
 	}
-	after, _ := os.ReadFile(envPath)
+	after := mustRead(t, envPath)
 	want := strings.Replace(string(before),
 		"DC_CURRENTS_IMAGE_REPOSITORY=${DC_CURRENTS_REGISTRY:-513558712013.dkr.ecr.us-east-1.amazonaws.com}/currents/on-prem/",
 		"DC_CURRENTS_IMAGE_REPOSITORY="+prefix, 1)
@@ -122,7 +123,7 @@ func TestMirrorWithoutWriteEnvPrintsTheLines(t *testing.T) {
 	if _, err := seed.Stack(context.Background(), src, "currents/on-prem", "v1"); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := os.ReadFile(filepath.Join(dir, ".env"))
+	before := mustRead(t, filepath.Join(dir, ".env"))
 	prefix := dst.Host() + "/mirror/currents/"
 	out, errOut, err := runRoot(t, "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--tag", "v1", "--platform", "linux/amd64")
 	if err != nil {
@@ -161,7 +162,7 @@ func TestMirrorTagReadsAndWritesThatTag(t *testing.T) {
 			t.Errorf("%s: %s -> %s digest %s, want v1's %s", r.Name, r.Source, r.Target, r.Digest, v1[r.Name])
 		}
 	}
-	env, _ := os.ReadFile(filepath.Join(dir, ".env"))
+	env := mustRead(t, filepath.Join(dir, ".env"))
 	for _, want := range []string{"\nDC_CURRENTS_IMAGE_REPOSITORY=" + prefix + "\n", "\nDC_CURRENTS_IMAGE_TAG=v1\n"} {
 		if !strings.Contains(string(env), want) {
 			t.Errorf(".env lacks %q:\n%s", want, env)
@@ -212,7 +213,7 @@ func TestMirrorNamesServicesNoVariableCanMove(t *testing.T) {
 func TestMirrorTagNeedsATagVariable(t *testing.T) {
 	_, dst, dir := mirrorFixture(t)
 	compose := filepath.Join(dir, "compose.yaml")
-	b, _ := os.ReadFile(compose)
+	b := mustRead(t, compose)
 	if err := os.WriteFile(compose, []byte(strings.ReplaceAll(string(b), ":${DC_CURRENTS_IMAGE_TAG}", ":staging")), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -307,6 +308,29 @@ func TestMirrorCreatesMissingECRRepositories(t *testing.T) {
 	}
 }
 
+// startSlowMirror starts the built plugin mirroring the stack into a slowed
+// target (slow enough to be caught mid-copy) and returns once the target
+// has received uploads blob uploads; done receives the process's end.
+func startSlowMirror(t *testing.T, dst *standin.Registry, dir, prefix string, uploads int64, stdout, stderr io.Writer) (*exec.Cmd, chan error) {
+	t.Helper()
+	dst.SetLatency(20 * time.Millisecond)
+	cmd := exec.Command(pluginBin, "currents", "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--jobs", "2")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for dst.Requests().Uploads < uploads {
+		select {
+		case err := <-done:
+			t.Fatalf("mirror ended after %d uploads, before it could be stopped: %v", dst.Requests().Uploads, err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return cmd, done
+}
+
 // TestKilledMirrorLeavesNoTagAndResumes kills the mirror process (SIGKILL,
 // no chance to clean up) once the target has received some uploads, then
 // checks that no tag points anywhere and that a rerun finishes by skipping
@@ -314,20 +338,7 @@ func TestMirrorCreatesMissingECRRepositories(t *testing.T) {
 func TestKilledMirrorLeavesNoTagAndResumes(t *testing.T) {
 	_, dst, dir := mirrorFixture(t)
 	prefix := dst.Host() + "/mirror/currents/"
-	dst.SetLatency(20 * time.Millisecond) // slow enough to be caught mid-copy
-	cmd := exec.Command(pluginBin, "currents", "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--jobs", "2")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for dst.Requests().Uploads < 6 {
-		select {
-		case err := <-done:
-			t.Fatalf("mirror ended before it could be killed: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	cmd, done := startSlowMirror(t, dst, dir, prefix, 6, nil, nil)
 	_ = cmd.Process.Kill()
 	if err := <-done; err == nil {
 		t.Fatal("mirror finished before the kill landed; nothing was tested")
@@ -337,7 +348,10 @@ func TestKilledMirrorLeavesNoTagAndResumes(t *testing.T) {
 	aws := dst.Server()
 	user, pass, _ := aws.MintToken(fmt.Sprintf("arn:aws:iam::%s:root", aws.Account()), time.Hour)
 	for _, s := range seed.Services {
-		ref, _ := name.NewTag(prefix + s + ":staging")
+		ref, err := name.NewTag(prefix + s + ":staging")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := remote.Head(ref, remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err == nil {
 			// A tag is fine only if its image is complete: the copy
 			// finished for that service before the kill.
@@ -373,22 +387,8 @@ func TestKilledMirrorLeavesNoTagAndResumes(t *testing.T) {
 func TestInterruptedMirrorStopsCleanly(t *testing.T) {
 	_, dst, dir := mirrorFixture(t)
 	prefix := dst.Host() + "/mirror/currents/"
-	dst.SetLatency(20 * time.Millisecond)
-	cmd := exec.Command(pluginBin, "currents", "mirror", "-f", filepath.Join(dir, "compose.yaml"), "--to", prefix, "--jobs", "2")
 	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for dst.Requests().Uploads < 3 {
-		select {
-		case err := <-done:
-			t.Fatalf("mirror ended before it could be interrupted: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	cmd, done := startSlowMirror(t, dst, dir, prefix, 3, &stdout, &stderr)
 	_ = cmd.Process.Signal(os.Interrupt)
 	err := <-done
 	var ee *exec.ExitError

@@ -58,18 +58,23 @@ func run(m *testing.M) int {
 	defer func() { _ = os.RemoveAll(tmp) }()
 	binDir = filepath.Join(tmp, "bin")
 	pluginBin = filepath.Join(tmp, "plugin", "docker-currents")
-	builds := [][]string{
-		{"-o", pluginBin, "../../composeplugin/docker-currents"},
-		{"-o", filepath.Join(binDir, "docker-credential-currents"), "../../credhelper/docker-credential-currents"},
-		{"-o", filepath.Join(binDir, "docker-credential-currents-aws"), "../../credhelper/docker-credential-currents-aws"},
+	// One go build for the three binaries: it compiles and links them in
+	// parallel, sharing what they share.
+	cmd := exec.Command("go", "build", "-tags=osusergo", "-o", binDir+string(os.PathSeparator),
+		"../../composeplugin/docker-currents", "../../credhelper/docker-credential-currents", "../../credhelper/docker-credential-currents-aws")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "go build:", err)
+		return 1
 	}
-	for _, b := range builds {
-		cmd := exec.Command("go", append([]string{"build", "-tags=osusergo"}, b...)...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build", b, err)
-			return 1
-		}
+	// The plugin is found through cli-plugins only, never on PATH.
+	if err := os.MkdirAll(filepath.Dir(pluginBin), 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := os.Rename(filepath.Join(binDir, "docker-currents"), pluginBin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	if stackAt, err = filepath.Abs("../../testdata/stack"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -220,6 +225,7 @@ func row(t *testing.T, rep check.Report, service string) check.Row {
 }
 
 func TestPluginDiscoveryAndMetadata(t *testing.T) {
+	t.Parallel() // a world of its own: its commands get its environment, not the process's
 	w := newWorld(t)
 	r := w.docker("currents", "--help")
 	if r.code != 0 || !strings.Contains(r.stdout, "check") || !strings.Contains(r.stdout, "up") {
@@ -248,6 +254,7 @@ func TestPluginDiscoveryAndMetadata(t *testing.T) {
 }
 
 func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
+	t.Parallel() // a world of its own: its commands get its environment, not the process's
 	w := newWorld(t)
 	w.registerHelper()
 	r, rep := w.checkJSON()
@@ -318,6 +325,7 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 }
 
 func TestConfigFlagAndDockerConfigAreHonoured(t *testing.T) {
+	t.Parallel() // a world of its own: its commands get its environment, not the process's
 	w := newWorld(t)
 	// The default config has no credentials; another one, named with
 	// --config, holds the plugin and the helper registration.
@@ -360,6 +368,7 @@ func mustRead(t testing.TB, path string) string {
 
 // Each broken variant gets its own diagnosis and exit status.
 func TestBrokenVariants(t *testing.T) {
+	t.Parallel() // a world of its own: its commands get its environment, not the process's
 	cases := []struct {
 		name   string
 		setup  func(*world)
@@ -429,6 +438,7 @@ func TestBrokenVariants(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t)
 			if c.setup != nil {
 				c.setup(w)
@@ -472,6 +482,7 @@ func TestBrokenVariants(t *testing.T) {
 // A stand-in compose plugin records what it was given and exits 7, which
 // must come back untouched.
 func TestUpExecsComposeOnlyWhenTheCheckPasses(t *testing.T) {
+	t.Parallel() // a world of its own: its commands get its environment, not the process's
 	w := newWorld(t)
 	record := filepath.Join(w.home, "compose-args")
 	fake := fmt.Sprintf(`#!/bin/sh
@@ -537,6 +548,7 @@ exit 7
 // docker looks, up says so and how to install it, instead of passing the
 // check and leaving docker to fail on "-d" (unknown shorthand flag, 125).
 func TestUpWithoutComposeSaysHowToInstallIt(t *testing.T) {
+	t.Parallel() // a world of its own: its commands get its environment, not the process's
 	w := newWorld(t)
 	w.registerHelper()
 	r := w.docker("currents", "up", "-d")
@@ -587,6 +599,7 @@ func BenchmarkDockerCurrentsCheck(b *testing.B) {
 // Colour appears on a terminal only, and never with NO_COLOR. util-linux's
 // script(1) gives the plugin a pseudo-terminal.
 func TestColourOnATerminalOnly(t *testing.T) {
+	t.Parallel() // a world of its own: its commands get its environment, not the process's
 	scriptBin, err := exec.LookPath("script")
 	if err != nil {
 		t.Skip("script(1) from util-linux is needed to run under a pseudo-terminal")
@@ -645,6 +658,7 @@ func fakeEngine(t *testing.T, arch string) string {
 // DOCKER_CONTEXT) chooses the engine: an arm64 engine makes the five
 // amd64-only images unpullable, whatever this machine is.
 func TestContextEngineDecidesThePlatform(t *testing.T) {
+	t.Parallel() // a world of its own: its commands get its environment, not the process's
 	w := newWorld(t)
 	w.registerHelper()
 	sock := fakeEngine(t, "arm64")

@@ -27,18 +27,14 @@ func (p *policyFlags) add(cmd *cobra.Command) {
 }
 
 func newPolicyCommand(dockerCli command.Cli) *cobra.Command {
-	cmd := &cobra.Command{
+	return group(&cobra.Command{
 		Use:   "policy pull|push|repository|ci-trust",
 		Short: "Print the IAM policies the stack's ECR repositories need",
 		Long: `Print IAM policy JSON for exactly the stack's ECR repositories (from the compose
 project's image references, loaded as check loads them). Documents go to
 stdout, warnings and hints to stderr, so the output can be redirected to a
 file and passed to the aws CLI as file://policy.json.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
-	}
-	cmd.AddCommand(newPolicyPull(dockerCli), newPolicyPush(dockerCli), newPolicyRepository(dockerCli), newPolicyCITrust(dockerCli))
-	return cmd
+	}, newPolicyPull(dockerCli), newPolicyPush(dockerCli), newPolicyRepository(dockerCli), newPolicyCITrust(dockerCli))
 }
 
 func newPolicyPull(dockerCli command.Cli) *cobra.Command {

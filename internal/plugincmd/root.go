@@ -35,24 +35,27 @@ func Metadata() metadata.Metadata {
 // NewRootCommand returns `docker currents` with every registered
 // sub-command.
 func NewRootCommand(dockerCli command.Cli) *cobra.Command {
-	root := &cobra.Command{
+	return group(&cobra.Command{
 		Use:           product.PluginName,
 		Short:         Metadata().ShortDescription,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cmd.Help()
-		},
-	}
-	root.AddCommand(
+	},
 		newCheckCommand(dockerCli),
 		newUpCommand(dockerCli),
 		newMirrorCommand(dockerCli),
 		newPolicyCommand(dockerCli),
 		newShimCommand(dockerCli),
 	)
-	return root
+}
+
+// group makes cmd a command that only holds sub-commands: run alone, it
+// shows its help.
+func group(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	cmd.AddCommand(subs...)
+	return cmd
 }
 
 // loadConfig reads currents.yaml once per command. A file that cannot be

@@ -13,7 +13,11 @@ import (
 )
 
 func newShimCommand(dockerCli command.Cli) *cobra.Command {
-	cmd := &cobra.Command{
+	var checkBeforeUp bool
+	install := shimCommand(dockerCli, "install [--check-before-up]", "Install the compose shim for the active docker config",
+		func(p shim.Paths, out io.Writer) error { return installShim(p, out, checkBeforeUp) })
+	install.Flags().BoolVar(&checkBeforeUp, "check-before-up", false, "Run 'docker currents check' before every 'docker compose up'; up stops if an image is not pullable")
+	return group(&cobra.Command{
 		Use:   "shim install|uninstall|status",
 		Short: "Opt-in: answer `docker compose currents …` by shadowing the compose plugin",
 		Long: `Compose cannot be extended with sub-commands and docker refuses aliases for
@@ -23,85 +27,75 @@ It answers ` + "`docker compose [flags] currents …`" + ` itself (with compose'
 optionally runs the check before ` + "`docker compose up`" + `, and execs the real compose,
 untouched, for everything else (so ` + "`docker compose version`" + ` and ` + "`docker info`" + ` show
 the real compose). uninstall puts config.json back byte for byte.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
-	}
-	var checkBeforeUp bool
-	install := &cobra.Command{
-		Use:   "install [--check-before-up]",
-		Short: "Install the compose shim for the active docker config",
+	}, install,
+		shimCommand(dockerCli, "uninstall", "Remove the compose shim and restore config.json", uninstallShim),
+		shimCommand(dockerCli, "status", "Say whether the shim is installed and which compose docker runs", shimStatus),
+	)
+}
+
+// shimCommand is a shim sub-command: it runs on the shim of the docker
+// config the CLI itself uses.
+func shimCommand(dockerCli command.Cli, use, short string, run func(p shim.Paths, out io.Writer) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(*cobra.Command, []string) error {
 			p, err := shimPaths(dockerCli)
 			if err != nil {
 				return err
 			}
-			exe, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			if exe, err = filepath.EvalSymlinks(exe); err != nil {
-				return err
-			}
-			st, err := shim.Install(p, exe, shim.InstallOptions{CheckBeforeUp: checkBeforeUp})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(dockerCli.Out(), "compose shim installed in %s, listed first in cliPluginsExtraDirs of %s\n", p.Dir, p.Config)
-			writeShimStatus(dockerCli.Out(), st)
-			fmt.Fprintln(dockerCli.Out(), "try: docker compose currents check    undo: docker currents shim uninstall")
-			return nil
+			return run(p, dockerCli.Out())
 		},
 	}
-	install.Flags().BoolVar(&checkBeforeUp, "check-before-up", false, "Run 'docker currents check' before every 'docker compose up'; up stops if an image is not pullable")
-	uninstall := &cobra.Command{
-		Use:   "uninstall",
-		Short: "Remove the compose shim and restore config.json",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := shimPaths(dockerCli)
-			if err != nil {
-				return err
-			}
-			if st := shim.Inspect(p); !st.Installed && !st.Listed {
-				fmt.Fprintln(dockerCli.Out(), "the compose shim is not installed; nothing to do")
-				return nil
-			}
-			res, err := shim.Uninstall(p)
-			if err != nil {
-				return err
-			}
-			switch {
-			case res.Exact:
-				fmt.Fprintf(dockerCli.Out(), "compose shim removed; %s is back to its exact bytes before install\n", p.Config)
-			case res.Kept:
-				fmt.Fprintf(dockerCli.Out(), "compose shim removed from %s; changes made to it since install were kept\n", p.Config)
-			}
-			return nil
-		},
+}
+
+func installShim(p shim.Paths, out io.Writer, checkBeforeUp bool) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
 	}
-	status := &cobra.Command{
-		Use:   "status",
-		Short: "Say whether the shim is installed and which compose docker runs",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := shimPaths(dockerCli)
-			if err != nil {
-				return err
-			}
-			st := shim.Inspect(p)
-			if exe, err := os.Executable(); err == nil && st.Installed && st.Problem == "" && shim.Stale(p, exe) {
-				st.Problem = "the shim is an older build of docker-currents; run `docker currents shim install` again to update it"
-			}
-			writeShimStatus(dockerCli.Out(), st)
-			if st.Problem != "" {
-				return ExitError{Code: 1}
-			}
-			return nil
-		},
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return err
 	}
-	cmd.AddCommand(install, uninstall, status)
-	return cmd
+	st, err := shim.Install(p, exe, shim.InstallOptions{CheckBeforeUp: checkBeforeUp})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "compose shim installed in %s, listed first in cliPluginsExtraDirs of %s\n", p.Dir, p.Config)
+	writeShimStatus(out, st)
+	fmt.Fprintln(out, "try: docker compose currents check    undo: docker currents shim uninstall")
+	return nil
+}
+
+func uninstallShim(p shim.Paths, out io.Writer) error {
+	if st := shim.Inspect(p); !st.Installed && !st.Listed {
+		fmt.Fprintln(out, "the compose shim is not installed; nothing to do")
+		return nil
+	}
+	res, err := shim.Uninstall(p)
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.Exact:
+		fmt.Fprintf(out, "compose shim removed; %s is back to its exact bytes before install\n", p.Config)
+	case res.Kept:
+		fmt.Fprintf(out, "compose shim removed from %s; changes made to it since install were kept\n", p.Config)
+	}
+	return nil
+}
+
+func shimStatus(p shim.Paths, out io.Writer) error {
+	st := shim.Inspect(p)
+	if exe, err := os.Executable(); err == nil && st.Installed && st.Problem == "" && shim.Stale(p, exe) {
+		st.Problem = "the shim is an older build of docker-currents; run `docker currents shim install` again to update it"
+	}
+	writeShimStatus(out, st)
+	if st.Problem != "" {
+		return ExitError{Code: 1}
+	}
+	return nil
 }
 
 // shimPaths follows the docker config the CLI itself uses (--config,

@@ -159,7 +159,10 @@ func TestMissingTag(t *testing.T) {
 
 func TestMissingRepository(t *testing.T) {
 	f := newFixture(t)
-	ref, _ := name.ParseReference(f.reg.Host() + "/currents/on-premapi:staging")
+	ref, err := name.ParseReference(f.reg.Host() + "/currents/on-premapi:staging")
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := New(keychain.New(f.staticLogin(time.Hour))).Check(context.Background(), []Image{{ID: "api", Ref: ref}})[0]
 	if r.Status != NotFound || r.Missing != MissingRepository || !strings.Contains(r.Message, "repository currents/on-premapi does not exist") {
 		t.Errorf("%s %q", r.Status, r.Message)

@@ -340,7 +340,7 @@ func TestProfilesAndBuildOnly(t *testing.T) {
 
 func TestComposeEnvironmentVariables(t *testing.T) {
 	cleanEnv(t)
-	abs, _ := filepath.Abs(dir)
+	abs := absDir(t)
 	t.Setenv("COMPOSE_FILE", abs+"/compose.yaml"+string(os.PathListSeparator)+abs+"/variants/extras.yaml")
 	t.Setenv("COMPOSE_PROJECT_NAME", "other")
 	t.Setenv("COMPOSE_ENV_FILES", abs+"/variants/missing-tag.env")
@@ -480,7 +480,7 @@ func TestSelectedServices(t *testing.T) {
 func TestComposeSettingsFromDotEnv(t *testing.T) {
 	cleanEnv(t)
 	tmp := t.TempDir()
-	abs, _ := filepath.Abs(dir)
+	abs := absDir(t)
 	dotenv := "COMPOSE_FILE=" + abs + "/compose.yaml:" + abs + "/variants/extras.yaml\nCOMPOSE_PROFILES=debug\nCOMPOSE_PROJECT_NAME=fromdotenv\n" +
 		"DC_CURRENTS_IMAGE_REPOSITORY=r.example/\nDC_CURRENTS_IMAGE_TAG=1\n"
 	if err := os.WriteFile(filepath.Join(tmp, ".env"), []byte(dotenv), 0o644); err != nil {
@@ -511,7 +511,7 @@ func writeProject(t *testing.T, compose string) string {
 // Load errors compose-go leaves terse get a fix.
 func TestLoadErrorFix(t *testing.T) {
 	cleanEnv(t)
-	abs, _ := filepath.Abs(dir)
+	abs := absDir(t)
 	t.Chdir(t.TempDir())
 	var le *LoadError
 	_, err := Load(context.Background(), Options{})
@@ -522,4 +522,14 @@ func TestLoadErrorFix(t *testing.T) {
 	if !errors.As(err, &le) || !strings.Contains(le.Fix(), "docker compose config --services") {
 		t.Errorf("unknown service: %v", err)
 	}
+}
+
+// absDir is the test stack's directory, absolute.
+func absDir(t *testing.T) string {
+	t.Helper()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }
