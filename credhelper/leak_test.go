@@ -1,6 +1,7 @@
 package credhelper_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -93,6 +94,21 @@ func TestNoSecretLeaks(t *testing.T) {
 	}
 	out, _ := w.run(bin.lean, "", ciEnv[0].env, "config")
 	seen = append(seen, out)
+	// The kubelet mode, with and without a service-account token (KEP-4412).
+	secrets["token of a malformed kubelet request"] = brokenRequestToken
+	for _, req := range kubeletLeakRequests(t, w) {
+		out, code := w.run(bin.lean, req.request, req.env, "kubelet")
+		var r kubeletResponse
+		if (code == 0) != req.ok || (req.ok && json.Unmarshal([]byte(out), &r) != nil) {
+			t.Fatalf("kubelet %s: exit %d %q\n%s", req.name, code, out, w.logs())
+		}
+		for h, a := range r.Auth {
+			secrets["kubelet password "+req.name+" "+h] = a.Password
+		}
+		if !req.ok {
+			seen = append(seen, out)
+		}
+	}
 	// Failures: refused role, wrong web identity, timeout.
 	w.aws.RefuseRole(w.role, true)
 	// A fresh cache: the cached session would (rightly) still serve.
@@ -319,5 +335,45 @@ func ciLeakScenarios(t *testing.T, w *world) []leakScenario {
 		{"GitHub job without id-token: write", ghHost, noPerm, false},
 		{"CircleCI job", ccHost, env(w.aws.CircleCIEnv(standin.CircleCIJob{Org: org, Project: project, User: "u"})), true},
 		{"CircleCI job of another project", ccHost, env(w.aws.CircleCIEnv(standin.CircleCIJob{Org: org, Project: "99999999-4a5b-4c6d-8e7f-9a0b1c2d3e4f", User: "u"})), false},
+	}
+}
+
+// brokenRequestToken is the token of a malformed request, which the error must not quote.
+const brokenRequestToken = "sa-token-in-a-broken-request-7f3a9c0d"
+
+type kubeletLeak struct {
+	name    string
+	request string
+	env     map[string]string
+	ok      bool
+}
+
+// kubeletLeakRequests: an entry that assumes its role with the pod's
+// service-account token, asked by admitted and refused service accounts.
+func kubeletLeakRequests(t *testing.T, w *world) []kubeletLeak {
+	t.Helper()
+	const issuer = "https://oidc.eks.us-east-1.amazonaws.com/id/LEAK"
+	acct := w.aws.Account()
+	host := strings.TrimPrefix(issuer, "https://")
+	w.aws.AddOIDCProvider(acct, issuer, "sts.amazonaws.com")
+	w.aws.AddRole("arn:aws:iam::"+acct+":role/pods", standin.RoleSpec{TrustPolicy: []byte(`{"Statement":[{"Effect":"Allow",
+		"Principal":{"Federated":"arn:aws:iam::` + acct + `:oidc-provider/` + host + `"},"Action":"sts:AssumeRoleWithWebIdentity",
+		"Condition":{"StringEquals":{"` + host + `:sub":"system:serviceaccount:shop:web"}}}]}`)})
+	cfg := filepath.Join(w.home, "kubelet.yaml")
+	podHost := acct + ".dkr.ecr.ap-south-1.amazonaws.com"
+	os.WriteFile(cfg, []byte(fmt.Sprintf("registries:\n  - host: %s\n    role_arn: arn:aws:iam::%s:role/pods\n    web_identity: kubernetes\n", podHost, acct)), 0o600)
+	env := map[string]string{"CURRENTS_CONFIG": cfg, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+	req := func(ns, name string) string {
+		tok := w.aws.SignIDToken(issuer, "sts.amazonaws.com", "system:serviceaccount:"+ns+":"+name, map[string]any{
+			"kubernetes.io": map[string]any{"namespace": ns, "serviceaccount": map[string]any{"name": name, "uid": "u-" + name}}})
+		return kubeletRequest(podHost+"/shop/web:1", `"serviceAccountToken":"`+tok+`"`)
+	}
+	return []kubeletLeak{
+		{"admitted service account", req("shop", "web"), env, true},
+		{"admitted service account, warm", req("shop", "web"), env, true},
+		{"refused service account", req("shop", "admin"), env, false},
+		{"no token", kubeletRequest(podHost + "/shop/web:1"), env, false},
+		{"vendor role", kubeletRequest(w.reg.Host() + "/a/b:1"), nil, true},
+		{"garbage", `{"kind":"CredentialProviderRequest","serviceAccountToken":"` + brokenRequestToken + `",`, nil, false},
 	}
 }

@@ -29,6 +29,7 @@
 //	protocol      docker's credential-helper protocol: get, store, erase, list
 //	dockerconfig  docker's config.json, edited keeping every byte it does not own
 //	configure     setting a registry up: its currents.yaml entry and credHelpers line, both files at once
+//	kubelet       the kubelet's image credential provider protocol, answered from the same cache
 //	doctor        the diagnosis of one registry, step by step as a pull depends on it; the effective configuration
 //	status        each registry's sessions, tokens and last refreshes, from the cache alone; Prometheus text
 //	statuscmd     `status`'s command line, shared by the lean binary (which answers it) and the AWS one

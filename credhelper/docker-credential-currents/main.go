@@ -41,6 +41,9 @@ func main() {
 		case "version", "--version", "-v":
 			credentials.Serve(nil) // prints the version without touching the helper
 			return
+		case "kubelet":
+			serveKubelet()
+			return
 		}
 	}
 	execAWS()

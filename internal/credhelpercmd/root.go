@@ -109,6 +109,7 @@ Docker calls the protocol commands (get, store, erase, list, version) itself.`,
 		newConfigCmd(a),
 		newConfigureCmd(a),
 		newDoctorCmd(a),
+		newKubeletCmd(a),
 		newRefreshCmd(a),
 		newStatusCmd(a),
 	)

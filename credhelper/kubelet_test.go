@@ -1,0 +1,192 @@
+package credhelper_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/currentsdev/currents/internal/standin"
+)
+
+type kubeletResponse struct {
+	APIVersion    string `json:"apiVersion"`
+	Kind          string `json:"kind"`
+	CacheKeyType  string `json:"cacheKeyType"`
+	CacheDuration string `json:"cacheDuration"`
+	Auth          map[string]struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	} `json:"auth"`
+}
+
+func kubeletRequest(image string, extra ...string) string {
+	s := `{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"` + image + `"`
+	for _, e := range extra {
+		s += "," + e
+	}
+	return s + "}"
+}
+
+// kubelet runs the lean binary's kubelet mode as the kubelet does.
+func (w *world) kubelet(t *testing.T, request string, extra map[string]string) (kubeletResponse, string, int) {
+	t.Helper()
+	mark := w.logs()
+	out, code := w.run(bin.lean, request, extra, "kubelet")
+	var r kubeletResponse
+	if code == 0 {
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("answer is not JSON: %v\n%s", err, out)
+		}
+	}
+	return r, strings.TrimPrefix(w.logs(), mark), code
+}
+
+func TestKubeletColdWarmAndNotOurs(t *testing.T) {
+	w := newWorld(t)
+	image := w.reg.Host() + "/currents/on-prem/api:staging"
+	r, stderr, code := w.kubelet(t, kubeletRequest(image), nil)
+	if code != 0 {
+		t.Fatalf("cold: exit %d\n%s", code, stderr)
+	}
+	auth, ok := r.Auth[w.reg.Host()]
+	if r.Kind != "CredentialProviderResponse" || r.APIVersion != "credentialprovider.kubelet.k8s.io/v1" || r.CacheKeyType != "Registry" || !ok || len(r.Auth) != 1 {
+		t.Fatalf("answer %+v", r)
+	}
+	w.prove(&credentials.Credentials{Username: auth.Username, Secret: auth.Password})
+	// The cache duration ends at the helper's refresh point: 12h tokens are
+	// refreshed 3h before expiry.
+	d, err := time.ParseDuration(r.CacheDuration)
+	if err != nil || d > 9*time.Hour || d < 9*time.Hour-time.Minute {
+		t.Errorf("cacheDuration %q, want just under 9h", r.CacheDuration)
+	}
+	if n := w.aws.Counts(); n.AssumeRole != 1 || n.GetAuthorizationToken != 1 {
+		t.Errorf("cold: %+v", n)
+	}
+
+	// Warm: the same cache as get; the AWS binary does not start.
+	trip, mark := w.tripwire()
+	r2, _, code := w.kubelet(t, kubeletRequest(w.reg.Host()+"/currents/on-prem/writer@sha256:"+strings.Repeat("a", 64)), map[string]string{"CURRENTS_AWS_HELPER": trip})
+	if code != 0 || r2.Auth[w.reg.Host()].Password != auth.Password {
+		t.Fatalf("warm: exit %d %+v", code, r2)
+	}
+	if c := w.mustGet(w.reg.Host(), map[string]string{"CURRENTS_AWS_HELPER": trip}); c.Secret != auth.Password {
+		t.Error("get and kubelet do not share the cache")
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("a warm kubelet request spawned the AWS helper")
+	}
+	if n := w.aws.Counts(); n.AssumeRole != 1 || n.GetAuthorizationToken != 1 {
+		t.Errorf("warm requests called AWS: %+v", n)
+	}
+
+	// Another API version is echoed, as the kubelet requires.
+	r3, _, _ := w.kubelet(t, strings.Replace(kubeletRequest(image), "/v1\"", "/v1beta1\"", 1), nil)
+	if r3.APIVersion != "credentialprovider.kubelet.k8s.io/v1beta1" {
+		t.Errorf("apiVersion %q", r3.APIVersion)
+	}
+
+	// Registries it does not handle: an empty auth the kubelet caches briefly, no error.
+	for _, img := range []string{"busybox:latest", "docker.io/library/nginx:1", "ghcr.io/o/r:1", "127.0.0.1:9/x"} {
+		r, stderr, code := w.kubelet(t, kubeletRequest(img), map[string]string{"CURRENTS_AWS_HELPER": trip})
+		if code != 0 || len(r.Auth) != 0 || r.Auth == nil || r.CacheKeyType != "Registry" || r.CacheDuration != "1m0s" || stderr != "" {
+			t.Errorf("%s: exit %d %+v %q", img, code, r, stderr)
+		}
+	}
+}
+
+func TestKubeletErrors(t *testing.T) {
+	w := newWorld(t)
+	for name, c := range map[string]struct{ request, want string }{
+		"not JSON":        {"{\"kind\":", "not a CredentialProviderRequest: stdin is not JSON"},
+		"wrong kind":      {`{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"Pod","image":"x/y"}`, "its kind is not CredentialProviderRequest"},
+		"unknown version": {`{"apiVersion":"credentialprovider.kubelet.k8s.io/v2","kind":"CredentialProviderRequest","image":"x/y"}`, "apiVersion: credentialprovider.kubelet.k8s.io/v1"},
+	} {
+		out, code := w.run(bin.lean, c.request, nil, "kubelet")
+		if code != 1 || out != "" || !strings.Contains(w.logs(), c.want) {
+			t.Errorf("%s: exit %d out %q; stderr lacks %q", name, code, out, c.want)
+		}
+	}
+	// A refused role: get's words on stderr, nothing on stdout.
+	w.aws.RefuseRole(w.role, true)
+	_, stderr, code := w.kubelet(t, kubeletRequest(w.reg.Host()+"/a/b:1"), nil)
+	if code != 1 || !strings.Contains(stderr, "docker-credential-currents: ") || !strings.Contains(stderr, "AccessDenied") || !strings.Contains(stderr, w.role) ||
+		strings.Count(stderr, "AccessDenied: User") != 1 {
+		t.Errorf("refused role: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestKubeletParallelColdRequests: the kubelet pulls a pod's images at once;
+// 64 cold requests across two registries of one principal cost one
+// AssumeRole and one GetAuthorizationToken.
+func TestKubeletParallelColdRequests(t *testing.T) {
+	w := newWorld(t)
+	const n = 64
+	codes := make([]int, n)
+	outs := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], codes[i] = w.run(bin.lean, kubeletRequest(fmt.Sprintf("%s/currents/svc-%d:1", w.reg.Host(), i)), nil, "kubelet")
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		var r kubeletResponse
+		if codes[i] != 0 || json.Unmarshal([]byte(outs[i]), &r) != nil || r.Auth[w.reg.Host()].Password == "" {
+			t.Fatalf("request %d: exit %d %q\n%s", i, codes[i], outs[i], w.logs())
+		}
+	}
+	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
+		t.Errorf("%d parallel cold kubelet requests made %d AssumeRole and %d GetAuthorizationToken; want 1 and 1", n, c.AssumeRole, c.GetAuthorizationToken)
+	}
+}
+
+// TestKubeletServiceAccountTokens: with web_identity: kubernetes the role is
+// assumed with the pod's service-account token, one session per service
+// account; a request without a token says how to configure the kubelet.
+func TestKubeletServiceAccountTokens(t *testing.T) {
+	w := newWorld(t)
+	const issuer = "https://oidc.eks.us-east-1.amazonaws.com/id/CLUSTER1"
+	host := strings.TrimPrefix(issuer, "https://")
+	w.aws.AddOIDCProvider(w.aws.Account(), issuer, "sts.amazonaws.com")
+	role := "arn:aws:iam::" + w.aws.Account() + ":role/pod-pull"
+	w.aws.AddRole(role, standin.RoleSpec{TrustPolicy: []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+		"Principal":{"Federated":"arn:aws:iam::` + w.aws.Account() + `:oidc-provider/` + host + `"},"Action":"sts:AssumeRoleWithWebIdentity",
+		"Condition":{"StringEquals":{"` + host + `:aud":"sts.amazonaws.com"},"StringLike":{"` + host + `:sub":"system:serviceaccount:shop:*"}}}]}`)})
+	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    web_identity: kubernetes\n",
+		w.reg.Host(), w.reg.Account(), w.reg.Region(), role))
+	sa := func(ns, name string) string {
+		tok := w.aws.SignIDToken(issuer, "sts.amazonaws.com", "system:serviceaccount:"+ns+":"+name, map[string]any{
+			"kubernetes.io": map[string]any{"namespace": ns, "serviceaccount": map[string]any{"name": name, "uid": ns + "-" + name + "-uid"}}})
+		return `"serviceAccountToken":"` + tok + `","serviceAccountAnnotations":{}`
+	}
+	image := w.reg.Host() + "/shop/web:1"
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""} // a node needs no keys
+	for i, acct := range []string{"web", "web", "worker"} {
+		r, stderr, code := w.kubelet(t, kubeletRequest(image, sa("shop", acct)), env)
+		if code != 0 {
+			t.Fatalf("request %d (%s): exit %d\n%s", i, acct, code, stderr)
+		}
+		a := r.Auth[w.reg.Host()]
+		w.prove(&credentials.Credentials{Username: a.Username, Secret: a.Password})
+	}
+	if n := w.aws.Counts(); n.AssumeRoleWithWebIdentity != 2 || n.AssumeRole != 0 {
+		t.Errorf("two service accounts, three requests: %+v; want 2 AssumeRoleWithWebIdentity", n)
+	}
+	_, stderr, code := w.kubelet(t, kubeletRequest(image, sa("billing", "web")), env)
+	if code != 1 || !strings.Contains(stderr, "sub=system:serviceaccount:billing:web") || !strings.Contains(stderr, host+":sub") {
+		t.Errorf("a service account the role does not trust: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = w.kubelet(t, kubeletRequest(image), env)
+	if code != 1 || !strings.Contains(stderr, "sent no service-account token") || !strings.Contains(stderr, "tokenAttributes") {
+		t.Errorf("no token: exit %d\n%s", code, stderr)
+	}
+}
