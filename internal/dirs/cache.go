@@ -45,8 +45,9 @@ func Cache(use func(dir string) error) (dir string, skipped []string, err error)
 		}
 		return true
 	}
-	for _, d := range cacheCandidates() {
-		if try(d) {
+	// Lazily: a warm get stops at the first, and must not read the user database to get there.
+	for _, candidate := range cacheCandidates {
+		if d := candidate(); d != "" && try(d) {
 			return d, skipped, nil
 		}
 	}
@@ -63,22 +64,33 @@ func Cache(use func(dir string) error) (dir string, skipped []string, err error)
 	return "", skipped, fmt.Errorf("no usable cache directory (%s); set %s to a writable directory", strings.Join(skipped, "; "), EnvCache)
 }
 
-func cacheCandidates() []string {
-	var out []string
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
-		out = append(out, filepath.Join(d, cacheName))
-	}
-	home, err := Home()
-	if err == nil && filepath.IsAbs(home) {
-		out = append(out, filepath.Join(home, ".cache", cacheName))
-	}
-	if u, err := currentUser(); err == nil && filepath.IsAbs(u.HomeDir) && u.HomeDir != home {
-		out = append(out, filepath.Join(u.HomeDir, ".cache", cacheName))
-	}
-	if os.Geteuid() == 0 {
-		out = append(out, rootCache)
-	}
-	return out
+// cacheCandidates each give one directory to try, "" when they have none.
+var cacheCandidates = []func() string{
+	func() string {
+		if d := os.Getenv("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
+			return filepath.Join(d, cacheName)
+		}
+		return ""
+	},
+	func() string {
+		if home, err := Home(); err == nil && filepath.IsAbs(home) {
+			return filepath.Join(home, ".cache", cacheName)
+		}
+		return ""
+	},
+	func() string { // root with a user's HOME: root's own home
+		home, _ := Home()
+		if u, err := currentUser(); err == nil && filepath.IsAbs(u.HomeDir) && u.HomeDir != home {
+			return filepath.Join(u.HomeDir, ".cache", cacheName)
+		}
+		return ""
+	},
+	func() string {
+		if os.Geteuid() == 0 {
+			return rootCache
+		}
+		return ""
+	},
 }
 
 // tempCache finds the directory a previous run made under the temp directory,

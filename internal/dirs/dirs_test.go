@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -103,5 +105,53 @@ func TestStateDirectory(t *testing.T) {
 	defer SetCurrentUser(func() (*user.User, error) { return nil, errors.New("user: unknown userid 1000") })()
 	if got, err := State(); err == nil {
 		t.Errorf("no HOME, no user: %q; want an error naming %s", got, EnvState)
+	}
+}
+
+// TestCacheWithHOMEReadsNoUserDatabase: every get resolves the cache directory, so the usual case (HOME
+// set, its cache usable) must not cost a read of /etc/passwd.
+func TestCacheWithHOMEReadsNoUserDatabase(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv(EnvCache, "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HOME", home)
+	defer SetCurrentUser(func() (*user.User, error) {
+		t.Error("the user database was read")
+		return nil, errors.New("no")
+	})()
+	dir, skipped, err := Cache(func(d string) error { return MkdirAll(d, 0o700) })
+	if err != nil || dir != filepath.Join(home, ".cache", "currents") || len(skipped) != 0 {
+		t.Fatalf("Cache() = %s, %v, %v", dir, skipped, err)
+	}
+}
+
+// TestCacheOrder: each candidate in turn, each refusal said once.
+func TestCacheOrder(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv(EnvCache, "")
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(tmp, "xdg"))
+	t.Setenv("HOME", "")
+	t.Setenv("TMPDIR", tmp)
+	defer SetRootCache(filepath.Join(tmp, "var"))()
+	defer SetCurrentUser(func() (*user.User, error) { return &user.User{Uid: "7", HomeDir: filepath.Join(tmp, "pw")}, nil })()
+	var tried []string
+	refuse := func(d string) error { tried = append(tried, d); return errors.New("no: " + d) }
+	if _, skipped, err := Cache(refuse); err == nil || len(skipped) != len(tried) {
+		t.Fatalf("all refused: %v, skipped %v", err, skipped)
+	}
+	want := []string{filepath.Join(tmp, "xdg", "currents"), filepath.Join(tmp, "pw", ".cache", "currents")}
+	if os.Geteuid() == 0 {
+		want = append(want, filepath.Join(tmp, "var"))
+	}
+	if len(tried) != len(want)+1 || !reflect.DeepEqual(tried[:len(want)], want) || !strings.HasPrefix(tried[len(want)], filepath.Join(tmp, "currents-")) {
+		t.Errorf("tried %q, want %q and a private temp directory", tried, want)
+	}
+	if entries, _ := filepath.Glob(filepath.Join(tmp, "currents-*")); len(entries) != 0 {
+		t.Errorf("a refused temp directory was left: %v", entries)
+	}
+	// An explicit choice is never silently replaced.
+	t.Setenv(EnvCache, filepath.Join(tmp, "explicit"))
+	if _, _, err := Cache(refuse); err == nil || !strings.Contains(err.Error(), EnvCache) {
+		t.Errorf("explicit, refused: %v", err)
 	}
 }
