@@ -95,14 +95,22 @@ type Edit struct {
 // SetFile sets key=value in the env file at path and changes nothing else
 // (see Set). The file is replaced atomically, keeping its mode and owner
 // (root editing a user's .env leaves it the user's), its previous version
-// kept as path+".bak"; the write is refused if the file changed since it
-// was read. A symlinked env file (a .env pointing at a shared file) is
+// kept as path+".bak"; it holds the file's lock (atomicfile.Lock, a
+// .env.lock beside it) from the read to the rename, and refuses a file
+// changed meanwhile by a writer that takes none. A symlinked env file (a .env pointing at a shared file) is
 // edited where it points, so the link stays a link.
 func SetFile(path, key, value string) (Edit, error) {
 	path, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return Edit{}, err
 	}
+	// Two edits of one file (two mirrors pointing two variables at their
+	// copies) queue instead of one replacing the other's work.
+	unlock, err := atomicfile.Lock(path)
+	if err != nil {
+		return Edit{}, err
+	}
+	defer unlock()
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return Edit{}, err

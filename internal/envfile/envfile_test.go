@@ -1,9 +1,11 @@
 package envfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -158,5 +160,39 @@ func TestReadPlacesEachVariable(t *testing.T) {
 	}
 	if f.Values["R"] != "second" || f.Values["Z"] != "ez" || f.Values["Y"] != "yaml" {
 		t.Errorf("values %q", f.Values)
+	}
+}
+
+// TestParallelEditsAllLand: edits of one file by many writers at once
+// (mirrors pointing their variables at their copies) each land; none is
+// lost or refused.
+func TestParallelEditsAllLand(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(path, []byte("# shared\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const n = 24
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = SetFile(path, fmt.Sprintf("K%d", i), fmt.Sprintf("v%d", i))
+		}()
+	}
+	wg.Wait()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if k := fmt.Sprintf("K%d", i); errs[i] != nil || got[k] != fmt.Sprintf("v%d", i) {
+			t.Errorf("%s: err %v, value %q", k, errs[i], got[k])
+		}
 	}
 }
