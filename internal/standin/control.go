@@ -114,6 +114,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(s.Attempts())
 	case r.URL.Path == controlPrefix+"registry" && r.Method == http.MethodGet:
 		_ = json.NewEncoder(w).Encode(s.RegistryStats())
+	case r.URL.Path == controlPrefix+"idtoken" && r.Method == http.MethodPost:
+		s.serveSignIDToken(w, r)
 	case r.URL.Path == controlPrefix+"control" && r.Method == http.MethodPost:
 		var c Control
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))

@@ -257,3 +257,25 @@ func (s *Server) verifyIDToken(token, roleARN string, now time.Time) (jwt.MapCla
 	}
 	return nil, "", invalid("Incorrect token audience")
 }
+
+// IDTokenRequest is the body of POST /_standin/idtoken: sign an ID token
+// of Issuer (a Kubernetes cluster's service-account issuer, say) as
+// SignIDToken does. The answer is {"value": JWT}, as GitHub's endpoint's.
+type IDTokenRequest struct {
+	Issuer   string         `json:"issuer"`
+	Audience string         `json:"audience"`
+	Subject  string         `json:"subject"`
+	Claims   map[string]any `json:"claims,omitempty"`
+}
+
+func (s *Server) serveSignIDToken(w http.ResponseWriter, r *http.Request) {
+	var req IDTokenRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || !strings.HasPrefix(req.Issuer, "https://") || req.Audience == "" || req.Subject == "" {
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "want {issuer: https://..., audience, subject, claims}"})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"value": s.SignIDToken(req.Issuer, req.Audience, req.Subject, req.Claims)})
+}

@@ -38,6 +38,7 @@ type Config struct {
 	Latency         time.Duration // added to every STS/ECR answer
 	RegistryLatency time.Duration // added to every registry front answer
 	Queue           string        // if set: an SQS queue of the user's account fed with the registry's ECR events
+	OIDC            oidcConfig    // OIDC providers, trust-policy roles, a GitHub job
 }
 
 // RegisterFlags binds c's fields to flags on fs, with defaults.
@@ -61,6 +62,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Latency, "latency", 0, "delay added to every STS/ECR answer")
 	fs.DurationVar(&c.RegistryLatency, "registry-latency", 0, "delay added to every registry front answer")
 	fs.StringVar(&c.Queue, "queue", "", "create SQS queue NAME (and NAME-dlq, maxReceiveCount 5) in the user's account, fed by an EventBridge rule with every ECR image action of -account")
+	c.registerOIDCFlags(fs)
 	fs.StringVar(&c.EnvFile, "env-file", "", "write endpoints and the source user's credentials here as KEY=value lines (mode 0600)")
 }
 
@@ -104,6 +106,10 @@ func Run(ctx context.Context, c Config, log io.Writer) error {
 			return err
 		}
 	}
+	jobEnv, err := setupOIDC(aws, c)
+	if err != nil {
+		return err
+	}
 	if c.Seed != "" {
 		prefix, tag, ok := strings.Cut(c.Seed, ":")
 		if !ok || prefix == "" || tag == "" {
@@ -114,7 +120,7 @@ func Run(ctx context.Context, c Config, log io.Writer) error {
 		}
 	}
 	if c.EnvFile != "" {
-		if err := atomicfile.WriteFile(c.EnvFile, EnvFile(aws, reg, user, c), 0o600); err != nil {
+		if err := atomicfile.WriteFile(c.EnvFile, append(EnvFile(aws, reg, user, c), envLines(jobEnv)...), 0o600); err != nil {
 			return fmt.Errorf("writing the env file: %w", err)
 		}
 		defer os.Remove(c.EnvFile)
@@ -190,6 +196,13 @@ func EnvFile(aws *standin.Server, reg *standin.Registry, user standin.User, c Co
 		q := aws.URL() + "/" + user.Account + "/" + c.Queue
 		lines = append(lines, "STANDIN_QUEUE_URL="+q, "STANDIN_QUEUE_ARN="+aws.QueueARN(q))
 	}
+	b.Write(envLines(lines))
+	return []byte(b.String())
+}
+
+// envLines renders KEY=value lines shell-safe.
+func envLines(lines []string) []byte {
+	var b strings.Builder
 	for _, l := range lines {
 		k, v, _ := strings.Cut(l, "=")
 		if !shellSafe.MatchString(v) {
