@@ -79,7 +79,8 @@ func build(l *slog.Logger) (*protocol.Helper, error) {
 		l.Debug("no usable cache directory", "err", err)
 		cache = tokencache.Disabled(err, tokencache.WithLogger(l))
 	}
-	return protocol.New(cfg, cache, refresh.Subprocess{}, protocol.WithLogger(l)), nil
+	r := refresh.Subprocess{Cache: cache, Timeout: cfg.Timeout, Log: l}
+	return protocol.New(cfg, cache, r, protocol.WithLogger(l)), nil
 }
 
 // execAWS replaces this process with the AWS binary for every non-protocol

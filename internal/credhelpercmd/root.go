@@ -73,7 +73,7 @@ func (a *App) Helper() (*protocol.Helper, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &refresh.Fetcher{Cache: cache, AWS: aws, Timeout: cfg.Timeout, Log: a.Log}
+	f := &refresh.Fetcher{Cache: cache, AWS: aws, Timeout: cfg.Timeout, Log: a.Log, Inherited: refresh.InheritedLock()}
 	return protocol.New(cfg, cache, f, protocol.WithLogger(a.Log), protocol.WithErrorOutput(a.Err)), nil
 }
 

@@ -22,6 +22,9 @@ const (
 	AWSHelperCommand = HelperCommand + "-aws"
 	// EnvAWSHelper overrides where the lean binary finds its AWS half.
 	EnvAWSHelper = "CURRENTS_AWS_HELPER"
+	// EnvLockFD tells the AWS half which inherited descriptor is the cache
+	// lock the lean binary took for it.
+	EnvLockFD = "CURRENTS_LOCK_FD"
 
 	// PluginName is the docker CLI plugin's command: `docker currents`.
 	PluginName = "currents"

@@ -3,15 +3,13 @@ package refresh
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/credential"
-	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/logging"
-	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
@@ -38,6 +36,9 @@ type Fetcher struct {
 	AWS     AWS
 	Timeout time.Duration // bounds the lock wait and, separately, the AWS calls
 	Log     *slog.Logger
+	// Inherited is the lock file the lean binary took and handed down
+	// (InheritedLock): adopted instead of waiting for the lock ourselves.
+	Inherited *os.File
 }
 
 // Refresh implements Refresher.
@@ -54,21 +55,9 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (credential.Token, e
 	key := tokencache.TokenKey(req.Target.Registry)
 	settings := f.settings(req)
 	e := f.Cache.Load(req.Identity)
-	// Another process may have refreshed while we waited for the lock.
 	cached, hit := e.Token(key)
-	if hit && !credential.NeedsRefresh(cached.Issued, cached.Expires, clock.Now()) {
-		log.Debug("token refreshed by another process", "host", req.Target.Registry.Host)
-		return cached, nil
-	}
-	// Or failed to, while we waited or just before: then its answer is ours
-	// too, without asking AWS again.
-	if failed, ok := e.Remembered(key, asked, clock.Now(), settings); ok {
-		if hit && credential.Servable(cached.Issued, cached.Expires, clock.Now()) {
-			return cached, nil
-		}
-		log.Debug("a refresh failed moments ago; answering with its error", "at", failed.At)
-		return credential.Token{}, fmt.Errorf("%s (failed %s ago; AWS is asked again %s after a failure, at once after erase or a changed timeout)",
-			failed.Message, clock.Now().Sub(failed.At).Round(time.Second), tokencache.FailureHold)
+	if tok, err, done := settled(e, key, asked, clock.Now(), settings, log); done {
+		return tok, err
 	}
 
 	awsCtx, cancel := context.WithTimeout(ctx, f.Timeout)
@@ -101,29 +90,22 @@ func (f *Fetcher) Refresh(ctx context.Context, req Request) (credential.Token, e
 	return tok, nil
 }
 
-// lock takes the principal's cache lock. A cache that cannot lock (no usable
-// directory, a lock file that is not a usable one) is said at warn and the
-// refresh goes on without it: a cache problem must not stop docker pull. Only
-// another process holding the lock past the timeout is an error.
+// lock takes the principal's cache lock: the one the lean binary handed
+// down, else by waiting for it (waitTurn, which says why it goes on without
+// one when the cache cannot lock).
 func (f *Fetcher) lock(ctx context.Context, req Request, log *slog.Logger) (unlock func(), err error) {
-	if err := f.Cache.Usable(); err != nil {
-		// Said once per refresh, which is every get until it is fixed.
-		log.Warn("no usable cache directory: every get calls AWS until this is fixed", "err", err)
-		return func() {}, nil
+	if f.Inherited != nil && f.Cache.Usable() == nil {
+		held, err := f.Cache.Adopt(req.Identity, f.Inherited)
+		if err == nil {
+			return held.Unlock, nil
+		}
+		log.Debug("not adopting the inherited lock", "err", err)
 	}
-	lockCtx, cancel := context.WithTimeout(ctx, f.Timeout)
-	defer cancel()
-	unlock, err = f.Cache.Lock(lockCtx, req.Identity)
-	var bad *tokencache.LockFileError
-	switch {
-	case errors.As(err, &bad):
-		log.Warn("refreshing without the cache lock, so parallel pulls may each call AWS: "+bad.Problem, "file", bad.Path, "fix", bad.Fix())
-		return func() {}, nil
-	case err != nil:
-		return nil, fix.New(fmt.Errorf("%s: %w", req.Target.Registry.Host, err),
-			fmt.Sprintf("another %s process has been refreshing for over %s (see `ps`), or raise the timeout", product.HelperCommand, f.Timeout))
+	held, err := waitTurn(ctx, f.Cache, req, f.Timeout, log, slog.LevelWarn)
+	if err != nil || held == nil {
+		return func() {}, err
 	}
-	return unlock, nil
+	return held.Unlock, nil
 }
 
 func (f *Fetcher) logger() *slog.Logger {
@@ -136,8 +118,10 @@ func (f *Fetcher) logger() *slog.Logger {
 // settings names what a refresh depends on beyond the identity (which already
 // covers the role, its source and the endpoints): a remembered failure answers
 // only a get made with the same.
-func (f *Fetcher) settings(req Request) string {
-	s := "timeout=" + f.Timeout.String()
+func (f *Fetcher) settings(req Request) string { return failureSettings(f.Timeout, req) }
+
+func failureSettings(timeout time.Duration, req Request) string {
+	s := "timeout=" + timeout.String()
 	if e := req.Target.Entry; e != nil && e.Duration != 0 {
 		s += " duration=" + e.Duration.String()
 	}

@@ -6,17 +6,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/docker/docker-credential-helpers/credentials"
 
 	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/secret"
+	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // AWSHelperPath locates the AWS binary: CURRENTS_AWS_HELPER, else beside the
@@ -36,13 +40,23 @@ func AWSHelperPath() (string, error) {
 	return filepath.Join(filepath.Dir(self), product.AWSHelperCommand), nil
 }
 
-// Subprocess is the lean binary's Refresher: it runs the AWS binary's `get`
-// with the server URL on stdin — never in argv — and relays its answer.
-// The AWS binary's stderr (its logs) passes straight through to docker.
+// Subprocess is the lean binary's Refresher. It takes the principal's cache
+// lock itself and reads the cache again once it holds it, so of a burst of
+// parallel cold gets only the first starts the AWS binary: the others find
+// its token (or its failure) when the lock frees. The AWS binary's `get` gets
+// the server URL on stdin — never in argv — and the lock file, which it
+// adopts (product.EnvLockFD); its answer is relayed, its stderr (its logs)
+// passes straight through to docker.
 type Subprocess struct {
 	// Path is the AWS binary; empty means AWSHelperPath, looked up only when a
 	// refresh is due so that a warm get spends no syscalls on it.
 	Path string
+	// Cache is where the lock is taken and the token found; nil leaves both
+	// to the AWS binary.
+	Cache *tokencache.Cache
+	// Timeout bounds the wait for another process's refresh.
+	Timeout time.Duration
+	Log     *slog.Logger
 }
 
 // Relayed is an error message the AWS binary wrote, already complete and
@@ -53,6 +67,33 @@ func (r Relayed) Error() string { return r.msg }
 
 // Refresh implements Refresher.
 func (s Subprocess) Refresh(ctx context.Context, req Request) (credential.Token, error) {
+	var held *tokencache.Held
+	if s.Cache != nil {
+		log := s.Log
+		if log == nil {
+			log = logging.Discard()
+		}
+		asked := s.Cache.Clock().Now()
+		// The AWS binary says what is wrong with the cache, once.
+		h, err := waitTurn(ctx, s.Cache, req, s.Timeout, log, slog.LevelDebug)
+		if err != nil {
+			return credential.Token{}, err
+		}
+		if h != nil {
+			defer h.Unlock()
+			e := s.Cache.Load(req.Identity)
+			key, settings := tokencache.TokenKey(req.Target.Registry), failureSettings(s.Timeout, req)
+			if tok, err, done := settled(e, key, asked, s.Cache.Clock().Now(), settings, log); done {
+				return tok, err
+			}
+			held = h
+		}
+	}
+	return s.run(ctx, req, held)
+}
+
+// run runs the AWS binary's get, handing it the lock when we hold it.
+func (s Subprocess) run(ctx context.Context, req Request, held *tokencache.Held) (credential.Token, error) {
 	if s.Path == "" {
 		p, err := AWSHelperPath()
 		if err != nil {
@@ -65,6 +106,10 @@ func (s Subprocess) Refresh(ctx context.Context, req Request) (credential.Token,
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr
+	if held != nil {
+		cmd.ExtraFiles = []*os.File{held.File()} // descriptor 3
+		cmd.Env = append(withoutVar(os.Environ(), product.EnvLockFD), product.EnvLockFD+"=3")
+	}
 	err := cmd.Run()
 	if err != nil {
 		var exit *exec.ExitError
@@ -94,4 +139,14 @@ func (s Subprocess) Refresh(ctx context.Context, req Request) (credential.Token,
 		return credential.Token{}, fmt.Errorf("%s: the AWS helper %s gave an answer that is not credentials; reinstall both binaries from one build", req.Target.Registry.Host, s.Path)
 	}
 	return credential.Token{Username: c.Username, Password: secret.New(c.Secret)}, nil
+}
+
+func withoutVar(env []string, name string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

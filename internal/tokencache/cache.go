@@ -21,14 +21,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gofrs/flock"
-
 	"github.com/currentsdev/currents/internal/atomicfile"
 	"github.com/currentsdev/currents/internal/clock"
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/ecrhost"
-	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/secret"
 )
@@ -430,74 +427,6 @@ func (c *Cache) removeStale(id Identity) {
 	for _, s := range stale {
 		os.Remove(s)
 	}
-}
-
-// LockFileError is a lock file that cannot serve as one: planted (a symlink,
-// a FIFO, another user's file) or unreadable. It is not a reason to fail a
-// pull: callers refresh without the lock and say what is wrong.
-type LockFileError struct {
-	Path    string
-	Problem string
-}
-
-func (e *LockFileError) Error() string {
-	return fix.Join("cache lock file "+e.Path+": "+e.Problem, e.Fix())
-}
-
-// Fix says how to repair it (fix.Fixer).
-func (e *LockFileError) Fix() string {
-	return "remove it (rm " + e.Path + "); the next refresh makes a new one"
-}
-
-func (c *Cache) lockPath(id Identity) string { return filepath.Join(c.dir, id.Key()+".lock") }
-
-// Lock takes the cross-process lock for id, waiting until ctx is done.
-// The caller must Load again after taking it: another process may have
-// refreshed meanwhile. A lock file that cannot be used is a *LockFileError;
-// running out of ctx while another process holds the lock is any other error.
-//
-// The lock file is opened without following a symlink (O_CREATE through a
-// planted link would create its target, as root anywhere) and without waiting
-// on a FIFO, and must be a regular file of ours.
-func (c *Cache) Lock(ctx context.Context, id Identity) (unlock func(), err error) {
-	if c.broken != nil {
-		return nil, c.broken
-	}
-	if err := c.ensureDir(c.dir); err != nil {
-		return nil, err
-	}
-	p := c.lockPath(id)
-	if fi, err := os.Lstat(p); err == nil {
-		if problem := notOurs(fi); problem != "" {
-			return nil, &LockFileError{Path: p, Problem: "is " + problem}
-		}
-	}
-	l := flock.New(p, flock.SetFlag(os.O_CREATE|os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK), flock.SetPermissions(0o600))
-	ok, err := l.TryLockContext(ctx, 5*time.Millisecond)
-	switch {
-	case err != nil && ctx.Err() == nil:
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, &LockFileError{Path: p, Problem: "is a symbolic link"}
-		}
-		return nil, &LockFileError{Path: p, Problem: err.Error()}
-	case err != nil || !ok:
-		if err == nil {
-			err = ctx.Err()
-		}
-		return nil, fmt.Errorf("waiting for the cache lock %s: %w", p, err)
-	}
-	// Checked again on the open file: it may have been swapped since Lstat.
-	fi, err := l.Stat()
-	if err == nil {
-		if problem := notOurs(fi); problem != "" {
-			err = errors.New("is " + problem)
-		}
-	}
-	if err != nil {
-		_ = l.Unlock()
-		return nil, &LockFileError{Path: p, Problem: err.Error()}
-	}
-	return func() { _ = l.Unlock() }, nil
 }
 
 // Update runs fn on id's entry under the lock and stores the result.

@@ -1,0 +1,176 @@
+package credhelper_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// awsCounter is an AWS binary that notes each start (and its pid) and then
+// becomes the real one, so tests count the AWS processes a burst starts.
+type awsCounter struct {
+	t                testing.TB
+	path, mark, pids string
+}
+
+func (w *world) awsCounter() *awsCounter {
+	dir := w.t.TempDir()
+	c := &awsCounter{t: w.t, path: filepath.Join(dir, "aws"), mark: filepath.Join(dir, "starts"), pids: filepath.Join(dir, "pids")}
+	script := fmt.Sprintf("#!/bin/sh\nprintf x >>'%s'\necho $$ >>'%s'\nexec '%s' \"$@\"\n", c.mark, c.pids, bin.fat)
+	if err := os.WriteFile(c.path, []byte(script), 0o700); err != nil {
+		w.t.Fatal(err)
+	}
+	return c
+}
+
+func (c *awsCounter) env() map[string]string { return map[string]string{"CURRENTS_AWS_HELPER": c.path} }
+
+func (c *awsCounter) starts() int {
+	fi, err := os.Stat(c.mark)
+	if os.IsNotExist(err) {
+		return 0
+	} else if err != nil {
+		c.t.Fatal(err)
+	}
+	return int(fi.Size())
+}
+
+// waitStarted waits for the nth start and returns its pid.
+func (c *awsCounter) waitStarted(n int) int {
+	c.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b, _ := os.ReadFile(c.pids)
+		if lines := strings.Fields(string(b)); len(lines) >= n {
+			pid, _ := strconv.Atoi(lines[n-1])
+			return pid
+		}
+	}
+	c.t.Fatalf("the AWS binary was not started %d times", n)
+	return 0
+}
+
+// TestColdBurstStartsOneAWSProcess: the lean binary takes the principal's
+// lock itself and reads the cache again once it is free, so a burst of
+// parallel cold gets starts the AWS binary once, not once per get.
+func TestColdBurstStartsOneAWSProcess(t *testing.T) {
+	const n = 32
+	w := newWorld(t)
+	aws := w.awsCounter()
+	answers, errs := w.getAll(n, []string{w.reg.Host()}, aws.env())
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("get %d: %v\n%s", i, errs[i], w.logs())
+		}
+		w.prove(answers[i])
+	}
+	if got := aws.starts(); got != 1 {
+		t.Errorf("%d parallel cold gets started the AWS binary %d times; want 1", n, got)
+	}
+	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
+		t.Errorf("AWS calls %+v; want 1 AssumeRole and 1 GetAuthorizationToken", c)
+	}
+}
+
+// TestRefusedBurstStartsOneAWSProcess: when AWS refuses, the gets queued
+// behind the first answer with its failure, without an AWS process each.
+func TestRefusedBurstStartsOneAWSProcess(t *testing.T) {
+	const n = 32
+	w := newWorld(t)
+	w.aws.RefuseRole(w.role, true)
+	aws := w.awsCounter()
+	_, errs := w.getAll(n, []string{w.reg.Host()}, aws.env())
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+			t.Fatalf("get %d: %v", i, err)
+		}
+	}
+	if got := aws.starts(); got != 1 {
+		t.Errorf("%d parallel refused gets started the AWS binary %d times; want 1", n, got)
+	}
+	if a := w.aws.Attempts(); a.AssumeRole != 1 {
+		t.Errorf("%d AssumeRole attempts; want 1", a.AssumeRole)
+	}
+}
+
+// TestKilledGetLeavesTheLockWithItsAWSProcess: a get SIGKILLed while its AWS
+// process refreshes leaves the lock with that process (it inherited the lock
+// file), so a get arriving meanwhile waits for that refresh and answers from
+// it rather than starting a second one.
+func TestKilledGetLeavesTheLockWithItsAWSProcess(t *testing.T) {
+	w := newWorld(t)
+	w.aws.SetLatency(400 * time.Millisecond)
+	aws := w.awsCounter()
+	first := exec.Command(bin.lean, "get")
+	first.Env = w.environ(aws.env())
+	first.Stdin = strings.NewReader(w.reg.Host() + "\n")
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	aws.waitStarted(1)
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	first.Wait()
+	w.prove(w.mustGet(w.reg.Host(), aws.env()))
+	if got := aws.starts(); got != 1 {
+		t.Errorf("the AWS binary was started %d times; want 1 (the killed get's, which kept the lock)", got)
+	}
+	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
+		t.Errorf("AWS calls %+v; want 1 AssumeRole and 1 GetAuthorizationToken", c)
+	}
+}
+
+// TestKilledAWSProcessFreesTheLock: an AWS process SIGKILLed mid-refresh
+// fails its get, and the next get refreshes at once: no lock is left behind.
+func TestKilledAWSProcessFreesTheLock(t *testing.T) {
+	w := newWorld(t)
+	w.aws.SetLatency(400 * time.Millisecond)
+	aws := w.awsCounter()
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.get(w.reg.Host(), aws.env())
+		done <- err
+	}()
+	if err := syscall.Kill(aws.waitStarted(1), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "signal") {
+		t.Errorf("the get whose AWS process was killed: %v; want the signal named", err)
+	}
+	w.aws.SetLatency(0)
+	start := time.Now()
+	w.prove(w.mustGet(w.reg.Host(), aws.env()))
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the next get took %s: it waited for a lock nobody held", d)
+	}
+}
+
+// TestUnopenableLockFileStillAnswers: a lock file that cannot be opened (here
+// a directory in its place) must not stop the pull: the get refreshes
+// without the lock and says what is wrong with the file.
+func TestUnopenableLockFileStillAnswers(t *testing.T) {
+	w := newWorld(t)
+	w.mustGet(w.reg.Host(), nil)
+	cache := w.cacheFile()
+	lock := strings.TrimSuffix(cache, ".json") + ".lock"
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(lock, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, code := w.run(bin.lean, w.reg.Host()+"\n", nil, "erase"); code == 0 {
+		t.Log("erase succeeded without the lock") // either is fine; the get below is the point
+	}
+	os.Remove(cache) // a cold get, whatever erase did
+	w.prove(w.mustGet(w.reg.Host(), nil))
+	if !strings.Contains(w.logs(), lock) {
+		t.Errorf("nothing said about the lock file %s:\n%s", lock, w.logs())
+	}
+}
