@@ -34,8 +34,10 @@ lint: ## staticcheck, and vet of the build-tagged e2e tier that `go vet ./...` s
 	$(GO) vet -tags e2e ./e2e/...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags e2e ./...
 
-bench: build ## benchmarks for the hot paths (warm get, parallel cold get, check)
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+BENCH_ROUNDS ?= 10
+bench: build ## figures against the peers, interleaved (bench/); BENCH_BASE=REV adds that revision's as "base"
+	$(GO) test -run '^$$' -bench . -benchtime 2s $$($(GO) list ./... | grep -v '/bench$$')
+	BENCH_BASE='$(BENCH_BASE)' $(GO) test -run '^$$' -bench . -benchtime $(BENCH_ROUNDS)x -timeout 60m ./bench
 
 # install builds nothing: `make build` as yourself, then `sudo make install` needs no Go on root's PATH
 # (sudo's secure_path leaves it out) and leaves no root-owned files in bin/.

@@ -22,7 +22,7 @@ import (
 )
 
 // bin holds the binaries TestMain builds: the tests drive the real programs.
-var bin struct{ dir, lean, fat, trivial string }
+var bin struct{ dir, lean, fat string }
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "currents-credhelper-bin-")
@@ -32,8 +32,7 @@ func TestMain(m *testing.M) {
 	bin.dir = dir
 	bin.lean = filepath.Join(dir, "docker-credential-currents")
 	bin.fat = filepath.Join(dir, "docker-credential-currents-aws")
-	bin.trivial = filepath.Join(dir, "trivial")
-	for out, pkg := range map[string]string{bin.lean: "./docker-credential-currents", bin.fat: "./docker-credential-currents-aws", bin.trivial: "./testdata/trivial"} {
+	for out, pkg := range map[string]string{bin.lean: "./docker-credential-currents", bin.fat: "./docker-credential-currents-aws"} {
 		// Built as `make build` builds them, so benchmarks measure what ships.
 		if b, err := exec.Command("go", "build", "-trimpath", "-tags=osusergo", "-ldflags=-s -w", "-o", out, pkg).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, b)
