@@ -103,19 +103,10 @@ func buildAll() error {
 	return nil
 }
 
-// goBuild builds the four programs of the tree at src into dir, as `make
-// build` does, so the figures are those of what ships.
+// goBuild builds the programs of the tree at src into dir with `make build`,
+// so the figures are those of what ships (build tags, flags and all).
 func goBuild(src, dir string) error {
-	for out, pkg := range map[string]string{
-		"docker-credential-currents":     "./credhelper/docker-credential-currents",
-		"docker-credential-currents-aws": "./credhelper/docker-credential-currents-aws",
-		"docker-currents":                "./composeplugin/docker-currents",
-	} {
-		if err := run(src, nil, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, out), pkg); err != nil {
-			return err
-		}
-	}
-	return nil
+	return run(src, nil, "make", "--no-print-directory", "build", "BIN="+dir)
 }
 
 func run(dir string, env []string, name string, args ...string) error {
