@@ -61,132 +61,167 @@ func checkIAM(t *testing.T, name string, raw []byte, k kind) {
 	}
 }
 
-func iamProblems(name string, raw []byte, k kind) (problems []string) {
-	fail := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+func iamProblems(name string, raw []byte, k kind) []string {
+	c := &iamCheck{name: name, kind: k}
 	var doc map[string]any
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		fail("%s: %v", name, err)
-		return problems
+		c.fail("%s: %v", name, err)
+		return c.problems
 	}
 	for key := range doc {
 		if key != "Version" && key != "Statement" && key != "Id" {
-			fail("%s: unknown top-level element %q", name, key)
+			c.fail("%s: unknown top-level element %q", name, key)
 		}
 	}
 	if doc["Version"] != "2012-10-17" {
-		fail("%s: Version = %v", name, doc["Version"])
+		c.fail("%s: Version = %v", name, doc["Version"])
 	}
 	stmts, _ := doc["Statement"].([]any)
 	if len(stmts) == 0 {
-		fail("%s: no Statement array", name)
-		return problems
-	}
-	strs := func(v any) []string {
-		switch x := v.(type) {
-		case string:
-			return []string{x}
-		case []any:
-			var out []string
-			for _, e := range x {
-				s, ok := e.(string)
-				if !ok {
-					fail("%s: non-string %v", name, e)
-				}
-				out = append(out, s)
-			}
-			return out
-		}
-		fail("%s: want a string or a list of strings, got %T", name, v)
-		return nil
+		c.fail("%s: no Statement array", name)
 	}
 	for i, raw := range stmts {
 		st, _ := raw.(map[string]any)
-		for key := range st {
+		if !c.statement(i, st) {
+			break
+		}
+	}
+	return c.problems
+}
+
+// iamCheck collects what IAM would refuse in one policy document.
+type iamCheck struct {
+	name     string
+	kind     kind
+	problems []string
+}
+
+func (c *iamCheck) fail(format string, a ...any) {
+	c.problems = append(c.problems, fmt.Sprintf(format, a...))
+}
+
+// strs reads an element IAM allows as a string or a list of strings.
+func (c *iamCheck) strs(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				c.fail("%s: non-string %v", c.name, e)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	c.fail("%s: want a string or a list of strings, got %T", c.name, v)
+	return nil
+}
+
+// statement checks statement i; false stops the checks of the document.
+func (c *iamCheck) statement(i int, st map[string]any) bool {
+	for key := range st {
+		switch key {
+		case "Sid", "Effect", "Principal", "Action", "Resource", "Condition":
+		default:
+			c.fail("%s[%d]: element %q not used by our policies", c.name, i, key)
+		}
+	}
+	if sid, _ := st["Sid"].(string); c.kind != repositoryPolicy && !alnumSid.MatchString(sid) {
+		c.fail("%s[%d]: Sid %q must be alphanumeric in IAM policies", c.name, i, sid)
+	}
+	if e := st["Effect"]; e != "Allow" && e != "Deny" {
+		c.fail("%s[%d]: Effect %v", c.name, i, e)
+	}
+	actions := c.strs(st["Action"])
+	if len(actions) == 0 {
+		c.fail("%s[%d]: no Action", c.name, i)
+	}
+	for _, a := range actions {
+		if !knownActions[a] {
+			c.fail("%s[%d]: unknown action %q", c.name, i, a)
+		}
+	}
+	switch c.kind {
+	case identityPolicy:
+		c.identity(i, st, actions)
+	case repositoryPolicy:
+		c.repository(i, st)
+	case trustPolicy:
+		return c.trust(i, st)
+	}
+	return true
+}
+
+func (c *iamCheck) identity(i int, st map[string]any, actions []string) {
+	_, hasPrincipal := st["Principal"]
+	res, hasResource := st["Resource"]
+	if hasPrincipal || !hasResource {
+		c.fail("%s[%d]: an identity policy has a Resource and no Principal", c.name, i)
+	}
+	for _, r := range c.strs(res) {
+		if r == "*" {
+			continue
+		}
+		if !repoARN.MatchString(r) {
+			c.fail("%s[%d]: %q is not an ECR repository ARN", c.name, i, r)
+		}
+		if len(actions) == 1 && actions[0] == "ecr:GetAuthorizationToken" {
+			c.fail("%s[%d]: GetAuthorizationToken only works on *", c.name, i)
+		}
+	}
+}
+
+func (c *iamCheck) repository(i int, st map[string]any) {
+	_, hasResource := st["Resource"]
+	p, _ := st["Principal"].(map[string]any)
+	if hasResource || len(p) != 1 || p["AWS"] == nil {
+		c.fail("%s[%d]: a repository policy names an AWS Principal and no Resource", c.name, i)
+	}
+	for _, a := range c.strs(p["AWS"]) {
+		if !awsARN.MatchString(a) {
+			c.fail("%s[%d]: principal %q", c.name, i, a)
+		}
+	}
+}
+
+func (c *iamCheck) trust(i int, st map[string]any) bool {
+	_, hasResource := st["Resource"]
+	p, _ := st["Principal"].(map[string]any)
+	fed, _ := p["Federated"].(string)
+	m := providerARN.FindStringSubmatch(fed)
+	if hasResource || len(p) != 1 || m == nil {
+		c.fail("%s[%d]: a trust policy names a Federated OIDC provider and no Resource (got %v)", c.name, i, p)
+		return false
+	}
+	issuer := m[1]
+	conds, _ := st["Condition"].(map[string]any)
+	aud := ""
+	for op, kv := range conds {
+		if op != "StringEquals" && op != "StringLike" {
+			c.fail("%s[%d]: condition operator %q", c.name, i, op)
+		}
+		for key, v := range kv.(map[string]any) {
 			switch key {
-			case "Sid", "Effect", "Principal", "Action", "Resource", "Condition":
+			case issuer + ":aud":
+				aud, _ = v.(string)
+			case issuer + ":sub":
 			default:
-				fail("%s[%d]: element %q not used by our policies", name, i, key)
-			}
-		}
-		if sid, _ := st["Sid"].(string); k != repositoryPolicy && !alnumSid.MatchString(sid) {
-			fail("%s[%d]: Sid %q must be alphanumeric in IAM policies", name, i, sid)
-		}
-		if e := st["Effect"]; e != "Allow" && e != "Deny" {
-			fail("%s[%d]: Effect %v", name, i, e)
-		}
-		actions := strs(st["Action"])
-		if len(actions) == 0 {
-			fail("%s[%d]: no Action", name, i)
-		}
-		for _, a := range actions {
-			if !knownActions[a] {
-				fail("%s[%d]: unknown action %q", name, i, a)
-			}
-		}
-		_, hasPrincipal := st["Principal"]
-		res, hasResource := st["Resource"]
-		switch k {
-		case identityPolicy:
-			if hasPrincipal || !hasResource {
-				fail("%s[%d]: an identity policy has a Resource and no Principal", name, i)
-			}
-			for _, r := range strs(res) {
-				if r == "*" {
-					continue
-				}
-				if !repoARN.MatchString(r) {
-					fail("%s[%d]: %q is not an ECR repository ARN", name, i, r)
-				}
-				if len(actions) == 1 && actions[0] == "ecr:GetAuthorizationToken" {
-					fail("%s[%d]: GetAuthorizationToken only works on *", name, i)
-				}
-			}
-		case repositoryPolicy:
-			p, _ := st["Principal"].(map[string]any)
-			if hasResource || len(p) != 1 || p["AWS"] == nil {
-				fail("%s[%d]: a repository policy names an AWS Principal and no Resource", name, i)
-			}
-			for _, a := range strs(p["AWS"]) {
-				if !awsARN.MatchString(a) {
-					fail("%s[%d]: principal %q", name, i, a)
-				}
-			}
-		case trustPolicy:
-			p, _ := st["Principal"].(map[string]any)
-			fed, _ := p["Federated"].(string)
-			m := providerARN.FindStringSubmatch(fed)
-			if hasResource || len(p) != 1 || m == nil {
-				fail("%s[%d]: a trust policy names a Federated OIDC provider and no Resource (got %v)", name, i, p)
-				return problems
-			}
-			issuer := m[1]
-			conds, _ := st["Condition"].(map[string]any)
-			aud := ""
-			for op, kv := range conds {
-				if op != "StringEquals" && op != "StringLike" {
-					fail("%s[%d]: condition operator %q", name, i, op)
-				}
-				for key, v := range kv.(map[string]any) {
-					switch key {
-					case issuer + ":aud":
-						aud, _ = v.(string)
-					case issuer + ":sub":
-					default:
-						fail("%s[%d]: condition key %q does not belong to issuer %s", name, i, key, issuer)
-					}
-				}
-			}
-			// Without an audience pin any token of the issuer would do.
-			want := "sts.amazonaws.com"
-			if m[2] != "" {
-				want = m[2] // CircleCI: the organization ID
-			}
-			if aud != want {
-				fail("%s[%d]: %s:aud = %q, want %q", name, i, issuer, aud, want)
+				c.fail("%s[%d]: condition key %q does not belong to issuer %s", c.name, i, key, issuer)
 			}
 		}
 	}
-	return problems
+	// Without an audience pin any token of the issuer would do.
+	want := "sts.amazonaws.com"
+	if m[2] != "" {
+		want = m[2] // CircleCI: the organization ID
+	}
+	if aud != want {
+		c.fail("%s[%d]: %s:aud = %q, want %q", c.name, i, issuer, aud, want)
+	}
+	return true
 }
 
 func golden(t *testing.T, name string, got []byte) {

@@ -245,29 +245,9 @@ func TestCopyKeepsDigestsThenOnlyChecks(t *testing.T) {
 	}
 	copiedTotal := 0
 	for i, r := range res {
-		if r.Status != Copied || r.Digest != f.digests[i].String() || r.SourceDigest != r.Digest {
-			t.Errorf("%s: %+v, want copied with digest %s", r.Name, r, f.digests[i])
-		}
-		// 2 configs + 2×2 random layers + 1 base layer shared by all images.
-		// go-containerregistry's registry keeps blobs registry-wide, so an
-		// image may find the base already uploaded by another: skipped.
-		if r.Blobs != 7 || r.CopiedBlobs < 6 || r.CopiedBytes == 0 || (r.CopiedBlobs == 7) != (r.SkippedBytes == 0) {
-			t.Errorf("%s: blobs %d copied %d bytes %d/%d", r.Name, r.Blobs, r.CopiedBlobs, r.CopiedBytes, r.SkippedBytes)
-		}
+		f.checkFirstCopy(t, i, r, rec)
 		copiedTotal += r.CopiedBlobs
-		if r.Manifests != 3 {
-			t.Errorf("%s: manifests = %d, want 3 (index + 2 images)", r.Name, r.Manifests)
-		}
-		if rec.copied[i] != r.CopiedBlobs || rec.copied[i]+rec.skipped[i] != 7 || rec.streamed[i] != r.CopiedBytes || rec.finished[i].Status != Copied {
-			t.Errorf("%s: observer saw copied=%d streamed=%d finished=%v", r.Name, rec.copied[i], rec.streamed[i], rec.finished[i].Status)
-		}
-		// The target really serves the same index.
-		d, err := remote.Head(f.images[i].Target, f.dst.auth())
-		if err != nil || d.Digest != f.digests[i] {
-			t.Errorf("%s: target HEAD = %v, %v", r.Name, d, err)
-		}
 	}
-
 	if copiedTotal < 19 {
 		t.Errorf("copied %d blobs in all, want at least the 19 distinct ones", copiedTotal)
 	}
@@ -288,6 +268,32 @@ func TestCopyKeepsDigestsThenOnlyChecks(t *testing.T) {
 	}
 	if f.src.counts["GET"] == 0 {
 		t.Error("rerun did not read the source at all")
+	}
+}
+
+// checkFirstCopy: image i was copied whole, digest kept, its blobs and
+// manifests counted as the observer saw them, and the target serves it.
+func (f *fixture) checkFirstCopy(t *testing.T, i int, r Result, rec *recorder) {
+	t.Helper()
+	if r.Status != Copied || r.Digest != f.digests[i].String() || r.SourceDigest != r.Digest {
+		t.Errorf("%s: %+v, want copied with digest %s", r.Name, r, f.digests[i])
+	}
+	// 2 configs + 2×2 random layers + 1 base layer shared by all images.
+	// go-containerregistry's registry keeps blobs registry-wide, so an
+	// image may find the base already uploaded by another: skipped.
+	if r.Blobs != 7 || r.CopiedBlobs < 6 || r.CopiedBytes == 0 || (r.CopiedBlobs == 7) != (r.SkippedBytes == 0) {
+		t.Errorf("%s: blobs %d copied %d bytes %d/%d", r.Name, r.Blobs, r.CopiedBlobs, r.CopiedBytes, r.SkippedBytes)
+	}
+	if r.Manifests != 3 {
+		t.Errorf("%s: manifests = %d, want 3 (index + 2 images)", r.Name, r.Manifests)
+	}
+	if rec.copied[i] != r.CopiedBlobs || rec.copied[i]+rec.skipped[i] != 7 || rec.streamed[i] != r.CopiedBytes || rec.finished[i].Status != Copied {
+		t.Errorf("%s: observer saw copied=%d streamed=%d finished=%v", r.Name, rec.copied[i], rec.streamed[i], rec.finished[i].Status)
+	}
+	// The target really serves the same index.
+	d, err := remote.Head(f.images[i].Target, f.dst.auth())
+	if err != nil || d.Digest != f.digests[i] {
+		t.Errorf("%s: target HEAD = %v, %v", r.Name, d, err)
 	}
 }
 

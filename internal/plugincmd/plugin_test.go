@@ -261,19 +261,7 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 	if r.code != 0 || !rep.Pullable {
 		t.Fatalf("exit %d, pullable %v\n%s\n%s", r.code, rep.Pullable, r.stdout, r.stderr)
 	}
-	if len(rep.Services) != 6 {
-		t.Fatalf("services: %+v", rep.Services)
-	}
-	for svc, d := range w.digests {
-		row := row(t, rep, svc)
-		if row.Status != "ok" || row.Digest != d.String() || row.Credentials == nil || row.Credentials.Kind != "credHelpers" || row.Credentials.Helper != "currents" {
-			t.Errorf("%s: %+v", svc, row)
-		}
-		if len(row.Variables) != 2 || row.Variables[0].Origin.String() != ".env:6 (using DC_CURRENTS_REGISTRY from the environment)" ||
-			row.Variables[1].Origin.String() != ".env:7" {
-			t.Errorf("%s: variables %+v", svc, row.Variables)
-		}
-	}
+	goodRows(t, w, rep)
 	// The helper ran once for the whole stack: one role assumption, one
 	// token; the registry saw one ping, six HEADs, six manifests by digest
 	// and the five single-platform images' config blobs.
@@ -289,14 +277,50 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 		t.Errorf("platform %q from %q, schema %d", rep.Platform, rep.PlatformFrom, rep.SchemaVersion)
 	}
 
-	// The table says the same, without colour (not a terminal).
-	r = w.docker("currents", "check")
+	goodTable(t, w)
+
+	// Usage errors are docker's 125, not a verdict on the stack.
+	if r := w.docker("currents", "check", "--format", "yaml"); r.code != 125 {
+		t.Errorf("--format yaml: exit %d", r.code)
+	}
+
+	// Naming a service checks it and what it depends on.
+	_, rep = w.checkJSON("api")
+	if len(rep.Services) != 2 || rep.Services[0].Service != "api" || rep.Services[1].Service != "writer" {
+		t.Errorf("check api: %+v", rep.Services)
+	}
+}
+
+// goodRows: every service of the good stack is ok, with its digest, the
+// helper as its credentials and where each variable came from.
+func goodRows(t *testing.T, w *world, rep check.Report) {
+	t.Helper()
+	if len(rep.Services) != 6 {
+		t.Fatalf("services: %+v", rep.Services)
+	}
+	for svc, d := range w.digests {
+		row := row(t, rep, svc)
+		if row.Status != "ok" || row.Digest != d.String() || row.Credentials == nil || row.Credentials.Kind != "credHelpers" || row.Credentials.Helper != "currents" {
+			t.Errorf("%s: %+v", svc, row)
+		}
+		if len(row.Variables) != 2 || row.Variables[0].Origin.String() != ".env:6 (using DC_CURRENTS_REGISTRY from the environment)" ||
+			row.Variables[1].Origin.String() != ".env:7" {
+			t.Errorf("%s: variables %+v", svc, row.Variables)
+		}
+	}
+}
+
+// goodTable: the table says what the JSON says, without colour (not a
+// terminal); --no-trunc shows full references and digests, as docker's
+// does; -q says nothing.
+func goodTable(t *testing.T, w *world) {
+	t.Helper()
+	r := w.docker("currents", "check")
 	t.Logf("docker currents check\n%s%s", r.stdout, r.stderr)
 	if r.code != 0 || !strings.Contains(r.stdout, "every image is pullable") || strings.Contains(r.stdout, "\x1b[") ||
 		!strings.Contains(r.stdout, `credHelpers["`+w.reg.Host()+`"] = "currents"`) || !strings.Contains(r.stdout, `DC_CURRENTS_IMAGE_TAG="staging" from .env:7`) {
 		t.Errorf("table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	// --no-trunc, as docker's: full references and digests.
 	r = w.docker("currents", "check", "--no-trunc")
 	var apiRow []string
 	for _, l := range strings.Split(r.stdout, "\n") {
@@ -310,17 +334,6 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 	r = w.docker("currents", "check", "-q")
 	if r.code != 0 || r.stdout != "" || r.stderr != "" {
 		t.Errorf("-q: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
-	}
-
-	// Usage errors are docker's 125, not a verdict on the stack.
-	if r := w.docker("currents", "check", "--format", "yaml"); r.code != 125 {
-		t.Errorf("--format yaml: exit %d", r.code)
-	}
-
-	// Naming a service checks it and what it depends on.
-	_, rep = w.checkJSON("api")
-	if len(rep.Services) != 2 || rep.Services[0].Service != "api" || rep.Services[1].Service != "writer" {
-		t.Errorf("check api: %+v", rep.Services)
 	}
 }
 
@@ -367,16 +380,19 @@ func mustRead(t testing.TB, path string) string {
 }
 
 // Each broken variant gets its own diagnosis and exit status.
+// variant is a broken stack or docker config and what check says of it.
+type variant struct {
+	name   string
+	setup  func(*world)
+	args   []string
+	code   int
+	status map[string]string // service → status
+	says   []string          // in the table output
+}
+
 func TestBrokenVariants(t *testing.T) {
 	t.Parallel() // a world of its own: its commands get its environment, not the process's
-	cases := []struct {
-		name   string
-		setup  func(*world)
-		args   []string
-		code   int
-		status map[string]string // service → status
-		says   []string          // in the table output
-	}{
+	cases := []variant{
 		{
 			name: "missing slash", setup: (*world).registerHelper, args: []string{"--env-file", "variants/missing-slash.env"}, code: 1,
 			status: map[string]string{"api": "not-found", "writer": "not-found"},
@@ -439,42 +455,46 @@ func TestBrokenVariants(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld(t)
-			if c.setup != nil {
-				c.setup(w)
-			}
-			r := w.docker(append([]string{"currents", "check"}, c.args...)...)
-			t.Logf("docker currents check %s\n%s%s", strings.Join(c.args, " "), r.stdout, r.stderr)
-			if r.code != c.code {
-				t.Errorf("exit %d, want %d\n%s%s", r.code, c.code, r.stdout, r.stderr)
-			}
-			for _, s := range c.says {
-				if !strings.Contains(r.stdout+r.stderr, s) {
-					t.Errorf("output lacks %q:\n%s%s", s, r.stdout, r.stderr)
-				}
-			}
-			if c.code == 2 {
-				r, rep := w.checkJSON(c.args...)
-				if r.code != 2 || rep.Pullable || rep.SchemaVersion != 1 || !strings.Contains(rep.Error, "does-not-exist.yaml") || rep.Fix == "" ||
-					rep.ComposeFiles == nil || rep.Services == nil {
-					t.Errorf("json: exit %d, %+v", r.code, rep)
-				}
-				return
-			}
-			r, rep := w.checkJSON(c.args...)
-			if r.code != c.code || rep.Pullable != (c.code == 0) {
-				t.Errorf("json: exit %d, pullable %v", r.code, rep.Pullable)
-			}
-			for svc, st := range c.status {
-				if got := row(t, rep, svc); got.Status != st {
-					t.Errorf("%s: status %q, want %q (%s)", svc, got.Status, st, got.Message)
-				}
-			}
-			q := w.docker(append([]string{"currents", "check", "-q"}, c.args...)...)
-			if q.code != c.code || q.stdout != "" || (c.code != 0) != (q.stderr != "") {
-				t.Errorf("-q: exit %d stdout %q stderr %q", q.code, q.stdout, q.stderr)
-			}
+			c.check(t)
 		})
+	}
+}
+
+// check runs the table, JSON and quiet forms of check on the variant.
+func (c variant) check(t *testing.T) {
+	w := newWorld(t)
+	if c.setup != nil {
+		c.setup(w)
+	}
+	r := w.docker(append([]string{"currents", "check"}, c.args...)...)
+	t.Logf("docker currents check %s\n%s%s", strings.Join(c.args, " "), r.stdout, r.stderr)
+	if r.code != c.code {
+		t.Errorf("exit %d, want %d\n%s%s", r.code, c.code, r.stdout, r.stderr)
+	}
+	for _, s := range c.says {
+		if !strings.Contains(r.stdout+r.stderr, s) {
+			t.Errorf("output lacks %q:\n%s%s", s, r.stdout, r.stderr)
+		}
+	}
+	r, rep := w.checkJSON(c.args...)
+	if c.code == 2 {
+		if r.code != 2 || rep.Pullable || rep.SchemaVersion != 1 || !strings.Contains(rep.Error, "does-not-exist.yaml") || rep.Fix == "" ||
+			rep.ComposeFiles == nil || rep.Services == nil {
+			t.Errorf("json: exit %d, %+v", r.code, rep)
+		}
+		return
+	}
+	if r.code != c.code || rep.Pullable != (c.code == 0) {
+		t.Errorf("json: exit %d, pullable %v", r.code, rep.Pullable)
+	}
+	for svc, st := range c.status {
+		if got := row(t, rep, svc); got.Status != st {
+			t.Errorf("%s: status %q, want %q (%s)", svc, got.Status, st, got.Message)
+		}
+	}
+	q := w.docker(append([]string{"currents", "check", "-q"}, c.args...)...)
+	if q.code != c.code || q.stdout != "" || (c.code != 0) != (q.stderr != "") {
+		t.Errorf("-q: exit %d stdout %q stderr %q", q.code, q.stdout, q.stderr)
 	}
 }
 

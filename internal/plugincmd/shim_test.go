@@ -92,7 +92,6 @@ func shimWorld(t *testing.T, compose []byte) (cfgDir string, stackEnv []string, 
 // echoes its argv so pass-through is exact.
 func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	cfgDir, stackEnv, before := shimWorld(t, []byte(fakeCompose))
-	cfgPath := filepath.Join(cfgDir, "config.json")
 	composeFile := filepath.Join(stackDir, "compose.yaml")
 
 	treeBefore := tree(t, cfgDir)
@@ -100,9 +99,30 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "installed and active") {
 		t.Fatalf("install (%d):\n%s", code, out)
 	}
+	shimPassesThrough(t, cfgDir)
 
-	// Everything that is not ours reaches the real compose untouched.
-	out, code = dockerRun(t, cfgDir, nil, "compose", "version")
+	// Ours: `docker compose [project flags] currents …`.
+	out, code = dockerRun(t, cfgDir, stackEnv, "compose", "-f", composeFile, "currents", "check")
+	if code != 0 || !strings.Contains(out, "change-streams") || strings.Contains(out, "FAKE-COMPOSE") {
+		t.Errorf("docker compose currents check (%d):\n%s", code, out)
+	}
+	shimChecksBeforeUp(t, cfgDir, stackEnv)
+
+	out, code = dockerRun(t, cfgDir, nil, "currents", "shim", "status")
+	if code != 0 || !strings.Contains(out, "installed and active") {
+		t.Errorf("status (%d):\n%s", code, out)
+	}
+	uninstallGivesEverythingBack(t, cfgDir, before, treeBefore, "FAKE-COMPOSE compose version")
+	if out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "status"); code != 0 || !strings.Contains(out, "not installed") {
+		t.Errorf("status after uninstall (%d):\n%s", code, out)
+	}
+}
+
+// shimPassesThrough: everything that is not ours reaches the real compose
+// untouched, argv and exit status, and docker info still shows it.
+func shimPassesThrough(t *testing.T, cfgDir string) {
+	t.Helper()
+	out, code := dockerRun(t, cfgDir, nil, "compose", "version")
 	if code != 0 || strings.TrimSpace(out) != "FAKE-COMPOSE compose version" {
 		t.Errorf("docker compose version (%d): %q", code, out)
 	}
@@ -119,14 +139,16 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	if !strings.Contains(out, "v2.99.0-fake") || strings.Contains(out, `"Err"`) {
 		t.Errorf("docker info does not show the real compose:\n%s", out)
 	}
+}
 
-	// Ours: `docker compose [project flags] currents …`.
-	out, code = dockerRun(t, cfgDir, stackEnv, "compose", "-f", composeFile, "currents", "check")
-	if code != 0 || !strings.Contains(out, "change-streams") || strings.Contains(out, "FAKE-COMPOSE") {
-		t.Errorf("docker compose currents check (%d):\n%s", code, out)
-	}
-	// The check before up: pass hands over, failure stops compose.
-	out, code = dockerRun(t, cfgDir, stackEnv, "compose", "-f", composeFile, "up", "-d")
+// shimChecksBeforeUp: a passing check hands over, a failing one stops
+// compose, and the check covers the services up starts: writer's image has
+// no arm64 build, so `up api` (api depends on writer) stops, while `up
+// --no-deps api` and `up director` go ahead.
+func shimChecksBeforeUp(t *testing.T, cfgDir string, stackEnv []string) {
+	t.Helper()
+	composeFile := filepath.Join(stackDir, "compose.yaml")
+	out, code := dockerRun(t, cfgDir, stackEnv, "compose", "-f", composeFile, "up", "-d")
 	if code != 0 || !strings.Contains(out, "FAKE-COMPOSE compose -f "+composeFile+" up -d") {
 		t.Errorf("up after a passing check (%d):\n%s", code, out)
 	}
@@ -134,9 +156,6 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	if code != 1 || strings.Contains(out, "FAKE-COMPOSE") || !strings.Contains(out, "up stopped") {
 		t.Errorf("up after a failing check (%d):\n%s", code, out)
 	}
-	// The check covers the services up starts: writer's image has no
-	// arm64 build, so `up api` (api depends on writer) stops, while
-	// `up --no-deps api` and `up director` go ahead.
 	overlay := filepath.Join(stackDir, "variants", "single-platform.yaml")
 	for args, ok := range map[string]bool{"up -d api": false, "up -d --no-deps api": true, "up -d director": true} {
 		argv := append([]string{"compose", "-f", composeFile, "-f", overlay}, strings.Fields(args)...)
@@ -145,28 +164,25 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 			t.Errorf("docker compose %s (%d):\n%s", args, code, out)
 		}
 	}
+}
 
-	out, code = dockerRun(t, cfgDir, nil, "currents", "shim", "status")
-	if code != 0 || !strings.Contains(out, "installed and active") {
-		t.Errorf("status (%d):\n%s", code, out)
-	}
-	out, code = dockerRun(t, cfgDir, nil, "currents", "shim", "uninstall")
+// uninstallGivesEverythingBack: uninstall puts config.json back byte for
+// byte, leaves no file behind, and `docker compose version` is the real
+// compose's again (its output starts with version).
+func uninstallGivesEverythingBack(t *testing.T, cfgDir, before, treeBefore, version string) {
+	t.Helper()
+	out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "uninstall")
 	if code != 0 || !strings.Contains(out, "exact bytes") {
 		t.Errorf("uninstall (%d):\n%s", code, out)
 	}
-	if after, _ := os.ReadFile(cfgPath); string(after) != before {
+	if after := mustRead(t, filepath.Join(cfgDir, "config.json")); after != before {
 		t.Errorf("config.json after uninstall:\n%s\nwant:\n%s", after, before)
 	}
-	// Nothing else is left behind either: the shim directory is gone.
 	if after := tree(t, cfgDir); after != treeBefore {
 		t.Errorf("config directory after uninstall:\n%s\nbefore install:\n%s", after, treeBefore)
 	}
-	out, _ = dockerRun(t, cfgDir, nil, "compose", "version")
-	if strings.TrimSpace(out) != "FAKE-COMPOSE compose version" {
-		t.Errorf("after uninstall: %q", out)
-	}
-	if out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "status"); code != 0 || !strings.Contains(out, "not installed") {
-		t.Errorf("status after uninstall (%d):\n%s", code, out)
+	if out, code := dockerRun(t, cfgDir, nil, "compose", "version"); code != 0 || !strings.HasPrefix(out, version) {
+		t.Errorf("docker compose version after uninstall (%d): %q", code, out)
 	}
 }
 
@@ -257,16 +273,5 @@ func TestComposeShimWithTheRealCompose(t *testing.T) {
 		t.Errorf("up with an unpullable dependency (%d):\n%s", code, out)
 	}
 
-	if out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "uninstall"); code != 0 {
-		t.Errorf("uninstall (%d):\n%s", code, out)
-	}
-	if after, _ := os.ReadFile(filepath.Join(cfgDir, "config.json")); string(after) != before {
-		t.Errorf("config.json after uninstall:\n%s\nwant:\n%s", after, before)
-	}
-	if after := tree(t, cfgDir); after != treeBefore {
-		t.Errorf("config directory after uninstall:\n%s\nbefore install:\n%s", after, treeBefore)
-	}
-	if out, code := dockerRun(t, cfgDir, nil, "compose", "version"); code != 0 || !strings.HasPrefix(out, "Docker Compose version v2.") {
-		t.Errorf("after uninstall (%d): %q", code, out)
-	}
+	uninstallGivesEverythingBack(t, cfgDir, before, treeBefore, "Docker Compose version v2.")
 }

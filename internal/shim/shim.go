@@ -265,10 +265,38 @@ func Uninstall(p Paths) (UninstallResult, error) {
 	if err != nil {
 		return UninstallResult{}, err
 	}
-	var res UninstallResult
 	if err := cfg.RemovePluginsExtraDir(p.Dir); err != nil {
+		return UninstallResult{}, err
+	}
+	res, err := restoreConfig(cfg, cfgPath, s)
+	if err != nil {
 		return res, err
 	}
+	if res.Exact && s.WroteBackup {
+		// config.json is as before install; so is config.json.bak.
+		if err := restoreBackup(cfgPath, p.Dir, s.BackupExisted); err != nil {
+			return res, err
+		}
+		res.Backup = ""
+	}
+	for _, f := range []string{compose.PluginName, compose.PluginName + ".tmp", settingsFile, savedBackup} {
+		if err := os.Remove(filepath.Join(p.Dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return res, err
+		}
+	}
+	if err := os.Remove(p.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return res, fmt.Errorf("%s holds files the shim did not put there; left in place: %w", p.Dir, err)
+	}
+	return res, nil
+}
+
+// restoreConfig writes config.json without the shim's entry: the exact
+// bytes from before install when nothing changed since, no file when
+// install created it and nothing else was added, else the edit, keeping
+// what changed since install.
+func restoreConfig(cfg *dockerconfig.File, cfgPath string, s Settings) (UninstallResult, error) {
+	var res UninstallResult
+	var err error
 	switch {
 	case s.Original != nil && digest(cfg.Original()) == s.InstalledSHA256:
 		// Untouched since install, and editing could not restore it: put
@@ -289,21 +317,6 @@ func Uninstall(p Paths) (UninstallResult, error) {
 		}
 		res.Exact = s.OriginalSHA256 != "" && digest(cfg.Bytes()) == s.OriginalSHA256
 		res.Kept = !res.Exact
-	}
-	if res.Exact && s.WroteBackup {
-		// config.json is as before install; so is config.json.bak.
-		if err := restoreBackup(cfgPath, p.Dir, s.BackupExisted); err != nil {
-			return res, err
-		}
-		res.Backup = ""
-	}
-	for _, f := range []string{compose.PluginName, compose.PluginName + ".tmp", settingsFile, savedBackup} {
-		if err := os.Remove(filepath.Join(p.Dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return res, err
-		}
-	}
-	if err := os.Remove(p.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return res, fmt.Errorf("%s holds files the shim did not put there; left in place: %w", p.Dir, err)
 	}
 	return res, nil
 }

@@ -87,23 +87,7 @@ func testInstallThenUninstall(t *testing.T, before, oldBackup string) {
 			t.Fatal(err)
 		}
 	}
-	st, err := Install(e.p, e.exe, InstallOptions{CheckBeforeUp: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !st.Installed || !st.Listed || !st.First || st.RealCompose != e.compose || st.Problem != "" {
-		t.Errorf("after install: %+v", st)
-	}
-	cfg, err := dockerconfig.Load(e.p.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := cfg.PluginsExtraDirs(); len(got) == 0 || got[0] != e.p.Dir {
-		t.Errorf("cliPluginsExtraDirs = %q", got)
-	}
-	if s, _ := LoadSettings(e.p.Dir); !s.CheckBeforeUp {
-		t.Error("check-before-up not recorded")
-	}
+	e.install(t)
 	// A second install changes nothing but the binary and settings.
 	if _, err := Install(e.p, e.exe, InstallOptions{}); err != nil {
 		t.Fatal(err)
@@ -123,11 +107,34 @@ func testInstallThenUninstall(t *testing.T, before, oldBackup string) {
 		t.Errorf("after uninstall: %+v", st)
 	}
 	got, err := os.ReadFile(bak)
-	if oldBackup == "" && !os.IsNotExist(err) {
+	switch {
+	case oldBackup == "" && !os.IsNotExist(err):
 		t.Errorf("uninstall left a config.json.bak install created: %q %v", got, err)
-	}
-	if oldBackup != "" && string(got) != oldBackup {
+	case oldBackup != "" && string(got) != oldBackup:
 		t.Errorf("config.json.bak = %q, want the one from before install %q", got, oldBackup)
+	}
+}
+
+// install installs the shim, set to check before up, and checks that docker
+// now finds it first and that it hands over to the real compose.
+func (e env) install(t *testing.T) {
+	t.Helper()
+	st, err := Install(e.p, e.exe, InstallOptions{CheckBeforeUp: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Installed || !st.Listed || !st.First || st.RealCompose != e.compose || st.Problem != "" {
+		t.Errorf("after install: %+v", st)
+	}
+	cfg, err := dockerconfig.Load(e.p.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.PluginsExtraDirs(); len(got) == 0 || got[0] != e.p.Dir {
+		t.Errorf("cliPluginsExtraDirs = %q", got)
+	}
+	if s, err := LoadSettings(e.p.Dir); err != nil || !s.CheckBeforeUp {
+		t.Errorf("check-before-up not recorded: %+v %v", s, err)
 	}
 }
 

@@ -19,6 +19,20 @@ func diagnose(svc *Service, env environment) {
 	if d, ok := diagnosePlatform(svc, env); ok {
 		svc.Diagnostics = append(svc.Diagnostics, d)
 	}
+	diagnoseVariables(svc, env)
+	for _, d := range svc.Diagnostics {
+		if d.Severity == Error {
+			// The interpolated reference is not the one meant; parsing it
+			// would only add noise.
+			return
+		}
+	}
+	diagnoseReference(svc)
+}
+
+// diagnoseVariables lists the variables of the raw image and what is wrong
+// with each.
+func diagnoseVariables(svc *Service, env environment) {
 	at := svc.Source.String()
 	seen := map[string]bool{}
 	for _, u := range uses(svc.Raw, env) {
@@ -45,14 +59,11 @@ func diagnose(svc *Service, env environment) {
 			}
 		}
 	}
-	for _, d := range svc.Diagnostics {
-		if d.Severity == Error {
-			// The interpolated reference is not the one meant; parsing it
-			// would only add noise.
-			return
-		}
-	}
+}
 
+// diagnoseReference parses the interpolated image as docker will.
+func diagnoseReference(svc *Service) {
+	at := svc.Source.String()
 	ref, err := name.ParseReference(svc.Image)
 	if err != nil {
 		d := Diagnostic{
