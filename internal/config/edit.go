@@ -65,6 +65,10 @@ func Upsert(data []byte, path string, spec EntrySpec) ([]byte, error) {
 	}
 	entry := entryFor(regs, host)
 	if matches(entry, spec) {
+		// Unchanged, but only a file Parse accepts is "done".
+		if _, err := Parse(path, data); err != nil {
+			return nil, err
+		}
 		return data, nil
 	}
 	entry.Style = 0
@@ -145,12 +149,14 @@ func matches(entry *yaml.Node, spec EntrySpec) bool {
 	if len(entry.Content) != 2*len(want) {
 		return false
 	}
+	seen := map[string]bool{}
 	for i := 0; i+1 < len(entry.Content); i += 2 {
 		k, v := entry.Content[i].Value, entry.Content[i+1]
 		w, ok := want[k]
-		if !ok || v.Kind != yaml.ScalarNode {
+		if !ok || seen[k] || v.Kind != yaml.ScalarNode {
 			return false
 		}
+		seen[k] = true
 		if k == "host" {
 			if nh, err := ecrhost.Normalize(v.Value); err != nil || nh != w {
 				return false

@@ -51,6 +51,11 @@ func Normalize(serverURL string) (string, error) {
 	}
 	// A fully qualified name's trailing dot names the same host.
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "" || strings.HasPrefix(host, ".") || strings.HasSuffix(host, ".") || strings.Contains(host, "..") {
+		// An empty label names no host; allowing one would also let "h.." and
+		// "h." normalise to different hosts.
+		return "", fmt.Errorf("registry server URL %q: %q is not a host name (it has an empty label)", serverURL, u.Hostname())
+	}
 	port := u.Port()
 	// The default port of the scheme names the same registry as no port at all.
 	if (port == "443" && u.Scheme == "https") || (port == "80" && u.Scheme == "http") {

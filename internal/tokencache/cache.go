@@ -281,17 +281,12 @@ func (c *Cache) Load(id Identity) *Entry {
 	if err == nil && len(data) > maxFileSize {
 		err = fmt.Errorf("larger than %d bytes", maxFileSize)
 	}
-	var fe fileEntry
+	var e *Entry
 	if err == nil {
-		err = json.Unmarshal(data, &fe)
+		e, err = decode(data)
 	}
 	if err != nil {
-		c.log.Debug("cache: corrupt file, rebuilding", "file", p, "err", err)
-		return &Entry{}
-	}
-	e, err := fe.entry()
-	if err != nil {
-		c.log.Debug("cache: invalid file, rebuilding", "file", p, "err", err)
+		c.log.Debug("cache: corrupt or invalid file, rebuilding", "file", p, "err", err)
 		return &Entry{}
 	}
 	return e
@@ -346,6 +341,39 @@ func kind(m fs.FileMode) string {
 	return "not a plain file"
 }
 
+// decode reads a cache file's bytes: an error for anything but a complete
+// entry of this version.
+func decode(data []byte) (*Entry, error) {
+	var fe fileEntry
+	if err := json.Unmarshal(data, &fe); err != nil {
+		return nil, err
+	}
+	return fe.entry()
+}
+
+// encode is the file holding e for id.
+func encode(id Identity, e *Entry) ([]byte, error) {
+	fe := fileEntry{Version: fileVersion, Identity: id.Describe()}
+	if s := e.Session; s != nil {
+		fe.Session = &fileSession{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey.Reveal(),
+			SessionToken: s.SessionToken.Reveal(), Issued: s.Issued.UTC(), Expires: s.Expires.UTC()}
+	}
+	if len(e.Tokens) > 0 {
+		fe.Tokens = map[string]fileToken{}
+		for k, t := range e.Tokens {
+			fe.Tokens[k] = fileToken{Username: t.Username, Password: t.Password.Reveal(), Issued: t.Issued.UTC(), Expires: t.Expires.UTC()}
+		}
+	}
+	for k, f := range e.Failures {
+		if fe.Failures == nil {
+			fe.Failures = map[string]fileFailure{}
+		}
+		fe.Failures[k] = fileFailure{At: f.At.UTC(), Message: f.Message, Settings: f.Settings}
+	}
+	fe.Refreshes = refreshesToFile(e.Refreshes)
+	return json.MarshalIndent(fe, "", "  ")
+}
+
 func (fe *fileEntry) entry() (*Entry, error) {
 	if fe.Version != fileVersion {
 		return nil, fmt.Errorf("version %d, want %d", fe.Version, fileVersion)
@@ -379,25 +407,7 @@ func (c *Cache) Store(id Identity, e *Entry) error {
 	if c.broken != nil {
 		return c.broken
 	}
-	fe := fileEntry{Version: fileVersion, Identity: id.Describe()}
-	if s := e.Session; s != nil {
-		fe.Session = &fileSession{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey.Reveal(),
-			SessionToken: s.SessionToken.Reveal(), Issued: s.Issued.UTC(), Expires: s.Expires.UTC()}
-	}
-	if len(e.Tokens) > 0 {
-		fe.Tokens = map[string]fileToken{}
-		for k, t := range e.Tokens {
-			fe.Tokens[k] = fileToken{Username: t.Username, Password: t.Password.Reveal(), Issued: t.Issued.UTC(), Expires: t.Expires.UTC()}
-		}
-	}
-	for k, f := range e.Failures {
-		if fe.Failures == nil {
-			fe.Failures = map[string]fileFailure{}
-		}
-		fe.Failures[k] = fileFailure{At: f.At.UTC(), Message: f.Message, Settings: f.Settings}
-	}
-	fe.Refreshes = refreshesToFile(e.Refreshes)
-	data, err := json.MarshalIndent(fe, "", "  ")
+	data, err := encode(id, e)
 	if err != nil {
 		return err
 	}
