@@ -72,6 +72,9 @@ func (f *File) Line(key string) (int, string) {
 // key of letters, digits and _ . - [ ], spaces around the separator.
 var assignment = regexp.MustCompile(`^(\s*(?:export\s+)?)([\p{L}\p{N}_.\-\[\]]+)(\s*[=:]\s*)(.*?)(\r?)$`)
 
+// keyName is a whole key as assignment reads it.
+var keyName = regexp.MustCompile(`^[\p{L}\p{N}_.\-\[\]]+$`)
+
 // statementStarts reports whether line i starts a statement rather than
 // continuing a quoted value that spans lines: everything before it parses.
 func statementStarts(lines []string, i int) bool {
@@ -136,6 +139,9 @@ func SetFile(path, key, value string) (Edit, error) {
 // parses it, to exactly the old values plus the new one, else it is an
 // error and nothing changes. replaced are the old values as written.
 func Set(data []byte, key, value string) (out []byte, replaced []string, err error) {
+	if !keyName.MatchString(key) {
+		return nil, nil, fmt.Errorf("%q is not a variable name compose reads", key)
+	}
 	if strings.ContainsAny(value, "\n\r") {
 		return nil, nil, fmt.Errorf("value for %s contains a newline", key)
 	}
@@ -199,8 +205,13 @@ func splitComment(v string) (val, comment string) {
 		return "", ""
 	}
 	if q := v[0]; q == '"' || q == '\'' {
-		if end := strings.IndexByte(v[1:], q); end >= 0 {
-			return v[:end+2], v[end+2:]
+		for i := 1; i < len(v); i++ {
+			switch {
+			case q == '"' && v[i] == '\\':
+				i++ // an escaped character, \" included, does not close the value
+			case v[i] == q:
+				return v[:i+1], v[i+1:]
+			}
 		}
 		return v, ""
 	}
@@ -217,10 +228,12 @@ func splitComment(v string) (val, comment string) {
 // requote writes value in the quoting style of the old value. Registry
 // prefixes hold no quotes, '#', '$' or spaces, so a bare value is exact.
 func requote(old, value string) string {
-	if len(old) >= 2 && (old[0] == '"' || old[0] == '\'') {
-		return string(old[0]) + value + string(old[0])
-	}
-	if strings.ContainsAny(value, " #'\"$\\") {
+	quoted := len(old) >= 2 && (old[0] == '"' || old[0] == '\'')
+	switch {
+	case quoted && old[0] == '\'' && !strings.Contains(value, "'"):
+		return "'" + value + "'" // single quotes take everything literally
+	case quoted || strings.ContainsAny(value, " #'\"$\\"):
+		// Inside double quotes compose reads \\, \" and \$ as the character.
 		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`).Replace(value) + `"`
 	}
 	return value
