@@ -13,7 +13,7 @@ DESTDIR ?=
 
 BINARIES := $(BIN)/docker-credential-currents $(BIN)/docker-credential-currents-aws $(BIN)/docker-currents $(BIN)/currents-standin
 
-.PHONY: help build test lint bench install uninstall demo e2e clean
+.PHONY: help build test lint bench fuzz install uninstall demo e2e clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -41,6 +41,9 @@ bench: build ## figures against the peers, interleaved (bench/); BENCH_BASE=REV 
 
 # install builds nothing: `make build` as yourself, then `sudo make install` needs no Go on root's PATH
 # (sudo's secure_path leaves it out) and leaves no root-owned files in bin/.
+fuzz: ## every fuzz target for FUZZTIME each (default 20s); fails on any crash
+	bash scripts/fuzz.sh
+
 install: ## install the built binaries: the helper on PATH, the plugin where docker finds it
 	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' BIN='$(BIN)' bash scripts/install.sh install
 

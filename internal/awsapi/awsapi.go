@@ -60,6 +60,7 @@ type Client struct {
 	hostname func() (string, error)
 	getenv   func(string) string
 	idToken  idtoken.Source // the kubelet's service-account token, when it sent one
+	attempts int            // per call; maxAttempts outside tests
 
 	mu      sync.Mutex
 	skew    time.Duration // AWS's clock minus ours, from the last response's Date header
@@ -172,7 +173,7 @@ func unreachable(err error) bool {
 
 // New returns a Client.
 func New(opts ...Option) *Client {
-	c := &Client{timeout: config.DefaultTimeout, clock: clock.System{}, log: logging.Discard(), hostname: os.Hostname, getenv: os.Getenv}
+	c := &Client{timeout: config.DefaultTimeout, clock: clock.System{}, log: logging.Discard(), hostname: os.Hostname, getenv: os.Getenv, attempts: maxAttempts}
 	for _, o := range opts {
 		o(c)
 	}
@@ -187,7 +188,7 @@ func (c *Client) load(ctx context.Context, region, profile string, extra ...func
 		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(c.timeout)),
 		awsconfig.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = maxAttempts
+				o.MaxAttempts = c.attempts
 				o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(noRetryUnreachable)}, o.Retryables...)
 			})
 		}),
