@@ -46,6 +46,7 @@ func NewRootCommand(dockerCli command.Cli) *cobra.Command {
 		newMirrorCommand(dockerCli),
 		newPolicyCommand(dockerCli),
 		newShimCommand(dockerCli),
+		newWatchCommand(dockerCli),
 	)
 }
 

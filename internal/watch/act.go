@@ -1,0 +1,137 @@
+package watch
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/currentsdev/currents/internal/journal"
+	"github.com/currentsdev/currents/internal/mirror"
+	"github.com/currentsdev/currents/internal/probe"
+)
+
+// act does what is pending: mirror (at any time), then deploy (inside the
+// maintenance window).
+func (w *watcher) act(ctx context.Context) {
+	m, d := w.pending(w.journal.State())
+	if len(m) > 0 {
+		w.mirror(ctx, m)
+	}
+	if len(d) == 0 {
+		return
+	}
+	if !w.inWindow(time.Now()) {
+		w.defer_(d)
+		return
+	}
+	w.deploy(ctx, d)
+}
+
+// defer_ says once per digest that a deploy waits for the window.
+func (w *watcher) defer_(services []string) {
+	st := w.journal.State()
+	next := w.nextWindow(time.Now())
+	for _, n := range services {
+		digest := st.Services[n].Registry
+		if w.deferred[n] == digest {
+			continue
+		}
+		w.deferred[n] = digest
+		w.out.Deferred++
+		w.log.Info("deploy waits for the maintenance window", "service", n, "new", digest, "window_opens", next.Format(time.RFC3339))
+	}
+}
+
+// mirror copies the services' images with mirror's own code, each action
+// begun and finished in the journal.
+func (w *watcher) mirror(ctx context.Context, services []string) {
+	plan := w.plan.Only(services...)
+	st := w.journal.State()
+	ids := map[string]int{}
+	for _, c := range plan.Copies {
+		for _, n := range strings.Split(c.Name, ",") {
+			rec := st.Services[n]
+			id, err := w.journal.Begin(journal.Entry{Service: n, Image: c.Target.String(), Action: journal.ActionMirror, Old: rec.Mirrored, New: rec.Registry})
+			if err != nil {
+				w.log.Warn("journal write failed; not mirroring until it works", "error", err.Error())
+				return
+			}
+			ids[n] = id
+		}
+	}
+	w.log.Info("mirroring", "services", strings.Join(services, ","), "to", string(plan.To))
+	results, _ := mirror.CopyPlan(ctx, plan, mirror.WithConfig(w.o.Config), mirror.WithKeychain(probe.NewKeychain(w.o.Docker)),
+		mirror.WithLog(logWriter{w.log, "mirror"}))
+	for _, r := range results {
+		for _, n := range strings.Split(r.Name, ",") {
+			w.finishMirror(ids[n], n, r)
+		}
+	}
+}
+
+func (w *watcher) finishMirror(id int, n string, r mirror.Result) {
+	if r.Status == mirror.Failed {
+		w.out.Failed++
+		w.log.Warn("mirror failed; retrying with backoff", "service", n, "target", r.Target, "error", r.Error)
+		if err := w.journal.Finish(id, journal.Failed, r.Error, nil); err != nil {
+			w.log.Warn("journal write failed", "error", err.Error())
+		}
+		return
+	}
+	w.out.Mirrored++
+	w.log.Info("mirrored", "service", n, "target", r.Target, "digest", r.SourceDigest, "status", string(r.Status),
+		"copied_bytes", r.CopiedBytes, "skipped_bytes", r.SkippedBytes)
+	err := w.journal.Finish(id, journal.OK, string(r.Status), func(st *journal.State) {
+		rec := st.Service(n)
+		// The copy read the tag when it ran: that is the registry's truth now.
+		rec.Registry, rec.Mirrored, rec.Mirror = r.SourceDigest, r.SourceDigest, r.Target
+	})
+	if err != nil {
+		w.log.Warn("journal write failed; the copy is redone (it finds everything present)", "error", err.Error())
+	}
+}
+
+// logWriter turns lines written by mirror into log lines.
+type logWriter struct {
+	log  *slog.Logger
+	what string
+}
+
+func (l logWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimSpace(string(p)), "\n") {
+		if line != "" {
+			l.log.Info(l.what, "output", line)
+		}
+	}
+	return len(p), nil
+}
+
+// recover finishes what a previous run left started: mirrors are redone
+// by the registry's truth; a deploy whose new container may not have been
+// judged is judged now (and rolled back if unhealthy).
+func (w *watcher) recover(ctx context.Context) {
+	if w.o.Deploy {
+		w.readEngine(ctx)
+	}
+	for _, e := range w.journal.State().Unfinished() {
+		w.log.Warn("an action was under way when the last watch stopped", "service", e.Service, "action", e.Action, "old", e.Old, "new", e.New,
+			"since", e.Time.Format(time.RFC3339))
+		if e.Action == journal.ActionDeploy && w.o.Deploy {
+			w.recoverDeploy(ctx, e)
+			continue
+		}
+		if err := w.journal.Finish(e.ID, journal.Abandoned, "found started after a restart; redone from the registry's digest", nil); err != nil {
+			w.log.Warn("journal write failed", "error", err.Error())
+		}
+	}
+}
+
+// errString is err's message, "" for nil.
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+

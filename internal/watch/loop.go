@@ -1,0 +1,260 @@
+package watch
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/currentsdev/currents/internal/journal"
+	"github.com/currentsdev/currents/internal/queue"
+)
+
+// loop is the watch: messages from the queue, polls on the interval, and
+// actions once changes have settled, until ctx ends.
+func (w *watcher) loop(ctx context.Context) {
+	var msgs chan []queue.Message
+	if w.queue != nil {
+		msgs = make(chan []queue.Message)
+		go w.receive(ctx, msgs)
+	}
+	// The first poll catches up with whatever happened while no watch ran.
+	nextPoll := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		if !now.Before(nextPoll) {
+			w.poll(ctx, "poll")
+			nextPoll = now.Add(jittered(w.o.Interval))
+		} else if len(w.unresolved) > 0 && !now.Before(w.resolveRetry) {
+			w.resolve(ctx, keys(w.unresolved), "retry")
+		}
+		if w.due(now) {
+			w.act(ctx)
+			if w.anyPending(w.journal.State(), nil) {
+				// Not done (a failure, said in the log): wait before trying again.
+				w.actRetry = time.Now().Add(w.actBackoff.next())
+			} else {
+				w.actBackoff.reset()
+			}
+			w.release(ctx)
+		}
+		timer.Reset(time.Until(w.wake(nextPoll)))
+		select {
+		case <-ctx.Done():
+			w.log.Info("stopping", "held_messages", len(w.held))
+			return
+		case batch := <-msgs:
+			var prompted []string
+			for _, m := range batch {
+				prompted = append(prompted, w.handle(ctx, m)...)
+			}
+			if len(prompted) > 0 {
+				w.resolve(ctx, prompted, "event")
+			}
+			w.release(ctx)
+		case <-timer.C:
+		}
+	}
+}
+
+// once is --once: every message the queue holds now, one poll, and the
+// actions at once.
+func (w *watcher) once(ctx context.Context) Outcome {
+	if w.queue != nil {
+		for ctx.Err() == nil {
+			batch, err := w.queue.Receive(ctx)
+			if err != nil {
+				w.log.Warn("receiving from the queue failed; the poll covers every image anyway", "error", err.Error())
+				break
+			}
+			if len(batch) == 0 {
+				break
+			}
+			for _, m := range batch {
+				w.handle(ctx, m)
+			}
+		}
+	}
+	w.poll(ctx, "poll")
+	if w.anyPending(w.journal.State(), nil) {
+		w.act(ctx)
+	}
+	if w.queue != nil {
+		w.release(ctx)
+	}
+	return w.out
+}
+
+// poll resolves every image.
+func (w *watcher) poll(ctx context.Context, why string) {
+	names := make([]string, len(w.svcs))
+	for i, s := range w.svcs {
+		names[i] = s.name
+	}
+	w.resolve(ctx, names, why)
+}
+
+// resolve asks the registry what the services' tags point at now and
+// records what moved; source says what prompted it (event, poll).
+func (w *watcher) resolve(ctx context.Context, services []string, source string) {
+	refs := make([]name.Reference, 0, len(services))
+	for _, n := range services {
+		refs = append(refs, w.byName[n].ref)
+	}
+	got := w.res.resolve(ctx, refs)
+	now := w.o.Now().UTC()
+	failed := 0
+	err := w.journal.Update(func(st *journal.State) error {
+		for _, n := range services {
+			s := w.byName[n]
+			r := got[s.ref.String()]
+			if r.err != nil {
+				failed++
+				w.unresolved[n] = true
+				w.log.Warn("resolving the image failed; retrying with backoff", "service", n, "image", s.ref.String(), "error", r.err.Error())
+				continue
+			}
+			delete(w.unresolved, n)
+			rec := st.Service(n)
+			rec.Image, rec.ResolvedAt = s.ref.String(), now
+			if rec.Registry == r.digest {
+				continue
+			}
+			w.change(n, s, rec, r.digest, source)
+			rec.Registry = r.digest
+		}
+		return nil
+	})
+	if err != nil {
+		w.log.Warn("journal write failed; retrying with backoff", "error", err.Error())
+		failed++
+	}
+	if failed > 0 {
+		w.resolveRetry = time.Now().Add(w.resolveBackoff.next())
+	} else if len(w.unresolved) == 0 {
+		w.resolveBackoff.reset()
+	}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// change records that a service's tag moved: it starts (or restarts) the
+// settle time, and with a queue, a move no event announced is worth a word.
+func (w *watcher) change(n string, s svc, rec *journal.Service, digest, source string) {
+	w.out.Changes++
+	w.lastChange = time.Now()
+	w.log.Info("change", "service", n, "image", s.ref.String(), "old", rec.Registry, "new", digest, "source", source)
+	if w.queue != nil && source == "poll" && rec.Registry != "" && !w.announced(n) {
+		w.log.Warn("a change arrived without an event: another watch may be reading this queue (each host needs its own queue), or the EventBridge rule does not match (docker currents policy events)",
+			"service", n, "new", digest)
+	}
+}
+
+// pending are the services with something to do: a digest not yet mirrored,
+// or not yet deployed (and neither failed before nor without a container).
+func (w *watcher) pending(st journal.State) (mirror, deploy []string) {
+	for _, s := range w.svcs {
+		rec, ok := st.Services[s.name]
+		if !ok || rec.Registry == "" {
+			continue
+		}
+		if w.plan != nil && rec.Registry != rec.Mirrored {
+			mirror = append(mirror, s.name)
+		}
+		if w.o.Deploy && w.running[s.name] && rec.Registry != rec.Deployed && !rec.HasFailed(rec.Registry) {
+			deploy = append(deploy, s.name)
+		}
+	}
+	return mirror, deploy
+}
+
+// anyPending reports whether one of services (all when nil) has something
+// to do now; a deploy waiting for the window counts as handled (the journal
+// holds it).
+func (w *watcher) anyPending(st journal.State, services []string) bool {
+	m, d := w.pending(st)
+	if !w.inWindow(time.Now()) {
+		d = nil
+	}
+	for _, n := range append(m, d...) {
+		if services == nil || contains(services, n) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// due reports whether to act now: something is pending, changes have
+// settled, and no retry is being waited for.
+func (w *watcher) due(now time.Time) bool {
+	if now.Before(w.actRetry) || now.Before(w.lastChange.Add(w.o.Settle)) {
+		return false
+	}
+	return w.anyPending(w.journal.State(), nil)
+}
+
+// wake is the next moment something may be due.
+func (w *watcher) wake(nextPoll time.Time) time.Time {
+	t := nextPoll
+	earlier := func(c time.Time) {
+		if !c.IsZero() && c.Before(t) {
+			t = c
+		}
+	}
+	if len(w.unresolved) > 0 {
+		earlier(w.resolveRetry)
+	}
+	now := time.Now()
+	m, d := w.pending(w.journal.State())
+	if len(m) > 0 || (len(d) > 0 && w.inWindow(now)) {
+		act := w.lastChange.Add(w.o.Settle)
+		if w.actRetry.After(act) {
+			act = w.actRetry
+		}
+		earlier(act)
+	}
+	if len(d) > 0 && !w.inWindow(now) {
+		earlier(w.nextWindow(now))
+	}
+	return t
+}
+
+// inWindow reports whether deploys may run at t: always without --window.
+func (w *watcher) inWindow(t time.Time) bool {
+	if len(w.o.Windows) == 0 {
+		return true
+	}
+	for _, win := range w.o.Windows {
+		if ok, _ := win.Open(t); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *watcher) nextWindow(t time.Time) time.Time {
+	var next time.Time
+	for _, win := range w.o.Windows {
+		if n := win.Next(t); next.IsZero() || n.Before(next) {
+			next = n
+		}
+	}
+	return next
+}
