@@ -114,8 +114,8 @@ type watcher struct {
 	// A failing step waits: resolves and actions each back off on their own.
 	resolveRetry, actRetry     time.Time
 	resolveBackoff, actBackoff backoff
-	deferred   map[string]string // service → digest already said to wait for the window
-	out        Outcome
+	deferred                   map[string]string // service → digest already said to wait for the window
+	out                        Outcome
 }
 
 // StartError is a watch that could not start: the operator must fix

@@ -103,7 +103,9 @@ type worldSetup struct {
 	server       []standin.Option
 }
 
-func queueInVendorAccount() worldOption { return func(s *worldSetup) { s.queueAccount = "513558712013" } }
+func queueInVendorAccount() worldOption {
+	return func(s *worldSetup) { s.queueAccount = "513558712013" }
+}
 
 func newWorld(t *testing.T, opts ...worldOption) *world {
 	t.Helper()
