@@ -123,11 +123,20 @@ func TestDefaultChainReceivesAPushAndDeletes(t *testing.T) {
 	if v, f := w.AWS.QueueDepth(q); v+f != 0 {
 		t.Errorf("after delete: %d+%d", v, f)
 	}
+}
 
-	// No such queue: permanent, with the fix.
+// TestMissingQueueIsPermanent: a queue that does not exist is the
+// operator's to fix, and the error says how.
+func TestMissingQueueIsPermanent(t *testing.T) {
+	standintest.Isolate(t)
+	w := standintest.New(t, standintest.WithExport())
+	ctx := context.Background()
 	gone, _ := ParseURL(w.AWS.URL() + "/" + w.User.Account + "/nope")
-	c2, _ := Open(ctx, gone, Options{Wait: time.Second})
-	_, err = c2.Receive(ctx)
+	c, err := Open(ctx, gone, Options{Wait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Receive(ctx)
 	var qe *Error
 	if !errors.As(err, &qe) || !qe.Permanent || !strings.Contains(err.Error(), "get-queue-url") {
 		t.Errorf("missing queue: %v", err)

@@ -49,22 +49,8 @@ func ParseURL(raw string) (URL, error) {
 		return bad("the path is not /ACCOUNT/NAME")
 	}
 	out := URL{Raw: raw, Account: parts[0], Name: parts[1]}
-	host := strings.ToLower(u.Hostname())
-	labels := strings.Split(host, ".")
-	switch {
-	case host == "queue.amazonaws.com":
-		out.Region, out.Standard = "us-east-1", true
-	case len(labels) >= 4 && (labels[0] == "sqs" || labels[0] == "sqs-fips") && strings.HasPrefix(strings.Join(labels[2:], "."), "amazonaws.com"):
-		out.Region, out.Standard = labels[1], true
-	case len(labels) >= 4 && labels[1] == "queue" && strings.HasPrefix(strings.Join(labels[2:], "."), "amazonaws.com"):
-		out.Region, out.Standard = labels[0], true
-	default:
-		// vpce-….sqs.REGION.vpce.amazonaws.com names its region too.
-		for i, l := range labels {
-			if l == "sqs" && i+1 < len(labels) && partition.IsRegion(labels[i+1]) {
-				out.Region = labels[i+1]
-			}
-		}
+	out.Region, out.Standard = hostRegion(strings.ToLower(u.Hostname()))
+	if !out.Standard {
 		out.Endpoint = u.Scheme + "://" + u.Host
 	}
 	if out.Region != "" && !partition.IsRegion(out.Region) {
@@ -74,4 +60,27 @@ func ParseURL(raw string) (URL, error) {
 		return bad("SQS endpoints are https")
 	}
 	return out, nil
+}
+
+// hostRegion is the region an SQS host names, and whether it is one of
+// AWS's own endpoints (sqs.REGION.amazonaws.com, sqs-fips…, the legacy
+// REGION.queue.amazonaws.com and queue.amazonaws.com); a VPC endpoint
+// (vpce-….sqs.REGION.vpce.amazonaws.com) names its region but is not.
+func hostRegion(host string) (region string, standard bool) {
+	labels := strings.Split(host, ".")
+	aws := func(from int) bool { return strings.HasPrefix(strings.Join(labels[from:], "."), "amazonaws.com") }
+	switch {
+	case host == "queue.amazonaws.com":
+		return "us-east-1", true
+	case len(labels) >= 4 && (labels[0] == "sqs" || labels[0] == "sqs-fips") && aws(2):
+		return labels[1], true
+	case len(labels) >= 4 && labels[1] == "queue" && aws(2):
+		return labels[0], true
+	}
+	for i, l := range labels {
+		if l == "sqs" && i+1 < len(labels) && partition.IsRegion(labels[i+1]) {
+			return labels[i+1], false
+		}
+	}
+	return "", false
 }

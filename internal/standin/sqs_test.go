@@ -84,15 +84,7 @@ func TestSQSPushEventThroughTheSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	req, _ := trace.last()
-	if got := req.Header.Get("X-Amz-Target"); got != "AmazonSQS.ReceiveMessage" {
-		t.Errorf("X-Amz-Target %q", got)
-	}
-	if got := req.Header.Get("Content-Type"); got != "application/x-amz-json-1.0" {
-		t.Errorf("Content-Type %q", got)
-	}
-	if req.Method != http.MethodPost || req.URL.Path != "/" {
-		t.Errorf("request %s %s, want POST /", req.Method, req.URL.Path)
-	}
+	checkFraming(t, req)
 	if len(out.Messages) != 1 {
 		t.Fatalf("got %d messages, want the push's event", len(out.Messages))
 	}
@@ -100,32 +92,7 @@ func TestSQSPushEventThroughTheSDK(t *testing.T) {
 	if got := m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)]; got != "1" {
 		t.Errorf("ApproximateReceiveCount %q", got)
 	}
-	var ev struct {
-		Version, ID, Source, Account, Time, Region string
-		DetailType                                 string   `json:"detail-type"`
-		Resources                                  []string `json:"resources"`
-		Detail                                     map[string]string
-	}
-	if err := json.Unmarshal([]byte(*m.Body), &ev); err != nil {
-		t.Fatalf("body is not the event JSON: %v\n%s", err, *m.Body)
-	}
-	if ev.Version != "0" || ev.DetailType != "ECR Image Action" || ev.Source != "aws.ecr" || ev.Account != "513558712013" ||
-		ev.Region != "us-east-1" || ev.ID == "" || ev.Resources == nil {
-		t.Errorf("envelope %+v", ev)
-	}
-	if _, err := time.Parse(time.RFC3339, ev.Time); err != nil {
-		t.Errorf("time %q: %v", ev.Time, err)
-	}
-	want := map[string]string{"result": "SUCCESS", "repository-name": "currents/on-prem/api", "image-digest": digest.String(),
-		"action-type": "PUSH", "image-tag": "staging"}
-	for k, v := range want {
-		if ev.Detail[k] != v {
-			t.Errorf("detail %s = %q, want %q", k, ev.Detail[k], v)
-		}
-	}
-	if ev.Detail["manifest-media-type"] == "" || ev.Detail["artifact-media-type"] == "" {
-		t.Errorf("media types missing: %v", ev.Detail)
-	}
+	checkEvent(t, *m.Body, digest.String())
 
 	if _, err := client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(q), ReceiptHandle: m.ReceiptHandle}); err != nil {
 		t.Fatal(err)
@@ -135,6 +102,51 @@ func TestSQSPushEventThroughTheSDK(t *testing.T) {
 	}
 	if c := s.Counts(); c.ReceiveMessage != 1 || c.DeleteMessage != 1 {
 		t.Errorf("counts %+v", c)
+	}
+}
+
+// checkFraming: the SDK spoke awsJson1_0 to SQS.
+func checkFraming(t *testing.T, req *http.Request) {
+	t.Helper()
+	if got := req.Header.Get("X-Amz-Target"); got != "AmazonSQS.ReceiveMessage" {
+		t.Errorf("X-Amz-Target %q", got)
+	}
+	if got := req.Header.Get("Content-Type"); got != "application/x-amz-json-1.0" {
+		t.Errorf("Content-Type %q", got)
+	}
+	if req.Method != http.MethodPost || req.URL.Path != "/" {
+		t.Errorf("request %s %s, want POST /", req.Method, req.URL.Path)
+	}
+}
+
+// checkEvent: the body is the EventBridge event of a push of api:staging.
+func checkEvent(t *testing.T, body, digest string) {
+	t.Helper()
+	var ev struct {
+		Version, ID, Source, Account, Time, Region string
+		DetailType                                 string   `json:"detail-type"`
+		Resources                                  []string `json:"resources"`
+		Detail                                     map[string]string
+	}
+	if err := json.Unmarshal([]byte(body), &ev); err != nil {
+		t.Fatalf("body is not the event JSON: %v\n%s", err, body)
+	}
+	if ev.Version != "0" || ev.DetailType != "ECR Image Action" || ev.Source != "aws.ecr" || ev.Account != "513558712013" ||
+		ev.Region != "us-east-1" || ev.ID == "" || ev.Resources == nil {
+		t.Errorf("envelope %+v", ev)
+	}
+	if _, err := time.Parse(time.RFC3339, ev.Time); err != nil {
+		t.Errorf("time %q: %v", ev.Time, err)
+	}
+	want := map[string]string{"result": "SUCCESS", "repository-name": "currents/on-prem/api", "image-digest": digest,
+		"action-type": "PUSH", "image-tag": "staging"}
+	for k, v := range want {
+		if ev.Detail[k] != v {
+			t.Errorf("detail %s = %q, want %q", k, ev.Detail[k], v)
+		}
+	}
+	if ev.Detail["manifest-media-type"] == "" || ev.Detail["artifact-media-type"] == "" {
+		t.Errorf("media types missing: %v", ev.Detail)
 	}
 }
 

@@ -207,3 +207,46 @@ func sendBody(t *testing.T, w *world, body string) string {
 	}
 	return *out.MessageId
 }
+
+// TestCredentialsExpireDuringALongWatch: 5-second role sessions and
+// 6-second ECR tokens expire again and again while the watch reads a queue
+// of the vendor's account (with the vendor's role, through the helper's
+// cache) and mirrors a push every two seconds: every push arrives, nothing
+// fails.
+func TestCredentialsExpireDuringALongWatch(t *testing.T) {
+	w := newWorld(t, queueInVendorAccount())
+	w.aws.SetSessionLifetime(5 * time.Second)
+	w.aws.SetTokenLifetime(6 * time.Second)
+	o := w.options()
+	o.wait, o.Interval = 2*time.Second, 3*time.Second
+	stop := w.start(o)
+	w.synced()
+	if got := w.logs.exact("watching")[0]["queue_credentials"]; !strings.Contains(got.(string), vendorRole) {
+		t.Fatalf("the queue is not read with the entry's role: %v", got)
+	}
+	before := w.aws.Counts()
+	services := []string{"api", "director", "writer", "webhooks"}
+	deadline := time.Now().Add(24 * time.Second)
+	pushes := 0
+	for i := 0; time.Now().Before(deadline); i++ {
+		svc := services[i%len(services)]
+		d := w.push(svc)
+		pushes++
+		w.eventually(10*time.Second, "push "+svc+" mirrored", func() bool { return w.mirrored(svc) == d.String() })
+		time.Sleep(2 * time.Second)
+	}
+	stop()
+	time.Sleep(100 * time.Millisecond) // the last long poll's answer, to a watch gone
+	after := w.aws.Counts()
+	sessions, tokens := after.AssumeRole-before.AssumeRole, after.GetAuthorizationToken-before.GetAuthorizationToken
+	t.Logf("%d pushes over 24 s: %d AssumeRole, %d GetAuthorizationToken, %d ReceiveMessage", pushes, sessions, tokens, after.ReceiveMessage-before.ReceiveMessage)
+	if sessions < 3 || tokens < 3 {
+		t.Errorf("credentials did not expire several times: %d sessions, %d tokens", sessions, tokens)
+	}
+	if f := w.logs.failures(); len(f) > 0 {
+		t.Errorf("%d failures:\n%s", len(f), strings.Join(f, "\n"))
+	}
+	if a := w.aws.Attempts(); a.ReceiveMessage != after.ReceiveMessage || a.DeleteMessage != after.DeleteMessage {
+		t.Errorf("refused: %d receives, %d deletes", a.ReceiveMessage-after.ReceiveMessage, a.DeleteMessage-after.DeleteMessage)
+	}
+}

@@ -242,8 +242,11 @@ func (w *world) push(service string) v1.Hash {
 }
 
 // mirrored is what the mirror's tag of a service points at ("" for none).
-func (w *world) mirrored(service string) string {
-	ref, err := name.ParseReference(w.mirror + "/currents/" + service + ":staging")
+func (w *world) mirrored(service string) string { return w.mirroredAt(w.mirror, service) }
+
+// mirroredAt is mirrored, through another address of the mirror.
+func (w *world) mirroredAt(host, service string) string {
+	ref, err := name.ParseReference(host + "/currents/" + service + ":staging")
 	if err != nil {
 		w.t.Fatal(err)
 	}

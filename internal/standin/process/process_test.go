@@ -103,21 +103,7 @@ func TestProcess(t *testing.T) {
 
 	// The queue in the user's own account got the seed's six pushes, across
 	// accounts, from the vendor's rule; the SDK finds it through the env file.
-	q := sqs.NewFromConfig(base)
-	var events int
-	for events < 6 {
-		got, err := q.ReceiveMessage(bg, &sqs.ReceiveMessageInput{QueueUrl: aws.String(env["STANDIN_QUEUE_URL"]), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got.Messages) == 0 {
-			break
-		}
-		events += len(got.Messages)
-	}
-	if events != 6 || !strings.HasSuffix(env["STANDIN_QUEUE_ARN"], ":111122223333:ecr-push") {
-		t.Errorf("queue %s got %d events, want the seed's 6", env["STANDIN_QUEUE_ARN"], events)
-	}
+	checkQueue(t, sqs.NewFromConfig(base), env)
 
 	var counts standin.Counts
 	getJSON(t, env["STANDIN_URL"]+"/_standin/counts", &counts)
@@ -157,6 +143,26 @@ func TestProcess(t *testing.T) {
 		RoleArn: aws.String(env["STANDIN_ROLE_ARN"]), RoleSessionName: aws.String("ci"), WebIdentityToken: aws.String(string(tok)),
 	}); err != nil {
 		t.Errorf("web identity: %v", err)
+	}
+}
+
+// checkQueue receives every message the env file's queue holds: the six
+// pushes of the seed.
+func checkQueue(t *testing.T, q *sqs.Client, env map[string]string) {
+	t.Helper()
+	n := 0
+	for {
+		got, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(env["STANDIN_QUEUE_URL"]), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Messages) == 0 {
+			break
+		}
+		n += len(got.Messages)
+	}
+	if n != 6 || !strings.HasSuffix(env["STANDIN_QUEUE_ARN"], ":111122223333:ecr-push") {
+		t.Errorf("queue %s got %d events, want the seed's 6", env["STANDIN_QUEUE_ARN"], n)
 	}
 }
 
