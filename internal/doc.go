@@ -49,6 +49,7 @@
 //	shim          the opt-in compose shim: install, uninstall, status, and its main
 //	queue         the SQS queue of ECR push events watch reads: receive, delete, the events inside
 //	journal       watch's per-project record: digests per service, failed digests, history of actions
+//	watch         keeping a stack current: events and polls, settle, mirror, deploy with compose, rollback
 //	plugincmd     the plugin's command line: flags in, one domain call, output and exit code
 //
 // Test infrastructure:

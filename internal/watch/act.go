@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/currentsdev/currents/internal/journal"
+	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/mirror"
-	"github.com/currentsdev/currents/internal/probe"
 )
 
 // act does what is pending: mirror (at any time), then deploy (inside the
@@ -61,7 +61,7 @@ func (w *watcher) mirror(ctx context.Context, services []string) {
 		}
 	}
 	w.log.Info("mirroring", "services", strings.Join(services, ","), "to", string(plan.To))
-	results, _ := mirror.CopyPlan(ctx, plan, mirror.WithConfig(w.o.Config), mirror.WithKeychain(probe.NewKeychain(w.o.Docker)),
+	results, _ := mirror.CopyPlan(ctx, plan, mirror.WithConfig(w.o.Config), mirror.WithKeychain(keychain.New(w.o.Docker)),
 		mirror.WithLog(logWriter{w.log, "mirror"}))
 	for _, r := range results {
 		for _, n := range strings.Split(r.Name, ",") {

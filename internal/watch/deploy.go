@@ -10,7 +10,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/check"
 	"github.com/currentsdev/currents/internal/journal"
-	"github.com/currentsdev/currents/internal/probe"
+	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/stack"
 )
 
@@ -107,7 +107,7 @@ func (w *watcher) deploy(ctx context.Context, services []string) {
 // check --no-deps SERVICE…` says it); the others wait and are retried.
 func (w *watcher) pullable(ctx context.Context, services []string) []string {
 	rep, err := check.Run(ctx, w.o.Project, check.WithSelection(stack.Selection{Services: services, NoDeps: true}),
-		check.WithConfig(w.o.Config), check.WithKeychain(probe.NewKeychain(w.o.Docker)), check.WithEngine(w.o.Platform))
+		check.WithConfig(w.o.Config), check.WithKeychain(keychain.New(w.o.Docker)), check.WithEngine(w.o.Platform))
 	if err != nil {
 		w.out.Failed++
 		w.log.Warn("the check before the deploy failed; retrying with backoff", "error", err.Error())

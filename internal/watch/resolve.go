@@ -7,13 +7,12 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-
-	"github.com/currentsdev/currents/internal/probe"
 )
 
 // resolver asks registries what tags point at: one HEAD per image, which
@@ -24,11 +23,11 @@ import (
 // expired ECR token; a 401 or 403 mid-round looks them up again once.
 type resolver struct {
 	base        http.RoundTripper
-	newKeychain func() *probe.Keychain
+	newKeychain func() *keychain.Keychain
 	jobs        int
 
 	mu         sync.Mutex
-	kc         *probe.Keychain
+	kc         *keychain.Keychain
 	transports map[string]*regTransport // by registry host
 }
 
@@ -43,7 +42,7 @@ type resolved struct {
 	err    error
 }
 
-func newResolver(base http.RoundTripper, newKeychain func() *probe.Keychain, jobs int) *resolver {
+func newResolver(base http.RoundTripper, newKeychain func() *keychain.Keychain, jobs int) *resolver {
 	if jobs < 1 {
 		jobs = 8
 	}

@@ -28,9 +28,9 @@ import (
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/journal"
+	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/mirror"
-	"github.com/currentsdev/currents/internal/probe"
 	"github.com/currentsdev/currents/internal/queue"
 	"github.com/currentsdev/currents/internal/stack"
 )
@@ -203,7 +203,7 @@ func start(ctx context.Context, o Options) (*watcher, error) {
 	if w.journal, err = journal.Open(o.StateDir, st.Name, st.WorkingDir, journal.WithClock(o.Now)); err != nil {
 		return nil, &StartError{err}
 	}
-	w.res = newResolver(mirror.StallGuard(o.Config), func() *probe.Keychain { return probe.NewKeychain(o.Docker) }, 8)
+	w.res = newResolver(mirror.StallGuard(o.Config), func() *keychain.Keychain { return keychain.New(o.Docker) }, 8)
 	if err := w.startQueue(ctx); err != nil {
 		w.journal.Close()
 		return nil, &StartError{err}
