@@ -13,7 +13,7 @@ DESTDIR ?=
 
 BINARIES := $(BIN)/docker-credential-currents $(BIN)/docker-credential-currents-aws $(BIN)/docker-currents $(BIN)/currents-standin
 
-.PHONY: help build test lint bench fuzz install uninstall demo e2e clean
+.PHONY: help build test lint bench fuzz install uninstall demo e2e clean dist package-test
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -56,5 +56,11 @@ demo: build ## the whole product against the embedded ECR stand-in: no AWS, no D
 e2e: build ## the real-engine tier: dockerd, registry, compose, the helper across token expiry
 	BIN='$(BIN)' bash e2e/run.sh
 
+dist: ## release artifacts: static linux/amd64+arm64 binaries, .tar.gz, .deb, .rpm (nfpm), SHA256SUMS in dist/
+	bash scripts/dist.sh
+
+package-test: ## the packaging tier, as root: dist twice (same bytes), dpkg -i/-r, rpm -qlp, systemd-analyze, arm64 under qemu
+	bash packaging/test.sh
+
 clean: ## remove build output
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
