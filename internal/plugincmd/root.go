@@ -47,6 +47,7 @@ func NewRootCommand(dockerCli command.Cli) *cobra.Command {
 		newPolicyCommand(dockerCli),
 		newShimCommand(dockerCli),
 		newWatchCommand(dockerCli),
+		newVersionCommand(),
 	)
 }
 
