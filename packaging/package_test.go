@@ -34,9 +34,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "package-test: needs root (dpkg -i); run `make package-test` as root")
 		os.Exit(1)
 	}
-	if out, err := exec.Command("dpkg-query", "-W", "-f=${Status}", name).Output(); err == nil && strings.Contains(string(out), "installed") {
-		fmt.Fprintf(os.Stderr, "package-test: %s is installed on this machine already; remove it (dpkg -r %s) so the test owns every file it checks\n", name, name)
-		os.Exit(1)
+	if out, err := exec.Command("dpkg-query", "-W", "-f=${Status}", name).Output(); err == nil {
+		switch st := string(out); {
+		case strings.HasSuffix(st, " config-files"):
+			exec.Command("dpkg", "--purge", name).Run() // only dpkg's record of an earlier run is left
+		case strings.HasSuffix(st, " installed"):
+			fmt.Fprintf(os.Stderr, "package-test: %s is installed on this machine already; remove it (dpkg -r %s) so the test owns every file it checks\n", name, name)
+			os.Exit(1)
+		}
 	}
 	root, _ := os.MkdirTemp("", "currents-package-test-")
 	dist.a, dist.b = filepath.Join(root, "a"), filepath.Join(root, "b")
