@@ -115,11 +115,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	_, err := w.get(w.reg.Host(), map[string]string{"CURRENTS_CACHE_DIR": filepath.Join(t.TempDir(), "c")})
 	fail(err)
 	// refresh, failing (the refusal recorded in the cache for status) and below succeeding.
-	if out, code := w.run(bin.lean, "", nil, "refresh", "--force"); code != 1 {
-		t.Errorf("refresh with a refused role: exit %d", code)
-	} else {
-		seen = append(seen, out)
-	}
+	seen = append(seen, refreshAndStatus(t, w, 1)...)
 	w.aws.RefuseRole(w.role, false)
 	os.WriteFile(tokenFile, []byte(jwt+"-tampered"), 0o600)
 	oidc["CURRENTS_CACHE_DIR"] = filepath.Join(t.TempDir(), "c")
@@ -134,18 +130,8 @@ func TestNoSecretLeaks(t *testing.T) {
 	seen = append(seen, out)
 	list, _ := w.run(bin.lean, "", nil, "list")
 	seen = append(seen, list)
-	refreshed, _ := w.run(bin.lean, "", nil, "refresh", "--force")
-	seen = append(seen, refreshed)
-	textfile := filepath.Join(t.TempDir(), "currents.prom")
-	for _, format := range []string{"table", "json", "prometheus"} {
-		out, _ := w.run(bin.lean, "", nil, "status", "--format", format, "--textfile", textfile)
-		prom, _ := os.ReadFile(textfile)
-		seen = append(seen, out, string(prom))
-	}
+	seen = append(seen, refreshAndStatus(t, w, 0)...)
 	seen = append(seen, leakConfigure(t, w, secrets)...)
-	if !strings.Contains(strings.Join(seen, "\n"), "AccessDenied") {
-		t.Error("status does not show the refused refresh: the leak test would miss its error text")
-	}
 
 	cacheSecrets(t, w, secrets)
 	argv, _ := os.ReadFile(argvLog)
@@ -250,6 +236,28 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// refreshAndStatus runs `refresh --force` (which must exit with code) and `status` in every format, with
+// --textfile, and returns what they printed and wrote. Their output must carry the last refusal's text, so
+// the leak test reads the error a refresh recorded.
+func refreshAndStatus(t *testing.T, w *world, code int) []string {
+	t.Helper()
+	out, got := w.run(bin.lean, "", nil, "refresh", "--force")
+	if got != code {
+		t.Errorf("refresh --force: exit %d, want %d", got, code)
+	}
+	seen := []string{out}
+	textfile := filepath.Join(t.TempDir(), "currents.prom")
+	for _, format := range []string{"table", "json", "prometheus"} {
+		out, _ := w.run(bin.lean, "", nil, "status", "--format", format, "--textfile", textfile)
+		prom, _ := os.ReadFile(textfile)
+		seen = append(seen, out, string(prom))
+	}
+	if !strings.Contains(strings.Join(seen, "\n"), "AccessDenied") {
+		t.Error("status does not show the refused refresh: the leak test would miss its error text")
+	}
+	return seen
 }
 
 func excerpt(s, needle string) string {

@@ -73,86 +73,76 @@ func (w *world) status(extra map[string]string, args ...string) (statusJSON, str
 	return s, out
 }
 
+// refresh runs `refresh args...` through the lean binary and returns its stdout, what it added to stderr
+// and its exit code.
+func (w *world) refresh(args ...string) (out, errs string, code int) {
+	w.t.Helper()
+	before := w.logs()
+	out, code = w.run(bin.lean, "", nil, append([]string{"refresh"}, args...)...)
+	return out, strings.TrimPrefix(w.logs(), before), code
+}
+
+// expectRefresh runs refresh and checks its exit code, that every line wanted is printed, and the AWS
+// requests it made.
+func (w *world) expectRefresh(code int, wantCalls standin.Counts, want []string, args ...string) {
+	w.t.Helper()
+	w.aws.Reset()
+	out, errs, got := w.refresh(args...)
+	if got != code {
+		w.t.Fatalf("refresh %v: exit %d, want %d\n%s\nstderr:\n%s", args, got, code, out, errs)
+	}
+	for _, s := range want {
+		if !strings.Contains(out+errs, s) {
+			w.t.Errorf("refresh %v does not say %q:\n%s%s", args, s, out, errs)
+		}
+	}
+	if c := w.aws.Attempts(); c != wantCalls {
+		w.t.Errorf("refresh %v made %+v AWS requests, want %+v", args, c, wantCalls)
+	}
+}
+
 func TestRefreshRenewsWhatIsDue(t *testing.T) {
 	w := newWorld(t)
 	alias, west := twoRegistries(w)
-
-	// A cold host: every session and token is due.
-	out, code := w.run(bin.lean, "", nil, "refresh")
-	if code != 0 || !strings.Contains(out, alias+": session renewed, token renewed") || !strings.Contains(out, west+": token renewed") {
-		t.Fatalf("cold refresh: exit %d\n%s\nstderr:\n%s", code, out, w.logs())
-	}
-	if c := w.aws.Attempts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 2 {
-		t.Errorf("cold refresh of one principal in two regions: %+v; want 1 AssumeRole, 2 GetAuthorizationToken", c)
-	}
-
+	// A cold host: every session and token is due: one principal, two regions.
+	w.expectRefresh(0, standin.Counts{AssumeRole: 1, GetAuthorizationToken: 2},
+		[]string{alias + ": session renewed, token renewed", west + ": token renewed"})
 	// Nothing due: not one request reaches AWS.
-	w.aws.Reset()
-	out, code = w.run(bin.lean, "", nil, "refresh")
-	if code != 0 || strings.Count(out, "nothing due") != 2 {
-		t.Fatalf("warm refresh: exit %d\n%s", code, out)
-	}
-	if n := sum(w.aws.Attempts()); n != 0 {
-		t.Errorf("refresh with nothing due made %d AWS requests: %+v", n, w.aws.Attempts())
-	}
-
-	// A due token (session still fresh): exactly one GetAuthorizationToken.
+	w.expectRefresh(0, standin.Counts{}, []string{alias + ": nothing due", west + ": nothing due"})
+	// A due token, its session still fresh: exactly one GetAuthorizationToken.
 	makeDue(t, w, w.reg.Region())
-	w.aws.Reset()
-	out, code = w.run(bin.lean, "", nil, "refresh")
-	if code != 0 || !strings.Contains(out, alias+": token renewed") || !strings.Contains(out, west+": nothing due") {
-		t.Fatalf("due refresh: exit %d\n%s\nstderr:\n%s", code, out, w.logs())
-	}
-	if c := w.aws.Attempts(); c.GetAuthorizationToken != 1 || sum(c) != 1 {
-		t.Errorf("renewing one due token: %+v; want exactly 1 GetAuthorizationToken", c)
-	}
+	w.expectRefresh(0, standin.Counts{GetAuthorizationToken: 1}, []string{alias + ": token renewed", west + ": nothing due"})
+
 	// The renewed token is what the next get serves, from the cache alone.
 	trip, mark := w.tripwire()
 	w.prove(w.mustGet(alias, map[string]string{"CURRENTS_AWS_HELPER": trip}))
 	if _, err := os.Stat(mark); err == nil {
 		t.Error("the get after refresh needed the AWS helper")
 	}
-	s, _ := w.status(nil)
-	if s.Registries[0].State != "fresh" || time.Until(s.Registries[0].TokenExpires) < 11*time.Hour {
+	if s, _ := w.status(nil); s.Registries[0].State != "fresh" || time.Until(s.Registries[0].TokenExpires) < 11*time.Hour {
 		t.Errorf("after refresh: %+v", s.Registries[0])
 	}
-
 	// --registry and --force: that registry's session and token, nothing else.
-	w.aws.Reset()
-	if out, code = w.run(bin.lean, "", nil, "refresh", "--registry", west, "--force"); code != 0 || strings.Contains(out, alias) {
-		t.Fatalf("--registry --force: exit %d\n%s", code, out)
-	}
-	if c := w.aws.Attempts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 || sum(c) != 2 {
-		t.Errorf("forced refresh of one registry: %+v", c)
-	}
+	w.expectRefresh(0, standin.Counts{AssumeRole: 1, GetAuthorizationToken: 1}, []string{west + ": session renewed, token renewed"}, "--registry", west, "--force")
+}
 
-	// A refused role is found by refresh, not by the next pull: exit 1, each
-	// registry named with the fix, recorded for status. The cached token still serves.
+// TestRefreshFindsARefusedRole: a refused role is found by refresh, not by the next pull: exit 1, each
+// registry named with the fix, the failure recorded for status, and the cached token still serving.
+func TestRefreshFindsARefusedRole(t *testing.T) {
+	w := newWorld(t)
+	alias, west := twoRegistries(w)
+	w.expectRefresh(0, standin.Counts{AssumeRole: 1, GetAuthorizationToken: 2}, nil)
 	w.aws.RefuseRole(w.role, true)
-	before := w.logs()
-	out, code = w.run(bin.lean, "", nil, "refresh", "--force")
-	errs := strings.TrimPrefix(w.logs(), before)
-	if code != 1 {
-		t.Fatalf("refused role: exit %d\n%s\nstderr:\n%s", code, out, errs)
-	}
-	for _, want := range []string{"FAILED " + alias, "FAILED " + west, "AccessDenied", w.role, "fix: ask the vendor to trust"} {
-		if !strings.Contains(errs, want) {
-			t.Errorf("refused refresh output lacks %q:\n%s", want, errs)
-		}
-	}
-	s, _ = w.status(nil)
+	w.expectRefresh(1, standin.Counts{AssumeRole: 2}, []string{"FAILED " + alias, "FAILED " + west, "AccessDenied", w.role, "fix: ask the vendor to trust"}, "--force")
+	s, _ := w.status(nil)
 	for _, r := range s.Registries {
 		if r.LastResult != "failed" || r.LastErrorStep != "assume-role" || r.Failures != 1 || !strings.Contains(r.LastError, "AccessDenied") {
 			t.Errorf("status after the refused refresh: %+v", r)
 		}
 	}
 	w.prove(w.mustGet(alias, nil))
-
 	// A host that is not ours is a usage error with the fix.
-	out, code = w.run(bin.lean, "", nil, "refresh", "--registry", "registry.example.org")
-	if code != 1 || !strings.Contains(w.logs(), "configure --registry registry.example.org") {
-		t.Errorf("unknown registry: exit %d\n%s\n%s", code, out, w.logs())
-	}
+	w.expectRefresh(1, standin.Counts{}, []string{"configure --registry registry.example.org"}, "--registry", "registry.example.org")
 }
 
 // TestStatusReadsOnlyTheCache: status runs in the lean binary with an AWS
@@ -180,15 +170,10 @@ func TestStatusReadsOnlyTheCache(t *testing.T) {
 		t.Errorf("table: exit %d\n%s", code, table)
 	}
 	prom, code := w.run(bin.lean, "", extra, "status", "--format", "prometheus", "--textfile", textfile)
-	var p expfmt.TextParser
-	fams, err := p.TextToMetricFamilies(bytes.NewReader([]byte(prom)))
-	if code != 0 || err != nil {
-		t.Fatalf("prometheus: exit %d, %v\n%s", code, err, prom)
+	if code != 0 {
+		t.Fatalf("prometheus: exit %d\n%s", code, prom)
 	}
-	exp := fams["currents_token_expiry_timestamp_seconds"]
-	if exp == nil || len(exp.GetMetric()) != 1 || int64(exp.GetMetric()[0].GetGauge().GetValue()) != s.Registries[0].TokenExpires.Unix() {
-		t.Errorf("token expiry metric: %v", exp)
-	}
+	checkTokenExpiryMetric(t, prom, s.Registries[0].TokenExpires)
 	if b, err := os.ReadFile(textfile); err != nil || string(b) != prom {
 		t.Errorf("textfile differs from the output: %v", err)
 	}
@@ -201,5 +186,19 @@ func TestStatusReadsOnlyTheCache(t *testing.T) {
 	// A bad flag is exit 2 with the usage.
 	if _, code := w.run(bin.lean, "", extra, "status", "--format", "yaml"); code != 2 {
 		t.Errorf("--format yaml: exit %d", code)
+	}
+}
+
+// checkTokenExpiryMetric parses prom with the Prometheus text-format parser and checks its one token expiry.
+func checkTokenExpiryMetric(t *testing.T, prom string, want time.Time) {
+	t.Helper()
+	var p expfmt.TextParser
+	fams, err := p.TextToMetricFamilies(bytes.NewReader([]byte(prom)))
+	if err != nil {
+		t.Fatalf("the Prometheus parser rejects status: %v\n%s", err, prom)
+	}
+	exp := fams["currents_token_expiry_timestamp_seconds"]
+	if exp == nil || len(exp.GetMetric()) != 1 || int64(exp.GetMetric()[0].GetGauge().GetValue()) != want.Unix() {
+		t.Errorf("token expiry metric: %v, want %d", exp, want.Unix())
 	}
 }

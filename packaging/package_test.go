@@ -310,20 +310,7 @@ func TestDebInstallRunRemove(t *testing.T) {
 		t.Errorf("status from the package: %v\n%s", err, b)
 	}
 
-	// The installed units, and an instance of the watch template, pass systemd-analyze verify.
-	units := []string{"/usr/lib/systemd/system/currents-refresh.service", "/usr/lib/systemd/system/currents-refresh.timer"}
-	inst := filepath.Join(t.TempDir(), "currents-watch@srv-stack.service")
-	os.Symlink("/usr/lib/systemd/system/currents-watch@.service", inst)
-	verify := exec.Command("systemd-analyze", append(append([]string{"verify"}, units...), inst)...)
-	verify.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=warning")
-	if out, err := verify.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
-	}
-	userVerify := exec.Command("systemd-analyze", "--user", "verify", "/usr/lib/systemd/user/currents-refresh.service", "/usr/lib/systemd/user/currents-refresh.timer")
-	userVerify.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+t.TempDir())
-	if out, err := userVerify.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Errorf("systemd-analyze --user verify: %v\n%s", err, out)
-	}
+	verifyUnits(t)
 	// An administrator enables the timer and a watch; removal must take the symlinks away with the units.
 	run(t, "systemctl", "enable", "currents-refresh.timer")
 	run(t, "systemctl", "enable", "currents-watch@srv-stack.service")
@@ -335,6 +322,16 @@ func TestDebInstallRunRemove(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dpkg -r: %v\n%s", err, out)
 	}
+	checkRemoved(t, before, cfg, cfgBody, rootCfg, rootErr)
+	if _, err := exec.LookPath("docker-credential-currents"); err == nil {
+		t.Error("docker-credential-currents is still on PATH after dpkg -r")
+	}
+}
+
+// checkRemoved compares the machine after dpkg -r with before dpkg -i, and the config.json files with
+// what they held.
+func checkRemoved(t *testing.T, before []string, cfg string, cfgBody, rootCfg []byte, rootErr error) {
+	t.Helper()
 	// dpkg keeps only its own record (the postrm, for a purge); the package has no conffile to leave behind.
 	if st, _ := exec.Command("dpkg-query", "-W", "-f=${Status}|${Conffiles}", name).Output(); string(st) != "deinstall ok config-files|" {
 		t.Errorf("after dpkg -r: %q", st)
@@ -348,8 +345,24 @@ func TestDebInstallRunRemove(t *testing.T) {
 	if b, err := os.ReadFile("/root/.docker/config.json"); (err == nil) != (rootErr == nil) || !bytes.Equal(b, rootCfg) {
 		t.Error("install or removal changed /root/.docker/config.json")
 	}
-	if _, err := exec.LookPath("docker-credential-currents"); err == nil {
-		t.Error("docker-credential-currents is still on PATH after dpkg -r")
+}
+
+// verifyUnits runs systemd-analyze verify on the installed units, an instance of the watch template
+// included, and on the user units in a user manager's terms.
+func verifyUnits(t *testing.T) {
+	t.Helper()
+	units := []string{"/usr/lib/systemd/system/currents-refresh.service", "/usr/lib/systemd/system/currents-refresh.timer"}
+	inst := filepath.Join(t.TempDir(), "currents-watch@srv-stack.service")
+	os.Symlink("/usr/lib/systemd/system/currents-watch@.service", inst)
+	verify := exec.Command("systemd-analyze", append(append([]string{"verify"}, units...), inst)...)
+	verify.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=warning")
+	if out, err := verify.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	userVerify := exec.Command("systemd-analyze", "--user", "verify", "/usr/lib/systemd/user/currents-refresh.service", "/usr/lib/systemd/user/currents-refresh.timer")
+	userVerify.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+t.TempDir())
+	if out, err := userVerify.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze --user verify: %v\n%s", err, out)
 	}
 }
 
@@ -416,4 +429,3 @@ func TestArm64UnderQemu(t *testing.T) {
 	}
 	resp.Body.Close()
 }
-

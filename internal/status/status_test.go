@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/currentsdev/currents/internal/config"
@@ -77,107 +78,125 @@ func TestCollect(t *testing.T) {
 	if len(rep.Registries) != 3 {
 		t.Fatalf("registries: %+v", rep.Registries)
 	}
-	f, b, e := rep.Registries[0], rep.Registries[1], rep.Registries[2]
-	if f.Host != fresh || f.State != StateFresh || !f.TokenExpires.Equal(t0.Add(-time.Minute+12*time.Hour)) ||
-		!f.SessionExpires.Equal(t0.Add(59*time.Minute)) || f.Role != "arn:aws:iam::513558712013:role/pull" ||
-		f.LastResult != "ok" || f.Failures != 1 || !f.LastSuccess.Equal(t0.Add(-time.Minute)) || f.Principal != "default credential chain" {
-		t.Errorf("fresh: %+v", f)
-	}
-	// The session (1h, refreshed at 45m) falls due before the token (12h, at 9h).
-	if !f.NextRefresh.Equal(t0.Add(-time.Minute + 45*time.Minute)) {
-		t.Errorf("fresh next refresh %s", f.NextRefresh)
-	}
-	if b.State != StateDue || b.LastResult != "failed" || b.LastErrorStep != "assume-role" || b.Failures != 1 || !b.LastSuccess.IsZero() {
-		t.Errorf("broken: %+v", b)
-	}
-	if e.State != StateNone || !e.TokenExpires.IsZero() || e.LastResult != "" || e.Role != "" {
-		t.Errorf("empty: %+v", e)
+	issued := t0.Add(-time.Minute)
+	want := []Registry{{
+		Host: fresh, Principal: "default credential chain", Role: "arn:aws:iam::513558712013:role/pull", State: StateFresh,
+		SessionExpires: issued.Add(time.Hour), TokenExpires: issued.Add(12 * time.Hour),
+		// The session (1h, refreshed at 45m) falls due before the token (12h, at 9h).
+		NextRefresh: issued.Add(45 * time.Minute),
+		LastRefresh: issued, LastResult: "ok", LastSuccess: issued, Failures: 1, LastErrorStep: "assume-role", LastError: "old failure",
+	}, {
+		Host: broken, Principal: "default credential chain", Role: "arn:aws:iam::111122223333:role/other", State: StateDue,
+		SessionExpires: t0.Add(-9 * time.Hour), TokenExpires: t0.Add(2 * time.Hour), NextRefresh: t0.Add(-9*time.Hour - 15*time.Minute),
+		LastRefresh: t0.Add(-5 * time.Minute), LastResult: "failed", Failures: 1, LastErrorStep: "assume-role",
+		LastError: `registry.example.com:5000: assuming role failed: AWS said AccessDenied: "not authorized"`,
+	}, {
+		Host: empty, Principal: "default credential chain", State: StateNone,
+	}}
+	for i, got := range rep.Registries {
+		if got.CacheFile == "" {
+			t.Errorf("registry %d: no cache file named", i)
+		}
+		got.CacheFile = ""
+		if got != want[i] {
+			t.Errorf("registry %d:\n got %+v\nwant %+v", i, got, want[i])
+		}
 	}
 }
 
-func TestFormatsCarryTheStateAndNoSecret(t *testing.T) {
+func render(t *testing.T) (rep Report, table, js, prom string, secrets map[string]string) {
+	t.Helper()
 	cfg, cache, secrets := world(t)
-	rep := Collect(cfg, cache, func(string) string { return "" }, t0)
-	var table, js, prom bytes.Buffer
-	if err := rep.WriteTable(&table); err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.WriteJSON(&js); err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.WritePrometheus(&prom); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{fresh, broken, empty, "fresh", "due", "none", "failed at assume-role", "in 11h59m", "AWS said AccessDenied"} {
-		if !strings.Contains(table.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, table.String())
+	rep = Collect(cfg, cache, func(string) string { return "" }, t0)
+	var tb, jb, pb bytes.Buffer
+	for _, err := range []error{rep.WriteTable(&tb), rep.WriteJSON(&jb), rep.WritePrometheus(&pb)} {
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
-	var back Report
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.SchemaVersion != 1 || len(back.Registries) != 3 ||
-		!back.Registries[0].TokenExpires.Equal(rep.Registries[0].TokenExpires) || back.Registries[2].TokenExpires != (time.Time{}) {
-		t.Errorf("json round trip: %v %+v\n%s", err, back, js.String())
-	}
-	if strings.Contains(js.String(), "0001-01-01") {
-		t.Errorf("json shows zero times:\n%s", js.String())
-	}
-
-	// The Prometheus text-format parser is the judge of the exposition.
-	var p expfmt.TextParser
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(prom.Bytes()))
-	if err != nil {
-		t.Fatalf("the Prometheus parser rejects the output: %v\n%s", err, prom.String())
-	}
-	value := func(name string, labels map[string]string) (float64, bool) {
-		f, ok := fams[name]
-		if !ok {
-			return 0, false
-		}
-	next:
-		for _, m := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			for k, v := range labels {
-				if got[k] != v {
-					continue next
-				}
-			}
-			if m.GetCounter() != nil {
-				return m.GetCounter().GetValue(), true
-			}
-			return m.GetGauge().GetValue(), true
-		}
-		return 0, false
-	}
-	if v, ok := value("currents_token_expiry_timestamp_seconds", map[string]string{"registry": fresh}); !ok || int64(v) != rep.Registries[0].TokenExpires.Unix() {
-		t.Errorf("token expiry %v %v", v, ok)
-	}
-	if _, ok := value("currents_token_expiry_timestamp_seconds", map[string]string{"registry": empty}); ok {
-		t.Error("a registry with no token has a token expiry")
-	}
-	if v, ok := value("currents_refresh_last_success_timestamp_seconds", map[string]string{"registry": fresh}); !ok || int64(v) != t0.Add(-time.Minute).Unix() {
-		t.Errorf("last success %v %v", v, ok)
-	}
-	if v, ok := value("currents_refresh_failures_total", map[string]string{"registry": broken}); !ok || v != 1 || fams["currents_refresh_failures_total"].GetType().String() != "COUNTER" {
-		t.Errorf("failures %v %v", v, ok)
-	}
-	if v, ok := value("currents_refresh_last_error", map[string]string{"registry": broken, "step": "assume-role"}); !ok || v != 1 {
-		t.Errorf("last error of the broken registry %v %v", v, ok)
-	}
-	if v, ok := value("currents_refresh_last_error", map[string]string{"registry": fresh}); !ok || v != 0 {
-		t.Errorf("last error of the recovered registry %v %v", v, ok)
-	}
-	if v, ok := value("currents_status_timestamp_seconds", nil); !ok || int64(v) != t0.Unix() {
-		t.Errorf("status time %v %v", v, ok)
-	}
-
-	all := table.String() + js.String() + prom.String()
+	all := tb.String() + jb.String() + pb.String()
 	for name, s := range secrets {
 		if strings.Contains(all, s) {
 			t.Errorf("%s leaked into status", name)
 		}
+	}
+	return rep, tb.String(), jb.String(), pb.String(), secrets
+}
+
+func TestTableAndJSON(t *testing.T) {
+	rep, table, js, _, _ := render(t)
+	for _, want := range []string{fresh, broken, empty, "fresh", "due", "none", "failed at assume-role", "in 11h59m", "AWS said AccessDenied"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	var back Report
+	if err := json.Unmarshal([]byte(js), &back); err != nil || back.SchemaVersion != 1 || len(back.Registries) != 3 {
+		t.Fatalf("json: %v %+v\n%s", err, back, js)
+	}
+	if !back.Registries[0].TokenExpires.Equal(rep.Registries[0].TokenExpires) || !back.Registries[2].TokenExpires.IsZero() {
+		t.Errorf("json round trip: %+v", back.Registries)
+	}
+	if strings.Contains(js, "0001-01-01") {
+		t.Errorf("json shows zero times:\n%s", js)
+	}
+}
+
+// metricValue finds the sample of name whose labels include labels.
+func metricValue(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
+	f, ok := fams[name]
+	if !ok {
+		return 0, false
+	}
+	for _, m := range f.GetMetric() {
+		got := map[string]string{}
+		for _, l := range m.GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range labels {
+			match = match && got[k] == v
+		}
+		switch {
+		case !match:
+		case m.GetCounter() != nil:
+			return m.GetCounter().GetValue(), true
+		default:
+			return m.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// TestPrometheusParses: the Prometheus text-format parser is the judge of the exposition.
+func TestPrometheusParses(t *testing.T) {
+	rep, _, _, prom, _ := render(t)
+	var p expfmt.TextParser
+	fams, err := p.TextToMetricFamilies(strings.NewReader(prom))
+	if err != nil {
+		t.Fatalf("the Prometheus parser rejects the output: %v\n%s", err, prom)
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+		absent bool
+	}{
+		{name: "currents_token_expiry_timestamp_seconds", labels: map[string]string{"registry": fresh}, want: float64(rep.Registries[0].TokenExpires.Unix())},
+		{name: "currents_token_expiry_timestamp_seconds", labels: map[string]string{"registry": empty}, absent: true},
+		{name: "currents_refresh_last_success_timestamp_seconds", labels: map[string]string{"registry": fresh}, want: float64(t0.Add(-time.Minute).Unix())},
+		{name: "currents_refresh_failures_total", labels: map[string]string{"registry": broken}, want: 1},
+		{name: "currents_refresh_last_error", labels: map[string]string{"registry": broken, "step": "assume-role"}, want: 1},
+		{name: "currents_refresh_last_error", labels: map[string]string{"registry": fresh}, want: 0},
+		{name: "currents_status_timestamp_seconds", want: float64(t0.Unix())},
+	} {
+		v, ok := metricValue(fams, c.name, c.labels)
+		if ok == c.absent || (ok && v != c.want) {
+			t.Errorf("%s%v = %v (present %v), want %v (absent %v)", c.name, c.labels, v, ok, c.want, c.absent)
+		}
+	}
+	if fams["currents_refresh_failures_total"].GetType() != dto.MetricType_COUNTER {
+		t.Error("currents_refresh_failures_total is not a counter")
 	}
 }
 
