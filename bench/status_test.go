@@ -33,4 +33,3 @@ func BenchmarkStatus(b *testing.B) {
 	compare(b, 20, get, command("status", "status"), command("prometheus", "status", "--format", "prometheus"),
 		command("refresh", "refresh"))
 }
-

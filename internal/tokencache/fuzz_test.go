@@ -66,4 +66,3 @@ func FuzzDecode(f *testing.F) {
 		e.Remembered("us-east-1", now, now, "")
 	})
 }
-
