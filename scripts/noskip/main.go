@@ -44,6 +44,7 @@ func main() {
 	if len(skipped) > 0 || failed {
 		os.Exit(1)
 	}
+	fmt.Println("noskip: no test skipped")
 }
 
 // scan writes what plain `go test` would show (package results, and the
@@ -63,7 +64,8 @@ func scan(in io.Reader, out io.Writer) (skipped []string, failed bool, err error
 		}
 		id := e.Package + " " + e.Test
 		switch {
-		case e.Action == "output" && e.Test == "":
+		case e.Action == "output" && e.Test == "" && e.Output != "PASS\n":
+			// (-v's bare PASS before each package's ok line is dropped, as plain go test does.)
 			io.WriteString(out, e.Output)
 		case e.Action == "output":
 			held[id] = append(held[id], e.Output)
