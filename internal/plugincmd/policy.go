@@ -28,13 +28,14 @@ func (p *policyFlags) add(cmd *cobra.Command) {
 
 func newPolicyCommand(dockerCli command.Cli) *cobra.Command {
 	return group(&cobra.Command{
-		Use:   "policy pull|push|repository|ci-trust",
+		Use:   "policy pull|push|repository|ci-trust|watch|events",
 		Short: "Print the IAM policies the stack's ECR repositories need",
 		Long: `Print IAM policy JSON for exactly the stack's ECR repositories (from the compose
 project's image references, loaded as check loads them). Documents go to
 stdout, warnings and hints to stderr, so the output can be redirected to a
 file and passed to the aws CLI as file://policy.json.`,
-	}, newPolicyPull(dockerCli), newPolicyPush(dockerCli), newPolicyRepository(dockerCli), newPolicyCITrust(dockerCli))
+	}, newPolicyPull(dockerCli), newPolicyPush(dockerCli), newPolicyRepository(dockerCli), newPolicyCITrust(dockerCli),
+		newPolicyWatch(dockerCli), newPolicyEvents(dockerCli))
 }
 
 func newPolicyPull(dockerCli command.Cli) *cobra.Command {

@@ -14,10 +14,17 @@ import (
 // act does what is pending: mirror (at any time), then deploy (inside the
 // maintenance window).
 func (w *watcher) act(ctx context.Context) {
-	m, d := w.pending(w.journal.State())
+	m, _ := w.pending(w.journal.State())
 	if len(m) > 0 {
 		w.mirror(ctx, m)
 	}
+	if w.o.Deploy && !w.engineRead {
+		if w.readEngine(ctx); !w.engineRead {
+			w.out.Failed++
+			return
+		}
+	}
+	_, d := w.pending(w.journal.State())
 	if len(d) == 0 {
 		return
 	}

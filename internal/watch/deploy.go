@@ -17,6 +17,7 @@ import (
 // readEngine learns which services run a container, and the digest it runs:
 // the engine, not the journal, is the truth of what is deployed.
 func (w *watcher) readEngine(ctx context.Context) {
+	w.engineRead = false
 	err := w.journal.Update(func(st *journal.State) error {
 		for _, s := range w.svcs {
 			c, ok, err := w.o.Engine.Container(ctx, w.project, s.name)
@@ -33,8 +34,10 @@ func (w *watcher) readEngine(ctx context.Context) {
 		return nil
 	})
 	if err != nil {
-		w.log.Warn("reading the engine failed; deploys wait until it answers", "error", err.Error())
+		w.log.Warn("reading the engine failed; deploys wait until it answers (retried with backoff)", "error", err.Error())
+		return
 	}
+	w.engineRead = true
 }
 
 // holdRef is the tag that keeps a service's previous image in the engine

@@ -180,6 +180,9 @@ func (w *watcher) pending(st journal.State) (mirror, deploy []string) {
 // to do now; a deploy waiting for the window counts as handled (the journal
 // holds it).
 func (w *watcher) anyPending(st journal.State, services []string) bool {
+	if w.o.Deploy && !w.engineRead {
+		return true // what runs is unknown until the engine answers
+	}
 	m, d := w.pending(st)
 	if !w.inWindow(time.Now()) {
 		d = nil
@@ -223,7 +226,7 @@ func (w *watcher) wake(nextPoll time.Time) time.Time {
 	}
 	now := time.Now()
 	m, d := w.pending(w.journal.State())
-	if len(m) > 0 || (len(d) > 0 && w.inWindow(now)) {
+	if len(m) > 0 || (len(d) > 0 && w.inWindow(now)) || (w.o.Deploy && !w.engineRead) {
 		act := w.lastChange.Add(w.o.Settle)
 		if w.actRetry.After(act) {
 			act = w.actRetry

@@ -110,6 +110,7 @@ type watcher struct {
 	held       map[string]*held // messages waiting for their change to be handled, by MessageId
 	unresolved map[string]bool  // services whose last resolve failed (retried with backoff)
 	running    map[string]bool  // services with a container (--deploy)
+	engineRead bool             // running and the deployed digests are known
 	lastChange time.Time
 	// A failing step waits: resolves and actions each back off on their own.
 	resolveRetry, actRetry     time.Time

@@ -1,0 +1,150 @@
+package plugincmd
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/currentsdev/currents/internal/iampolicy"
+	"github.com/currentsdev/currents/internal/journal"
+	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/seed"
+)
+
+// watchWorld is the plugin world with a queue of the host's own account
+// fed by the vendor's rule, a mirror registry and a state directory.
+func watchWorld(t *testing.T) (w *world, queue, mirror string) {
+	t.Helper()
+	w = newWorld(t)
+	w.registerHelper()
+	queue = w.aws.CreateQueue("watch", standin.QueueOptions{Account: "111122223333"})
+	if _, err := w.aws.RouteECREvents(queue); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	w.env = append(w.env, "CURRENTS_STATE_DIR="+filepath.Join(w.home, "state"))
+	return w, queue, strings.TrimPrefix(srv.URL, "http://")
+}
+
+// TestWatchOnceThenStatus: `docker currents watch --once` through the
+// docker CLI mirrors the stack and exits 0; --status prints the journal.
+func TestWatchOnceThenStatus(t *testing.T) {
+	w, queue, mirror := watchWorld(t)
+	r := w.docker("currents", "watch", "--once", "--queue", queue, "--mirror-to", mirror+"/currents/", "--log-format", "json")
+	if r.code != ExitWatchCurrent {
+		t.Fatalf("watch --once: exit %d\n%s", r.code, r.stderr)
+	}
+	for svc, d := range w.digests {
+		ref, _ := name.ParseReference(mirror + "/currents/" + svc + ":staging")
+		if got, err := remote.Head(ref); err != nil || got.Digest != d {
+			t.Errorf("%s in the mirror: %v %v", svc, got, err)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("--log-format json printed a line that is not JSON: %q", line)
+		}
+	}
+	r = w.docker("currents", "watch", "--status", "--format", "json")
+	var st struct {
+		SchemaVersion int    `json:"schemaVersion"`
+		Journal       string `json:"journal"`
+		journal.State
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil || st.SchemaVersion != 1 || len(st.Services) != 6 ||
+		st.Services["api"].Mirrored != w.digests["api"].String() {
+		t.Fatalf("--status --format json: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = w.docker("currents", "watch", "--status")
+	if r.code != 0 || !strings.Contains(r.stdout, "SERVICE") || !strings.Contains(r.stdout, "change-streams") || !strings.Contains(r.stdout, "mirror") {
+		t.Errorf("--status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A second run finds nothing to do.
+	if r = w.docker("currents", "watch", "--once", "--mirror-to", mirror+"/currents/"); r.code != 0 || strings.Contains(r.stderr, "msg=mirroring") {
+		t.Errorf("second --once: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestWatchExitCodes: usage errors, a project that cannot start, a failed
+// action.
+func TestWatchExitCodes(t *testing.T) {
+	w, queue, _ := watchWorld(t)
+	for _, c := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"--once"}, 125, "--mirror-to"},
+		{[]string{"--mirror-to", "m.example/x/", "--window", "Sat 02:00-04:00"}, 125, "needs --deploy"},
+		{[]string{"--deploy", "--window", "Caturday 1-2"}, 125, "--window"},
+		{[]string{"--mirror-to", "m.example/x/", "--log-format", "xml"}, 125, "--log-format"},
+		{[]string{"--once", "--mirror-to", "m.example/x/", "--queue", "not-a-url"}, ExitWatchNoStart, "--queue"},
+		{[]string{"--once", "--mirror-to", "m.example/x/", "--queue", w.aws.URL() + "/111122223333/nope"}, ExitWatchNoStart, "get-queue-url"},
+		{[]string{"--once", "--mirror-to", "m.example/x/", "-f", "nope.yaml"}, ExitWatchNoStart, "nope.yaml"},
+		// Nothing listens there: the copy fails, the next run retries.
+		{[]string{"--once", "--queue", queue, "--mirror-to", "127.0.0.1:9/currents/"}, ExitWatchFailed, "mirror failed"},
+	} {
+		r := w.docker(append([]string{"currents", "watch"}, c.args...)...)
+		if r.code != c.code || !strings.Contains(r.stderr, c.says) {
+			t.Errorf("watch %v: exit %d, want %d saying %q\n%s", c.args, r.code, c.code, c.says, r.stderr)
+		}
+	}
+}
+
+// TestPolicyWatchAndEvents: the consumer policy for a queue, and a rule
+// pattern plus queue policy that, installed in the stand-in's EventBridge,
+// bring a push of the stack to the queue and leave other pushes out.
+func TestPolicyWatchAndEvents(t *testing.T) {
+	w, _, _ := watchWorld(t)
+	q := w.aws.CreateQueue("host1", standin.QueueOptions{Account: "111122223333"})
+	arn := w.aws.QueueARN(q)
+	r := w.docker("currents", "policy", "watch", "--queue-arn", arn)
+	parsed, _ := iampolicy.ParseQueueARN(arn)
+	if r.code != 0 || r.stdout != string(iampolicy.WatchConsumer(parsed).JSON()) {
+		t.Errorf("policy watch: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r = w.docker("currents", "policy", "watch", "--queue-arn", "https://sqs.us-east-1.amazonaws.com/111122223333/host1"); r.code == 0 || !strings.Contains(r.stderr, "not an SQS queue ARN") {
+		t.Errorf("a queue URL for --queue-arn: exit %d\n%s", r.code, r.stderr)
+	}
+
+	r = w.docker("currents", "policy", "events", "--queue-arn", arn, "--only", "pattern")
+	if r.code != 0 || !strings.Contains(r.stderr, "aws events put-rule") {
+		t.Fatalf("policy events --only pattern: exit %d\n%s", r.code, r.stderr)
+	}
+	pattern := r.stdout
+	r = w.docker("currents", "policy", "events", "--queue-arn", arn, "--only", "queue-policy")
+	if r.code != 0 {
+		t.Fatalf("policy events --only queue-policy: exit %d\n%s", r.code, r.stderr)
+	}
+	rule, err := w.aws.PutRule("", "currents-watch", pattern)
+	if err != nil {
+		t.Fatalf("EventBridge refuses the pattern: %v\n%s", err, pattern)
+	}
+	if err := w.aws.PutTargets(rule, arn); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.aws.SetQueuePolicy(q, r.stdout); err != nil {
+		t.Fatalf("SQS refuses the queue policy: %v\n%s", err, r.stdout)
+	}
+	for _, ref := range []string{"currents/on-prem/api:staging", "currents/on-prem/unrelated:staging"} {
+		if _, err := seed.Push(context.Background(), w.reg, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _ := w.aws.QueueDepth(q); v != 1 {
+		t.Errorf("the queue holds %d events, want the api push only", v)
+	}
+	if r = w.docker("currents", "policy", "events", "--queue-arn", arn, "--rule-name", "no spaces"); r.code == 0 {
+		t.Error("a bad rule name was accepted")
+	}
+}
