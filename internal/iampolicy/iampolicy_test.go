@@ -42,7 +42,7 @@ var knownActions = map[string]bool{
 	"ecr:GetAuthorizationToken": true, "ecr:DescribeImages": true, "ecr:DescribeRepositories": true,
 	"ecr:GetRepositoryPolicy": true, "ecr:ListImages": true, "ecr:CreateRepository": true,
 	"sts:AssumeRoleWithWebIdentity": true,
-	"sqs:ReceiveMessage": true, "sqs:DeleteMessage": true, "sqs:GetQueueAttributes": true, "sqs:GetQueueUrl": true, "sqs:SendMessage": true,
+	"sqs:ReceiveMessage":            true, "sqs:DeleteMessage": true, "sqs:GetQueueAttributes": true, "sqs:GetQueueUrl": true, "sqs:SendMessage": true,
 }
 
 var (
