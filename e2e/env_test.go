@@ -25,6 +25,7 @@ type env struct {
 	upstream string // the distribution registry behind the front (no auth; used only to delete an image)
 	standin  string // base URL of the stand-in (STS, ECR and /_standin)
 	role     string // the role currents.yaml assumes
+	queue    string // the SQS queue (in the user's account) the stand-in's EventBridge fills with every push
 }
 
 var e env
@@ -45,6 +46,7 @@ func loadEnv() (env, error) {
 		upstream: get("E2E_UPSTREAM"),
 		standin:  get("E2E_STANDIN_URL"),
 		role:     get("E2E_ROLE_ARN"),
+		queue:    get("E2E_QUEUE_URL"),
 	}
 	get("DOCKER_HOST")   // run.sh's private engine, never the host's
 	get("DOCKER_CONFIG") // the temporary user's, with our helper and plugins

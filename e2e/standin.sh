@@ -8,7 +8,7 @@ start_standin() {
   local upstream=$1
   # The external ID is per run, as a vendor would issue one per customer; the role must insist on it.
   "$BIN/currents-standin" -addr 127.0.0.1:0 -registry-addr 127.0.0.1:0 -upstream "$upstream" \
-    -external-id "e2e-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" -env-file "$T/standin.env" >"$T/standin.log" 2>&1 &
+    -external-id "e2e-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" -queue watch -env-file "$T/standin.env" >"$T/standin.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
   wait_for 30 "$pid" currents-standin test -s "$T/standin.env"
@@ -17,11 +17,11 @@ start_standin() {
   . "$T/standin.env"
   set +a
   for v in AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_ECR AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY STANDIN_URL \
-    STANDIN_REGISTRY STANDIN_ROLE_ARN STANDIN_EXTERNAL_ID STANDIN_ACCOUNT STANDIN_REGION; do
+    STANDIN_REGISTRY STANDIN_ROLE_ARN STANDIN_EXTERNAL_ID STANDIN_ACCOUNT STANDIN_REGION STANDIN_QUEUE_URL AWS_ENDPOINT_URL_SQS; do
     [ -n "${!v:-}" ] || die "currents-standin's env file does not set $v"
   done
   wait_for 10 "$pid" "the stand-in's control API" http_ok "$STANDIN_URL/_standin/counts"
-  export E2E_STANDIN_URL="$STANDIN_URL" E2E_ALIAS="$STANDIN_REGISTRY" E2E_ROLE_ARN="$STANDIN_ROLE_ARN"
+  export E2E_STANDIN_URL="$STANDIN_URL" E2E_ALIAS="$STANDIN_REGISTRY" E2E_ROLE_ARN="$STANDIN_ROLE_ARN" E2E_QUEUE_URL="$STANDIN_QUEUE_URL"
   say "stand-in: STS/ECR on $STANDIN_URL, ECR-style registry front on $STANDIN_REGISTRY -> $upstream"
 }
 
