@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+
 	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
@@ -311,6 +313,7 @@ func TestDebInstallRunRemove(t *testing.T) {
 	}
 
 	verifyUnits(t)
+	checkTextfileHook(t)
 	// An administrator enables the timer and a watch; removal must take the symlinks away with the units.
 	run(t, "systemctl", "enable", "currents-refresh.timer")
 	run(t, "systemctl", "enable", "currents-watch@srv-stack.service")
@@ -344,6 +347,40 @@ func checkRemoved(t *testing.T, before []string, cfg string, cfgBody, rootCfg []
 	}
 	if b, err := os.ReadFile("/root/.docker/config.json"); (err == nil) != (rootErr == nil) || !bytes.Equal(b, rootCfg) {
 		t.Error("install or removal changed /root/.docker/config.json")
+	}
+}
+
+// checkTextfileHook runs the installed refresh service's ExecStopPost line as systemd would hand it to
+// sh ($$ is a literal $): with CURRENTS_TEXTFILE_DIR set it writes a currents.prom the Prometheus parser
+// reads; unset, it writes nothing and succeeds.
+func checkTextfileHook(t *testing.T) {
+	t.Helper()
+	unit, _ := os.ReadFile("/usr/lib/systemd/system/currents-refresh.service")
+	var line string
+	for l := range strings.Lines(string(unit)) {
+		if v, ok := strings.CutPrefix(l, "ExecStopPost="); ok {
+			line = strings.ReplaceAll(strings.TrimSpace(v), "$$", "$")
+		}
+	}
+	if line == "" {
+		t.Fatal("currents-refresh.service has no ExecStopPost")
+	}
+	home, dir := t.TempDir(), t.TempDir()
+	env := []string{"PATH=/usr/bin:/bin", "HOME=" + home, "CURRENTS_CACHE_DIR=" + filepath.Join(home, "cache")}
+	for _, textdir := range []string{"", dir} {
+		cmd := exec.Command("sh", "-c", line)
+		cmd.Env = append(env, "CURRENTS_TEXTFILE_DIR="+textdir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("ExecStopPost with CURRENTS_TEXTFILE_DIR=%q: %v\n%s", textdir, err, out)
+		}
+	}
+	prom, err := os.ReadFile(filepath.Join(dir, "currents.prom"))
+	if err != nil {
+		t.Fatalf("the hook wrote no textfile: %v", err)
+	}
+	var p expfmt.TextParser
+	if _, err := p.TextToMetricFamilies(bytes.NewReader(prom)); err != nil || !bytes.Contains(prom, []byte("currents_status_timestamp_seconds")) {
+		t.Errorf("the textfile does not parse: %v\n%s", err, prom)
 	}
 }
 
