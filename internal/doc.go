@@ -3,6 +3,8 @@
 // helper docker runs before every pull), credhelper/docker-credential-currents-aws
 // (its AWS half), composeplugin/docker-currents (the `docker currents` plugin
 // and compose shim) and internal/standin/currents-standin (the stand-in).
+// packaging/ holds what `make dist` ships besides them (nfpm.yaml, the systemd
+// units, the package scripts) and the packaging tier (make package-test).
 //
 // The map, one line per package, in the order data flows through them.
 //
