@@ -29,6 +29,8 @@ test: build ## vet, format check and every engine-free test (NOSKIP=1, as in CI:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	set -o pipefail; $(GO) test -count=1 $(if $(NOSKIP),-json) ./... $(if $(NOSKIP),| $(GO) run ./scripts/noskip)
+	@# The kubelet's own plugin code driving our binaries: a module of its own, so the main one never requires Kubernetes.
+	cd credhelper/kubelettest && $(GO) vet . && set -o pipefail && $(GO) test -count=1 $(if $(NOSKIP),-json) . $(if $(NOSKIP),| (cd ../.. && $(GO) run ./scripts/noskip))
 
 lint: ## staticcheck, and vet of the build-tagged e2e tier that `go vet ./...` skips
 	$(GO) vet -tags e2e ./e2e/...

@@ -150,6 +150,8 @@ func webIdentityFix(t config.Target, kind string, e *Error, c idtoken.Claims, pa
 		regen = "`docker currents policy ci-trust --github-repo OWNER/REPO --github-ref refs/heads/BRANCH --only trust` writes one that admits this workflow"
 	case config.WebIdentityCircleCI:
 		regen = "`docker currents policy ci-trust --circleci-org ORG_ID --circleci-project PROJECT_ID --only trust` writes one that admits this project"
+	case config.WebIdentityKubernetes:
+		regen = "its StringLike on " + c.ConditionKey("sub") + " must match system:serviceaccount:NAMESPACE:NAME of the pod's service account (README, Kubernetes)"
 	}
 	switch {
 	case e.Code == "AccessDenied":
