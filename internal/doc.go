@@ -57,4 +57,5 @@
 // Test infrastructure:
 //
 //	standin       a wire-accurate AWS stand-in (STS, ECR, SQS, EventBridge) and an ECR-style registry front
+//	testbin       the product's binaries built for tests once per checkout, relinked only when changed
 package internal

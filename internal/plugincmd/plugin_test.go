@@ -31,6 +31,7 @@ import (
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
 	"github.com/currentsdev/currents/internal/standin/standintest"
+	"github.com/currentsdev/currents/internal/testbin"
 )
 
 var (
@@ -50,32 +51,19 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "plugincmd: the docker CLI is not on PATH; the plugin tests need it (apt-get install docker.io, or the docker CLI binary)")
 		return 1
 	}
-	tmp, err := os.MkdirTemp("", "plugincmd-test-")
+	// Built once per checkout and kept (testbin): a rerun with unchanged
+	// sources links nothing. The plugin is found through cli-plugins only,
+	// never on PATH, so it lives apart from the helpers.
+	if binDir, err = testbin.Build([]string{"-tags=osusergo"}, "../../credhelper/docker-credential-currents", "../../credhelper/docker-credential-currents-aws"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	plugins, err := testbin.Build([]string{"-tags=osusergo"}, "../../composeplugin/docker-currents")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() { _ = os.RemoveAll(tmp) }()
-	binDir = filepath.Join(tmp, "bin")
-	pluginBin = filepath.Join(tmp, "plugin", "docker-currents")
-	// One go build for the three binaries: it compiles and links them in
-	// parallel, sharing what they share.
-	cmd := exec.Command("go", "build", "-tags=osusergo", "-o", binDir+string(os.PathSeparator),
-		"../../composeplugin/docker-currents", "../../credhelper/docker-credential-currents", "../../credhelper/docker-credential-currents-aws")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "go build:", err)
-		return 1
-	}
-	// The plugin is found through cli-plugins only, never on PATH.
-	if err := os.MkdirAll(filepath.Dir(pluginBin), 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := os.Rename(filepath.Join(binDir, "docker-currents"), pluginBin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	pluginBin = filepath.Join(plugins, "docker-currents")
 	if stackAt, err = filepath.Abs("../../testdata/stack"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
