@@ -25,11 +25,6 @@ func twoRegistries(w *world) (alias, west string) {
 	return w.reg.Host(), west
 }
 
-func sum(c standin.Counts) int64 {
-	return c.AssumeRole + c.AssumeRoleWithWebIdentity + c.GetCallerIdentity + c.GetAuthorizationToken + c.PublicGetAuthorizationToken +
-		c.CreateRepository + c.DescribeRepositories
-}
-
 // makeDue rewrites every cached token of the world as issued 11 hours ago and
 // expiring in one: still valid, but past its refresh point.
 func makeDue(t *testing.T, w *world, region string) {
