@@ -55,7 +55,7 @@ mkdir -p "$DIST"
 umask 022
 
 # nfpm is built once (from the module proxy, then the build cache) rather than `go run` per package.
-GOBIN=$work/tools CGO_ENABLED=0 $GO install "$NFPM"
+GOBIN=$work/tools CGO_ENABLED=0 GOFLAGS= $GO install "$NFPM"
 nfpm=$work/tools/nfpm
 
 for arch in $ARCHES; do
