@@ -84,7 +84,15 @@ func TestKubeletColdWarmAndNotOurs(t *testing.T) {
 	if n := w.aws.Counts(); n.AssumeRole != 1 || n.GetAuthorizationToken != 1 {
 		t.Errorf("warm requests called AWS: %+v", n)
 	}
+}
 
+// TestKubeletEchoesVersionAndLeavesOtherRegistries: the answer's apiVersion is
+// the request's, as the kubelet requires; a registry the helper does not
+// handle gets an empty auth the kubelet caches briefly, and no error.
+func TestKubeletEchoesVersionAndLeavesOtherRegistries(t *testing.T) {
+	w := newWorld(t)
+	image := w.reg.Host() + "/currents/on-prem/api:staging"
+	trip, _ := w.tripwire()
 	// Another API version is echoed, as the kubelet requires.
 	r3, _, _ := w.kubelet(t, strings.Replace(kubeletRequest(image), "/v1\"", "/v1beta1\"", 1), nil)
 	if r3.APIVersion != "credentialprovider.kubelet.k8s.io/v1beta1" {

@@ -73,42 +73,9 @@ func TestNoSecretLeaks(t *testing.T) {
 	answer(w.mustGet(w.reg.Host(), nil))
 	answer(w.mustGet(realHost, nil))
 	answer(w.mustGet(realHost, oidc))
-	// CI jobs' own OIDC tokens: GitHub's request token and JWTs, CircleCI's
-	// JWT, on success and on each refusal (the stand-in lists all of them
-	// among its issued secrets).
-	ciEnv := ciLeakScenarios(t, w)
-	for _, sc := range ciEnv {
-		c, err := w.get(sc.host, sc.env)
-		if sc.ok {
-			if err != nil {
-				t.Fatalf("%s: %v\n%s", sc.name, err, w.logs())
-			}
-			// Tokens of other regions than the registry front's: kept, not proven.
-			secrets["ECR password "+sc.name] = c.Secret
-		} else {
-			fail(err)
-		}
-	}
-	if all := strings.Join(seen, "\n"); !strings.Contains(all, "sub=repo:currentsdev/other") || !strings.Contains(all, "id-token: write") {
-		t.Errorf("the refused CI jobs did not fail as they should (claims, permission):\n%s", all)
-	}
-	out, _ := w.run(bin.lean, "", ciEnv[0].env, "config")
-	seen = append(seen, out)
-	// The kubelet mode, with and without a service-account token (KEP-4412).
-	secrets["token of a malformed kubelet request"] = brokenRequestToken
-	for _, req := range kubeletLeakRequests(t, w) {
-		out, code := w.run(bin.lean, req.request, req.env, "kubelet")
-		var r kubeletResponse
-		if (code == 0) != req.ok || (req.ok && json.Unmarshal([]byte(out), &r) != nil) {
-			t.Fatalf("kubelet %s: exit %d %q\n%s", req.name, code, out, w.logs())
-		}
-		for h, a := range r.Auth {
-			secrets["kubelet password "+req.name+" "+h] = a.Password
-		}
-		if !req.ok {
-			seen = append(seen, out)
-		}
-	}
+	// CI jobs' own OIDC tokens and the kubelet mode (see ciAndKubeletLeaks).
+	seen = append(seen, ciAndKubeletLeaks(t, w, secrets)...)
+	var out string
 	// Failures: refused role, wrong web identity, timeout.
 	w.aws.RefuseRole(w.role, true)
 	// A fresh cache: the cached session would (rightly) still serve.
@@ -384,4 +351,49 @@ func kubeletLeakRequests(t *testing.T, w *world) []kubeletLeak {
 		{"vendor role", kubeletRequest(w.reg.Host() + "/a/b:1"), nil, true},
 		{"garbage", `{"kind":"CredentialProviderRequest","serviceAccountToken":"` + brokenRequestToken + `",`, nil, false},
 	}
+}
+
+// ciAndKubeletLeaks runs the CI and kubelet scenarios of TestNoSecretLeaks:
+// GitHub's request token and JWTs and CircleCI's JWT, on success and on each
+// refusal (the stand-in lists all of them among its issued secrets), and
+// kubelet requests with and without a service-account token (KEP-4412). It
+// adds the answers to secrets and returns what must be secret-free.
+func ciAndKubeletLeaks(t *testing.T, w *world, secrets map[string]string) []string {
+	t.Helper()
+	var seen []string
+	ciEnv := ciLeakScenarios(t, w)
+	for _, sc := range ciEnv {
+		c, err := w.get(sc.host, sc.env)
+		switch {
+		case sc.ok && err != nil:
+			t.Fatalf("%s: %v\n%s", sc.name, err, w.logs())
+		case sc.ok:
+			// Tokens of other regions than the registry front's: kept, not proven.
+			secrets["ECR password "+sc.name] = c.Secret
+		case err == nil:
+			t.Errorf("%s should have failed", sc.name)
+		default:
+			seen = append(seen, err.Error())
+		}
+	}
+	if all := strings.Join(seen, "\n"); !strings.Contains(all, "sub=repo:currentsdev/other") || !strings.Contains(all, "id-token: write") {
+		t.Errorf("the refused CI jobs did not fail as they should (claims, permission):\n%s", all)
+	}
+	out, _ := w.run(bin.lean, "", ciEnv[0].env, "config")
+	seen = append(seen, out)
+	secrets["token of a malformed kubelet request"] = brokenRequestToken
+	for _, req := range kubeletLeakRequests(t, w) {
+		out, code := w.run(bin.lean, req.request, req.env, "kubelet")
+		var r kubeletResponse
+		if (code == 0) != req.ok || (req.ok && json.Unmarshal([]byte(out), &r) != nil) {
+			t.Fatalf("kubelet %s: exit %d %q\n%s", req.name, code, out, w.logs())
+		}
+		for h, a := range r.Auth {
+			secrets["kubelet password "+req.name+" "+h] = a.Password
+		}
+		if !req.ok {
+			seen = append(seen, out)
+		}
+	}
+	return seen
 }
