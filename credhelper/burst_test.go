@@ -59,6 +59,7 @@ func (c *awsCounter) waitStarted(n int) int {
 // lock itself and reads the cache again once it is free, so a burst of
 // parallel cold gets starts the AWS binary once, not once per get.
 func TestColdBurstStartsOneAWSProcess(t *testing.T) {
+	t.Parallel()
 	const n = 32
 	w := newWorld(t)
 	aws := w.awsCounter()
@@ -80,6 +81,7 @@ func TestColdBurstStartsOneAWSProcess(t *testing.T) {
 // TestRefusedBurstStartsOneAWSProcess: when AWS refuses, the gets queued
 // behind the first answer with its failure, without an AWS process each.
 func TestRefusedBurstStartsOneAWSProcess(t *testing.T) {
+	t.Parallel()
 	const n = 32
 	w := newWorld(t)
 	w.aws.RefuseRole(w.role, true)
@@ -103,6 +105,7 @@ func TestRefusedBurstStartsOneAWSProcess(t *testing.T) {
 // file), so a get arriving meanwhile waits for that refresh and answers from
 // it rather than starting a second one.
 func TestKilledGetLeavesTheLockWithItsAWSProcess(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.aws.SetLatency(400 * time.Millisecond)
 	aws := w.awsCounter()
@@ -129,6 +132,7 @@ func TestKilledGetLeavesTheLockWithItsAWSProcess(t *testing.T) {
 // TestKilledAWSProcessFreesTheLock: an AWS process SIGKILLed mid-refresh
 // fails its get, and the next get refreshes at once: no lock is left behind.
 func TestKilledAWSProcessFreesTheLock(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.aws.SetLatency(400 * time.Millisecond)
 	aws := w.awsCounter()
@@ -155,6 +159,7 @@ func TestKilledAWSProcessFreesTheLock(t *testing.T) {
 // a directory in its place) must not stop the pull: the get refreshes
 // without the lock and says what is wrong with the file.
 func TestUnopenableLockFileStillAnswers(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.mustGet(w.reg.Host(), nil)
 	cache := w.cacheFile()

@@ -17,6 +17,7 @@ import (
 )
 
 func TestColdThenWarmGet(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	c := w.mustGet(w.reg.Host(), nil)
 	if c.Username != "AWS" || c.ServerURL != w.reg.Host() {
@@ -52,6 +53,7 @@ func TestColdThenWarmGet(t *testing.T) {
 }
 
 func TestParallelColdGets(t *testing.T) {
+	t.Parallel()
 	const n = 64
 	w := newWorld(t)
 	answers, errs := w.getAll(n, []string{w.reg.Host()}, nil)
@@ -67,6 +69,7 @@ func TestParallelColdGets(t *testing.T) {
 }
 
 func TestUnknownHostIsNotFound(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	trip, mark := w.tripwire()
 	extra := map[string]string{"CURRENTS_AWS_HELPER": trip}
@@ -92,6 +95,7 @@ func TestUnknownHostIsNotFound(t *testing.T) {
 // stderr saying why and what to run (docker shows it above "no basic auth
 // credentials").
 func TestUnconfiguredHostIsExplained(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	out, code := w.run(bin.lean, "https://registry.example.com/v2/\n", nil, "get")
 	if out != "credentials not found in native keychain\n" || code != 1 {
@@ -109,6 +113,7 @@ func TestUnconfiguredHostIsExplained(t *testing.T) {
 }
 
 func TestRefusedRoleNamesRegistryRoleAndAWSWords(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.aws.RefuseRole(w.role, true)
 	_, err := w.get(w.reg.Host(), nil)
@@ -143,6 +148,7 @@ func TestRefusedRoleNamesRegistryRoleAndAWSWords(t *testing.T) {
 }
 
 func TestStoreEraseList(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	if err := client.Store(w.prog(bin.lean, nil), &credentials.Credentials{ServerURL: w.reg.Host(), Username: "AWS", Secret: "from-docker-login"}); err != nil {
 		t.Fatalf("store: %v", err)
@@ -178,6 +184,7 @@ func TestStoreEraseList(t *testing.T) {
 }
 
 func TestBadConfigNamesFileEntryKey(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    duration: 48h\n", w.reg.Host(), w.reg.Account(), w.reg.Region(), w.role))
 	_, err := w.get(w.reg.Host(), nil)
@@ -202,6 +209,7 @@ func TestBadConfigNamesFileEntryKey(t *testing.T) {
 }
 
 func TestCorruptCacheIsRebuilt(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.prove(w.mustGet(w.reg.Host(), nil))
 	file := w.cacheFile()
@@ -233,6 +241,7 @@ func TestCorruptCacheIsRebuilt(t *testing.T) {
 // TestSIGKILLNeverCorrupts kills the AWS helper at moments spread over whole
 // refreshes (start-up, AWS calls, the write) and checks the cache after each.
 func TestSIGKILLNeverCorrupts(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.mustGet(w.reg.Host(), nil)
 	file := w.cacheFile()
@@ -278,6 +287,7 @@ func TestSIGKILLNeverCorrupts(t *testing.T) {
 }
 
 func TestFullDiskKeepsOldCache(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	fs := w.cacheDir + "-fs"
 	os.MkdirAll(fs, 0o700)
@@ -321,6 +331,7 @@ func TestFullDiskKeepsOldCache(t *testing.T) {
 }
 
 func TestDefaultChainAndWebIdentity(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	realHost := w.aws.Account() + ".dkr.ecr." + w.aws.Region() + ".amazonaws.com"
 	// No entry: the SDK default chain (here the user's long-term key).
@@ -357,6 +368,7 @@ func TestDefaultChainAndWebIdentity(t *testing.T) {
 }
 
 func TestThrottlingIsRetried(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.aws.Throttle("AssumeRole", 2)
 	w.aws.Throttle("GetAuthorizationToken", 2)
@@ -367,6 +379,7 @@ func TestThrottlingIsRetried(t *testing.T) {
 }
 
 func TestTimeoutBoundsTheWait(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.aws.SetLatency(3 * time.Second) // AWS slower than the timeout
 	_, err := w.get(w.reg.Host(), map[string]string{"CURRENTS_TIMEOUT": "1s"})
@@ -376,6 +389,7 @@ func TestTimeoutBoundsTheWait(t *testing.T) {
 }
 
 func TestConfigSubcommand(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	out, code := w.run(bin.lean, "", nil, "config") // exec'd into the AWS binary
 	if code != 0 {
@@ -405,6 +419,7 @@ func TestConfigSubcommand(t *testing.T) {
 }
 
 func TestLeanBinaryImportsNoHeavyLibrary(t *testing.T) {
+	t.Parallel()
 	// Built as `make build` builds it: with osusergo, os/user (dirs.Home
 	// without HOME) reads /etc/passwd in Go instead of linking cgo.
 	out, err := exec.Command("go", "list", "-deps", "-tags=osusergo", "./docker-credential-currents").Output()
@@ -434,6 +449,7 @@ func TestLeanBinaryImportsNoHeavyLibrary(t *testing.T) {
 // build` builds it): a build without -tags osusergo, with cgo available, would
 // link libc for os/user and load it on every get.
 func TestLeanBinaryIsStatic(t *testing.T) {
+	t.Parallel()
 	f, err := elf.Open(bin.lean)
 	if err != nil {
 		t.Fatal(err)
@@ -447,6 +463,7 @@ func TestLeanBinaryIsStatic(t *testing.T) {
 }
 
 func TestMissingAWSBinary(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	gone := map[string]string{"CURRENTS_AWS_HELPER": filepath.Join(t.TempDir(), "missing")}
 	_, err := w.get(w.reg.Host(), gone)
@@ -476,6 +493,7 @@ func TestMissingAWSBinary(t *testing.T) {
 // (here under a regular file, unusable even for root) costs AWS calls, never
 // the pull; the AWS binary says why on stderr, once per get.
 func TestUnusableCacheStillAnswers(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	file := filepath.Join(w.home, "a-file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
@@ -500,6 +518,7 @@ func TestUnusableCacheStillAnswers(t *testing.T) {
 // cache file; in one region they share one token, and another region's token
 // comes from the same STS session, even when every get runs at once.
 func TestOneTokenPerPrincipalAndRegion(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	west := standin.NewRegistry(w.aws, standin.WithRegion("eu-west-1"))
 	t.Cleanup(west.Close)
@@ -544,6 +563,7 @@ func TestOneTokenPerPrincipalAndRegion(t *testing.T) {
 // parallel gets (compose pulling every service) costs one AssumeRole, and
 // every get still carries AWS's own words; erase lets the next get retry.
 func TestParallelRefusedGetsAskAWSOnce(t *testing.T) {
+	t.Parallel()
 	const n = 64
 	w := newWorld(t)
 	w.aws.RefuseRole(w.role, true)
@@ -573,6 +593,7 @@ func TestParallelRefusedGetsAskAWSOnce(t *testing.T) {
 // the helper caches that session like its own, so an ECR refresh inside it
 // needs no second AssumeRole, and a warm get needs no AWS at all.
 func TestProfileWithRole(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	aws := filepath.Join(w.home, ".aws")
 	os.MkdirAll(aws, 0o700)

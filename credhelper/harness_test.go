@@ -3,13 +3,16 @@ package credhelper_test
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,30 +22,33 @@ import (
 
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/standintest"
+	"github.com/currentsdev/currents/internal/testbin"
 )
 
 // bin holds the binaries TestMain builds: the tests drive the real programs.
-var bin struct{ dir, lean, fat string }
+// Nothing may write beside them: they are shared (testbin).
+var bin struct{ lean, fat string }
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "currents-credhelper-bin-")
-	if err != nil {
-		panic(err)
+	// Every test runs in parallel (each in a world of its own). The real-time
+	// test spends its minute asleep between gets, so it gets a slot beyond the
+	// CPUs rather than one of them, unless -parallel says otherwise.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		flag.Set("test.parallel", strconv.Itoa(runtime.GOMAXPROCS(0)+1))
 	}
-	bin.dir = dir
+	// Built once per checkout and kept (testbin), shared with the other test
+	// packages that run the helpers: a rerun with unchanged sources links nothing.
+	dir, err := testbin.Build([]string{"-tags=osusergo"}, "./docker-credential-currents", "./docker-credential-currents-aws")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	bin.lean = filepath.Join(dir, "docker-credential-currents")
 	bin.fat = filepath.Join(dir, "docker-credential-currents-aws")
-	for out, pkg := range map[string]string{bin.lean: "./docker-credential-currents", bin.fat: "./docker-credential-currents-aws"} {
-		// Built as `make build` builds them, so benchmarks measure what ships.
-		if b, err := exec.Command("go", "build", "-trimpath", "-tags=osusergo", "-ldflags=-s -w", "-o", out, pkg).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, b)
-			os.RemoveAll(dir)
-			os.Exit(2)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 const (

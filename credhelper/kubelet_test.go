@@ -48,6 +48,7 @@ func (w *world) kubelet(t *testing.T, request string, extra map[string]string) (
 }
 
 func TestKubeletColdWarmAndNotOurs(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	image := w.reg.Host() + "/currents/on-prem/api:staging"
 	r, stderr, code := w.kubelet(t, kubeletRequest(image), nil)
@@ -109,6 +110,7 @@ func TestKubeletEchoesVersionAndLeavesOtherRegistries(t *testing.T) {
 }
 
 func TestKubeletErrors(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	for name, c := range map[string]struct{ request, want string }{
 		"not JSON":        {"{\"kind\":", "not a CredentialProviderRequest: stdin is not JSON"},
@@ -133,6 +135,7 @@ func TestKubeletErrors(t *testing.T) {
 // 64 cold requests across two registries of one principal cost one
 // AssumeRole and one GetAuthorizationToken.
 func TestKubeletParallelColdRequests(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	const n = 64
 	codes := make([]int, n)
@@ -161,6 +164,7 @@ func TestKubeletParallelColdRequests(t *testing.T) {
 // assumed with the pod's service-account token, one session per service
 // account; a request without a token says how to configure the kubelet.
 func TestKubeletServiceAccountTokens(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	const issuer = "https://oidc.eks.us-east-1.amazonaws.com/id/CLUSTER1"
 	host := strings.TrimPrefix(issuer, "https://")

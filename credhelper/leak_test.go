@@ -22,6 +22,7 @@ import (
 // AWS helper's argv, the cache directory's names and modes — for every secret
 // in play. Only the `get` answer and the 0600 cache file may hold them.
 func TestNoSecretLeaks(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.env["CURRENTS_LOG"] = "debug"
 	argvLog := filepath.Join(t.TempDir(), "argv")
@@ -235,6 +236,7 @@ func excerpt(s, needle string) string {
 // TestShortLivedTokensRealTime gets every 300ms for a minute while the
 // stand-in issues 5-second tokens, and proves every answer at the registry.
 func TestShortLivedTokensRealTime(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("real-time test (about a minute)")
 	}

@@ -97,6 +97,7 @@ func (w *world) expectRefresh(code int, wantCalls standin.Counts, want []string,
 }
 
 func TestRefreshRenewsWhatIsDue(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	alias, west := twoRegistries(w)
 	// A cold host: every session and token is due: one principal, two regions.
@@ -124,6 +125,7 @@ func TestRefreshRenewsWhatIsDue(t *testing.T) {
 // TestRefreshFindsARefusedRole: a refused role is found by refresh, not by the next pull: exit 1, each
 // registry named with the fix, the failure recorded for status, and the cached token still serving.
 func TestRefreshFindsARefusedRole(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	alias, west := twoRegistries(w)
 	w.expectRefresh(0, standin.Counts{AssumeRole: 1, GetAuthorizationToken: 2}, nil)
@@ -144,6 +146,7 @@ func TestRefreshFindsARefusedRole(t *testing.T) {
 // helper that must not run and an AWS configuration that would not parse, and
 // says what the cache holds in all three formats.
 func TestStatusReadsOnlyTheCache(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.mustGet(w.reg.Host(), nil)
 	trip, mark := w.tripwire()

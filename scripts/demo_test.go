@@ -1,63 +1,34 @@
 package scripts_test
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/currentsdev/currents/internal/testbin"
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// TestMain removes the binaries buildAll made.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtBin != "" {
-		os.RemoveAll(builtBin)
-	}
-	os.Exit(code)
-}
-
-// buildAll builds the four binaries `make build` produces, once per test run, into a temporary BIN, with
-// the Makefile's -trimpath so the build cache `make build` filled is reused. Each caller gets its own copy,
-// free to break.
+// buildAll gives a temporary BIN holding the four binaries `make build` produces, built once per checkout
+// and kept (testbin), with the Makefile's flags. Each caller gets its own copy, free to break.
 func buildAll(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds every binary; skipped with -short")
 	}
-	buildOnce.Do(func() {
-		if builtBin, buildErr = os.MkdirTemp("", "currents-demo-bin-"); buildErr != nil {
-			return
-		}
-		for name, pkg := range map[string]string{
-			"docker-credential-currents":     "./credhelper/docker-credential-currents",
-			"docker-credential-currents-aws": "./credhelper/docker-credential-currents-aws",
-			"docker-currents":                "./composeplugin/docker-currents",
-			"currents-standin":               "./internal/standin/currents-standin",
-		} {
-			cmd := exec.Command("go", "build", "-trimpath", "-tags=osusergo", "-o", filepath.Join(builtBin, name), pkg)
-			cmd.Dir = ".."
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	builtBin, err := testbin.Build([]string{"-trimpath", "-tags=osusergo"}, "../credhelper/docker-credential-currents",
+		"../credhelper/docker-credential-currents-aws", "../composeplugin/docker-currents", "../internal/standin/currents-standin")
+	if err != nil {
+		t.Fatal(err)
 	}
 	bin := t.TempDir()
 	entries, _ := os.ReadDir(builtBin)
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // testbin's lock
+		}
 		data, err := os.ReadFile(filepath.Join(builtBin, e.Name()))
 		if err != nil {
 			t.Fatal(err)

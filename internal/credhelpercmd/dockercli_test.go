@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/currentsdev/currents/internal/standin/standintest"
+	"github.com/currentsdev/currents/internal/testbin"
 )
 
 // fakeDaemon is just enough of the Docker Engine API on a unix socket for `docker pull`: it answers the
@@ -95,11 +96,10 @@ func TestRealDockerCLICallsTheHelperAfterConfigure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the helper binaries; skipped with -short")
 	}
-	bin := t.TempDir()
-	for name, pkg := range map[string]string{"docker-credential-currents": "../../credhelper/docker-credential-currents", "docker-credential-currents-aws": "../../credhelper/docker-credential-currents-aws"} {
-		if out, err := exec.Command("go", "build", "-trimpath", "-tags=osusergo", "-o", filepath.Join(bin, name), pkg).CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-		}
+	// Shared with the other test packages (testbin): only read, never written beside.
+	bin, err := testbin.Build([]string{"-tags=osusergo"}, "../../credhelper/docker-credential-currents", "../../credhelper/docker-credential-currents-aws")
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	w := standintest.New(t, standintest.WithRegistry(), standintest.WithExternalID("ext-42"))
