@@ -82,8 +82,6 @@ func newWorld(t testing.TB, opts ...standin.Option) *world {
 	w := &world{t: t, aws: aws, reg: reg, user: sw.User, role: sw.Role, home: t.TempDir()}
 	w.config = filepath.Join(w.home, ".docker", "currents.yaml")
 	w.cacheDir = filepath.Join(w.home, "cache")
-	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    external_id: %s\n",
-		reg.Host(), reg.Account(), reg.Region(), w.role, externalID))
 	w.env = map[string]string{
 		"PATH":                        os.Getenv("PATH"),
 		"HOME":                        w.home,
@@ -97,10 +95,25 @@ func newWorld(t testing.TB, opts ...standin.Option) *world {
 		k, v, _ := strings.Cut(kv, "=")
 		w.env[k] = v
 	}
+	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    external_id: %s\n",
+		reg.Host(), reg.Account(), reg.Region(), w.role, externalID))
 	return w
 }
 
+// writeConfig writes currents.yaml and has the AWS binary parse it once, as
+// the first command after an edit does, so that the lean binary then answers
+// from its compiled form without the AWS binary (which tests make a tripwire).
 func (w *world) writeConfig(body string) {
+	w.t.Helper()
+	w.writeConfigOnly(body)
+	cmd := exec.Command(bin.fat, "list")
+	cmd.Env = w.environ(nil)
+	_ = cmd.Run() // an invalid file is compiled as its error
+}
+
+// writeConfigOnly writes currents.yaml as an editor would: the next command
+// of the lean binary finds no compiled form for it.
+func (w *world) writeConfigOnly(body string) {
 	w.t.Helper()
 	if err := os.MkdirAll(filepath.Dir(w.config), 0o700); err != nil {
 		w.t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/iampolicy"
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // TestNoSecretLeaks runs every scenario at debug level and greps everything a
@@ -111,7 +112,12 @@ func TestNoSecretLeaks(t *testing.T) {
 	for _, e := range entries {
 		fi, _ := e.Info()
 		seen = append(seen, fmt.Sprintf("%s %o", e.Name(), fi.Mode().Perm()))
-		if !strings.HasSuffix(e.Name(), ".json") { // lock files must stay empty
+		if (strings.HasSuffix(e.Name(), ".json") || e.Name() == tokencache.CompiledFile) && fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s holds secrets with mode %o", e.Name(), fi.Mode().Perm())
+		}
+		// Entries and currents.yaml's compiled form hold secrets, 0600 in a
+		// 0700 directory; lock files must stay empty.
+		if !strings.HasSuffix(e.Name(), ".json") && e.Name() != tokencache.CompiledFile {
 			b, _ := os.ReadFile(filepath.Join(w.cacheDir, e.Name()))
 			seen = append(seen, string(b))
 		}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"os"
 
-	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/kubelet"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/refresh"
-	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // serveKubelet is `docker-credential-currents kubelet`, the kubelet's image
@@ -16,13 +14,9 @@ import (
 // config and cache as a warm get; anything else by the AWS binary.
 func serveKubelet() {
 	log := logging.FromEnv(name)
-	cfg, err := config.FromEnv()
+	cache := openCache(log)
+	cfg, err := loadSettings(cache)
 	if err == nil {
-		cache, cerr := tokencache.Open(tokencache.WithLogger(log))
-		if cerr != nil {
-			log.Debug("no usable cache directory", "err", cerr)
-			cache = tokencache.Disabled(cerr, tokencache.WithLogger(log))
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), refresh.Budget(cfg.Timeout))
 		err = kubelet.ServeLean(ctx, &kubelet.Answerer{Config: cfg, Cache: cache, Getenv: os.Getenv}, os.Stdin, os.Stdout)
 		cancel()

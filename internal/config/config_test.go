@@ -193,7 +193,7 @@ func TestRedacted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := string(c.Redacted())
+	out := string(Redacted(c))
 	if strings.Contains(out, "s3cr3t-ext-id") {
 		t.Fatalf("external ID printed:\n%s", out)
 	}

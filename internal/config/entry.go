@@ -294,17 +294,6 @@ func validChars(s, extra string) bool {
 	return true
 }
 
-// The web identities an entry can name: where the helper gets the OIDC token
-// it assumes the role with.
-const (
-	WebIdentityGitHub     = "github-actions" // asked of the runner's token endpoint, for every new session
-	WebIdentityCircleCI   = "circleci"       // CIRCLE_OIDC_TOKEN_V2, else CIRCLE_OIDC_TOKEN
-	WebIdentityKubernetes = "kubernetes"     // the pod's service-account token the kubelet sends
-)
-
-// WebIdentities lists the web_identity values in the order the README gives them.
-var WebIdentities = []string{WebIdentityGitHub, WebIdentityCircleCI, WebIdentityKubernetes}
-
 func setWebIdentity(ep *entryParser, s string) *problem {
 	if !slices.Contains(WebIdentities, s) {
 		return bad(fmt.Sprintf("%q is not a web identity this helper knows", s),

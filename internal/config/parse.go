@@ -209,9 +209,7 @@ func (p *parser) registries(c *Config, v *yaml.Node) {
 		firstLine[e.Host] = e.Line
 		c.Registries = append(c.Registries, e)
 	}
-	for i := range c.Registries {
-		c.byHost[c.Registries[i].Host] = &c.Registries[i]
-	}
+	c.Index()
 }
 
 // syntaxError turns yaml.v3's "yaml: line N: ..." into file:N, and names the

@@ -2,8 +2,6 @@ package config
 
 import (
 	"io"
-	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -31,7 +29,7 @@ type printedEntry struct {
 // Redacted is the effective configuration as YAML, with derived values filled
 // in and the external ID masked. currents.yaml holds no credentials, but the
 // output is meant for pasting into support tickets.
-func (c *Config) Redacted() []byte {
+func Redacted(c *Config) []byte {
 	p := printed{Timeout: FormatDuration(c.Timeout), Registries: []printedEntry{}}
 	for _, e := range c.Registries {
 		t, _ := c.Lookup(e.Host)
@@ -56,20 +54,7 @@ func (c *Config) Redacted() []byte {
 }
 
 // WriteRedacted writes Redacted to w.
-func (c *Config) WriteRedacted(w io.Writer) error {
-	_, err := w.Write(c.Redacted())
+func WriteRedacted(w io.Writer, c *Config) error {
+	_, err := w.Write(Redacted(c))
 	return err
-}
-
-// FormatDuration writes d to the second as a person (and currents.yaml) would:
-// 1h, 1h30m, 11h58m3s, rather than 1h0m0s.
-func FormatDuration(d time.Duration) string {
-	s := d.Round(time.Second).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

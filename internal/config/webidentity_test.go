@@ -18,7 +18,7 @@ func TestWebIdentity(t *testing.T) {
 	if e := c.Registries[0]; e.WebIdentity != WebIdentityCircleCI || e.Audience() != DefaultAudience {
 		t.Errorf("entry: %+v", e)
 	}
-	if out := string(c.Redacted()); !strings.Contains(out, "web_identity: circleci") {
+	if out := string(Redacted(c)); !strings.Contains(out, "web_identity: circleci") {
 		t.Errorf("config output lacks the key:\n%s", out)
 	}
 	for name, c := range map[string]struct{ body, want string }{

@@ -55,7 +55,7 @@ func renderEffective(w io.Writer, e *doctor.Effective) error {
 		}
 	}
 	fmt.Fprintln(w, "# Hosts without an entry: any ECR hostname, served from the AWS SDK default credential chain.")
-	if err := cfg.WriteRedacted(w); err != nil {
+	if err := config.WriteRedacted(w, cfg); err != nil {
 		return err
 	}
 	if len(e.Registries) > 0 {

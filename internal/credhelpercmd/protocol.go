@@ -6,7 +6,9 @@ import (
 	"github.com/docker/docker-credential-helpers/credentials"
 	"github.com/spf13/cobra"
 
+	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/protocol"
+	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // protocolCommands are docker's credential-helper actions. Like
@@ -30,6 +32,12 @@ func protocolCommands(a *App) []*cobra.Command {
 					return credentials.PrintVersion(a.Out)
 				}
 				h, err := a.Helper()
+				if err != nil && act.name == credentials.ActionStore {
+					// As the lean binary: store keeps nothing, so a broken
+					// config must not fail a stray `docker login`.
+					a.Log.Warn("store ignored, but the helper cannot serve pulls until this is fixed", "err", err)
+					h, err = protocol.New(&config.Config{}, tokencache.Disabled(err), nil, protocol.WithLogger(a.Log)), nil
+				}
 				if err != nil {
 					protocol.ReportError(a.Err, err) // docker shows only stderr to the user
 				} else {

@@ -22,6 +22,7 @@ import (
 	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/protocol"
 	"github.com/currentsdev/currents/internal/refresh"
+	"github.com/currentsdev/currents/internal/settings"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
@@ -37,12 +38,50 @@ type App struct {
 	cfgOnce sync.Once
 	cfg     *config.Config
 	cfgErr  error
+	// compile keeps the parsed file's compiled form; Execute runs it when
+	// the command is done.
+	compile func()
 }
 
-// Config loads currents.yaml from the environment's location (once).
+// Config loads currents.yaml from the environment's location (once), and
+// keeps what parsing it gave in its compiled form for the lean binary.
 func (a *App) Config() (*config.Config, error) {
-	a.cfgOnce.Do(func() { a.cfg, a.cfgErr = config.FromEnv() })
+	a.cfgOnce.Do(func() {
+		c, path, data, err := config.FromEnvFile()
+		if data != nil {
+			// Compiled now: CURRENTS_TIMEOUT, applied next, is not the file's.
+			b := settings.Compile(path, data, c, err)
+			a.compile = func() { a.keepCompiled(path, data, b) }
+		}
+		if err == nil {
+			err = settings.ApplyEnv(c)
+		}
+		a.cfg, a.cfgErr = c, err
+		if err != nil {
+			a.cfg = nil
+		}
+	})
 	return a.cfg, a.cfgErr
+}
+
+// keepCompiled writes the compiled form of the file (path, data), unless the
+// one kept already answers for it.
+// The lean binary then serves this file without parsing YAML. It is written
+// once the command is done: a lean process that finds it must find the
+// command's refresh done too, or it would start a refresh of its own; until
+// then the lean processes of a burst wait on the compile lock, which the one
+// that became this process holds until it exits.
+func (a *App) keepCompiled(path string, data, compiled []byte) {
+	cache, err := a.Cache()
+	if err != nil {
+		return // Fetcher says what is wrong with the cache
+	}
+	if _, err := settings.Decompile(cache.ReadCompiled(), path, data); !errors.Is(err, settings.ErrNotCompiled) {
+		return
+	}
+	if err := cache.WriteCompiled(compiled); err != nil {
+		a.Log.Debug("currents.yaml's compiled form not kept; the lean binary parses it with this binary until it is", "err", err)
+	}
 }
 
 // Cache opens the token cache.
@@ -122,6 +161,9 @@ func Execute(args []string) int {
 	root := NewRoot(a)
 	root.SetArgs(args)
 	err := root.Execute()
+	if a.compile != nil {
+		a.compile()
+	}
 	var ee exitError
 	switch {
 	case err == nil:

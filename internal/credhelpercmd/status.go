@@ -15,7 +15,7 @@ func newStatusCmd(a *App) *cobra.Command {
 		Long:               statuscmd.Usage,
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
-			if code := statuscmd.Run(args, a.Out, a.Err); code != 0 {
+			if code := statuscmd.Run(args, a.Out, a.Err, a.Config); code != 0 {
 				return exitError{code}
 			}
 			return nil

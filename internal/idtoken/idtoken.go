@@ -20,9 +20,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/secret"
+	"github.com/currentsdev/currents/internal/settings"
 )
 
 // The variables a CI job has. Only jobs allowed an ID token have the GitHub
@@ -58,7 +58,7 @@ type GitHub struct {
 }
 
 // Kind implements Source.
-func (GitHub) Kind() string { return config.WebIdentityGitHub }
+func (GitHub) Kind() string { return settings.WebIdentityGitHub }
 
 // Token asks the runner's token endpoint for a token with the audience:
 // GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=... with the request token as
@@ -67,7 +67,7 @@ func (g GitHub) Token(ctx context.Context) (secret.Value, error) {
 	reqURL, reqTok := g.Getenv(EnvRequestURL), g.Getenv(EnvRequestToken)
 	if reqURL == "" || reqTok == "" {
 		if g.Getenv(EnvGitHubActions) != "true" {
-			return secret.Value{}, fix.New(fmt.Errorf("web_identity: %s, but this is not a GitHub Actions job (%s is not true)", config.WebIdentityGitHub, EnvGitHubActions),
+			return secret.Value{}, fix.New(fmt.Errorf("web_identity: %s, but this is not a GitHub Actions job (%s is not true)", settings.WebIdentityGitHub, EnvGitHubActions),
 				"run it in a GitHub Actions job, or configure this host with another credential source (configure --web-identity circleci, --profile, …)")
 		}
 		missing := EnvRequestURL
@@ -119,7 +119,7 @@ func queryEscape(s string) string {
 type CircleCI struct{ Getenv func(string) string }
 
 // Kind implements Source.
-func (CircleCI) Kind() string { return config.WebIdentityCircleCI }
+func (CircleCI) Kind() string { return settings.WebIdentityCircleCI }
 
 // Token returns $CIRCLE_OIDC_TOKEN_V2, else $CIRCLE_OIDC_TOKEN. CircleCI
 // renews them for each job; a job outliving its token's hour must be rerun.
@@ -130,7 +130,7 @@ func (c CircleCI) Token(context.Context) (secret.Value, error) {
 		}
 	}
 	if c.Getenv(EnvCircleCI) != "true" {
-		return secret.Value{}, fix.New(fmt.Errorf("web_identity: %s, but this is not a CircleCI job (%s is not true)", config.WebIdentityCircleCI, EnvCircleCI),
+		return secret.Value{}, fix.New(fmt.Errorf("web_identity: %s, but this is not a CircleCI job (%s is not true)", settings.WebIdentityCircleCI, EnvCircleCI),
 			"run it in a CircleCI job, or configure this host with another credential source")
 	}
 	return secret.Value{}, fix.New(fmt.Errorf("this CircleCI job has no OIDC token: neither %s nor %s is set", EnvCircleV2, EnvCircleV1),
@@ -239,9 +239,9 @@ func (c Claims) Expired(now time.Time) bool { return !c.Expires.IsZero() && !now
 func Detect(getenv func(string) string) string {
 	switch {
 	case getenv(EnvGitHubActions) == "true":
-		return config.WebIdentityGitHub
+		return settings.WebIdentityGitHub
 	case getenv(EnvCircleCI) == "true":
-		return config.WebIdentityCircleCI
+		return settings.WebIdentityCircleCI
 	}
 	return ""
 }
@@ -249,11 +249,11 @@ func Detect(getenv func(string) string) string {
 // Name is how messages name a web_identity kind.
 func Name(kind string) string {
 	switch kind {
-	case config.WebIdentityGitHub:
+	case settings.WebIdentityGitHub:
 		return "GitHub Actions"
-	case config.WebIdentityCircleCI:
+	case settings.WebIdentityCircleCI:
 		return "CircleCI"
-	case config.WebIdentityKubernetes:
+	case settings.WebIdentityKubernetes:
 		return "Kubernetes service account"
 	}
 	return kind
@@ -263,7 +263,7 @@ func Name(kind string) string {
 // a token of kind (doctor's and configure's check); the error carries the fix.
 func Available(kind string, getenv func(string) string) error {
 	switch kind {
-	case config.WebIdentityGitHub:
+	case settings.WebIdentityGitHub:
 		_, err := GitHub{Getenv: getenv, Get: func(context.Context, string, secret.Value) (int, []byte, error) {
 			return 0, nil, errAvailable
 		}}.Token(context.Background())
@@ -271,13 +271,13 @@ func Available(kind string, getenv func(string) string) error {
 			return nil
 		}
 		return err
-	case config.WebIdentityCircleCI:
+	case settings.WebIdentityCircleCI:
 		_, err := CircleCI{Getenv: getenv}.Token(context.Background())
 		return err
-	case config.WebIdentityKubernetes:
+	case settings.WebIdentityKubernetes:
 		return nil
 	}
-	if !slices.Contains(config.WebIdentities, kind) {
+	if !slices.Contains(settings.WebIdentities, kind) {
 		return fmt.Errorf("unknown web identity %q", kind)
 	}
 	return nil

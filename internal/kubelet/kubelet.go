@@ -32,13 +32,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/idtoken"
 	"github.com/currentsdev/currents/internal/refresh"
 	"github.com/currentsdev/currents/internal/secret"
+	"github.com/currentsdev/currents/internal/settings"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
@@ -174,7 +174,7 @@ func response(req Request, d time.Duration, auth map[string]Auth) Response {
 
 // Answerer answers requests from the cache, refreshing through Refresh.
 type Answerer struct {
-	Config *config.Config
+	Config *settings.Config
 	Cache  *tokencache.Cache
 	Getenv func(string) string
 	// Refresh renews the token of a request the cache cannot answer (the
@@ -198,7 +198,7 @@ func (a *Answerer) Target(req Request) (refresh.Request, bool, error) {
 		return refresh.Request{}, false, nil
 	}
 	id := tokencache.IdentityFor(t, a.Getenv)
-	if t.Entry != nil && t.Entry.WebIdentity == config.WebIdentityKubernetes {
+	if t.Entry != nil && t.Entry.WebIdentity == settings.WebIdentityKubernetes {
 		sa, err := ServiceAccount(req, t)
 		if err != nil {
 			return refresh.Request{}, false, err
@@ -210,7 +210,7 @@ func (a *Answerer) Target(req Request) (refresh.Request, bool, error) {
 
 // ServiceAccount names the service account whose token req carries, for
 // an entry with web_identity: kubernetes: its sessions are its own.
-func ServiceAccount(req Request, t config.Target) (string, error) {
+func ServiceAccount(req Request, t settings.Target) (string, error) {
 	if req.ServiceAccountToken.IsZero() {
 		return "", fix.New(fmt.Errorf("%s: web_identity: kubernetes (%s), but the kubelet sent no service-account token", t.Registry.Host, t.Where()),
 			"give this provider tokenAttributes (serviceAccountTokenAudience: sts.amazonaws.com, requireServiceAccount: true, cacheType: ServiceAccount) in the kubelet's CredentialProviderConfig, with the KubeletServiceAccountTokenForCredentialProviders feature on (1.34+)")

@@ -6,10 +6,12 @@
 package logging
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 )
 
 // EnvLevel names the variable that sets the log level: debug, info, warn or error.
@@ -47,9 +49,14 @@ func New(w io.Writer, level slog.Level, program string) *slog.Logger {
 // FromEnv returns the logger for a helper binary: stderr, level from CURRENTS_LOG.
 // A value it does not know is said once, at warn, so a typo does not pass for
 // a quiet helper.
+//
+// The handler is made on the first record that passes the level: a warm get
+// logs nothing, and making it (slog's text handler with the program's name
+// preformatted) is a measurable part of that get's time.
 func FromEnv(program string) *slog.Logger {
 	v := os.Getenv(EnvLevel)
-	l := New(os.Stderr, Level(v), program)
+	level := Level(v)
+	l := slog.New(&lazy{level: level, make: func() slog.Handler { return New(os.Stderr, level, program).Handler() }})
 	if !known(v) {
 		l.Warn(EnvLevel+" is not a level: use debug, info, warn or error", "value", v)
 	}
@@ -65,3 +72,24 @@ func known(v string) bool {
 func Discard() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
+
+// lazy is a handler made on first use.
+type lazy struct {
+	level slog.Level
+	once  sync.Once
+	make  func() slog.Handler
+	h     slog.Handler
+}
+
+func (l *lazy) handler() slog.Handler {
+	l.once.Do(func() { l.h = l.make() })
+	return l.h
+}
+
+func (l *lazy) Enabled(_ context.Context, level slog.Level) bool { return level >= l.level }
+
+func (l *lazy) Handle(ctx context.Context, r slog.Record) error { return l.handler().Handle(ctx, r) }
+
+func (l *lazy) WithAttrs(as []slog.Attr) slog.Handler { return l.handler().WithAttrs(as) }
+
+func (l *lazy) WithGroup(name string) slog.Handler { return l.handler().WithGroup(name) }

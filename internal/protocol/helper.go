@@ -18,13 +18,13 @@ import (
 
 	"github.com/docker/docker-credential-helpers/credentials"
 
-	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/refresh"
+	"github.com/currentsdev/currents/internal/settings"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
@@ -33,7 +33,7 @@ const Username = "AWS"
 
 // Helper is the credentials.Helper of both binaries.
 type Helper struct {
-	cfg       *config.Config
+	cfg       *settings.Config
 	cache     *tokencache.Cache
 	refresher refresh.Refresher
 	log       *slog.Logger
@@ -56,7 +56,7 @@ func WithErrorOutput(w io.Writer) Option { return func(h *Helper) { h.errOut = w
 func WithGetenv(f func(string) string) Option { return func(h *Helper) { h.getenv = f } }
 
 // New returns a Helper serving cfg from cache, refreshing through r.
-func New(cfg *config.Config, cache *tokencache.Cache, r refresh.Refresher, opts ...Option) *Helper {
+func New(cfg *settings.Config, cache *tokencache.Cache, r refresh.Refresher, opts ...Option) *Helper {
 	h := &Helper{cfg: cfg, cache: cache, refresher: r, log: logging.Discard(), errOut: os.Stderr, getenv: os.Getenv}
 	for _, o := range opts {
 		o(h)

@@ -7,9 +7,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/logging"
+	"github.com/currentsdev/currents/internal/settings"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
@@ -18,9 +18,9 @@ type AWS interface {
 	// Credentials resolves the principal's credentials: the source credentials,
 	// then the configured role if any. A zero Expires marks long-term keys,
 	// which are not cached.
-	Credentials(ctx context.Context, t config.Target) (credential.Session, error)
+	Credentials(ctx context.Context, t settings.Target) (credential.Session, error)
 	// AuthorizationToken fetches a registry token with creds.
-	AuthorizationToken(ctx context.Context, t config.Target, creds credential.Session) (credential.Token, error)
+	AuthorizationToken(ctx context.Context, t settings.Target, creds credential.Session) (credential.Token, error)
 }
 
 // CredentialsRejected is implemented by AWS errors that mean the credentials

@@ -9,15 +9,15 @@ import (
 	"context"
 	"time"
 
-	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/settings"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // Request is one refresh: the registry docker asked for and who serves it.
 type Request struct {
 	ServerURL string // as docker sent it
-	Target    config.Target
+	Target    settings.Target
 	Identity  tokencache.Identity
 }
 

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/product"
+	"github.com/currentsdev/currents/internal/settings"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
@@ -149,7 +149,7 @@ func expiries(req Request, e *tokencache.Entry) (session, token, next time.Time)
 // Requests lists what `refresh` renews: every registry of cfg, or only host
 // when it is given (which may be a real ECR host without an entry). getenv is
 // os.Getenv outside tests.
-func Requests(cfg *config.Config, host string, getenv func(string) string) ([]Request, error) {
+func Requests(cfg *settings.Config, host string, getenv func(string) string) ([]Request, error) {
 	hosts := cfg.Hosts()
 	if host != "" {
 		h, err := ecrhost.Normalize(host)

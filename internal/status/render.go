@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
-	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/settings"
 )
 
 // WriteJSON writes the report as one indented JSON object.
@@ -72,9 +72,9 @@ func (r Report) WriteTable(w io.Writer) error {
 func until(t, now time.Time) string {
 	short := func(d time.Duration) string {
 		if d >= time.Minute {
-			return config.FormatDuration(d.Truncate(time.Minute))
+			return settings.FormatDuration(d.Truncate(time.Minute))
 		}
-		return config.FormatDuration(d.Truncate(time.Second))
+		return settings.FormatDuration(d.Truncate(time.Second))
 	}
 	switch {
 	case t.IsZero():

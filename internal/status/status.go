@@ -9,8 +9,8 @@ package status
 import (
 	"time"
 
-	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/settings"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
@@ -60,7 +60,7 @@ const (
 
 // Collect reads cfg's registries' state from cache at now. getenv is
 // os.Getenv outside tests: it selects the cache file as a get would.
-func Collect(cfg *config.Config, cache *tokencache.Cache, getenv func(string) string, now time.Time) Report {
+func Collect(cfg *settings.Config, cache *tokencache.Cache, getenv func(string) string, now time.Time) Report {
 	r := Report{SchemaVersion: SchemaVersion, Time: now.UTC(), ConfigFile: cfg.Path, CacheDir: cache.Dir(), Registries: []Registry{}}
 	if err := cache.Usable(); err != nil {
 		r.CacheError = err.Error()
@@ -75,7 +75,7 @@ func Collect(cfg *config.Config, cache *tokencache.Cache, getenv func(string) st
 	return r
 }
 
-func collectOne(t config.Target, cache *tokencache.Cache, getenv func(string) string, now time.Time) Registry {
+func collectOne(t settings.Target, cache *tokencache.Cache, getenv func(string) string, now time.Time) Registry {
 	id := tokencache.IdentityFor(t, getenv)
 	reg := Registry{Host: t.Registry.Host, Principal: principal(id), Role: id.RoleARN, State: StateNone}
 	if reg.Role == "" && id.Env["AWS_ROLE_ARN"] != "" {

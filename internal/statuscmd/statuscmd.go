@@ -11,8 +11,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/product"
+	"github.com/currentsdev/currents/internal/settings"
 	"github.com/currentsdev/currents/internal/status"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
@@ -35,8 +35,10 @@ Exit status: 0 when the status was shown (whatever it says), 1 when
 currents.yaml is invalid or the textfile cannot be written, 2 on bad flags.
 `
 
-// Run runs `status args...` and returns the exit code.
-func Run(args []string, out, errOut io.Writer) int {
+// Run runs `status args...` and returns the exit code; load gives the
+// settings (the lean binary's from their compiled form, the AWS binary's
+// parsed).
+func Run(args []string, out, errOut io.Writer, load func() (*settings.Config, error)) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	format := fs.String("format", "table", "")
@@ -65,7 +67,7 @@ func Run(args []string, out, errOut io.Writer) int {
 		fmt.Fprintf(errOut, "%s status: --format %q: use table, json or prometheus\n", product.HelperCommand, *format)
 		return 2
 	}
-	cfg, err := config.FromEnv()
+	cfg, err := load()
 	if err != nil {
 		fmt.Fprintf(errOut, "%s status: %v\n", product.HelperCommand, err)
 		return 1

@@ -262,6 +262,21 @@ func (c *Cache) Load(id Identity) *Entry {
 		return &Entry{}
 	}
 	p := c.path(id)
+	data, ok := c.readFile(p)
+	if !ok {
+		return &Entry{}
+	}
+	e, err := decode(data)
+	if err != nil {
+		c.log.Debug("cache: corrupt or invalid file, rebuilding", "file", p, "err", err)
+		return &Entry{}
+	}
+	return e
+}
+
+// readFile reads one of the cache's files as Load needs it read (see there),
+// saying why it cannot; ok is false for a missing file too.
+func (c *Cache) readFile(p string) (data []byte, ok bool) {
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		switch {
@@ -271,25 +286,21 @@ func (c *Cache) Load(id Identity) *Entry {
 		default:
 			c.log.Warn("cache: cannot read, treating as empty", "file", p, "err", err)
 		}
-		return &Entry{}
+		return nil, false
 	}
 	defer f.Close()
 	if !c.usableFile(f, p) {
-		return &Entry{}
+		return nil, false
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	data, err = io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err == nil && len(data) > maxFileSize {
 		err = fmt.Errorf("larger than %d bytes", maxFileSize)
 	}
-	var e *Entry
-	if err == nil {
-		e, err = decode(data)
-	}
 	if err != nil {
-		c.log.Debug("cache: corrupt or invalid file, rebuilding", "file", p, "err", err)
-		return &Entry{}
+		c.log.Debug("cache: unreadable file, rebuilding", "file", p, "err", err)
+		return nil, false
 	}
-	return e
+	return data, true
 }
 
 // usableFile checks an opened cache file: a regular file, ours, mode 0600

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"sort"
 
-	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/settings"
 )
 
 // Identity is the stable description of the AWS principal that fetches tokens
@@ -46,7 +46,7 @@ var chainEnv = []string{
 
 // IdentityFor derives the identity serving t. getenv is os.Getenv outside tests.
 // The region is not part of it: one principal's file holds a token per region.
-func IdentityFor(t config.Target, getenv func(string) string) Identity {
+func IdentityFor(t settings.Target, getenv func(string) string) Identity {
 	id := Identity{Partition: t.Registry.Partition, Env: map[string]string{}}
 	pick := func(keys []string) {
 		for _, k := range keys {
@@ -73,7 +73,7 @@ func IdentityFor(t config.Target, getenv func(string) string) Identity {
 		// The CI's variables are not read here: a warm get costs in CI what
 		// it costs on a host.
 		id.WebIdentity = e.WebIdentity
-		if e.WebIdentity == config.WebIdentityGitHub {
+		if e.WebIdentity == settings.WebIdentityGitHub {
 			id.Audience = e.Audience()
 		}
 	}

@@ -71,13 +71,16 @@ func (c *Cache) Lock(ctx context.Context, id Identity) (unlock func(), err error
 // planted link would create its target, as root anywhere) and without waiting
 // on a FIFO, and must be a regular file of ours.
 func (c *Cache) TakeLock(ctx context.Context, id Identity) (*Held, error) {
+	return c.takeLockAt(ctx, c.LockPath(id))
+}
+
+func (c *Cache) takeLockAt(ctx context.Context, p string) (*Held, error) {
 	if c.broken != nil {
 		return nil, c.broken
 	}
 	if err := c.ensureDir(c.dir); err != nil {
 		return nil, err
 	}
-	p := c.LockPath(id)
 	if fi, err := os.Lstat(p); err == nil {
 		if problem := notOurs(fi); problem != "" {
 			return nil, &LockFileError{Path: p, Problem: "is " + problem}

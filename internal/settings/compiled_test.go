@@ -1,0 +1,113 @@
+package settings
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// filled is a Config whose every field, and every field of its entries, is
+// set: a field the compiled form forgot would come back zero.
+func filled(t *testing.T) *Config {
+	c := &Config{Path: "/p/currents.yaml", Found: true, Timeout: 42 * time.Second, TimeoutFrom: "/p/currents.yaml"}
+	var e Entry
+	v := reflect.ValueOf(&e).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(v.Type().Field(i).Name + "-value")
+		case reflect.Int, reflect.Int64:
+			f.SetInt(int64(i + 7))
+		default:
+			t.Fatalf("Entry.%s: a field of kind %s; teach this test to fill it", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	e.Host = "127.0.0.1:5000"
+	c.Registries = []Entry{e}
+	c.Index()
+	return c
+}
+
+func TestCompiledFormKeepsEverySetting(t *testing.T) {
+	c := filled(t)
+	data := []byte("registries: [...]")
+	got, err := Decompile(Compile(c.Path, data, c, nil), c.Path, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, c) {
+		t.Errorf("compiled and back:\n%+v\nwant\n%+v", got, c)
+	}
+	if tgt, ok := got.Lookup("127.0.0.1:5000"); !ok || tgt.Entry == nil || tgt.Entry.RoleARN != "RoleARN-value" {
+		t.Errorf("Lookup after Decompile: %+v %v", tgt, ok)
+	}
+}
+
+// TestCompiledFormNeverAnswersForAnotherFile: any change of the bytes or the
+// path misses, whatever the file's timestamps say.
+func TestCompiledFormNeverAnswersForAnotherFile(t *testing.T) {
+	c := filled(t)
+	data := []byte("registries:\n  - host: a\n")
+	b := Compile(c.Path, data, c, nil)
+	for name, tc := range map[string]struct {
+		path string
+		data []byte
+	}{
+		"one byte changed":   {c.Path, []byte("registries:\n  - host: b\n")},
+		"another path":       {"/q/currents.yaml", data},
+		"appended":           {c.Path, append(append([]byte{}, data...), ' ')},
+		"empty":              {c.Path, []byte{}},
+		"path and data swap": {c.Path + "r", []byte("egistries:\n  - host: a\n")},
+	} {
+		if _, err := Decompile(b, tc.path, tc.data); !errors.Is(err, ErrNotCompiled) {
+			t.Errorf("%s: %v; want ErrNotCompiled", name, err)
+		}
+	}
+	for name, b := range map[string][]byte{"none": nil, "garbage": []byte("{"), "no config": []byte(`{"digest":"` + Digest(c.Path, data) + `"}`)} {
+		if _, err := Decompile(b, c.Path, data); !errors.Is(err, ErrNotCompiled) {
+			t.Errorf("%s: %v; want ErrNotCompiled", name, err)
+		}
+	}
+}
+
+func TestCompiledParseErrorIsTheParsersWords(t *testing.T) {
+	data := []byte("registries: 3\n")
+	perr := errors.New("/p/currents.yaml:1: registries: must be a list of entries")
+	_, err := Decompile(Compile("/p/currents.yaml", data, nil, perr), "/p/currents.yaml", data)
+	if err == nil || err.Error() != perr.Error() || errors.Is(err, ErrNotCompiled) {
+		t.Errorf("compiled parse error: %v", err)
+	}
+}
+
+func TestFromEnvCompiled(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "currents.yaml")
+	t.Setenv("CURRENTS_CONFIG", path)
+	t.Setenv(EnvTimeout, "")
+	none := func() []byte { t.Error("a missing file needs no compiled form"); return nil }
+	if c, err := FromEnvCompiled(none); err != nil || c.Found || c.Path != path || c.Timeout != DefaultTimeout {
+		t.Errorf("missing file: %+v, %v", c, err)
+	}
+	data := []byte("timeout: 42s\n")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FromEnvCompiled(func() []byte { return nil }); !errors.Is(err, ErrNotCompiled) {
+		t.Errorf("no compiled form: %v", err)
+	}
+	c := filled(t)
+	b := Compile(path, data, c, nil)
+	t.Setenv(EnvTimeout, "7s")
+	got, err := FromEnvCompiled(func() []byte { return b })
+	if err != nil || got.Timeout != 7*time.Second || got.TimeoutFrom != EnvTimeout || got.Path != path {
+		t.Errorf("CURRENTS_TIMEOUT over the compiled form: %+v, %v", got, err)
+	}
+	t.Setenv(EnvTimeout, "")
+	if got, err := FromEnvCompiled(func() []byte { return b }); err != nil || got.Timeout != 42*time.Second {
+		t.Errorf("the file's timeout: %+v, %v", got, err)
+	}
+}

@@ -1,0 +1,45 @@
+package tokencache
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/currentsdev/currents/internal/atomicfile"
+)
+
+// CompiledFile is the file holding currents.yaml's compiled form (package
+// settings) beside the cache entries: the AWS binary writes it whenever it
+// parses the file, the lean binary reads it instead of parsing YAML. Like the
+// entries it is 0600 in the 0700 directory: it holds the external ID.
+const CompiledFile = "currents-yaml.compiled"
+
+// ReadCompiled returns the compiled form of currents.yaml, read as cache
+// entries are (see Load); nil when there is none or it cannot be used.
+func (c *Cache) ReadCompiled() []byte {
+	if c.broken != nil {
+		return nil
+	}
+	b, _ := c.readFile(filepath.Join(c.dir, CompiledFile))
+	return b
+}
+
+// WriteCompiled replaces the compiled form of currents.yaml atomically.
+func (c *Cache) WriteCompiled(b []byte) error {
+	if c.broken != nil {
+		return c.broken
+	}
+	if err := c.ensureDir(c.dir); err != nil {
+		return err
+	}
+	p := filepath.Join(c.dir, CompiledFile)
+	if err := atomicfile.WriteFile(p, b, 0o600); err != nil {
+		return c.writeErr(p, err)
+	}
+	return nil
+}
+
+// TakeCompileLock takes the lock under which one process of a burst compiles
+// currents.yaml while the others wait for its result (see TakeLock).
+func (c *Cache) TakeCompileLock(ctx context.Context) (*Held, error) {
+	return c.takeLockAt(ctx, filepath.Join(c.dir, CompiledFile+".lock"))
+}
