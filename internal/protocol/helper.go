@@ -88,7 +88,7 @@ func (h *Helper) Get(serverURL string) (string, string, error) {
 	}
 	host := req.Target.Registry.Host
 	key := tokencache.TokenKey(req.Target.Registry)
-	cached, hit := h.cache.Load(req.Identity).Token(key)
+	cached, hit := h.cache.LoadToken(req.Identity, key)
 	now := h.cache.Clock().Now()
 	if hit && !credential.NeedsRefresh(cached.Issued, cached.Expires, now) {
 		h.log.Debug("cache hit", "host", host, "expires", cached.Expires)
