@@ -20,6 +20,7 @@ import (
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/partition"
+	"github.com/currentsdev/currents/internal/rawfile"
 )
 
 // Environment variables the package reads.
@@ -149,11 +150,14 @@ func ApplyEnv(c *Config) error {
 	return nil
 }
 
+// maxFileSize bounds what Read reads: a currents.yaml is a few hundred bytes.
+const maxFileSize = 1 << 24
+
 // Read reads the file at path: found is false (and err nil) when there is
 // none, which is an empty config; any other failure is an error naming the
 // file and what to do.
 func Read(path string) (data []byte, found bool, err error) {
-	data, err = os.ReadFile(path)
+	data, err = rawfile.Read(path, 0, maxFileSize, nil)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	}

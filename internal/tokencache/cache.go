@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -27,6 +26,7 @@ import (
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/logging"
+	"github.com/currentsdev/currents/internal/rawfile"
 	"github.com/currentsdev/currents/internal/secret"
 )
 
@@ -309,61 +309,78 @@ func (t fileToken) complete() bool {
 // readFile reads one of the cache's files as Load needs it read (see there),
 // saying why it cannot; ok is false for a missing file too.
 func (c *Cache) readFile(p string) (data []byte, ok bool) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case errors.Is(err, syscall.ELOOP):
-			c.log.Warn("cache: file is a symbolic link, ignoring it (the next refresh replaces it)", "file", p)
-		default:
-			c.log.Warn("cache: cannot read, treating as empty", "file", p, "err", err)
-		}
-		return nil, false
+	data, err := rawfile.Read(p, syscall.O_NOFOLLOW|syscall.O_NONBLOCK, maxFileSize, func(fd int, st *syscall.Stat_t) error {
+		return c.usableFile(fd, st, p)
+	})
+	switch {
+	case err == nil:
+		return data, true
+	case errors.Is(err, errUnusable):
+	case errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, syscall.ELOOP):
+		c.log.Warn("cache: file is a symbolic link, ignoring it (the next refresh replaces it)", "file", p)
+	default:
+		c.log.Warn("cache: cannot read, treating as empty", "file", p, "err", err)
 	}
-	defer f.Close()
-	if !c.usableFile(f, p) {
-		return nil, false
-	}
-	data, err = io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err == nil && len(data) > maxFileSize {
-		err = fmt.Errorf("larger than %d bytes", maxFileSize)
-	}
-	if err != nil {
-		c.log.Debug("cache: unreadable file, rebuilding", "file", p, "err", err)
-		return nil, false
-	}
-	return data, true
+	return nil, false
 }
+
+// errUnusable is a cache file usableFile refused, having said why.
+var errUnusable = errors.New("unusable cache file")
 
 // usableFile checks an opened cache file: a regular file, ours, mode 0600
 // (tightened through the descriptor when wider).
-func (c *Cache) usableFile(f *os.File, p string) bool {
-	fi, err := f.Stat()
-	if err != nil {
-		c.log.Warn("cache: cannot read, treating as empty", "file", p, "err", err)
-		return false
-	}
-	if problem := notOurs(fi); problem != "" {
+func (c *Cache) usableFile(fd int, st *syscall.Stat_t, p string) error {
+	mode := fileMode(st)
+	if problem := notOursMode(mode, st.Uid); problem != "" {
 		c.log.Warn("cache: "+problem+", ignoring it (the next refresh replaces it)", "file", p)
-		return false
+		return errUnusable
 	}
-	if fi.Mode().Perm() != 0o600 {
-		if err := f.Chmod(0o600); err != nil {
-			c.log.Warn("cache: file mode too wide and cannot be fixed, ignoring it", "file", p, "mode", fmt.Sprintf("%o", fi.Mode().Perm()))
-			return false
+	if mode.Perm() != 0o600 {
+		if err := syscall.Fchmod(fd, 0o600); err != nil {
+			c.log.Warn("cache: file mode too wide and cannot be fixed, ignoring it", "file", p, "mode", fmt.Sprintf("%o", mode.Perm()))
+			return errUnusable
 		}
-		c.log.Warn("cache: tightened file mode to 0600", "file", p, "was", fmt.Sprintf("%o", fi.Mode().Perm()))
+		c.log.Warn("cache: tightened file mode to 0600", "file", p, "was", fmt.Sprintf("%o", mode.Perm()))
 	}
-	return true
+	return nil
+}
+
+// fileMode is st's type and permissions as fs.FileMode.
+func fileMode(st *syscall.Stat_t) fs.FileMode {
+	m := fs.FileMode(st.Mode & 0o777)
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		m |= fs.ModeDir
+	case syscall.S_IFLNK:
+		m |= fs.ModeSymlink
+	case syscall.S_IFIFO:
+		m |= fs.ModeNamedPipe
+	case syscall.S_IFSOCK:
+		m |= fs.ModeSocket
+	case syscall.S_IFCHR:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case syscall.S_IFBLK:
+		m |= fs.ModeDevice
+	}
+	return m
 }
 
 // notOurs says why fi is not a regular file owned by this user, or "".
 func notOurs(fi fs.FileInfo) string {
-	if !fi.Mode().IsRegular() {
-		return "not a regular file (" + kind(fi.Mode()) + ")"
+	uid := uint32(os.Getuid())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		uid = st.Uid
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Sprintf("owned by uid %d, not by us (uid %d)", st.Uid, os.Getuid())
+	return notOursMode(fi.Mode(), uid)
+}
+
+func notOursMode(mode fs.FileMode, uid uint32) string {
+	if !mode.IsRegular() {
+		return "not a regular file (" + kind(mode) + ")"
+	}
+	if int(uid) != os.Getuid() {
+		return fmt.Sprintf("owned by uid %d, not by us (uid %d)", uid, os.Getuid())
 	}
 	return ""
 }
