@@ -17,14 +17,16 @@
 //	logging       the helpers' slog logger from CURRENTS_LOG
 //	clock         the time source expiry decisions read (injectable in tests)
 //	atomicfile    replace a file atomically, keeping mode and owner, with a backup
+//	rawfile       small files read whole with plain system calls (the warm get's reads)
 //
 // Credential helper: server URL → registry → config → cache → AWS → answer.
 //
 //	partition     AWS partitions: their regions, registry DNS suffixes, account and region shapes
 //	ecrhost       a server URL normalised to a host; ECR hostnames recognised
-//	config        currents.yaml: parse, validate, edit; a host mapped to its Target
+//	settings      what currents.yaml says: entries, timeout, a host mapped to its Target; its compiled form
+//	config        currents.yaml the file: parse, validate, edit, print (the AWS binary's; the lean one reads settings' compiled form)
 //	credential    the AWS session and registry token, and the refresh policy
-//	tokencache    the per-principal cache file, its identity and its lock
+//	tokencache    the per-principal cache file, its identity and its lock; currents.yaml's compiled form kept beside
 //	idtoken       the OIDC ID token a CI job or the kubelet gives, its claims, which CI this is
 //	awsapi        the AWS calls (STS, ECR, ECR Public), with errors that carry a fix
 //	refresh       renewing a token: in-process under the lock, or through the AWS binary; `refresh`'s renewals

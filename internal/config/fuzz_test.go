@@ -54,7 +54,7 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("entry %q has no partition", e.Host)
 			}
 		}
-		c.Redacted()
+		Redacted(c)
 	})
 }
 
