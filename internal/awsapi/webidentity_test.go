@@ -105,10 +105,18 @@ func TestGitHubWebIdentity(t *testing.T) {
 		}
 	}
 
+	// An expired JWT, as when this machine's clock is far behind GitHub's and AWS's.
+	s.SetIDTokenLifetime(-time.Minute)
+	_, err := awsapi.New(awsapi.WithGetenv(job)).Credentials(ctx, tg)
+	if err == nil || !strings.Contains(err.Error(), "ExpiredTokenException") || !strings.Contains(err.Error(), "clock is off") || !strings.Contains(err.Error(), "sub=repo:currentsdev/stack") {
+		t.Errorf("expired JWT: %v", err)
+	}
+	s.SetIDTokenLifetime(standin.DefaultIDTokenLifetime)
+
 	// Another audience: the provider does not list it.
 	s2, tg2 := ciWorld(t, config.WebIdentityGitHub, "    web_identity_audience: https://github.com/currentsdev\n")
 	job2 := envOf(s2.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/stack", Ref: "refs/heads/main"}))
-	_, err := awsapi.New(awsapi.WithGetenv(job2)).Credentials(ctx, tg2)
+	_, err = awsapi.New(awsapi.WithGetenv(job2)).Credentials(ctx, tg2)
 	if err == nil || !strings.Contains(err.Error(), "aud=https://github.com/currentsdev") || !strings.Contains(err.Error(), "does not list the token's audience") {
 		t.Errorf("audience: %v", err)
 	}
