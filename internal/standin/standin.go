@@ -11,6 +11,10 @@
 // protocols, including the error shapes, so the SDK's own retry and error
 // classification applies.
 //
+// It also plays the CI identity providers: GitHub Actions' ID-token endpoint
+// and CircleCI's tokens (RS256 JWTs), verified by its AssumeRoleWithWebIdentity
+// against the registered OIDC providers and the role's trust policy document.
+//
 // Everything is in memory and concurrency-safe; time comes from an injectable
 // clock so tests can simulate weeks.
 package standin
