@@ -236,7 +236,8 @@ func (a *Answerer) Cached(req Request) (Response, bool, error) {
 	if !ours {
 		return response(req, NotOursCacheDuration, map[string]Auth{}), true, nil
 	}
-	tok, hit := a.Cache.Load(r.Identity).Token(tokencache.TokenKey(r.Target.Registry))
+	// Only the token is decoded, as a warm get does.
+	tok, hit := a.Cache.LoadToken(r.Identity, tokencache.TokenKey(r.Target.Registry))
 	now := a.Cache.Clock().Now()
 	if hit && !credential.NeedsRefresh(tok.Issued, tok.Expires, now) {
 		return a.answer(req, tok, now), true, nil
@@ -252,7 +253,7 @@ func (a *Answerer) Servable(req Request) (Response, bool) {
 	if err != nil || !ours {
 		return Response{}, false
 	}
-	tok, hit := a.Cache.Load(r.Identity).Token(tokencache.TokenKey(r.Target.Registry))
+	tok, hit := a.Cache.LoadToken(r.Identity, tokencache.TokenKey(r.Target.Registry))
 	if !hit || !credential.Servable(tok.Issued, tok.Expires, a.Cache.Clock().Now()) {
 		return Response{}, false
 	}
