@@ -60,8 +60,16 @@ func (e Event) Ignored() string {
 var ErrMalformed = errors.New("not an EventBridge event")
 
 // ParseEvent reads a message body. A well-formed EventBridge event of another
-// kind parses (Ignored says so); anything else is ErrMalformed.
+// kind parses (Ignored says so); anything else is ErrMalformed. An event that
+// came through an SNS topic without raw message delivery is unwrapped from
+// SNS's envelope.
 func ParseEvent(body string) (Event, error) {
+	var sns struct {
+		Type, TopicArn, Message string
+	}
+	if json.Unmarshal([]byte(body), &sns) == nil && sns.Type == "Notification" && sns.TopicArn != "" && sns.Message != "" {
+		body = sns.Message
+	}
 	var raw struct {
 		Version    string          `json:"version"`
 		ID         string          `json:"id"`

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -59,6 +60,11 @@ func TestParseEvent(t *testing.T) {
 	if !e.Image() || e.Ignored() != "" || e.Account != "123456789012" || e.Region != "us-west-2" || e.Repository != "my-repository-name" ||
 		e.Tag != "latest" || e.ID != "13cde686-328b-6117-af20-0e5566167482" || e.Time.IsZero() {
 		t.Fatalf("%+v", e)
+	}
+	// Through SNS without raw message delivery: the envelope's Message.
+	wrapped, _ := json.Marshal(map[string]string{"Type": "Notification", "MessageId": "m-1", "TopicArn": "arn:aws:sns:us-west-2:123456789012:ecr", "Message": guideEvent})
+	if e2, err := ParseEvent(string(wrapped)); err != nil || e2 != e {
+		t.Errorf("SNS envelope: %+v %v", e2, err)
 	}
 	ignored := map[string]string{
 		"DELETE":       strings.Replace(guideEvent, `"PUSH"`, `"DELETE"`, 1),

@@ -87,8 +87,6 @@ func (w *watcher) finishMirror(id int, n string, r mirror.Result) {
 		return
 	}
 	w.out.Mirrored++
-	w.log.Info("mirrored", "service", n, "target", r.Target, "digest", r.SourceDigest, "status", string(r.Status),
-		"copied_bytes", r.CopiedBytes, "skipped_bytes", r.SkippedBytes)
 	err := w.journal.Finish(id, journal.OK, string(r.Status), func(st *journal.State) {
 		rec := st.Service(n)
 		// The copy read the tag when it ran: that is the registry's truth now.
@@ -97,6 +95,8 @@ func (w *watcher) finishMirror(id int, n string, r mirror.Result) {
 	if err != nil {
 		w.log.Warn("journal write failed; the copy is redone (it finds everything present)", "error", err.Error())
 	}
+	w.log.Info("mirrored", "service", n, "target", r.Target, "digest", r.SourceDigest, "status", string(r.Status),
+		"copied_bytes", r.CopiedBytes, "skipped_bytes", r.SkippedBytes)
 }
 
 // logWriter turns lines written by mirror into log lines.

@@ -149,7 +149,6 @@ func (w *watcher) judge(ctx context.Context, n string, id int, p previous) bool 
 	}
 	digest := c.DigestIn(s.repo)
 	w.out.Deployed++
-	w.log.Info("deployed", "service", n, "old", p.digest, "new", digest, "health", healthWord(c))
 	err = w.journal.Finish(id, journal.OK, healthWord(c), func(st *journal.State) {
 		rec := st.Service(n)
 		rec.Previous, rec.Deployed = p.digest, digest
@@ -160,6 +159,7 @@ func (w *watcher) judge(ctx context.Context, n string, id int, p previous) bool 
 	if err != nil {
 		w.log.Warn("journal write failed", "error", err.Error())
 	}
+	w.log.Info("deployed", "service", n, "old", p.digest, "new", digest, "health", healthWord(c))
 	if err := w.o.Engine.Untag(ctx, holdRef(s)); err != nil {
 		w.log.Warn("could not drop the tag holding the previous image", "tag", holdRef(s), "error", err.Error())
 	}
@@ -211,10 +211,6 @@ func (w *watcher) rollback(ctx context.Context, services []string, ids map[strin
 		result, msg := journal.OK, ""
 		if err != nil || !ok || !c.Healthy() {
 			result, msg = journal.Failed, "the previous image is not healthy either: "+errString(upErr)
-			w.log.Error("rollback did not bring the service back; look at it now", "service", n, "error", msg)
-		} else {
-			w.out.RolledBack++
-			w.log.Warn("rolled back", "service", n, "failed", st.Services[n].Registry, "running", prev[n].digest)
 		}
 		_ = w.journal.Finish(id, result, msg, func(st *journal.State) {
 			if result == journal.OK {
@@ -222,6 +218,12 @@ func (w *watcher) rollback(ctx context.Context, services []string, ids map[strin
 			}
 		})
 		_ = w.o.Engine.Untag(ctx, holdRef(s))
+		if result == journal.OK {
+			w.out.RolledBack++
+			w.log.Warn("rolled back", "service", n, "failed", st.Services[n].Registry, "running", prev[n].digest)
+		} else {
+			w.log.Error("rollback did not bring the service back; look at it now", "service", n, "error", msg)
+		}
 	}
 }
 

@@ -25,7 +25,7 @@ func TestSIGKILLAtEachStep(t *testing.T) {
 	}{
 		{"holding the event", "event", "30s"},
 		{"copying", "mirroring", "0s"},
-		{"copied", "mirrored", "0s"},
+		{"copied, its message not yet deleted", "mirrored", "0s"},
 	} {
 		t.Run(step.name, func(t *testing.T) {
 			w := newWorld(t)
@@ -91,7 +91,7 @@ func TestSIGKILLAtEachStep(t *testing.T) {
 
 // runOnce runs the built plugin as docker runs it, returning its exit code
 // and stderr.
-func runOnce(t *testing.T, args []string) (int, string) {
+func runOnce(t testing.TB, args []string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(pluginBin, args...)
 	var out strings.Builder
@@ -108,7 +108,7 @@ func runOnce(t *testing.T, args []string) (int, string) {
 
 // slowMirror is the world's mirror behind 200 ms of latency per request, so
 // a copy takes long enough to be killed in the middle.
-func (w *world) slowMirror(t *testing.T) string {
+func (w *world) slowMirror(t testing.TB) string {
 	target := "http://" + w.mirror
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		time.Sleep(200 * time.Millisecond)

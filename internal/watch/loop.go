@@ -78,7 +78,8 @@ func (w *watcher) once(ctx context.Context) Outcome {
 		}
 	}
 	w.poll(ctx, "poll")
-	if w.anyPending(w.journal.State(), nil) {
+	// Outside the window too: act records the deploys that wait for it.
+	if m, d := w.pending(w.journal.State()); len(m)+len(d) > 0 || (w.o.Deploy && !w.engineRead) {
 		w.act(ctx)
 	}
 	if w.queue != nil {

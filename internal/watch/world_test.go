@@ -27,6 +27,7 @@ import (
 	"time"
 
 	dockerconfig "github.com/docker/cli/cli/config"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -82,7 +83,7 @@ const vendorRole = "arn:aws:iam::513558712013:role/currents-pull"
 // stack, a queue fed by the vendor's rule, the customer's mirror registry,
 // the helper configured for the vendor's registry, and a state directory.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	aws     *standin.Server
 	reg     *standin.Registry
 	user    standin.User
@@ -107,7 +108,7 @@ func queueInVendorAccount() worldOption {
 	return func(s *worldSetup) { s.queueAccount = "513558712013" }
 }
 
-func newWorld(t *testing.T, opts ...worldOption) *world {
+func newWorld(t testing.TB, opts ...worldOption) *world {
 	t.Helper()
 	var set worldSetup
 	for _, o := range opts {
@@ -154,6 +155,9 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 	t.Setenv("CURRENTS_STATE_DIR", w.state)
 	return w
 }
+
+// newBenchWorld is newWorld for a benchmark.
+func newBenchWorld(b *testing.B) *world { return newWorld(b) }
 
 // mergeStatement is the queue's policy with the role allowed to consume.
 func mergeStatement(s *standin.Server, queueURL, role string) string {
@@ -253,6 +257,20 @@ func (w *world) mirroredAt(host, service string) string {
 	d, err := remote.Head(ref)
 	if err != nil {
 		return ""
+	}
+	return d.Digest.String()
+}
+
+// registryDigest is what the vendor's registry says the service's tag is.
+func (w *world) registryDigest(service string) string {
+	ref, err := name.ParseReference(w.reg.Host() + "/currents/on-prem/" + service + ":staging")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	user, pass, _ := w.aws.MintToken("arn:aws:iam::513558712013:root", time.Minute)
+	d, err := remote.Head(ref, remote.WithAuth(&authn.Basic{Username: user, Password: pass}))
+	if err != nil {
+		w.t.Fatal(err)
 	}
 	return d.Digest.String()
 }
