@@ -27,7 +27,7 @@ import (
 
 // bin holds the binaries TestMain builds: the tests drive the real programs.
 // Nothing may write beside them: they are shared (testbin).
-var bin struct{ lean, fat string }
+var bin struct{ lean, fat, plugin string }
 
 func TestMain(m *testing.M) {
 	// Every test runs in parallel (each in a world of its own). The real-time
@@ -41,13 +41,14 @@ func TestMain(m *testing.M) {
 	}
 	// Built once per checkout and kept (testbin), shared with the other test
 	// packages that run the helpers: a rerun with unchanged sources links nothing.
-	dir, err := testbin.Build([]string{"-tags=osusergo"}, "./docker-credential-currents", "./docker-credential-currents-aws")
+	dir, err := testbin.Build([]string{"-tags=osusergo"}, "./docker-credential-currents", "./docker-credential-currents-aws", "../composeplugin/docker-currents")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
 	bin.lean = filepath.Join(dir, "docker-credential-currents")
 	bin.fat = filepath.Join(dir, "docker-credential-currents-aws")
+	bin.plugin = filepath.Join(dir, "docker-currents") // the leak test runs its watch
 	os.Exit(m.Run())
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/journal"
+	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/stack"
 	"github.com/currentsdev/currents/internal/watch"
 )
@@ -124,12 +125,17 @@ func (fl watchFlags) options(dockerCli command.Cli, project stack.Options) (watc
 		}
 		o.Windows = append(o.Windows, win)
 	}
+	// Info is where watch says what happens; CURRENTS_LOG=debug adds the AWS SDK's own lines.
+	level := slog.LevelInfo
+	if v := os.Getenv(logging.EnvLevel); v != "" {
+		level = logging.Level(v)
+	}
 	var h slog.Handler
 	switch fl.logFormat {
 	case "text":
-		h = slog.NewTextHandler(dockerCli.Err(), nil)
+		h = slog.NewTextHandler(dockerCli.Err(), &slog.HandlerOptions{Level: level})
 	case "json":
-		h = slog.NewJSONHandler(dockerCli.Err(), nil)
+		h = slog.NewJSONHandler(dockerCli.Err(), &slog.HandlerOptions{Level: level})
 	default:
 		return o, fmt.Errorf("--log-format %q: use text or json", fl.logFormat)
 	}

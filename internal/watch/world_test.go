@@ -19,7 +19,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -39,10 +38,11 @@ import (
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
 	"github.com/currentsdev/currents/internal/standin/standintest"
+	"github.com/currentsdev/currents/internal/testbin"
 )
 
 var (
-	binDir    string // docker-credential-currents and its AWS half
+	binDir    string // docker-credential-currents and its AWS half (and the plugin: nothing else lives there)
 	pluginBin string // docker-currents
 	stackAt   string // testdata/stack
 )
@@ -50,26 +50,15 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "watch-test-")
+	// The helper and the plugin as the credhelper tests build them (testbin
+	// shares one build per checkout).
+	dir, err := testbin.Build([]string{"-tags=osusergo"}, "../../credhelper/docker-credential-currents",
+		"../../credhelper/docker-credential-currents-aws", "../../composeplugin/docker-currents")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(tmp)
-	binDir = filepath.Join(tmp, "bin")
-	pluginBin = filepath.Join(tmp, "docker-currents")
-	for _, b := range [][]string{
-		{"-o", filepath.Join(binDir, "docker-credential-currents"), "../../credhelper/docker-credential-currents"},
-		{"-o", filepath.Join(binDir, "docker-credential-currents-aws"), "../../credhelper/docker-credential-currents-aws"},
-		{"-o", pluginBin, "../../composeplugin/docker-currents"},
-	} {
-		cmd := exec.Command("go", append([]string{"build", "-tags=osusergo"}, b...)...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build", b, err)
-			return 1
-		}
-	}
+	binDir, pluginBin = dir, filepath.Join(dir, "docker-currents")
 	if stackAt, err = filepath.Abs("../../testdata/stack/compose.yaml"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
