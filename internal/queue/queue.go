@@ -153,6 +153,9 @@ func (c *Client) Credentials() string { return c.source }
 // URL is the queue.
 func (c *Client) URL() URL { return c.url }
 
+// Wait is the long poll of each receive.
+func (c *Client) Wait() time.Duration { return c.wait }
+
 // Attributes is what watch checks about the queue at start.
 type Attributes struct {
 	ARN               string

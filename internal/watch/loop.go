@@ -30,6 +30,7 @@ func (w *watcher) loop(ctx context.Context) {
 		} else if len(w.unresolved) > 0 && !now.Before(w.resolveRetry) {
 			w.resolve(ctx, keys(w.unresolved), "retry")
 		}
+		w.missingEvents(now)
 		if w.due(now) {
 			w.act(ctx)
 			if w.anyPending(w.journal.State(), nil) {
@@ -154,8 +155,32 @@ func (w *watcher) change(n string, s svc, rec *journal.Service, digest, source s
 	w.lastChange = time.Now()
 	w.log.Info("change", "service", n, "image", s.ref.String(), "old", rec.Registry, "new", digest, "source", source)
 	if w.queue != nil && source == "poll" && rec.Registry != "" && !w.announced(n) {
+		// The event may still be on its way: it has a while before it counts as missing.
+		w.unannounced[n] = unannounced{digest: digest, since: time.Now()}
+	}
+}
+
+// unannounced is a change a poll found before any event announced it.
+type unannounced struct {
+	digest string
+	since  time.Time
+}
+
+// eventGrace is how long an event may trail the poll that found its change:
+// two long polls, and EventBridge's own delivery.
+func (w *watcher) eventGrace() time.Duration { return 2*w.queue.Wait() + 10*time.Second }
+
+// missingEvents warns about changes no event announced within the grace:
+// two watches on one queue starve each other of events, and a rule that does
+// not match sends none.
+func (w *watcher) missingEvents(now time.Time) {
+	for n, u := range w.unannounced {
+		if now.Sub(u.since) < w.eventGrace() {
+			continue
+		}
 		w.log.Warn("a change arrived without an event: another watch may be reading this queue (each host needs its own queue), or the EventBridge rule does not match (docker currents policy events)",
-			"service", n, "new", digest)
+			"service", n, "new", u.digest, "waited", w.eventGrace().String())
+		delete(w.unannounced, n)
 	}
 }
 
@@ -224,6 +249,9 @@ func (w *watcher) wake(nextPoll time.Time) time.Time {
 	}
 	if len(w.unresolved) > 0 {
 		earlier(w.resolveRetry)
+	}
+	for _, u := range w.unannounced {
+		earlier(u.since.Add(w.eventGrace()))
 	}
 	now := time.Now()
 	m, d := w.pending(w.journal.State())

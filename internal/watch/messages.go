@@ -132,6 +132,9 @@ func (w *watcher) handle(ctx context.Context, m queue.Message) []string {
 		w.drop(ctx, m, ev, fmt.Sprintf("event ignored: no service uses %s:%s of account %s in %s", ev.Repository, ev.Tag, ev.Account, ev.Region))
 		return nil
 	}
+	for _, n := range services {
+		delete(w.unannounced, n) // the poll was first; the event came
+	}
 	if w.journal.State().SeenEvent(ev.ID) {
 		w.drop(ctx, m, ev, "duplicate event: handled before")
 		return nil

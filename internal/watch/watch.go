@@ -109,9 +109,11 @@ type watcher struct {
 
 	held       map[string]*held // messages waiting for their change to be handled, by MessageId
 	unresolved map[string]bool  // services whose last resolve failed (retried with backoff)
-	running    map[string]bool  // services with a container (--deploy)
-	engineRead bool             // running and the deployed digests are known
-	lastChange time.Time
+	// unannounced are changes a poll found before their event (with a queue).
+	unannounced map[string]unannounced
+	running     map[string]bool // services with a container (--deploy)
+	engineRead  bool            // running and the deployed digests are known
+	lastChange  time.Time
 	// A failing step waits: resolves and actions each back off on their own.
 	resolveRetry, actRetry     time.Time
 	resolveBackoff, actBackoff backoff
@@ -178,7 +180,7 @@ func start(ctx context.Context, o Options) (*watcher, error) {
 	if err != nil {
 		return nil, &StartError{fix.New(err, "run `docker currents check` and fix what it reports")}
 	}
-	w := &watcher{o: o, project: st.Name, log: o.Log, images: images, byName: map[string]svc{}, held: map[string]*held{}, running: map[string]bool{}, unresolved: map[string]bool{},
+	w := &watcher{o: o, project: st.Name, log: o.Log, images: images, byName: map[string]svc{}, held: map[string]*held{}, running: map[string]bool{}, unresolved: map[string]bool{}, unannounced: map[string]unannounced{},
 		deferred: map[string]string{}}
 	for _, im := range images {
 		s := svc{name: im.Name, ref: im.Ref, repo: im.Ref.Context().Name()}

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -249,4 +250,27 @@ func TestCredentialsExpireDuringALongWatch(t *testing.T) {
 	if a := w.aws.Attempts(); a.ReceiveMessage != after.ReceiveMessage || a.DeleteMessage != after.DeleteMessage {
 		t.Errorf("refused: %d receives, %d deletes", a.ReceiveMessage-after.ReceiveMessage, a.DeleteMessage-after.DeleteMessage)
 	}
+}
+
+// TestTwoWatchesOnOneQueueAreNoticed: two hosts reading one queue each get
+// only some of the events; the polls find the rest, and the watches say
+// that a change came without its event.
+func TestTwoWatchesOnOneQueueAreNoticed(t *testing.T) {
+	w := newWorld(t)
+	first := w.options()
+	first.wait, first.Interval = 2*time.Second, 2*time.Second
+	second := first
+	second.StateDir = t.TempDir()
+	otherLogs := &logBuffer{}
+	second.Log = slog.New(slog.NewJSONHandler(otherLogs, nil))
+	w.start(first)
+	w.start(second)
+	w.synced()
+	for _, svc := range []string{"api", "director", "writer", "webhooks"} {
+		w.push(svc)
+		time.Sleep(300 * time.Millisecond)
+	}
+	w.eventually(40*time.Second, "the starvation noticed", func() bool {
+		return w.logs.count("a change arrived without an event")+otherLogs.count("a change arrived without an event") > 0
+	})
 }
