@@ -33,13 +33,29 @@ func TestWatchDeploysAndRollsBack(t *testing.T) {
 	t.Cleanup(func() { composeDown(t) })
 	state := withEnv("CURRENTS_STATE_DIR=" + scratchDir(t, "state"))
 	mustOK(t, run(t, "docker", []string{"currents", "up", "-d", "--wait"}, inDir(stackDir), cache))
-	before := containers(t)
-	previous := runningDigest(t, "api")
 
 	w := startWatch(t, []cmdOpt{cache, state}, "--deploy", "--queue", e.queue, "--settle", "0", "--health-timeout", "20s", "--interval", "1h")
 	w.await(t, "event handled", 60*time.Second) // the setup's pushes: the stack already runs them
+	good := deployGoodRelease(t, w, state)
+	rollBackBadRelease(t, w, state, good)
 
-	// A good release of api.
+	// SIGTERM stops it cleanly; a run after it does not try the failed digest again.
+	if code := w.stop(t); code != 0 {
+		t.Errorf("watch exited %d on SIGTERM", code)
+	}
+	r := run(t, "docker", []string{"currents", "watch", "--once", "--deploy", "--log-format", "json"}, inDir(stackDir), cache, state)
+	if r.code != 0 || strings.Contains(r.out, `"msg":"deploying"`) {
+		t.Errorf("a later run tried the failed digest again:\n%s", r)
+	}
+	if got := runningDigest(t, "api"); got != good {
+		t.Errorf("api runs %s after the later run, want %s", got, good)
+	}
+}
+
+// deployGoodRelease: a new api release recreates api alone, healthy, and the journal records it.
+func deployGoodRelease(t *testing.T, w *watchProc, state cmdOpt) string {
+	t.Helper()
+	before, previous := containers(t), runningDigest(t, "api")
 	t0 := time.Now()
 	good := pushAPIRelease(t, "release-2", healthPort)
 	deployed := w.await(t, "deployed", 3*time.Minute)
@@ -57,13 +73,16 @@ func TestWatchDeploysAndRollsBack(t *testing.T) {
 		t.Errorf("api runs %s, want the release %s", got, good)
 	}
 	serving(t, "api")
-	st := status(t, state)
-	if rec := st.Services["api"]; rec.Deployed != good || rec.Previous != previous {
+	if rec := status(t, state).Services["api"]; rec.Deployed != good || rec.Previous != previous {
 		t.Errorf("journal api: %+v", rec)
 	}
+	return good
+}
 
-	// A release of api whose healthcheck fails: back to the good one, the rest untouched.
-	recreated := containers(t)
+// rollBackBadRelease: a release of api whose healthcheck fails goes back to good, the rest untouched.
+func rollBackBadRelease(t *testing.T, w *watchProc, state cmdOpt, good string) {
+	t.Helper()
+	before := containers(t)
 	bad := pushAPIRelease(t, "release-3-broken", "8081") // it listens where no healthcheck looks
 	w.await(t, "rolled back", 3*time.Minute)
 	if got := runningDigest(t, "api"); got != good {
@@ -71,13 +90,12 @@ func TestWatchDeploysAndRollsBack(t *testing.T) {
 	}
 	serving(t, "api")
 	for svc, id := range containers(t) {
-		if svc != "api" && id != recreated[svc] {
+		if svc != "api" && id != before[svc] {
 			t.Errorf("%s was recreated by api's rollback", svc)
 		}
 	}
-	st = status(t, state)
-	rec := st.Services["api"]
-	if rec.Deployed != good || len(rec.Failed) != 1 || rec.Failed[0] != bad {
+	st := status(t, state)
+	if rec := st.Services["api"]; rec.Deployed != good || len(rec.Failed) != 1 || rec.Failed[0] != bad {
 		t.Errorf("journal api after the rollback: %+v", rec)
 	}
 	results := map[string]string{}
@@ -88,18 +106,6 @@ func TestWatchDeploysAndRollsBack(t *testing.T) {
 	}
 	if results["deploy"] != "rolled-back" || results["rollback"] != "ok" {
 		t.Errorf("history of api: %v", results)
-	}
-
-	// SIGTERM stops it cleanly; a run after it does not try the failed digest again.
-	if code := w.stop(t); code != 0 {
-		t.Errorf("watch exited %d on SIGTERM", code)
-	}
-	r := run(t, "docker", []string{"currents", "watch", "--once", "--deploy", "--log-format", "json"}, inDir(stackDir), cache, state)
-	if r.code != 0 || strings.Contains(r.out, `"msg":"deploying"`) {
-		t.Errorf("a later run tried the failed digest again:\n%s", r)
-	}
-	if got := runningDigest(t, "api"); got != good {
-		t.Errorf("api runs %s after the later run, want %s", got, good)
 	}
 }
 
