@@ -73,8 +73,8 @@ func FuzzCredHelperEdit(f *testing.F) {
 		}
 		dockerReads(t, after)
 		sameOthers(t, others, topLevel(t, after), after)
-		// (An empty file becomes {}: the shape docker writes.)
-		if !hadHelpers && len(bytes.TrimSpace(data)) > 0 && !bytes.Equal(after, data) {
+		// (An empty file or object comes back as {}: the shape docker writes.)
+		if !hadHelpers && len(others) > 0 && !bytes.Equal(after, data) {
 			t.Errorf("set then remove changed the file:\n%q\n%q", data, after)
 		}
 	})

@@ -8,6 +8,7 @@ package ecrhost
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -56,13 +57,28 @@ func Normalize(serverURL string) (string, error) {
 		// "h." normalise to different hosts.
 		return "", fmt.Errorf("registry server URL %q: %q is not a host name (it has an empty label)", serverURL, u.Hostname())
 	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return "", fmt.Errorf("registry server URL %q: want https:// or http://, or the host alone", serverURL)
+	}
 	port := u.Port()
-	// The default port of the scheme names the same registry as no port at all.
-	if (port == "443" && u.Scheme == "https") || (port == "80" && u.Scheme == "http") {
+	// The default port names the same registry as no port at all: 443 with
+	// either scheme (a bare "host:443" is read as https, so http://host:443
+	// must come out as "host" too, or the result would not be its own
+	// normal form), 80 with http.
+	if port == "443" || (port == "80" && u.Scheme == "http") {
 		port = ""
 	}
 	if strings.Contains(host, ":") { // IPv6 literal
-		host = "[" + host + "]"
+		addr, err := netip.ParseAddr(host)
+		if err != nil {
+			return "", fmt.Errorf("registry server URL %q: %q is not an IPv6 address", serverURL, u.Hostname())
+		}
+		host = "[" + addr.String() + "]" // one spelling: [::1], not [0:0::1]
+	} else if strings.Trim(host, "abcdefghijklmnopqrstuvwxyz0123456789.-_") != "" {
+		// What an image reference can name (docker's domain grammar): a
+		// percent escape or a byte outside ASCII would make two spellings of
+		// one host, or a config.json key docker never matches.
+		return "", fmt.Errorf("registry server URL %q: %q is not a host name (letters, digits, dots and dashes)", serverURL, u.Hostname())
 	}
 	if port == "" {
 		return host, nil
