@@ -47,10 +47,37 @@ func TestRegistryFront(t *testing.T) {
 
 	// No credentials: ECR's Basic challenge.
 	_, err = remote.Head(ref)
-	var terr *transport.Error
-	if !errors.As(err, &terr) || terr.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("anonymous: %v", err)
+	wantStatus(t, "anonymous", err, http.StatusUnauthorized)
+	checkChallenge(t, reg)
+
+	// A forged password is refused like no credentials.
+	_, err = remote.Head(ref, remote.WithAuth(&authn.Basic{Username: "AWS", Password: "bm9wZQ=="}))
+	wantStatus(t, "forged", err, http.StatusUnauthorized)
+
+	// Expired: ECR's exact 403 DENIED.
+	clk.Advance(time.Minute)
+	checkExpiredDenied(t, reg, user, pass)
+	_, err = remote.Image(ref, auth)
+	if err == nil || !strings.Contains(err.Error(), "Your authorization token has expired") {
+		t.Fatalf("pull with expired token: %v", err)
 	}
+	st := reg.Requests()
+	if st.Expired < 2 || st.Unauthorized < 3 || st.Authorized == 0 || st.BytesIn == 0 || st.BytesOut == 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func wantStatus(t *testing.T, what string, err error, code int) {
+	t.Helper()
+	var terr *transport.Error
+	if !errors.As(err, &terr) || terr.StatusCode != code {
+		t.Fatalf("%s: %v, want HTTP %d", what, err, code)
+	}
+}
+
+// checkChallenge: /v2/ without credentials answers with ECR's Basic challenge.
+func checkChallenge(t *testing.T, reg *standin.Registry) {
+	t.Helper()
 	resp, err := http.Get(reg.URL() + "/v2/")
 	if err != nil {
 		t.Fatal(err)
@@ -59,18 +86,14 @@ func TestRegistryFront(t *testing.T) {
 	if got, want := resp.Header.Get("WWW-Authenticate"), `Basic realm="https://`+reg.Host()+`/",service="ecr.amazonaws.com"`; got != want {
 		t.Errorf("challenge %q, want %q", got, want)
 	}
+}
 
-	// A forged password is refused like no credentials.
-	_, err = remote.Head(ref, remote.WithAuth(&authn.Basic{Username: "AWS", Password: "bm9wZQ=="}))
-	if !errors.As(err, &terr) || terr.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("forged: %v", err)
-	}
-
-	// Expired: ECR's exact 403 DENIED.
-	clk.Advance(time.Minute)
+// checkExpiredDenied: an expired token gets ECR's exact 403 DENIED.
+func checkExpiredDenied(t *testing.T, reg *standin.Registry, user, pass string) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, reg.URL()+"/v2/", nil)
 	req.SetBasicAuth(user, pass)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,14 +105,6 @@ func TestRegistryFront(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || json.Unmarshal(body, &got) != nil || len(got.Errors) != 1 ||
 		got.Errors[0].Code != "DENIED" || got.Errors[0].Message != "Your authorization token has expired. Reauthenticate and try again." {
 		t.Fatalf("expired token: %d %s", resp.StatusCode, body)
-	}
-	_, err = remote.Image(ref, auth)
-	if err == nil || !strings.Contains(err.Error(), "Your authorization token has expired") {
-		t.Fatalf("pull with expired token: %v", err)
-	}
-	st := reg.Requests()
-	if st.Expired < 2 || st.Unauthorized < 3 || st.Authorized == 0 || st.BytesIn == 0 || st.BytesOut == 0 {
-		t.Errorf("stats %+v", st)
 	}
 }
 

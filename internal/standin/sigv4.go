@@ -52,68 +52,95 @@ const signatureWindow = 5 * time.Minute
 // minutes of the server's clock, and the signature must match one recomputed
 // from the stored secret.
 func (s *Server) authenticate(r *http.Request, body []byte, service string, now time.Time) (principal, *authError) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return principal{}, &authError{authMissing, ""}
+	a, aerr := parseAuthorization(r.Header.Get("Authorization"))
+	if aerr != nil {
+		return principal{}, aerr
 	}
-	const alg = "AWS4-HMAC-SHA256 "
-	if !strings.HasPrefix(h, alg) {
-		return principal{}, &authError{authIncomplete, "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter."}
+	p, secret, aerr := s.checkKey(r, a.keyID, now)
+	if aerr != nil {
+		return principal{}, aerr
 	}
-	fields := map[string]string{}
-	for _, part := range strings.Split(strings.TrimPrefix(h, alg), ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok {
-			fields[k] = v
-		}
+	signTime, aerr := checkSigningTime(r.Header.Get("X-Amz-Date"), a, service, now)
+	if aerr != nil {
+		return principal{}, aerr
 	}
-	cred, signedHeaders, sig := fields["Credential"], fields["SignedHeaders"], fields["Signature"]
-	scope := strings.Split(cred, "/")
-	if len(scope) != 5 || signedHeaders == "" || sig == "" || scope[4] != "aws4_request" {
-		return principal{}, &authError{authIncomplete, "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter."}
-	}
-	keyID, scopeDate, region, scopeService := scope[0], scope[1], scope[2], scope[3]
-
-	p, secret, sessToken, expires, ok := s.lookupKey(keyID)
-	if !ok {
-		return principal{}, &authError{authUnknownKey, "The security token included in the request is invalid."}
-	}
-	if sessToken == "" && r.Header.Get("X-Amz-Security-Token") != "" {
-		return principal{}, &authError{authUnknownKey, "The security token included in the request is invalid."}
-	}
-	if sessToken != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Amz-Security-Token")), []byte(sessToken)) != 1 {
-		return principal{}, &authError{authUnknownKey, "The security token included in the request is invalid."}
-	}
-	if sessToken != "" && !now.Before(expires) {
-		return principal{}, &authError{authExpired, "The security token included in the request is expired"}
-	}
-
-	amzDate := r.Header.Get("X-Amz-Date")
-	signTime, err := time.Parse(amzDateFormat, amzDate)
-	if err != nil {
-		return principal{}, &authError{authIncomplete, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."}
-	}
-	nowStr := now.UTC().Format(amzDateFormat)
-	if signTime.Before(now.Add(-signatureWindow)) {
-		return principal{}, &authError{authBadSignature, "Signature expired: " + amzDate + " is now earlier than " +
-			now.Add(-signatureWindow).UTC().Format(amzDateFormat) + " (" + nowStr + " - 5 min.)"}
-	}
-	if signTime.After(now.Add(signatureWindow)) {
-		return principal{}, &authError{authBadSignature, "Signature not yet current: " + amzDate + " is still later than " +
-			now.Add(signatureWindow).UTC().Format(amzDateFormat) + " (" + nowStr + " + 5 min.)"}
-	}
-	if scopeDate != signTime.Format("20060102") {
-		return principal{}, &authError{authBadSignature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" + scopeDate + "' != '" + signTime.Format("20060102") + "', from '" + amzDate + "'."}
-	}
-	if scopeService != service {
-		return principal{}, &authError{authBadSignature, "Credential should be scoped to correct service: '" + service + "'. "}
-	}
-
-	want, err := resign(r, body, strings.Split(signedHeaders, ";"), aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}, service, region, signTime)
-	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(sig)) != 1 {
+	want, err := resign(r, body, strings.Split(a.signedHeaders, ";"), aws.Credentials{AccessKeyID: a.keyID, SecretAccessKey: secret}, service, a.region, signTime)
+	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(a.signature)) != 1 {
 		return principal{}, &authError{authBadSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
 	}
 	return p, nil
+}
+
+// authorization is a SigV4 Authorization header taken apart.
+type authorization struct {
+	keyID, scopeDate, region, service string
+	signedHeaders, signature          string
+}
+
+const incompleteAuthorization = "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter."
+
+func parseAuthorization(h string) (authorization, *authError) {
+	if h == "" {
+		return authorization{}, &authError{authMissing, ""}
+	}
+	const alg = "AWS4-HMAC-SHA256 "
+	if !strings.HasPrefix(h, alg) {
+		return authorization{}, &authError{authIncomplete, incompleteAuthorization}
+	}
+	fields := map[string]string{}
+	for _, part := range strings.Split(strings.TrimPrefix(h, alg), ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok {
+			fields[k] = v
+		}
+	}
+	scope := strings.Split(fields["Credential"], "/")
+	if len(scope) != 5 || fields["SignedHeaders"] == "" || fields["Signature"] == "" || scope[4] != "aws4_request" {
+		return authorization{}, &authError{authIncomplete, incompleteAuthorization}
+	}
+	return authorization{keyID: scope[0], scopeDate: scope[1], region: scope[2], service: scope[3],
+		signedHeaders: fields["SignedHeaders"], signature: fields["Signature"]}, nil
+}
+
+// checkKey finds the signing key's principal and secret: the key must exist,
+// and a session key must come with its own, unexpired session token.
+func (s *Server) checkKey(r *http.Request, keyID string, now time.Time) (principal, string, *authError) {
+	invalid := &authError{authUnknownKey, "The security token included in the request is invalid."}
+	p, secret, sessToken, expires, ok := s.lookupKey(keyID)
+	given := r.Header.Get("X-Amz-Security-Token")
+	switch {
+	case !ok:
+		return principal{}, "", invalid
+	case sessToken == "" && given != "":
+		return principal{}, "", invalid
+	case sessToken != "" && subtle.ConstantTimeCompare([]byte(given), []byte(sessToken)) != 1:
+		return principal{}, "", invalid
+	case sessToken != "" && !now.Before(expires):
+		return principal{}, "", &authError{authExpired, "The security token included in the request is expired"}
+	}
+	return p, secret, nil
+}
+
+// checkSigningTime holds X-Amz-Date to the server's clock (five minutes
+// either way) and to the credential scope's date and service.
+func checkSigningTime(amzDate string, a authorization, service string, now time.Time) (time.Time, *authError) {
+	signTime, err := time.Parse(amzDateFormat, amzDate)
+	if err != nil {
+		return time.Time{}, &authError{authIncomplete, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."}
+	}
+	nowStr := now.UTC().Format(amzDateFormat)
+	switch {
+	case signTime.Before(now.Add(-signatureWindow)):
+		return time.Time{}, &authError{authBadSignature, "Signature expired: " + amzDate + " is now earlier than " +
+			now.Add(-signatureWindow).UTC().Format(amzDateFormat) + " (" + nowStr + " - 5 min.)"}
+	case signTime.After(now.Add(signatureWindow)):
+		return time.Time{}, &authError{authBadSignature, "Signature not yet current: " + amzDate + " is still later than " +
+			now.Add(signatureWindow).UTC().Format(amzDateFormat) + " (" + nowStr + " + 5 min.)"}
+	case a.scopeDate != signTime.Format("20060102"):
+		return time.Time{}, &authError{authBadSignature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" + a.scopeDate + "' != '" + signTime.Format("20060102") + "', from '" + amzDate + "'."}
+	case a.service != service:
+		return time.Time{}, &authError{authBadSignature, "Credential should be scoped to correct service: '" + service + "'. "}
+	}
+	return signTime, nil
 }
 
 // regionOf reads the region from a request's credential scope (already

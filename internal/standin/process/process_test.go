@@ -115,6 +115,15 @@ func TestProcess(t *testing.T) {
 	if rs.ManifestGets == 0 || rs.Expired != 0 {
 		t.Errorf("registry stats %+v", rs)
 	}
+	checkResetAndRefusal(t, base, env)
+	checkWebIdentity(t, base, env)
+}
+
+// checkResetAndRefusal: the control API resets the counters and refuses the
+// role, as the e2e scripts use it.
+func checkResetAndRefusal(t *testing.T, base aws.Config, env map[string]string) {
+	t.Helper()
+	bg := context.Background()
 	resp, err := http.Post(env["STANDIN_URL"]+"/_standin/control", "application/json",
 		strings.NewReader(`{"reset":true,"token_lifetime":"3s","refuse_role":"`+env["STANDIN_ROLE_ARN"]+`"}`))
 	if err != nil || resp.StatusCode != http.StatusOK {
@@ -125,17 +134,25 @@ func TestProcess(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Errorf("refused role: %v", err)
 	}
+	var rs standin.RegistryStats
 	getJSON(t, env["STANDIN_URL"]+"/_standin/registry", &rs)
 	if rs.Requests != 0 {
 		t.Errorf("registry stats not reset: %+v", rs)
 	}
+}
 
-	// OIDC: the token the process wrote is accepted by the role.
+// checkWebIdentity: the token the process wrote is accepted by the role.
+func checkWebIdentity(t *testing.T, base aws.Config, env map[string]string) {
+	t.Helper()
+	bg := context.Background()
 	tok, err := os.ReadFile(env["STANDIN_WEB_IDENTITY_TOKEN_FILE"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, _ = http.Post(env["STANDIN_URL"]+"/_standin/control", "application/json", strings.NewReader(`{"allow_role":"`+env["STANDIN_ROLE_ARN"]+`"}`))
+	resp, err := http.Post(env["STANDIN_URL"]+"/_standin/control", "application/json", strings.NewReader(`{"allow_role":"`+env["STANDIN_ROLE_ARN"]+`"}`))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("control: %v %v", resp, err)
+	}
 	resp.Body.Close()
 	anon := base.Copy()
 	anon.Credentials = nil
