@@ -362,7 +362,10 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // environ is a clean environment: none of the developer's AWS_*, CURRENTS_*
 // or DOCKER_* settings, only what a benchmark sets.
 func environ(kv map[string]string) []string {
-	out := []string{"PATH=" + os.Getenv("PATH")}
+	var out []string
+	if _, ok := kv["PATH"]; !ok {
+		out = append(out, "PATH="+os.Getenv("PATH"))
+	}
 	for k, v := range kv {
 		out = append(out, k+"="+v)
 	}

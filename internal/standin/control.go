@@ -95,6 +95,8 @@ func (s *Server) RegistryStats() RegistryStats {
 		sum.ManifestGets += st.ManifestGets
 		sum.BlobGets += st.BlobGets
 		sum.Uploads += st.Uploads
+		sum.Gets += st.Gets
+		sum.Heads += st.Heads
 		sum.BytesIn += st.BytesIn
 		sum.BytesOut += st.BytesOut
 	}

@@ -42,6 +42,8 @@ type RegistryStats struct {
 	ManifestGets int64 // GET or HEAD of a manifest
 	BlobGets     int64 // GET or HEAD of a blob
 	Uploads      int64 // blob upload and manifest PUT requests
+	Gets         int64 // GET requests, of anything
+	Heads        int64 // HEAD requests, of anything
 	BytesIn      int64 // request bodies passed upstream
 	BytesOut     int64 // response bodies returned
 }
@@ -111,6 +113,16 @@ func (r *Registry) SetLatency(d time.Duration) {
 	r.mu.Unlock()
 }
 
+// Wipe empties the in-memory registry behind the front (not an upstream
+// given with WithUpstream), so the next copy into it is a first one.
+func (r *Registry) Wipe() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.set.upstream == "" {
+		r.upstream = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	}
+}
+
 // Requests returns the counters.
 func (r *Registry) Requests() RegistryStats {
 	r.mu.Lock()
@@ -147,6 +159,13 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	latency := r.latency
 	r.stats.Requests++
+	switch req.Method {
+	case http.MethodGet:
+		r.stats.Gets++
+	case http.MethodHead:
+		r.stats.Heads++
+	}
+	upstream := r.upstream
 	r.mu.Unlock()
 	if latency > 0 {
 		time.Sleep(latency)
@@ -202,7 +221,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	req.Body = in
 	out := &countingWriter{ResponseWriter: w}
-	r.upstream.ServeHTTP(out, req)
+	upstream.ServeHTTP(out, req)
 	r.bump(func(s *RegistryStats) { s.BytesIn += in.n.Load(); s.BytesOut += out.n })
 	if push != nil && out.status == http.StatusCreated {
 		r.announce(*push, in.kept.Bytes())
