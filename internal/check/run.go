@@ -13,6 +13,7 @@ import (
 	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/probe"
 	"github.com/currentsdev/currents/internal/stack"
+	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // Engine answers the platform of the Docker engine the stack runs on; ok is
@@ -26,6 +27,7 @@ type options struct {
 	engine    Engine
 	jobs      int
 	now       func() time.Time
+	platforms *probe.Platforms
 }
 
 // Option configures Run.
@@ -50,6 +52,10 @@ func WithEngine(e Engine) Option { return func(o *options) { o.engine = e } }
 // WithJobs bounds the images resolved at once (probe.DefaultJobs).
 func WithJobs(n int) Option { return func(o *options) { o.jobs = n } }
 
+// WithPlatforms keeps single-platform images' platforms in c (default: a
+// file in the token cache's directory, shared by every check).
+func WithPlatforms(c *probe.Platforms) Option { return func(o *options) { o.platforms = c } }
+
 // WithClock judges static token expiry (default time.Now).
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
@@ -57,11 +63,18 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // reference and proves each pullable, as docker would pull it, without
 // pulling. A project that cannot be loaded returns its report (for --format
 // json) and the *stack.LoadError, which carries the fix.
+//
+// The registries are asked as soon as the images are known: a first load
+// without schema validation (the costly part of compose-go's load) gives
+// them, and the registries answer while the project is validated and the
+// engine asked for its platform; what the registries answered for an image
+// the project does not have after all is simply not used.
 func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, error) {
 	o := options{jobs: probe.DefaultJobs, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	go stack.PrepareValidation()
 	type engineAnswer struct {
 		platform v1.Platform
 		ok       bool
@@ -74,10 +87,6 @@ func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, e
 		}
 		engine <- a
 	}()
-	st, err := stack.LoadSelection(ctx, project, o.selection)
-	if err != nil {
-		return LoadFailed(project.ProjectName, err), err
-	}
 	if o.keychain == nil {
 		o.keychain = keychain.New(dockerconfig.LoadDefaultConfigFile(io.Discard))
 	}
@@ -85,7 +94,21 @@ func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, e
 	if o.config != nil {
 		timeout = o.config.Timeout
 	}
-	popts := []probe.Option{probe.WithJobs(o.jobs), probe.WithECR(o.isECR), probe.WithConfigured(o.configured), probe.WithClock(o.now)}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	platforms := o.platformCache()
+	p := probe.New(o.keychain, probe.WithJobs(o.jobs), probe.WithECR(o.isECR), probe.WithConfigured(o.configured),
+		probe.WithClock(o.now), probe.WithPlatformCache(platforms.cache))
+	go func() {
+		if early, err := stack.Preview(ctx, project, o.selection); err == nil {
+			p.Prefetch(ctx, Images(early))
+		}
+	}()
+
+	st, err := stack.LoadSelection(ctx, project, o.selection)
+	if err != nil {
+		return LoadFailed(project.ProjectName, err), err
+	}
 
 	// The platform docker pulls for a service without platform: is
 	// DOCKER_DEFAULT_PLATFORM when compose sets it, else the engine's (which,
@@ -95,19 +118,41 @@ func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, e
 	switch {
 	case st.DefaultPlatform != "":
 		from = "DOCKER_DEFAULT_PLATFORM"
-		popts = append(popts, probe.WithDefaultPlatform(st.DefaultPlatform, from))
+		p.Configure(probe.WithDefaultPlatform(st.DefaultPlatform, from))
 	case ans.ok:
-		popts = append(popts, probe.WithHostPlatform(ans.platform))
+		p.Configure(probe.WithHostPlatform(ans.platform))
 	default:
 		from = PlatformFromHost
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	p := probe.New(o.keychain, popts...)
 	rep := New(st, p.Check(ctx, Images(st)))
 	rep.Platform, rep.PlatformFrom = p.Platform(), from
+	platforms.keep()
 	return rep, nil
+}
+
+// platformStore is the image platforms kept in the cache directory between
+// checks (probe.Platforms): cache is nil when there is no usable cache.
+type platformStore struct {
+	cache *probe.Platforms
+	keep  func()
+}
+
+// platformCache is WithPlatformCache's, or the one in the token cache's
+// directory.
+func (o *options) platformCache() platformStore {
+	if o.platforms != nil {
+		return platformStore{cache: o.platforms, keep: func() {}}
+	}
+	c, err := tokencache.Open()
+	if err != nil {
+		return platformStore{keep: func() {}}
+	}
+	ps := probe.LoadPlatforms(c.ReadFile(probe.PlatformsFile))
+	return platformStore{cache: ps, keep: func() {
+		if ps.Changed() {
+			_ = c.WriteFile(probe.PlatformsFile, ps.Bytes()) // a cache: the next check fetches again
+		}
+	}}
 }
 
 // isECR: real ECR hosts and the aliases currents.yaml maps to one.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 
@@ -46,7 +47,7 @@ func Read(path string) (*File, error) {
 	}
 	f := &File{Values: values, lines: strings.SplitAfter(string(b), "\n"), at: map[string]int{}}
 	for i := range f.lines {
-		if m := assignment.FindStringSubmatch(strings.TrimSuffix(f.lines[i], "\n")); m != nil && statementStarts(f.lines, i) {
+		if m := assignment().FindStringSubmatch(strings.TrimSuffix(f.lines[i], "\n")); m != nil && statementStarts(f.lines, i) {
 			f.at[m[2]] = i // the last assignment wins
 		}
 	}
@@ -70,10 +71,12 @@ func (f *File) Line(key string) (int, string) {
 // assignment is one line `KEY=value` (or compose's `KEY: value`) in
 // compose's dotenv grammar: optional leading space, optional `export`, a
 // key of letters, digits and _ . - [ ], spaces around the separator.
-var assignment = regexp.MustCompile(`^(\s*(?:export\s+)?)([\p{L}\p{N}_.\-\[\]]+)(\s*[=:]\s*)(.*?)(\r?)$`)
+var assignment = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\s*(?:export\s+)?)([\p{L}\p{N}_.\-\[\]]+)(\s*[=:]\s*)(.*?)(\r?)$`)
+})
 
 // keyName is a whole key as assignment reads it.
-var keyName = regexp.MustCompile(`^[\p{L}\p{N}_.\-\[\]]+$`)
+var keyName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\p{L}\p{N}_.\-\[\]]+$`) })
 
 // statementStarts reports whether line i starts a statement rather than
 // continuing a quoted value that spans lines: everything before it parses.
@@ -139,7 +142,7 @@ func SetFile(path, key, value string) (Edit, error) {
 // parses it, to exactly the old values plus the new one, else it is an
 // error and nothing changes. replaced are the old values as written.
 func Set(data []byte, key, value string) (out []byte, replaced []string, err error) {
-	if !keyName.MatchString(key) {
+	if !keyName().MatchString(key) {
 		return nil, nil, fmt.Errorf("%q is not a variable name compose reads", key)
 	}
 	if strings.ContainsAny(value, "\n\r") {
@@ -149,7 +152,7 @@ func Set(data []byte, key, value string) (out []byte, replaced []string, err err
 	found := false
 	for i, ln := range lines {
 		body, nl := strings.CutSuffix(ln, "\n")
-		m := assignment.FindStringSubmatch(body)
+		m := assignment().FindStringSubmatch(body)
 		if m == nil || m[2] != key || !statementStarts(lines, i) {
 			continue
 		}

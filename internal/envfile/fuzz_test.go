@@ -78,10 +78,10 @@ func FuzzRead(f *testing.F) {
 		if n > len(lines) || strings.TrimRight(lines[n-1], "\r\n") != text {
 			t.Fatalf("Line(%q) = %d, %q: not a line of the file", key, n, text)
 		}
-		if _, ok := file.Values[key]; !ok || !keyName.MatchString(key) {
+		if _, ok := file.Values[key]; !ok || !keyName().MatchString(key) {
 			t.Errorf("Line(%q) = %d for a key the file does not define", key, n)
 		}
-		if m := assignment.FindStringSubmatch(text); m == nil || m[2] != key {
+		if m := assignment().FindStringSubmatch(text); m == nil || m[2] != key {
 			t.Errorf("Line(%q) = %d, %q, which does not assign it", key, n, text)
 		}
 	})

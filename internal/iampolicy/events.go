@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 )
@@ -21,7 +22,7 @@ func (q Queue) ARN() string {
 	return fmt.Sprintf("arn:%s:sqs:%s:%s:%s", q.Partition, q.Region, q.Account, q.Name)
 }
 
-var queueName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+var queueName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`) })
 
 // ParseQueueARN reads --queue-arn: arn:PARTITION:sqs:REGION:ACCOUNT:NAME
 // (aws sqs get-queue-attributes --attribute-names QueueArn prints it).
@@ -40,7 +41,7 @@ func ParseQueueARN(s string) (Queue, error) {
 	if err := ValidateAccount(q.Account); err != nil {
 		return Queue{}, fmt.Errorf("%s: %w", s, err)
 	}
-	if !queueName.MatchString(q.Name) {
+	if !queueName().MatchString(q.Name) {
 		return Queue{}, fmt.Errorf("%s: queue name %q: 1 to 80 letters, digits, - and _ (a FIFO queue, .fifo, cannot be an EventBridge target for watch)", s, q.Name)
 	}
 	return q, nil
@@ -102,7 +103,7 @@ func (e Events) RuleARN() string {
 	return fmt.Sprintf("arn:%s:events:%s:%s:rule/%s", e.Partition, e.Region, e.Account, e.RuleName)
 }
 
-var ruleName = regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`)
+var ruleName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`) })
 
 // ForEvents builds the rule pattern for repos (one account and region) and
 // a queue policy for each queue.
@@ -110,7 +111,7 @@ func ForEvents(repos []Repository, rule string, queues []Queue) (Events, error) 
 	if len(repos) == 0 {
 		return Events{}, errors.New("no repositories")
 	}
-	if !ruleName.MatchString(rule) {
+	if !ruleName().MatchString(rule) {
 		return Events{}, fmt.Errorf("--rule-name %q: 1 to 64 letters, digits, '.', '-' and '_'", rule)
 	}
 	if len(queues) == 0 {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
@@ -84,7 +85,7 @@ func (r Repository) Validate() error {
 	if err := ValidateAccount(r.Account); err != nil {
 		return err
 	}
-	if !repoNameRE.MatchString(r.Name) {
+	if !repoNameRE().MatchString(r.Name) {
 		return fmt.Errorf("repository name %q is not a valid ECR repository name (lowercase letters, digits, and . _ - / separators, 2-256 characters)", r.Name)
 	}
 	if got := partition.OfRegion(r.Region); got != r.Partition {
@@ -94,10 +95,14 @@ func (r Repository) Validate() error {
 }
 
 var (
-	repoNameRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-	ghOwnerRE  = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
-	ghRepoRE   = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
-	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	repoNameRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+	})
+	ghOwnerRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`) })
+	ghRepoRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`) })
+	uuidRE    = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	})
 )
 
 // ValidateAccount checks an AWS account ID: exactly 12 digits.
@@ -306,7 +311,7 @@ const githubIssuer = "token.actions.githubusercontent.com"
 // ValidateGitHubRepo checks OWNER/REPO as GitHub names them.
 func ValidateGitHubRepo(s string) error {
 	owner, repo, ok := strings.Cut(s, "/")
-	if !ok || !ghOwnerRE.MatchString(owner) || !ghRepoRE.MatchString(repo) || repo == "." || repo == ".." {
+	if !ok || !ghOwnerRE().MatchString(owner) || !ghRepoRE().MatchString(repo) || repo == "." || repo == ".." {
 		return fmt.Errorf("GitHub repository %q must be OWNER/REPO (owner: letters, digits and single hyphens, at most 39; repo: letters, digits, '.', '_', '-')", s)
 	}
 	return nil
@@ -315,7 +320,7 @@ func ValidateGitHubRepo(s string) error {
 // ValidateCircleCIOrg checks a CircleCI organization ID, a UUID shown under
 // Organization Settings > Overview.
 func ValidateCircleCIOrg(id string) error {
-	if !uuidRE.MatchString(id) {
+	if !uuidRE().MatchString(id) {
 		return fmt.Errorf("CircleCI organization ID %q must be a UUID like 4a5c7e3e-0b5f-4d1c-9e2a-3f6b8c1d2e7f (Organization Settings > Overview)", id)
 	}
 	return nil
@@ -333,8 +338,8 @@ type GitHub struct {
 }
 
 var (
-	ghRefRE = regexp.MustCompile(`^refs/(heads|tags|pull)/[^\s:]+$`)
-	ghEnvRE = regexp.MustCompile(`^[^\s:*?]{1,255}$`)
+	ghRefRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^refs/(heads|tags|pull)/[^\s:]+$`) })
+	ghEnvRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[^\s:*?]{1,255}$`) })
 )
 
 // Subject is the value the token's sub claim must match (StringLike).
@@ -346,12 +351,12 @@ func (g GitHub) Subject() (string, error) {
 	case g.Ref != "" && g.Environment != "":
 		return "", fmt.Errorf("give a GitHub ref or an environment, not both: a job with an environment has it instead of the ref in its token")
 	case g.Ref != "":
-		if !ghRefRE.MatchString(g.Ref) {
+		if !ghRefRE().MatchString(g.Ref) {
 			return "", fmt.Errorf("GitHub ref %q must be a full ref such as refs/heads/main or refs/tags/v* ('*' matches any characters)", g.Ref)
 		}
 		return "repo:" + g.Repo + ":ref:" + g.Ref, nil
 	case g.Environment != "":
-		if !ghEnvRE.MatchString(g.Environment) {
+		if !ghEnvRE().MatchString(g.Environment) {
 			return "", fmt.Errorf("GitHub environment %q must be its name as in Settings > Environments (no spaces, ':', '*' or '?')", g.Environment)
 		}
 		return "repo:" + g.Repo + ":environment:" + g.Environment, nil
@@ -401,7 +406,7 @@ func TrustCircleCI(part, account, org, project string) (Document, error) {
 		"StringEquals": {issuer + ":aud": org},
 	}
 	if project != "" {
-		if !uuidRE.MatchString(project) {
+		if !uuidRE().MatchString(project) {
 			return Document{}, fmt.Errorf("CircleCI project ID %q must be a UUID (Project Settings > Overview)", project)
 		}
 		cond["StringLike"] = map[string]string{issuer + ":sub": "org/" + org + "/project/" + strings.ToLower(project) + "/user/*"}

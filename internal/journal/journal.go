@@ -110,7 +110,7 @@ type Journal struct {
 
 // projectName is what compose accepts as a project name, which is also a
 // safe file name.
-var projectName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+var projectName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`) })
 
 // Path is where a project's journal lives in dir (the state directory).
 func Path(dir, project string) string { return filepath.Join(dir, "watch", project+".json") }
@@ -125,7 +125,7 @@ func WithClock(now func() time.Time) Option { return func(j *Journal) { j.now = 
 // when there is none. A second Open of the same journal, from any process,
 // fails until the first is closed.
 func Open(dir, project, workingDir string, opts ...Option) (*Journal, error) {
-	if !projectName.MatchString(project) {
+	if !projectName().MatchString(project) {
 		return nil, fmt.Errorf("journal: project name %q is not one compose accepts", project)
 	}
 	path := Path(dir, project)

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -144,11 +145,11 @@ func assignments(images []stack.Image, to Prefix, tag string) []Assignment {
 
 // validTag is the distribution spec's tag grammar (go-containerregistry
 // checks the characters but lets a leading '.' or '-' through).
-var validTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+var validTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`) })
 
 // ParseTag checks a --tag value.
 func ParseTag(s string) error {
-	if s != "" && !validTag.MatchString(s) {
+	if s != "" && !validTag().MatchString(s) {
 		return fmt.Errorf("--tag %q: not a valid tag (letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-')", s)
 	}
 	return nil

@@ -251,13 +251,22 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 	}
 	goodRows(t, w, rep)
 	// The helper ran once for the whole stack: one role assumption, one
-	// token; the registry saw one ping, six HEADs, six manifests by digest
-	// and the five single-platform images' config blobs.
+	// token; the registry, an ECR alias, saw no ping (Basic credentials go
+	// with the first request), each manifest once and the five
+	// single-platform images' config blobs.
 	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
 		t.Errorf("AWS calls %+v, want one AssumeRole and one GetAuthorizationToken", c)
 	}
-	if st := w.reg.Requests(); st.Requests != 1+6+6+5 || st.BlobGets != 5 {
-		t.Errorf("registry requests %+v, want 18", st)
+	if st := w.reg.Requests(); st.Requests != 6+5 || st.BlobGets != 5 || st.Unauthorized != 0 || st.Heads != 0 {
+		t.Errorf("registry requests %+v, want 11: 6 manifests, 5 configs", st)
+	}
+	// A second check remembers the configs' platforms: manifests only.
+	w.reg.Reset()
+	if r, rep := w.checkJSON(); r.code != 0 || !rep.Pullable {
+		t.Fatalf("second check: exit %d\n%s", r.code, r.stderr)
+	}
+	if st := w.reg.Requests(); st.Requests != 6 || st.BlobGets != 0 {
+		t.Errorf("second check: registry requests %+v, want the 6 manifests", st)
 	}
 	// With no engine to ask (DOCKER_HOST is a dead socket), the platform is
 	// this machine's, and the report says so.

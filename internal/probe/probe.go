@@ -1,18 +1,17 @@
 // Package probe proves that images are pullable without pulling them: it
 // finds each registry's credentials as docker does, authenticates once per
-// registry, HEADs (and reads) every manifest concurrently, checks that the
-// wanted platform is served (an index's entries, or a single image's config)
-// and explains each failure in terms of what to do.
+// registry (an ECR registry with no ping at all), GETs every manifest
+// concurrently within a per-registry limit that adapts to what the registry
+// accepts, checks that the wanted platform is served (an index's entries, or
+// a single image's config, remembered by digest) and explains each failure
+// in terms of what to do.
 package probe
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -22,9 +21,7 @@ import (
 	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -96,6 +93,12 @@ type Prober struct {
 	configured   func(host string) string
 	now          func() time.Time
 	certsDir     string
+	platforms    PlatformCache
+
+	// What the registries said, shared by Prefetch and Check.
+	mu      sync.Mutex
+	hosts   map[string]*hostState
+	fetched contents
 }
 
 // Option configures a Prober.
@@ -104,8 +107,8 @@ type Option func(*Prober)
 // WithTransport sets the base HTTP transport (tests count requests with it).
 func WithTransport(t http.RoundTripper) Option { return func(p *Prober) { p.transport = t } }
 
-// WithJobs bounds how many images are resolved at once; each has at most
-// two small requests in flight (its HEAD and GET, then its config blob).
+// WithJobs bounds the requests in flight to one registry (and so its
+// connections, over HTTP/1.1); within it the concurrency adapts (limiter).
 func WithJobs(n int) Option {
 	return func(p *Prober) {
 		if n > 0 {
@@ -141,14 +144,19 @@ func WithConfigured(where func(host string) string) Option {
 	return func(p *Prober) { p.configured = where }
 }
 
+// WithPlatformCache remembers single-platform images' platforms by config
+// digest, so a check of an image seen before needs only its manifest.
+func WithPlatformCache(c PlatformCache) Option { return func(p *Prober) { p.platforms = c } }
+
 // WithClock sets the clock used to judge static token expiry.
 func WithClock(now func() time.Time) Option { return func(p *Prober) { p.now = now } }
 
-// DefaultJobs bounds the images resolved at once. Each costs two round
-// trips of tiny requests (HEAD and GET together, then a single image's
-// config blob), so latency, not bandwidth, is what costs: 64 lets a
-// 60-image stack go in one wave.
-const DefaultJobs = 64
+// DefaultJobs bounds the requests in flight to one registry. A check costs
+// one small request per image (its manifest; a single-platform image's
+// config too, the first time its digest is seen), so latency, not
+// bandwidth, is what costs: 256 lets a 250-image stack go in one round trip,
+// over at most 256 connections to one registry (one, over HTTP/2).
+const DefaultJobs = 256
 
 // HostPlatform is the platform a Linux Docker engine on this machine pulls
 // by default (containerd's detection, variant included).
@@ -174,20 +182,68 @@ func New(kc *keychain.Keychain, opts ...Option) *Prober {
 	if p.transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = p.jobs
+		t.MaxConnsPerHost = p.jobs
 		p.transport = t
 	}
 	return p
 }
 
+// Configure applies options after New: the platform, once the engine or the
+// project has said which (Prefetch needs none). Call it before Check, not
+// while one runs.
+func (p *Prober) Configure(opts ...Option) {
+	for _, o := range opts {
+		o(p)
+	}
+}
+
 // Check probes every image and returns one result per image, in input order.
-// Images of one registry share one credential lookup and one ping; all
-// manifest requests share one concurrency bound.
+// Images of one registry share one credential lookup and one authentication
+// (no ping at all for an ECR registry, which takes Basic credentials); what
+// Prefetch already asked is not asked again.
 func (p *Prober) Check(ctx context.Context, images []Image) []Result {
 	results := make([]Result, len(images))
-	byRegistry := map[string][]int{}
-	var hosts []string
+	hosts, byRegistry := byHost(images)
 	for i, img := range images {
 		results[i] = Result{Image: img}
+	}
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		wg.Add(1)
+		go func(idx []int) {
+			defer wg.Done()
+			p.checkRegistry(ctx, images, idx, results)
+		}(byRegistry[h])
+	}
+	wg.Wait()
+	return results
+}
+
+// Prefetch starts asking the registries for images' manifests (and what
+// judging their platforms needs) without waiting: a later Check of the same
+// images finds the answers, or waits for those still on their way. The
+// check starts it as soon as the project's image list is known, while the
+// project is still being validated.
+func (p *Prober) Prefetch(ctx context.Context, images []Image) {
+	hosts, byRegistry := byHost(images)
+	for _, h := range hosts {
+		idx := byRegistry[h]
+		go func() {
+			hs := p.host(ctx, images, idx)
+			if hs.failed() {
+				return
+			}
+			for _, i := range idx {
+				go p.fetched.get(ctx, images[i].Ref, hs.rt, p.platforms)
+			}
+		}()
+	}
+}
+
+// byHost groups images by registry, hosts sorted.
+func byHost(images []Image) (hosts []string, byRegistry map[string][]int) {
+	byRegistry = map[string][]int{}
+	for i, img := range images {
 		h := img.Ref.Context().RegistryStr()
 		if _, ok := byRegistry[h]; !ok {
 			hosts = append(hosts, h)
@@ -195,89 +251,34 @@ func (p *Prober) Check(ctx context.Context, images []Image) []Result {
 		byRegistry[h] = append(byRegistry[h], i)
 	}
 	sort.Strings(hosts)
-
-	sem := make(chan struct{}, p.jobs)
-	var wg sync.WaitGroup
-	for _, h := range hosts {
-		wg.Add(1)
-		go func(idx []int) {
-			defer wg.Done()
-			p.checkRegistry(ctx, images, idx, results, sem)
-		}(byRegistry[h])
-	}
-	wg.Wait()
-	return results
+	return hosts, byRegistry
 }
 
-func (p *Prober) checkRegistry(ctx context.Context, images []Image, idx []int, results []Result, sem chan struct{}) {
-	reg := images[idx[0]].Ref.Context().Registry
-	host := reg.RegistryStr()
-	cred := p.creds.Get(host)
-	advice := p.credentialAdvice(host, cred)
+func (p *Prober) checkRegistry(ctx context.Context, images []Image, idx []int, results []Result) {
+	hs := p.host(ctx, images, idx)
 	for _, i := range idx {
-		results[i].Credentials = cred.Source
-		results[i].Warnings = append(results[i].Warnings, advice.warnings...)
+		results[i].Credentials = hs.cred.Source
+		results[i].Warnings = append(results[i].Warnings, hs.advice.warnings...)
 	}
-	fail := func(st Status, msg, fix string) {
+	if hs.failed() {
 		for _, i := range idx {
-			results[i].Status, results[i].Message, results[i].Fix = st, msg, fix
+			results[i].Status, results[i].Message, results[i].Fix = hs.status, hs.msg, hs.fix
 		}
-	}
-	if cred.Err != nil {
-		fix := helperFix(cred.Source)
-		if errors.Is(cred.Err, exec.ErrNotFound) || strings.Contains(cred.Err.Error(), "executable file not found") {
-			// docker itself would then pull anonymously and fail with
-			// "no basic auth credentials".
-			fix = fmt.Sprintf("docker-credential-%s is not on PATH: install it (make install), or remove the %s entry from %s", cred.Source.Helper, cred.Source.Kind, cred.Source.ConfigFile)
-		}
-		fail(CredsFailed, cred.Err.Error(), fix)
 		return
 	}
-
-	// One ping and one authenticated transport per registry, scoped for
-	// every repository of the stack on it: the images then need nothing but
-	// their own manifest request.
-	var scopes []string
-	seen := map[string]bool{}
-	for _, i := range idx {
-		s := images[i].Ref.Context().Scope(transport.PullScope)
-		if !seen[s] {
-			seen[s] = true
-			scopes = append(scopes, s)
-		}
-	}
-	base, err := p.transportFor(host)
-	if err != nil {
-		fail(Failed, fmt.Sprintf("the TLS settings docker reads for %s: %v", host, err), "fix or remove the files in "+filepath.Join(p.certsDir, host))
-		return
-	}
-	sem <- struct{}{}
-	rt, err := transport.NewWithContext(ctx, reg, cred.Authenticator(), base, scopes)
-	<-sem
-	if err != nil {
-		st, msg, fix := p.explain(host, cred, advice, err, nil)
-		fail(st, msg, fix)
-		return
-	}
-
-	var (
-		wg      sync.WaitGroup
-		fetched contents
-	)
+	var wg sync.WaitGroup
 	for _, i := range idx {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			p.checkImage(ctx, rt, cred, advice, &results[i], &fetched)
+			p.checkImage(ctx, hs, &results[i])
 		}(i)
 	}
 	wg.Wait()
 }
 
-func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred keychain.Credential, advice advice, r *Result, seen *contents) {
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(rt)}
+func (p *Prober) checkImage(ctx context.Context, hs *hostState, r *Result) {
+	cred, advice := hs.cred, hs.advice
 	ref := r.Image.Ref
 	host := ref.Context().RegistryStr()
 
@@ -288,7 +289,7 @@ func (p *Prober) checkImage(ctx context.Context, rt http.RoundTripper, cred keyc
 	}
 	r.Platform = platforms.Format(want)
 
-	c := seen.get(ref, opts)
+	c := p.fetched.get(ctx, ref, hs.rt, p.platforms)
 	if c.err != nil {
 		r.Status, r.Message, r.Fix = p.explain(host, cred, advice, c.err, ref)
 		if r.Status == NotFound {
@@ -359,121 +360,6 @@ func orNone(s []string) string {
 		return "no platform recorded"
 	}
 	return strings.Join(s, ", ")
-}
-
-// contents resolves each reference once per check: services sharing an
-// image cost nothing more.
-type contents struct {
-	mu sync.Mutex
-	m  map[string]*content
-}
-
-// content is what the registry says about one reference: the digest it
-// resolves to and the platforms it serves (an index lists its manifests',
-// a single image's config blob names its one).
-type content struct {
-	once      sync.Once
-	digest    v1.Hash
-	mediaType types.MediaType
-	index     bool
-	manifests []platformManifest
-	err       error
-}
-
-type platformManifest struct {
-	platform specs.Platform
-	digest   string
-}
-
-func (cs *contents) get(ref name.Reference, opts []remote.Option) *content {
-	cs.mu.Lock()
-	if cs.m == nil {
-		cs.m = map[string]*content{}
-	}
-	c, ok := cs.m[ref.String()]
-	if !ok {
-		c = &content{}
-		cs.m[ref.String()] = c
-	}
-	cs.mu.Unlock()
-	c.once.Do(func() { c.fetch(ref, opts) })
-	return c
-}
-
-// fetch HEADs the manifest (the digest docker would pull, without counting
-// as a pull) and GETs it at the same time, since its platforms are needed
-// anyway: one round trip, then one more for a single image's config blob.
-func (c *content) fetch(ref name.Reference, opts []remote.Option) {
-	type got struct {
-		desc *remote.Descriptor
-		err  error
-	}
-	getc := make(chan got, 1)
-	go func() {
-		d, err := remote.Get(ref, opts...)
-		getc <- got{d, err}
-	}()
-	head, herr := remote.Head(ref, opts...)
-	g := <-getc
-	switch {
-	case herr != nil && g.err != nil:
-		// A HEAD answer has no body, yet the body is where ECR says
-		// "token has expired" and where a 404 tells a missing repository
-		// from a missing tag: explain with the GET's error.
-		c.err = g.err
-		var terr *transport.Error
-		if !errors.As(g.err, &terr) {
-			c.err = herr
-		}
-		return
-	case herr != nil:
-		// A registry that does not answer HEAD: the GET tells the digest.
-		head = &g.desc.Descriptor
-	case g.err != nil:
-		c.err = g.err
-		return
-	case g.desc.Digest != head.Digest:
-		// The tag moved between the two requests: read the digest HEAD
-		// reported, so the platforms are those of the digest reported.
-		if g.desc, c.err = remote.Get(ref.Context().Digest(head.Digest.String()), opts...); c.err != nil {
-			return
-		}
-	}
-	c.digest, c.mediaType = head.Digest, head.MediaType
-	desc := g.desc
-	switch {
-	case desc.MediaType.IsIndex():
-		c.index = true
-		im, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
-		if err != nil {
-			c.err = fmt.Errorf("unreadable index %s: %w", ref, err)
-			return
-		}
-		for _, m := range im.Manifests {
-			if m.Platform == nil || m.Platform.OS == "unknown" {
-				continue // attestations and the like
-			}
-			c.manifests = append(c.manifests, platformManifest{spec(*m.Platform), m.Digest.String()})
-		}
-	case desc.MediaType.IsImage():
-		img, err := desc.Image()
-		if err != nil {
-			c.err = err
-			return
-		}
-		// The config blob is the only place a single-platform image names
-		// its platform; ggcr verifies it against its digest.
-		cf, err := img.ConfigFile()
-		if err != nil {
-			c.err = err
-			return
-		}
-		if pl := cf.Platform(); pl != nil && pl.OS != "" {
-			c.manifests = []platformManifest{{spec(*pl), c.digest.String()}}
-		}
-	default:
-		c.err = fmt.Errorf("%s: unsupported manifest type %s", ref, desc.MediaType)
-	}
 }
 
 func spec(p v1.Platform) specs.Platform {

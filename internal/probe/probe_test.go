@@ -94,12 +94,49 @@ func TestStackPullableWithOneAuthPerRegistry(t *testing.T) {
 	if api := res[seed.MultiPlatformService]; api.Platform != "linux/amd64" || api.PlatformDigest == "" {
 		t.Errorf("api platform %q digest %q", api.Platform, api.PlatformDigest)
 	}
-	// One ping for the registry; per image one HEAD and one GET of the
-	// manifest (sent together); the five single-platform images' config
-	// blobs.
+	// One ping for the registry; per image one GET of its manifest; the
+	// five single-platform images' config blobs.
 	st := f.reg.Requests()
-	if st.Requests != 1+6+6+5 || st.Unauthorized != 1 || st.BlobGets != 5 {
-		t.Errorf("requests %+v, want 18 with one 401 ping and 5 config blobs", st)
+	if st.Requests != 1+6+5 || st.Unauthorized != 1 || st.BlobGets != 5 || st.Heads != 0 {
+		t.Errorf("requests %+v, want 12 with one 401 ping, 6 manifests and 5 config blobs", st)
+	}
+}
+
+// An ECR registry (here an alias) gets the credentials with the first
+// request: no ping. With a platform cache, a second check of the same
+// images needs their manifests only, and judges them alike.
+func TestECRNeedsNoPingAndRemembersPlatforms(t *testing.T) {
+	f := newFixture(t)
+	cache := LoadPlatforms(nil)
+	check := func() map[string]Result {
+		p := New(keychain.New(f.staticLogin(time.Hour)), isECRAlias(f), WithPlatformCache(cache), WithHostPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
+		f.reg.Reset()
+		return byID(p.Check(context.Background(), f.images(t, "staging")))
+	}
+	first := check()
+	if st := f.reg.Requests(); st.Requests != 6+5 || st.Unauthorized != 0 || st.BlobGets != 5 {
+		t.Errorf("first check: requests %+v, want 6 manifests and 5 config blobs, no 401", st)
+	}
+	again := LoadPlatforms(cache.Bytes())
+	if !cache.Changed() || again.Changed() {
+		t.Errorf("Changed: %v after remembering, %v after loading", cache.Changed(), again.Changed())
+	}
+	cache = again
+	second := check()
+	if st := f.reg.Requests(); st.Requests != 6 || st.BlobGets != 0 {
+		t.Errorf("second check: requests %+v, want the 6 manifests only", st)
+	}
+	for _, s := range seed.Services {
+		a, b := first[s], second[s]
+		if a.Status != OK || a.Status != b.Status || a.Digest != b.Digest || a.Platform != b.Platform || a.PlatformDigest != b.PlatformDigest {
+			t.Errorf("%s: first %+v, second %+v", s, a, b)
+		}
+	}
+	// A remembered platform is one the config records: a single-platform
+	// image for another platform is still told apart.
+	p := New(keychain.New(f.staticLogin(time.Hour)), isECRAlias(f), WithPlatformCache(cache), WithHostPlatform(v1.Platform{OS: "linux", Architecture: "arm64"}))
+	if r := byID(p.Check(context.Background(), f.images(t, "staging")))["writer"]; r.Status != NoPlatform {
+		t.Errorf("writer for linux/arm64 from the cache: %s %s", r.Status, r.Message)
 	}
 }
 
@@ -323,13 +360,13 @@ func TestSharedImageFetchedOnce(t *testing.T) {
 			t.Errorf("%s: %s %s", r.Image.ID, r.Status, r.Message)
 		}
 	}
-	if st := f.reg.Requests(); st.BlobGets != 1 || st.Requests != 1+1+1+1 {
-		t.Errorf("requests %+v, want a ping, one HEAD, one manifest and one config", st)
+	if st := f.reg.Requests(); st.BlobGets != 1 || st.Requests != 1+1+1 {
+		t.Errorf("requests %+v, want a ping, one manifest and one config", st)
 	}
 }
 
 // movingTag answers a GET of …/manifests/staging with another tag's
-// manifest, as if the tag moved between the HEAD and the GET.
+// manifest, as if the tag had moved just before the request.
 type movingTag struct{ base http.RoundTripper }
 
 func (m movingTag) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -341,20 +378,21 @@ func (m movingTag) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // The digest reported and the platforms checked are those of the same
-// manifest even when the tag moves between the HEAD and the GET.
-func TestTagMovedBetweenHeadAndGet(t *testing.T) {
+// manifest, the one the single GET returned, whatever the tag said before.
+func TestDigestIsOfTheManifestChecked(t *testing.T) {
 	f := newFixture(t)
-	if _, err := seed.Push(context.Background(), f.reg, prefix+"/api:moved"); err != nil { // a single-platform image
+	moved, err := seed.Push(context.Background(), f.reg, prefix+"/api:moved") // a single-platform image
+	if err != nil {
 		t.Fatal(err)
 	}
 	f.reg.Reset()
 	api := f.images(t, "staging")[:1]
 	r := New(keychain.New(f.staticLogin(time.Hour)), WithTransport(movingTag{http.DefaultTransport})).Check(context.Background(), api)[0]
-	if r.Status != OK || r.Digest != f.digests["api"].String() || !ggcrtypes.MediaType(r.MediaType).IsIndex() || r.PlatformDigest == "" || r.PlatformDigest == r.Digest {
-		t.Errorf("%s digest %s (want %s) media %s platform digest %s: %s", r.Status, r.Digest, f.digests["api"], r.MediaType, r.PlatformDigest, r.Message)
+	if r.Status != OK || r.Digest != moved.String() || ggcrtypes.MediaType(r.MediaType).IsIndex() || r.PlatformDigest != r.Digest {
+		t.Errorf("%s digest %s (want %s) media %s platform digest %s: %s", r.Status, r.Digest, moved, r.MediaType, r.PlatformDigest, r.Message)
 	}
-	// ping, HEAD, GET (moved), GET by the HEAD's digest.
-	if st := f.reg.Requests(); st.Requests != 4 {
+	// ping, GET (moved), its config.
+	if st := f.reg.Requests(); st.Requests != 3 {
 		t.Errorf("requests %+v", st)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
@@ -177,11 +178,34 @@ type Selection struct {
 
 // LoadSelection is Load for a selection of services.
 func LoadSelection(ctx context.Context, o Options, sel Selection) (*Stack, error) {
+	return loadSelection(ctx, o, sel, true)
+}
+
+// Preview is LoadSelection without validating the files against the compose
+// schema, which costs compose-go most of a load, and without the variable
+// diagnostics' second load: the same services and images, unless the files
+// are invalid, when only LoadSelection says so. The check starts asking
+// registries with it while LoadSelection validates.
+func Preview(ctx context.Context, o Options, sel Selection) (*Stack, error) {
+	return loadSelection(ctx, o, sel, false)
+}
+
+// PrepareValidation compiles compose's schema, which the first validating
+// load would otherwise compile on its own time: started early, it runs while
+// the command starts up and the registries are asked.
+func PrepareValidation() { _ = schema.Validate(map[string]any{}) }
+
+func loadSelection(ctx context.Context, o Options, sel Selection, validate bool) (*Stack, error) {
 	services := sel.Services
 	var passes [][]string
 	po, err := o.projectOptions(func(files []string) { passes = append(passes, files) })
 	if err != nil {
 		return nil, &LoadError{err}
+	}
+	if !validate {
+		if err := cli.WithLoadOptions(func(lo *loader.Options) { lo.SkipValidation = true })(po); err != nil {
+			return nil, &LoadError{err}
+		}
 	}
 	project, err := po.LoadProject(ctx)
 	if err != nil {
@@ -230,7 +254,11 @@ func LoadSelection(ctx context.Context, o Options, sel Selection) (*Stack, error
 		}
 	}
 
-	raw := rawImages(ctx, po)
+	raw := map[string]string{}
+	if validate {
+		// The variable diagnostics' second load: a preview need not wait for it.
+		raw = rawImages(ctx, po)
+	}
 	where := imageLocations(project.ComposeFiles)
 	env := environment{project: project.Environment, passes: passes, files: map[string]*envfile.File{}}
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -189,7 +190,7 @@ type use struct {
 	start, end int // byte offsets of the whole ${...} in the raw string
 }
 
-var identifier = regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9]*`)
+var identifier = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9]*`) })
 
 // uses finds the variables in raw with compose-go's own pattern, so what
 // counts as a variable here is what compose interpolates.
@@ -209,7 +210,7 @@ func uses(raw string, env environment) []use {
 		default:
 			continue // escaped $$ or invalid, which compose rejects itself
 		}
-		nm := identifier.FindString(expr)
+		nm := identifier().FindString(expr)
 		v := Variable{Name: nm}
 		rest := expr[len(nm):]
 		for _, op := range []string{":-", ":+", ":?", "-", "+", "?"} {

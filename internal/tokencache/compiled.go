@@ -2,6 +2,7 @@ package tokencache
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
@@ -15,23 +16,35 @@ const CompiledFile = "currents-yaml.compiled"
 
 // ReadCompiled returns the compiled form of currents.yaml, read as cache
 // entries are (see Load); nil when there is none or it cannot be used.
-func (c *Cache) ReadCompiled() []byte {
-	if c.broken != nil {
+func (c *Cache) ReadCompiled() []byte { return c.ReadFile(CompiledFile) }
+
+// WriteCompiled replaces the compiled form of currents.yaml atomically.
+func (c *Cache) WriteCompiled(b []byte) error { return c.WriteFile(CompiledFile, b) }
+
+// ReadFile returns the file name (a plain name, kept by another package
+// beside the entries: currents.yaml's compiled form, the check's image
+// platforms), read as cache entries are (see Load); nil when there is none
+// or it cannot be used.
+func (c *Cache) ReadFile(name string) []byte {
+	if c.broken != nil || filepath.Base(name) != name {
 		return nil
 	}
-	b, _ := c.readFile(filepath.Join(c.dir, CompiledFile))
+	b, _ := c.readFile(filepath.Join(c.dir, name))
 	return b
 }
 
-// WriteCompiled replaces the compiled form of currents.yaml atomically.
-func (c *Cache) WriteCompiled(b []byte) error {
+// WriteFile replaces the file name (see ReadFile) atomically, mode 0600.
+func (c *Cache) WriteFile(name string, b []byte) error {
 	if c.broken != nil {
 		return c.broken
+	}
+	if filepath.Base(name) != name {
+		return fmt.Errorf("cache file %q: not a plain name", name)
 	}
 	if err := c.ensureDir(c.dir); err != nil {
 		return err
 	}
-	p := filepath.Join(c.dir, CompiledFile)
+	p := filepath.Join(c.dir, name)
 	if err := atomicfile.WriteFile(p, b, 0o600); err != nil {
 		return c.writeErr(p, err)
 	}
