@@ -64,11 +64,10 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // pulling. A project that cannot be loaded returns its report (for --format
 // json) and the *stack.LoadError, which carries the fix.
 //
-// The registries are asked as soon as the images are known: a first load
-// without schema validation (the costly part of compose-go's load) gives
-// them, and the registries answer while the project is validated and the
-// engine asked for its platform; what the registries answered for an image
-// the project does not have after all is simply not used.
+// The registries are asked as soon as the images are known: the stack comes
+// from compose-go before the files are validated (stack.Loading), and the
+// registries answer while they are and the engine is asked for its
+// platform; an invalid project discards what they said.
 func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, error) {
 	o := options{jobs: probe.DefaultJobs, now: time.Now}
 	for _, opt := range opts {
@@ -99,13 +98,14 @@ func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, e
 	platforms := o.platformCache()
 	p := probe.New(o.keychain, probe.WithJobs(o.jobs), probe.WithECR(o.isECR), probe.WithConfigured(o.configured),
 		probe.WithClock(o.now), probe.WithPlatformCache(platforms.cache))
+	loading := stack.Start(ctx, project, o.selection)
 	go func() {
-		if early, err := stack.Preview(ctx, project, o.selection); err == nil {
+		if early, err := loading.Preview(); err == nil {
 			p.Prefetch(ctx, Images(early))
 		}
 	}()
 
-	st, err := stack.LoadSelection(ctx, project, o.selection)
+	st, err := loading.Wait()
 	if err != nil {
 		return LoadFailed(project.ProjectName, err), err
 	}

@@ -20,8 +20,8 @@ type limiter struct {
 }
 
 // limiterStart is where a registry's concurrency starts: a stack of up to
-// 64 images goes in one round trip.
-const limiterStart = 64
+// 128 images goes in one round trip, 384 in two.
+const limiterStart = 128
 
 // limiterMin keeps a struggling registry served.
 const limiterMin = 4

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -178,16 +179,75 @@ type Selection struct {
 
 // LoadSelection is Load for a selection of services.
 func LoadSelection(ctx context.Context, o Options, sel Selection) (*Stack, error) {
-	return loadSelection(ctx, o, sel, true)
+	return Start(ctx, o, sel).Wait()
 }
 
-// Preview is LoadSelection without validating the files against the compose
-// schema, which costs compose-go most of a load, and without the variable
-// diagnostics' second load: the same services and images, unless the files
-// are invalid, when only LoadSelection says so. The check starts asking
-// registries with it while LoadSelection validates.
-func Preview(ctx context.Context, o Options, sel Selection) (*Stack, error) {
-	return loadSelection(ctx, o, sel, false)
+// Loading is a project being loaded as compose loads it (Wait), with an
+// early view of the images it certainly pulls (Preview), for the check to
+// start asking registries while the project is still being loaded.
+type Loading struct {
+	preview chan loaded
+	full    chan loaded
+	once    sync.Once
+	st      *Stack
+	err     error
+}
+
+type loaded struct {
+	st  *Stack
+	err error
+}
+
+// errNoPreview: the preview gives nothing for a selection of services,
+// whose dependencies only the full load knows.
+var errNoPreview = errors.New("no preview for a selection of services")
+
+// Start starts loading the project.
+func Start(ctx context.Context, o Options, sel Selection) *Loading {
+	l := &Loading{preview: make(chan loaded, 1), full: make(chan loaded, 1)}
+	// The variables' second load (interpolation off) is shared by both.
+	raw := make(chan map[string]string, 1)
+	go func() {
+		m := map[string]string{}
+		if po, err := o.projectOptions(func([]string) {}); err == nil {
+			m = rawImages(ctx, po)
+		}
+		raw <- m
+	}()
+	rawOnce := sync.OnceValue(func() map[string]string { return <-raw })
+	go func() {
+		st, err := loadSelection(ctx, o, sel, rawOnce)
+		l.full <- loaded{st, err}
+	}()
+	if len(sel.Services) > 0 {
+		l.preview <- loaded{nil, errNoPreview}
+	} else {
+		go func() {
+			st, err := preview(ctx, o, rawOnce)
+			l.preview <- loaded{st, err}
+		}()
+	}
+	return l
+}
+
+// Preview is a subset of the stack, known before compose-go has built the
+// project (its costliest step) or validated the files: the services that
+// are pulled whatever the profiles, each with its image parsed and
+// diagnosed as Wait's will be. It is an error when there is no such view
+// (a selection of services) or the load failed.
+func (l *Loading) Preview() (*Stack, error) {
+	p := <-l.preview
+	l.preview <- p
+	return p.st, p.err
+}
+
+// Wait is the stack, or the error compose's load gives.
+func (l *Loading) Wait() (*Stack, error) {
+	l.once.Do(func() {
+		p := <-l.full
+		l.st, l.err = p.st, p.err
+	})
+	return l.st, l.err
 }
 
 // PrepareValidation compiles compose's schema, which the first validating
@@ -195,17 +255,14 @@ func Preview(ctx context.Context, o Options, sel Selection) (*Stack, error) {
 // the command starts up and the registries are asked.
 func PrepareValidation() { _ = schema.Validate(map[string]any{}) }
 
-func loadSelection(ctx context.Context, o Options, sel Selection, validate bool) (*Stack, error) {
+// loadSelection builds the stack from compose-go's project; raw gives the
+// images as written.
+func loadSelection(ctx context.Context, o Options, sel Selection, raw func() map[string]string) (*Stack, error) {
 	services := sel.Services
 	var passes [][]string
 	po, err := o.projectOptions(func(files []string) { passes = append(passes, files) })
 	if err != nil {
 		return nil, &LoadError{err}
-	}
-	if !validate {
-		if err := cli.WithLoadOptions(func(lo *loader.Options) { lo.SkipValidation = true })(po); err != nil {
-			return nil, &LoadError{err}
-		}
 	}
 	project, err := po.LoadProject(ctx)
 	if err != nil {
@@ -254,11 +311,7 @@ func loadSelection(ctx context.Context, o Options, sel Selection, validate bool)
 		}
 	}
 
-	raw := map[string]string{}
-	if validate {
-		// The variable diagnostics' second load: a preview need not wait for it.
-		raw = rawImages(ctx, po)
-	}
+	rawOf := raw()
 	where := imageLocations(project.ComposeFiles)
 	env := environment{project: project.Environment, passes: passes, files: map[string]*envfile.File{}}
 
@@ -267,7 +320,7 @@ func loadSelection(ctx context.Context, o Options, sel Selection, validate bool)
 			Name:     s.Name,
 			Kind:     kind,
 			Image:    s.Image,
-			Raw:      raw[s.Name],
+			Raw:      rawOf[s.Name],
 			Source:   where[s.Name],
 			Platform: s.Platform,
 			Build:    s.Build != nil,
