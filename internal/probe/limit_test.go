@@ -16,7 +16,7 @@ import (
 )
 
 func TestLimiterGrowsAndHalves(t *testing.T) {
-	l := newLimiter(100)
+	l := newLimiter(limiterStart + 60)
 	if l.current() != limiterStart {
 		t.Fatalf("start %d", l.current())
 	}
@@ -30,16 +30,16 @@ func TestLimiterGrowsAndHalves(t *testing.T) {
 	if l.current() != limiterStart+10 {
 		t.Errorf("after 10 answers: %d", l.current())
 	}
-	for range 50 {
+	for range 100 {
 		l.acquire(ctx)
 		l.release(false)
 	}
-	if l.current() != 100 {
+	if l.current() != limiterStart+60 {
 		t.Errorf("never beyond its maximum: %d", l.current())
 	}
 	l.acquire(ctx)
 	l.release(true)
-	if l.current() != 50 {
+	if l.current() != (limiterStart+60)/2 {
 		t.Errorf("halved on push-back: %d", l.current())
 	}
 	for range 10 {
