@@ -92,7 +92,7 @@ cannot be loaded, 125 a usage error.`,
 	f.StringVar(&out.format, "format", "table", "Output format: table or json")
 	f.BoolVar(&out.noTrunc, "no-trunc", false, "Show full image references and digests in the table")
 	f.BoolVarP(&out.quiet, "quiet", "q", false, "Print only unpullable images; the exit status tells the rest")
-	f.IntVar(&out.jobs, "jobs", probe.DefaultJobs, "Images resolved at once (each sends at most two requests at a time)")
+	f.IntVar(&out.jobs, "jobs", probe.DefaultJobs, "Requests in flight to one registry at most (and so its connections, over HTTP/1.1); within it the concurrency adapts, halving on 429 or 503")
 	f.BoolVar(&noDeps, "no-deps", false, "Check the named services without their dependencies (as up --no-deps)")
 	return cmd
 }
