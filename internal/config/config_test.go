@@ -49,12 +49,25 @@ func TestLoadAndLookup(t *testing.T) {
 	if !c.Found || c.Timeout != 20*time.Second || c.TimeoutFrom != p || len(c.Registries) != 4 {
 		t.Fatalf("config = %+v", c)
 	}
+	t.Run("first entry", func(t *testing.T) { checkFirstEntry(t, c) })
+	t.Run("aliases", func(t *testing.T) { checkAliases(t, c) })
+	t.Run("unconfigured hosts", func(t *testing.T) { checkUnconfigured(t, c) })
+	if got := strings.Join(c.Hosts(), ","); got != "513558712013.dkr.ecr.us-east-1.amazonaws.com,127.0.0.1:5000,public.ecr.aws,registry.example.com" {
+		t.Errorf("Hosts() = %s", got)
+	}
+}
+
+// checkFirstEntry: the host is normalised, its account and region come from it,
+// and the entry knows where in the file it stands.
+func checkFirstEntry(t *testing.T, c *Config) {
 	e := c.Registries[0]
 	if e.Host != "513558712013.dkr.ecr.us-east-1.amazonaws.com" || e.Account != "513558712013" || e.Region != "us-east-1" ||
 		e.Duration != 2*time.Hour || e.ExternalID != "s3cr3t-ext-id" || e.Index != 1 || e.Line != 3 {
 		t.Errorf("entry 1 = %+v", e)
 	}
+}
 
+func checkAliases(t *testing.T, c *Config) {
 	tg, ok := c.Lookup("127.0.0.1:5000")
 	if !ok || tg.Entry == nil || !tg.Alias() || tg.Registry.Account != "513558712013" || tg.Registry.Region != "eu-west-1" || tg.Registry.Partition != "aws" {
 		t.Errorf("alias target = %+v, %v", tg, ok)
@@ -62,7 +75,12 @@ func TestLoadAndLookup(t *testing.T) {
 	if tg, ok := c.Lookup("registry.example.com"); !ok || tg.Registry.Account != "012345678901" || tg.Registry.Partition != "aws-cn" {
 		t.Errorf("leading-zero account or China alias = %+v", tg)
 	}
-	tg, ok = c.Lookup("999999999999.dkr.ecr.eu-west-1.amazonaws.com")
+}
+
+// checkUnconfigured: an ECR host without an entry is served from the default
+// chain; any other host is not handled.
+func checkUnconfigured(t *testing.T, c *Config) {
+	tg, ok := c.Lookup("999999999999.dkr.ecr.eu-west-1.amazonaws.com")
 	if !ok || tg.Entry != nil || tg.Alias() || tg.Registry.Account != "999999999999" {
 		t.Errorf("unconfigured ECR host = %+v, %v; want default-chain target", tg, ok)
 	}
@@ -73,9 +91,6 @@ func TestLoadAndLookup(t *testing.T) {
 		if _, ok := c.Lookup(h); ok {
 			t.Errorf("Lookup(%q) handled, want not handled", h)
 		}
-	}
-	if got := strings.Join(c.Hosts(), ","); got != "513558712013.dkr.ecr.us-east-1.amazonaws.com,127.0.0.1:5000,public.ecr.aws,registry.example.com" {
-		t.Errorf("Hosts() = %s", got)
 	}
 }
 
