@@ -64,8 +64,7 @@ func (s *Server) getAuthorizationToken(c *call, p principal, region string, body
 			ProxyEndpoint:      "https://" + registryHost(id, region),
 		})
 	}
-	s.count(c.action)
-	c.writeJSON(http.StatusOK, out)
+	s.answerJSON(c, out)
 }
 
 // getPublicAuthorizationToken is ECR Public's variant: one authorizationData
@@ -83,8 +82,7 @@ func (s *Server) getPublicAuthorizationToken(c *call, p principal, region string
 		AuthorizationToken: base64.StdEncoding.EncodeToString([]byte("AWS:" + pw)),
 		ExpiresAt:          formatExpiresAt(expires),
 	}}
-	s.count(c.action)
-	c.writeJSON(http.StatusOK, out)
+	s.answerJSON(c, out)
 }
 
 type repositoryJSON struct {
@@ -121,18 +119,36 @@ func (r *repository) json() repositoryJSON {
 
 func repoKey(account, region, name string) string { return account + "/" + region + "/" + name }
 
+// registryRequest is the part of a repository call that names the registry:
+// an account, the caller's when left out.
+type registryRequest struct {
+	RegistryID string `json:"registryId"`
+}
+
+func (r *registryRequest) registryID() string { return r.RegistryID }
+
+// repositoryInput decodes a repository call (in embeds registryRequest),
+// answering ECR's error for a body that is not one, and gives the account
+// whose registry it names.
+func repositoryInput(c *call, p principal, body []byte, in interface{ registryID() string }) (string, bool) {
+	if err := json.Unmarshal(body, in); err != nil {
+		c.fail(&apiError{http.StatusBadRequest, "SerializationException", err.Error()})
+		return "", false
+	}
+	if id := in.registryID(); id != "" {
+		return id, true
+	}
+	return p.account, true
+}
+
 func (s *Server) createRepository(c *call, p principal, region string, body []byte, now time.Time) {
 	var in struct {
+		registryRequest
 		RepositoryName string `json:"repositoryName"`
-		RegistryID     string `json:"registryId"`
 	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		c.fail(&apiError{http.StatusBadRequest, "SerializationException", err.Error()})
+	account, ok := repositoryInput(c, p, body, &in)
+	if !ok {
 		return
-	}
-	account := in.RegistryID
-	if account == "" {
-		account = p.account
 	}
 	repo := &repository{account: account, region: region, name: in.RepositoryName, created: now}
 	if len(in.RepositoryName) < 2 || len(in.RepositoryName) > 256 || !repositoryNamePattern.MatchString(in.RepositoryName) {
@@ -155,22 +171,17 @@ func (s *Server) createRepository(c *call, p principal, region string, body []by
 	}
 	s.repos[key] = repo
 	s.mu.Unlock()
-	s.count(c.action)
-	c.writeJSON(http.StatusOK, map[string]any{"repository": repo.json()})
+	s.answerJSON(c, map[string]any{"repository": repo.json()})
 }
 
 func (s *Server) describeRepositories(c *call, p principal, region string, body []byte, _ time.Time) {
 	var in struct {
-		RegistryID      string   `json:"registryId"`
+		registryRequest
 		RepositoryNames []string `json:"repositoryNames"`
 	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		c.fail(&apiError{http.StatusBadRequest, "SerializationException", err.Error()})
+	account, ok := repositoryInput(c, p, body, &in)
+	if !ok {
 		return
-	}
-	account := in.RegistryID
-	if account == "" {
-		account = p.account
 	}
 	if s.denied(p, "ecr:DescribeRepositories") {
 		c.fail(accessDeniedJSON(p, "ecr:DescribeRepositories", fmt.Sprintf("arn:aws:ecr:%s:%s:repository/*", region, account)))
@@ -198,8 +209,7 @@ func (s *Server) describeRepositories(c *call, p principal, region string, body 
 		sort.Slice(found, func(i, j int) bool { return found[i].RepositoryName < found[j].RepositoryName })
 	}
 	s.mu.Unlock()
-	s.count(c.action)
-	c.writeJSON(http.StatusOK, map[string]any{"repositories": found})
+	s.answerJSON(c, map[string]any{"repositories": found})
 }
 
 // CreateRepository adds a repository directly, as if its owner had created it.

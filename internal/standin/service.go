@@ -78,6 +78,12 @@ func (c *call) writeXML(status int, v any) {
 	c.write(status, "text/xml", append([]byte(xml.Header), b...))
 }
 
+// answerJSON counts the call as answered and writes its result.
+func (s *Server) answerJSON(c *call, v any) {
+	s.count(c.action)
+	c.writeJSON(http.StatusOK, v)
+}
+
 func (c *call) writeJSON(status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -145,10 +151,7 @@ func throttled(p protocol) *apiError {
 // (awsJson1_1: X-Amz-Target), plus the /_standin/ control API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.Now()
-	s.mu.Lock()
-	latency := s.latency
-	s.mu.Unlock()
-	if latency > 0 {
+	if latency := s.latency.get(); latency > 0 {
 		time.Sleep(latency)
 	}
 	reqID := newRequestID()
@@ -199,9 +202,9 @@ func (s *Server) serveQuery(c *call, r *http.Request, body []byte, now time.Time
 		c.fail(&apiError{http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", c.action, form.Get("Version"))})
 		return
 	}
-	s.attempt(c.action)
 	if c.action == "AssumeRoleWithWebIdentity" {
 		// The SDK sends this one unsigned: the web identity token is the proof.
+		s.attempt(c.action)
 		if s.takeThrottle(c.action) {
 			c.fail(throttled(c.proto))
 			return
@@ -209,16 +212,7 @@ func (s *Server) serveQuery(c *call, r *http.Request, body []byte, now time.Time
 		s.assumeRoleWithWebIdentity(c, form, now)
 		return
 	}
-	p, aerr := s.authenticate(r, body, "sts", now)
-	if aerr != nil {
-		c.fail(authErrorFor(c.proto, aerr))
-		return
-	}
-	if s.takeThrottle(c.action) {
-		c.fail(throttled(c.proto))
-		return
-	}
-	h(c, p, form, now)
+	s.serveSigned(c, r, body, "sts", now, func(p principal) { h(c, p, form, now) })
 }
 
 const (

@@ -174,7 +174,7 @@ func (s *Server) createQueueLocked(account, name string, attrs map[string]string
 		}
 		return s.URL() + "/" + key
 	}
-	now := s.set.clock().Add(s.skew)
+	now := s.Now()
 	q := &queue{name: name, account: account, region: s.set.region, created: now, modified: now, attrs: map[string]string{}, wake: make(chan struct{})}
 	for k, v := range attrs {
 		q.attrs[k] = v
@@ -216,7 +216,7 @@ func (s *Server) QueueDepth(queueURL string) (visible, inFlight int) {
 	if q == nil {
 		return 0, 0
 	}
-	now := s.set.clock().Add(s.skew)
+	now := s.Now()
 	s.expireLocked(q, now)
 	for _, m := range q.messages {
 		if now.Before(m.visibleAt) {
@@ -239,7 +239,7 @@ func (s *Server) RevealInFlight(queueURL string) int {
 	if q == nil {
 		return 0
 	}
-	now := s.set.clock().Add(s.skew)
+	now := s.Now()
 	n := 0
 	for _, m := range q.messages {
 		if m.receives > 0 && now.Before(m.visibleAt) {
@@ -329,7 +329,7 @@ func (s *Server) longPoll(ctx context.Context, q *queue, n int, wait, visibility
 // handle, its receive count goes up and it hides for visibility. A message
 // received maxReceiveCount times moves to the dead-letter queue instead.
 func (s *Server) takeLocked(q *queue, n int, visibility time.Duration, attrs []string) []messageJSON {
-	now := s.set.clock().Add(s.skew)
+	now := s.Now()
 	s.expireLocked(q, now)
 	dlq, maxReceives := s.redriveLocked(q)
 	var out []messageJSON

@@ -57,6 +57,23 @@ func sqsInput(c *call, body []byte, v any) bool {
 	return true
 }
 
+// queueRequest is the part of a request that names an existing queue.
+type queueRequest struct {
+	QueueURL string `json:"QueueUrl"`
+}
+
+func (r *queueRequest) queueURL() string { return r.QueueURL }
+
+// queueInput decodes a request that names a queue (in embeds queueRequest)
+// and finds that queue, answering SQS's error when the body is bad or p may
+// not call action on it.
+func (s *Server) queueInput(c *call, p principal, body []byte, action string, in interface{ queueURL() string }) (*queue, bool) {
+	if !sqsInput(c, body, in) {
+		return nil, false
+	}
+	return s.accessQueue(c, p, in.queueURL(), action)
+}
+
 // accessQueue finds the queue and checks that p may call action on it: its
 // own account's principals unless IAM denies them, others only when the
 // queue policy allows them.
@@ -111,8 +128,7 @@ func (s *Server) sqsCreateQueue(c *call, p principal, body []byte, _ time.Time) 
 	s.mu.Lock()
 	u := s.createQueueLocked(p.account, in.QueueName, in.Attributes)
 	s.mu.Unlock()
-	s.count(c.action)
-	c.writeJSON(http.StatusOK, map[string]string{"QueueUrl": u})
+	s.answerJSON(c, map[string]string{"QueueUrl": u})
 }
 
 func (s *Server) sqsGetQueueURL(c *call, p principal, body []byte, _ time.Time) {
@@ -131,8 +147,7 @@ func (s *Server) sqsGetQueueURL(c *call, p principal, body []byte, _ time.Time) 
 	if _, ok := s.accessQueue(c, p, u, "sqs:GetQueueUrl"); !ok {
 		return
 	}
-	s.count(c.action)
-	c.writeJSON(http.StatusOK, map[string]string{"QueueUrl": u})
+	s.answerJSON(c, map[string]string{"QueueUrl": u})
 }
 
 // queueAttributeNames are the attributes GetQueueAttributes knows, "All"
@@ -197,13 +212,10 @@ func (r *redrivePolicy) UnmarshalJSON(b []byte) error {
 
 func (s *Server) sqsGetQueueAttributes(c *call, p principal, body []byte, now time.Time) {
 	var in struct {
-		QueueURL       string   `json:"QueueUrl"`
+		queueRequest
 		AttributeNames []string `json:"AttributeNames"`
 	}
-	if !sqsInput(c, body, &in) {
-		return
-	}
-	q, ok := s.accessQueue(c, p, in.QueueURL, "sqs:GetQueueAttributes")
+	q, ok := s.queueInput(c, p, body, "sqs:GetQueueAttributes", &in)
 	if !ok {
 		return
 	}
@@ -255,23 +267,19 @@ func (s *Server) sqsGetQueueAttributes(c *call, p principal, body []byte, now ti
 			out[k] = v
 		}
 	}
-	s.count(c.action)
 	if len(out) == 0 {
-		c.writeJSON(http.StatusOK, struct{}{})
+		s.answerJSON(c, struct{}{})
 		return
 	}
-	c.writeJSON(http.StatusOK, map[string]any{"Attributes": out})
+	s.answerJSON(c, map[string]any{"Attributes": out})
 }
 
 func (s *Server) sqsSetQueueAttributes(c *call, p principal, body []byte, now time.Time) {
 	var in struct {
-		QueueURL   string            `json:"QueueUrl"`
+		queueRequest
 		Attributes map[string]string `json:"Attributes"`
 	}
-	if !sqsInput(c, body, &in) {
-		return
-	}
-	q, ok := s.accessQueue(c, p, in.QueueURL, "sqs:SetQueueAttributes")
+	q, ok := s.queueInput(c, p, body, "sqs:SetQueueAttributes", &in)
 	if !ok {
 		return
 	}
@@ -285,20 +293,16 @@ func (s *Server) sqsSetQueueAttributes(c *call, p principal, body []byte, now ti
 	}
 	q.modified = now
 	s.mu.Unlock()
-	s.count(c.action)
-	c.writeJSON(http.StatusOK, struct{}{})
+	s.answerJSON(c, struct{}{})
 }
 
 func (s *Server) sqsSendMessage(c *call, p principal, body []byte, now time.Time) {
 	var in struct {
-		QueueURL     string `json:"QueueUrl"`
+		queueRequest
 		MessageBody  string `json:"MessageBody"`
 		DelaySeconds int    `json:"DelaySeconds"`
 	}
-	if !sqsInput(c, body, &in) {
-		return
-	}
-	q, ok := s.accessQueue(c, p, in.QueueURL, "sqs:SendMessage")
+	q, ok := s.queueInput(c, p, body, "sqs:SendMessage", &in)
 	if !ok {
 		return
 	}
@@ -320,12 +324,11 @@ func (s *Server) sqsSendMessage(c *call, p principal, body []byte, now time.Time
 	}
 	m := s.enqueueLocked(q, in.MessageBody, p.userID, delay, now)
 	s.mu.Unlock()
-	s.count(c.action)
-	c.writeJSON(http.StatusOK, map[string]string{"MessageId": m.id, "MD5OfMessageBody": m.md5})
+	s.answerJSON(c, map[string]string{"MessageId": m.id, "MD5OfMessageBody": m.md5})
 }
 
 type receiveInput struct {
-	QueueURL            string   `json:"QueueUrl"`
+	queueRequest
 	MaxNumberOfMessages *int     `json:"MaxNumberOfMessages"`
 	WaitTimeSeconds     *int     `json:"WaitTimeSeconds"`
 	VisibilityTimeout   *int     `json:"VisibilityTimeout"`
@@ -335,10 +338,7 @@ type receiveInput struct {
 
 func (s *Server) sqsReceiveMessage(c *call, p principal, body []byte, _ time.Time) {
 	var in receiveInput
-	if !sqsInput(c, body, &in) {
-		return
-	}
-	q, ok := s.accessQueue(c, p, in.QueueURL, "sqs:ReceiveMessage")
+	q, ok := s.queueInput(c, p, body, "sqs:ReceiveMessage", &in)
 	if !ok {
 		return
 	}
@@ -371,24 +371,20 @@ func (s *Server) sqsReceiveMessage(c *call, p principal, body []byte, _ time.Tim
 	}
 	attrs := append(slices.Clone(in.SystemAttributes), in.AttributeNames...)
 	got := s.longPoll(c.ctx, q, n, wait, visibility, attrs)
-	s.count(c.action)
 	if len(got) == 0 {
 		// SQS answers an empty receive with an empty object.
-		c.writeJSON(http.StatusOK, struct{}{})
+		s.answerJSON(c, struct{}{})
 		return
 	}
-	c.writeJSON(http.StatusOK, map[string]any{"Messages": got})
+	s.answerJSON(c, map[string]any{"Messages": got})
 }
 
 func (s *Server) sqsDeleteMessage(c *call, p principal, body []byte, _ time.Time) {
 	var in struct {
-		QueueURL      string `json:"QueueUrl"`
+		queueRequest
 		ReceiptHandle string `json:"ReceiptHandle"`
 	}
-	if !sqsInput(c, body, &in) {
-		return
-	}
-	q, ok := s.accessQueue(c, p, in.QueueURL, "sqs:DeleteMessage")
+	q, ok := s.queueInput(c, p, body, "sqs:DeleteMessage", &in)
 	if !ok {
 		return
 	}
@@ -402,20 +398,16 @@ func (s *Server) sqsDeleteMessage(c *call, p principal, body []byte, _ time.Time
 		c.fail(errReceiptHandle(in.ReceiptHandle))
 		return
 	}
-	s.count(c.action)
-	c.writeJSON(http.StatusOK, struct{}{})
+	s.answerJSON(c, struct{}{})
 }
 
 func (s *Server) sqsChangeVisibility(c *call, p principal, body []byte, now time.Time) {
 	var in struct {
-		QueueURL          string `json:"QueueUrl"`
+		queueRequest
 		ReceiptHandle     string `json:"ReceiptHandle"`
 		VisibilityTimeout int    `json:"VisibilityTimeout"`
 	}
-	if !sqsInput(c, body, &in) {
-		return
-	}
-	q, ok := s.accessQueue(c, p, in.QueueURL, "sqs:ChangeMessageVisibility")
+	q, ok := s.queueInput(c, p, body, "sqs:ChangeMessageVisibility", &in)
 	if !ok {
 		return
 	}
@@ -438,25 +430,18 @@ func (s *Server) sqsChangeVisibility(c *call, p principal, body []byte, now time
 	case !inFlight:
 		c.fail(sqsError(http.StatusBadRequest, "MessageNotInflight", "Message does not exist or is not available for visibility timeout change."))
 	default:
-		s.count(c.action)
-		c.writeJSON(http.StatusOK, struct{}{})
+		s.answerJSON(c, struct{}{})
 	}
 }
 
 func (s *Server) sqsPurgeQueue(c *call, p principal, body []byte, _ time.Time) {
-	var in struct {
-		QueueURL string `json:"QueueUrl"`
-	}
-	if !sqsInput(c, body, &in) {
-		return
-	}
-	q, ok := s.accessQueue(c, p, in.QueueURL, "sqs:PurgeQueue")
+	var in queueRequest
+	q, ok := s.queueInput(c, p, body, "sqs:PurgeQueue", &in)
 	if !ok {
 		return
 	}
 	s.mu.Lock()
 	q.messages = nil
 	s.mu.Unlock()
-	s.count(c.action)
-	c.writeJSON(http.StatusOK, struct{}{})
+	s.answerJSON(c, struct{}{})
 }

@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,24 +43,23 @@ type Server struct {
 	set    settings
 	secret []byte // HMAC key binding the ECR tokens this server mints
 
-	mu        sync.Mutex
-	users     map[string]*User      // by access key ID
-	usersByID map[string]*User      // by ARN
-	roles     map[string]*roleState // by role ARN
-	sessions  map[string]*session   // by access key ID
-	denials   map[string]map[string]bool
-	repos     map[string]*repository // by account/region/name
-	throttle  map[string]int
-	lifetime  time.Duration
-	// sessionLifetime caps role sessions (SetSessionLifetime); 0: as asked.
-	sessionLifetime time.Duration
-	skew            time.Duration
-	latency         time.Duration
-	registries      []*Registry
-	issued          []string // every secret handed out, for leak tests
-	counts          map[string]int64
-	attempts        map[string]int64
-	oidc            oidcState
+	mu         sync.Mutex
+	users      map[string]*User      // by access key ID
+	usersByID  map[string]*User      // by ARN
+	roles      map[string]*roleState // by role ARN
+	sessions   map[string]*session   // by access key ID
+	denials    map[string]map[string]bool
+	repos      map[string]*repository // by account/region/name
+	throttle   map[string]int
+	registries []*Registry
+	issued     []string // every secret handed out, for leak tests
+	counts     map[string]int64
+	attempts   map[string]int64
+	oidc       oidcState
+
+	// The knobs tests turn while requests run: ECR token lifetime, the cap
+	// on role sessions (SetSessionLifetime; 0: as asked), clock skew, latency.
+	lifetime, sessionLifetime, skew, latency knob
 
 	queues            map[string]*queue // by ACCOUNT/NAME
 	rules             map[string]*rule  // by ARN
@@ -198,9 +198,6 @@ func Start(opts ...Option) (*Server, error) {
 		denials:   map[string]map[string]bool{},
 		repos:     map[string]*repository{},
 		throttle:  map[string]int{},
-		lifetime:  set.lifetime,
-		skew:      set.skew,
-		latency:   set.latency,
 		counts:    map[string]int64{},
 		attempts:  map[string]int64{},
 		oidc: oidcState{keys: map[string]*rsa.PrivateKey{}, jobs: map[string]GitHubJob{},
@@ -208,6 +205,9 @@ func Start(opts ...Option) (*Server, error) {
 		queues: map[string]*queue{},
 		rules:  map[string]*rule{},
 	}
+	s.lifetime.set(set.lifetime)
+	s.skew.set(set.skew)
+	s.latency.set(set.latency)
 	srv, err := serve(set.addr, s)
 	if err != nil {
 		return nil, err
@@ -243,10 +243,7 @@ func (s *Server) Region() string { return s.set.region }
 
 // Now is the server's clock: the injected clock plus the skew.
 func (s *Server) Now() time.Time {
-	s.mu.Lock()
-	skew := s.skew
-	s.mu.Unlock()
-	return s.set.clock().Add(skew)
+	return s.set.clock().Add(s.skew.get())
 }
 
 // attach records a registry front so the control API can reach it.
@@ -342,32 +339,22 @@ func (s *Server) denyLocked(arn, action string) {
 }
 
 // SetTokenLifetime changes the lifetime of ECR tokens minted from now on.
-func (s *Server) SetTokenLifetime(d time.Duration) {
-	s.mu.Lock()
-	s.lifetime = d
-	s.mu.Unlock()
-}
+func (s *Server) SetTokenLifetime(d time.Duration) { s.lifetime.set(d) }
 
 // TokenLifetime is the lifetime of ECR tokens minted now.
-func (s *Server) TokenLifetime() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lifetime
-}
+func (s *Server) TokenLifetime() time.Duration { return s.lifetime.get() }
 
 // SetSkew changes how far the server's clock runs ahead of the clock.
-func (s *Server) SetSkew(d time.Duration) {
-	s.mu.Lock()
-	s.skew = d
-	s.mu.Unlock()
-}
+func (s *Server) SetSkew(d time.Duration) { s.skew.set(d) }
 
 // SetLatency delays every following request by d.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	s.latency = d
-	s.mu.Unlock()
-}
+func (s *Server) SetLatency(d time.Duration) { s.latency.set(d) }
+
+// knob is a duration a test changes while requests read it.
+type knob struct{ v atomic.Int64 }
+
+func (k *knob) set(d time.Duration) { k.v.Store(int64(d)) }
+func (k *knob) get() time.Duration  { return time.Duration(k.v.Load()) }
 
 // Throttle makes the next n calls of action ("AssumeRole",
 // "GetAuthorizationToken", ...) fail with the service's throttling error,

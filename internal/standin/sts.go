@@ -38,40 +38,91 @@ type responseMetadata struct {
 	RequestID string `xml:"RequestId"`
 }
 
+// answerSTS counts the call and writes its result as STS frames every
+// answer: <ActionResponse><ActionResult>…</ActionResult><ResponseMetadata>.
+func (s *Server) answerSTS(c *call, result any) {
+	type response struct {
+		XMLName  xml.Name
+		Xmlns    string `xml:"xmlns,attr"`
+		Result   namedElement
+		Metadata responseMetadata `xml:"ResponseMetadata"`
+	}
+	s.count(c.action)
+	c.writeXML(http.StatusOK, response{
+		XMLName:  xml.Name{Local: c.action + "Response"},
+		Xmlns:    stsNamespace,
+		Result:   namedElement{c.action + "Result", result},
+		Metadata: responseMetadata{c.reqID},
+	})
+}
+
+// namedElement marshals v as an element named at run time.
+type namedElement struct {
+	name string
+	v    any
+}
+
+func (n namedElement) MarshalXML(e *xml.Encoder, _ xml.StartElement) error {
+	return e.EncodeElement(n.v, xml.StartElement{Name: xml.Name{Local: n.name}})
+}
+
 func validation(msg string) *apiError {
 	return &apiError{http.StatusBadRequest, "ValidationError", msg}
 }
 
+// sessionAsk is what an AssumeRole flavour asks for.
+type sessionAsk struct {
+	roleARN, name string
+	duration      time.Duration
+	explicit      bool // DurationSeconds was given, not left to the default hour
+}
+
 // validateSession checks what AWS's model validation checks for every
 // AssumeRole flavour, with its exact messages.
-func validateSession(roleARN, name string, form url.Values) (time.Duration, bool, *apiError) {
-	if len(roleARN) < 20 {
-		return 0, false, validation(fmt.Sprintf("1 validation error detected: Value '%s' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20", roleARN))
+func validateSession(form url.Values) (sessionAsk, *apiError) {
+	ask := sessionAsk{roleARN: form.Get("RoleArn"), name: form.Get("RoleSessionName"), duration: time.Hour}
+	if len(ask.roleARN) < 20 {
+		return ask, validation(fmt.Sprintf("1 validation error detected: Value '%s' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20", ask.roleARN))
 	}
-	switch {
+	switch name := ask.name; {
 	case len(name) < 2:
-		return 0, false, validation(fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2", name))
+		return ask, validation(fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2", name))
 	case len(name) > 64:
-		return 0, false, validation(fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64", name))
+		return ask, validation(fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64", name))
 	case !sessionNamePattern.MatchString(name):
-		return 0, false, validation(fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", name))
+		return ask, validation(fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", name))
 	}
 	raw := form.Get("DurationSeconds")
 	if raw == "" {
-		return time.Hour, false, nil
+		return ask, nil
 	}
 	secs, err := strconv.Atoi(raw)
 	if err != nil {
-		return 0, false, &apiError{http.StatusBadRequest, "MalformedInput", "Invalid value for DurationSeconds"}
+		return ask, &apiError{http.StatusBadRequest, "MalformedInput", "Invalid value for DurationSeconds"}
 	}
-	d := time.Duration(secs) * time.Second
-	if d < minSession {
-		return 0, false, validation(fmt.Sprintf("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900", secs))
+	ask.duration, ask.explicit = time.Duration(secs)*time.Second, true
+	if ask.duration < minSession {
+		return ask, validation(fmt.Sprintf("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900", secs))
 	}
-	if d > maxSessionLimit {
-		return 0, false, validation(fmt.Sprintf("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200", secs))
+	if ask.duration > maxSessionLimit {
+		return ask, validation(fmt.Sprintf("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200", secs))
 	}
-	return d, true, nil
+	return ask, nil
+}
+
+// grantSession mints the session asked of role. AWS refuses a DurationSeconds
+// beyond the role's maximum, or beyond the hour for a caller that is itself a
+// role session (role chaining), and caps a duration left to the default.
+func (s *Server) grantSession(c *call, ask sessionAsk, role *roleState, spec RoleSpec, chained bool, now time.Time) (*session, bool) {
+	if ask.explicit && ask.duration > spec.MaxSession {
+		c.fail(errOverMaxSession)
+		return nil, false
+	}
+	if chained && ask.duration > chainedMax {
+		c.fail(validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."))
+		return nil, false
+	}
+	return s.issueSession(role, ask.name, now, min(ask.duration, spec.MaxSession)), true
 }
 
 // errOverMaxSession is AWS's answer to a DurationSeconds beyond the role's
@@ -91,14 +142,13 @@ func (s *Server) role(arn string) (r *roleState, spec RoleSpec, refused, ok bool
 }
 
 func (s *Server) assumeRole(c *call, p principal, form url.Values, now time.Time) {
-	roleARN, name := form.Get("RoleArn"), form.Get("RoleSessionName")
-	d, explicit, verr := validateSession(roleARN, name, form)
+	ask, verr := validateSession(form)
 	if verr != nil {
 		c.fail(verr)
 		return
 	}
-	denied := &apiError{http.StatusForbidden, "AccessDenied", fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", p.arn, roleARN)}
-	role, spec, refused, ok := s.role(roleARN)
+	denied := &apiError{http.StatusForbidden, "AccessDenied", fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", p.arn, ask.roleARN)}
+	role, spec, refused, ok := s.role(ask.roleARN)
 	// AWS does not reveal whether a role exists: an unknown role, an
 	// untrusted caller and a wrong external ID all read the same.
 	if !ok || refused || !trusts(spec.Trust, p) {
@@ -109,37 +159,20 @@ func (s *Server) assumeRole(c *call, p principal, form url.Values, now time.Time
 		c.fail(denied)
 		return
 	}
-	if explicit && d > spec.MaxSession {
-		c.fail(errOverMaxSession)
+	sess, ok := s.grantSession(c, ask, role, spec, p.chained, now)
+	if !ok {
 		return
 	}
-	if p.chained && d > chainedMax {
-		c.fail(validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."))
-		return
-	}
-	d = min(d, spec.MaxSession) // only an unrequested default can exceed it here
-	sess := s.issueSession(role, name, now, d)
 	type result struct {
 		Credentials      stsCredentials  `xml:"Credentials"`
 		AssumedRoleUser  assumedRoleUser `xml:"AssumedRoleUser"`
 		PackedPolicySize *int            `xml:"PackedPolicySize,omitempty"`
 	}
-	type response struct {
-		XMLName  xml.Name         `xml:"AssumeRoleResponse"`
-		Xmlns    string           `xml:"xmlns,attr"`
-		Result   result           `xml:"AssumeRoleResult"`
-		Metadata responseMetadata `xml:"ResponseMetadata"`
-	}
-	s.count(c.action)
-	c.writeXML(http.StatusOK, response{Xmlns: stsNamespace, Result: result{
-		Credentials:     sess.credentials(),
-		AssumedRoleUser: assumedRoleUser{Arn: sess.arn, AssumedRoleID: sess.userID},
-	}, Metadata: responseMetadata{c.reqID}})
+	s.answerSTS(c, result{Credentials: sess.credentials(), AssumedRoleUser: sess.user()})
 }
 
 func (s *Server) assumeRoleWithWebIdentity(c *call, form url.Values, now time.Time) {
-	roleARN, name := form.Get("RoleArn"), form.Get("RoleSessionName")
-	d, explicit, verr := validateSession(roleARN, name, form)
+	ask, verr := validateSession(form)
 	if verr != nil {
 		c.fail(verr)
 		return
@@ -149,9 +182,9 @@ func (s *Server) assumeRoleWithWebIdentity(c *call, form url.Values, now time.Ti
 		c.fail(validation("1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4"))
 		return
 	}
-	role, spec, refused, ok := s.role(roleARN)
+	role, spec, refused, ok := s.role(ask.roleARN)
 	denied := &apiError{http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"}
-	subject, provider, audience := "standin:"+name, "standin.local", "sts.amazonaws.com"
+	subject, provider, audience := "standin:"+ask.name, "standin.local", "sts.amazonaws.com"
 	switch {
 	case !ok || refused:
 		c.fail(denied)
@@ -159,7 +192,7 @@ func (s *Server) assumeRoleWithWebIdentity(c *call, form url.Values, now time.Ti
 	case spec.WebIdentityToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(spec.WebIdentityToken)) == 1:
 		// A fixed token: the role trusts exactly it.
 	case role.trust != nil:
-		claims, arn, aerr := s.verifyIDToken(token, roleARN, now)
+		claims, arn, aerr := s.verifyIDToken(token, ask.roleARN, now)
 		if aerr != nil {
 			c.fail(aerr)
 			return
@@ -175,12 +208,10 @@ func (s *Server) assumeRoleWithWebIdentity(c *call, form url.Values, now time.Ti
 		c.fail(denied)
 		return
 	}
-	if explicit && d > spec.MaxSession {
-		c.fail(errOverMaxSession)
+	sess, ok := s.grantSession(c, ask, role, spec, false, now)
+	if !ok {
 		return
 	}
-	d = min(d, spec.MaxSession) // only an unrequested default can exceed it here
-	sess := s.issueSession(role, name, now, d)
 	type result struct {
 		Credentials                 stsCredentials  `xml:"Credentials"`
 		SubjectFromWebIdentityToken string          `xml:"SubjectFromWebIdentityToken"`
@@ -188,20 +219,13 @@ func (s *Server) assumeRoleWithWebIdentity(c *call, form url.Values, now time.Ti
 		Provider                    string          `xml:"Provider"`
 		Audience                    string          `xml:"Audience"`
 	}
-	type response struct {
-		XMLName  xml.Name         `xml:"AssumeRoleWithWebIdentityResponse"`
-		Xmlns    string           `xml:"xmlns,attr"`
-		Result   result           `xml:"AssumeRoleWithWebIdentityResult"`
-		Metadata responseMetadata `xml:"ResponseMetadata"`
-	}
-	s.count(c.action)
-	c.writeXML(http.StatusOK, response{Xmlns: stsNamespace, Result: result{
+	s.answerSTS(c, result{
 		Credentials:                 sess.credentials(),
 		SubjectFromWebIdentityToken: subject,
-		AssumedRoleUser:             assumedRoleUser{Arn: sess.arn, AssumedRoleID: sess.userID},
+		AssumedRoleUser:             sess.user(),
 		Provider:                    provider,
 		Audience:                    audience,
-	}, Metadata: responseMetadata{c.reqID}})
+	})
 }
 
 func (s *Server) getCallerIdentity(c *call, p principal, _ url.Values, _ time.Time) {
@@ -210,14 +234,7 @@ func (s *Server) getCallerIdentity(c *call, p principal, _ url.Values, _ time.Ti
 		Account string `xml:"Account"`
 		Arn     string `xml:"Arn"`
 	}
-	type response struct {
-		XMLName  xml.Name         `xml:"GetCallerIdentityResponse"`
-		Xmlns    string           `xml:"xmlns,attr"`
-		Result   result           `xml:"GetCallerIdentityResult"`
-		Metadata responseMetadata `xml:"ResponseMetadata"`
-	}
-	s.count(c.action)
-	c.writeXML(http.StatusOK, response{Xmlns: stsNamespace, Result: result{p.userID, p.account, p.arn}, Metadata: responseMetadata{c.reqID}})
+	s.answerSTS(c, result{p.userID, p.account, p.arn})
 }
 
 // trusts reports whether a role's trust list admits the caller: by its own
@@ -265,17 +282,13 @@ func (s *Server) issueSession(role *roleState, name string, now time.Time, d tim
 // SetSessionLifetime makes role sessions minted from now on expire after d
 // when that is shorter than asked (0: as asked, as AWS does). AWS never goes
 // below 15 minutes; tests of long runs use seconds.
-func (s *Server) SetSessionLifetime(d time.Duration) {
-	s.mu.Lock()
-	s.sessionLifetime = d
-	s.mu.Unlock()
-}
+func (s *Server) SetSessionLifetime(d time.Duration) { s.sessionLifetime.set(d) }
 
 // SessionLifetime is the cap SetSessionLifetime set (0: none).
-func (s *Server) SessionLifetime() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sessionLifetime
+func (s *Server) SessionLifetime() time.Duration { return s.sessionLifetime.get() }
+
+func (ss *session) user() assumedRoleUser {
+	return assumedRoleUser{Arn: ss.arn, AssumedRoleID: ss.userID}
 }
 
 func (ss *session) credentials() stsCredentials {

@@ -34,20 +34,17 @@ func creds(id, secret, token string) aws.CredentialsProvider {
 	return credentials.NewStaticCredentialsProvider(id, secret, token)
 }
 
+// sdkConfig points the unmodified SDK clients at the stand-in, signing with p.
+func sdkConfig(s *standin.Server, p aws.CredentialsProvider) aws.Config {
+	return aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(s.URL()), Credentials: p}
+}
+
 func stsClient(s *standin.Server, p aws.CredentialsProvider, extra ...func(*sts.Options)) *sts.Client {
-	return sts.New(sts.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(s.URL()),
-		Credentials:  p,
-	}, extra...)
+	return sts.NewFromConfig(sdkConfig(s, p), extra...)
 }
 
 func ecrClient(s *standin.Server, p aws.CredentialsProvider, extra ...func(*ecr.Options)) *ecr.Client {
-	return ecr.New(ecr.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(s.URL()),
-		Credentials:  p,
-	}, extra...)
+	return ecr.NewFromConfig(sdkConfig(s, p), extra...)
 }
 
 func apiCode(err error) string {
