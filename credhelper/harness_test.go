@@ -41,14 +41,13 @@ func TestMain(m *testing.M) {
 	}
 	// Built once per checkout and kept (testbin), shared with the other test
 	// packages that run the helpers: a rerun with unchanged sources links nothing.
-	dir, err := testbin.Build([]string{"-tags=osusergo"}, "./docker-credential-currents", "./docker-credential-currents-aws", "../composeplugin/docker-currents")
+	b, err := testbin.Product()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	bin.lean = filepath.Join(dir, "docker-credential-currents")
-	bin.fat = filepath.Join(dir, "docker-credential-currents-aws")
-	bin.plugin = filepath.Join(dir, "docker-currents") // the leak test runs its watch
+	bin.lean, bin.fat = b.Lean(), b.AWS()
+	bin.plugin = b.Plugin // the leak test runs its watch
 	os.Exit(m.Run())
 }
 

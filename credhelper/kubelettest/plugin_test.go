@@ -34,7 +34,7 @@ var (
 	env      map[string]string
 	binDir   string // the kubelet's --image-credential-provider-bin-dir
 	execLog  string // one line per plugin exec
-	klogOut  syncBuffer
+	klogFile string // the kubelet's log
 	repoRoot string
 )
 
@@ -48,17 +48,14 @@ const (
 	saIssuer   = "https://oidc.eks.us-east-1.amazonaws.com/id/KUBELETTEST"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// kubeletLog is what the kubelet logged so far.
+func kubeletLog() string {
+	b, err := os.ReadFile(klogFile)
+	if err != nil {
+		return "(the kubelet's log: " + err.Error() + ")"
+	}
+	return string(b)
 }
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -198,8 +195,14 @@ providers:
         value: %[3]s
 `, port, yaml, filepath.Join(tmp, "cache"))), 0o600)
 
+	klogFile = filepath.Join(tmp, "kubelet.log")
+	klogOut, err := os.Create(klogFile)
+	if err != nil {
+		panic(err)
+	}
+	defer klogOut.Close()
 	klog.LogToStderr(false)
-	klog.SetOutput(&klogOut)
+	klog.SetOutput(klogOut)
 	if err := plugin.RegisterCredentialProviderPlugins(config, binDir, serviceAccountToken, serviceAccount); err != nil {
 		fmt.Fprintln(os.Stderr, "the kubelet refuses the config:", err)
 		return 1
@@ -298,7 +301,7 @@ func TestManyImagesTwoRegistriesAndExpiry(t *testing.T) {
 		image := fmt.Sprintf("%s/currents/on-prem/svc-%d:staging", reg, i)
 		auths := lookup(image, "default", "")
 		if len(auths) != 1 || auths[0].Username != "AWS" {
-			t.Fatalf("%s: %+v\nkubelet log:\n%s", image, auths, klogOut.String())
+			t.Fatalf("%s: %+v\nkubelet log:\n%s", image, auths, kubeletLog())
 		}
 		if p, seen := first[reg]; seen && p != auths[0].Password {
 			t.Errorf("%s: another password within the cache duration", image)
@@ -336,7 +339,7 @@ func TestRefusedRole(t *testing.T) {
 	if auths := lookup(image, "default", ""); len(auths) != 0 {
 		t.Fatalf("a refused role gave credentials: %+v", auths)
 	}
-	log := klogOut.String()
+	log := kubeletLog()
 	for _, want := range []string{"Failed to provide credentials for image", "docker-credential-currents: refused.example:" + port(), "AccessDenied", refused} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the kubelet's log lacks %q:\n%s", want, log)
@@ -387,7 +390,7 @@ func TestServiceAccountTokens(t *testing.T) {
 	for _, sa := range []string{"web", "web", "worker"} {
 		auths := lookup(image, "shop", sa)
 		if len(auths) != 1 {
-			t.Fatalf("service account shop/%s: %+v\n%s", sa, auths, klogOut.String())
+			t.Fatalf("service account shop/%s: %+v\n%s", sa, auths, kubeletLog())
 		}
 		opens(t, auths[0].Username, auths[0].Password)
 		if auths[0].Source == nil || auths[0].Source.ServiceAccount == nil || auths[0].Source.ServiceAccount.Name != sa {
@@ -400,8 +403,8 @@ func TestServiceAccountTokens(t *testing.T) {
 	if auths := lookup(image, "billing", "web"); len(auths) != 0 {
 		t.Errorf("a namespace the trust policy does not name got credentials")
 	}
-	if !strings.Contains(klogOut.String(), "sub=system:serviceaccount:billing:web") {
-		t.Errorf("the kubelet's log lacks the refused token's claims:\n%s", klogOut.String())
+	if !strings.Contains(kubeletLog(), "sub=system:serviceaccount:billing:web") {
+		t.Errorf("the kubelet's log lacks the refused token's claims:\n%s", kubeletLog())
 	}
 }
 

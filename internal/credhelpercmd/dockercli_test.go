@@ -97,10 +97,11 @@ func TestRealDockerCLICallsTheHelperAfterConfigure(t *testing.T) {
 		t.Skip("builds the helper binaries; skipped with -short")
 	}
 	// Shared with the other test packages (testbin): only read, never written beside.
-	bin, err := testbin.Build([]string{"-tags=osusergo"}, "../../credhelper/docker-credential-currents", "../../credhelper/docker-credential-currents-aws")
+	b, err := testbin.Product()
 	if err != nil {
 		t.Fatal(err)
 	}
+	bin := b.Helpers
 
 	w := standintest.New(t, standintest.WithRegistry(), standintest.WithExternalID("ext-42"))
 	aws, reg, role := w.AWS, w.Registry, w.Role

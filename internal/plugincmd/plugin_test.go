@@ -52,18 +52,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	// Built once per checkout and kept (testbin): a rerun with unchanged
-	// sources links nothing. The plugin is found through cli-plugins only,
-	// never on PATH, so it lives apart from the helpers.
-	if binDir, err = testbin.Build([]string{"-tags=osusergo"}, "../../credhelper/docker-credential-currents", "../../credhelper/docker-credential-currents-aws"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	plugins, err := testbin.Build([]string{"-tags=osusergo"}, "../../composeplugin/docker-currents")
+	// sources links nothing.
+	b, err := testbin.Product()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	pluginBin = filepath.Join(plugins, "docker-currents")
+	binDir, pluginBin = b.Helpers, b.Plugin
 	if stackAt, err = filepath.Abs("../../testdata/stack"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -15,7 +15,45 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/currentsdev/currents/internal/product"
 )
+
+// Binaries are the product's binaries, linked as `make build` links them
+// (-tags=osusergo: the lean helper without cgo).
+type Binaries struct {
+	// Helpers is the directory of the credential helper and its AWS half:
+	// the one to put on PATH.
+	Helpers string
+	// Plugin is docker-currents, in a directory of its own: docker finds a
+	// plugin through its cli-plugins directories, never through PATH.
+	Plugin string
+}
+
+// Lean is the credential helper docker runs.
+func (b Binaries) Lean() string { return filepath.Join(b.Helpers, product.HelperCommand) }
+
+// AWS is the helper's AWS half.
+func (b Binaries) AWS() string { return filepath.Join(b.Helpers, product.AWSHelperCommand) }
+
+// Product builds the helper, its AWS half and the plugin (see Build: once
+// per checkout, shared by every test package that asks).
+func Product() (Binaries, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return Binaries{}, err
+	}
+	flags := []string{"-tags=osusergo"}
+	helpers, err := Build(flags, filepath.Join(root, "credhelper", product.HelperCommand), filepath.Join(root, "credhelper", product.AWSHelperCommand))
+	if err != nil {
+		return Binaries{}, err
+	}
+	plugins, err := Build(flags, filepath.Join(root, "composeplugin", product.PluginCommand))
+	if err != nil {
+		return Binaries{}, err
+	}
+	return Binaries{Helpers: helpers, Plugin: filepath.Join(plugins, product.PluginCommand)}, nil
+}
 
 // Build builds pkgs (import paths, or directories relative to the working
 // directory) with the go build flags, and returns the directory holding the

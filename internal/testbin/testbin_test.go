@@ -40,3 +40,26 @@ func TestBuildTwiceRelinksNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestProduct: the helpers share the directory PATH gets, the plugin lives
+// apart (docker finds it through cli-plugins only), and each runs.
+func TestProduct(t *testing.T) {
+	b, err := Product()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(b.Plugin) == b.Helpers {
+		t.Errorf("the plugin shares the helpers' directory %s", b.Helpers)
+	}
+	for _, bin := range []string{b.Lean(), b.AWS(), b.Plugin} {
+		if st, err := os.Stat(bin); err != nil || st.Mode().Perm()&0o100 == 0 {
+			t.Errorf("%s: not an executable (%v)", bin, err)
+			continue
+		}
+		if err := exec.Command(bin, "--version").Run(); err != nil {
+			if _, ok := err.(*exec.ExitError); !ok {
+				t.Errorf("%s does not run: %v", bin, err)
+			}
+		}
+	}
+}

@@ -42,7 +42,7 @@ import (
 )
 
 var (
-	binDir    string // docker-credential-currents and its AWS half (and the plugin: nothing else lives there)
+	binDir    string // docker-credential-currents and its AWS half
 	pluginBin string // docker-currents
 	stackAt   string // testdata/stack
 )
@@ -52,13 +52,12 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 func run(m *testing.M) int {
 	// The helper and the plugin as the credhelper tests build them (testbin
 	// shares one build per checkout).
-	dir, err := testbin.Build([]string{"-tags=osusergo"}, "../../credhelper/docker-credential-currents",
-		"../../credhelper/docker-credential-currents-aws", "../../composeplugin/docker-currents")
+	b, err := testbin.Product()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	binDir, pluginBin = dir, filepath.Join(dir, "docker-currents")
+	binDir, pluginBin = b.Helpers, b.Plugin
 	if stackAt, err = filepath.Abs("../../testdata/stack/compose.yaml"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -50,7 +51,7 @@ func TestGitHubJobFlags(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- process.Run(ctx, cfg, new(syncBuffer)) }()
+	go func() { done <- process.Run(ctx, cfg, io.Discard) }()
 	t.Cleanup(func() { cancel(); <-done })
 	env := waitEnv(t, envPath, done)
 

@@ -1,7 +1,6 @@
 package process_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,18 +25,6 @@ import (
 	"github.com/currentsdev/currents/internal/standin/process"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // TestProcess drives the process as the e2e scripts do: through its env file,
 // the SDK's default chain and the control API.
 func TestProcess(t *testing.T) {
@@ -55,8 +41,13 @@ func TestProcess(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var log syncBuffer
-	go func() { done <- process.Run(ctx, cfg, &log) }()
+	// The process's log, in a file as a service manager would keep it.
+	log, err := os.Create(filepath.Join(dir, "standin.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() }) // after the process stopped (cleanups run last first)
+	go func() { done <- process.Run(ctx, cfg, log) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -74,8 +65,8 @@ func TestProcess(t *testing.T) {
 	if st, err := os.Stat(envPath); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("env file mode: %v %v", st.Mode(), err)
 	}
-	if strings.Contains(log.String(), env["AWS_SECRET_ACCESS_KEY"]) {
-		t.Fatal("secret key logged")
+	if logged, err := os.ReadFile(log.Name()); err != nil || strings.Contains(string(logged), env["AWS_SECRET_ACCESS_KEY"]) {
+		t.Fatalf("secret key logged (or the log unreadable: %v)", err)
 	}
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
