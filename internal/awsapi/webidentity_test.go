@@ -9,14 +9,9 @@ import (
 
 	"github.com/currentsdev/currents/internal/awsapi"
 	"github.com/currentsdev/currents/internal/config"
-	"github.com/currentsdev/currents/internal/iampolicy"
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/cirole"
 	"github.com/currentsdev/currents/internal/standin/standintest"
-)
-
-const (
-	ciOrg     = "4a5c7e3e-0b5f-4d1c-9e2a-3f6b8c1d2e7f"
-	ciProject = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 )
 
 // ciWorld is a stand-in whose CI role trusts, through the very documents
@@ -28,19 +23,7 @@ func ciWorld(t *testing.T, kind string, extra string) (*standin.Server, config.T
 	s := standintest.New(t, standintest.WithoutUser()).AWS
 	standintest.SetEnv(t, []string{"AWS_ENDPOINT_URL_STS=" + s.URL(), "AWS_ENDPOINT_URL_ECR=" + s.URL()})
 	role := "arn:aws:iam::" + s.Account() + ":role/currents-ci"
-	var doc iampolicy.Document
-	var err error
-	if kind == config.WebIdentityGitHub {
-		doc, err = iampolicy.TrustGitHub("aws", s.Account(), iampolicy.GitHub{Repo: "currentsdev/stack", Ref: "refs/heads/main"})
-		s.AddOIDCProvider(s.Account(), standin.GitHubIssuer, "sts.amazonaws.com")
-	} else {
-		doc, err = iampolicy.TrustCircleCI("aws", s.Account(), ciOrg, ciProject)
-		s.AddOIDCProvider(s.Account(), standin.CircleCIIssuer(ciOrg), ciOrg)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.AddRole(role, standin.RoleSpec{TrustPolicy: doc.JSON(), MaxSession: 2 * time.Hour})
+	cirole.Add(t, s, kind, role, standin.RoleSpec{MaxSession: 2 * time.Hour})
 	cfg, err := config.Parse("/ci/currents.yaml", []byte(fmt.Sprintf(
 		"registries:\n  - host: %s.dkr.ecr.us-east-1.amazonaws.com\n    role_arn: %s\n    web_identity: %s\n%s", s.Account(), role, kind, extra)))
 	if err != nil {
@@ -50,19 +33,10 @@ func ciWorld(t *testing.T, kind string, extra string) (*standin.Server, config.T
 	return s, tg
 }
 
-func envOf(kv []string) func(string) string {
-	m := map[string]string{}
-	for _, e := range kv {
-		k, v, _ := strings.Cut(e, "=")
-		m[k] = v
-	}
-	return func(k string) string { return m[k] }
-}
-
 func TestGitHubWebIdentity(t *testing.T) {
 	s, tg := ciWorld(t, config.WebIdentityGitHub, "")
 	ctx := context.Background()
-	job := envOf(s.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/stack", Ref: "refs/heads/main"}))
+	job := cirole.Job(s, config.WebIdentityGitHub)
 	c := awsapi.New(awsapi.WithGetenv(job), awsapi.WithTimeout(5*time.Second))
 	for i := range 3 {
 		sess, err := c.Credentials(ctx, tg)
@@ -82,14 +56,14 @@ func TestGitHubWebIdentity(t *testing.T) {
 		env  func(string) string
 		want []string
 	}{
-		"wrong repository": {envOf(s.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/other", Ref: "refs/heads/main"})),
+		"wrong repository": {standintest.Getenv(s.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/other", Ref: "refs/heads/main"})),
 			[]string{"AccessDenied", "sub=repo:currentsdev/other:ref:refs/heads/main", "iss=https://token.actions.githubusercontent.com", "aud=sts.amazonaws.com",
 				"token.actions.githubusercontent.com:sub", "role/currents-ci", "GitHub Actions token", "policy ci-trust --github-repo"}},
-		"owner case": {envOf(s.GitHubEnv(standin.GitHubJob{Repository: "CurrentsDev/stack", Ref: "refs/heads/main"})),
+		"owner case": {standintest.Getenv(s.GitHubEnv(standin.GitHubJob{Repository: "CurrentsDev/stack", Ref: "refs/heads/main"})),
 			[]string{"AccessDenied", "sub=repo:CurrentsDev/stack", "case matters"}},
-		"missing permission": {envOf([]string{"GITHUB_ACTIONS=true"}),
+		"missing permission": {standintest.Getenv([]string{"GITHUB_ACTIONS=true"}),
 			[]string{"may not request an OIDC token", "ACTIONS_ID_TOKEN_REQUEST_URL is not set", "permissions: id-token: write"}},
-		"not in GitHub": {envOf(nil), []string{"not a GitHub Actions job"}},
+		"not in GitHub": {standintest.Getenv(nil), []string{"not a GitHub Actions job"}},
 		"revoked request token": {func(k string) string {
 			if k == "ACTIONS_ID_TOKEN_REQUEST_TOKEN" {
 				return "ghs_not-the-job-token"
@@ -115,7 +89,7 @@ func TestGitHubWebIdentity(t *testing.T) {
 
 	// Another audience: the provider does not list it.
 	s2, tg2 := ciWorld(t, config.WebIdentityGitHub, "    web_identity_audience: https://github.com/currentsdev\n")
-	job2 := envOf(s2.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/stack", Ref: "refs/heads/main"}))
+	job2 := cirole.Job(s2, config.WebIdentityGitHub)
 	_, err = awsapi.New(awsapi.WithGetenv(job2)).Credentials(ctx, tg2)
 	if err == nil || !strings.Contains(err.Error(), "aud=https://github.com/currentsdev") || !strings.Contains(err.Error(), "does not list the token's audience") {
 		t.Errorf("audience: %v", err)
@@ -123,31 +97,32 @@ func TestGitHubWebIdentity(t *testing.T) {
 }
 
 func TestCircleCIWebIdentity(t *testing.T) {
+	const ciOrg = cirole.CircleCIOrg
 	s, tg := ciWorld(t, config.WebIdentityCircleCI, "")
 	ctx := context.Background()
-	good := s.CircleCIEnv(standin.CircleCIJob{Org: ciOrg, Project: ciProject, User: "u"})
-	if _, err := awsapi.New(awsapi.WithGetenv(envOf(good))).Credentials(ctx, tg); err != nil {
+	good := s.CircleCIEnv(standin.CircleCIJob{Org: ciOrg, Project: cirole.CircleCIProject, User: "u"})
+	if _, err := awsapi.New(awsapi.WithGetenv(standintest.Getenv(good))).Credentials(ctx, tg); err != nil {
 		t.Fatalf("the project's job: %v", err)
 	}
 	// Only V1 set: the fallback.
-	v1 := envOf([]string{"CIRCLECI=true", strings.Replace(good[2], "CIRCLE_OIDC_TOKEN=", "CIRCLE_OIDC_TOKEN=", 1)})
+	v1 := standintest.Getenv([]string{"CIRCLECI=true", strings.Replace(good[2], "CIRCLE_OIDC_TOKEN=", "CIRCLE_OIDC_TOKEN=", 1)})
 	if _, err := awsapi.New(awsapi.WithGetenv(v1)).Credentials(ctx, tg); err != nil {
 		t.Errorf("CIRCLE_OIDC_TOKEN alone: %v", err)
 	}
 	other := s.CircleCIEnv(standin.CircleCIJob{Org: ciOrg, Project: "99999999-4a5b-4c6d-8e7f-9a0b1c2d3e4f", User: "u"})
-	_, err := awsapi.New(awsapi.WithGetenv(envOf(other))).Credentials(ctx, tg)
+	_, err := awsapi.New(awsapi.WithGetenv(standintest.Getenv(other))).Credentials(ctx, tg)
 	if err == nil || !strings.Contains(err.Error(), "oidc.circleci.com/org/"+ciOrg+":sub") || !strings.Contains(err.Error(), "sub=org/"+ciOrg+"/project/99999999") {
 		t.Errorf("other project: %v", err)
 	}
-	_, err = awsapi.New(awsapi.WithGetenv(envOf([]string{"CIRCLECI=true"}))).Credentials(ctx, tg)
+	_, err = awsapi.New(awsapi.WithGetenv(standintest.Getenv([]string{"CIRCLECI=true"}))).Credentials(ctx, tg)
 	if err == nil || !strings.Contains(err.Error(), "only in jobs that use a context") {
 		t.Errorf("no context: %v", err)
 	}
 	// An expired token (the job ran past its hour).
 	s.SetIDTokenLifetime(time.Second)
-	old := s.CircleCIEnv(standin.CircleCIJob{Org: ciOrg, Project: ciProject, User: "u"})
+	old := s.CircleCIEnv(standin.CircleCIJob{Org: ciOrg, Project: cirole.CircleCIProject, User: "u"})
 	s.SetSkew(2 * time.Hour)
-	_, err = awsapi.New(awsapi.WithGetenv(envOf(old))).Credentials(ctx, tg)
+	_, err = awsapi.New(awsapi.WithGetenv(standintest.Getenv(old))).Credentials(ctx, tg)
 	if err == nil || !strings.Contains(err.Error(), "ExpiredTokenException") || !strings.Contains(err.Error(), "re-run the job") {
 		t.Errorf("expired: %v", err)
 	}

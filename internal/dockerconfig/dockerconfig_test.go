@@ -82,50 +82,42 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func TestCredHelperRoundTripsEveryShape(t *testing.T) {
+// edit is one reversible change of config.json, as a round trip drives it.
+type edit struct {
+	name        string // in messages
+	golden      string // the golden files' suffix: <shape>.<golden>.json
+	apply, undo func(*File) error
+}
+
+// roundTrip applies e to every corpus shape: the result matches its golden
+// file and passes check (before is the file as loaded, untouched), applying
+// again changes nothing, and undoing gives back the original bytes.
+func (e edit) roundTrip(t *testing.T, check func(t *testing.T, before *File, orig, after []byte)) {
 	for _, name := range corpus {
 		t.Run(name, func(t *testing.T) {
 			path, orig := copyCorpus(t, name)
+			before, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
 			f, err := Load(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := f.SetCredHelper(ourHost, "currents"); err != nil {
+			if err := e.apply(f); err != nil {
 				t.Fatal(err)
 			}
 			after := bytes.Clone(f.Bytes())
-			golden(t, name+".credhelper.json", after)
+			golden(t, name+"."+e.golden+".json", after)
+			check(t, before, orig, after)
 
-			// Docker reads our entry, and every other setting exactly as before.
-			want := parseDocker(t, orig)
-			got := parseDocker(t, after)
-			if got.CredentialHelpers[ourHost] != "currents" {
-				t.Fatalf("docker does not see credHelpers[%s]: %v", ourHost, got.CredentialHelpers)
-			}
-			delete(got.CredentialHelpers, ourHost)
-			if len(got.CredentialHelpers) == 0 {
-				got.CredentialHelpers, want.CredentialHelpers = nil, nil
-			}
-			if !reflect.DeepEqual(want, got) {
-				t.Errorf("other settings changed:\nbefore %+v\nafter  %+v", want, got)
-			}
-			// Every key, including ones docker does not know, survives with the same value, in the same order.
-			wantKeys := keys(t, orig)
-			if !strings.Contains(","+wantKeys+",", ",credHelpers,") {
-				wantKeys = strings.TrimPrefix(wantKeys+",credHelpers", ",")
-			}
-			if keys(t, after) != wantKeys {
-				t.Errorf("top-level keys or order changed: %s → %s", keys(t, orig), keys(t, after))
-			}
-
-			// Registering again is a no-op, and removing restores the bytes exactly.
-			if err := f.SetCredHelper(ourHost, "currents"); err != nil {
+			if err := e.apply(f); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(f.Bytes(), after) {
-				t.Fatalf("second registration changed the content:\n%s", f.Bytes())
+				t.Fatalf("a second %s changed the content:\n%s", e.name, f.Bytes())
 			}
-			if err := f.RemoveCredHelper(ourHost); err != nil {
+			if err := e.undo(f); err != nil {
 				t.Fatal(err)
 			}
 			wantBack := orig
@@ -133,10 +125,39 @@ func TestCredHelperRoundTripsEveryShape(t *testing.T) {
 				wantBack = []byte("{}\n") // a blank file comes back as docker's empty document
 			}
 			if !bytes.Equal(f.Bytes(), wantBack) {
-				t.Errorf("register+remove is not the identity:\n--- got\n%q\n--- want\n%q", f.Bytes(), wantBack)
+				t.Errorf("%s then undo is not the identity:\n--- got\n%q\n--- want\n%q", e.name, f.Bytes(), wantBack)
 			}
 		})
 	}
+}
+
+func TestCredHelperRoundTripsEveryShape(t *testing.T) {
+	e := edit{name: "registration", golden: "credhelper",
+		apply: func(f *File) error { return f.SetCredHelper(ourHost, "currents") },
+		undo:  func(f *File) error { return f.RemoveCredHelper(ourHost) }}
+	e.roundTrip(t, func(t *testing.T, _ *File, orig, after []byte) {
+		// Docker reads our entry, and every other setting exactly as before.
+		want := parseDocker(t, orig)
+		got := parseDocker(t, after)
+		if got.CredentialHelpers[ourHost] != "currents" {
+			t.Fatalf("docker does not see credHelpers[%s]: %v", ourHost, got.CredentialHelpers)
+		}
+		delete(got.CredentialHelpers, ourHost)
+		if len(got.CredentialHelpers) == 0 {
+			got.CredentialHelpers, want.CredentialHelpers = nil, nil
+		}
+		if !reflect.DeepEqual(want, got) {
+			t.Errorf("other settings changed:\nbefore %+v\nafter  %+v", want, got)
+		}
+		// Every key, including ones docker does not know, survives with the same value, in the same order.
+		wantKeys := keys(t, orig)
+		if !strings.Contains(","+wantKeys+",", ",credHelpers,") {
+			wantKeys = strings.TrimPrefix(wantKeys+",credHelpers", ",")
+		}
+		if keys(t, after) != wantKeys {
+			t.Errorf("top-level keys or order changed: %s → %s", keys(t, orig), keys(t, after))
+		}
+	})
 }
 
 // keys lists the top-level keys in file order.
@@ -202,41 +223,15 @@ func TestSecondHostAndChangedHelper(t *testing.T) {
 
 func TestPluginsExtraDirsRoundTrip(t *testing.T) {
 	const dir = "/home/u/.docker/currents-shim"
-	for _, name := range corpus {
-		t.Run(name, func(t *testing.T) {
-			path, orig := copyCorpus(t, name)
-			f, err := Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			before := f.PluginsExtraDirs()
-			if err := f.PrependPluginsExtraDir(dir); err != nil {
-				t.Fatal(err)
-			}
-			after := bytes.Clone(f.Bytes())
-			got := parseDocker(t, after).CLIPluginsExtraDirs
-			if want := append([]string{dir}, before...); !reflect.DeepEqual(got, want) {
-				t.Fatalf("cliPluginsExtraDirs = %q, want %q", got, want)
-			}
-			golden(t, name+".plugindir.json", after)
-			if err := f.PrependPluginsExtraDir(dir); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(f.Bytes(), after) {
-				t.Fatalf("second prepend changed the content:\n%s", f.Bytes())
-			}
-			if err := f.RemovePluginsExtraDir(dir); err != nil {
-				t.Fatal(err)
-			}
-			wantBack := orig
-			if len(bytes.TrimSpace(orig)) == 0 {
-				wantBack = []byte("{}\n")
-			}
-			if !bytes.Equal(f.Bytes(), wantBack) {
-				t.Errorf("prepend+remove is not the identity:\n--- got\n%q\n--- want\n%q", f.Bytes(), wantBack)
-			}
-		})
-	}
+	e := edit{name: "prepend", golden: "plugindir",
+		apply: func(f *File) error { return f.PrependPluginsExtraDir(dir) },
+		undo:  func(f *File) error { return f.RemovePluginsExtraDir(dir) }}
+	e.roundTrip(t, func(t *testing.T, before *File, _, after []byte) {
+		got := parseDocker(t, after).CLIPluginsExtraDirs
+		if want := append([]string{dir}, before.PluginsExtraDirs()...); !reflect.DeepEqual(got, want) {
+			t.Fatalf("cliPluginsExtraDirs = %q, want %q", got, want)
+		}
+	})
 }
 
 func TestPrependMovesAnExistingDirToTheFront(t *testing.T) {

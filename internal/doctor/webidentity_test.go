@@ -8,8 +8,8 @@ import (
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/doctor"
-	"github.com/currentsdev/currents/internal/iampolicy"
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/cirole"
 	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
@@ -19,12 +19,7 @@ import (
 func TestGitHubWebIdentity(t *testing.T) {
 	w := newWorld(t)
 	ci := "arn:aws:iam::" + w.aws.Account() + ":role/currents-ci"
-	doc, err := iampolicy.TrustGitHub("aws", w.aws.Account(), iampolicy.GitHub{Repo: "currentsdev/stack", Ref: "refs/heads/main"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.aws.AddOIDCProvider(w.aws.Account(), standin.GitHubIssuer, "sts.amazonaws.com")
-	w.aws.AddRole(ci, standin.RoleSpec{TrustPolicy: doc.JSON()})
+	cirole.Add(t, w.aws, config.WebIdentityGitHub, ci, standin.RoleSpec{})
 	p := filepath.Join(w.home, ".docker", dirs.ConfigName)
 	data, err := config.Upsert(nil, p, config.EntrySpec{Host: w.reg.Host(), Account: w.aws.Account(), Region: w.aws.Region(), RoleARN: ci, WebIdentity: config.WebIdentityGitHub})
 	must(t, err)

@@ -4,28 +4,18 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/currentsdev/currents/internal/awsapi"
 	"github.com/currentsdev/currents/internal/config"
-	"github.com/currentsdev/currents/internal/iampolicy"
 	"github.com/currentsdev/currents/internal/protocol"
 	"github.com/currentsdev/currents/internal/refresh"
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/cirole"
 	"github.com/currentsdev/currents/internal/standin/standintest"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
-
-func envOf(kv []string) func(string) string {
-	m := map[string]string{}
-	for _, e := range kv {
-		k, v, _ := strings.Cut(e, "=")
-		m[k] = v
-	}
-	return func(k string) string { return m[k] }
-}
 
 // TestSixHourCIJob simulates a 6-hour CI job on an injected clock shared by
 // the helper and the stand-in: 15-minute role sessions, 20-minute ECR tokens,
@@ -46,27 +36,14 @@ func sixHours(t *testing.T, kind string) {
 	s := w.AWS
 	standintest.SetEnv(t, []string{"AWS_ENDPOINT_URL_STS=" + s.URL(), "AWS_ENDPOINT_URL_ECR=" + s.URL()})
 	role := "arn:aws:iam::" + s.Account() + ":role/currents-ci"
-	const org, project = "4a5c7e3e-0b5f-4d1c-9e2a-3f6b8c1d2e7f", "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
-	var doc iampolicy.Document
-	var err error
-	var job func(string) string
-	if kind == config.WebIdentityGitHub {
-		doc, err = iampolicy.TrustGitHub("aws", s.Account(), iampolicy.GitHub{Repo: "currentsdev/stack", Ref: "refs/heads/main"})
-		s.AddOIDCProvider(s.Account(), standin.GitHubIssuer, "sts.amazonaws.com")
-		job = envOf(s.GitHubEnv(standin.GitHubJob{Repository: "currentsdev/stack", Ref: "refs/heads/main"}))
-	} else {
-		doc, err = iampolicy.TrustCircleCI("aws", s.Account(), org, project)
-		s.AddOIDCProvider(s.Account(), standin.CircleCIIssuer(org), org)
+	cirole.Add(t, s, kind, role, standin.RoleSpec{})
+	if kind == config.WebIdentityCircleCI {
 		// CircleCI's token is set once for the job and lives an hour; a
 		// 6-hour job is the job's own business (it must be split), so this
 		// one gets a 7-hour token and shows the helper reuses it per session.
 		s.SetIDTokenLifetime(7 * time.Hour)
-		job = envOf(s.CircleCIEnv(standin.CircleCIJob{Org: org, Project: project, User: "u"}))
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.AddRole(role, standin.RoleSpec{TrustPolicy: doc.JSON()})
+	job := cirole.Job(s, kind)
 	host := w.Registry.Host()
 	cfg, err := config.Parse("/ci/currents.yaml", []byte(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    web_identity: %s\n    duration: 15m\n",
 		host, s.Account(), s.Region(), role, kind)))

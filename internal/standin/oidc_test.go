@@ -14,8 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/currentsdev/currents/internal/iampolicy"
+	"github.com/currentsdev/currents/internal/settings"
 	"github.com/currentsdev/currents/internal/standin"
+	"github.com/currentsdev/currents/internal/standin/cirole"
 	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
@@ -58,12 +59,7 @@ func TestGitHubTrustPolicyAdmitsOnlyItsWorkflow(t *testing.T) {
 	clock := standintest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	w := standintest.New(t, standintest.WithoutUser(), standintest.WithServer(standin.WithClock(clock.Now)))
 	s := w.AWS
-	doc, err := iampolicy.TrustGitHub("aws", s.Account(), iampolicy.GitHub{Repo: "currentsdev/stack", Ref: "refs/heads/main"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.AddOIDCProvider(s.Account(), standin.GitHubIssuer, "sts.amazonaws.com")
-	s.AddRole(ciRole, standin.RoleSpec{TrustPolicy: doc.JSON()})
+	cirole.Add(t, s, settings.WebIdentityGitHub, ciRole, standin.RoleSpec{})
 
 	mint := func(j standin.GitHubJob, aud string) string {
 		u, tok := s.GitHubJob(j)
@@ -150,19 +146,14 @@ func TestGitHubTokenEndpoint(t *testing.T) {
 }
 
 const (
-	org     = "4a5c7e3e-0b5f-4d1c-9e2a-3f6b8c1d2e7f"
-	project = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+	org     = cirole.CircleCIOrg
+	project = cirole.CircleCIProject
 	user    = "11111111-2222-4333-8444-555555555555"
 )
 
 func TestCircleCITrustPolicy(t *testing.T) {
 	s := standintest.New(t, standintest.WithoutUser()).AWS
-	doc, err := iampolicy.TrustCircleCI("aws", s.Account(), org, project)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.AddOIDCProvider(s.Account(), standin.CircleCIIssuer(org), org)
-	s.AddRole(ciRole, standin.RoleSpec{TrustPolicy: doc.JSON()})
+	cirole.Add(t, s, settings.WebIdentityCircleCI, ciRole, standin.RoleSpec{})
 	if _, err := assumeWeb(s, s.CircleCIToken(standin.CircleCIJob{Org: org, Project: project, User: user})); err != nil {
 		t.Fatalf("the project's job is refused: %v", err)
 	}
