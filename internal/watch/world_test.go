@@ -284,12 +284,17 @@ func (w *world) journal() journal.State {
 	return st
 }
 
-// synced waits until every service's image is in the mirror.
+// synced waits until every service's image is in the mirror and the journal
+// records it there (the copy lands before its record).
 func (w *world) synced() {
 	w.t.Helper()
 	w.eventually(20*time.Second, "the initial mirror", func() bool {
+		st, err := journal.Read(w.state, "currents")
+		if err != nil {
+			return false
+		}
 		for svc, d := range w.digests {
-			if w.mirrored(svc) != d.String() {
+			if w.mirrored(svc) != d.String() || st.Services[svc] == nil || st.Services[svc].Mirrored != d.String() {
 				return false
 			}
 		}
