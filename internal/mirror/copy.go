@@ -82,17 +82,22 @@ func (c *copier) copyOne(ctx context.Context, i int, img Image) Result {
 	return j.finish(ctx, root, dst, <-byDigest)
 }
 
-// resolve gets the source manifest and the target's current digest in one
+// resolve gets the source manifest and the target's current one in one
 // round trip; dst is nil when the target has nothing there yet (its
-// repository created first when it is missing and a creator is set).
+// repository created first when it is missing and a creator is set). The
+// target's is a GET, not a HEAD: a 404's body tells a missing repository
+// from a missing tag (registries, ECR included, answer NAME_UNKNOWN and
+// MANIFEST_UNKNOWN), with no second request, and never the creator's
+// DescribeRepositories, which a push-only role may not be allowed.
 func (j *copyJob) resolve(ctx context.Context) (src *remote.Descriptor, dst *v1.Descriptor, failed bool) {
 	var (
 		srcErr, dstErr error
+		target         *remote.Descriptor
 		twoWays        sync.WaitGroup
 	)
 	twoWays.Add(2)
 	go func() { defer twoWays.Done(); src, srcErr = j.c.puller.Get(ctx, j.img.Source) }()
-	go func() { defer twoWays.Done(); dst, dstErr = j.c.puller.Head(ctx, j.img.Target) }()
+	go func() { defer twoWays.Done(); target, dstErr = j.c.puller.Get(ctx, j.img.Target) }()
 	twoWays.Wait()
 	if srcErr != nil {
 		j.fail(SideSource, j.img.Source, "get manifest", srcErr)
@@ -100,10 +105,10 @@ func (j *copyJob) resolve(ctx context.Context) (src *remote.Descriptor, dst *v1.
 	}
 	j.r.SourceDigest = src.Digest.String()
 	if dstErr == nil {
-		return src, dst, false
+		return src, &target.Descriptor, false
 	}
 	switch {
-	case isStatus(dstErr, http.StatusNotFound) && j.c.o.create != nil && j.c.repositoryMissing(ctx, j.img.Target):
+	case isStatus(dstErr, http.StatusNotFound) && j.c.o.create != nil && repositoryMissing(dstErr):
 		if err := j.c.o.create(ctx, j.img.Target.Context()); err != nil {
 			j.fail(SideTarget, j.img.Target, "create repository", err)
 			return nil, nil, true
@@ -189,7 +194,10 @@ func (j *copyJob) sendBlob(ctx context.Context, b v1.Descriptor) (copied bool, e
 // by digest, then the tag, which is the one write a reader can see. When
 // the target already holds the image by digest (under another tag, or none
 // after an interrupted copy), a registry accepted it only with everything it
-// references, so the children are there too: only the tag is new.
+// references, so the children are there too: only the tag is new. The
+// digest the registry answers the tag's PUT with must be the source's (a
+// registry that rewrote the manifest would break every digest pin); one
+// that does not say is asked with a HEAD.
 func (j *copyJob) finish(ctx context.Context, root *manifestNode, dst *v1.Descriptor, byDigest bool) Result {
 	c, target := j.c, j.img.Target
 	if !byDigest || j.r.Filtered {
@@ -204,33 +212,30 @@ func (j *copyJob) finish(ctx context.Context, root *manifestNode, dst *v1.Descri
 	}
 	j.r.Manifests++
 
-	got, err := c.puller.Head(ctx, target)
-	if err != nil {
-		return j.fail(SideTarget, target, "verify", err)
+	got, said := c.digests.take(target)
+	if !said {
+		d, err := c.puller.Head(ctx, target)
+		if err != nil {
+			return j.fail(SideTarget, target, "verify", err)
+		}
+		got = d.Digest
 	}
-	if want := root.desc.Digest; got.Digest != want {
-		return j.fail(SideTarget, target, "verify", fmt.Errorf("target digest %s differs from source digest %s", got.Digest, want))
+	if want := root.desc.Digest; got != want {
+		return j.fail(SideTarget, target, "verify", fmt.Errorf("target digest %s differs from source digest %s", got, want))
 	}
-	j.r.Status, j.r.Digest = Copied, got.Digest.String()
+	j.r.Status, j.r.Digest = Copied, got.String()
 	if dst != nil {
 		j.r.Replaced = dst.Digest.String()
 	}
 	return j.r
 }
 
-// repositoryMissing tells "no such repository" from "no such tag" after a
-// HEAD answered 404, which carries no body to tell them apart. A GET does:
-// registries (ECR included) answer NAME_UNKNOWN for the repository and
-// MANIFEST_UNKNOWN for the tag. So a new tag in an existing repository costs
-// one GET, and never the creator's DescribeRepositories, which a push-only
-// role may not be allowed. A 404 without a diagnostic code cannot be told
+// repositoryMissing tells "no such repository" from "no such tag" by the
+// codes of a GET's 404. A 404 without a diagnostic code cannot be told
 // apart, and counts as missing so the creator decides.
-func (c *copier) repositoryMissing(ctx context.Context, ref name.Reference) bool {
-	_, err := c.puller.Get(ctx, ref)
+func repositoryMissing(err error) bool {
 	var te *transport.Error
-	if !errors.As(err, &te) || te.StatusCode != http.StatusNotFound {
-		// Gone or present by now, or another error the copy will meet
-		// again and report: nothing to create.
+	if !errors.As(err, &te) {
 		return false
 	}
 	if len(te.Errors) == 0 {

@@ -179,12 +179,17 @@ func Copy(ctx context.Context, images []Image, opts ...Option) ([]Result, error)
 	}
 	// One puller and one pusher for everything: they keep one authenticated
 	// transport per repository, so each registry is pinged and authorised
-	// once per repository rather than once per request or per image.
+	// once per repository rather than once per request or per image; ECR
+	// registries are not pinged at all (basicFirst).
+	digests := &putDigests{inner: o.transport, m: map[string]v1.Hash{}}
 	ropts := []remote.Option{
 		remote.WithAuthFromKeychain(o.keychain),
-		remote.WithTransport(o.transport),
+		remote.WithTransport(digests),
 		remote.WithContext(ctx),
 		remote.WithJobs(o.jobs),
+	}
+	if rt, ok := basicFirst(ctx, o, images, digests); ok {
+		ropts[1] = remote.WithTransport(rt)
 	}
 	ropts = append(ropts, o.remote...)
 	puller, err := remote.NewPuller(ropts...)
@@ -195,7 +200,7 @@ func Copy(ctx context.Context, images []Image, opts ...Option) ([]Result, error)
 	if err != nil {
 		return nil, err
 	}
-	c := &copier{o: o, puller: puller, pusher: pusher, blobs: make(chan struct{}, o.jobs), placed: map[string]*placement{}}
+	c := &copier{o: o, puller: puller, pusher: pusher, digests: digests, blobs: make(chan struct{}, o.jobs), placed: map[string]*placement{}}
 
 	results := make([]Result, len(images))
 	sem := make(chan struct{}, o.images)
@@ -228,10 +233,11 @@ func Copy(ctx context.Context, images []Image, opts ...Option) ([]Result, error)
 }
 
 type copier struct {
-	o      options
-	puller *remote.Puller
-	pusher *remote.Pusher
-	blobs  chan struct{} // global bound on blob transfers
+	o       options
+	puller  *remote.Puller
+	pusher  *remote.Pusher
+	digests *putDigests
+	blobs   chan struct{} // global bound on blob transfers
 
 	mu     sync.Mutex
 	placed map[string]*placement // by target registry and blob digest

@@ -88,6 +88,9 @@ func newTestRegistry(t *testing.T, password string) *testRegistry {
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		u, p, ok := req.BasicAuth()
 		if !ok || u != r.user || p != r.password {
+			r.mu.Lock()
+			r.counts["401"]++
+			r.mu.Unlock()
 			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
 			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"auth required"}]}`, http.StatusUnauthorized)
 			return

@@ -1,0 +1,100 @@
+package mirror
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/currentsdev/currents/internal/config"
+)
+
+// ecrAliases is a currents.yaml making both test registries ECR aliases.
+func (f *fixture) ecrAliases(t *testing.T) *config.Config {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("registries:\n")
+	for _, r := range []*testRegistry{f.src, f.dst} {
+		fmt.Fprintf(&b, "  - host: %s\n    account: \"513558712013\"\n    region: us-east-1\n", r.host)
+	}
+	cfg, err := config.Parse("/test/currents.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// Between ECR registries (here aliases) a copy sends the credentials with
+// the first request to each: no 401 ping on either side, where go-
+// containerregistry pings each registry once per repository.
+func TestECRCopyPingsNoRegistry(t *testing.T) {
+	f := newFixture(t, "api", "director")
+	f.dst.reset()
+	res, err := f.copy(t, WithConfig(f.ecrAliases(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Status != Copied || r.Digest != f.digests[i].String() {
+			t.Errorf("%s: %+v", r.Name, r)
+		}
+	}
+	if n := f.src.counts["401"] + f.dst.counts["401"]; n != 0 {
+		t.Errorf("%d pings answered 401 (source %d, target %d); want none", n, f.src.counts["401"], f.dst.counts["401"])
+	}
+	// Without the config the same copy pings: the test tells them apart.
+	g := newFixture(t, "api")
+	if _, err := g.copy(t); err != nil {
+		t.Fatal(err)
+	}
+	if g.src.counts["401"] == 0 || g.dst.counts["401"] == 0 {
+		t.Errorf("a copy between registries not known to be ECR did not ping (source %d, target %d)", g.src.counts["401"], g.dst.counts["401"])
+	}
+}
+
+// digestSays rewrites (or, when to is "", drops) the digest a registry
+// answers manifest PUTs with.
+type digestSays struct {
+	base http.RoundTripper
+	to   string
+}
+
+func (d digestSays) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := d.base.RoundTrip(req)
+	if err == nil && req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/manifests/") {
+		resp.Header.Del("Docker-Content-Digest")
+		if d.to != "" {
+			resp.Header.Set("Docker-Content-Digest", d.to)
+		}
+	}
+	return resp, err
+}
+
+// The digest the registry answers the tag's PUT with is checked against the
+// source's: a registry that kept another fails the copy; one that does not
+// say is asked with a HEAD.
+func TestTargetDigestIsVerified(t *testing.T) {
+	f := newFixture(t, "api")
+	other := "sha256:" + strings.Repeat("0", 64)
+	res, err := f.copy(t, WithTransport(digestSays{http.DefaultTransport, other}))
+	if err == nil || res[0].Status != Failed || !strings.Contains(res[0].Error, "differs from source digest") {
+		t.Errorf("a target that kept another digest: %v %+v", err, res[0])
+	}
+
+	g := newFixture(t, "api")
+	g.dst.reset()
+	res, err = g.copy(t, WithTransport(digestSays{base: http.DefaultTransport}))
+	if err != nil || res[0].Status != Copied {
+		t.Fatalf("a target that does not say its digest: %v %+v", err, res[0])
+	}
+	heads := g.dst.counts["HEAD"]
+
+	h := newFixture(t, "api")
+	h.dst.reset()
+	if _, err := h.copy(t); err != nil {
+		t.Fatal(err)
+	}
+	if h.dst.counts["HEAD"] != heads-1 {
+		t.Errorf("HEADs to the target: %d when it says the digest, %d when not; want one more when not", h.dst.counts["HEAD"], heads)
+	}
+}
