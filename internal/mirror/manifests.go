@@ -38,16 +38,21 @@ func (c *copier) walk(ctx context.Context, repo name.Repository, desc v1.Descrip
 		g.SetLimit(c.o.jobs)
 		for k, child := range idx.Manifests {
 			g.Go(func() error {
-				d, err := c.puller.Get(gctx, repo.Digest(child.Digest.String()))
-				if err != nil {
-					return err
-				}
-				if d.Digest != child.Digest {
-					return fmt.Errorf("manifest %s came back as %s", child.Digest, d.Digest)
-				}
 				cd := child
-				cd.MediaType = d.MediaType
-				cn, err := c.walk(gctx, repo, cd, d.Manifest, false)
+				got, ok := c.o.manifests.get(child.Digest)
+				if !ok {
+					d, err := c.puller.Get(gctx, repo.Digest(child.Digest.String()))
+					if err != nil {
+						return err
+					}
+					if d.Digest != child.Digest {
+						return fmt.Errorf("manifest %s came back as %s", child.Digest, d.Digest)
+					}
+					got = cachedManifest{d.MediaType, d.Manifest}
+					c.o.manifests.put(d.Digest, d.MediaType, d.Manifest)
+				}
+				cd.MediaType = got.MediaType
+				cn, err := c.walk(gctx, repo, cd, got.Raw, false)
 				if err != nil {
 					return err
 				}

@@ -117,6 +117,7 @@ type options struct {
 	platforms []v1.Platform
 	observer  Observer
 	create    RepositoryCreator
+	manifests *Manifests
 	remote    []remote.Option // tests: retry policy
 
 	// Stack's: see stack.go.
@@ -127,7 +128,7 @@ type options struct {
 }
 
 func newOptions(opts []Option) options {
-	o := options{keychain: authn.DefaultKeychain, transport: remote.DefaultTransport, jobs: 16, images: 8, observer: nopObserver{}}
+	o := options{keychain: authn.DefaultKeychain, transport: remote.DefaultTransport, jobs: 32, images: 8, observer: nopObserver{}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -155,6 +156,10 @@ func WithPlatforms(p []v1.Platform) Option { return func(o *options) { o.platfor
 
 // WithObserver receives progress events.
 func WithObserver(obs Observer) Option { return func(o *options) { o.observer = obs } }
+
+// WithManifests reads and keeps indexes' child manifests in c (CopyPlan's
+// default: the file in the token cache's directory).
+func WithManifests(c *Manifests) Option { return func(o *options) { o.manifests = c } }
 
 // WithRepositoryCreator is called when the target repository is missing.
 func WithRepositoryCreator(c RepositoryCreator) Option { return func(o *options) { o.create = c } }

@@ -14,6 +14,7 @@ import (
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/envfile"
 	"github.com/currentsdev/currents/internal/stack"
+	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // StackResult is what mirroring a stack did.
@@ -71,6 +72,17 @@ func CopyPlan(ctx context.Context, plan *Plan, opts ...Option) ([]Result, error)
 	copyOpts = append(copyOpts, opts...)
 	if o.progress != nil {
 		copyOpts = append(copyOpts, WithObserver(o.progress(plan.Names())))
+	}
+	if o.manifests == nil {
+		if cache, err := tokencache.Open(); err == nil {
+			kept := LoadManifests(cache.ReadFile(ManifestsFile))
+			copyOpts = append(copyOpts, WithManifests(kept))
+			defer func() {
+				if kept.Changed() {
+					_ = cache.WriteFile(ManifestsFile, kept.Bytes()) // a cache: the next mirror asks again
+				}
+			}()
+		}
 	}
 	return Copy(ctx, plan.Copies, copyOpts...)
 }

@@ -79,7 +79,7 @@ cannot be loaded, 130 interrupted (Ctrl-C or SIGTERM; rerun to resume).`,
 	f.StringVar(&fl.platforms, "platform", "all", `Platforms to keep: "all" (identical digests) or os/arch[/variant],...`)
 	f.BoolVar(&fl.writeEnv, "write-env", false, "Point the repository variable in the env file at the mirror (atomic, with a .bak backup)")
 	f.StringVar(&fl.format, "format", "table", "Output format: table or json")
-	f.IntVar(&fl.jobs, "jobs", 16, "Blob transfers in flight at once, across all images")
+	f.IntVar(&fl.jobs, "jobs", 32, "Blob transfers in flight at once, across all images")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }
