@@ -113,6 +113,20 @@ func (r *Registry) SetLatency(d time.Duration) {
 	r.mu.Unlock()
 }
 
+// arrived counts a request and returns what serving it needs.
+func (r *Registry) arrived(req *http.Request) (time.Duration, http.Handler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stats.Requests++
+	switch req.Method {
+	case http.MethodGet:
+		r.stats.Gets++
+	case http.MethodHead:
+		r.stats.Heads++
+	}
+	return r.latency, r.upstream
+}
+
 // Wipe empties the in-memory registry behind the front (not an upstream
 // given with WithUpstream), so the next copy into it is a first one.
 func (r *Registry) Wipe() {
@@ -156,17 +170,7 @@ func writeRegistryError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	r.mu.Lock()
-	latency := r.latency
-	r.stats.Requests++
-	switch req.Method {
-	case http.MethodGet:
-		r.stats.Gets++
-	case http.MethodHead:
-		r.stats.Heads++
-	}
-	upstream := r.upstream
-	r.mu.Unlock()
+	latency, upstream := r.arrived(req)
 	if latency > 0 {
 		time.Sleep(latency)
 	}
