@@ -2,8 +2,6 @@ package stack
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -14,20 +12,7 @@ import (
 // whose fate depends on profiles, builds or pull policy are left out.
 func TestPreviewIsExactlyPartOfTheStack(t *testing.T) {
 	cleanEnv(t)
-	build := writeProject(t, `services:
-  local:
-    image: r.example/local:1
-    pull_policy: never
-  builder:
-    image: r.example/app:1
-    build: .
-  user:
-    image: r.example/app:1
-  forced:
-    image: r.example/forced:1
-    build: .
-    pull_policy: build
-  plain:
+	build := writeBuildProject(t, pullPolicies+`  plain:
     image: r.example/plain:1
     platform: linux/arm64
   unset:
@@ -36,9 +21,6 @@ func TestPreviewIsExactlyPartOfTheStack(t *testing.T) {
     image: r.example/debug:1
     profiles: [debug]
 `)
-	if err := os.WriteFile(filepath.Join(build, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	extras := []string{dir + "/compose.yaml", dir + "/variants/extras.yaml"}
 	for name, tc := range map[string]struct {
 		o    Options

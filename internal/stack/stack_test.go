@@ -34,6 +34,15 @@ func load(t *testing.T, o Options) *Stack {
 	return st
 }
 
+// apiWith loads the test stack, in an environment cleared but for one
+// variable, and gives its api service.
+func apiWith(t *testing.T, name, value string) Service {
+	t.Helper()
+	cleanEnv(t)
+	t.Setenv(name, value)
+	return service(t, load(t, Options{ProjectDirectory: dir}), "api")
+}
+
 func service(t *testing.T, st *Stack, name string) Service {
 	t.Helper()
 	for _, s := range st.Services {
@@ -92,10 +101,7 @@ func TestGoodStack(t *testing.T) {
 }
 
 func TestEnvironmentBeatsDotEnv(t *testing.T) {
-	cleanEnv(t)
-	t.Setenv("DC_CURRENTS_IMAGE_REPOSITORY", "127.0.0.1:5000/currents/on-prem/")
-	st := load(t, Options{ProjectDirectory: dir})
-	api := service(t, st, "api")
+	api := apiWith(t, "DC_CURRENTS_IMAGE_REPOSITORY", "127.0.0.1:5000/currents/on-prem/")
 	if api.Image != "127.0.0.1:5000/currents/on-prem/api:staging" {
 		t.Errorf("image = %q", api.Image)
 	}
@@ -162,10 +168,7 @@ func TestUnsetVariable(t *testing.T) {
 }
 
 func TestEmptyVariable(t *testing.T) {
-	cleanEnv(t)
-	t.Setenv("DC_CURRENTS_IMAGE_TAG", "")
-	st := load(t, Options{ProjectDirectory: dir})
-	api := service(t, st, "api")
+	api := apiWith(t, "DC_CURRENTS_IMAGE_TAG", "")
 	if !reflect.DeepEqual(codes(api), []string{CodeEmptyVariable}) {
 		t.Fatalf("diagnostics = %+v", api.Diagnostics)
 	}
@@ -254,10 +257,10 @@ func TestPlatformDiagnostics(t *testing.T) {
 	}
 }
 
-// Services compose never pulls are not checked, each with its reason.
-func TestServicesComposeDoesNotPull(t *testing.T) {
-	cleanEnv(t)
-	compose := `services:
+// pullPolicies are services whose pull depends on their pull policy and
+// builds: never pulled (local), pulled though it builds (builder), built by
+// another service (user), always built (forced). Services follow.
+const pullPolicies = `services:
   local:
     image: r.example/local:1
     pull_policy: never
@@ -270,14 +273,15 @@ func TestServicesComposeDoesNotPull(t *testing.T) {
     image: r.example/forced:1
     build: .
     pull_policy: build
-  pulled:
+`
+
+// Services compose never pulls are not checked, each with its reason.
+func TestServicesComposeDoesNotPull(t *testing.T) {
+	cleanEnv(t)
+	tmp := writeBuildProject(t, pullPolicies+`  pulled:
     image: r.example/pulled:1
     build: .
-`
-	tmp := writeProject(t, compose)
-	if err := os.WriteFile(filepath.Join(tmp, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	st := load(t, Options{ProjectDirectory: tmp})
 	want := map[string]Kind{"local": NotPulled, "user": BuildOnly, "forced": BuildOnly, "pulled": Pulled, "builder": Pulled}
 	for name, kind := range want {
@@ -414,10 +418,7 @@ func TestSplitArgs(t *testing.T) {
 }
 
 func TestEnvironmentFeedsDotEnvInterpolation(t *testing.T) {
-	cleanEnv(t)
-	t.Setenv("DC_CURRENTS_REGISTRY", "127.0.0.1:5000")
-	st := load(t, Options{ProjectDirectory: dir})
-	api := service(t, st, "api")
+	api := apiWith(t, "DC_CURRENTS_REGISTRY", "127.0.0.1:5000")
 	if api.Image != "127.0.0.1:5000/currents/on-prem/api:staging" {
 		t.Errorf("image = %q", api.Image)
 	}
@@ -506,6 +507,16 @@ func writeProject(t *testing.T, compose string) string {
 		t.Fatal(err)
 	}
 	return tmp
+}
+
+// writeBuildProject is writeProject with a Dockerfile beside compose.yaml.
+func writeBuildProject(t *testing.T, compose string) string {
+	t.Helper()
+	dir := writeProject(t, compose)
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // Load errors compose-go leaves terse get a fix.
