@@ -5,7 +5,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/docker/docker-credential-helpers/credentials"
 )
@@ -86,23 +85,8 @@ func TestBrokenConfigIsReportedFromItsCompiledForm(t *testing.T) {
 // currents.yaml and an empty cache, the burst's first get becomes the AWS
 // binary, which parses the file and refreshes; the rest wait for it.
 func TestColdBurstOnANewConfigStartsOneAWSProcess(t *testing.T) {
-	const n = 32
 	w := newWorld(t)
 	old, _ := os.ReadFile(w.config)
 	w.writeConfigOnly(string(old) + "timeout: 20s\n")
-	aws := w.awsCounter()
-	start := time.Now()
-	answers, errs := w.getAll(n, []string{w.reg.Host()}, aws.env())
-	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("get %d: %v\n%s", i, errs[i], w.logs())
-		}
-		w.prove(answers[i])
-	}
-	if got := aws.starts(); got != 1 {
-		t.Errorf("%d parallel cold gets on a new currents.yaml started the AWS binary %d times; want 1 (%s)", n, got, time.Since(start))
-	}
-	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
-		t.Errorf("AWS calls %+v; want 1 AssumeRole and 1 GetAuthorizationToken", c)
-	}
+	w.coldBurst(32, w.awsCounter())
 }
