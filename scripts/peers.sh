@@ -5,8 +5,7 @@
 #   scripts/peers.sh ecr-login   # docker-credential-ecr-login, amazon-ecr-credential-helper v0.13.0
 #   scripts/peers.sh crane       # crane, go-containerregistry v0.22.1
 #
-# Built as their own release builds do (-trimpath, stripped), from the module proxy, outside any module so that
-# nothing touches this repository's go.mod or go.sum.
+# Built as their own release builds do (-trimpath, stripped), from the module proxy (scripts/modbin.sh).
 set -euo pipefail
 
 ECR_LOGIN_VERSION=${ECR_LOGIN_VERSION:-v0.13.0}
@@ -24,22 +23,4 @@ crane)
   exit 2 ;;
 esac
 
-dir="$BENCH_CACHE/$1-$version"
-bin="$dir/$out"
-if [ -x "$bin" ]; then
-  echo "$bin"
-  exit 0
-fi
-
-echo "$1 $version: building from its Go module into $dir (once per machine)" >&2
-mkdir -p "$dir"
-work=$(mktemp -d)
-trap 'rm -rf "$work" "$bin.tmp.$$"' EXIT
-trap 'exit 143' TERM INT
-src=$(cd "$work" && go mod download -json "$module@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-[ -d "$src" ] || { echo "go mod download $module@$version gave no directory" >&2; exit 1; }
-# Neither module has replace directives: building in place is `go install …@version`. GOTOOLCHAIN=local: never fetch
-# a toolchain; GOFLAGS=-mod=mod: the module cache is read-only, and go.sum may lack a test-only line.
-(cd "$src" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags '-s -w' -o "$bin.tmp.$$" "$pkg")
-mv "$bin.tmp.$$" "$bin"
-echo "$bin"
+exec bash "$(dirname "$0")/modbin.sh" "$BENCH_CACHE/$1-$version" "$module" "$version" "$pkg" "$out"
