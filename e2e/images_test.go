@@ -20,7 +20,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/currentsdev/currents/internal/standin/seed"
 )
@@ -80,17 +79,13 @@ func serviceImage(service, arch string, binary []byte) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", arch
-	cf.Config.Entrypoint = []string{"/healthsvc"}
-	cf.Config.Env = []string{"SERVICE=" + service, "HEALTH_ADDR=:" + healthPort}
-	cf.Config.ExposedPorts = map[string]struct{}{healthPort + "/tcp": {}}
-	cf.Config.Labels = map[string]string{"dev.currents.e2e.service": service}
-	return mutate.ConfigFile(img, cf)
+	return seed.Configure(img, func(cf *v1.ConfigFile) {
+		cf.OS, cf.Architecture = "linux", arch
+		cf.Config.Entrypoint = []string{"/healthsvc"}
+		cf.Config.Env = []string{"SERVICE=" + service, "HEALTH_ADDR=:" + healthPort}
+		cf.Config.ExposedPorts = map[string]struct{}{healthPort + "/tcp": {}}
+		cf.Config.Labels = map[string]string{"dev.currents.e2e.service": service}
+	})
 }
 
 // binaries holds healthsvc compiled for this machine's architecture and the other one of the index.
@@ -137,14 +132,12 @@ func pushService(svc, tag string) error {
 		}
 		return nil
 	}
-	idx := mutate.IndexMediaType(empty.Index, types.DockerManifestList)
-	for _, arch := range []string{"amd64", "arm64"} {
-		img, err := serviceImage(svc, arch, binaries[arch])
-		if err != nil {
-			return err
-		}
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img,
-			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	idx, err := seed.Index([]v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}},
+		func(p v1.Platform) (v1.Image, error) {
+			return serviceImage(svc, p.Architecture, binaries[p.Architecture])
+		})
+	if err != nil {
+		return err
 	}
 	if err := remote.WriteIndex(ref, idx, auth); err != nil {
 		return fmt.Errorf("push index %s through the helper: %w", ref, err)

@@ -80,13 +80,9 @@ func Push(ctx context.Context, reg *standin.Registry, ref string, opts ...Option
 		}
 		return img.Digest()
 	}
-	idx := mutate.IndexMediaType(empty.Index, types.DockerManifestList)
-	for _, p := range Platforms {
-		img, err := image(p, o)
-		if err != nil {
-			return v1.Hash{}, err
-		}
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &p}})
+	idx, err := Index(Platforms, func(p v1.Platform) (v1.Image, error) { return image(p, o) })
+	if err != nil {
+		return v1.Hash{}, err
 	}
 	if err := remote.WriteIndex(r, idx, ropts...); err != nil {
 		return v1.Hash{}, fmt.Errorf("seed: push %s: %w", ref, err)
@@ -101,13 +97,32 @@ func image(p v1.Platform, o options) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Configure(img, func(cf *v1.ConfigFile) { cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant })
+}
+
+// Configure is img with its config file changed by edit (on a copy).
+func Configure(img v1.Image, edit func(*v1.ConfigFile)) (v1.Image, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
+	edit(cf)
 	return mutate.ConfigFile(img, cf)
+}
+
+// Index is a multi-platform image as vendors push them: a docker manifest
+// list of one image per platform, each made by image.
+func Index(platforms []v1.Platform, image func(v1.Platform) (v1.Image, error)) (v1.ImageIndex, error) {
+	idx := mutate.IndexMediaType(empty.Index, types.DockerManifestList)
+	for _, p := range platforms {
+		img, err := image(p)
+		if err != nil {
+			return nil, err
+		}
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &p}})
+	}
+	return idx, nil
 }
 
 // Stack pushes the six services as <prefix>/<service>:<tag>, with
