@@ -11,11 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/currentsdev/currents/internal/standin"
 )
 
@@ -62,25 +57,5 @@ func TestDistributionUpstream(t *testing.T) {
 	s, _ := newAWS(t)
 	reg := standin.NewRegistry(s, standin.WithUpstream("http://"+addr))
 	t.Cleanup(reg.Close)
-	img, err := random.Image(8192, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, _ := name.ParseReference(reg.Host() + "/currents/on-prem/scheduler:staging")
-	user, pass, _ := s.MintToken("arn:aws:iam::513558712013:root", time.Minute)
-	auth := remote.WithAuth(&authn.Basic{Username: user, Password: pass})
-	if err := remote.Write(ref, img, auth); err != nil {
-		t.Fatalf("push through the front to distribution: %v", err)
-	}
-	got, err := remote.Image(ref, auth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := got.RawConfigFile(); err != nil {
-		t.Fatal(err)
-	}
-	want, _ := img.Digest()
-	if d, _ := got.Digest(); d != want {
-		t.Errorf("pulled %s, pushed %s", d, want)
-	}
+	pushAndPull(t, s, reg, "currents/on-prem/scheduler:staging", 8192, 3)
 }

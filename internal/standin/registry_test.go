@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -118,17 +119,7 @@ func TestRegistryUpstream(t *testing.T) {
 	reg := standin.NewRegistry(s, standin.WithUpstream(up.URL))
 	t.Cleanup(reg.Close)
 
-	img, err := random.Image(4096, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, _ := name.ParseReference(reg.Host() + "/currents/on-prem/writer:staging")
-	user, pass, _ := s.MintToken("arn:aws:iam::513558712013:root", time.Minute)
-	auth := remote.WithAuth(&authn.Basic{Username: user, Password: pass})
-	if err := remote.Write(ref, img, auth); err != nil {
-		t.Fatalf("push through the front: %v", err)
-	}
-	want, _ := img.Digest()
+	ref, want := pushAndPull(t, s, reg, "currents/on-prem/writer:staging", 4096, 2)
 	// The image really is upstream.
 	direct, _ := name.ParseReference(strings.TrimPrefix(up.URL, "http://") + "/currents/on-prem/writer:staging")
 	if d, err := remote.Head(direct); err != nil || d.Digest != want {
@@ -137,13 +128,44 @@ func TestRegistryUpstream(t *testing.T) {
 	if _, err := remote.Head(ref); err == nil {
 		t.Fatal("front let an anonymous request through to the upstream")
 	}
+}
+
+// rootAuth is the registry login of the stand-in account's root, with a
+// fresh ECR token.
+func rootAuth(s *standin.Server) remote.Option {
+	user, pass, _ := s.MintToken("arn:aws:iam::513558712013:root", time.Minute)
+	return remote.WithAuth(&authn.Basic{Username: user, Password: pass})
+}
+
+// pushAndPull pushes a random image to repoTag through the front as the
+// account's root, then pulls it back whole (its config too) and checks its
+// digest; it returns the reference and that digest.
+func pushAndPull(t *testing.T, s *standin.Server, reg *standin.Registry, repoTag string, size, layers int64) (name.Reference, v1.Hash) {
+	t.Helper()
+	img, err := random.Image(size, layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(reg.Host() + "/" + repoTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := rootAuth(s)
+	if err := remote.Write(ref, img, auth); err != nil {
+		t.Fatalf("push through the front: %v", err)
+	}
 	got, err := remote.Image(ref, auth)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := got.RawConfigFile(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
 	if d, _ := got.Digest(); d != want {
 		t.Errorf("pulled %s, pushed %s", d, want)
 	}
+	return ref, want
 }
 
 // TestRequireRepositories: like ECR, a push to a repository nobody created
@@ -154,8 +176,7 @@ func TestRequireRepositories(t *testing.T) {
 	t.Cleanup(reg.Close)
 	img, _ := random.Image(64, 1)
 	ref, _ := name.ParseReference(reg.Host() + "/mirror/api:1")
-	user, pass, _ := s.MintToken("arn:aws:iam::513558712013:root", time.Minute)
-	auth := remote.WithAuth(&authn.Basic{Username: user, Password: pass})
+	auth := rootAuth(s)
 	err := remote.Write(ref, img, auth)
 	if err == nil || !strings.Contains(err.Error(), "The repository with name 'mirror/api' does not exist in the registry with id '513558712013'") {
 		t.Fatalf("push to a missing repository: %v", err)
