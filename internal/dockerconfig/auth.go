@@ -38,17 +38,11 @@ func SameHost(a, b string) bool {
 
 // StaticAuths returns the auths entries docker would use for host.
 func (f *File) StaticAuths(host string) []StaticAuth {
-	auths, ok, err := f.member(f.root(), keyAuths)
-	if err != nil || !ok || !auths.IsObject() {
-		return nil
-	}
+	keys, values := f.membersOf(keyAuths, func(k, _ gjson.Result) bool { return SameHost(k.Str, host) })
 	var out []StaticAuth
-	auths.ForEach(func(k, v gjson.Result) bool {
-		if SameHost(k.Str, host) {
-			out = append(out, describe(k.Str, v))
-		}
-		return true
-	})
+	for i, k := range keys {
+		out = append(out, describe(k, values[i]))
+	}
 	return out
 }
 

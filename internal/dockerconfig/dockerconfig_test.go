@@ -160,6 +160,19 @@ func TestCredHelperRoundTripsEveryShape(t *testing.T) {
 	})
 }
 
+// registered loads path and registers our host in it, not yet saved.
+func registered(t *testing.T, path string) *File {
+	t.Helper()
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetCredHelper(ourHost, "currents"); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // keys lists the top-level keys in file order.
 func keys(t *testing.T, data []byte) string {
 	t.Helper()
@@ -298,11 +311,7 @@ func TestStaticAuthsAndRemoval(t *testing.T) {
 
 func TestSaveKeepsModeLeavesBackupAndIsIdempotent(t *testing.T) {
 	path, orig := copyCorpus(t, "desktop") // written 0644 by copyCorpus
-	f, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.SetCredHelper(ourHost, "currents")
+	f := registered(t, path)
 	backup, err := f.Save()
 	if err != nil {
 		t.Fatal(err)
@@ -330,11 +339,7 @@ func TestSaveKeepsModeLeavesBackupAndIsIdempotent(t *testing.T) {
 
 	// Second run: a fresh process loads, registers, saves — and writes nothing at all.
 	os.Remove(backup)
-	f2, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f2.SetCredHelper(ourHost, "currents")
+	f2 := registered(t, path)
 	if f2.Changed() {
 		t.Fatal("second registration reports a change")
 	}
@@ -412,11 +417,7 @@ func TestMalformedJSONNamesFileAndPositionAndTouchesNothing(t *testing.T) {
 
 func TestSaveRefusesWhenSomeoneElseWroteMeanwhile(t *testing.T) {
 	path, _ := copyCorpus(t, "proxies")
-	f, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.SetCredHelper(ourHost, "currents")
+	f := registered(t, path)
 	theirs := []byte(`{"auths": {"new.example.com": {}}}`)
 	os.WriteFile(path, theirs, 0o644)
 	if _, err := f.Save(); err == nil || !strings.Contains(err.Error(), "changed while") {
@@ -436,11 +437,7 @@ func TestSaveWritesThroughASymlink(t *testing.T) {
 	if err := os.Symlink(real, link); err != nil {
 		t.Fatal(err)
 	}
-	f, err := Load(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.SetCredHelper(ourHost, "currents")
+	f := registered(t, link)
 	if _, err := f.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -467,11 +464,7 @@ func TestSaveKeepsOwner(t *testing.T) {
 	if err := os.Chown(path, 4242, 4343); err != nil {
 		t.Fatal(err)
 	}
-	f, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.SetCredHelper(ourHost, "currents")
+	f := registered(t, path)
 	if _, err := f.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -521,13 +514,7 @@ func TestSaveOnAFullDiskLosesNothing(t *testing.T) {
 	}
 	filler.Close()
 
-	f, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.SetCredHelper(ourHost, "currents"); err != nil {
-		t.Fatal(err)
-	}
+	f := registered(t, path)
 	_, err = f.Save()
 	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("Save on a full disk = %v, want ENOSPC naming %s", err, path)

@@ -257,6 +257,22 @@ func (f *File) member(obj gjson.Result, key string) (gjson.Result, bool, error) 
 	return found, n == 1, nil
 }
 
+// membersOf gives, in file order, the members of the top-level object key
+// (none when it is absent, not an object or given twice) for which keep holds.
+func (f *File) membersOf(key string, keep func(k, v gjson.Result) bool) (keys []string, values []gjson.Result) {
+	obj, ok, err := f.member(f.root(), key)
+	if err != nil || !ok || !obj.IsObject() {
+		return nil, nil
+	}
+	obj.ForEach(func(k, v gjson.Result) bool {
+		if keep(k, v) {
+			keys, values = append(keys, k.Str), append(values, v)
+		}
+		return true
+	})
+	return keys, values
+}
+
 // elements returns the values of an object or array, with absolute Index.
 func (f *File) elements(v gjson.Result) []gjson.Result {
 	var out []gjson.Result
@@ -428,16 +444,6 @@ func lineIndent(data []byte, i int) string {
 
 // CredHelperHosts lists, in file order, the hosts credHelpers sends to helper.
 func (f *File) CredHelperHosts(helper string) []string {
-	ch, ok, err := f.member(f.root(), keyCredHelpers)
-	if err != nil || !ok || !ch.IsObject() {
-		return nil
-	}
-	var hosts []string
-	ch.ForEach(func(k, v gjson.Result) bool {
-		if v.Type == gjson.String && v.Str == helper {
-			hosts = append(hosts, k.Str)
-		}
-		return true
-	})
+	hosts, _ := f.membersOf(keyCredHelpers, func(_, v gjson.Result) bool { return v.Type == gjson.String && v.Str == helper })
 	return hosts
 }
