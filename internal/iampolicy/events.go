@@ -1,8 +1,6 @@
 package iampolicy
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -75,16 +73,7 @@ type EventPattern struct {
 }
 
 // JSON renders the pattern as Document.JSON renders policies.
-func (p EventPattern) JSON() []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(p); err != nil {
-		panic(err) // strings only
-	}
-	return buf.Bytes()
-}
+func (p EventPattern) JSON() []byte { return indented(p) }
 
 // Events is what routes a stack's push events to watch queues: the rule
 // (in the account and region that own the repositories: only there are

@@ -45,12 +45,16 @@ type Statement struct {
 // JSON renders the document with two-space indentation and a trailing newline,
 // without HTML escaping (ARNs and conditions contain no HTML, but "<", ">" and
 // "&" must never be mangled into \u003c in a policy someone pastes).
-func (d Document) JSON() []byte {
+func (d Document) JSON() []byte { return indented(d) }
+
+// indented is v (strings, and slices and maps of them) as JSON: two-space
+// indentation, a trailing newline, no HTML escaping.
+func indented(v any) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(d); err != nil {
+	if err := enc.Encode(v); err != nil {
 		// Only strings, slices and maps of strings: encoding cannot fail.
 		panic(err)
 	}
