@@ -177,11 +177,9 @@ func (w *world) getAll(n int, hosts []string, extra map[string]string) ([]*crede
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			answers[i], errs[i] = w.get(hosts[i%len(hosts)], extra)
-		}()
+		})
 	}
 	wg.Wait()
 	return answers, errs

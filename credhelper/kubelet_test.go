@@ -142,11 +142,9 @@ func TestKubeletParallelColdRequests(t *testing.T) {
 	outs := make([]string, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			outs[i], codes[i] = w.run(bin.lean, kubeletRequest(fmt.Sprintf("%s/currents/svc-%d:1", w.reg.Host(), i)), nil, "kubelet")
-		}()
+		})
 	}
 	wg.Wait()
 	for i := range n {

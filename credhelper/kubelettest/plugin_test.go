@@ -361,13 +361,11 @@ func TestParallelPullsOfAPod(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan string, 16)
 	for i := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if a := lookup(fmt.Sprintf("%s/svc-%d:1", reg, i), "default", ""); len(a) != 1 || a[0].Password == "" {
 				errs <- fmt.Sprintf("image %d: %+v", i, a)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)

@@ -56,13 +56,11 @@ func TestParallelRunsAllLand(t *testing.T) {
 			cmd.Env = append(os.Environ(), "CURRENTS_TEST_CONFIGURE_HOST="+host)
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				<-start
 				errs[i] = cmd.Run()
 				outs[i] = out.String()
-			}()
+			})
 		}
 		close(start)
 		wg.Wait()

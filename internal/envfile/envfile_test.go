@@ -175,11 +175,9 @@ func TestParallelEditsAllLand(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			_, errs[i] = SetFile(path, fmt.Sprintf("K%d", i), fmt.Sprintf("v%d", i))
-		}()
+		})
 	}
 	wg.Wait()
 	b, err := os.ReadFile(path)

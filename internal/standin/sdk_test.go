@@ -263,9 +263,7 @@ func TestConcurrentCallers(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
 	for i := 0; i < 32; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			out, err := stsClient(s, creds(u.AccessKeyID, u.SecretAccessKey, "")).AssumeRole(context.Background(),
 				&sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("parallel"), ExternalId: aws.String(extID)})
 			if err != nil {
@@ -276,7 +274,7 @@ func TestConcurrentCallers(t *testing.T) {
 			if _, err := ecrClient(s, creds(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken)).GetAuthorizationToken(context.Background(), nil); err != nil {
 				errs <- err
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)

@@ -246,9 +246,7 @@ func TestLockExcludes(t *testing.T) {
 	var inside, maxInside atomic.Int32
 	var wg sync.WaitGroup
 	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			unlock, err := c.Lock(context.Background(), id)
 			if err != nil {
 				t.Error(err)
@@ -264,7 +262,7 @@ func TestLockExcludes(t *testing.T) {
 			time.Sleep(time.Millisecond)
 			inside.Add(-1)
 			unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	if maxInside.Load() != 1 {

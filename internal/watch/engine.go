@@ -120,9 +120,7 @@ func (e *DockerEngine) Compose(ctx context.Context, sub string, args ...string) 
 	cmd.Stdout, cmd.Stderr = pw, pw
 	var wg sync.WaitGroup
 	var last []string
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := strings.TrimSpace(sc.Text())
@@ -135,7 +133,7 @@ func (e *DockerEngine) Compose(ctx context.Context, sub string, args ...string) 
 				last = last[1:]
 			}
 		}
-	}()
+	})
 	err = cmd.Run()
 	pw.Close()
 	wg.Wait()

@@ -65,16 +65,14 @@ func (r *resolver) resolve(ctx context.Context, refs []name.Reference) map[strin
 			continue
 		}
 		seen[ref.String()] = true
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			d, err := r.head(ctx, ref, refs)
 			mu.Lock()
 			out[ref.String()] = resolved{digest: d, err: err}
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	return out
