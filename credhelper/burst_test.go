@@ -1,59 +1,23 @@
 package credhelper_test
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/currentsdev/currents/internal/testbin"
 )
 
-// awsCounter is an AWS binary that notes each start (and its pid) and then
-// becomes the real one, so tests count the AWS processes a burst starts.
-type awsCounter struct {
-	t                testing.TB
-	path, mark, pids string
-}
+// awsCounter is the AWS binary, counted: tests count the AWS processes a
+// burst starts.
+type awsCounter struct{ *testbin.Counter }
 
-func (w *world) awsCounter() *awsCounter {
-	dir := w.t.TempDir()
-	c := &awsCounter{t: w.t, path: filepath.Join(dir, "aws"), mark: filepath.Join(dir, "starts"), pids: filepath.Join(dir, "pids")}
-	script := fmt.Sprintf("#!/bin/sh\nprintf x >>'%s'\necho $$ >>'%s'\nexec '%s' \"$@\"\n", c.mark, c.pids, bin.fat)
-	if err := os.WriteFile(c.path, []byte(script), 0o700); err != nil {
-		w.t.Fatal(err)
-	}
-	return c
-}
+func (w *world) awsCounter() awsCounter { return awsCounter{testbin.NewCounter(w.t, bin.fat)} }
 
-func (c *awsCounter) env() map[string]string { return map[string]string{"CURRENTS_AWS_HELPER": c.path} }
-
-func (c *awsCounter) starts() int {
-	fi, err := os.Stat(c.mark)
-	if os.IsNotExist(err) {
-		return 0
-	} else if err != nil {
-		c.t.Fatal(err)
-	}
-	return int(fi.Size())
-}
-
-// waitStarted waits for the nth start and returns its pid.
-func (c *awsCounter) waitStarted(n int) int {
-	c.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		b, _ := os.ReadFile(c.pids)
-		if lines := strings.Fields(string(b)); len(lines) >= n {
-			pid, _ := strconv.Atoi(lines[n-1])
-			return pid
-		}
-	}
-	c.t.Fatalf("the AWS binary was not started %d times", n)
-	return 0
-}
+func (c awsCounter) env() map[string]string { return map[string]string{"CURRENTS_AWS_HELPER": c.Path} }
 
 // TestColdBurstStartsOneAWSProcess: the lean binary takes the principal's
 // lock itself and reads the cache again once it is free, so a burst of
@@ -67,7 +31,7 @@ func TestColdBurstStartsOneAWSProcess(t *testing.T) {
 // coldBurst runs n parallel gets of the registry through aws: every one is
 // answered with a token the registry takes, the AWS binary started once, and
 // AWS was asked for one session and one token.
-func (w *world) coldBurst(n int, aws *awsCounter) {
+func (w *world) coldBurst(n int, aws awsCounter) {
 	w.t.Helper()
 	start := time.Now()
 	answers, errs := w.getAll(n, []string{w.reg.Host()}, aws.env())
@@ -77,7 +41,7 @@ func (w *world) coldBurst(n int, aws *awsCounter) {
 		}
 		w.prove(answers[i])
 	}
-	if got := aws.starts(); got != 1 {
+	if got := aws.Starts(); got != 1 {
 		w.t.Errorf("%d parallel cold gets started the AWS binary %d times; want 1 (%s)", n, got, time.Since(start))
 	}
 	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
@@ -99,7 +63,7 @@ func TestRefusedBurstStartsOneAWSProcess(t *testing.T) {
 			t.Fatalf("get %d: %v", i, err)
 		}
 	}
-	if got := aws.starts(); got != 1 {
+	if got := aws.Starts(); got != 1 {
 		t.Errorf("%d parallel refused gets started the AWS binary %d times; want 1", n, got)
 	}
 	if a := w.aws.Attempts(); a.AssumeRole != 1 {
@@ -122,13 +86,13 @@ func TestKilledGetLeavesTheLockWithItsAWSProcess(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	aws.waitStarted(1)
+	aws.WaitStarted(1)
 	if err := first.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	first.Wait()
 	w.prove(w.mustGet(w.reg.Host(), aws.env()))
-	if got := aws.starts(); got != 1 {
+	if got := aws.Starts(); got != 1 {
 		t.Errorf("the AWS binary was started %d times; want 1 (the killed get's, which kept the lock)", got)
 	}
 	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
@@ -148,7 +112,7 @@ func TestKilledAWSProcessFreesTheLock(t *testing.T) {
 		_, err := w.get(w.reg.Host(), aws.env())
 		done <- err
 	}()
-	if err := syscall.Kill(aws.waitStarted(1), syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(aws.WaitStarted(1), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "signal") {

@@ -18,11 +18,11 @@ func TestEditedConfigIsNeverServedStale(t *testing.T) {
 	w := newWorld(t)
 	aws := w.awsCounter()
 	w.prove(w.mustGet(w.reg.Host(), aws.env()))
-	if n := aws.starts(); n != 1 {
+	if n := aws.Starts(); n != 1 {
 		t.Fatalf("cold get started the AWS binary %d times", n)
 	}
 	w.mustGet(w.reg.Host(), aws.env())
-	if n := aws.starts(); n != 1 {
+	if n := aws.Starts(); n != 1 {
 		t.Fatalf("a warm get with a compiled config started the AWS binary")
 	}
 
@@ -42,13 +42,13 @@ func TestEditedConfigIsNeverServedStale(t *testing.T) {
 	if _, err := w.get(host, aws.env()); !credentials.IsErrCredentialsNotFound(err) {
 		t.Errorf("get of the host the edit removed: %v; want credentials not found", err)
 	}
-	if n := aws.starts(); n != 2 {
+	if n := aws.Starts(); n != 2 {
 		t.Errorf("after the edit the AWS binary ran %d times in all; want 2 (it parses the edited file once)", n)
 	}
 	if _, err := w.get(host, aws.env()); !credentials.IsErrCredentialsNotFound(err) {
 		t.Errorf("second get of the removed host: %v", err)
 	}
-	if n := aws.starts(); n != 2 {
+	if n := aws.Starts(); n != 2 {
 		t.Errorf("the edited file was parsed again (%d AWS binary starts)", n)
 	}
 }
@@ -72,7 +72,7 @@ func TestBrokenConfigIsReportedFromItsCompiledForm(t *testing.T) {
 			t.Errorf("the compiled error differs from the parser's:\n%q\n%q", out, first)
 		}
 	}
-	if n := aws.starts(); n != 1 {
+	if n := aws.Starts(); n != 1 {
 		t.Errorf("the AWS binary ran %d times; want 1 (the broken file is parsed once)", n)
 	}
 	// store must not fail a stray docker login either way.

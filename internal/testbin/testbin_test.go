@@ -63,3 +63,23 @@ func TestProduct(t *testing.T) {
 		}
 	}
 }
+
+// TestCounter: each run through the counter is one start, with its pid, and
+// the program itself runs with the arguments given.
+func TestCounter(t *testing.T) {
+	c := NewCounter(t, "/bin/sh")
+	if n := c.Starts(); n != 0 {
+		t.Fatalf("%d starts before any run", n)
+	}
+	for range 2 {
+		if out, err := exec.Command(c.Path, "-c", "echo ran").Output(); err != nil || string(out) != "ran\n" {
+			t.Fatalf("through the counter: %q %v", out, err)
+		}
+	}
+	if n := c.Starts(); n != 2 {
+		t.Errorf("%d starts, want 2", n)
+	}
+	if a, b := c.WaitStarted(1), c.WaitStarted(2); a <= 0 || b <= 0 || a == b {
+		t.Errorf("pids %d and %d", a, b)
+	}
+}
