@@ -133,17 +133,19 @@ func TestKubeletErrors(t *testing.T) {
 
 // TestKubeletParallelColdRequests: the kubelet pulls a pod's images at once;
 // 64 cold requests across two registries of one principal cost one
-// AssumeRole and one GetAuthorizationToken.
+// AssumeRole and one GetAuthorizationToken, and start the AWS binary once:
+// the lean binary waits for the principal's lock as get does.
 func TestKubeletParallelColdRequests(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	const n = 64
+	aws := w.awsCounter()
 	codes := make([]int, n)
 	outs := make([]string, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			outs[i], codes[i] = w.run(bin.lean, kubeletRequest(fmt.Sprintf("%s/currents/svc-%d:1", w.reg.Host(), i)), nil, "kubelet")
+			outs[i], codes[i] = w.run(bin.lean, kubeletRequest(fmt.Sprintf("%s/currents/svc-%d:1", w.reg.Host(), i)), aws.env(), "kubelet")
 		})
 	}
 	wg.Wait()
@@ -155,6 +157,9 @@ func TestKubeletParallelColdRequests(t *testing.T) {
 	}
 	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
 		t.Errorf("%d parallel cold kubelet requests made %d AssumeRole and %d GetAuthorizationToken; want 1 and 1", n, c.AssumeRole, c.GetAuthorizationToken)
+	}
+	if got := aws.Starts(); got != 1 {
+		t.Errorf("%d parallel cold kubelet requests started the AWS binary %d times; want 1", n, got)
 	}
 }
 

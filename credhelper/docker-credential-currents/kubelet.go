@@ -18,7 +18,7 @@ func serveKubelet() {
 	cfg, err := loadSettings(cache)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), refresh.Budget(cfg.Timeout))
-		err = kubelet.ServeLean(ctx, &kubelet.Answerer{Config: cfg, Cache: cache, Getenv: os.Getenv}, os.Stdin, os.Stdout)
+		err = kubelet.ServeLean(ctx, &kubelet.Answerer{Config: cfg, Cache: cache, Getenv: os.Getenv, Log: log}, os.Stdin, os.Stdout)
 		cancel()
 	}
 	if err != nil {

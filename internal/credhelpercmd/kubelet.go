@@ -51,7 +51,7 @@ func (a *App) kubelet() error {
 	if !req.ServiceAccountToken.IsZero() {
 		opts = append(opts, awsapi.WithServiceAccountToken(req.ServiceAccountToken))
 	}
-	f := &refresh.Fetcher{Cache: cache, AWS: awsapi.New(opts...), Timeout: cfg.Timeout, Log: a.Log}
+	f := &refresh.Fetcher{Cache: cache, AWS: awsapi.New(opts...), Timeout: cfg.Timeout, Log: a.Log, Inherited: refresh.InheritedLock()}
 	ans := &kubelet.Answerer{Config: cfg, Cache: cache, Getenv: os.Getenv, Refresh: f.Refresh}
 	ctx, cancel := context.WithTimeout(context.Background(), refresh.Budget(cfg.Timeout))
 	defer cancel()

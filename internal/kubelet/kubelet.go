@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -177,6 +178,7 @@ type Answerer struct {
 	Config *settings.Config
 	Cache  *tokencache.Cache
 	Getenv func(string) string
+	Log    *slog.Logger // nil: discard
 	// Refresh renews the token of a request the cache cannot answer (the
 	// AWS binary's Fetcher); nil means answer from the cache only (Cached).
 	Refresh func(ctx context.Context, r refresh.Request) (credential.Token, error)

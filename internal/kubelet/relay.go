@@ -13,13 +13,16 @@ import (
 
 	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/refresh"
+	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // ServeLean is the lean binary's kubelet mode: a warm answer from the cache;
-// otherwise the AWS binary's kubelet mode answers the same request (which it
-// reads on stdin, never in argv), under the cache lock, and its answer is
-// relayed. If the AWS binary gives no answer at all, a cached token that is
-// still safe is served with cacheDuration 0.
+// otherwise, as get does, it takes the principal's cache lock and looks again
+// (so of a pod's parallel cold requests only the first starts the AWS
+// binary), and then the AWS binary's kubelet mode answers the same request
+// (which it reads on stdin, never in argv) holding the lock handed down, and
+// its answer is relayed. If the AWS binary gives no answer at all, a cached
+// token that is still safe is served with cacheDuration 0.
 func ServeLean(ctx context.Context, a *Answerer, in io.Reader, out io.Writer) error {
 	req, raw, err := ReadRequest(in)
 	if err != nil {
@@ -32,7 +35,7 @@ func ServeLean(ctx context.Context, a *Answerer, in io.Reader, out io.Writer) er
 	if ok {
 		return resp.Write(out)
 	}
-	answer, err := relay(ctx, raw)
+	answer, err := a.turn(ctx, req, raw)
 	if err != nil {
 		var r refresh.Relayed
 		if resp, ok := a.Servable(req); ok && !errors.As(err, &r) {
@@ -44,14 +47,40 @@ func ServeLean(ctx context.Context, a *Answerer, in io.Reader, out io.Writer) er
 	return err
 }
 
-// relay runs the AWS binary's kubelet mode with the request on stdin.
-func relay(ctx context.Context, request []byte) ([]byte, error) {
+// turn waits for the principal's lock; the token or failure another process
+// left meanwhile answers, else the AWS binary does, holding the lock.
+func (a *Answerer) turn(ctx context.Context, req Request, raw []byte) ([]byte, error) {
+	r, _, err := a.Target(req)
+	if err != nil {
+		return nil, err
+	}
+	held, tok, done, err := refresh.LeanTurn(ctx, a.Cache, r, a.Config.Timeout, a.Log)
+	if err != nil {
+		return nil, err
+	}
+	if done {
+		var b bytes.Buffer
+		if err := a.answer(req, tok, a.Cache.Clock().Now()).Write(&b); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
+	}
+	if held != nil {
+		defer held.Unlock()
+	}
+	return relay(ctx, raw, held)
+}
+
+// relay runs the AWS binary's kubelet mode with the request on stdin and the
+// lock, when held, handed down.
+func relay(ctx context.Context, request []byte, held *tokencache.Held) ([]byte, error) {
 	path, err := refresh.AWSHelperPath()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, path, "kubelet")
 	cmd.Stdin = bytes.NewReader(request)
+	refresh.HandDown(cmd, held)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = os.Stderr // its error, already phrased, reaches the kubelet's log

@@ -69,27 +69,58 @@ func (r Relayed) Error() string { return r.msg }
 func (s Subprocess) Refresh(ctx context.Context, req Request) (credential.Token, error) {
 	var held *tokencache.Held
 	if s.Cache != nil {
-		log := s.Log
-		if log == nil {
-			log = logging.Discard()
-		}
-		asked := s.Cache.Clock().Now()
-		// The AWS binary says what is wrong with the cache, once.
-		h, err := waitTurn(ctx, s.Cache, req, s.Timeout, log, slog.LevelDebug)
-		if err != nil {
-			return credential.Token{}, err
+		h, tok, done, err := LeanTurn(ctx, s.Cache, req, s.Timeout, s.Log)
+		if done || err != nil {
+			return tok, err
 		}
 		if h != nil {
 			defer h.Unlock()
-			e := s.Cache.Load(req.Identity)
-			key, settings := tokencache.TokenKey(req.Target.Registry), failureSettings(s.Timeout, req)
-			if tok, err, done := settled(e, key, asked, s.Cache.Clock().Now(), settings, log); done {
-				return tok, err
-			}
-			held = h
 		}
+		held = h
 	}
 	return s.run(ctx, req, held)
+}
+
+// LeanTurn is the lean binary's turn at refreshing req: it takes the
+// principal's cache lock (waiting at most timeout for another process's
+// refresh) and reads the cache again once it holds it. done reports that
+// what another process did meanwhile answers req: its token, or its failure
+// (err). Otherwise the caller runs the AWS binary, handing it held (HandDown)
+// and unlocking after; a nil held means the cache cannot lock, and the AWS
+// binary refreshes without the lock.
+func LeanTurn(ctx context.Context, cache *tokencache.Cache, req Request, timeout time.Duration, log *slog.Logger) (held *tokencache.Held, tok credential.Token, done bool, err error) {
+	if log == nil {
+		log = logging.Discard()
+	}
+	asked := cache.Clock().Now()
+	// The AWS binary says what is wrong with the cache, once.
+	h, err := waitTurn(ctx, cache, req, timeout, log, slog.LevelDebug)
+	if err != nil || h == nil {
+		return nil, credential.Token{}, false, err
+	}
+	e := cache.Load(req.Identity)
+	key, settings := tokencache.TokenKey(req.Target.Registry), failureSettings(timeout, req)
+	if tok, err, done := settled(e, key, asked, cache.Clock().Now(), settings, log); done {
+		h.Unlock()
+		return nil, tok, true, err
+	}
+	return h, credential.Token{}, false, nil
+}
+
+// HandDown gives cmd, the AWS binary about to run, the lock the lean binary
+// holds: the file as descriptor 3, named by product.EnvLockFD, which the AWS
+// binary adopts (InheritedLock) instead of waiting for a lock it would never
+// get. A killed lean binary thus leaves the lock with the refresh it started.
+func HandDown(cmd *exec.Cmd, held *tokencache.Held) {
+	if held == nil {
+		return
+	}
+	cmd.ExtraFiles = []*os.File{held.File()} // descriptor 3
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = append(withoutVar(env, product.EnvLockFD), product.EnvLockFD+"=3")
 }
 
 // run runs the AWS binary's get, handing it the lock when we hold it.
@@ -106,10 +137,7 @@ func (s Subprocess) run(ctx context.Context, req Request, held *tokencache.Held)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr
-	if held != nil {
-		cmd.ExtraFiles = []*os.File{held.File()} // descriptor 3
-		cmd.Env = append(withoutVar(os.Environ(), product.EnvLockFD), product.EnvLockFD+"=3")
-	}
+	HandDown(cmd, held)
 	err := cmd.Run()
 	if err != nil {
 		var exit *exec.ExitError
