@@ -99,4 +99,3 @@ func BenchmarkMirror(b *testing.B) {
 		})
 	}
 }
-
