@@ -8,9 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/currentsdev/currents/internal/dirs"
 )
@@ -54,7 +58,8 @@ func collect(opts []Option) options {
 }
 
 // WriteFile replaces path with data, with permissions mode. On error the target is untouched and no
-// temporary file is left behind.
+// temporary file is left behind. The directory is reached by dirs.OpenDir's rule (only links this user
+// controls), and everything happens through its descriptor.
 func WriteFile(path string, data []byte, mode fs.FileMode, opts ...Option) (err error) {
 	o := collect(opts)
 	if o.followLinks {
@@ -66,14 +71,24 @@ func WriteFile(path string, data []byte, mode fs.FileMode, opts ...Option) (err 
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	d, err := dirs.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return writeAt(d, base, data, mode, o)
+}
+
+// writeAt is WriteFile in the open directory d.
+func writeAt(d *dirs.Dir, base string, data []byte, mode fs.FileMode, o options) (err error) {
+	tmp, name, err := createTemp(d, base)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			_ = unix.Unlinkat(d.Fd(), name, 0)
 		}
 	}()
 	if err = tmp.Chmod(mode); err != nil {
@@ -81,7 +96,7 @@ func WriteFile(path string, data []byte, mode fs.FileMode, opts ...Option) (err 
 	}
 	if o.uid >= 0 && (o.uid != os.Geteuid() || o.gid != os.Getegid()) {
 		if err = tmp.Chown(o.uid, o.gid); err != nil {
-			return fmt.Errorf("keeping the owner %d:%d of %s: %w", o.uid, o.gid, path, err)
+			return fmt.Errorf("keeping the owner %d:%d of %s: %w", o.uid, o.gid, filepath.Join(d.Path(), base), err)
 		}
 	}
 	if _, err = tmp.Write(data); err != nil {
@@ -93,14 +108,31 @@ func WriteFile(path string, data []byte, mode fs.FileMode, opts ...Option) (err 
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
+	if err = unix.Renameat(d.Fd(), name, d.Fd(), base); err != nil {
+		return &os.LinkError{Op: "rename", Old: filepath.Join(d.Path(), name), New: filepath.Join(d.Path(), base), Err: err}
 	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync() // some filesystems refuse to fsync a directory; the rename has still happened
-		d.Close()
+	if fd, derr := unix.Openat(d.Fd(), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); derr == nil {
+		_ = unix.Fsync(fd) // some filesystems refuse to fsync a directory; the rename has still happened
+		unix.Close(fd)
 	}
 	return nil
+}
+
+// createTemp makes a new file named ."+base+".tmp-N in d (the pattern os.CreateTemp would use, which the
+// token cache's sweep of a killed writer's leftovers knows), never through a link.
+func createTemp(d *dirs.Dir, base string) (*os.File, string, error) {
+	for range 10000 {
+		name := "." + base + ".tmp-" + strconv.FormatUint(uint64(rand.Uint32()), 10)
+		fd, err := unix.Openat(d.Fd(), name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, "", &fs.PathError{Op: "create", Path: filepath.Join(d.Path(), name), Err: err}
+		}
+		return os.NewFile(uintptr(fd), filepath.Join(d.Path(), name)), name, nil
+	}
+	return nil, "", &fs.PathError{Op: "create", Path: filepath.Join(d.Path(), "."+base+".tmp-*"), Err: unix.EEXIST}
 }
 
 // Existing returns the mode of path and an Option keeping its owner, for writing a new version of it; for a
@@ -132,24 +164,9 @@ var ErrChanged = errors.New("the file changed while it was being edited; nothing
 
 // Target returns the file a write to path replaces: path itself, or for a symlink the file it points to,
 // followed even when that file does not exist yet (docker writes a dangling config.json link's target rather
-// than replacing the link with a regular file).
-func Target(path string) (string, error) {
-	for range 40 {
-		fi, err := os.Lstat(path)
-		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-			return path, nil
-		}
-		dest, err := os.Readlink(path)
-		if err != nil {
-			return "", err
-		}
-		if !filepath.IsAbs(dest) {
-			dest = filepath.Join(filepath.Dir(path), dest)
-		}
-		path = dest
-	}
-	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
-}
+// than replacing the link with a regular file). Every link in the path is resolved, and only one this user
+// controls is followed (dirs.Resolve): root must not write through a link another user planted.
+func Target(path string) (string, error) { return dirs.Resolve(path) }
 
 // Replace writes a new version of a settings file that the caller read as old (nil or empty with exists
 // false for a missing file), holding the file's Lock from that read to here: the file keeps its mode and
@@ -163,26 +180,33 @@ func Replace(path string, old []byte, exists bool, data []byte, defaultMode fs.F
 	if err != nil {
 		return "", err
 	}
-	mode, owner, existsNow, err := Existing(target, defaultMode)
+	dir, base := filepath.Split(target)
+	d, err := dirs.OpenDir(dir)
+	if errors.Is(err, fs.ErrNotExist) && !exists {
+		if err := dirs.MkdirAll(dir, 0o700); err != nil {
+			return "", err
+		}
+		d, err = dirs.OpenDir(dir)
+	}
 	if err != nil {
 		return "", err
 	}
-	now, err := os.ReadFile(target)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	defer d.Close()
+	now, st, err := readAt(d, base)
+	if err != nil {
 		return "", err
 	}
-	if existsNow != exists || !bytes.Equal(now, old) {
+	if (st != nil) != exists || !bytes.Equal(now, old) {
 		return "", ErrChanged
+	}
+	mode, owner := defaultMode, dirOwner(d)
+	if st != nil {
+		mode, owner = fs.FileMode(st.Mode&0o777), WithOwner(int(st.Uid), int(st.Gid))
 	}
 	if o.maxMode != 0 {
 		mode &= o.maxMode
 	}
-	if !exists {
-		if err := dirs.MkdirAll(filepath.Dir(target), 0o700); err != nil {
-			return "", err
-		}
-		owner = dirOwner(filepath.Dir(target))
-	} else {
+	if exists {
 		backup = BackupPath(path)
 		content := old
 		if o.backupSet {
@@ -192,7 +216,8 @@ func Replace(path string, old []byte, exists bool, data []byte, defaultMode fs.F
 			return "", fmt.Errorf("writing the backup %s: %w", backup, err)
 		}
 	}
-	if err := WriteFile(target, data, mode, owner); err != nil {
+	w := collect([]Option{owner})
+	if err := writeAt(d, base, data, mode, w); err != nil {
 		return "", err
 	}
 	return backup, nil
@@ -200,13 +225,10 @@ func Replace(path string, old []byte, exists bool, data []byte, defaultMode fs.F
 
 // dirOwner gives a new file its directory's owner when root creates it in a directory of another user's
 // (sudo with a user's HOME): a root-owned 0600 file there would be unreadable to that user's own tools.
-func dirOwner(dir string) Option {
-	st, err := os.Stat(dir)
-	if err != nil || os.Geteuid() != 0 {
+func dirOwner(d *dirs.Dir) Option {
+	var st unix.Stat_t
+	if os.Geteuid() != 0 || unix.Fstat(d.Fd(), &st) != nil || st.Uid == 0 {
 		return func(*options) {}
 	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
-		return WithOwner(int(sys.Uid), int(sys.Gid))
-	}
-	return func(*options) {}
+	return WithOwner(int(st.Uid), int(st.Gid))
 }

@@ -33,8 +33,13 @@ func Lock(path string) (unlock func(), err error) {
 	if err := dirs.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	d, err := dirs.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
 	lockPath := target + LockSuffix
-	f, err := openLock(lockPath, dir)
+	f, err := openLock(d, filepath.Base(lockPath), lockPath)
 	if err != nil {
 		return nil, err
 	}
@@ -63,12 +68,19 @@ func Lock(path string) (unlock func(), err error) {
 
 // openLock opens the lock file, never through a symlink. One root created in a user's directory is given to
 // that user, who could not otherwise open it; one left by another user can still be locked read-only.
-func openLock(lockPath, dir string) (*os.File, error) {
-	const flags = os.O_RDWR | syscall.O_NOFOLLOW | syscall.O_CLOEXEC
-	f, err := os.OpenFile(lockPath, flags|os.O_CREATE|os.O_EXCL, 0o600)
+func openLock(d *dirs.Dir, name, lockPath string) (*os.File, error) {
+	const flags = os.O_RDWR | syscall.O_NOFOLLOW | syscall.O_CLOEXEC | syscall.O_NONBLOCK
+	open := func(flags int) (*os.File, error) {
+		fd, err := syscall.Openat(d.Fd(), name, flags, 0o600)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: lockPath, Err: err}
+		}
+		return os.NewFile(uintptr(fd), lockPath), nil
+	}
+	f, err := open(flags | os.O_CREATE | os.O_EXCL)
 	if err == nil {
 		var o options
-		dirOwner(dir)(&o)
+		dirOwner(d)(&o)
 		if o.uid > 0 {
 			if err := f.Chown(o.uid, o.gid); err != nil {
 				f.Close()
@@ -80,11 +92,26 @@ func openLock(lockPath, dir string) (*os.File, error) {
 	if !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("creating the lock %s: %w", lockPath, err)
 	}
-	if f, err = os.OpenFile(lockPath, flags, 0); err == nil {
-		return f, nil
+	if f, err = open(flags); err == nil {
+		return regularLock(f, lockPath)
 	}
-	if f, err2 := os.OpenFile(lockPath, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0); err2 == nil {
-		return f, nil
+	if f, err2 := open(os.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_CLOEXEC | syscall.O_NONBLOCK); err2 == nil {
+		return regularLock(f, lockPath)
 	}
 	return nil, fix.New(fmt.Errorf("opening the lock %s: %w", lockPath, err), "remove "+lockPath+" (it holds nothing) and run the command again")
+}
+
+// regularLock keeps f only when it is a regular file: flock on a FIFO or a device locks nothing another
+// writer would see.
+func regularLock(f *os.File, lockPath string) (*os.File, error) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("opening the lock %s: %w", lockPath, err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		f.Close()
+		return nil, fix.New(fmt.Errorf("the lock %s is %s, not a regular file", lockPath, Kind(st.Mode)), "remove "+lockPath+" (it holds nothing) and run the command again")
+	}
+	return f, nil
 }

@@ -180,10 +180,8 @@ func (r *runner) plan(req Request) (*plan, error) {
 		return nil, fix.New(fmt.Errorf("--registry %q: %v", req.Spec.Host, err), "give the registry host as in image references")
 	}
 	p := &plan{res: &Result{Host: host, DryRun: req.DryRun, Config: File{Path: r.yamlPath}, Docker: File{Path: r.dockerPath}}}
-	p.oldYAML, err = os.ReadFile(r.yamlPath)
-	p.yamlFound = err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+	if p.oldYAML, p.yamlFound, err = atomicfile.ReadFile(r.yamlPath); err != nil {
+		return nil, dirFix(err)
 	}
 	if p.newYAML, err = config.Upsert(p.oldYAML, r.yamlPath, req.Spec); err != nil {
 		return nil, flagErrors(err, host)

@@ -293,3 +293,90 @@ func TestRootLeavesNothingOfItsOwnInAUsersHome(t *testing.T) {
 		}
 	}
 }
+
+// Harden, defect 1: root with a user's HOME (sudo -E) followed that user's config.json symlink into a
+// root-only directory: it created the directory and the file there, rewrote an existing root-only file, and
+// left a root-owned copy of it as config.json.bak in the user's directory. A link another user controls is
+// not followed, and nothing is created or read through it; the user's own links still are (defect 7 above).
+func TestRootDoesNotFollowAUsersLinks(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the defect is root's")
+	}
+	const alice = 4242
+	rootOnly := filepath.Join(t.TempDir(), "rootonly")
+	secretFile := filepath.Join(rootOnly, "secret")
+	write(t, secretFile, "root: only\n", 0o600)
+	if err := os.Chmod(rootOnly, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	aliceLink := func(target, link string) {
+		t.Helper()
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(link, alice, alice); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		plant func(dockerDir string)
+	}{
+		{"a dangling config.json link", func(d string) {
+			aliceLink(filepath.Join(rootOnly, "sudoers.d", "zz-evil"), filepath.Join(d, dirs.DockerConfigName))
+		}},
+		{"a config.json link to a root-only file", func(d string) { aliceLink(secretFile, filepath.Join(d, dirs.DockerConfigName)) }},
+		{"a currents.yaml link to a root-only file", func(d string) { aliceLink(secretFile, filepath.Join(d, dirs.ConfigName)) }},
+		{"a root-owned link in the user's directory", func(d string) {
+			if err := os.Symlink(secretFile, filepath.Join(d, dirs.DockerConfigName)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"the docker directory a link", func(d string) {
+			if err := os.Remove(d); err != nil {
+				t.Fatal(err)
+			}
+			aliceLink(rootOnly, d)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := home(t)
+			h := filepath.Dir(dir)
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{h, dir} {
+				if err := os.Chown(p, alice, alice); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.plant(dir)
+			for _, dry := range []bool{true, false} {
+				_, err := run(t, Request{Spec: aliasSpec(), DryRun: dry})
+				var le *dirs.LinkError
+				if !errors.As(err, &le) || !strings.Contains(err.Error(), "not following the symbolic link") ||
+					!strings.Contains(err.Error(), "without sudo") {
+					t.Fatalf("print %v: err = %v; want a refusal to follow the user's link, with the fix", dry, err)
+				}
+				if strings.Contains(err.Error(), "root: only") {
+					t.Fatalf("the error shows the root-only file: %v", err)
+				}
+			}
+			entries, _ := os.ReadDir(rootOnly)
+			if len(entries) != 1 || entries[0].Name() != "secret" {
+				t.Errorf("root wrote into the root-only directory: %v", entries)
+			}
+			if b, _ := os.ReadFile(secretFile); string(b) != "root: only\n" {
+				t.Errorf("the root-only file was rewritten: %q", b)
+			}
+			if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
+				entries, _ := os.ReadDir(dir)
+				for _, e := range entries {
+					if fi, _ := e.Info(); fi.Mode()&fs.ModeSymlink == 0 {
+						t.Errorf("root left %s in the user's directory", e.Name())
+					}
+				}
+			}
+		})
+	}
+}

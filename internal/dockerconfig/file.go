@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
 )
@@ -16,7 +14,6 @@ import (
 // and keys nobody here has heard of — keep their bytes and their order.
 type File struct {
 	path   string // as the caller named it; used in messages, and the backup goes beside it
-	target string // symlinks resolved, even a dangling one: the file that is really read and replaced
 	exists bool
 	orig   []byte
 	data   []byte
@@ -26,18 +23,17 @@ type File struct {
 
 // Load reads config.json at path. A missing file or an empty one is an empty configuration, as it is for
 // docker; Save creates it with mode 0600. Malformed JSON is an error that names the file and the position.
+// A symlinked file is read where it lives, as Save writes it (atomicfile.ReadFile: only through links this
+// user controls, and never a FIFO or a device, which would block or never end).
 func Load(path string) (*File, error) {
-	f := &File{path: path, target: path}
-	if t, err := atomicfile.Target(path); err == nil {
-		f.target = t
-	}
-	data, err := os.ReadFile(f.target)
-	if errors.Is(err, fs.ErrNotExist) {
-		f.data = []byte{}
-		return f, nil
-	}
+	f := &File{path: path}
+	data, exists, err := atomicfile.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("docker config %s: %w", path, err)
+	}
+	if !exists {
+		f.data = []byte{}
+		return f, nil
 	}
 	if err := validate(path, data); err != nil {
 		return nil, err
@@ -118,7 +114,7 @@ func (f *File) Save() (backup string, err error) {
 	}
 	var opts []atomicfile.Option
 	if len(f.removed) > 0 {
-		prev := &File{path: f.path, target: f.target, exists: f.exists, orig: f.orig, data: bytes.Clone(f.orig)}
+		prev := &File{path: f.path, exists: f.exists, orig: f.orig, data: bytes.Clone(f.orig)}
 		for _, h := range f.removed {
 			if err := prev.RemoveAuth(h); err != nil {
 				return "", err

@@ -43,7 +43,7 @@ func FuzzCredHelperEdit(f *testing.F) {
 		if validate("config.json", data) != nil || configfile.New("c").LoadFromReader(bytes.NewReader(data)) != nil && len(bytes.TrimSpace(data)) > 0 {
 			return // docker itself refuses it
 		}
-		file := &File{path: "config.json", target: "config.json", exists: true, orig: data, data: bytes.Clone(data)}
+		file := &File{path: "config.json", exists: true, orig: data, data: bytes.Clone(data)}
 		others := topLevel(t, data)
 		_, hadHelpers := others["credHelpers"]
 		delete(others, "credHelpers")

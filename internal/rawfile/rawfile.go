@@ -16,7 +16,18 @@ import (
 // its error is returned as it is. A file larger than limit bytes is an error.
 // Errors from the system are *os.PathError, as os.ReadFile's.
 func Read(path string, flags int, limit int64, check func(fd int, st *syscall.Stat_t) error) ([]byte, error) {
-	fd, err := open(path, flags)
+	return ReadAt(atCWD, path, flags, limit, check)
+}
+
+// atCWD is AT_FDCWD: a path relative to the working directory.
+const atCWD = -0x64
+
+// ReadAt is Read of name in the directory open as dirfd (openat): a caller
+// that reached the directory safely reads in it whatever links are swapped
+// into its path meanwhile. Errors name the path as name.
+func ReadAt(dirfd int, name string, flags int, limit int64, check func(fd int, st *syscall.Stat_t) error) ([]byte, error) {
+	path := name
+	fd, err := open(dirfd, name, flags)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -53,9 +64,9 @@ func Read(path string, flags int, limit int64, check func(fd int, st *syscall.St
 	}
 }
 
-func open(path string, flags int) (int, error) {
+func open(dirfd int, path string, flags int) (int, error) {
 	for {
-		fd, err := syscall.Open(path, flags|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		fd, err := syscall.Openat(dirfd, path, flags|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 		if err != syscall.EINTR {
 			return fd, err
 		}
