@@ -14,6 +14,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/standintest"
+	"github.com/currentsdev/currents/internal/testbin"
 )
 
 const (
@@ -153,7 +154,7 @@ func BenchmarkColdBurst(b *testing.B) {
 	}}
 	var contenders []contender
 	for _, bd := range programs.builds {
-		counter := startCounter(b, bd.aws())
+		counter := testbin.NewCounter(b, bd.aws())
 		contenders = append(contenders, contender{bd.name, func(tb testing.TB) sample {
 			w.aws.Reset()
 			extra := map[string]string{"CURRENTS_CACHE_DIR": fresh("currents")}
@@ -162,42 +163,14 @@ func BenchmarkColdBurst(b *testing.B) {
 				tb.Fatal(err)
 			}
 			awsCalls(&s)
-			before := counter.count()
-			cold := map[string]string{"CURRENTS_CACHE_DIR": fresh("currents"), "CURRENTS_AWS_HELPER": counter.path}
+			before := counter.Starts()
+			cold := map[string]string{"CURRENTS_CACHE_DIR": fresh("currents"), "CURRENTS_AWS_HELPER": counter.Path}
 			if _, err := together(burst, func(int) *exec.Cmd { return w.get(bd.lean(), cold) }); err != nil {
 				tb.Fatal(err)
 			}
-			s.counts["aws-processes"] = float64(counter.count() - before)
+			s.counts["aws-processes"] = float64(counter.Starts() - before)
 			return s
 		}})
 	}
 	compare(b, 1, ecrLogin, contenders...)
-}
-
-// counter is a wrapper script that notes each start of a program, then
-// becomes it.
-type counter struct {
-	tb         testing.TB
-	path, mark string
-}
-
-func startCounter(tb testing.TB, program string) *counter {
-	dir := tb.TempDir()
-	c := &counter{tb: tb, path: filepath.Join(dir, "counting-wrapper"), mark: filepath.Join(dir, "starts")}
-	// One byte per start, appended: O_APPEND writes of one byte never mix.
-	script := fmt.Sprintf("#!/bin/sh\nprintf x >>'%s'\nexec '%s' \"$@\"\n", c.mark, program)
-	if err := os.WriteFile(c.path, []byte(script), 0o700); err != nil {
-		tb.Fatal(err)
-	}
-	return c
-}
-
-func (c *counter) count() int {
-	fi, err := os.Stat(c.mark)
-	if os.IsNotExist(err) {
-		return 0
-	} else if err != nil {
-		c.tb.Fatal(err)
-	}
-	return int(fi.Size())
 }

@@ -45,6 +45,7 @@
 //	envfile       .env files read and edited as compose reads them (compose-go's dotenv)
 //	stack         a compose project loaded as compose loads it; its images, diagnosed
 //	keychain      registry credentials exactly as the docker CLI finds them, and which entry gave them
+//	digestcache   small values kept between runs by the digest that names them (manifests, platforms)
 //	probe         proving images pullable: manifests (one GET each, per-registry limit), platforms (remembered by digest), failures explained
 //	check         the check of a stack and its report (table, JSON, quiet)
 //	mirror        copying images registry to registry, keeping digests; a stack's plan and env edits

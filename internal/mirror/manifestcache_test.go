@@ -51,7 +51,7 @@ func TestKeptManifestsAreCheckedOnLoad(t *testing.T) {
 		m[k] = e
 	}
 	b, _ := json.Marshal(m)
-	if got := LoadManifests(b); len(got.m) != 0 {
-		t.Errorf("loaded %d altered manifests", len(got.m))
+	if got := LoadManifests(b); got.Len() != 0 {
+		t.Errorf("loaded %d altered manifests", got.Len())
 	}
 }

@@ -39,7 +39,7 @@ func (c *copier) walk(ctx context.Context, repo name.Repository, desc v1.Descrip
 		for k, child := range idx.Manifests {
 			g.Go(func() error {
 				cd := child
-				got, ok := c.o.manifests.get(child.Digest)
+				got, ok := c.o.manifests.Get(child.Digest)
 				if !ok {
 					d, err := c.puller.Get(gctx, repo.Digest(child.Digest.String()))
 					if err != nil {
@@ -49,7 +49,7 @@ func (c *copier) walk(ctx context.Context, repo name.Repository, desc v1.Descrip
 						return fmt.Errorf("manifest %s came back as %s", child.Digest, d.Digest)
 					}
 					got = cachedManifest{d.MediaType, d.Manifest}
-					c.o.manifests.put(d.Digest, d.MediaType, d.Manifest)
+					c.o.manifests.Put(d.Digest, got)
 				}
 				cd.MediaType = got.MediaType
 				cn, err := c.walk(gctx, repo, cd, got.Raw, false)

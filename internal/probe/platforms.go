@@ -1,9 +1,7 @@
 package probe
 
 import (
-	"encoding/json"
-	"sync"
-
+	"github.com/currentsdev/currents/internal/digestcache"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -20,9 +18,7 @@ type PlatformCache interface {
 // Platforms is a PlatformCache kept between checks as a small JSON file:
 // Load what Bytes gave the last time, Bytes again when Changed.
 type Platforms struct {
-	mu      sync.Mutex
-	m       map[string]*v1.Platform
-	changed bool
+	*digestcache.Map[*v1.Platform]
 }
 
 // PlatformsFile names the file the check keeps Platforms in, in the token
@@ -36,57 +32,11 @@ const maxPlatforms = 4096
 // LoadPlatforms reads a cache Bytes wrote; anything unreadable is an empty
 // cache.
 func LoadPlatforms(b []byte) *Platforms {
-	p := &Platforms{m: map[string]*v1.Platform{}}
-	if len(b) > 0 && json.Unmarshal(b, &p.m) != nil {
-		p.m = map[string]*v1.Platform{}
-	}
-	for k := range p.m {
-		if _, err := v1.NewHash(k); err != nil {
-			delete(p.m, k)
-		}
-	}
-	return p
+	return &Platforms{digestcache.Load(b, digestcache.MaxEntries[*v1.Platform](maxPlatforms))}
 }
 
 // Platform implements PlatformCache.
-func (p *Platforms) Platform(config v1.Hash) (*v1.Platform, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	pl, ok := p.m[config.String()]
-	return pl, ok
-}
+func (p *Platforms) Platform(config v1.Hash) (*v1.Platform, bool) { return p.Get(config) }
 
 // Remember implements PlatformCache.
-func (p *Platforms) Remember(config v1.Hash, pl *v1.Platform) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, ok := p.m[config.String()]; ok {
-		return
-	}
-	for k := range p.m {
-		if len(p.m) < maxPlatforms {
-			break
-		}
-		delete(p.m, k)
-	}
-	p.m[config.String()] = pl
-	p.changed = true
-}
-
-// Changed says whether Remember added anything since Load.
-func (p *Platforms) Changed() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.changed
-}
-
-// Bytes is the cache as a file.
-func (p *Platforms) Bytes() []byte {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	b, err := json.Marshal(p.m)
-	if err != nil { // strings only
-		panic(err)
-	}
-	return b
-}
+func (p *Platforms) Remember(config v1.Hash, pl *v1.Platform) { p.Put(config, pl) }
