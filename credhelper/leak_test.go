@@ -157,6 +157,16 @@ func leakConfigure(t *testing.T, w *world, secrets map[string]string) []string {
 	cfgArgs := []string{"configure", "--registry", "leak.example.com", "--account", w.aws.Account(), "--region", w.aws.Region(),
 		"--role-arn", w.role, "--external-id-file", "-"}
 	must(t, os.Chmod(w.config, 0o644)) // as a user may have left it: configure must make it private
+	// Secrets that do not sit on lines of their own (harden, defect 2): a one-line config.json with a login,
+	// and a currents.yaml entry in flow style; --print must mask them too.
+	secrets["one-line login"] = "b25lLWxpbmU6bG9naW4tc2VjcmV0LTQ0"
+	secrets["flow-style external ID"] = "flow-ext-id-9e3a77c1"
+	must(t, os.WriteFile(filepath.Join(filepath.Dir(w.config), "config.json"),
+		[]byte(`{"auths":{"ghcr.io":{"auth":"`+secrets["one-line login"]+`"}},"psFormat":"table"}`), 0o600))
+	yaml, err := os.ReadFile(w.config)
+	must(t, err)
+	must(t, os.WriteFile(w.config, append(yaml, []byte("  - {host: flow.example.com, account: \""+w.aws.Account()+"\", region: "+w.aws.Region()+
+		", role_arn: \""+w.role+"\", external_id: "+secrets["flow-style external ID"]+"}\n")...), 0o644))
 	for _, args := range [][]string{append(cfgArgs, "--print"), cfgArgs, append(cfgArgs, "--duration", "2h", "--print"),
 		append(slices.Clone(cfgArgs[:len(cfgArgs)-4]), "--role-arn", "customer-pull", "--external-id-file", "-")} {
 		out, code := w.run(bin.lean, secrets["configure's external ID"]+"\n", nil, args...)

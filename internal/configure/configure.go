@@ -116,8 +116,7 @@ func Run(req Request, opts ...Option) (*Result, error) {
 		}
 	}
 	if req.DryRun {
-		p.res.Config.Diff = Diff(r.yamlPath, p.oldYAML, p.newYAML)
-		p.res.Docker.Diff = Diff(r.dockerPath, p.dc.Original(), p.dc.Bytes())
+		p.res.Config.Diff, p.res.Docker.Diff = diffs(r.yamlPath, p.oldYAML, p.newYAML, r.dockerPath, p.dc.Original(), p.dc.Bytes())
 		p.res.Warnings = append(p.res.Warnings, r.staleWarnings(p.res, req.RemoveStaleAuth)...)
 		return p.res, nil
 	}

@@ -3,26 +3,51 @@ package configure
 import (
 	"bytes"
 	"fmt"
-	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/dockerconfig"
 )
 
-// secretLine matches lines whose value is a credential or confidential (config.json's logins, currents.yaml's
-// external ID); diffs show them redacted.
-var secretLine = regexp.MustCompile(`^(\s*(?:"(?:auth|password|identitytoken|registrytoken)"\s*:|(?:-\s+)?external_id\s*:)\s*)(?:"[^"]*"|\S.*)`)
-
-// Diff is a unified diff of one file with two lines of context, credentials redacted; "" when before and
-// after are equal.
-func Diff(path string, before, after []byte) string {
-	if bytes.Equal(before, after) {
-		return ""
+// diffs are the redacted diffs of both files. Each file's secrets are masked where parsing finds them
+// (config.RedactText, dockerconfig.RedactText), and every secret value found in any of the four versions is
+// masked again wherever else it appears (a comment, the other file): no layout of a line shows one.
+func diffs(yamlPath string, oldYAML, newYAML []byte, jsonPath string, oldJSON, newJSON []byte) (yamlDiff, jsonDiff string) {
+	var secrets []string
+	redact := func(text []byte, by func([]byte) ([]byte, []string)) []byte {
+		masked, values := by(text)
+		secrets = append(secrets, values...)
+		return masked
 	}
+	ya, yb := redact(oldYAML, config.RedactText), redact(newYAML, config.RedactText)
+	ja, jb := redact(oldJSON, dockerconfig.RedactText), redact(newJSON, dockerconfig.RedactText)
+	if !bytes.Equal(oldYAML, newYAML) {
+		yamlDiff = Diff(yamlPath, ya, yb, secrets)
+	}
+	if !bytes.Equal(oldJSON, newJSON) {
+		jsonDiff = Diff(jsonPath, ja, jb, secrets)
+	}
+	return yamlDiff, jsonDiff
+}
+
+// Diff is a unified diff of one file (its secrets masked already) with two lines of context, every
+// occurrence of each of secrets masked too; a note when nothing but a masked value differs.
+func Diff(path string, before, after []byte, secrets []string) string {
+	// Longest first: a secret that holds another is masked whole.
+	secrets = append([]string(nil), secrets...)
+	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
 	redact := func(b []byte) []string {
 		lines := splitLines(b)
 		for i, l := range lines {
-			lines[i] = secretLine.ReplaceAllString(l, `$1"[redacted]"`) + "\n"
+			for _, s := range secrets {
+				if s != "" && s != config.Mask {
+					l = strings.ReplaceAll(l, s, config.Mask)
+				}
+			}
+			lines[i] = l + "\n"
 		}
 		return lines
 	}
