@@ -28,8 +28,8 @@ func TestPrintRedactsSecretsWhateverTheirLayout(t *testing.T) {
 		"cGFzcy1zZWNyZXQtOQ==",         // with a capital key (docker's decoder ignores case)
 		"pass-secret-9",                // written with an escape
 		"reg-token-77abc",
-		"ext-flow-5d1e",   // currents.yaml flow style
-		"ext-quoted-8a2b", // a quoted key
+		"ext-flow-5d1e",    // currents.yaml flow style
+		"ext-quoted-8a2b",  // a quoted key
 		"ext-removed-2b7f", // only in the file before
 	}
 	dir := home(t)

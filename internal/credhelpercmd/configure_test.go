@@ -250,7 +250,7 @@ func TestConfigureReadsTheExternalIDFromAFileOrStdin(t *testing.T) {
 		}
 		// A diff with other changes shows the line, redacted.
 		out, _, _ = runCmdIn(t, "another-id\n", append(base, "--external-id-file", "-", "--print", "--duration", "2h")...)
-		if !strings.Contains(out, `    external_id: "[redacted]"`) || !strings.Contains(out, "+    duration: 2h") || strings.Contains(out, "another-id") {
+		if !strings.Contains(out, `    external_id: [redacted]`) || !strings.Contains(out, "+    duration: 2h") || strings.Contains(out, "another-id") {
 			t.Errorf("--print does not redact the external ID:\n%s", out)
 		}
 	})
