@@ -14,21 +14,25 @@ type Prefix string
 // ParsePrefix checks that REGISTRY/PREFIX/ names a registry and a repository
 // path, and adds the trailing slash the vendor's variable needs (seed 000:
 // "include trailing slash").
-func ParsePrefix(s string) (Prefix, error) {
+func ParsePrefix(s string) (Prefix, error) { return ParsePrefixFlag("--to", s) }
+
+// ParsePrefixFlag is ParsePrefix for a command whose flag has another name
+// (watch's --mirror-to); its errors name that flag.
+func ParsePrefixFlag(flag, s string) (Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "://") {
-		return "", fmt.Errorf("--to %q: write the registry without a scheme, e.g. registry.example.com/currents/", s)
+		return "", fmt.Errorf("%s %q: write the registry without a scheme, e.g. registry.example.com/currents/", flag, s)
 	}
 	if !strings.HasSuffix(s, "/") {
 		s += "/"
 	}
 	host, _, _ := strings.Cut(s, "/")
 	if host == "" || !(strings.ContainsAny(host, ".:") || host == "localhost") {
-		return "", fmt.Errorf("--to %q: start with a registry host, e.g. registry.example.com/currents/ (a bare name would mean Docker Hub)", s)
+		return "", fmt.Errorf("%s %q: start with a registry host, e.g. registry.example.com/currents/ (a bare name would mean Docker Hub)", flag, s)
 	}
 	// A probe repository proves the whole prefix is a valid repository path.
 	if _, err := name.NewRepository(s+"x", name.StrictValidation); err != nil {
-		return "", fmt.Errorf("--to %q: not a valid registry/repository prefix (lowercase letters, digits, '.', '_', '-' and '/'): %v", s, err)
+		return "", fmt.Errorf("%s %q: not a valid registry/repository prefix (lowercase letters, digits, '.', '_', '-' and '/'): %v", flag, s, err)
 	}
 	return Prefix(s), nil
 }

@@ -34,7 +34,7 @@ const (
 type watchFlags struct {
 	queue, mirrorTo, logFormat, format string
 	interval, settle, healthTimeout    time.Duration
-	deploy, once, status               bool
+	deploy, once, status, intervalSet  bool
 	windows                            []string
 }
 
@@ -82,9 +82,10 @@ used; 3 (--once) a deploy waits for the maintenance window; 125 a usage error.`,
 			if fl.status {
 				return watchStatus(cmd.Context(), dockerCli, project, fl.format)
 			}
+			fl.intervalSet = cmd.Flags().Changed("interval")
 			o, err := fl.options(dockerCli, project)
 			if err != nil {
-				return cli.StatusError{StatusCode: 125, Status: err.Error()}
+				return usageError(err)
 			}
 			return runWatch(cmd.Context(), dockerCli, o)
 		},
@@ -92,11 +93,11 @@ used; 3 (--once) a deploy waits for the maintenance window; 125 a usage error.`,
 	f := cmd.Flags()
 	project.AddFlags(f)
 	f.StringVar(&fl.queue, "queue", "", "SQS queue URL fed with ECR push events (see policy events)")
-	f.DurationVar(&fl.interval, "interval", 0, "Poll every image's digest this often, ±10% (default 15m; 6h with --queue)")
+	f.DurationVar(&fl.interval, "interval", 0, "Poll every image's digest this often, ±10%, "+watch.IntervalBounds+" (default 15m; 6h with --queue)")
 	f.StringVar(&fl.mirrorTo, "mirror-to", "", "Copy each changed image to REGISTRY/PREFIX/ (as mirror --to)")
 	f.BoolVar(&fl.deploy, "deploy", false, "Pull and recreate changed services with compose, rolling back unhealthy ones")
-	f.DurationVar(&fl.settle, "settle", watch.DefaultSettle, "Act once no change has arrived for this long")
-	f.DurationVar(&fl.healthTimeout, "health-timeout", watch.DefaultHealthTimeout, "How long a recreated service has to become healthy (running, without a healthcheck)")
+	f.DurationVar(&fl.settle, "settle", watch.DefaultSettle, "Act once no change has arrived for this long: "+watch.SettleBounds)
+	f.DurationVar(&fl.healthTimeout, "health-timeout", watch.DefaultHealthTimeout, "How long a recreated service has to become healthy (running, without a healthcheck): "+watch.HealthTimeoutBounds)
 	f.StringArrayVar(&fl.windows, "window", nil, `Deploy only inside this local-time window, e.g. "Sat 02:00-04:00" (repeatable; mirroring runs any time)`)
 	f.BoolVar(&fl.once, "once", false, "Look once, act at once (no settling) and exit")
 	f.StringVar(&fl.logFormat, "log-format", "text", "Log lines: text or json")
@@ -109,14 +110,10 @@ used; 3 (--once) a deploy waits for the maintenance window; 125 a usage error.`,
 func (fl watchFlags) options(dockerCli command.Cli, project stack.Options) (watch.Options, error) {
 	o := watch.Options{Project: project, Docker: dockerCli.ConfigFile(), Queue: fl.queue, Interval: fl.interval, MirrorTo: fl.mirrorTo,
 		Deploy: fl.deploy, Settle: fl.settle, HealthTimeout: fl.healthTimeout, Once: fl.once}
-	if fl.interval < 0 || fl.settle < 0 || fl.healthTimeout <= 0 {
-		return o, errors.New("--interval and --settle cannot be negative, --health-timeout must be positive")
-	}
-	if !fl.deploy && len(fl.windows) > 0 {
-		return o, errors.New("--window restricts deploys: it needs --deploy")
-	}
-	if !fl.deploy && fl.mirrorTo == "" {
-		return o, errors.New("watch needs something to do: --mirror-to REGISTRY/PREFIX/, --deploy, or both")
+	if fl.intervalSet && fl.interval == 0 {
+		// 0 is the default to the library; on the command line it reads as "never" or "always".
+		return o, fix.New(errors.New("--interval 0: polling cannot be turned off (with --queue it is the safety net)"),
+			"give --interval a duration "+watch.IntervalBounds)
 	}
 	for _, raw := range fl.windows {
 		win, err := watch.ParseWindow(raw)
@@ -124,6 +121,9 @@ func (fl watchFlags) options(dockerCli command.Cli, project stack.Options) (watc
 			return o, err
 		}
 		o.Windows = append(o.Windows, win)
+	}
+	if err := o.Check(); err != nil {
+		return o, err
 	}
 	// Info is where watch says what happens; CURRENTS_LOG=debug adds the AWS SDK's own lines.
 	level := slog.LevelInfo
@@ -176,6 +176,15 @@ func runWatch(ctx context.Context, dockerCli command.Cli, o watch.Options) error
 		return ExitError{Code: ExitWatchDeferred}
 	}
 	return nil
+}
+
+// usageError is a bad flag value (exit 125), printed as printFixed does.
+func usageError(err error) error {
+	problem, how := fix.Split(err)
+	if how != "" {
+		problem += "\n  fix: " + how
+	}
+	return cli.StatusError{StatusCode: 125, Status: problem}
 }
 
 // printFixed prints an error and, on its own line, its fix.

@@ -88,7 +88,7 @@ func TestWatchExitCodes(t *testing.T) {
 		{[]string{"--mirror-to", "m.example/x/", "--window", "Sat 02:00-04:00"}, 125, "needs --deploy"},
 		{[]string{"--deploy", "--window", "Caturday 1-2"}, 125, "--window"},
 		{[]string{"--mirror-to", "m.example/x/", "--log-format", "xml"}, 125, "--log-format"},
-		{[]string{"--once", "--mirror-to", "m.example/x/", "--queue", "not-a-url"}, ExitWatchNoStart, "--queue"},
+		{[]string{"--once", "--mirror-to", "m.example/x/", "--queue", "not-a-url"}, 125, "--queue"},
 		{[]string{"--once", "--mirror-to", "m.example/x/", "--queue", w.aws.URL() + "/111122223333/nope"}, ExitWatchNoStart, "get-queue-url"},
 		{[]string{"--once", "--mirror-to", "m.example/x/", "-f", "nope.yaml"}, ExitWatchNoStart, "nope.yaml"},
 		// Nothing listens there: the copy fails, the next run retries.
@@ -97,6 +97,66 @@ func TestWatchExitCodes(t *testing.T) {
 		r := w.docker(append([]string{"currents", "watch"}, c.args...)...)
 		if r.code != c.code || !strings.Contains(r.stderr, c.says) {
 			t.Errorf("watch %v: exit %d, want %d saying %q\n%s", c.args, r.code, c.code, c.says, r.stderr)
+		}
+	}
+}
+
+// TestWatchFlagValuesAreUsageErrors: a bad value of any watch flag is a
+// usage error (125) that names the flag, before anything is loaded or
+// asked; durations out of their bounds (a 1ns interval would poll the
+// registry a thousand times a second) are refused, and --help says the
+// bounds.
+func TestWatchFlagValuesAreUsageErrors(t *testing.T) {
+	w, queue, mirror := watchWorld(t)
+	to := mirror + "/currents/"
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--mirror-to", "notaregistry"}, "--mirror-to"},
+		{[]string{"--mirror-to", "https://" + to}, "--mirror-to"},
+		{[]string{"--mirror-to", "m.example/UPPER/"}, "--mirror-to"},
+		{[]string{"--mirror-to", to, "--interval", "1ns"}, "--interval"},
+		{[]string{"--mirror-to", to, "--interval", "59s"}, "--interval"},
+		{[]string{"--mirror-to", to, "--interval", "0"}, "--interval"},
+		{[]string{"--mirror-to", to, "--interval", "-15m"}, "--interval"},
+		{[]string{"--mirror-to", to, "--interval", "100000h"}, "--interval"},
+		{[]string{"--mirror-to", to, "--interval", "soon"}, "--interval"},
+		{[]string{"--mirror-to", to, "--settle", "-1s"}, "--settle"},
+		{[]string{"--mirror-to", to, "--settle", "48h"}, "--settle"},
+		{[]string{"--deploy", "--health-timeout", "1ns"}, "--health-timeout"},
+		{[]string{"--deploy", "--health-timeout", "0"}, "--health-timeout"},
+		{[]string{"--deploy", "--health-timeout", "-2m"}, "--health-timeout"},
+		{[]string{"--deploy", "--health-timeout", "300h"}, "--health-timeout"},
+		{[]string{"--mirror-to", to, "--queue", "not-a-url"}, "--queue"},
+		{[]string{"--mirror-to", to, "--queue", queue + "/extra"}, "--queue"},
+		{[]string{"--mirror-to", to, "--log-format", "xml"}, "--log-format"},
+		{[]string{"--deploy", "--window", "Caturday 1-2"}, "--window"},
+	} {
+		// --once: a value let through ends the run instead of polling forever.
+		r := w.docker(append([]string{"currents", "watch", "--once"}, c.args...)...)
+		if r.code != 125 || !strings.Contains(r.stderr, c.flag) {
+			t.Errorf("watch %v: exit %d, want 125 naming %s\n%s", c.args, r.code, c.flag, r.stderr)
+		}
+		if strings.Contains(r.stderr, "--to ") {
+			t.Errorf("watch %v names mirror's --to, which watch does not have:\n%s", c.args, r.stderr)
+		}
+		if strings.Contains(r.stderr, `level=`) {
+			t.Errorf("watch %v started before refusing its flags:\n%s", c.args, r.stderr)
+		}
+	}
+	// The bounds hold at their edges.
+	for _, args := range [][]string{{"--interval", "1m"}, {"--interval", "168h"}, {"--settle", "0"}, {"--settle", "1h"}} {
+		r := w.docker(append([]string{"currents", "watch", "--once", "--queue", queue, "--mirror-to", to}, args...)...)
+		if r.code != ExitWatchCurrent {
+			t.Errorf("watch %v: exit %d\n%s", args, r.code, r.stderr)
+		}
+	}
+	// Help wraps flag descriptions: compare words.
+	help := strings.Join(strings.Fields(w.docker("currents", "watch", "--help").stdout), " ")
+	for _, bound := range []string{"at least 1m", "at most 168h", "at most 1h", "10s to 1h"} {
+		if !strings.Contains(help, bound) {
+			t.Errorf("watch --help does not say %q:\n%s", bound, help)
 		}
 	}
 }

@@ -228,19 +228,30 @@ func (c *Client) Delete(ctx context.Context, m Message) error {
 var rejectedCodes = map[string]bool{"ExpiredToken": true, "InvalidClientTokenId": true, "SignatureDoesNotMatch": true,
 	"ExpiredTokenException": true, "UnrecognizedClientException": true, "InvalidSignatureException": true}
 
+// operatorCodes are the helper's failures to get credentials that waiting
+// will not mend: a refused role or permission, a rejected parameter, STS
+// off in the region.
+var operatorCodes = map[string]bool{"AccessDenied": true, "AccessDeniedException": true, "ValidationError": true, "RegionDisabledException": true}
+
 // Error is a failed SQS call, with what to do about it.
 type Error struct {
 	Op, Queue, Code, Message, Hint string
 	// Permanent errors (no queue, a refused permission) are the operator's
 	// to fix; the rest (network, throttling, AWS's own faults) pass.
 	Permanent bool
-	Err       error
+	// Credentials is the helper's failure to get the entry's credentials
+	// (its role refused, its source missing): SQS was never asked.
+	Credentials *awsapi.Error
+	Err         error
 }
 
 func (e *Error) Error() string { return fix.Join(e.Problem(), e.Hint) }
 
 // Problem is the failure without its fix.
 func (e *Error) Problem() string {
+	if e.Credentials != nil {
+		return fmt.Sprintf("queue %s: no credentials to read it with (%s not sent): %s", e.Queue, e.Op, e.Credentials.Problem())
+	}
 	if e.Code != "" {
 		return fmt.Sprintf("queue %s: %s failed: AWS said %s: %s", e.Queue, e.Op, e.Code, e.Message)
 	}
@@ -253,6 +264,16 @@ func (e *Error) Unwrap() error { return e.Err }
 
 func (c *Client) fail(op string, err error) error {
 	e := &Error{Op: op, Queue: c.url.Raw, Message: err.Error(), Err: err}
+	// The helper's own error comes first: an AccessDenied inside it is
+	// STS's about the role, not SQS's about the queue.
+	if errors.As(err, &e.Credentials) {
+		e.Code, e.Message, e.Hint = e.Credentials.Code, e.Credentials.Message, e.Credentials.Hint
+		e.Permanent = operatorCodes[e.Code]
+		if e.Hint == "" {
+			e.Hint = "a transient failure: watch retries with backoff"
+		}
+		return e
+	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		e.Code, e.Message = api.ErrorCode(), api.ErrorMessage()

@@ -199,3 +199,47 @@ func TestEntryRoleThroughTheHelpersCache(t *testing.T) {
 		t.Errorf("the cache holds no session: %s", b)
 	}
 }
+
+// TestRefusedRoleBlamesAssumeRole: when the entry's role cannot be assumed,
+// SQS was never asked; the error says the AssumeRole step failed and gives
+// the helper's own fix for a refused role (its trust policy), not an SQS
+// permission to add.
+func TestRefusedRoleBlamesAssumeRole(t *testing.T) {
+	home := standintest.Isolate(t)
+	w := standintest.New(t, standintest.WithRegistry(), standintest.WithExport())
+	q := w.AWS.CreateQueue("ecr-push", standin.QueueOptions{})
+	cfgPath := filepath.Join(home, "currents.yaml")
+	yaml := "registries:\n  - host: " + w.Registry.Host() + "\n    account: \"" + w.AWS.Account() + "\"\n    region: us-east-1\n    role_arn: " + w.Role + "\n"
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AWS.RefuseRole(w.Role, true)
+	u, _ := ParseURL(q)
+	ctx := context.Background()
+	c, err := Open(ctx, u, Options{Config: cfg, Wait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Attributes(ctx)
+	var qe *Error
+	if !errors.As(err, &qe) || !qe.Permanent {
+		t.Fatalf("refused role: %v; want a permanent queue error", err)
+	}
+	problem, how := qe.Problem(), qe.Fix()
+	if !strings.Contains(problem, "assuming role "+w.Role) || !strings.Contains(problem, "AccessDenied") || !strings.Contains(problem, q) {
+		t.Errorf("problem %q: want the queue, the AssumeRole step and AWS's code", problem)
+	}
+	if strings.Contains(problem, "GetQueueAttributes failed") || strings.Contains(how, "sqs:") {
+		t.Errorf("blames SQS for a role it could not assume:\n%s\n  fix: %s", problem, how)
+	}
+	if !strings.Contains(how, "trust policy of "+w.Role) {
+		t.Errorf("fix %q: want the helper's fix for a refused role (its trust policy)", how)
+	}
+	if n := w.AWS.Attempts().GetQueueAttributes; n != 0 {
+		t.Errorf("%d GetQueueAttributes reached the stand-in without credentials", n)
+	}
+}

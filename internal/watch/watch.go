@@ -191,7 +191,7 @@ func start(ctx context.Context, o Options) (*watcher, error) {
 		w.byName[s.name] = s
 	}
 	if o.MirrorTo != "" {
-		to, err := mirror.ParsePrefix(o.MirrorTo)
+		to, err := mirror.ParsePrefixFlag("--mirror-to", o.MirrorTo)
 		if err != nil {
 			return nil, &StartError{err}
 		}
