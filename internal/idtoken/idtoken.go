@@ -12,7 +12,9 @@ package idtoken
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -233,6 +235,43 @@ func (c Claims) ConditionKey(claim string) string {
 
 // Expired reports whether the token had expired at now.
 func (c Claims) Expired(now time.Time) bool { return !c.Expires.IsZero() && !now.Before(c.Expires) }
+
+// The variables that tell one CI job from another: which repository and
+// branch it builds, and which run, attempt and job of its workflow it is.
+var (
+	gitHubJobEnv = []string{"GITHUB_REPOSITORY", "GITHUB_REF", "GITHUB_WORKFLOW_REF", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_JOB"}
+	circleJobEnv = []string{"CIRCLE_PROJECT_USERNAME", "CIRCLE_PROJECT_REPONAME", "CIRCLE_BRANCH", "CIRCLE_WORKFLOW_ID", "CIRCLE_WORKFLOW_JOB_ID", "CIRCLE_BUILD_NUM"}
+)
+
+// Job names the CI job this process runs in, for an entry whose role it
+// assumes with that job's token (kind github-actions or circleci): a digest
+// of the variables above and of the secret that only that job holds (GitHub's
+// token request token; CircleCI's ID token itself), "" for any other kind.
+//
+// The token cache keys sessions on it, so that they are shared by every get
+// of one job and by nothing else. A persistent runner keeps the cache between
+// jobs of different repositories and branches, and a job's steps may set any
+// variable, so the names alone would let a later job (a fork's pull request
+// that may not ask for a token at all) claim an earlier job's session and its
+// 12-hour push token; the job's secret is what it cannot claim: GitHub gives
+// every job, every re-run and every matrix leg a request token of its own.
+// Only a few variables are read and one hash taken: a warm get stays as fast.
+func Job(kind string, getenv func(string) string) string {
+	var names, secrets []string
+	switch kind {
+	case settings.WebIdentityGitHub:
+		names, secrets = gitHubJobEnv, []string{EnvRequestToken}
+	case settings.WebIdentityCircleCI:
+		names, secrets = circleJobEnv, []string{EnvCircleV2, EnvCircleV1}
+	default:
+		return ""
+	}
+	h := sha256.New()
+	for _, k := range append(names, secrets...) {
+		fmt.Fprintf(h, "%s=%s\x00", k, getenv(k))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
 
 // Detect names the CI this process runs in, or "" outside one: what doctor
 // reports, and what configure --web-identity is checked against.

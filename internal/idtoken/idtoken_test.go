@@ -3,12 +3,14 @@ package idtoken
 import (
 	"context"
 	"encoding/base64"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/secret"
+	"github.com/currentsdev/currents/internal/settings"
 )
 
 func jwtOf(payload string) secret.Value {
@@ -97,5 +99,43 @@ func TestCircleCISource(t *testing.T) {
 	}
 	if _, err := (CircleCI{Getenv: env(map[string]string{EnvCircleCI: "true"})}).Token(context.Background()); err == nil || !strings.Contains(err.Error(), "context") {
 		t.Errorf("no context: %v", err)
+	}
+}
+
+// Harden, defect 3: a CI job's identity, which the cache keys its sessions on: the same for every get of one
+// job, different for another repository, branch, run or job, and for one without the job's secret.
+func TestJobTellsJobsApart(t *testing.T) {
+	job := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "o/r", "GITHUB_REF": "refs/heads/main",
+		"GITHUB_RUN_ID": "7", "GITHUB_RUN_ATTEMPT": "1", "GITHUB_JOB": "push", EnvRequestToken: "ghs_secret"}
+	get := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	base := Job(settings.WebIdentityGitHub, get(job))
+	if base == "" || base != Job(settings.WebIdentityGitHub, get(job)) {
+		t.Fatalf("one job: %q", base)
+	}
+	for _, k := range []string{"GITHUB_REPOSITORY", "GITHUB_REF", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_JOB", EnvRequestToken} {
+		other := maps.Clone(job)
+		other[k] += "x"
+		if Job(settings.WebIdentityGitHub, get(other)) == base {
+			t.Errorf("%s changed, the job is the same", k)
+		}
+		delete(other, k)
+		if Job(settings.WebIdentityGitHub, get(other)) == base {
+			t.Errorf("%s unset, the job is the same", k)
+		}
+	}
+	circle := map[string]string{"CIRCLE_WORKFLOW_JOB_ID": "j1", EnvCircleV2: "tok"}
+	if a, b := Job(settings.WebIdentityCircleCI, get(circle)), Job(settings.WebIdentityCircleCI, func(k string) string {
+		if k == EnvCircleV2 {
+			return "tok2"
+		}
+		return circle[k]
+	}); a == "" || a == b {
+		t.Errorf("CircleCI jobs with other tokens: %q %q", a, b)
+	}
+	if Job(settings.WebIdentityKubernetes, get(job)) != "" || Job("", get(job)) != "" {
+		t.Error("a job identity for an entry no CI job's token serves")
+	}
+	if strings.Contains(base, "ghs_secret") {
+		t.Error("the job's secret shows")
 	}
 }

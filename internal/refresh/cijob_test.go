@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,5 +99,66 @@ func sixHours(t *testing.T, kind string) {
 		if n.IDToken != 0 {
 			t.Errorf("%d CircleCI tokens signed after the job started", n.IDToken)
 		}
+	}
+}
+
+// Harden, defect 3: on a persistent runner the cache outlives the job, and a session was cached without the
+// job's identity: a later job of another repository, even a fork's pull request without id-token: write,
+// got the earlier job's session and ECR push token through get. Sessions are shared within a job only.
+func TestCIJobsDoNotShareCachedSessions(t *testing.T) {
+	for _, kind := range []string{config.WebIdentityGitHub, config.WebIdentityCircleCI} {
+		t.Run(kind, func(t *testing.T) { jobsApart(t, kind) })
+	}
+}
+
+func jobsApart(t *testing.T, kind string) {
+	standintest.Isolate(t)
+	w := standintest.New(t, standintest.WithoutUser(), standintest.WithRegistry())
+	s := w.AWS
+	standintest.SetEnv(t, []string{"AWS_ENDPOINT_URL_STS=" + s.URL(), "AWS_ENDPOINT_URL_ECR=" + s.URL()})
+	role := "arn:aws:iam::" + s.Account() + ":role/currents-ci"
+	cirole.Add(t, s, kind, role, standin.RoleSpec{})
+	host := w.Registry.Host()
+	cfg, err := config.Parse("/ci/currents.yaml", []byte(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    web_identity: %s\n",
+		host, s.Account(), s.Region(), role, kind)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runnerCache := filepath.Join(t.TempDir(), "cache") // the runner's ~/.cache, kept between jobs
+	helper := func(job func(string) string) *protocol.Helper {
+		cache, err := tokencache.Open(tokencache.WithDir(runnerCache))
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := awsapi.New(awsapi.WithGetenv(job), awsapi.WithTimeout(10*time.Second))
+		return protocol.New(cfg, cache, &refresh.Fetcher{Cache: cache, AWS: client, Timeout: 10 * time.Second},
+			protocol.WithGetenv(job), protocol.WithErrorOutput(io.Discard))
+	}
+	first := helper(cirole.Job(s, kind))
+	user, pw, err := first.Get(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Verify(user, pw); err != nil {
+		t.Fatal(err)
+	}
+	s.Reset()
+	if _, pw2, err := first.Get(host); err != nil || pw2 != pw || s.Counts().AssumeRoleWithWebIdentity != 0 {
+		t.Fatalf("the same job's second get: %v, %d role sessions; want the cached token", err, s.Counts().AssumeRoleWithWebIdentity)
+	}
+	// A later job that may not ask for a token (a fork's pull request), even one that claims the first job's
+	// repository and branch: none of the first job's credentials.
+	noToken := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": cirole.GitHubRepo, "GITHUB_REF": cirole.GitHubRef,
+		"CIRCLECI": "true", "CIRCLE_PROJECT_REPONAME": "stack"}
+	_, pw3, err := helper(func(k string) string { return noToken[k] }).Get(host)
+	if err == nil || pw3 == pw || !strings.Contains(err.Error(), "OIDC token") {
+		t.Errorf("a later job without a token: %v (its password is the first job's: %v)", err, pw3 == pw)
+	}
+	// A later job that may: a session of its own.
+	s.Reset()
+	_, pw4, err := helper(cirole.Job(s, kind)).Get(host)
+	if err != nil || pw4 == pw || s.Counts().AssumeRoleWithWebIdentity != 1 {
+		t.Errorf("a later job with a token: %v, %d role sessions, the first job's password: %v; want a session of its own",
+			err, s.Counts().AssumeRoleWithWebIdentity, pw4 == pw)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"sort"
 
+	"github.com/currentsdev/currents/internal/idtoken"
 	"github.com/currentsdev/currents/internal/settings"
 )
 
@@ -28,8 +29,11 @@ type Identity struct {
 	Audience             string `json:"audience,omitempty"`
 	// ServiceAccount is the Kubernetes service account whose token assumes
 	// the role (web_identity: kubernetes): each has its own session.
-	ServiceAccount string            `json:"service_account,omitempty"`
-	Env            map[string]string `json:"env,omitempty"`
+	ServiceAccount string `json:"service_account,omitempty"`
+	// Job is the CI job whose token assumes the role (web_identity:
+	// github-actions or circleci, idtoken.Job): sessions are a job's own.
+	Job string            `json:"job,omitempty"`
+	Env map[string]string `json:"env,omitempty"`
 }
 
 // endpointEnv changes where credentials and tokens come from (tests point them at
@@ -70,9 +74,10 @@ func IdentityFor(t settings.Target, getenv func(string) string) Identity {
 	if e != nil {
 		id.RoleARN, id.ExternalID, id.SessionName = e.RoleARN, e.ExternalID, e.SessionName
 		id.Profile, id.WebIdentityTokenFile = e.Profile, e.WebIdentityTokenFile
-		// The CI's variables are not read here: a warm get costs in CI what
-		// it costs on a host.
+		// A CI job's sessions are its own (idtoken.Job): a few variables and
+		// one hash, so a warm get costs in CI what it costs on a host.
 		id.WebIdentity = e.WebIdentity
+		id.Job = idtoken.Job(e.WebIdentity, getenv)
 		if e.WebIdentity == settings.WebIdentityGitHub {
 			id.Audience = e.Audience()
 		}
@@ -116,7 +121,7 @@ func (id Identity) Key() string {
 func (id Identity) Describe() map[string]string {
 	d := map[string]string{"kind": id.Kind, "partition": id.Partition}
 	for k, v := range map[string]string{"role_arn": id.RoleARN, "session_name": id.SessionName, "profile": id.Profile,
-		"web_identity_token_file": id.WebIdentityTokenFile, "web_identity": id.WebIdentity, "audience": id.Audience, "service_account": id.ServiceAccount} {
+		"web_identity_token_file": id.WebIdentityTokenFile, "web_identity": id.WebIdentity, "audience": id.Audience, "service_account": id.ServiceAccount, "job": id.Job} {
 		if v != "" {
 			d[k] = v
 		}
