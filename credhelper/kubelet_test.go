@@ -1,6 +1,7 @@
 package credhelper_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -185,10 +186,11 @@ func TestKubeletServiceAccountTokens(t *testing.T) {
 	}
 	image := w.reg.Host() + "/shop/web:1"
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""} // a node needs no keys
-	for i, acct := range []string{"web", "web", "worker"} {
-		r, stderr, code := w.kubelet(t, kubeletRequest(image, sa("shop", acct)), env)
+	web := sa("shop", "web")                                                       // the kubelet's token manager hands a pod's requests one token until it rotates
+	for i, token := range []string{web, web, sa("shop", "worker")} {
+		r, stderr, code := w.kubelet(t, kubeletRequest(image, token), env)
 		if code != 0 {
-			t.Fatalf("request %d (%s): exit %d\n%s", i, acct, code, stderr)
+			t.Fatalf("request %d: exit %d\n%s", i, code, stderr)
 		}
 		a := r.Auth[w.reg.Host()]
 		w.prove(&credentials.Credentials{Username: a.Username, Secret: a.Password})
@@ -204,4 +206,87 @@ func TestKubeletServiceAccountTokens(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "sent no service-account token") || !strings.Contains(stderr, "tokenAttributes") {
 		t.Errorf("no token: exit %d\n%s", code, stderr)
 	}
+}
+
+// Harden, defect 8: the kubelet mode keyed its cache on the token's claims, unchecked: an unsigned token
+// (alg none) claiming a service account's subject, or one that expired long ago, got that account's cached
+// credentials without an AWS call. A cached session serves only the token AWS accepted it for; an expired
+// token is refused before AWS is asked.
+func TestKubeletServesCachedCredentialsOnlyToTheTokenAWSAccepted(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	const issuer = "https://oidc.eks.us-east-1.amazonaws.com/id/CLUSTER2"
+	host := strings.TrimPrefix(issuer, "https://")
+	w.aws.AddOIDCProvider(w.aws.Account(), issuer, "sts.amazonaws.com")
+	role := "arn:aws:iam::" + w.aws.Account() + ":role/pod-pull"
+	w.aws.AddRole(role, standin.RoleSpec{TrustPolicy: []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+		"Principal":{"Federated":"arn:aws:iam::` + w.aws.Account() + `:oidc-provider/` + host + `"},"Action":"sts:AssumeRoleWithWebIdentity",
+		"Condition":{"StringEquals":{"` + host + `:aud":"sts.amazonaws.com","` + host + `:sub":"system:serviceaccount:prod:a"}}}]}`)})
+	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    web_identity: kubernetes\n",
+		w.reg.Host(), w.reg.Account(), w.reg.Region(), role))
+	claims := map[string]any{"iss": issuer, "aud": "sts.amazonaws.com", "sub": "system:serviceaccount:prod:a",
+		"kubernetes.io": map[string]any{"namespace": "prod", "serviceaccount": map[string]any{"name": "a", "uid": "prod-a-uid"}}}
+	field := func(tok string) string { return `"serviceAccountToken":"` + tok + `","serviceAccountAnnotations":{}` }
+	image := w.reg.Host() + "/prod/a:1"
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+	good := w.aws.SignIDToken(issuer, "sts.amazonaws.com", "system:serviceaccount:prod:a", claims)
+	r, stderr, code := w.kubelet(t, kubeletRequest(image, field(good)), env)
+	if code != 0 {
+		t.Fatalf("the account's own token: exit %d\n%s", code, stderr)
+	}
+	password := r.Auth[w.reg.Host()].Password
+	w.aws.Reset()
+	if r, _, code := w.kubelet(t, kubeletRequest(image, field(good)), env); code != 0 || r.Auth[w.reg.Host()].Password != password || w.aws.Attempts().AssumeRoleWithWebIdentity != 0 {
+		t.Fatalf("the same token again: exit %d, %+v; want the cached token", code, w.aws.Attempts())
+	}
+	unsigned := func(extra map[string]any) string {
+		c := map[string]any{"exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()}
+		for k, v := range claims {
+			c[k] = v
+		}
+		for k, v := range extra {
+			c[k] = v
+		}
+		payload, _ := json.Marshal(c)
+		return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + base64.RawURLEncoding.EncodeToString(payload) + "."
+	}
+	for name, c := range map[string]struct {
+		token   string
+		says    string
+		asksAWS bool
+	}{
+		"unsigned, claiming the account":  {unsigned(nil), "AWS said", true},
+		"signed, but expired":             {w.aws.SignIDToken(issuer, "sts.amazonaws.com", "system:serviceaccount:prod:a", merge(claims, map[string]any{"exp": 1000})), "expired", false},
+		"unsigned and expired":            {unsigned(map[string]any{"exp": 1000}), "expired", false},
+		"unsigned, with no expiry at all": {unsigned(map[string]any{"exp": nil}), "no expiry", false},
+	} {
+		w.aws.Reset()
+		r, stderr, code := w.kubelet(t, kubeletRequest(image, field(c.token)), env)
+		if code != 1 || r.Auth[w.reg.Host()].Password == password || !strings.Contains(stderr, c.says) {
+			t.Errorf("%s: exit %d, the account's password: %v\n%s", name, code, r.Auth[w.reg.Host()].Password == password, stderr)
+		}
+		if asked := w.aws.Attempts().AssumeRoleWithWebIdentity > 0; asked != c.asksAWS {
+			t.Errorf("%s: AWS asked: %v, want %v", name, asked, c.asksAWS)
+		}
+	}
+	// The kubelet's next token for the account (rotated): a session of its own, once AWS accepts it.
+	w.aws.Reset()
+	rotated := w.aws.SignIDToken(issuer, "sts.amazonaws.com", "system:serviceaccount:prod:a", claims)
+	if r, stderr, code := w.kubelet(t, kubeletRequest(image, field(rotated)), env); code != 0 || w.aws.Counts().AssumeRoleWithWebIdentity != 1 {
+		t.Errorf("a rotated token: exit %d, %+v\n%s", code, w.aws.Counts(), stderr)
+	} else {
+		a := r.Auth[w.reg.Host()]
+		w.prove(&credentials.Credentials{Username: a.Username, Secret: a.Password})
+	}
+}
+
+func merge(a, b map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
 }

@@ -152,6 +152,13 @@ func (s Static) Kind() string { return s.For }
 // Token implements Source.
 func (s Static) Token(context.Context) (secret.Value, error) { return s.Value, nil }
 
+// Digest names a token without holding it: what a cache keys the sessions
+// AWS made for exactly that token on.
+func Digest(tok secret.Value) string {
+	sum := sha256.Sum256([]byte(tok.Reveal()))
+	return hex.EncodeToString(sum[:16])
+}
+
 // Claims are the claims of a token that say whose it is. None is secret: a
 // refused AssumeRoleWithWebIdentity shows them beside the role.
 type Claims struct {

@@ -201,18 +201,21 @@ func (a *Answerer) Target(req Request) (refresh.Request, bool, error) {
 	}
 	id := tokencache.IdentityFor(t, a.Getenv)
 	if t.Entry != nil && t.Entry.WebIdentity == settings.WebIdentityKubernetes {
-		sa, err := ServiceAccount(req, t)
+		sa, err := ServiceAccount(req, t, a.Cache.Clock().Now())
 		if err != nil {
 			return refresh.Request{}, false, err
 		}
-		id = id.WithServiceAccount(sa)
+		id = id.WithServiceAccount(sa, idtoken.Digest(req.ServiceAccountToken))
 	}
 	return refresh.Request{ServerURL: host, Target: t, Identity: id}, true, nil
 }
 
 // ServiceAccount names the service account whose token req carries, for
-// an entry with web_identity: kubernetes: its sessions are its own.
-func ServiceAccount(req Request, t settings.Target) (string, error) {
+// an entry with web_identity: kubernetes: its sessions are its own. Its
+// claims are read, not verified (AWS verifies the token when it assumes the
+// role), so the cache keys sessions on the token itself too; a token that
+// has expired, or never does, is refused before anything is looked up.
+func ServiceAccount(req Request, t settings.Target, now time.Time) (string, error) {
 	if req.ServiceAccountToken.IsZero() {
 		return "", fix.New(fmt.Errorf("%s: web_identity: kubernetes (%s), but the kubelet sent no service-account token", t.Registry.Host, t.Where()),
 			"give this provider tokenAttributes (serviceAccountTokenAudience: sts.amazonaws.com, requireServiceAccount: true, cacheType: ServiceAccount) in the kubelet's CredentialProviderConfig, with the KubeletServiceAccountTokenForCredentialProviders feature on (1.34+)")
@@ -220,6 +223,14 @@ func ServiceAccount(req Request, t settings.Target) (string, error) {
 	c, err := idtoken.Parse(req.ServiceAccountToken)
 	if err != nil {
 		return "", fmt.Errorf("%s: the service-account token the kubelet sent is not a JWT", t.Registry.Host)
+	}
+	switch {
+	case c.Expires.IsZero():
+		return "", fix.New(fmt.Errorf("%s: the service-account token the kubelet sent (sub=%s) has no expiry: not a token the kubelet requests for a credential provider", t.Registry.Host, c.Subject),
+			"run the helper only from the kubelet's CredentialProviderConfig (args: [kubelet]), with tokenAttributes")
+	case c.Expired(now):
+		return "", fix.New(fmt.Errorf("%s: the service-account token the kubelet sent (sub=%s) expired at %s", t.Registry.Host, c.Subject, c.Expires.Format(time.RFC3339)),
+			"check this node's clock (timedatectl): the kubelet sends a token it has just requested")
 	}
 	if c.ServiceAccount != "" {
 		return c.ServiceAccount, nil

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -479,7 +480,44 @@ func (c *Cache) Store(id Identity, e *Entry) error {
 	if err := atomicfile.WriteFile(p, append(data, '\n'), 0o600); err != nil {
 		return c.writeErr(p, err)
 	}
+	if id.Token != "" {
+		c.pruneTokens(id)
+	}
 	return nil
+}
+
+// pruneTokens removes the files of id's service account kept for its earlier
+// tokens once nothing in them can serve (Identity.WithServiceAccount): one
+// file per token would otherwise pile up as the kubelet rotates them.
+func (c *Cache) pruneTokens(id Identity) {
+	key := id.Key()
+	stem, _, _ := strings.Cut(key, "-")
+	files, _ := filepath.Glob(filepath.Join(c.dir, stem+"-*.json"))
+	now := c.clock.Now()
+	for _, f := range files {
+		if filepath.Base(f) == key+".json" {
+			continue
+		}
+		data, ok := c.readFile(f)
+		if e, err := decode(data); ok && err == nil && e.live(now) {
+			continue
+		}
+		os.Remove(f)
+		os.Remove(strings.TrimSuffix(f, ".json") + ".lock")
+	}
+}
+
+// live reports whether anything in e may still be served at now.
+func (e *Entry) live(now time.Time) bool {
+	if e.Session != nil && now.Before(e.Session.Expires) {
+		return true
+	}
+	for _, t := range e.Tokens {
+		if now.Before(t.Expires) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Cache) writeErr(p string, err error) error {

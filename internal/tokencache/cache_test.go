@@ -323,14 +323,62 @@ func TestWebIdentityIdentity(t *testing.T) {
 	if gh == key(&config.Entry{RoleARN: role, WebIdentity: config.WebIdentityGitHub, WebIdentityAudience: "other"}, env(nil)) {
 		t.Error("the audience does not change the identity")
 	}
-	// The warm path reads no CI variable: the runner's request URL, which
-	// changes every job, must not change the key.
+	// Only the job's identity (idtoken.Job) changes the key: not the
+	// runner's request URL, nor another CI's variables.
 	if gh != key(&config.Entry{RoleARN: role, WebIdentity: config.WebIdentityGitHub}, env(map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": "https://x", "CIRCLE_OIDC_TOKEN": "y"})) {
 		t.Error("CI variables change the identity")
 	}
 	k8s := IdentityFor(target(&config.Entry{RoleARN: role, WebIdentity: config.WebIdentityKubernetes}), env(nil))
-	a, b := k8s.WithServiceAccount("ns/a/uid1"), k8s.WithServiceAccount("ns/b/uid2")
+	a, b := k8s.WithServiceAccount("ns/a/uid1", "t1"), k8s.WithServiceAccount("ns/b/uid2", "t1")
 	if a.Key() == b.Key() || a.Key() == k8s.Key() || a.Describe()["service_account"] != "ns/a/uid1" {
 		t.Error("service accounts share a cache file")
+	}
+}
+
+type fixedClock struct{ at *time.Time }
+
+func (c fixedClock) Now() time.Time { return *c.at }
+
+// Harden, defect 8: sessions of web_identity: kubernetes are kept per token (a session serves only the token
+// AWS accepted it for), so the files of a service account's earlier tokens are removed once nothing in them
+// can serve, and the others are kept.
+func TestAServiceAccountsEarlierTokensDoNotPileUp(t *testing.T) {
+	now := t0
+	c, err := Open(WithDir(t.TempDir()), WithClock(fixedClock{&now}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := IdentityFor(target(&config.Entry{RoleARN: "arn:aws:iam::111122223333:role/pod", WebIdentity: "kubernetes"}), env(nil))
+	tok := func(until time.Time) *Entry {
+		e := &Entry{}
+		e.SetToken("us-east-1", credential.Token{Username: "AWS", Password: secret.New("p"), Issued: until.Add(-time.Hour), Expires: until})
+		return e
+	}
+	old := base.WithServiceAccount("prod/a/uid", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+	live := base.WithServiceAccount("prod/a/uid", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")
+	other := base.WithServiceAccount("prod/b/uid", "cccccccccccccccccccccccccccccccc")
+	for _, s := range []struct {
+		id    Identity
+		until time.Time
+	}{{old, t0.Add(time.Hour)}, {live, t0.Add(3 * time.Hour)}, {other, t0.Add(time.Hour)}} {
+		if err := c.Store(s.id, tok(s.until)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if old.Key() == live.Key() || !strings.HasPrefix(live.Key(), strings.Split(old.Key(), "-")[0]+"-") {
+		t.Fatalf("keys %s %s: one account's tokens must share a stem and differ", old.Key(), live.Key())
+	}
+	now = t0.Add(2 * time.Hour)
+	newest := base.WithServiceAccount("prod/a/uid", "dddddddddddddddddddddddddddddddd")
+	if err := c.Store(newest, tok(now.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		id   Identity
+		kept bool
+	}{{old, false}, {live, true}, {other, true}, {newest, true}} {
+		if _, err := os.Stat(c.Path(s.id)); (err == nil) != s.kept {
+			t.Errorf("%s %s kept: %v, want %v", s.id.ServiceAccount, s.id.Token[:4], err == nil, s.kept)
+		}
 	}
 }

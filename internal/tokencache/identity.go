@@ -30,6 +30,10 @@ type Identity struct {
 	// ServiceAccount is the Kubernetes service account whose token assumes
 	// the role (web_identity: kubernetes): each has its own session.
 	ServiceAccount string `json:"service_account,omitempty"`
+	// Token is the digest of the very token that assumes the role
+	// (idtoken.Digest; web_identity: kubernetes): a session serves only the
+	// token AWS accepted it for, never another that claims the same account.
+	Token string `json:"token,omitempty"`
 	// Job is the CI job whose token assumes the role (web_identity:
 	// github-actions or circleci, idtoken.Job): sessions are a job's own.
 	Job string            `json:"job,omitempty"`
@@ -99,22 +103,34 @@ func IdentityFor(t settings.Target, getenv func(string) string) Identity {
 }
 
 // WithServiceAccount is id for the role sessions of one Kubernetes service
-// account (namespace/name, plus its UID so a recreated account starts over).
-func (id Identity) WithServiceAccount(sa string) Identity {
-	id.ServiceAccount = sa
+// account (namespace/name, plus its UID so a recreated account starts over),
+// assumed with the token whose digest is token: the token's claims are not
+// verified here (AWS verifies them), so a session is kept for that token
+// alone. The kubelet hands a pod's requests one token until it rotates it, and
+// caches the answer per service account, so a new token (one more session)
+// comes about once per cacheDuration.
+func (id Identity) WithServiceAccount(sa, token string) Identity {
+	id.ServiceAccount, id.Token = sa, token
 	return id
 }
 
 // Key is the identity's file name stem: a hash, so that role names and external
-// IDs do not show in a directory listing.
+// IDs do not show in a directory listing. An identity of one token is its
+// service account's stem, "-", and the token's (Siblings).
 func (id Identity) Key() string {
+	tok := id.Token
+	id.Token = ""
 	// encoding/json sorts map keys, so the encoding is canonical.
 	b, err := json.Marshal(id)
 	if err != nil {
 		panic(err) // strings only
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	key := hex.EncodeToString(sum[:16])
+	if tok != "" {
+		key += "-" + tok[:min(len(tok), 16)]
+	}
+	return key
 }
 
 // Describe is the identity without its external ID, for the cache file and logs.
