@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
+	"github.com/currentsdev/currents/internal/fix"
 )
 
 // Queue is an SQS queue, named by its ARN.
@@ -75,6 +78,10 @@ type EventPattern struct {
 // JSON renders the pattern as Document.JSON renders policies.
 func (p EventPattern) JSON() []byte { return indented(p) }
 
+// MaxTargets is how many targets an EventBridge rule may have at once
+// (PutTargets: "Each rule can have up to five (5) targets").
+const MaxTargets = 5
+
 // Events is what routes a stack's push events to watch queues: the rule
 // (in the account and region that own the repositories: only there are
 // their events seen) and, for each queue, the policy that lets the rule
@@ -85,6 +92,13 @@ type Events struct {
 	Pattern                    EventPattern
 	Queues                     []Queue
 	QueuePolicies              []Document // one per queue, in order
+	// ExecutionRole is the role of the rule's account that EventBridge sends
+	// to other accounts' queues as (AWS's cross-account targets, 2025); ""
+	// when every queue is in the rule's account, whose targets take none.
+	ExecutionRole string
+	// ExecutionRolePolicy lets ExecutionRole send to those queues; nil when
+	// there is no execution role.
+	ExecutionRolePolicy *Document
 }
 
 // RuleARN is the rule's ARN, which the queue policies name.
@@ -92,19 +106,22 @@ func (e Events) RuleARN() string {
 	return fmt.Sprintf("arn:%s:events:%s:%s:rule/%s", e.Partition, e.Region, e.Account, e.RuleName)
 }
 
+// CrossAccount reports whether EventBridge reaches q through the execution
+// role: q is in another account than the rule.
+func (e Events) CrossAccount(q Queue) bool { return q.Account != e.Account }
+
 var ruleName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`) })
 
 // ForEvents builds the rule pattern for repos (one account and region) and
-// a queue policy for each queue.
-func ForEvents(repos []Repository, rule string, queues []Queue) (Events, error) {
+// a queue policy for each queue, refusing targets EventBridge would refuse
+// or never deliver to. Without queues it builds the pattern alone.
+// executionRole is needed when a queue is in another account than the rule.
+func ForEvents(repos []Repository, rule string, queues []Queue, executionRole string) (Events, error) {
 	if len(repos) == 0 {
 		return Events{}, errors.New("no repositories")
 	}
 	if !ruleName().MatchString(rule) {
 		return Events{}, fmt.Errorf("--rule-name %q: 1 to 64 letters, digits, '.', '-' and '_'", rule)
-	}
-	if len(queues) == 0 {
-		return Events{}, errors.New("--queue-arn is required: the ARN of each watch's queue (one queue per host)")
 	}
 	first := repos[0]
 	e := Events{Partition: first.Partition, Region: first.Region, Account: first.Account, RuleName: rule, Queues: queues}
@@ -126,13 +143,105 @@ func ForEvents(repos []Repository, rule string, queues []Queue) (Events, error) 
 	sort.Strings(names)
 	e.Pattern = EventPattern{Source: []string{"aws.ecr"}, Account: []string{e.Account}, DetailType: []string{"ECR Image Action"}}
 	e.Pattern.Detail.Result, e.Pattern.Detail.ActionType, e.Pattern.Detail.RepositoryName = []string{"SUCCESS"}, []string{"PUSH"}, names
+	if err := e.checkTargets(); err != nil {
+		return Events{}, err
+	}
+	if err := e.setExecutionRole(executionRole); err != nil {
+		return Events{}, err
+	}
 	for _, q := range queues {
-		if q.Partition != e.Partition {
-			return Events{}, fmt.Errorf("queue %s is in partition %s, the repositories in %s: EventBridge cannot deliver across partitions", q.ARN(), q.Partition, e.Partition)
+		if e.CrossAccount(q) {
+			e.QueuePolicies = append(e.QueuePolicies, RoleQueuePolicy(q, e.ExecutionRole))
+		} else {
+			e.QueuePolicies = append(e.QueuePolicies, QueuePolicy(q, e.RuleARN()))
 		}
-		e.QueuePolicies = append(e.QueuePolicies, QueuePolicy(q, e.RuleARN()))
 	}
 	return e, nil
+}
+
+// checkTargets refuses a list of queues EventBridge would refuse as the
+// rule's targets, or accept and never deliver to.
+func (e Events) checkTargets() error {
+	if len(e.Queues) > MaxTargets {
+		return fix.New(fmt.Errorf("--queue-arn: %d queues, but an EventBridge rule has at most %d targets", len(e.Queues), MaxTargets),
+			"target an SNS topic with one subscription per queue (watch unwraps SNS's envelope), or split the hosts over several rules (--rule-name)")
+	}
+	seen := map[string]bool{}
+	for _, q := range e.Queues {
+		switch {
+		case seen[q.ARN()]:
+			return fix.New(fmt.Errorf("--queue-arn %s is given twice", q.ARN()), "give each host's queue once: every host needs its own queue")
+		case q.Partition != e.Partition:
+			return fmt.Errorf("queue %s is in partition %s, the repositories in %s: EventBridge cannot deliver across partitions", q.ARN(), q.Partition, e.Partition)
+		case q.Region != e.Region:
+			// Cross-Region, EventBridge targets only another event bus.
+			return fix.New(fmt.Errorf("queue %s is in %s, but the rule must be in %s (where the repositories' push events are), and EventBridge sends to SQS queues in the rule's own Region only",
+				q.ARN(), q.Region, e.Region),
+				fmt.Sprintf("create the host's queue in %s: watch reads a queue in any Region, from anywhere", e.Region))
+		}
+		seen[q.ARN()] = true
+	}
+	return nil
+}
+
+// setExecutionRole checks the execution role a queue in another account
+// needs: a role of the rule's own account (AWS requires it there).
+func (e *Events) setExecutionRole(role string) error {
+	var others []string
+	for _, q := range e.Queues {
+		if e.CrossAccount(q) {
+			others = append(others, q.ARN())
+		}
+	}
+	if role == "" {
+		if len(others) == 0 {
+			return nil
+		}
+		return fix.New(fmt.Errorf("queue %s is in another account than the rule (%s): EventBridge sends to it only as an execution role of account %s",
+			others[0], e.Account, e.Account),
+			fmt.Sprintf("have the rule's owner create that role (trusted by events.amazonaws.com, allowed sqs:SendMessage on the queues) and give its ARN with --execution-role-arn arn:%s:iam::%s:role/NAME", e.Partition, e.Account))
+	}
+	a, err := arn.Parse(role)
+	if err != nil || a.Service != "iam" || !strings.HasPrefix(a.Resource, "role/") {
+		return fmt.Errorf("--execution-role-arn %q: not an IAM role ARN (arn:%s:iam::%s:role/NAME)", role, e.Partition, e.Account)
+	}
+	if a.Partition != e.Partition || a.AccountID != e.Account {
+		return fmt.Errorf("--execution-role-arn %s: the execution role must be in the rule's account, %s (partition %s)", role, e.Account, e.Partition)
+	}
+	if len(others) == 0 {
+		return fmt.Errorf("--execution-role-arn %s: every queue is in the rule's account, whose SQS targets take no role (EventBridge sends as itself, by the queue policy)", role)
+	}
+	e.ExecutionRole = role
+	d := Document{Version: Version, Statement: []Statement{{
+		Sid:      "SendECRPushEventsToWatchQueues",
+		Effect:   "Allow",
+		Action:   []string{"sqs:SendMessage"},
+		Resource: others,
+	}}}
+	e.ExecutionRolePolicy = &d
+	return nil
+}
+
+// ExecutionRoleTrust is the trust policy of the execution role: EventBridge
+// assumes it.
+func ExecutionRoleTrust() Document {
+	return Document{Version: Version, Statement: []Statement{{
+		Effect:    "Allow",
+		Principal: map[string]string{"Service": "events.amazonaws.com"},
+		Action:    []string{"sts:AssumeRole"},
+	}}}
+}
+
+// RoleQueuePolicy is the policy of a queue in another account than the
+// rule: the rule's execution role may send to it, and nobody else.
+func RoleQueuePolicy(q Queue, role string) Document {
+	return Document{Version: Version, Statement: []Statement{{
+		Sid:       "AllowECRPushEventsFromTheRulesRole",
+		Effect:    "Allow",
+		Principal: map[string]string{"AWS": role},
+		Action:    []string{"sqs:SendMessage"},
+		Resource:  []string{q.ARN()},
+	}}}
 }
 
 // QueuePolicy is the queue's resource policy that lets EventBridge send it

@@ -31,7 +31,7 @@ const (
 	identityPolicy   kind = iota // attached to a role: Resource, no Principal
 	repositoryPolicy             // attached to an ECR repository: Principal, no Resource
 	trustPolicy                  // a role's trust: a Federated principal, no Resource
-	queuePolicy                  // attached to an SQS queue: a Service principal, the queue, the sender's ARN
+	queuePolicy                  // attached to an SQS queue: a Service principal, the queue, the sender's ARN (or the execution role)
 )
 
 // knownActions are the real ECR and STS actions; a typo would be accepted
@@ -49,6 +49,7 @@ var (
 	repoARN     = regexp.MustCompile(`^arn:aws(-[a-z]+)*:ecr:[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:repository/[a-z0-9]+(?:[._/-][a-z0-9]+)*$`)
 	awsARN      = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(root|role/.+|user/.+)$`)
 	queueARN    = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sqs:[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:[A-Za-z0-9_-]{1,80}$`)
+	roleARN     = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,64}$`)
 	ruleARN     = regexp.MustCompile(`^arn:aws(-[a-z]+)*:events:[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:rule/[.\-_A-Za-z0-9]{1,64}$`)
 	providerARN = regexp.MustCompile(`^arn:aws(?:-[a-z]+)*:iam::[0-9]{12}:oidc-provider/(token\.actions\.githubusercontent\.com|oidc\.circleci\.com/org/([0-9a-f-]{36}))$`)
 	alnumSid    = regexp.MustCompile(`^[A-Za-z0-9]*$`)
@@ -163,13 +164,17 @@ func (c *iamCheck) statement(i int, st map[string]any) bool {
 
 func (c *iamCheck) queue(i int, st map[string]any) {
 	p, _ := st["Principal"].(map[string]any)
-	if len(p) != 1 || p["Service"] != "events.amazonaws.com" {
-		c.fail("%s[%d]: a queue policy for EventBridge names the events.amazonaws.com service (got %v)", c.name, i, p)
-	}
 	for _, r := range c.strs(st["Resource"]) {
 		if !queueARN.MatchString(r) {
 			c.fail("%s[%d]: %q is not an SQS queue ARN", c.name, i, r)
 		}
+	}
+	if role, _ := p["AWS"].(string); len(p) == 1 && roleARN.MatchString(role) {
+		// Another account's queue: only the rule's execution role sends.
+		return
+	}
+	if len(p) != 1 || p["Service"] != "events.amazonaws.com" {
+		c.fail("%s[%d]: a queue policy for EventBridge names the events.amazonaws.com service or the rule's execution role (got %v)", c.name, i, p)
 	}
 	conds, _ := st["Condition"].(map[string]any)
 	eq, _ := conds["ArnEquals"].(map[string]any)

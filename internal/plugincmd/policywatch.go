@@ -1,6 +1,8 @@
 package plugincmd
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -42,6 +44,7 @@ func newPolicyEvents(dockerCli command.Cli) *cobra.Command {
 		p      policyFlags
 		queues []string
 		rule   string
+		role   string
 		only   string
 	)
 	cmd := &cobra.Command{
@@ -49,19 +52,26 @@ func newPolicyEvents(dockerCli command.Cli) *cobra.Command {
 		Short: "EventBridge rule pattern for the stack's ECR pushes, and each watch queue's policy",
 		Long: `Print the EventBridge event pattern that matches successful pushes to the
 stack's repositories (seed 003's pattern, narrowed to them), then for each
---queue-arn the queue policy that lets events.amazonaws.com send to it for that
-rule only (aws:SourceArn). The rule belongs in the account and region that own
-the repositories: ECR emits push events there. Its targets are the queues,
-with no RoleArn; a queue in another account needs only its queue policy.
+--queue-arn the queue policy that lets the rule send to it. The rule belongs
+in the account and region that own the repositories: ECR emits push events
+there, and EventBridge sends to SQS queues in the rule's own Region only.
+
+A queue in the rule's account is its target with no RoleArn, and its policy
+lets events.amazonaws.com send for that rule only (aws:SourceArn). A queue in
+another account (AWS's cross-account targets, same Region) is reached through
+an execution role of the rule's account: give it with --execution-role-arn;
+the queue's policy then lets that role send, and a last document is the
+role's own policy (sqs:SendMessage on those queues).
 
 Each message goes to one consumer: give every host its own queue and list
-them all, one --queue-arn each (the rule can target up to five; beyond, fan
-out through an SNS topic). --only pattern or --only queue-policy prints one
-kind, for file:// use with the aws CLI; the commands go to stderr.`,
+them all, one --queue-arn each (a rule has at most five targets; beyond, fan
+out through an SNS topic). --only pattern, queue-policy or execution-role
+prints one kind, for file:// use with the aws CLI (--only pattern needs no
+queue); the commands go to stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if only != "" && only != "pattern" && only != "queue-policy" {
-				return fmt.Errorf("--only %q: use pattern or queue-policy", only)
+			if only != "" && only != "pattern" && only != "queue-policy" && only != "execution-role" {
+				return fmt.Errorf("--only %q: use pattern, queue-policy or execution-role", only)
 			}
 			var qs []iampolicy.Queue
 			for _, a := range queues {
@@ -71,46 +81,80 @@ kind, for file:// use with the aws CLI; the commands go to stderr.`,
 				}
 				qs = append(qs, q)
 			}
+			if only == "pattern" {
+				// The pattern is the same whatever the targets; the vendor writes it before your queues exist.
+				qs, role = nil, ""
+			} else if len(qs) == 0 {
+				return errors.New("--queue-arn is required: the ARN of each watch's queue (one queue per host)")
+			}
 			repos, err := p.repositories(cmd.Context(), dockerCli.Err())
 			if err != nil {
 				return err
 			}
-			e, err := iampolicy.ForEvents(repos, rule, qs)
+			e, err := iampolicy.ForEvents(repos, rule, qs, role)
 			if err != nil {
 				return err
 			}
 			printEventsSteps(dockerCli.Err(), e)
-			out := dockerCli.Out()
-			if only != "queue-policy" {
-				if _, err := out.Write(e.Pattern.JSON()); err != nil {
-					return err
-				}
-			}
-			if only != "pattern" {
-				for _, d := range e.QueuePolicies {
-					if _, err := out.Write(d.JSON()); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
+			return writeEvents(dockerCli.Out(), e, only)
 		},
 	}
 	p.add(cmd)
 	f := cmd.Flags()
-	f.StringArrayVar(&queues, "queue-arn", nil, "ARN of a watch's SQS queue (repeatable: one queue per host)")
+	f.StringArrayVar(&queues, "queue-arn", nil, "ARN of a watch's SQS queue (repeatable, at most 5: one queue per host)")
 	f.StringVar(&rule, "rule-name", "currents-watch", "Name of the EventBridge rule")
-	f.StringVar(&only, "only", "", "Print only the pattern or the queue policies")
+	f.StringVar(&role, "execution-role-arn", "", "Role of the rule's account that sends to queues in other accounts")
+	f.StringVar(&only, "only", "", "Print only the pattern, the queue policies or the execution role's policy")
 	return cmd
+}
+
+// writeEvents prints the documents: the pattern, each queue's policy, the
+// execution role's policy.
+func writeEvents(out io.Writer, e iampolicy.Events, only string) error {
+	var docs [][]byte
+	if only == "" || only == "pattern" {
+		docs = append(docs, e.Pattern.JSON())
+	}
+	if only == "" || only == "queue-policy" {
+		for _, d := range e.QueuePolicies {
+			docs = append(docs, d.JSON())
+		}
+	}
+	if only == "" || only == "execution-role" {
+		if e.ExecutionRolePolicy != nil {
+			docs = append(docs, e.ExecutionRolePolicy.JSON())
+		} else if only != "" {
+			return errors.New("--only execution-role: every queue is in the rule's account, so the rule needs no execution role")
+		}
+	}
+	for _, d := range docs {
+		if _, err := out.Write(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // printEventsSteps says, on stderr, how the documents become a rule.
 func printEventsSteps(w io.Writer, e iampolicy.Events) {
 	fmt.Fprintf(w, "In account %s, region %s (where the repositories are, so their push events are):\n", e.Account, e.Region)
 	fmt.Fprintf(w, "  aws events put-rule --region %s --name %s --event-pattern file://pattern.json\n", e.Region, e.RuleName)
+	if len(e.Queues) == 0 {
+		return
+	}
+	if e.ExecutionRole != "" {
+		name := e.ExecutionRole[strings.LastIndex(e.ExecutionRole, "/")+1:]
+		trust, _ := json.Marshal(iampolicy.ExecutionRoleTrust())
+		fmt.Fprintf(w, "  aws iam create-role --role-name %s --assume-role-policy-document '%s'\n", name, trust)
+		fmt.Fprintf(w, "  aws iam put-role-policy --role-name %s --policy-name currents-watch-send --policy-document file://execution-role.json   # the last document\n", name)
+	}
 	var targets []string
 	for i, q := range e.Queues {
-		targets = append(targets, fmt.Sprintf("Id=%d,Arn=%s", i+1, q.ARN()))
+		t := fmt.Sprintf("Id=%d,Arn=%s", i+1, q.ARN())
+		if e.CrossAccount(q) {
+			t += ",RoleArn=" + e.ExecutionRole
+		}
+		targets = append(targets, t)
 	}
 	fmt.Fprintf(w, "  aws events put-targets --region %s --rule %s --targets %s\n", e.Region, e.RuleName, strings.Join(targets, " "))
 	fmt.Fprintln(w, "Then give each queue its policy (the documents after the pattern, in --queue-arn order), in the queue's own account:")

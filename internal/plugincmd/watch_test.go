@@ -3,6 +3,7 @@ package plugincmd
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -163,7 +164,8 @@ func TestWatchFlagValuesAreUsageErrors(t *testing.T) {
 
 // TestPolicyWatchAndEvents: the consumer policy for a queue, and a rule
 // pattern plus queue policy that, installed in the stand-in's EventBridge,
-// bring a push of the stack to the queue and leave other pushes out.
+// bring a push of the stack to the queue and leave other pushes out; a queue
+// in another account than the rule is reached through the execution role.
 func TestPolicyWatchAndEvents(t *testing.T) {
 	w, _, _ := watchWorld(t)
 	q := w.aws.CreateQueue("host1", standin.QueueOptions{Account: "111122223333"})
@@ -182,19 +184,28 @@ func TestPolicyWatchAndEvents(t *testing.T) {
 		t.Fatalf("policy events --only pattern: exit %d\n%s", r.code, r.stderr)
 	}
 	pattern := r.stdout
-	r = w.docker("currents", "policy", "events", "--queue-arn", arn, "--only", "queue-policy")
-	if r.code != 0 {
+	// The queue is the customer's, the rule the vendor's: an execution role of the vendor's account sends.
+	role := "arn:aws:iam::" + w.aws.Account() + ":role/currents-watch-events"
+	events := []string{"currents", "policy", "events", "--queue-arn", arn, "--execution-role-arn", role}
+	r = w.docker(append(events, "--only", "queue-policy")...)
+	if r.code != 0 || !strings.Contains(r.stderr, "RoleArn="+role) || !strings.Contains(r.stderr, "aws iam create-role") {
 		t.Fatalf("policy events --only queue-policy: exit %d\n%s", r.code, r.stderr)
+	}
+	queuePolicy := r.stdout
+	r = w.docker(append(events, "--only", "execution-role")...)
+	if r.code != 0 || !strings.Contains(r.stdout, `"sqs:SendMessage"`) || !strings.Contains(r.stdout, arn) {
+		t.Fatalf("policy events --only execution-role: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	rule, err := w.aws.PutRule("", "currents-watch", pattern)
 	if err != nil {
 		t.Fatalf("EventBridge refuses the pattern: %v\n%s", err, pattern)
 	}
-	if err := w.aws.PutTargets(rule, arn); err != nil {
+	w.aws.AddRole(role, standin.RoleSpec{Trust: []string{"events.amazonaws.com"}})
+	if err := w.aws.PutTarget(rule, arn, role); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.aws.SetQueuePolicy(q, r.stdout); err != nil {
-		t.Fatalf("SQS refuses the queue policy: %v\n%s", err, r.stdout)
+	if err := w.aws.SetQueuePolicy(q, queuePolicy); err != nil {
+		t.Fatalf("SQS refuses the queue policy: %v\n%s", err, queuePolicy)
 	}
 	for _, ref := range []string{"currents/on-prem/api:staging", "currents/on-prem/unrelated:staging"} {
 		if _, err := seed.Push(context.Background(), w.reg, ref); err != nil {
@@ -206,5 +217,46 @@ func TestPolicyWatchAndEvents(t *testing.T) {
 	}
 	if r = w.docker("currents", "policy", "events", "--queue-arn", arn, "--rule-name", "no spaces"); r.code == 0 {
 		t.Error("a bad rule name was accepted")
+	}
+}
+
+// TestPolicyEventsTargetsAsEventBridgeTakesThem: policy events refuses the
+// targets EventBridge refuses or never delivers to, saying what to do: more
+// than five queues (a rule's limit), a queue twice, a queue in another Region
+// than the rule (SQS targets are the rule's Region's), a queue of another
+// account without the execution role AWS sends to it as.
+func TestPolicyEventsTargetsAsEventBridgeTakesThem(t *testing.T) {
+	w, _, _ := watchWorld(t)
+	vendor := w.aws.Account()
+	queue := func(region, account, name string) string { return "arn:aws:sqs:" + region + ":" + account + ":" + name }
+	var six []string
+	for i := range 6 {
+		six = append(six, "--queue-arn", queue("us-east-1", vendor, fmt.Sprintf("host%d", i+1)))
+	}
+	for _, c := range []struct {
+		what string
+		args []string
+		says []string
+	}{
+		{"six queues", six, []string{"--queue-arn", "at most 5"}},
+		{"a queue twice", []string{"--queue-arn", queue("us-east-1", vendor, "h1"), "--queue-arn", queue("us-east-1", vendor, "h1")}, []string{"twice"}},
+		{"another Region", []string{"--queue-arn", queue("eu-west-1", vendor, "h1")}, []string{"eu-west-1", "us-east-1", "Region"}},
+		{"another account, no role", []string{"--queue-arn", queue("us-east-1", "111122223333", "h1")}, []string{"--execution-role-arn"}},
+		{"a role of another account", []string{"--queue-arn", queue("us-east-1", "111122223333", "h1"), "--execution-role-arn", "arn:aws:iam::111122223333:role/r"}, []string{"--execution-role-arn", vendor}},
+	} {
+		r := w.docker(append([]string{"currents", "policy", "events"}, c.args...)...)
+		if r.code == 0 || r.stdout != "" {
+			t.Errorf("%s: exit %d, printed\n%s", c.what, r.code, r.stdout)
+		}
+		for _, want := range c.says {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: the error does not say %q:\n%s", c.what, want, r.stderr)
+			}
+		}
+	}
+	// Five queues of the rule's account are fine, and take no role.
+	r := w.docker(append([]string{"currents", "policy", "events"}, six[:10]...)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "Id=5,") || strings.Contains(r.stderr, "RoleArn") {
+		t.Errorf("five queues: exit %d\n%s", r.code, r.stderr)
 	}
 }

@@ -16,8 +16,12 @@ import (
 // event for every image pushed by tag; a rule matching it sends the event
 // JSON itself as the message body to each target queue whose policy lets
 // events.amazonaws.com call sqs:SendMessage for that rule (aws:SourceArn).
-// A queue whose policy does not is skipped and counted, as EventBridge counts
-// FailedInvocations.
+// A queue of another account is reached only through the target's execution
+// role (AWS's cross-account targets): a role of the rule's account that
+// trusts events.amazonaws.com, which the queue's policy lets send. A delivery
+// refused is skipped and counted, as EventBridge counts FailedInvocations.
+// PutTargets refuses what EventBridge refuses: a sixth target, an SQS queue
+// in another Region, an execution role of another account.
 
 // ECREvent is an "ECR Image Action" event as EventBridge delivers it (field
 // order as in the ECR user guide's example).
@@ -47,8 +51,15 @@ type ECREventDetail struct {
 type rule struct {
 	name, account, region string
 	pattern               map[string]any
-	targets               []string // queue ARNs
+	targets               []target
 }
+
+// target is a rule's SQS queue, and the execution role EventBridge sends to
+// it as ("" sends as the service itself).
+type target struct{ queue, role string }
+
+// maxTargets is EventBridge's limit of targets per rule.
+const maxTargets = 5
 
 func (r *rule) arn() string {
 	return "arn:aws:events:" + r.region + ":" + r.account + ":rule/" + r.name
@@ -77,17 +88,43 @@ func (s *Server) PutRule(account, name, pattern string) (string, error) {
 
 // PutTargets adds SQS queues (by ARN) as targets of a rule.
 func (s *Server) PutTargets(ruleARN string, queueARNs ...string) error {
+	for _, a := range queueARNs {
+		if err := s.PutTarget(ruleARN, a, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PutTarget adds (or updates) one SQS queue target of a rule, sent to as
+// roleARN ("" for none), refusing what EventBridge refuses.
+func (s *Server) PutTarget(ruleARN, queueARN, roleARN string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.rules[ruleARN]
 	if !ok {
 		return fmt.Errorf("standin: no rule %s", ruleARN)
 	}
-	for _, a := range queueARNs {
-		if !slices.Contains(r.targets, a) {
-			r.targets = append(r.targets, a)
+	parts := strings.SplitN(queueARN, ":", 6)
+	if len(parts) != 6 || parts[2] != "sqs" {
+		return fmt.Errorf("standin: PutTargets: %q is not an SQS queue ARN", queueARN)
+	}
+	if parts[3] != r.region {
+		return fmt.Errorf("standin: PutTargets: queue %s is in %s, rule %s in %s: EventBridge sends to SQS queues in the rule's Region only", queueARN, parts[3], ruleARN, r.region)
+	}
+	if roleARN != "" && !strings.HasPrefix(roleARN, "arn:aws:iam::"+r.account+":role/") {
+		return fmt.Errorf("standin: PutTargets: execution role %s is not of the rule's account %s", roleARN, r.account)
+	}
+	for i, t := range r.targets {
+		if t.queue == queueARN {
+			r.targets[i].role = roleARN
+			return nil
 		}
 	}
+	if len(r.targets) >= maxTargets {
+		return fmt.Errorf("standin: PutTargets: LimitExceededException: rule %s has %d targets already, the most a rule may have", ruleARN, maxTargets)
+	}
+	r.targets = append(r.targets, target{queue: queueARN, role: roleARN})
 	return nil
 }
 
@@ -104,20 +141,29 @@ func (s *Server) RouteECREvents(queueURL string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := s.PutTargets(ruleARN, arn); err != nil {
+	if queueAccount := strings.SplitN(arn, ":", 6)[4]; queueAccount == s.set.account {
+		if err := s.PutTargets(ruleARN, arn); err != nil {
+			return "", err
+		}
+		return ruleARN, s.SetQueuePolicy(queueURL, EventsQueuePolicy(arn, ruleARN))
+	}
+	// Another account's queue: through an execution role of the rule's.
+	role := "arn:aws:iam::" + s.set.account + ":role/" + name
+	s.AddRole(role, RoleSpec{Trust: []string{eventsService}})
+	if err := s.PutTarget(ruleARN, arn, role); err != nil {
 		return "", err
 	}
-	return ruleARN, s.SetQueuePolicy(queueURL, EventsQueuePolicy(arn, ruleARN))
+	return ruleARN, s.SetQueuePolicy(queueURL, RoleQueuePolicy(arn, role))
 }
 
 // EventsQueuePolicy is the queue policy EventBridge needs to deliver a rule's
-// events to a queue.
+// events to a queue of the rule's account.
 func EventsQueuePolicy(queueARN string, ruleARNs ...string) string {
 	doc := map[string]any{
 		"Version": "2012-10-17",
 		"Statement": []any{map[string]any{
 			"Effect":    "Allow",
-			"Principal": map[string]string{"Service": "events.amazonaws.com"},
+			"Principal": map[string]string{"Service": eventsService},
 			"Action":    "sqs:SendMessage",
 			"Resource":  queueARN,
 			"Condition": map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": ruleARNs}},
@@ -126,6 +172,25 @@ func EventsQueuePolicy(queueARN string, ruleARNs ...string) string {
 	b, _ := json.Marshal(doc)
 	return string(b)
 }
+
+// RoleQueuePolicy is the queue policy that lets a rule's execution role
+// deliver to a queue of another account.
+func RoleQueuePolicy(queueARN, roleARN string) string {
+	doc := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []any{map[string]any{
+			"Effect":    "Allow",
+			"Principal": map[string]string{"AWS": roleARN},
+			"Action":    "sqs:SendMessage",
+			"Resource":  queueARN,
+		}},
+	}
+	b, _ := json.Marshal(doc)
+	return string(b)
+}
+
+// eventsService is EventBridge's service principal.
+const eventsService = "events.amazonaws.com"
 
 // FailedInvocations is how many deliveries a queue policy refused.
 func (s *Server) FailedInvocations() int64 {
@@ -170,9 +235,9 @@ func (s *Server) PutECREvent(ev ECREvent) int {
 		if r.account != ev.Account || r.region != ev.Region || !matches(r.pattern, generic) {
 			continue
 		}
-		for _, target := range r.targets {
-			q := s.queueByARNLocked(target)
-			if q == nil || !s.eventsMaySendLocked(q, r.arn()) {
+		for _, t := range r.targets {
+			q := s.queueByARNLocked(t.queue)
+			if q == nil || !s.eventsMaySendLocked(q, r, t) {
 				s.failedInvocations++
 				continue
 			}
@@ -186,12 +251,25 @@ func (s *Server) PutECREvent(ev ECREvent) int {
 // eventsSenderID is the SenderId SQS shows for messages EventBridge sends.
 const eventsSenderID = "AIDAIE6VAXUQU2DKHA7DK"
 
-func (s *Server) eventsMaySendLocked(q *queue, ruleARN string) bool {
+// eventsMaySendLocked is whether EventBridge's delivery of rule r's event
+// to q passes IAM: as the service, by the queue's policy for that rule
+// (same account only); or as the target's execution role, which must trust
+// the service, not be denied sqs:SendMessage, and, for another account's
+// queue, be let send by the queue's policy.
+func (s *Server) eventsMaySendLocked(q *queue, r *rule, t target) bool {
 	doc, err := parsePolicy(q.attrs["Policy"])
-	if err != nil {
+	if t.role == "" {
+		return q.account == r.account && err == nil &&
+			doc.allows(servicePrincipal(eventsService), "sqs:SendMessage", q.arn(), map[string]string{"aws:SourceArn": r.arn()})
+	}
+	role, ok := s.roles[t.role]
+	if !ok || !slices.Contains(role.spec.Trust, eventsService) || s.denials[t.role]["sqs:SendMessage"] {
 		return false
 	}
-	return doc.allows(servicePrincipal("events.amazonaws.com"), "sqs:SendMessage", q.arn(), map[string]string{"aws:SourceArn": ruleARN})
+	if q.account == r.account {
+		return true // the role's own permissions suffice in its account
+	}
+	return err == nil && doc.allows(policyPrincipal{arns: []string{t.role}, account: r.account}, "sqs:SendMessage", q.arn(), nil)
 }
 
 // Event patterns: a JSON object whose leaves are arrays of allowed values

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -389,6 +390,69 @@ func TestEventRulesPatternsAndQueuePolicy(t *testing.T) {
 	for _, bad := range []string{`[]`, `{}`, `{"source":"aws.ecr"}`, `{"source":[]}`, `{"source":[{"numeric":[">",1]}]}`} {
 		if _, err := s.PutRule("", "bad", bad); err == nil {
 			t.Errorf("pattern %s accepted", bad)
+		}
+	}
+}
+
+// TestEventTargetsAsEventBridgeChecks: PutTargets refuses a sixth target, an
+// SQS queue in another Region, an execution role of another account; a
+// queue of another account is reached only through an execution role that
+// trusts EventBridge and that its policy lets send.
+func TestEventTargetsAsEventBridgeChecks(t *testing.T) {
+	s := standin.New()
+	defer s.Close()
+	rule, err := s.PutRule("", "r", `{"source":["aws.ecr"]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := func(region, account, name string) string { return "arn:aws:sqs:" + region + ":" + account + ":" + name }
+	for i := range 5 {
+		if err := s.PutTarget(rule, arn("us-east-1", s.Account(), fmt.Sprint("q", i)), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutTarget(rule, arn("us-east-1", s.Account(), "q0"), ""); err != nil {
+		t.Errorf("updating a target counts as a new one: %v", err)
+	}
+	if err := s.PutTarget(rule, arn("us-east-1", s.Account(), "q5"), ""); err == nil || !strings.Contains(err.Error(), "LimitExceeded") {
+		t.Errorf("a sixth target: %v", err)
+	}
+	other, _ := s.PutRule("", "other", `{"source":["aws.ecr"]}`)
+	if err := s.PutTarget(other, arn("eu-west-1", s.Account(), "q"), ""); err == nil || !strings.Contains(err.Error(), "Region") {
+		t.Errorf("a queue in another Region: %v", err)
+	}
+	if err := s.PutTarget(other, arn("us-east-1", "333333333333", "q"), "arn:aws:iam::333333333333:role/r"); err == nil {
+		t.Error("an execution role of the queue's account was taken")
+	}
+
+	q := s.CreateQueue("theirs", standin.QueueOptions{Account: "333333333333"})
+	send := "arn:aws:iam::" + s.Account() + ":role/send"
+	lazy := "arn:aws:iam::" + s.Account() + ":role/no-trust"
+	s.AddRole(send, standin.RoleSpec{Trust: []string{"events.amazonaws.com"}})
+	s.AddRole(lazy, standin.RoleSpec{})
+	deliver := func(role, policy string) int {
+		t.Helper()
+		r, _ := s.PutRule("", "cross", `{"source":["aws.ecr"]}`)
+		if err := s.PutTarget(r, s.QueueARN(q), role); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetQueuePolicy(q, policy); err != nil {
+			t.Fatal(err)
+		}
+		return s.PutECREvent(standin.ECREvent{Account: s.Account(), Region: "us-east-1", Detail: standin.ECREventDetail{Result: "SUCCESS", ActionType: "PUSH", RepositoryName: "x", ImageTag: "t"}})
+	}
+	crossRule := "arn:aws:events:us-east-1:" + s.Account() + ":rule/cross"
+	for what, c := range map[string]struct {
+		role, policy string
+		want         int
+	}{
+		"no role, the service's policy":  {"", standin.EventsQueuePolicy(s.QueueARN(q), crossRule), 0},
+		"the role, its policy":           {send, standin.RoleQueuePolicy(s.QueueARN(q), send), 1},
+		"the role, the service's policy": {send, standin.EventsQueuePolicy(s.QueueARN(q), crossRule), 0},
+		"a role not trusting the events": {lazy, standin.RoleQueuePolicy(s.QueueARN(q), lazy), 0},
+	} {
+		if got := deliver(c.role, c.policy); got != c.want {
+			t.Errorf("%s: %d deliveries, want %d", what, got, c.want)
 		}
 	}
 }

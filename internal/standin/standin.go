@@ -79,8 +79,9 @@ type User struct {
 type RoleSpec struct {
 	// ExternalID, when set, must be presented by AssumeRole callers.
 	ExternalID string
-	// Trust lists the caller ARNs allowed to assume the role. Empty trusts
-	// every user and session the stand-in knows.
+	// Trust lists the caller ARNs allowed to assume the role, or a service
+	// principal (events.amazonaws.com, for an EventBridge execution role).
+	// Empty trusts every user and session the stand-in knows.
 	Trust []string
 	// MaxSession is the role's MaxSessionDuration (default one hour).
 	MaxSession time.Duration
