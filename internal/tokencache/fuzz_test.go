@@ -2,6 +2,7 @@ package tokencache
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -64,5 +65,36 @@ func FuzzDecode(f *testing.F) {
 			credential.Servable(tok.Issued, tok.Expires, now)
 		}
 		e.Remembered("us-east-1", now, now, "")
+	})
+}
+
+// FuzzCanonical: an identity's canonical encoding, which names its cache
+// files, is json.Marshal's byte for byte, for any field values (HTML
+// characters, U+2028, invalid UTF-8, control bytes) and any set of variables;
+// so Key is what it was when it marshalled the struct, and no cache file moves.
+func FuzzCanonical(f *testing.F) {
+	f.Add("role", "aws", "arn:aws:iam::111122223333:role/pull", "x<&>y", "", "host", "", "", "", "", "", "AWS_PROFILE", "a\u2028b")
+	f.Add("default-chain", "aws-cn", "", "", "s", "", "/t\x00k", "github-actions", "sts.amazonaws.com", "ns/sa/uid", "job", "", "")
+	f.Add("", "", "", "", "", "", "", "", "", "", "", "\xff", "\"\\\t")
+	f.Fuzz(func(t *testing.T, kind, partition, role, external, session, profile, tokenFile, web, audience, sa, job, envKey, envValue string) {
+		id := Identity{Kind: kind, Partition: partition, RoleARN: role, ExternalID: external, SessionName: session,
+			Profile: profile, WebIdentityTokenFile: tokenFile, WebIdentity: web, Audience: audience, ServiceAccount: sa, Job: job}
+		if envKey != "" || envValue != "" {
+			id.Env = map[string]string{envKey: envValue, "AWS_CONFIG_FILE": envValue + "/config", "AWS_ENDPOINT_URL": role}
+		}
+		want, err := json.Marshal(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := id.canonical(); !bytes.Equal(got, want) {
+			t.Fatalf("canonical:\n%s\njson.Marshal:\n%s", got, want)
+		}
+		if id.Env != nil {
+			id.Env = map[string]string{} // omitempty: an empty map is left out too
+			want, _ = json.Marshal(id)
+			if got := id.canonical(); !bytes.Equal(got, want) {
+				t.Fatalf("empty env: canonical %s, json.Marshal %s", got, want)
+			}
+		}
 	})
 }

@@ -118,19 +118,65 @@ func (id Identity) WithServiceAccount(sa, token string) Identity {
 // IDs do not show in a directory listing. An identity of one token is its
 // service account's stem, "-", and the token's (Siblings).
 func (id Identity) Key() string {
-	tok := id.Token
-	id.Token = ""
-	// encoding/json sorts map keys, so the encoding is canonical.
-	b, err := json.Marshal(id)
-	if err != nil {
-		panic(err) // strings only
-	}
-	sum := sha256.Sum256(b)
+	// The token's digest is not part of the encoding: it follows the stem.
+	sum := sha256.Sum256(id.canonical())
 	key := hex.EncodeToString(sum[:16])
-	if tok != "" {
+	if tok := id.Token; tok != "" {
 		key += "-" + tok[:min(len(tok), 16)]
 	}
 	return key
+}
+
+// canonical is the identity, its Token left out, exactly as json.Marshal encodes it (fields in
+// their order, omitempty honoured, env sorted by name), written field by
+// field: marshalling the struct spent a warm get about 40µs on reflecting
+// over Identity's fields, in a process that lives 3ms. Every cache file is
+// named by this encoding, so it must not change (TestCanonicalIsMarshal).
+func (id Identity) canonical() []byte {
+	b := make([]byte, 0, 512)
+	b = append(b, '{')
+	for i, f := range [...]struct {
+		name, value string
+	}{
+		{"kind", id.Kind}, {"partition", id.Partition}, {"role_arn", id.RoleARN}, {"external_id", id.ExternalID},
+		{"session_name", id.SessionName}, {"profile", id.Profile}, {"web_identity_token_file", id.WebIdentityTokenFile},
+		{"web_identity", id.WebIdentity}, {"audience", id.Audience}, {"service_account", id.ServiceAccount}, {"job", id.Job},
+	} {
+		if f.value == "" && i >= 2 { // kind and partition have no omitempty
+			continue
+		}
+		b = appendMember(b, f.name, f.value)
+	}
+	if len(id.Env) > 0 {
+		b = append(b, `"env":{`...)
+		keys := make([]string, 0, len(id.Env))
+		for k := range id.Env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			b = appendMember(b, k, id.Env[k])
+		}
+		b = append(b[:len(b)-1], "},"...)
+	}
+	if b[len(b)-1] == ',' {
+		b = b[:len(b)-1]
+	}
+	return append(b, '}')
+}
+
+// appendMember appends "name":"value", with both strings escaped by
+// encoding/json itself (a string costs it no reflection over fields).
+func appendMember(b []byte, name, value string) []byte {
+	for _, s := range [2]string{name, value} {
+		q, err := json.Marshal(s)
+		if err != nil {
+			panic(err) // a string always marshals
+		}
+		b = append(append(b, q...), ':')
+	}
+	b[len(b)-1] = ','
+	return b
 }
 
 // Describe is the identity without its external ID, for the cache file and logs.
