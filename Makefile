@@ -32,10 +32,11 @@ test: build ## vet, format check and every engine-free test (NOSKIP=1, as in CI:
 	@# The kubelet's own plugin code driving our binaries: a module of its own, so the main one never requires Kubernetes.
 	cd credhelper/kubelettest && $(GO) vet . && set -o pipefail && $(GO) test -count=1 $(if $(NOSKIP),-json) . $(if $(NOSKIP),| (cd ../.. && $(GO) run ./scripts/noskip))
 
-lint: ## staticcheck, and vet of the build-tagged e2e and packaging tiers that `go vet ./...` skips
+lint: ## staticcheck, vet of the build-tagged e2e and packaging tiers that `go vet ./...` skips, and no function above cyclomatic complexity 20
 	$(GO) vet -tags e2e ./e2e/...
 	$(GO) vet -tags packaging ./packaging/...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags e2e,packaging ./...
+	$(GO) run github.com/fzipp/gocyclo/cmd/gocyclo@v0.6.0 -over 20 .
 
 BENCH_ROUNDS ?= 10
 bench: build ## figures against the peers, interleaved (bench/); BENCH_BASE=REV adds that revision's as "base"

@@ -339,44 +339,48 @@ func TestRootDoesNotFollowAUsersLinks(t *testing.T) {
 			aliceLink(rootOnly, d)
 		}},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			dir := home(t)
-			h := filepath.Dir(dir)
-			if err := os.Mkdir(dir, 0o700); err != nil {
-				t.Fatal(err)
+		t.Run(c.name, func(t *testing.T) { refusesUsersLink(t, rootOnly, secretFile, alice, c.plant) })
+	}
+}
+
+// refusesUsersLink runs configure (printing, then writing) as root in a home of alice's where plant has
+// put a link, and checks that nothing was read or written through it.
+func refusesUsersLink(t *testing.T, rootOnly, secretFile string, alice int, plant func(dockerDir string)) {
+	dir := home(t)
+	h := filepath.Dir(dir)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{h, dir} {
+		if err := os.Chown(p, alice, alice); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plant(dir)
+	for _, dry := range []bool{true, false} {
+		_, err := run(t, Request{Spec: aliasSpec(), DryRun: dry})
+		var le *dirs.LinkError
+		if !errors.As(err, &le) || !strings.Contains(err.Error(), "not following the symbolic link") ||
+			!strings.Contains(err.Error(), "without sudo") {
+			t.Fatalf("print %v: err = %v; want a refusal to follow the user's link, with the fix", dry, err)
+		}
+		if strings.Contains(err.Error(), "root: only") {
+			t.Fatalf("the error shows the root-only file: %v", err)
+		}
+	}
+	entries, _ := os.ReadDir(rootOnly)
+	if len(entries) != 1 || entries[0].Name() != "secret" {
+		t.Errorf("root wrote into the root-only directory: %v", entries)
+	}
+	if b, _ := os.ReadFile(secretFile); string(b) != "root: only\n" {
+		t.Errorf("the root-only file was rewritten: %q", b)
+	}
+	if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if fi, _ := e.Info(); fi.Mode()&fs.ModeSymlink == 0 {
+				t.Errorf("root left %s in the user's directory", e.Name())
 			}
-			for _, p := range []string{h, dir} {
-				if err := os.Chown(p, alice, alice); err != nil {
-					t.Fatal(err)
-				}
-			}
-			c.plant(dir)
-			for _, dry := range []bool{true, false} {
-				_, err := run(t, Request{Spec: aliasSpec(), DryRun: dry})
-				var le *dirs.LinkError
-				if !errors.As(err, &le) || !strings.Contains(err.Error(), "not following the symbolic link") ||
-					!strings.Contains(err.Error(), "without sudo") {
-					t.Fatalf("print %v: err = %v; want a refusal to follow the user's link, with the fix", dry, err)
-				}
-				if strings.Contains(err.Error(), "root: only") {
-					t.Fatalf("the error shows the root-only file: %v", err)
-				}
-			}
-			entries, _ := os.ReadDir(rootOnly)
-			if len(entries) != 1 || entries[0].Name() != "secret" {
-				t.Errorf("root wrote into the root-only directory: %v", entries)
-			}
-			if b, _ := os.ReadFile(secretFile); string(b) != "root: only\n" {
-				t.Errorf("the root-only file was rewritten: %q", b)
-			}
-			if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
-				entries, _ := os.ReadDir(dir)
-				for _, e := range entries {
-					if fi, _ := e.Info(); fi.Mode()&fs.ModeSymlink == 0 {
-						t.Errorf("root left %s in the user's directory", e.Name())
-					}
-				}
-			}
-		})
+		}
 	}
 }

@@ -49,7 +49,24 @@ func TestResolveFollowsOnlyLinksThisUserControls(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(real, "a", "b")); err != nil || !fi.IsDir() {
 		t.Fatalf("MkdirAll through one's own link: %v", err)
 	}
-	// A directory anyone may change (no sticky bit): its links could be swapped at any moment.
+	loop := filepath.Join(base, "loop")
+	if err := os.Symlink("loop", loop); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resolve(loop); err == nil {
+		t.Error("a link loop resolved")
+	}
+	linksInOpenDirectories(t, base, real)
+	if os.Geteuid() != 0 {
+		return // another user's links: only root can make them
+	}
+	othersLinks(t, base, real)
+}
+
+// linksInOpenDirectories: a directory anyone may change (no sticky bit) could have its links swapped at
+// any moment; in a sticky one (/tmp) one's own links are still followed.
+func linksInOpenDirectories(t *testing.T, base, real string) {
+	t.Helper()
 	open := filepath.Join(base, "open")
 	if err := os.Mkdir(open, 0o700); err != nil {
 		t.Fatal(err)
@@ -73,16 +90,13 @@ func TestResolveFollowsOnlyLinksThisUserControls(t *testing.T) {
 	if _, err := Resolve(filepath.Join(open, "l", "f")); err != nil {
 		t.Errorf("one's own link in a sticky directory (/tmp): %v", err)
 	}
-	loop := filepath.Join(base, "loop")
-	if err := os.Symlink("loop", loop); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Resolve(loop); err == nil {
-		t.Error("a link loop resolved")
-	}
-	if os.Geteuid() != 0 {
-		return // another user's links: only root can make them
-	}
+}
+
+// othersLinks (root only): another user's link is not followed, nor root's own link in another user's
+// directory, which that user could swap.
+func othersLinks(t *testing.T, base, real string) {
+	t.Helper()
+	var le *LinkError
 	const other = 4242
 	theirs := filepath.Join(base, "theirs")
 	if err := os.Symlink(filepath.Join(base, "evil"), theirs); err != nil {
@@ -100,7 +114,6 @@ func TestResolveFollowsOnlyLinksThisUserControls(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(base, "evil")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("MkdirAll created the link's target: %v", err)
 	}
-	// Root's own link in a directory of another user's: that user could swap it.
 	userDir := filepath.Join(base, "user")
 	if err := os.Mkdir(userDir, 0o755); err != nil {
 		t.Fatal(err)
