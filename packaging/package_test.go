@@ -466,3 +466,113 @@ func TestArm64UnderQemu(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// spySystemctl is systemctl as the package scripts meet it on a host where systemd runs (none runs here,
+// nor on the CI machine): the manager's state, which units are active, is a file it keeps, and stop,
+// start, restart and try-restart act on it, matching patterns as systemd does against the units in
+// memory; unit-file commands (enable, disable) go to the real systemctl, on the file system. Every call
+// is logged, and every unit an action reached.
+const spySystemctl = `#!/bin/sh
+set -f
+echo "$*" >>"$SPY/calls"
+cmd= names=
+for a in "$@"; do
+	case $a in
+	--*) ;;
+	*) if [ -z "$cmd" ]; then cmd=$a; else names="$names $a"; fi ;;
+	esac
+done
+case $cmd in
+enable | disable | is-enabled) exec "$REAL_SYSTEMCTL" --root=/ "$@" ;;
+start) for u in $names; do echo "$u" >>"$SPY/active"; done ;;
+stop | restart | try-restart)
+	touch "$SPY/active"
+	for u in $(cat "$SPY/active"); do
+		for p in $names; do
+			case $u in $p)
+				echo "$cmd $u" >>"$SPY/acted"
+				[ "$cmd" = stop ] && sed -i "/^$u\$/d" "$SPY/active"
+				break ;;
+			esac
+		done
+	done ;;
+esac
+exit 0
+`
+
+// booted runs a command where /run/systemd/system exists, as on a host systemd booted (a fresh /run in a
+// private mount namespace: the machine's /run is untouched, and need not hold /run/systemd), with the spy
+// systemctl first on PATH.
+func booted(t *testing.T, spy string, args ...string) string {
+	t.Helper()
+	real, err := exec.LookPath("systemctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := `mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && exec "$@"`
+	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", sh, "sh"}, args...)...)
+	cmd.Env = append(os.Environ(), "PATH="+spy+":"+os.Getenv("PATH"), "SPY="+spy, "REAL_SYSTEMCTL="+real)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// lines is a file's non-empty lines.
+func lines(path string) []string {
+	b, _ := os.ReadFile(path)
+	var out []string
+	for l := range strings.Lines(string(b)) {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestDebStopsAndRestartsWatchInstances: on a host systemd runs, an upgrade restarts every running watch
+// instance (and the timer) on the new binaries, and removal stops every one, an instance started but
+// never enabled included, and disables the enabled ones.
+func TestDebStopsAndRestartsWatchInstances(t *testing.T) {
+	deb := one(t, dist.a, "*_amd64.deb")
+	spy := t.TempDir()
+	if err := os.WriteFile(filepath.Join(spy, "systemctl"), []byte(spySystemctl), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command("dpkg", "--purge", name).Run() })
+	booted(t, spy, "dpkg", "-i", deb)
+	// The administrator enables and starts one watch, and only starts another.
+	booted(t, spy, "systemctl", "enable", "currents-watch@srv-stack.service", "currents-refresh.timer")
+	booted(t, spy, "systemctl", "start", "currents-watch@srv-stack.service", "currents-watch@srv-other.service", "currents-refresh.timer")
+	os.Remove(filepath.Join(spy, "acted"))
+
+	booted(t, spy, "dpkg", "-i", deb) // an upgrade: postinst configure OLD-VERSION
+	acted := strings.Join(lines(filepath.Join(spy, "acted")), "\n")
+	for _, u := range []string{"currents-watch@srv-stack.service", "currents-watch@srv-other.service", "currents-refresh.timer"} {
+		if !strings.Contains(acted, "try-restart "+u) {
+			t.Errorf("the upgrade did not restart %s; the units acted on:\n%s\ncalls:\n%s", u, acted, strings.Join(lines(filepath.Join(spy, "calls")), "\n"))
+		}
+	}
+	if strings.Contains(acted, "stop ") {
+		t.Errorf("the upgrade stopped a unit:\n%s", acted)
+	}
+	// A watch finishes a deploy under way before it stops (up to TimeoutStopSec): the package manager must
+	// not wait for it.
+	for _, c := range lines(filepath.Join(spy, "calls")) {
+		if strings.Contains(c, "currents-watch@") && strings.Contains(c, "try-restart") && !strings.Contains(c, "--no-block") {
+			t.Errorf("the upgrade waits for the watch instances to restart: systemctl %s", c)
+		}
+	}
+
+	os.Remove(filepath.Join(spy, "acted"))
+	booted(t, spy, "dpkg", "-r", name)
+	for _, u := range lines(filepath.Join(spy, "active")) {
+		if strings.HasPrefix(u, "currents-") {
+			t.Errorf("%s still runs after dpkg -r; calls:\n%s", u, strings.Join(lines(filepath.Join(spy, "calls")), "\n"))
+		}
+	}
+	if _, err := os.Lstat("/etc/systemd/system/multi-user.target.wants/currents-watch@srv-stack.service"); err == nil {
+		t.Error("dpkg -r left the watch instance enabled")
+	}
+}

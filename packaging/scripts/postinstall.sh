@@ -4,8 +4,11 @@
 set -e
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 	systemctl daemon-reload || true
-	# An upgrade keeps an enabled timer going with the new binaries.
+	# An upgrade carries on with the new binaries: the timer if it runs, and every running watch
+	# instance, enabled or only started (the pattern matches the units in memory). Without waiting:
+	# a watch finishes a deploy under way before it stops, which must not hold the package manager.
 	systemctl try-restart currents-refresh.timer >/dev/null 2>&1 || true
+	systemctl --no-block try-restart 'currents-watch@*.service' >/dev/null 2>&1 || true
 fi
 case "$1" in
 configure) [ -z "$2" ] || exit 0 ;; # deb upgrade: said already
