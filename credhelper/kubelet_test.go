@@ -164,6 +164,23 @@ func TestKubeletParallelColdRequests(t *testing.T) {
 	}
 }
 
+// cluster makes issuer a cluster's OIDC provider in the world's account, a
+// role pod-pull that trusts its tokens under condition (a trust policy's
+// Condition members, %[1]s standing for the provider's host), and the
+// registry's entry one that assumes that role with the kubelet's
+// service-account token. It returns the provider's host.
+func (w *world) cluster(issuer, condition string) string {
+	host := strings.TrimPrefix(issuer, "https://")
+	w.aws.AddOIDCProvider(w.aws.Account(), issuer, "sts.amazonaws.com")
+	role := "arn:aws:iam::" + w.aws.Account() + ":role/pod-pull"
+	w.aws.AddRole(role, standin.RoleSpec{TrustPolicy: []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+		"Principal":{"Federated":"arn:aws:iam::` + w.aws.Account() + `:oidc-provider/` + host + `"},"Action":"sts:AssumeRoleWithWebIdentity",
+		"Condition":{` + fmt.Sprintf(condition, host) + `}}]}`)})
+	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    web_identity: kubernetes\n",
+		w.reg.Host(), w.reg.Account(), w.reg.Region(), role))
+	return host
+}
+
 // TestKubeletServiceAccountTokens: with web_identity: kubernetes the role is
 // assumed with the pod's service-account token, one session per service
 // account; a request without a token says how to configure the kubelet.
@@ -171,14 +188,7 @@ func TestKubeletServiceAccountTokens(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	const issuer = "https://oidc.eks.us-east-1.amazonaws.com/id/CLUSTER1"
-	host := strings.TrimPrefix(issuer, "https://")
-	w.aws.AddOIDCProvider(w.aws.Account(), issuer, "sts.amazonaws.com")
-	role := "arn:aws:iam::" + w.aws.Account() + ":role/pod-pull"
-	w.aws.AddRole(role, standin.RoleSpec{TrustPolicy: []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
-		"Principal":{"Federated":"arn:aws:iam::` + w.aws.Account() + `:oidc-provider/` + host + `"},"Action":"sts:AssumeRoleWithWebIdentity",
-		"Condition":{"StringEquals":{"` + host + `:aud":"sts.amazonaws.com"},"StringLike":{"` + host + `:sub":"system:serviceaccount:shop:*"}}}]}`)})
-	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    web_identity: kubernetes\n",
-		w.reg.Host(), w.reg.Account(), w.reg.Region(), role))
+	host := w.cluster(issuer, `"StringEquals":{"%[1]s:aud":"sts.amazonaws.com"},"StringLike":{"%[1]s:sub":"system:serviceaccount:shop:*"}`)
 	sa := func(ns, name string) string {
 		tok := w.aws.SignIDToken(issuer, "sts.amazonaws.com", "system:serviceaccount:"+ns+":"+name, map[string]any{
 			"kubernetes.io": map[string]any{"namespace": ns, "serviceaccount": map[string]any{"name": name, "uid": ns + "-" + name + "-uid"}}})
@@ -216,14 +226,7 @@ func TestKubeletServesCachedCredentialsOnlyToTheTokenAWSAccepted(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	const issuer = "https://oidc.eks.us-east-1.amazonaws.com/id/CLUSTER2"
-	host := strings.TrimPrefix(issuer, "https://")
-	w.aws.AddOIDCProvider(w.aws.Account(), issuer, "sts.amazonaws.com")
-	role := "arn:aws:iam::" + w.aws.Account() + ":role/pod-pull"
-	w.aws.AddRole(role, standin.RoleSpec{TrustPolicy: []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
-		"Principal":{"Federated":"arn:aws:iam::` + w.aws.Account() + `:oidc-provider/` + host + `"},"Action":"sts:AssumeRoleWithWebIdentity",
-		"Condition":{"StringEquals":{"` + host + `:aud":"sts.amazonaws.com","` + host + `:sub":"system:serviceaccount:prod:a"}}}]}`)})
-	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    web_identity: kubernetes\n",
-		w.reg.Host(), w.reg.Account(), w.reg.Region(), role))
+	w.cluster(issuer, `"StringEquals":{"%[1]s:aud":"sts.amazonaws.com","%[1]s:sub":"system:serviceaccount:prod:a"}`)
 	claims := map[string]any{"iss": issuer, "aud": "sts.amazonaws.com", "sub": "system:serviceaccount:prod:a",
 		"kubernetes.io": map[string]any{"namespace": "prod", "serviceaccount": map[string]any{"name": "a", "uid": "prod-a-uid"}}}
 	field := func(tok string) string { return `"serviceAccountToken":"` + tok + `","serviceAccountAnnotations":{}` }

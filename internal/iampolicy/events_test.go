@@ -29,16 +29,23 @@ func TestWatchConsumerGolden(t *testing.T) {
 
 const executionRole = "arn:aws:iam::513558712013:role/currents-watch-events"
 
-func TestEventsGolden(t *testing.T) {
+// parseQueues parses queue ARNs that must parse.
+func parseQueues(t *testing.T, arns ...string) []Queue {
+	t.Helper()
 	var queues []Queue
-	// One queue of the rule's (the vendor's) account, one of a customer's.
-	for _, a := range []string{"arn:aws:sqs:us-east-1:513558712013:currents-watch-host1", "arn:aws:sqs:us-east-1:333333333333:currents-watch-host2"} {
+	for _, a := range arns {
 		q, err := ParseQueueARN(a)
 		if err != nil {
 			t.Fatal(err)
 		}
 		queues = append(queues, q)
 	}
+	return queues
+}
+
+func TestEventsGolden(t *testing.T) {
+	// One queue of the rule's (the vendor's) account, one of a customer's.
+	queues := parseQueues(t, "arn:aws:sqs:us-east-1:513558712013:currents-watch-host1", "arn:aws:sqs:us-east-1:333333333333:currents-watch-host2")
 	e, err := ForEvents(seedRepositories(), "currents-watch", queues, executionRole)
 	if err != nil {
 		t.Fatal(err)
@@ -86,14 +93,7 @@ func TestEventsDeliverInTheStandin(t *testing.T) {
 	defer s.Close()
 	own := s.CreateQueue("own", standin.QueueOptions{})
 	theirs := s.CreateQueue("theirs", standin.QueueOptions{Account: "333333333333"})
-	var queues []Queue
-	for _, u := range []string{own, theirs} {
-		q, err := ParseQueueARN(s.QueueARN(u))
-		if err != nil {
-			t.Fatal(err)
-		}
-		queues = append(queues, q)
-	}
+	queues := parseQueues(t, s.QueueARN(own), s.QueueARN(theirs))
 	e, err := ForEvents(seedRepositories(), "currents-watch", queues, executionRole)
 	if err != nil {
 		t.Fatal(err)

@@ -149,15 +149,10 @@ func TestMissingQueueIsPermanent(t *testing.T) {
 	}
 }
 
-// TestEntryRoleThroughTheHelpersCache: a queue in the account of a
-// currents.yaml entry is read with the entry's role, and the session is the
-// one the helper caches: one AssumeRole for any number of receives, renewed
-// when the helper's policy says, as short sessions expire again and again.
-func TestEntryRoleThroughTheHelpersCache(t *testing.T) {
-	home := standintest.Isolate(t)
-	w := standintest.New(t, standintest.WithRegistry(), standintest.WithExport())
-	w.AWS.SetSessionLifetime(4 * time.Second)
-	q := w.AWS.CreateQueue("ecr-push", standin.QueueOptions{}) // the vendor's account, the role's
+// entryConfig writes, in home, a currents.yaml whose one entry is w's
+// registry with its role, and loads it.
+func entryConfig(t *testing.T, home string, w *standintest.World) *config.Config {
+	t.Helper()
 	cfgPath := filepath.Join(home, "currents.yaml")
 	yaml := "registries:\n  - host: " + w.Registry.Host() + "\n    account: \"" + w.AWS.Account() + "\"\n    region: us-east-1\n    role_arn: " + w.Role + "\n"
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
@@ -167,6 +162,19 @@ func TestEntryRoleThroughTheHelpersCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+// TestEntryRoleThroughTheHelpersCache: a queue in the account of a
+// currents.yaml entry is read with the entry's role, and the session is the
+// one the helper caches: one AssumeRole for any number of receives, renewed
+// when the helper's policy says, as short sessions expire again and again.
+func TestEntryRoleThroughTheHelpersCache(t *testing.T) {
+	home := standintest.Isolate(t)
+	w := standintest.New(t, standintest.WithRegistry(), standintest.WithExport())
+	w.AWS.SetSessionLifetime(4 * time.Second)
+	q := w.AWS.CreateQueue("ecr-push", standin.QueueOptions{}) // the vendor's account, the role's
+	cfg := entryConfig(t, home, w)
 	u, _ := ParseURL(q)
 	ctx := context.Background()
 	c, err := Open(ctx, u, Options{Config: cfg, Wait: time.Second})
@@ -208,15 +216,7 @@ func TestRefusedRoleBlamesAssumeRole(t *testing.T) {
 	home := standintest.Isolate(t)
 	w := standintest.New(t, standintest.WithRegistry(), standintest.WithExport())
 	q := w.AWS.CreateQueue("ecr-push", standin.QueueOptions{})
-	cfgPath := filepath.Join(home, "currents.yaml")
-	yaml := "registries:\n  - host: " + w.Registry.Host() + "\n    account: \"" + w.AWS.Account() + "\"\n    region: us-east-1\n    role_arn: " + w.Role + "\n"
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := entryConfig(t, home, w)
 	w.AWS.RefuseRole(w.Role, true)
 	u, _ := ParseURL(q)
 	ctx := context.Background()
