@@ -26,7 +26,8 @@ machine's clock agrees with AWS; the registry answers /v2/ with the token; the t
 directory is writable with safe modes.
 
 Without --registry it checks every registry in currents.yaml and every credHelpers entry that
-names this helper. Exit status: 0 when every check passes, 1 when any fails (or the command
+names this helper; when it finds none because currents.yaml cannot be read, it reports that file's
+problem (file, key, fix) and what config.json lacks under the registry "". Exit status: 0 when every check passes, 1 when any fails (or the command
 itself cannot run). Every AWS and registry wait is bounded by the configured timeout.
 
 --format json prints one object: {"schemaVersion": 1, "ok": BOOL, "reports": [{"registry": HOST,
@@ -50,11 +51,18 @@ assume-role, ecr-token, clock-skew, registry, cache-dir.`,
 					return fmt.Errorf("--registry %q: %v", host, err)
 				}
 				hosts = []string{h}
-			} else if hosts = d.Hosts(); len(hosts) == 0 {
-				return fmt.Errorf("no registry is configured: run `%s configure --registry HOST --role-arn ROLE_ARN` first, or name one with --registry", product.HelperCommand)
 			}
 			var reports []doctor.Report
 			ok := true
+			if host == "" {
+				if hosts = d.Hosts(); len(hosts) == 0 {
+					rep, bad := d.Unconfigured(cmd.Context())
+					if !bad {
+						return fmt.Errorf("no registry is configured: run `%s configure --registry HOST --role-arn ROLE_ARN` first, or name one with --registry", product.HelperCommand)
+					}
+					reports, ok = append(reports, rep), false
+				}
+			}
 			for _, h := range hosts {
 				rep := d.Run(cmd.Context(), h)
 				reports = append(reports, rep)
@@ -87,7 +95,11 @@ assume-role, ecr-token, clock-skew, registry, cache-dir.`,
 }
 
 func writeReport(w io.Writer, rep doctor.Report) {
-	fmt.Fprintf(w, "%s\n", rep.Registry)
+	name := rep.Registry
+	if name == "" {
+		name = "(no registry found to check)"
+	}
+	fmt.Fprintf(w, "%s\n", name)
 	failed := 0
 	for _, c := range rep.Checks {
 		fmt.Fprintf(w, "  %-4s  %-18s  %s\n", strings.ToUpper(string(c.Status)), c.Name, c.Detail)

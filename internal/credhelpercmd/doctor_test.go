@@ -91,3 +91,31 @@ func TestDoctorWithNothingConfigured(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
+
+// Harden, defect 4: with a currents.yaml that does not parse and no credHelpers entry in config.json,
+// doctor found no registry and said only "no registry is configured", hiding the file's problem. Its report
+// now fails currents-yaml naming the file, the key and the fix, and docker-config saying what config.json lacks.
+func TestDoctorReportsABadCurrentsYAMLWhenNothingIsConfigured(t *testing.T) {
+	dir := setupHome(t)
+	yamlPath := filepath.Join(dir, "currents.yaml")
+	os.MkdirAll(dir, 0o700)
+	os.WriteFile(yamlPath, []byte("registries:\n  - host: 123456789012.dkr.ecr.us-east-1.amazonaws.com\n    rolearn: arn:aws:iam::123456789012:role/pull\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte("{}\n"), 0o600)
+	out, errOut, code := runCmd(t, "doctor")
+	if code != 1 {
+		t.Fatalf("doctor: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"FAIL  currents-yaml", yamlPath, "rolearn", "FAIL  docker-config", "no credHelpers entry naming docker-credential-currents", "fix: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s%s", want, out, errOut)
+		}
+	}
+	out, _, _ = runCmd(t, "doctor", "--format", "json")
+	var res struct {
+		OK      bool            `json:"ok"`
+		Reports []doctor.Report `json:"reports"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.OK || len(res.Reports) != 1 || res.Reports[0].OK() {
+		t.Fatalf("--format json: %v\n%s", err, out)
+	}
+}

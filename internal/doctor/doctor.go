@@ -209,3 +209,22 @@ func (d *Doctor) Run(ctx context.Context, host string) Report {
 	r.checkCache()
 	return *rep
 }
+
+// Unconfigured is the report when no registry was named and none is found, because currents.yaml cannot be
+// read: it fails the currents-yaml check with that file's problem (file, key, fix) and says what config.json
+// lacks, rather than hide the first behind "nothing is configured". ok is false when currents.yaml reads
+// fine: then nothing is configured at all, which is no diagnosis but a usage error.
+func (d *Doctor) Unconfigured(ctx context.Context) (rep Report, ok bool) {
+	if _, err := d.config(); err == nil {
+		return Report{}, false
+	}
+	r := &run{d: d, ctx: ctx, report: &rep}
+	r.checkHelper()
+	r.checkDockerAny()
+	r.checkConfig()
+	for _, name := range []string{CheckSource, CheckAssume, CheckToken, CheckClock, CheckRegistry} {
+		r.add(name, Skip, "not run: no registry to check", "")
+	}
+	r.checkCache()
+	return rep, true
+}

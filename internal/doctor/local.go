@@ -106,6 +106,26 @@ func (r *run) checkDocker() {
 	}
 }
 
+// checkDockerAny checks that config.json sends some registry to this helper (Unconfigured's docker-config).
+func (r *run) checkDockerAny() {
+	path, err := dirs.DockerConfigFile("")
+	if err != nil {
+		r.add(CheckDocker, Fail, err.Error(), "set DOCKER_CONFIG or HOME")
+		return
+	}
+	f, err := dockerconfig.Load(path)
+	if err != nil {
+		r.add(CheckDocker, Fail, err.Error(), "fix the JSON at the position shown, or move the file aside and run configure again")
+		return
+	}
+	if hosts := f.CredHelperHosts(product.HelperName); len(hosts) > 0 {
+		r.add(CheckDocker, Pass, fmt.Sprintf("%s sends %s to %s", path, strings.Join(hosts, ", "), helperBinary), "")
+		return
+	}
+	r.add(CheckDocker, Fail, fmt.Sprintf("%s has no credHelpers entry naming %s, so docker never asks it", path, helperBinary),
+		fmt.Sprintf("correct currents.yaml (see currents-yaml), then run `%s configure --registry HOST --role-arn ROLE_ARN` for each registry", helperBinary))
+}
+
 func (r *run) checkConfig() bool {
 	cfg, err := r.d.config()
 	if err != nil {
