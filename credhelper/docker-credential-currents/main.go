@@ -68,7 +68,10 @@ func serve() {
 		fmt.Fprintln(os.Stdout, err)
 		os.Exit(1)
 	}
-	credentials.Serve(h)
+	if err := h.Serve(os.Args[1], os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stdout, err)
+		os.Exit(1)
+	}
 }
 
 func build(l *slog.Logger) (*protocol.Helper, error) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/fix"
+	"github.com/currentsdev/currents/internal/rawfile"
 )
 
 // LockSuffix is appended to a settings file's Target for its lock file.
@@ -111,7 +112,7 @@ func regularLock(f *os.File, lockPath string) (*os.File, error) {
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		f.Close()
-		return nil, fix.New(fmt.Errorf("the lock %s is %s, not a regular file", lockPath, Kind(st.Mode)), "remove "+lockPath+" (it holds nothing) and run the command again")
+		return nil, fix.New(fmt.Errorf("the lock %s is %s, not a regular file", lockPath, rawfile.Kind(st.Mode)), "remove "+lockPath+" (it holds nothing) and run the command again")
 	}
 	return f, nil
 }

@@ -35,11 +35,11 @@ itself would refresh the token; a registry it does not handle gets an empty auth
 
 // kubelet answers one request, refreshing in-process under the cache lock.
 func (a *App) kubelet() error {
-	req, _, err := kubelet.ReadRequest(a.In)
+	cfg, err := a.Config()
 	if err != nil {
 		return err
 	}
-	cfg, err := a.Config()
+	req, _, err := kubelet.ReadRequest(a.In, cfg.Timeout)
 	if err != nil {
 		return err
 	}

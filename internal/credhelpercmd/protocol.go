@@ -41,7 +41,7 @@ func protocolCommands(a *App) []*cobra.Command {
 				if err != nil {
 					protocol.ReportError(a.Err, err) // docker shows only stderr to the user
 				} else {
-					err = credentials.HandleCommand(h, act.name, a.In, a.Out)
+					err = h.Serve(act.name, a.In, a.Out)
 				}
 				if err != nil {
 					fmt.Fprintln(a.Out, err)

@@ -253,3 +253,23 @@ func OpenDir(dir string) (*Dir, error) {
 	}
 	return &Dir{f: w.dir, path: w.path}, nil
 }
+
+// OpenFileDir resolves path as Resolve does and opens the directory its final
+// component lies in: one walk, after which that component is read or written
+// with openat (and O_NOFOLLOW) where no link swapped in later can redirect
+// it. name is the component; a missing directory is fs.ErrNotExist.
+func OpenFileDir(path string) (d *Dir, name string, err error) {
+	w, err := walk(path, true)
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case len(w.rest) == 1 && w.rest[0] != "..":
+		return &Dir{f: w.dir, path: w.path}, w.rest[0], nil
+	case len(w.rest) == 0:
+		w.close()
+		return nil, "", &fs.PathError{Op: "open", Path: w.path, Err: unix.EISDIR}
+	}
+	w.close()
+	return nil, "", &fs.PathError{Op: "open", Path: filepath.Join(append([]string{w.path}, w.rest...)...), Err: unix.ENOENT}
+}

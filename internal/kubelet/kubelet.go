@@ -37,6 +37,7 @@ import (
 	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/idtoken"
+	"github.com/currentsdev/currents/internal/rawfile"
 	"github.com/currentsdev/currents/internal/refresh"
 	"github.com/currentsdev/currents/internal/secret"
 	"github.com/currentsdev/currents/internal/settings"
@@ -75,14 +76,19 @@ type Request struct {
 // ErrRequest marks a request that is not a CredentialProviderRequest.
 var ErrRequest = errors.New("not a CredentialProviderRequest")
 
-// ReadRequest reads and checks a request.
-func ReadRequest(r io.Reader) (Request, []byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxRequest+1))
-	if err != nil {
-		return Request{}, nil, fmt.Errorf("reading the request from stdin: %w", err)
-	}
-	if len(data) > maxRequest {
+// ReadRequest reads and checks a request, giving up after timeout: the
+// kubelet writes the request and closes stdin at once, so one that has not
+// ended by then never will.
+func ReadRequest(r io.Reader, timeout time.Duration) (Request, []byte, error) {
+	data, err := rawfile.ReadWithin(r, maxRequest, timeout)
+	switch {
+	case errors.Is(err, rawfile.ErrNoEnd):
+		return Request{}, nil, fix.New(fmt.Errorf("%w: stdin did not end within %s", ErrRequest, timeout),
+			"the kubelet writes the request and closes stdin at once: run `docker-credential-currents kubelet` only from a CredentialProviderConfig (args: [kubelet])")
+	case err != nil && len(data) > maxRequest:
 		return Request{}, nil, fmt.Errorf("%w: over %d bytes on stdin", ErrRequest, maxRequest)
+	case err != nil:
+		return Request{}, nil, fmt.Errorf("reading the request from stdin: %w", err)
 	}
 	req, err := ParseRequest(data)
 	return req, data, err

@@ -24,7 +24,7 @@ import (
 // its answer is relayed. If the AWS binary gives no answer at all, a cached
 // token that is still safe is served with cacheDuration 0.
 func ServeLean(ctx context.Context, a *Answerer, in io.Reader, out io.Writer) error {
-	req, raw, err := ReadRequest(in)
+	req, raw, err := ReadRequest(in, a.Config.Timeout)
 	if err != nil {
 		return err
 	}

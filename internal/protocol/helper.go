@@ -8,6 +8,7 @@
 package protocol
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,8 +22,10 @@ import (
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/ecrhost"
+	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/product"
+	"github.com/currentsdev/currents/internal/rawfile"
 	"github.com/currentsdev/currents/internal/refresh"
 	"github.com/currentsdev/currents/internal/settings"
 	"github.com/currentsdev/currents/internal/tokencache"
@@ -144,6 +147,39 @@ func (h *Helper) reportError(err error) {
 // stderr to the user.
 func ReportError(w io.Writer, err error) {
 	fmt.Fprintf(w, "%s: %v\n", product.HelperCommand, err)
+}
+
+// MaxInput bounds what a protocol command reads on stdin: a server URL, or
+// store's few hundred bytes of JSON.
+const MaxInput = 1 << 20
+
+// Serve runs one protocol action as credentials.HandleCommand does, its
+// input read whole first, within the configured timeout: docker writes the
+// line and closes stdin at once, so input that has not ended by then (a
+// terminal, a pipe from a process that hangs) never will. An error is
+// reported on the error output too; the caller prints it on stdout, where
+// docker reads it.
+func (h *Helper) Serve(action string, in io.Reader, out io.Writer) error {
+	switch action {
+	case credentials.ActionGet, credentials.ActionStore, credentials.ActionErase:
+		timeout := settings.DefaultTimeout
+		if h.cfg != nil && h.cfg.Timeout > 0 {
+			timeout = h.cfg.Timeout
+		}
+		data, err := rawfile.ReadWithin(in, MaxInput, timeout)
+		if errors.Is(err, rawfile.ErrNoEnd) {
+			err = fix.New(fmt.Errorf("stdin did not end within %s: %s reads the registry from stdin, which docker writes and closes at once", timeout, action),
+				fmt.Sprintf("pipe the registry in and close stdin: echo HOST | %s %s", product.HelperCommand, action))
+		} else if err != nil {
+			err = fmt.Errorf("reading stdin: %w", err)
+		}
+		if err != nil {
+			ReportError(h.errOut, err)
+			return err
+		}
+		in = bytes.NewReader(data)
+	}
+	return credentials.HandleCommand(h, action, in, out)
 }
 
 // Add accepts and discards credentials: a stray `docker login` to an ECR host

@@ -6,9 +6,12 @@
 package rawfile
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
+	"time"
 )
 
 // Read reads the file at path, opened with flags (O_RDONLY and O_CLOEXEC are
@@ -70,5 +73,90 @@ func open(dirfd int, path string, flags int) (int, error) {
 		if err != syscall.EINTR {
 			return fd, err
 		}
+	}
+}
+
+// NotRegularError is a file that must be a regular one and is not: a named
+// pipe blocks its reader until something writes to it, a device may never end.
+type NotRegularError struct {
+	Path string
+	Kind string // "a named pipe", "a directory", …
+	Hint string // what to do; a general fix when empty
+}
+
+// Problem says what is wrong (fix.Fixer).
+func (e *NotRegularError) Problem() string {
+	return fmt.Sprintf("%s is %s, not a regular file", e.Path, e.Kind)
+}
+
+// Fix says what to do (fix.Fixer).
+func (e *NotRegularError) Fix() string {
+	if e.Hint != "" {
+		return e.Hint
+	}
+	return "replace it with a regular file"
+}
+
+func (e *NotRegularError) Error() string { return e.Problem() + "; " + e.Fix() }
+
+// Regular is a check for Read that accepts regular files only (a
+// *NotRegularError naming path otherwise, with hint as its fix). With
+// O_NONBLOCK in Read's flags a named pipe is opened without waiting for a
+// writer, and refused here.
+func Regular(path, hint string) func(fd int, st *syscall.Stat_t) error {
+	return func(_ int, st *syscall.Stat_t) error {
+		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			return &NotRegularError{Path: path, Kind: Kind(st.Mode), Hint: hint}
+		}
+		return nil
+	}
+}
+
+// Kind names a file's type (st_mode) in messages: "a named pipe", "a directory", …
+func Kind(mode uint32) string {
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		return "a regular file"
+	case syscall.S_IFLNK:
+		return "a symbolic link"
+	case syscall.S_IFDIR:
+		return "a directory"
+	case syscall.S_IFIFO:
+		return "a named pipe"
+	case syscall.S_IFSOCK:
+		return "a socket"
+	case syscall.S_IFCHR, syscall.S_IFBLK:
+		return "a device"
+	}
+	return "not a plain file"
+}
+
+// ErrNoEnd is ReadWithin's error for input that did not end in time.
+var ErrNoEnd = errors.New("the input did not end in time")
+
+// ReadWithin reads r to its end, at most limit bytes, giving up after
+// within: input another process writes and closes at once (docker's line on
+// a credential helper's stdin) that has not ended by then never will. The
+// read left behind ends with the process.
+func ReadWithin(r io.Reader, limit int64, within time.Duration) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := io.ReadAll(io.LimitReader(r, limit+1))
+		done <- result{data, err}
+	}()
+	timer := time.NewTimer(within)
+	defer timer.Stop()
+	select {
+	case res := <-done:
+		if res.err == nil && int64(len(res.data)) > limit {
+			res.err = fmt.Errorf("more than %d bytes", limit)
+		}
+		return res.data, res.err
+	case <-timer.C:
+		return nil, ErrNoEnd
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/currentsdev/currents/internal/dirs"
@@ -156,10 +157,31 @@ const maxFileSize = 1 << 24
 // Read reads the file at path: found is false (and err nil) when there is
 // none, which is an empty config; any other failure is an error naming the
 // file and what to do.
+//
+// It is opened without waiting on a named pipe, and must be a regular file:
+// a FIFO would hang every pull. Root reads it only through links it controls
+// (dirs.OpenFileDir): a user's link must not make root parse, and quote in
+// its errors, a file only root may read. Others need no such care (what they
+// read, they may read anyway), and the warm get spares the walk.
 func Read(path string) (data []byte, found bool, err error) {
-	data, err = rawfile.Read(path, 0, maxFileSize, nil)
-	if errors.Is(err, os.ErrNotExist) {
+	regular := rawfile.Regular(path, "point "+dirs.EnvConfig+" at a regular file, or put one at "+path+" (a named pipe or a device would block every docker pull)")
+	if os.Geteuid() == 0 {
+		var d *dirs.Dir
+		var name string
+		if d, name, err = dirs.OpenFileDir(path); err == nil {
+			data, err = rawfile.ReadAt(d.Fd(), name, syscall.O_NOFOLLOW|syscall.O_NONBLOCK, maxFileSize, regular)
+			d.Close()
+		}
+	} else {
+		data, err = rawfile.Read(path, syscall.O_NONBLOCK, maxFileSize, regular)
+	}
+	var bad *rawfile.NotRegularError
+	var link *dirs.LinkError
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return nil, false, nil
+	case errors.As(err, &bad), errors.As(err, &link):
+		return nil, false, err
 	}
 	if err != nil {
 		fix := "check that it is a readable file, or point " + dirs.EnvConfig + " at one"

@@ -1,0 +1,96 @@
+package credhelper_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bounded runs the lean binary with stdin (an open pipe nobody writes to when nil, as `(sleep 40) | …`
+// gives it), killing it after 30 s: a command still running then hangs.
+func (w *world) bounded(t *testing.T, stdin *string, extra map[string]string, args ...string) (out string, code int, hung bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin.lean, args...)
+	cmd.Env = w.environ(extra)
+	var all bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &all, &all
+	if stdin != nil {
+		cmd.Stdin = strings.NewReader(*stdin)
+	} else {
+		r, wr, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wr.Close() // the writer stays open until the command is gone
+		defer r.Close()
+		cmd.Stdin = r
+	}
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return all.String(), -1, true
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return all.String(), ee.ExitCode(), false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all.String(), 0, false
+}
+
+// Harden, defect 6: nothing bounded a FIFO where a settings file should be, or a stdin that never ends:
+// CURRENTS_CONFIG naming a FIFO hung get, kubelet, status, refresh, config and doctor; config.json as a FIFO
+// hung configure and doctor; `(sleep 40) | docker-credential-currents get` (and kubelet) waited forever. Each
+// now fails at once naming the file, or gives up on stdin after the configured timeout.
+func TestFIFOsAndEndlessStdinAreBounded(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	host := w.reg.Host()
+	fifo := filepath.Join(t.TempDir(), "currents.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kubeletReq := kubeletRequest(host + "/currents/on-prem/api:1")
+	line := host + "\n"
+	for _, c := range []struct {
+		stdin string
+		args  []string
+	}{
+		{line, []string{"get"}}, {kubeletReq, []string{"kubelet"}}, {"", []string{"status"}}, {"", []string{"refresh"}},
+		{"", []string{"config"}}, {"", []string{"doctor"}},
+	} {
+		out, code, hung := w.bounded(t, &c.stdin, map[string]string{"CURRENTS_CONFIG": fifo}, c.args...)
+		if hung || code == 0 || !strings.Contains(out, fifo+" is a named pipe, not a regular file") {
+			t.Errorf("%s with currents.yaml a FIFO: hung %v, exit %d\n%s", c.args[0], hung, code, out)
+		}
+	}
+	docker := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(docker, "config.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"configure", "--registry", host, "--account", w.reg.Account(), "--region", w.reg.Region(), "--role-arn", w.role},
+		{"doctor", "--registry", host}} {
+		empty := ""
+		out, code, hung := w.bounded(t, &empty, map[string]string{"DOCKER_CONFIG": docker}, args...)
+		if hung || code == 0 || !strings.Contains(out, "config.json is a named pipe, not a regular file") {
+			t.Errorf("%s with config.json a FIFO: hung %v, exit %d\n%s", args[0], hung, code, out)
+		}
+	}
+	w.mustGet(host, nil) // warm: the lean binary answers
+	for _, args := range []string{"get", "kubelet", "erase", "store"} {
+		start := time.Now()
+		out, code, hung := w.bounded(t, nil, map[string]string{"CURRENTS_TIMEOUT": "1s"}, args)
+		if hung || code != 1 || !strings.Contains(out, "stdin did not end within 1s") {
+			t.Errorf("%s with a stdin that never ends: hung %v (after %s), exit %d\n%s", args, hung, time.Since(start).Round(time.Second), code, out)
+		}
+	}
+}
