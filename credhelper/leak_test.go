@@ -168,7 +168,10 @@ func leakConfigure(t *testing.T, w *world, secrets map[string]string) []string {
 	must(t, os.WriteFile(w.config, append(yaml, []byte("  - {host: flow.example.com, account: \""+w.aws.Account()+"\", region: "+w.aws.Region()+
 		", role_arn: \""+w.role+"\", external_id: "+secrets["flow-style external ID"]+"}\n")...), 0o644))
 	for _, args := range [][]string{append(cfgArgs, "--print"), cfgArgs, append(cfgArgs, "--duration", "2h", "--print"),
-		append(slices.Clone(cfgArgs[:len(cfgArgs)-4]), "--role-arn", "customer-pull", "--external-id-file", "-")} {
+		append(slices.Clone(cfgArgs[:len(cfgArgs)-4]), "--role-arn", "customer-pull", "--external-id-file", "-"),
+		// the external ID kept by a run that gives none (--print, then written), and a repeated flag refused
+		append(slices.Clone(cfgArgs[:len(cfgArgs)-2]), "--print"), slices.Clone(cfgArgs[:len(cfgArgs)-2]),
+		append(slices.Clone(cfgArgs), "--external-id-file", "-")} {
 		out, code := w.run(bin.lean, secrets["configure's external ID"]+"\n", nil, args...)
 		seen = append(seen, out, fmt.Sprintf("configure exit %d", code))
 	}
@@ -176,7 +179,8 @@ func leakConfigure(t *testing.T, w *world, secrets map[string]string) []string {
 	config, _ := w.run(bin.lean, "", endpoint, "config")
 	doctor, _ := w.run(bin.lean, "", nil, "doctor", "--format", "json")
 	seen = append(seen, config, doctor)
-	if !strings.Contains(strings.Join(seen, "\n"), "leak.example.com") || !strings.Contains(strings.Join(seen, "\n"), "[redacted]") {
+	if all := strings.Join(append(seen, w.logs()), "\n"); !strings.Contains(all, "leak.example.com") || !strings.Contains(all, "[redacted]") ||
+		!strings.Contains(all, "kept external_id") || !strings.Contains(all, "--external-id-file given 2 times") {
 		t.Error("configure did not run as the leak test expects: it would prove nothing")
 	}
 	dockerDir := filepath.Dir(w.config)
@@ -396,7 +400,7 @@ func ciAndKubeletLeaks(t *testing.T, w *world, secrets map[string]string) []stri
 			seen = append(seen, err.Error())
 		}
 	}
-	if all := strings.Join(seen, "\n"); !strings.Contains(all, "sub=repo:currentsdev/other") || !strings.Contains(all, "id-token: write") {
+	if all := strings.Join(append(seen, w.logs()), "\n"); !strings.Contains(all, "sub=repo:currentsdev/other") || !strings.Contains(all, "id-token: write") {
 		t.Errorf("the refused CI jobs did not fail as they should (claims, permission):\n%s", all)
 	}
 	out, _ := w.run(bin.lean, "", ciEnv[0].env, "config")

@@ -29,7 +29,16 @@ type Request struct {
 	Spec            config.EntrySpec
 	RemoveStaleAuth bool // drop the host's static "auths" entries from config.json
 	DryRun          bool // compute the diffs, write nothing
+	// DropExternalID removes the entry's external_id. Without it, a run that gives none (Spec.ExternalID
+	// empty) keeps the one the entry has: a secret the user may no longer hold is not lost to a re-run.
+	DropExternalID bool
 }
+
+// What became of an entry's external_id that the run did not give (Result.ExternalID).
+const (
+	ExternalIDKept    = "kept"    // the entry's own, kept
+	ExternalIDRemoved = "removed" // removed: asked to (DropExternalID), or a web identity entry, which takes none
+)
 
 // File is what happened to one of the two files.
 type File struct {
@@ -55,6 +64,9 @@ type Result struct {
 	RemovedStale bool
 	// CredsStore is config.json's credsStore, where a login without a secret of its own keeps it.
 	CredsStore string
+	// ExternalID is ExternalIDKept or ExternalIDRemoved when the entry had an external_id the run did not
+	// give; "" otherwise.
+	ExternalID string
 	DryRun     bool
 	Warnings   []string // things the user must act on
 }
@@ -182,7 +194,11 @@ func (r *runner) plan(req Request) (*plan, error) {
 	if p.oldYAML, p.yamlFound, err = atomicfile.ReadFile(r.yamlPath); err != nil {
 		return nil, dirFix(err)
 	}
-	if p.newYAML, err = config.Upsert(p.oldYAML, r.yamlPath, req.Spec); err != nil {
+	spec := req.Spec
+	if spec.ExternalID == "" {
+		spec.ExternalID, p.res.ExternalID = keptExternalID(p.oldYAML, r.yamlPath, host, req)
+	}
+	if p.newYAML, err = config.Upsert(p.oldYAML, r.yamlPath, spec); err != nil {
 		return nil, flagErrors(err, host)
 	}
 	if p.dc, err = dockerconfig.Load(r.dockerPath); err != nil {
@@ -254,6 +270,24 @@ func (r *runner) writeYAML(p *plan) error {
 	}
 	p.res.Config.Backup = backup
 	return nil
+}
+
+// keptExternalID is the external_id the host's entry in data already has, when the run gives none: kept
+// unless req drops it or the entry becomes a web identity one (AssumeRoleWithWebIdentity takes none). what
+// says which ("" when the entry has none, or the file does not parse: Upsert reports that).
+func keptExternalID(data []byte, path, host string, req Request) (id, what string) {
+	cfg, err := config.Parse(path, data)
+	if err != nil {
+		return "", ""
+	}
+	t, ok := cfg.Lookup(host)
+	if !ok || t.Entry == nil || t.Entry.ExternalID == "" {
+		return "", ""
+	}
+	if req.DropExternalID || req.Spec.WebIdentity != "" || req.Spec.WebIdentityTokenFile != "" {
+		return "", ExternalIDRemoved
+	}
+	return t.Entry.ExternalID, ExternalIDKept
 }
 
 // holdsSecret reports whether currents.yaml content names an external ID.

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/currentsdev/currents/internal/configure"
 	"github.com/currentsdev/currents/internal/product"
@@ -14,17 +15,21 @@ import (
 type configureOptions struct {
 	req            configure.Request
 	externalIDFile string
+	warnings       []string // the command line's own, said with the run's
 }
 
 func newConfigureCmd(a *App) *cobra.Command {
 	var o configureOptions
+	var repeated func() error
 	cmd := &cobra.Command{
 		Use:   "configure --registry HOST --role-arn ARN [flags]",
 		Short: "set up a registry: its role in currents.yaml and the credHelpers entry in docker's config.json",
 		Long: `configure writes (or updates) the registry's entry in currents.yaml and registers
 "credHelpers": {HOST: "currents"} in docker's config.json ($DOCKER_CONFIG, else ~/.docker).
 
-The entry becomes exactly what the flags say. Both files are replaced atomically, keep their
+The entry becomes exactly what the flags say, except its external_id: a run that gives none
+(--external-id-file, --external-id) keeps the entry's ("kept external_id"), unless
+--no-external-id removes it (so does --web-identity, which takes none). Both files are replaced atomically, keep their
 mode and every other setting, and the previous version is kept as <file>.bak. Running the same
 command again changes nothing. --print shows what would change and writes nothing.`,
 		Example: `  docker-credential-currents configure \
@@ -38,20 +43,17 @@ command again changes nothing. --print shows what would change and writes nothin
   printf '%s' "$EXTERNAL_ID" | docker-credential-currents configure --registry HOST --role-arn ARN --external-id-file -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.externalIDFile != "" {
-				if cmd.Flags().Changed("external-id") {
-					return errors.New("--external-id and --external-id-file: give one of them")
-				}
-				id, err := configure.ReadExternalID(a.In, o.externalIDFile)
-				if err != nil {
-					return fmt.Errorf("--external-id-file: %w", err)
-				}
-				o.req.Spec.ExternalID = id
+			if err := repeated(); err != nil {
+				return err
+			}
+			if err := o.externalID(cmd, a.In); err != nil {
+				return err
 			}
 			res, err := configure.Run(o.req)
 			if err != nil {
 				return err
 			}
+			res.Warnings = append(o.warnings, res.Warnings...)
 			renderConfigure(a.Out, a.Err, res)
 			return nil
 		},
@@ -61,6 +63,7 @@ command again changes nothing. --print shows what would change and writes nothin
 	f.StringVar(&o.req.Spec.RoleARN, "role-arn", "", "IAM role to assume (the vendor gives you this)")
 	f.StringVar(&o.req.Spec.ExternalID, "external-id", "", "external ID the role's trust policy requires (visible in ps: prefer --external-id-file)")
 	f.StringVar(&o.externalIDFile, "external-id-file", "", "read the external ID from this file (its first line), or from stdin with -, keeping it out of the process list")
+	f.BoolVar(&o.req.DropExternalID, "no-external-id", false, "remove the entry's external_id (without it, a run that gives none keeps the entry's)")
 	f.StringVar(&o.req.Spec.Profile, "profile", "", "AWS profile holding the source credentials (default: the AWS SDK default chain)")
 	f.StringVar(&o.req.Spec.Region, "region", "", "ECR region (only for an alias host; derived from ECR hostnames)")
 	f.StringVar(&o.req.Spec.Account, "account", "", "ECR account ID (only for an alias host; derived from ECR hostnames)")
@@ -73,7 +76,62 @@ command again changes nothing. --print shows what would change and writes nothin
 	f.BoolVar(&o.req.RemoveStaleAuth, "remove-stale-auth", false, `remove the registry's static "auths" entry (an old docker login) from config.json`)
 	_ = cmd.MarkFlagRequired("registry")
 	_ = cmd.MarkFlagRequired("role-arn")
+	repeated = countValues(f)
 	return cmd
+}
+
+// counted is a flag's value that counts how often it was given: pflag keeps the last of a repeated string
+// silently, so `--registry A --registry B` would configure B alone.
+type counted struct {
+	pflag.Value
+	n int
+}
+
+func (c *counted) Set(s string) error { c.n++; return c.Value.Set(s) }
+
+// countValues makes fs's string flags count their values; the function it returns is a usage error naming
+// the first flag given more than once (never its values: one may be the external ID).
+func countValues(fs *pflag.FlagSet) func() error {
+	var all []*pflag.Flag
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Value.Type() == "string" {
+			f.Value = &counted{Value: f.Value}
+			all = append(all, f)
+		}
+	})
+	return func() error {
+		for _, f := range all {
+			if n := f.Value.(*counted).n; n > 1 {
+				return fmt.Errorf("--%s given %d times: configure sets up one registry a run, with one value of each flag; give --%s once (run configure once for each registry)", f.Name, n, f.Name)
+			}
+		}
+		return nil
+	}
+}
+
+// externalID takes the external ID from --external-id-file, or checks --external-id, and refuses
+// contradictory flags. An ID given with --external-id is in argv, so ps shows it to every user: a warning
+// (never the value) says so.
+func (o *configureOptions) externalID(cmd *cobra.Command, in io.Reader) error {
+	given := cmd.Flags().Changed("external-id")
+	switch {
+	case o.externalIDFile != "" && given:
+		return errors.New("--external-id and --external-id-file: give one of them")
+	case o.req.DropExternalID && (given || o.externalIDFile != ""):
+		return errors.New("--no-external-id removes the external ID: give it without --external-id and --external-id-file")
+	case given && o.req.Spec.ExternalID == "":
+		return errors.New("--external-id is empty: to remove the entry's external_id, use --no-external-id")
+	case given:
+		o.warnings = append(o.warnings, "--external-id puts the external ID in this command's argv, where ps shows it to every user of this machine (and shell history keeps it): "+
+			"use --external-id-file FILE, or --external-id-file - with the ID on stdin")
+	case o.externalIDFile != "":
+		id, err := configure.ReadExternalID(in, o.externalIDFile)
+		if err != nil {
+			return fmt.Errorf("--external-id-file: %w", err)
+		}
+		o.req.Spec.ExternalID = id
+	}
+	return nil
 }
 
 // renderConfigure says what configure changed, one line per file, then the warnings.
@@ -86,6 +144,7 @@ func renderConfigure(out, errOut io.Writer, res *configure.Result) {
 				io.WriteString(out, f.Diff)
 			}
 		}
+		externalIDNote(out, res)
 		writeWarnings(errOut, res.Warnings)
 		fmt.Fprintln(out, "(--print: nothing was written)")
 		return
@@ -95,6 +154,7 @@ func renderConfigure(out, errOut io.Writer, res *configure.Result) {
 	} else {
 		fmt.Fprintf(out, "%s: entry for %s already up to date\n", res.Config.Path, res.Host)
 	}
+	externalIDNote(out, res)
 	if m := res.Config.Tightened; m != 0 {
 		fmt.Fprintf(out, "%s: mode changed from %04o to %04o: it holds the external ID, which only its owner may read\n", res.Config.Path, m.Perm(), m.Perm()&0o600)
 	}
@@ -121,6 +181,16 @@ func renderConfigure(out, errOut io.Writer, res *configure.Result) {
 	}
 	writeWarnings(errOut, res.Warnings)
 	fmt.Fprintf(out, "next: %s doctor --registry %s\n", product.HelperCommand, res.Host)
+}
+
+// externalIDNote says what became of an external_id the run did not give; never its value.
+func externalIDNote(out io.Writer, res *configure.Result) {
+	switch res.ExternalID {
+	case configure.ExternalIDKept:
+		fmt.Fprintf(out, "%s: kept external_id for %s (--no-external-id removes it)\n", res.Config.Path, res.Host)
+	case configure.ExternalIDRemoved:
+		fmt.Fprintf(out, "%s: removed external_id for %s\n", res.Config.Path, res.Host)
+	}
 }
 
 func writeWarnings(w io.Writer, warnings []string) {

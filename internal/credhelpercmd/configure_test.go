@@ -364,3 +364,82 @@ func contains(t *testing.T, what, text string, wants ...string) {
 		}
 	}
 }
+
+// Harden, defect 7: configure run again for a registry without --external-id(-file) silently removed the
+// entry's external_id (the entry became exactly what the flags said). It now keeps it, says "kept
+// external_id" without printing it, and removes it only with --no-external-id (or a web identity entry).
+func TestConfigureKeepsTheExternalIDUnlessToldToRemoveIt(t *testing.T) {
+	dir := setupHome(t)
+	const id = "vendor-ext-keep-77"
+	yamlPath := filepath.Join(dir, "currents.yaml")
+	base := aliasArgs[: len(aliasArgs)-2 : len(aliasArgs)-2] // without --external-id; appends copy
+	externalID := func() string {
+		t.Helper()
+		cfg, err := config.Load(yamlPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg, _ := cfg.Lookup(aliasHost)
+		return tg.Entry.ExternalID
+	}
+	if out, errOut, code := runCmdIn(t, id+"\n", append(base, "--external-id-file", "-")...); code != 0 {
+		t.Fatalf("configure: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, args := range [][]string{append(base, "--print"), base} {
+		out, errOut, code := runCmd(t, args...)
+		if code != 0 || !strings.Contains(out, "kept external_id for "+aliasHost) || strings.Contains(out+errOut, id) {
+			t.Errorf("%v: exit %d\n%s%s", args[len(args)-1], code, out, errOut)
+		}
+		if got := externalID(); got != id {
+			t.Fatalf("after configure %v without an external ID, the entry's is %q, want %q", args[len(args)-1], got, id)
+		}
+	}
+	if out, _, _ := runCmd(t, base...); !strings.Contains(out, "already up to date") {
+		t.Errorf("a re-run changed the file:\n%s", out)
+	}
+
+	// Contradictions and an empty ID are usage errors that name the way to remove it.
+	for _, c := range []struct {
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"", append(base, "--external-id", ""), "--no-external-id"},
+		{id + "\n", append(base, "--no-external-id", "--external-id-file", "-"), "--no-external-id removes"},
+	} {
+		if out, errOut, code := runCmdIn(t, c.stdin, c.args...); code == 0 || !strings.Contains(errOut, c.want) || externalID() != id {
+			t.Errorf("%q: exit %d (want a usage error naming %q, the entry untouched)\n%s%s", c.args[len(base):], code, c.want, out, errOut)
+		}
+	}
+
+	out, errOut, code := runCmd(t, append(base, "--no-external-id")...)
+	if code != 0 || !strings.Contains(out, "removed external_id for "+aliasHost) || externalID() != "" {
+		t.Fatalf("--no-external-id: exit %d, external ID %q\n%s%s", code, externalID(), out, errOut)
+	}
+	if !strings.Contains(newConfigureCmd(&App{}).Flags().FlagUsages(), "--no-external-id") {
+		t.Error("--help does not show --no-external-id")
+	}
+}
+
+// Harden, misc: `configure --external-id VALUE` put the secret in argv without a word; it now warns (never
+// printing it) and points at --external-id-file. A repeated flag (--registry A --registry B) configured B
+// alone; it is now a usage error naming the flag, and nothing is written.
+func TestConfigureWarnsAboutAnArgvSecretAndRefusesRepeatedFlags(t *testing.T) {
+	dir := setupHome(t)
+	out, errOut, code := runCmd(t, aliasArgs...)
+	if code != 0 || !strings.Contains(errOut, "warning: --external-id puts the external ID in this command's argv") ||
+		!strings.Contains(errOut, "--external-id-file") || strings.Contains(out+errOut, "ext-123") {
+		t.Fatalf("configure --external-id: exit %d\n%s%s", code, out, errOut)
+	}
+	yamlPath := filepath.Join(dir, "currents.yaml")
+	before, _ := os.ReadFile(yamlPath)
+	for _, extra := range [][]string{{"--registry", "127.0.0.2:5000"}, {"--external-id", "ext-456"}} {
+		out, errOut, code := runCmd(t, append(append([]string{}, aliasArgs...), extra...)...)
+		if code == 0 || !strings.Contains(errOut, extra[0]+" given 2 times") || strings.Contains(out+errOut, "ext-456") {
+			t.Errorf("%s twice: exit %d\n%s%s", extra[0], code, out, errOut)
+		}
+	}
+	if after, _ := os.ReadFile(yamlPath); !bytes.Equal(before, after) {
+		t.Errorf("a refused configure changed %s:\n%s", yamlPath, after)
+	}
+}
