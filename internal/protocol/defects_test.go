@@ -179,3 +179,37 @@ func TestFutureTimesAreNotTrusted(t *testing.T) {
 		t.Error("Servable: a credential issued in the future is served")
 	}
 }
+
+// Harden, defect 9: erase with a lock file that cannot serve (here a directory) failed, and so did the
+// `docker logout` that ran it. Like get (TestUnusableLockFileDoesNotStopTheRefresh), it now does its job
+// without the lock and says at warning level what is wrong and how to fix it.
+func TestUnusableLockFileDoesNotStopTheErase(t *testing.T) {
+	h, aws, _ := setup(t)
+	var logs bytes.Buffer
+	h.log = logging.New(&logs, 0, "test")
+	if _, _, err := h.Get(host); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := h.Resolve(host)
+	lock := filepath.Join(h.cache.Dir(), req.Identity.Key()+".lock")
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(lock, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Delete(host); err != nil {
+		t.Fatalf("erase with an unusable lock file: %v", err)
+	}
+	for _, want := range []string{"level=WARN", lock, "rm " + lock} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	if _, _, err := h.Get(host); err != nil {
+		t.Fatal(err)
+	}
+	if _, toks := aws.counts(); toks != 2 {
+		t.Errorf("%d tokens fetched, want 2: erase did not drop the cached one", toks)
+	}
+}

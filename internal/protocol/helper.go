@@ -204,11 +204,20 @@ func (h *Helper) Delete(serverURL string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Timeout)
 	defer cancel()
 	key := tokencache.TokenKey(req.Target.Registry)
-	err := h.cache.Update(ctx, req.Identity, func(e *tokencache.Entry) error {
+	erase := func(e *tokencache.Entry) error {
 		delete(e.Tokens, key)
 		e.SetFailure(key, tokencache.Failure{})
 		return nil
-	})
+	}
+	err := h.cache.Update(ctx, req.Identity, erase)
+	var bad *tokencache.LockFileError
+	if errors.As(err, &bad) {
+		// As a get refreshes without an unusable lock: `docker logout` must not fail on a cache problem.
+		h.log.Warn("erasing without the cache lock: "+bad.Problem, "file", bad.Path, "fix", bad.Fix())
+		e := h.cache.Load(req.Identity)
+		erase(e)
+		err = h.cache.Store(req.Identity, e)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: erasing the cached token: %w", req.Target.Registry.Host, err)
 	}
