@@ -13,7 +13,6 @@ import (
 	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/probe"
 	"github.com/currentsdev/currents/internal/stack"
-	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // Engine answers the platform of the Docker engine the stack runs on; ok is
@@ -27,7 +26,6 @@ type options struct {
 	engine    Engine
 	jobs      int
 	now       func() time.Time
-	platforms *probe.Platforms
 }
 
 // Option configures Run.
@@ -51,10 +49,6 @@ func WithEngine(e Engine) Option { return func(o *options) { o.engine = e } }
 
 // WithJobs bounds the images resolved at once (probe.DefaultJobs).
 func WithJobs(n int) Option { return func(o *options) { o.jobs = n } }
-
-// WithPlatforms keeps single-platform images' platforms in c (default: a
-// file in the token cache's directory, shared by every check).
-func WithPlatforms(c *probe.Platforms) Option { return func(o *options) { o.platforms = c } }
 
 // WithClock judges static token expiry (default time.Now).
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
@@ -95,9 +89,10 @@ func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, e
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	platforms := o.platformCache()
+	// Single-platform images' platforms, kept between checks.
+	platforms, savePlatforms := probe.OpenPlatforms()
 	p := probe.New(o.keychain, probe.WithJobs(o.jobs), probe.WithECR(o.isECR), probe.WithConfigured(o.configured),
-		probe.WithClock(o.now), probe.WithPlatformCache(platforms.cache))
+		probe.WithClock(o.now), probe.WithPlatformCache(platforms))
 	loading := stack.Start(ctx, project, o.selection)
 	go func() {
 		if early, err := loading.Preview(); err == nil {
@@ -126,33 +121,8 @@ func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, e
 	}
 	rep := New(st, p.Check(ctx, Images(st)))
 	rep.Platform, rep.PlatformFrom = p.Platform(), from
-	platforms.keep()
+	savePlatforms()
 	return rep, nil
-}
-
-// platformStore is the image platforms kept in the cache directory between
-// checks (probe.Platforms): cache is nil when there is no usable cache.
-type platformStore struct {
-	cache *probe.Platforms
-	keep  func()
-}
-
-// platformCache is WithPlatformCache's, or the one in the token cache's
-// directory.
-func (o *options) platformCache() platformStore {
-	if o.platforms != nil {
-		return platformStore{cache: o.platforms, keep: func() {}}
-	}
-	c, err := tokencache.Open()
-	if err != nil {
-		return platformStore{keep: func() {}}
-	}
-	ps := probe.LoadPlatforms(c.ReadFile(probe.PlatformsFile))
-	return platformStore{cache: ps, keep: func() {
-		if ps.Changed() {
-			_ = c.WriteFile(probe.PlatformsFile, ps.Bytes()) // a cache: the next check fetches again
-		}
-	}}
 }
 
 // isECR: real ECR hosts and the aliases currents.yaml maps to one.

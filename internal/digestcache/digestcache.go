@@ -1,9 +1,8 @@
 // Package digestcache keeps small values by the content digest that names
-// them, between runs, as one JSON file: the manifests mirror has read and the
-// platforms check has found. A digest names bytes that never change, so an
-// entry can never go stale; it only spares a request. The caller reads and
-// writes the file (in the token cache's directory); this package only turns
-// it into a map and back.
+// them, between runs, as one JSON file in the token cache's directory: the
+// manifests mirror has read and the platforms check has found. A digest names
+// bytes that never change, so an entry can never go stale; it only spares a
+// request.
 package digestcache
 
 import (
@@ -11,6 +10,8 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // Map is the cache of values of type V by digest. Its zero value is not
@@ -68,6 +69,23 @@ func Load[V any](b []byte, opts ...Option[V]) *Map[V] {
 		c.add(k, v)
 	}
 	return c
+}
+
+// Open loads the Map kept in the token cache's file name; save writes it
+// back when it changed. Without a usable cache directory it is a nil Map,
+// which keeps nothing, and save does nothing: a cache only spares requests,
+// so neither reading nor writing it can fail the command.
+func Open[V any](name string, opts ...Option[V]) (m *Map[V], save func()) {
+	cache, err := tokencache.Open()
+	if err != nil {
+		return nil, func() {}
+	}
+	m = Load(cache.ReadFile(name), opts...)
+	return m, func() {
+		if m.Changed() {
+			_ = cache.WriteFile(name, m.Bytes()) // the next run asks again
+		}
+	}
 }
 
 // add keeps v under k when the bounds allow; when full, other entries are

@@ -31,11 +31,18 @@ const (
 
 // LoadManifests reads what Bytes wrote; anything unreadable is an empty
 // cache.
-func LoadManifests(b []byte) *Manifests {
-	return digestcache.Load(b,
-		digestcache.Valid(func(d v1.Hash, e cachedManifest) bool {
-			got, _, err := v1.SHA256(bytes.NewReader(e.Raw))
-			return err == nil && got == d
-		}),
-		digestcache.MaxBytes(maxCachedManifests, maxCachedManifest, func(e cachedManifest) int { return len(e.Raw) }))
+func LoadManifests(b []byte) *Manifests { return digestcache.Load(b, manifestChecks...) }
+
+// OpenManifests is the Manifests kept in the token cache's directory, and
+// the function that saves them (digestcache.Open).
+func OpenManifests() (*Manifests, func()) { return digestcache.Open(ManifestsFile, manifestChecks...) }
+
+// manifestChecks drop, on load, an entry whose bytes are not its digest's,
+// and bound the file.
+var manifestChecks = []digestcache.Option[cachedManifest]{
+	digestcache.Valid(func(d v1.Hash, e cachedManifest) bool {
+		got, _, err := v1.SHA256(bytes.NewReader(e.Raw))
+		return err == nil && got == d
+	}),
+	digestcache.MaxBytes(maxCachedManifests, maxCachedManifest, func(e cachedManifest) int { return len(e.Raw) }),
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/envfile"
 	"github.com/currentsdev/currents/internal/stack"
-	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // StackResult is what mirroring a stack did.
@@ -74,15 +73,9 @@ func CopyPlan(ctx context.Context, plan *Plan, opts ...Option) ([]Result, error)
 		copyOpts = append(copyOpts, WithObserver(o.progress(plan.Names())))
 	}
 	if o.manifests == nil {
-		if cache, err := tokencache.Open(); err == nil {
-			kept := LoadManifests(cache.ReadFile(ManifestsFile))
-			copyOpts = append(copyOpts, WithManifests(kept))
-			defer func() {
-				if kept.Changed() {
-					_ = cache.WriteFile(ManifestsFile, kept.Bytes()) // a cache: the next mirror asks again
-				}
-			}()
-		}
+		kept, save := OpenManifests()
+		copyOpts = append(copyOpts, WithManifests(kept))
+		defer save()
 	}
 	return Copy(ctx, plan.Copies, copyOpts...)
 }

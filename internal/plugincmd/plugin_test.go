@@ -708,3 +708,26 @@ func TestContextEngineDecidesThePlatform(t *testing.T) {
 	w.env = append(env, "DOCKER_CONTEXT=armbox")
 	check("DOCKER_CONTEXT")
 }
+
+// TestCheckWithAnUnusableCacheDirectory: the platforms a check remembers live
+// in the token cache's directory; when it cannot be used (here a regular
+// file where it should be), the check still proves every image, asking each
+// config again, as a cache only spares requests. It panicked before.
+func TestCheckWithAnUnusableCacheDirectory(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.staticLogin(time.Hour) // credentials that need no cache of their own
+	notADir := filepath.Join(w.home, "cache-is-a-file")
+	w.write(notADir, "not a directory\n")
+	w.env = append(w.env, "CURRENTS_CACHE_DIR="+notADir)
+	for i := range 2 {
+		w.reg.Reset()
+		r, rep := w.checkJSON()
+		if r.code != 0 || !rep.Pullable || strings.Contains(r.stderr, "panic") {
+			t.Fatalf("check %d: exit %d, pullable %v\n%s", i, r.code, rep.Pullable, r.stderr)
+		}
+		if st := w.reg.Requests(); st.Requests != 6+5 || st.BlobGets != 5 {
+			t.Errorf("check %d: registry requests %+v, want 6 manifests and 5 configs (nothing remembered)", i, st)
+		}
+	}
+}

@@ -128,7 +128,7 @@ type platformManifest struct {
 	digest   string
 }
 
-func (cs *contents) get(ctx context.Context, ref name.Reference, rt http.RoundTripper, cache PlatformCache) *content {
+func (cs *contents) get(ctx context.Context, ref name.Reference, rt http.RoundTripper, cache *Platforms) *content {
 	cs.mu.Lock()
 	if cs.m == nil {
 		cs.m = map[string]*content{}
@@ -146,7 +146,7 @@ func (cs *contents) get(ctx context.Context, ref name.Reference, rt http.RoundTr
 // fetch GETs the manifest once — its digest is that of the bytes — and, for
 // a single-platform image whose platform is not remembered, its config blob,
 // the only place such an image names its platform.
-func (c *content) fetch(ctx context.Context, ref name.Reference, rt http.RoundTripper, cache PlatformCache) {
+func (c *content) fetch(ctx context.Context, ref name.Reference, rt http.RoundTripper, cache *Platforms) {
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(rt)}
 	var desc *remote.Descriptor
 	c.err = retry(ctx, func() (err error) { desc, err = remote.Get(ref, opts...); return err })
@@ -174,17 +174,12 @@ func (c *content) fetch(ctx context.Context, ref name.Reference, rt http.RoundTr
 			c.err = fmt.Errorf("unreadable manifest %s: %w", ref, err)
 			return
 		}
-		pl, known := (*v1.Platform)(nil), false
-		if cache != nil {
-			pl, known = cache.Platform(m.Config.Digest)
-		}
+		pl, known := cache.Get(m.Config.Digest)
 		if !known {
 			if pl, c.err = configPlatform(ctx, desc, opts); c.err != nil {
 				return
 			}
-			if cache != nil {
-				cache.Remember(m.Config.Digest, pl)
-			}
+			cache.Put(m.Config.Digest, pl)
 		}
 		if pl != nil && pl.OS != "" {
 			c.manifests = []platformManifest{{spec(*pl), c.digest.String()}}

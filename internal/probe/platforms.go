@@ -5,21 +5,11 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// PlatformCache remembers the platform a single-platform image's config
-// records, by the config's digest. The digest names the config's bytes, so
-// an entry can never go stale: it saves the config request, never changes a
-// verdict.
-type PlatformCache interface {
-	// Platform is the remembered platform (nil: the config records none).
-	Platform(config v1.Hash) (pl *v1.Platform, known bool)
-	Remember(config v1.Hash, pl *v1.Platform)
-}
-
-// Platforms is a PlatformCache kept between checks as a small JSON file:
-// Load what Bytes gave the last time, Bytes again when Changed.
-type Platforms struct {
-	*digestcache.Map[*v1.Platform]
-}
+// Platforms remembers the platform a single-platform image's config records
+// (nil: it records none), by the config's digest. The digest names the
+// config's bytes, so an entry can never go stale: it saves the config
+// request, never changes a verdict. A nil *Platforms remembers nothing.
+type Platforms = digestcache.Map[*v1.Platform]
 
 // PlatformsFile names the file the check keeps Platforms in, in the token
 // cache's directory.
@@ -29,14 +19,13 @@ const PlatformsFile = "image-platforms"
 // of a forgotten image fetches its config again).
 const maxPlatforms = 4096
 
+// platformBounds are the file's bounds, for Load and Open.
+var platformBounds = digestcache.MaxEntries[*v1.Platform](maxPlatforms)
+
 // LoadPlatforms reads a cache Bytes wrote; anything unreadable is an empty
 // cache.
-func LoadPlatforms(b []byte) *Platforms {
-	return &Platforms{digestcache.Load(b, digestcache.MaxEntries[*v1.Platform](maxPlatforms))}
-}
+func LoadPlatforms(b []byte) *Platforms { return digestcache.Load(b, platformBounds) }
 
-// Platform implements PlatformCache.
-func (p *Platforms) Platform(config v1.Hash) (*v1.Platform, bool) { return p.Get(config) }
-
-// Remember implements PlatformCache.
-func (p *Platforms) Remember(config v1.Hash, pl *v1.Platform) { p.Put(config, pl) }
+// OpenPlatforms is the Platforms kept in the token cache's directory, and
+// the function that saves them (digestcache.Open).
+func OpenPlatforms() (*Platforms, func()) { return digestcache.Open(PlatformsFile, platformBounds) }

@@ -93,7 +93,7 @@ type Prober struct {
 	configured   func(host string) string
 	now          func() time.Time
 	certsDir     string
-	platforms    PlatformCache
+	platforms    *Platforms
 
 	// What the registries said, shared by Prefetch and Check.
 	mu      sync.Mutex
@@ -146,7 +146,7 @@ func WithConfigured(where func(host string) string) Option {
 
 // WithPlatformCache remembers single-platform images' platforms by config
 // digest, so a check of an image seen before needs only its manifest.
-func WithPlatformCache(c PlatformCache) Option { return func(p *Prober) { p.platforms = c } }
+func WithPlatformCache(c *Platforms) Option { return func(p *Prober) { p.platforms = c } }
 
 // WithClock sets the clock used to judge static token expiry.
 func WithClock(now func() time.Time) Option { return func(p *Prober) { p.now = now } }
