@@ -502,9 +502,30 @@ func (c *Cache) pruneTokens(id Identity) {
 		if e, err := decode(data); ok && err == nil && e.live(now) {
 			continue
 		}
-		os.Remove(f)
-		os.Remove(strings.TrimSuffix(f, ".json") + ".lock")
+		removeIdle(f, strings.TrimSuffix(f, ".json")+".lock")
 	}
+}
+
+// removeIdle removes a dead identity's file and its lock file while holding
+// that lock, and neither while someone else holds it (a request for that
+// token still in flight, a lock handed to the AWS binary that Adopt must
+// find again). Removing a held lock file would let the next opener lock a
+// new file its holder does not lock.
+func removeIdle(file, lock string) {
+	f, err := os.OpenFile(lock, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		os.Remove(file)
+		return
+	}
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return
+	}
+	os.Remove(file)
+	os.Remove(lock)
 }
 
 // live reports whether anything in e may still be served at now.

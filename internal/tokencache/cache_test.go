@@ -369,9 +369,32 @@ func TestAServiceAccountsEarlierTokensDoNotPileUp(t *testing.T) {
 		t.Fatalf("keys %s %s: one account's tokens must share a stem and differ", old.Key(), live.Key())
 	}
 	now = t0.Add(2 * time.Hour)
+	// A dead token's files whose lock someone holds are left alone until it is let go.
+	held := base.WithServiceAccount("prod/a/uid", "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee")
+	if err := c.Store(held, tok(t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.TakeLock(context.Background(), held)
+	if err != nil {
+		t.Fatal(err)
+	}
 	newest := base.WithServiceAccount("prod/a/uid", "dddddddddddddddddddddddddddddddd")
 	if err := c.Store(newest, tok(now.Add(time.Hour))); err != nil {
 		t.Fatal(err)
+	}
+	for _, p := range []string{c.Path(held), c.LockPath(held)} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s went while its lock was held: %v", filepath.Base(p), err)
+		}
+	}
+	h.Unlock()
+	if err := c.Store(newest, tok(now.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{c.Path(held), c.LockPath(held)} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s kept once its lock was let go", filepath.Base(p))
+		}
 	}
 	for _, s := range []struct {
 		id   Identity
