@@ -170,7 +170,11 @@ func cacheState(s *RegistryState, cache *tokencache.Cache, t config.Target, gete
 	tok, ok := e.Token(key)
 	s.Token = lifetime(ok, tok.Issued, tok.Expires, now, "none cached: the next get calls AWS")
 	if f, failed := e.Failure(key, time.Time{}); failed {
-		s.Failure = fmt.Sprintf("%s (%s ago): %s", f.At.UTC().Format(time.RFC3339), config.FormatDuration(now.Sub(f.At)), f.Message)
+		when := config.FormatDuration(now.Sub(f.At)) + " ago"
+		if f.At.After(now) {
+			when = "in the future: the clock stepped back"
+		}
+		s.Failure = fmt.Sprintf("%s (%s): %s", f.At.UTC().Format(time.RFC3339), when, f.Message)
 	}
 	if t.RoleARN() != "" {
 		var issued, expires time.Time
@@ -187,6 +191,8 @@ func lifetime(ok bool, issued, expires, now time.Time, none string) string {
 	}
 	at := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	switch refresh := credential.RefreshAt(issued, expires); {
+	case issued.After(now): // as credential.NeedsRefresh: its remaining life is unknown
+		return fmt.Sprintf("issued in the future (%s): the clock stepped back; the next get refreshes", at(issued))
 	case !now.Before(expires):
 		return fmt.Sprintf("expired at %s: the next get calls AWS", at(expires))
 	case !now.Before(refresh):

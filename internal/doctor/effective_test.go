@@ -1,8 +1,13 @@
 package doctor
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/tokencache"
 )
 
 // Issue 10, defect 11: `config` printed AWS_ENDPOINT_URL=http://user:password@… in clear.
@@ -34,5 +39,37 @@ func TestEveryURLsUserinfoIsRedacted(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("lacks %s:\n%s", want, out)
 		}
+	}
+}
+
+// Harden, misc: after a backward clock step `config` said a token issued in the future was "valid until …
+// next refresh at …" and a failure recorded then "(-59m0s ago)". Neither is claimed now.
+func TestTimesFromBeforeAClockStepAreNotTrusted(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	issued := now.Add(59 * time.Minute)
+	got := lifetime(true, issued, issued.Add(12*time.Hour), now, "none")
+	if got != "issued in the future (2026-03-01T12:59:00Z): the clock stepped back; the next get refreshes" {
+		t.Errorf("lifetime: %s", got)
+	}
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "currents.yaml"), []byte("registries:\n  - host: 513558712013.dkr.ecr.us-east-1.amazonaws.com\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := tokencache.Open(tokencache.WithDir(filepath.Join(dir, "cache")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, _ := cfg.Lookup("513558712013.dkr.ecr.us-east-1.amazonaws.com")
+	getenv := func(string) string { return "" }
+	e := &tokencache.Entry{}
+	e.SetFailure(tokencache.TokenKey(tg.Registry), tokencache.Failure{At: issued, Message: "AccessDenied"})
+	if err := cache.Store(tokencache.IdentityFor(tg, getenv), e); err != nil {
+		t.Fatal(err)
+	}
+	var s RegistryState
+	cacheState(&s, cache, tg, getenv, now)
+	if !strings.Contains(s.Failure, "(in the future: the clock stepped back)") || strings.Contains(s.Failure, "-59m") {
+		t.Errorf("failure: %s", s.Failure)
 	}
 }

@@ -55,6 +55,9 @@ func (r Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, ", assuming %s", g.Role)
 		}
 		fmt.Fprintln(w)
+		if g.Untrusted != "" {
+			fmt.Fprintf(w, "  untrusted: %s\n", g.Untrusted)
+		}
 		if !g.LastSuccess.IsZero() {
 			fmt.Fprintf(w, "  last success: %s (%s)\n", g.LastSuccess.Format(time.RFC3339), ago(g.LastSuccess, r.Time))
 		}
@@ -79,6 +82,8 @@ func until(t, now time.Time) string {
 	switch {
 	case t.IsZero():
 		return "-"
+	case t.Equal(now):
+		return "now"
 	case t.After(now):
 		return "in " + short(t.Sub(now))
 	default:
@@ -86,9 +91,14 @@ func until(t, now time.Time) string {
 	}
 }
 
+// ago is until for a time that has passed: one after now was recorded before
+// a backward clock step, and has no meaningful distance.
 func ago(t, now time.Time) string {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return "never"
+	case t.After(now):
+		return "in the future (clock stepped back)"
 	}
 	return until(t, now)
 }

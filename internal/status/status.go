@@ -36,8 +36,11 @@ type Registry struct {
 	CacheFile string `json:"cacheFile,omitempty"`
 
 	// State is the token's: fresh, due (the next get or refresh renews it),
-	// expired, or none (nothing cached).
-	State          string    `json:"state"`
+	// expired, untrusted (issued in the future: the clock stepped back, the
+	// next get renews it), or none (nothing cached).
+	State string `json:"state"`
+	// Untrusted says why State is untrusted; empty otherwise.
+	Untrusted      string    `json:"untrusted,omitempty"`
 	SessionExpires time.Time `json:"sessionExpires,omitzero"`
 	TokenExpires   time.Time `json:"tokenExpires,omitzero"`
 	NextRefresh    time.Time `json:"nextRefresh,omitzero"`
@@ -52,11 +55,16 @@ type Registry struct {
 
 // Token states.
 const (
-	StateFresh   = "fresh"
-	StateDue     = "due"
-	StateExpired = "expired"
-	StateNone    = "none"
+	StateFresh     = "fresh"
+	StateDue       = "due"
+	StateExpired   = "expired"
+	StateUntrusted = "untrusted"
+	StateNone      = "none"
 )
+
+// untrustedNote is Registry.Untrusted: a get treats such a credential as due
+// (credential.NeedsRefresh), its remaining life unknown.
+const untrustedNote = "issued in the future: the clock stepped back; the next get refreshes"
 
 // Collect reads cfg's registries' state from cache at now. getenv is
 // os.Getenv outside tests: it selects the cache file as a get would.
@@ -104,6 +112,9 @@ func collectOne(t settings.Target, cache *tokencache.Cache, getenv func(string) 
 			reg.NextRefresh = at
 		}
 	}
+	if future(e, key, now) {
+		reg.State, reg.Untrusted, reg.NextRefresh = StateUntrusted, untrustedNote, now.UTC()
+	}
 	if lr, ok := e.LastRefresh(key); ok {
 		reg.LastRefresh, reg.LastSuccess, reg.Failures = lr.At.UTC(), lr.LastSuccess.UTC(), lr.Failures
 		reg.LastResult = "failed"
@@ -113,6 +124,13 @@ func collectOne(t settings.Target, cache *tokencache.Cache, getenv func(string) 
 		reg.LastErrorStep, reg.LastError = lr.Step, lr.Error
 	}
 	return reg
+}
+
+// future reports whether the token or the session was issued after now:
+// times from before a backward clock step, whose remaining life is unknown.
+func future(e *tokencache.Entry, key string, now time.Time) bool {
+	tok, ok := e.Token(key)
+	return ok && tok.Issued.After(now) || e.Session != nil && e.Session.Issued.After(now)
 }
 
 // principal says in a few words whose credentials fetch the tokens, from the

@@ -231,3 +231,38 @@ func TestTextfileIsAtomicAndReadable(t *testing.T) {
 		t.Errorf("a missing directory: %v", err)
 	}
 }
+
+// Harden, defect 15: after the clock stepped back an hour, status showed the token issued 59 minutes in the
+// future as merely due with its next refresh "in 1h44m", and its last refresh and success "in 59m". It now
+// shows it untrusted, as a get treats it (the next get refreshes), and past times after now as in the future.
+func TestClockSteppedBackIsShownUntrusted(t *testing.T) {
+	cfg, cache, _ := world(t)
+	now := t0.Add(-time.Hour)
+	rep := Collect(cfg, cache, func(string) string { return "" }, now)
+	g := rep.Registries[0]
+	if g.State != StateUntrusted || !strings.Contains(g.Untrusted, "the clock stepped back; the next get refreshes") || !g.NextRefresh.Equal(now) {
+		t.Errorf("a token issued in the future: %+v", g)
+	}
+	if rep.Registries[1].State != StateDue || rep.Registries[1].Untrusted != "" {
+		t.Errorf("a token issued in the past is no less trusted for the step: %+v", rep.Registries[1])
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	row := strings.SplitN(table.String(), "\n", 3)[1]
+	for _, want := range []string{"untrusted", "now", "in the future (clock stepped back)"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("row lacks %q: %s", want, row)
+		}
+	}
+	for _, bad := range []string{"fresh", "in 59m", "in 1h44m", " -"} {
+		if strings.Contains(row, bad) {
+			t.Errorf("row shows %q: %s", bad, row)
+		}
+	}
+	if !strings.Contains(table.String(), "untrusted: issued in the future: the clock stepped back; the next get refreshes") ||
+		strings.Contains(table.String(), "(in 59m)") {
+		t.Errorf("details:\n%s", table.String())
+	}
+}
