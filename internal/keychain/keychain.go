@@ -7,6 +7,7 @@ package keychain
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/docker/cli/cli/config/configfile"
 	"github.com/docker/cli/cli/config/credentials"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/currentsdev/currents/internal/dockerconfig"
 )
@@ -195,4 +198,13 @@ func configKey(host string) string {
 		return "https://index.docker.io/v1/"
 	}
 	return host
+}
+
+// BasicFirst is a transport to reg that sends auth's Basic credentials with
+// the first request and pings nothing: an ECR registry (a real host or a
+// configured alias) answers every request with a Basic challenge, so this
+// spares the round trip docker spends on its first 401. Requests to other
+// hosts pass through to inner untouched.
+func BasicFirst(reg name.Registry, auth authn.Authenticator, inner http.RoundTripper) (http.RoundTripper, error) {
+	return transport.FromToken(reg, auth, inner, &transport.Challenge{Scheme: "basic"}, nil)
 }

@@ -30,7 +30,7 @@ const benchLatency = 50 * time.Millisecond
 type standinPair struct {
 	aws       *standin.Server
 	src, dst  *standin.Registry
-	kc        keychain
+	kc        hostKeychain
 	dockerCfg string
 	images    []Image
 }
@@ -38,7 +38,7 @@ type standinPair struct {
 func newStandinPair(tb testing.TB, dir string, seedOpts ...seed.Option) *standinPair {
 	tb.Helper()
 	w := standintest.New(tb, standintest.WithRegistry(), standintest.WithoutUser())
-	p := &standinPair{aws: w.AWS, src: w.Registry, kc: keychain{}, dockerCfg: dir}
+	p := &standinPair{aws: w.AWS, src: w.Registry, kc: hostKeychain{}, dockerCfg: dir}
 	if _, err := seed.Stack(context.Background(), p.src, "currents/on-prem", "staging", seedOpts...); err != nil {
 		tb.Fatal(err)
 	}

@@ -133,11 +133,11 @@ func (r *testRegistry) reset() {
 	r.counts = map[string]int{}
 }
 
-// keychain answers Basic credentials per registry host, as a docker config
+// hostKeychain answers Basic credentials per registry host, as a docker config
 // with one `auths` entry per registry would.
-type keychain map[string]authn.AuthConfig
+type hostKeychain map[string]authn.AuthConfig
 
-func (k keychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
+func (k hostKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 	if c, ok := k[res.RegistryStr()]; ok {
 		return authn.FromConfig(c), nil
 	}
@@ -207,13 +207,13 @@ type fixture struct {
 	src, dst *testRegistry
 	images   []Image
 	digests  []v1.Hash
-	kc       keychain
+	kc       hostKeychain
 }
 
 func newFixture(t *testing.T, services ...string) *fixture {
 	t.Helper()
 	f := &fixture{src: newTestRegistry(t, "source-secret-value"), dst: newTestRegistry(t, "target-secret-value")}
-	f.kc = keychain{
+	f.kc = hostKeychain{
 		f.src.host: {Username: f.src.user, Password: f.src.password},
 		f.dst.host: {Username: f.dst.user, Password: f.dst.password},
 	}
@@ -374,7 +374,7 @@ func TestMirrorWithinOneRegistryMountsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc := keychain{reg.host: {Username: reg.user, Password: reg.password}}
+	kc := hostKeychain{reg.host: {Username: reg.user, Password: reg.password}}
 	res, err := Copy(context.Background(), []Image{{Name: "api", Source: src, Target: dst}}, WithKeychain(kc))
 	if err != nil {
 		t.Fatal(err)

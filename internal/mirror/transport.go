@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -83,7 +84,7 @@ func basicFirst(ctx context.Context, o options, images []Image, inner http.Round
 		}
 		// Each layer adds its registry's credentials to requests for that
 		// host only, and passes the rest on.
-		if rt, err = transport.FromToken(reg, auth, rt, &transport.Challenge{Scheme: "basic"}, nil); err != nil {
+		if rt, err = keychain.BasicFirst(reg, auth, rt); err != nil {
 			return nil, false
 		}
 	}

@@ -81,10 +81,7 @@ func (p *Prober) setUp(ctx context.Context, hs *hostState, reg name.Registry, im
 	hs.lim = newLimiter(p.jobs)
 	limited := &limitedTransport{inner: base, lim: hs.lim}
 	if hs.advice.ecr && !hs.cred.Anonymous() {
-		// ECR answers every request with a Basic challenge: send the
-		// credentials with the first, as docker does after its first 401,
-		// and skip the ping.
-		hs.rt, err = transport.FromToken(reg, hs.cred.Authenticator(), transport.NewUserAgent(limited, ""), &transport.Challenge{Scheme: "basic"}, nil)
+		hs.rt, err = keychain.BasicFirst(reg, hs.cred.Authenticator(), transport.NewUserAgent(limited, ""))
 	} else {
 		// One ping and one authentication, scoped for every repository of
 		// the stack on the registry: the images then need nothing but their
