@@ -94,3 +94,18 @@ func TestFIFOsAndEndlessStdinAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// Harden, misc: with no currents.yaml at all, refresh and status said only "no registry in …", not that the
+// file does not exist nor how to configure one. Both now say so (exit 0: nothing failed; a timer stays green).
+func TestNothingConfiguredIsSaid(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	missing := filepath.Join(t.TempDir(), "currents.yaml")
+	for _, args := range [][]string{{"refresh"}, {"status"}} {
+		out, code := w.run(bin.lean, "", map[string]string{"CURRENTS_CONFIG": missing}, args...)
+		want := "nothing is configured (" + missing + " does not exist): run `docker-credential-currents configure --registry HOST --role-arn ARN`"
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("%s without currents.yaml: exit %d\n%s", args[0], code, out)
+		}
+	}
+}

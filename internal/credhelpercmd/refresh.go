@@ -39,7 +39,7 @@ Exit status: 0 when every registry is fresh, 1 when any failed (each is named wi
 				return err
 			}
 			if len(reqs) == 0 {
-				fmt.Fprintf(a.Out, "no registry in %s: nothing to refresh\n", cfg.Path)
+				fmt.Fprintf(a.Out, "nothing to refresh: %s\n", cfg.Unconfigured())
 				return nil
 			}
 			cache, err := a.Cache()

@@ -21,6 +21,7 @@ import (
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/partition"
+	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/rawfile"
 )
 
@@ -217,6 +218,18 @@ func (c *Config) Lookup(host string) (Target, bool) {
 		return Target{Registry: r, File: c.Path}, true
 	}
 	return Target{}, false
+}
+
+// Unconfigured says that c configures no registry (its file missing, or
+// without entries) and how to configure one: what the commands that work
+// through every registry print when there is none.
+func (c *Config) Unconfigured() string {
+	what := c.Path + " has no registry"
+	if !c.Found {
+		what = c.Path + " does not exist"
+	}
+	return "nothing is configured (" + what + "): run `" + product.HelperCommand +
+		" configure --registry HOST --role-arn ARN` for each registry (README: Configure)"
 }
 
 // Hosts lists the configured hosts in file order, for `list`.

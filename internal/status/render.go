@@ -30,7 +30,7 @@ func (r Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "no usable cache: %s\n", r.CacheError)
 	}
 	if len(r.Registries) == 0 {
-		_, err := fmt.Fprintf(w, "no registry in %s: run `docker-credential-currents configure --registry HOST ...`\n", r.ConfigFile)
+		_, err := fmt.Fprintln(w, r.unconfigured)
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

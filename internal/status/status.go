@@ -25,6 +25,8 @@ type Report struct {
 	CacheDir      string     `json:"cacheDir"`
 	CacheError    string     `json:"cacheError,omitempty"` // why there is no usable cache
 	Registries    []Registry `json:"registries"`
+
+	unconfigured string // what the table says when Registries is empty
 }
 
 // Registry is one registry's credentials as the cache holds them. Zero times
@@ -69,7 +71,7 @@ const untrustedNote = "issued in the future: the clock stepped back; the next ge
 // Collect reads cfg's registries' state from cache at now. getenv is
 // os.Getenv outside tests: it selects the cache file as a get would.
 func Collect(cfg *settings.Config, cache *tokencache.Cache, getenv func(string) string, now time.Time) Report {
-	r := Report{SchemaVersion: SchemaVersion, Time: now.UTC(), ConfigFile: cfg.Path, CacheDir: cache.Dir(), Registries: []Registry{}}
+	r := Report{SchemaVersion: SchemaVersion, Time: now.UTC(), ConfigFile: cfg.Path, CacheDir: cache.Dir(), Registries: []Registry{}, unconfigured: cfg.Unconfigured()}
 	if err := cache.Usable(); err != nil {
 		r.CacheError = err.Error()
 	}
