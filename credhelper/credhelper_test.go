@@ -463,13 +463,20 @@ func TestLeanBinaryIsStatic(t *testing.T) {
 func TestMissingAWSBinary(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	gone := map[string]string{"CURRENTS_AWS_HELPER": filepath.Join(t.TempDir(), "missing")}
+	// Harden, misc: the error named neither the variable nor its path when CURRENTS_AWS_HELPER chose it.
+	missing := filepath.Join(t.TempDir(), "missing")
+	gone := map[string]string{"CURRENTS_AWS_HELPER": missing}
+	want := "CURRENTS_AWS_HELPER=" + missing + ": cannot run it: no such file or directory; point CURRENTS_AWS_HELPER at the docker-credential-currents-aws binary"
 	_, err := w.get(w.reg.Host(), gone)
-	if err == nil || !strings.Contains(err.Error(), "cannot run the AWS helper") || !strings.Contains(err.Error(), "CURRENTS_AWS_HELPER") {
+	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("missing AWS binary: %v", err)
 	}
-	if out, code := w.run(bin.lean, "", gone, "config"); code != 1 || !strings.Contains(w.logs(), "cannot run docker-credential-currents-aws") {
+	if out, code := w.run(bin.lean, "", gone, "config"); code != 1 || !strings.Contains(w.logs(), want) {
 		t.Errorf("config without the AWS binary: exit %d %q\n%s", code, out, w.logs())
+	}
+	notExec := map[string]string{"CURRENTS_AWS_HELPER": t.TempDir()}
+	if out, code := w.run(bin.lean, "", notExec, "config"); code != 1 || !strings.Contains(w.logs(), "CURRENTS_AWS_HELPER="+notExec["CURRENTS_AWS_HELPER"]+": cannot run it: permission denied") {
+		t.Errorf("config with CURRENTS_AWS_HELPER a directory: exit %d %q\n%s", code, out, w.logs())
 	}
 	// An AWS binary killed mid-refresh (OOM killer, kill -9) is not a broken install.
 	killed := filepath.Join(t.TempDir(), "killed")

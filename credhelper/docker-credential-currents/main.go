@@ -137,10 +137,9 @@ func execAWS(held *tokencache.Held) {
 		}
 	}
 	if err == nil {
-		err = syscall.Exec(path, append([]string{name}, os.Args[1:]...), os.Environ())
+		err = refresh.CannotRun(path, syscall.Exec(path, append([]string{name}, os.Args[1:]...), os.Environ()))
 	}
-	msg := fmt.Sprintf("%s: cannot run %s: %v; reinstall (make install) so both binaries sit side by side, or set %s",
-		name, product.AWSHelperCommand, err, product.EnvAWSHelper)
+	msg := fmt.Sprintf("%s: %v", name, err)
 	fmt.Fprintln(os.Stderr, msg)
 	switch os.Args[1] {
 	case "get", "store", "erase", "list":

@@ -412,3 +412,12 @@ func TestAnExternalIDOthersCanReadFails(t *testing.T) {
 	must(t, os.Chmod(p, 0o600))
 	expect(t, w.doctor(t), doctor.CheckConfig, doctor.Pass)
 }
+
+// Harden, misc: with CURRENTS_AWS_HELPER naming a missing file, helper-on-path blamed the install, not the variable.
+func TestAWSHelperVariableIsNamed(t *testing.T) {
+	w := newWorld(t)
+	missing := filepath.Join(w.home, "nowhere", "aws")
+	t.Setenv("CURRENTS_AWS_HELPER", missing)
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckHelper, doctor.Fail, "CURRENTS_AWS_HELPER="+missing, "point CURRENTS_AWS_HELPER at the docker-credential-currents-aws binary, or unset it")
+}

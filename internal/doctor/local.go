@@ -27,10 +27,16 @@ func (r *run) checkHelper() {
 		real = p
 	}
 	aws := filepath.Join(filepath.Dir(real), awsHelperBinary)
-	if env := r.d.getenv(product.EnvAWSHelper); env != "" {
+	env := r.d.getenv(product.EnvAWSHelper)
+	if env != "" {
 		aws = env
 	}
 	if st, err := os.Stat(aws); err != nil || st.Mode()&0o111 == 0 || st.IsDir() {
+		if env != "" {
+			r.add(CheckHelper, Fail, fmt.Sprintf("%s found at %s, but %s=%s, its AWS half, is missing or not executable", helperBinary, path, product.EnvAWSHelper, env),
+				fmt.Sprintf("point %s at the %s binary, or unset it", product.EnvAWSHelper, awsHelperBinary))
+			return
+		}
 		r.add(CheckHelper, Fail, fmt.Sprintf("%s found at %s, but its AWS half %s is missing or not executable", helperBinary, path, aws),
 			"reinstall with `make install` so both binaries sit side by side")
 		return

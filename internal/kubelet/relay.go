@@ -92,7 +92,7 @@ func relay(ctx context.Context, request []byte, held *tokencache.Held) ([]byte, 
 	case errors.As(err, &exit) && exit.ExitCode() > 0:
 		return nil, refresh.Relayed{}
 	case err != nil:
-		return nil, fmt.Errorf("cannot run the AWS helper %s: %v; reinstall so it sits beside %s, or set %s", path, err, product.HelperCommand, product.EnvAWSHelper)
+		return nil, refresh.CannotRun(path, err)
 	}
 	var check struct {
 		Kind string `json:"kind"`

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"github.com/docker/docker-credential-helpers/credentials"
 
 	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/secret"
@@ -38,6 +40,22 @@ func AWSHelperPath() (string, error) {
 		self = real
 	}
 	return filepath.Join(filepath.Dir(self), product.AWSHelperCommand), nil
+}
+
+// CannotRun explains why the AWS binary at path, as AWSHelperPath gave it,
+// could not be started (err, from exec): naming CURRENTS_AWS_HELPER when
+// that chose the path, else where the binary was looked for.
+func CannotRun(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // exec's "fork/exec PATH: " would say the path twice
+	}
+	if env := os.Getenv(product.EnvAWSHelper); env != "" {
+		return fix.New(fmt.Errorf("%s=%s: cannot run it: %v", product.EnvAWSHelper, env, err),
+			fmt.Sprintf("point %s at the %s binary (installed beside %s), or unset it", product.EnvAWSHelper, product.AWSHelperCommand, product.HelperCommand))
+	}
+	return fix.New(fmt.Errorf("cannot run the AWS helper %s: %v", path, err),
+		fmt.Sprintf("reinstall (make install) so it sits beside %s, or set %s to where it is", product.HelperCommand, product.EnvAWSHelper))
 }
 
 // Subprocess is the lean binary's Refresher. It takes the principal's cache
@@ -158,8 +176,7 @@ func (s Subprocess) run(ctx context.Context, req Request, held *tokencache.Held)
 			return credential.Token{}, fmt.Errorf("%s: the AWS helper %s failed (%v) without an answer; its own output, if any, is above; reinstall both binaries from one build if it repeats",
 				req.Target.Registry.Host, s.Path, err)
 		default:
-			return credential.Token{}, fmt.Errorf("%s: cannot run the AWS helper %s: %v; reinstall (make install) so it sits beside docker-credential-currents, or set %s",
-				req.Target.Registry.Host, s.Path, err, product.EnvAWSHelper)
+			return credential.Token{}, fmt.Errorf("%s: %w", req.Target.Registry.Host, CannotRun(s.Path, err))
 		}
 	}
 	var c credentials.Credentials
