@@ -3,12 +3,15 @@ package status
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -191,11 +194,23 @@ func (r Report) WriteTextfile(path string) error {
 		return err
 	}
 	if err := atomicfile.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		fix := "create the directory, or give a path this user can write"
-		if os.IsNotExist(err) {
-			fix = "create the directory (node_exporter's --collector.textfile.directory) first"
-		}
-		return fmt.Errorf("--textfile %s: %w; %s", path, err, fix)
+		return textfileError(path, err)
 	}
 	return nil
+}
+
+// textfileError names the directory --textfile writes in and what to do about it: it must be
+// node_exporter's textfile directory, writable by whoever runs status (the refresh timer: root).
+func textfileError(path string, err error) error {
+	dir := filepath.Dir(path)
+	collector := "node_exporter's --collector.textfile.directory"
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--textfile %s: the directory %s does not exist; create it, and make it %s (or point --textfile into that directory)", path, dir, collector)
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("--textfile %s: %s is not a directory; point --textfile into %s", path, dir, collector)
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("--textfile %s: this user (uid %d) cannot write in %s (%v); run status as a user that can (the refresh timer runs as root), or let this user write there", path, os.Geteuid(), dir, errors.Unwrap(err))
+	}
+	return fmt.Errorf("--textfile %s: %w; give a path in %s that this user can write", path, err, collector)
 }

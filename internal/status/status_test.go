@@ -227,8 +227,14 @@ func TestTextfileIsAtomicAndReadable(t *testing.T) {
 	if err := rep.WriteTextfile(filepath.Join(dir, "currents.txt")); err == nil || !strings.Contains(err.Error(), ".prom") {
 		t.Errorf("a name the collector ignores: %v", err)
 	}
-	if err := rep.WriteTextfile(filepath.Join(dir, "missing", "currents.prom")); err == nil || !strings.Contains(err.Error(), "create the directory") {
+	// Harden, misc: the directory is named, with what it must be.
+	missing := filepath.Join(dir, "missing")
+	if err := rep.WriteTextfile(filepath.Join(missing, "currents.prom")); err == nil ||
+		!strings.Contains(err.Error(), "the directory "+missing+" does not exist; create it, and make it node_exporter's --collector.textfile.directory") {
 		t.Errorf("a missing directory: %v", err)
+	}
+	if err := rep.WriteTextfile(filepath.Join(path, "currents.prom")); err == nil || !strings.Contains(err.Error(), path+" is not a directory") {
+		t.Errorf("a file for a directory: %v", err)
 	}
 }
 
