@@ -58,6 +58,9 @@ func (r Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, ", assuming %s", g.Role)
 		}
 		fmt.Fprintln(w)
+		if g.CacheFileError != "" {
+			fmt.Fprintf(w, "  cache file: %s\n", g.CacheFileError)
+		}
 		if g.Untrusted != "" {
 			fmt.Fprintf(w, "  untrusted: %s\n", g.Untrusted)
 		}

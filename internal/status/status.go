@@ -41,6 +41,9 @@ type Registry struct {
 	// expired, untrusted (issued in the future: the clock stepped back, the
 	// next get renews it), or none (nothing cached).
 	State string `json:"state"`
+	// CacheFileError says what is wrong with CacheFile when it exists but
+	// cannot be used (a get replaces it); State is none then.
+	CacheFileError string `json:"cacheFileError,omitempty"`
 	// Untrusted says why State is untrusted; empty otherwise.
 	Untrusted      string    `json:"untrusted,omitempty"`
 	SessionExpires time.Time `json:"sessionExpires,omitzero"`
@@ -95,7 +98,10 @@ func collectOne(t settings.Target, cache *tokencache.Cache, getenv func(string) 
 		return reg
 	}
 	reg.CacheFile = cache.Path(id)
-	e := cache.Load(id)
+	e, err := cache.LoadChecked(id)
+	if err != nil {
+		reg.CacheFileError = err.Error()
+	}
 	key := tokencache.TokenKey(t.Registry)
 	if tok, ok := e.Token(key); ok {
 		reg.TokenExpires, reg.NextRefresh = tok.Expires.UTC(), credential.RefreshAt(tok.Issued, tok.Expires).UTC()

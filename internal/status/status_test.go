@@ -272,3 +272,32 @@ func TestClockSteppedBackIsShownUntrusted(t *testing.T) {
 		t.Errorf("details:\n%s", table.String())
 	}
 }
+
+// Harden, misc: a corrupt cache file showed as "none" with nothing said. Status now names the file and says
+// that the next get replaces it, in the table and in JSON, without its content.
+func TestCorruptCacheFileIsNamed(t *testing.T) {
+	cfg, cache, _ := world(t)
+	rep := Collect(cfg, cache, func(string) string { return "" }, t0)
+	file := rep.Registries[0].CacheFile
+	for content, reason := range map[string]string{
+		`{"version":1,"tokens":{"us-east-1":{"password":"pw-partial-0123`: "not valid JSON: cut short or edited",
+		`{"version":99}`: "an entry of another version, or an incomplete one",
+	} {
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rep := Collect(cfg, cache, func(string) string { return "" }, t0)
+		g := rep.Registries[0]
+		want := file + " is not a usable cache file (" + reason + "); the next get replaces it"
+		if g.State != StateNone || g.CacheFileError != want {
+			t.Errorf("state %s, cacheFileError %q; want %q", g.State, g.CacheFileError, want)
+		}
+		var table, js bytes.Buffer
+		rep.WriteTable(&table)
+		rep.WriteJSON(&js)
+		if !strings.Contains(table.String(), "  cache file: "+want) || !strings.Contains(js.String(), `"cacheFileError"`) ||
+			strings.Contains(table.String()+js.String(), "pw-partial") {
+			t.Errorf("table:\n%s\njson:\n%s", table.String(), js.String())
+		}
+	}
+}

@@ -262,15 +262,9 @@ func (c *Cache) Load(id Identity) *Entry {
 	if c.broken != nil {
 		return &Entry{}
 	}
-	p := c.path(id)
-	data, ok := c.readFile(p)
-	if !ok {
-		return &Entry{}
-	}
-	e, err := decode(data)
+	e, err := c.LoadChecked(id)
 	if err != nil {
-		c.log.Debug("cache: corrupt or invalid file, rebuilding", "file", p, "err", err)
-		return &Entry{}
+		c.log.Debug("cache: corrupt or invalid file, rebuilding", "err", err)
 	}
 	return e
 }
