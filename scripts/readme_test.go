@@ -52,7 +52,9 @@ func TestReadmeRehearsal(t *testing.T) {
 	script = strings.ReplaceAll(script, "make install PREFIX=", "make install BIN="+bin+" PREFIX=")
 	script = strings.ReplaceAll(script, "make uninstall PREFIX=", "make uninstall BIN="+bin+" PREFIX=")
 	script = strings.ReplaceAll(script, "bin/currents-standin", bin+"/currents-standin")
-	if strings.Count(script, r) != 1 || !strings.Contains(script, bin+"/currents-standin") {
+	// Harden, misc: the external ID's file was written 0644 (the umask's), readable by every user.
+	script = strings.Replace(script, "kill %1;", `stat -c "ext-id mode %a" $R/ext-id; kill %1;`, 1)
+	if strings.Count(script, r) != 1 || !strings.Contains(script, bin+"/currents-standin") || !strings.Contains(script, "ext-id mode") {
 		t.Fatalf("the README block changed shape; update this test:\n%s", block)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -73,7 +75,7 @@ func TestReadmeRehearsal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the README's rehearsal failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"all checks passed", "images under 127.0.0.1:", "every image is pullable"} {
+	for _, want := range []string{"all checks passed", "images under 127.0.0.1:", "every image is pullable", "ext-id mode 600"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("rehearsal output lacks %q:\n%s", want, out)
 		}
