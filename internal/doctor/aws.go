@@ -146,8 +146,12 @@ var codeFixes = map[string]string{
 	"UnrecognizedClientException": "AWS does not know this access key: it was deleted or mistyped",
 }
 
-// stamp formats an expiry with how far away it is.
+// stamp formats an expiry with how far away it is. One AWS gave that is
+// already past by this machine's clock says so, never a negative distance.
 func stamp(t, now time.Time) string {
+	if !t.After(now) {
+		return t.UTC().Format(time.RFC3339) + " (already past by this machine's clock: see clock-skew)"
+	}
 	return fmt.Sprintf("%s (in %s)", t.UTC().Format(time.RFC3339), t.Sub(now).Round(time.Minute))
 }
 

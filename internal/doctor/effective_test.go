@@ -51,6 +51,10 @@ func TestTimesFromBeforeAClockStepAreNotTrusted(t *testing.T) {
 	if got != "issued in the future (2026-03-01T12:59:00Z): the clock stepped back; the next get refreshes" {
 		t.Errorf("lifetime: %s", got)
 	}
+	// An expiry AWS gave that this machine's clock (ahead of AWS's) already passed: "(in -5m0s)" before.
+	if got := stamp(now.Add(-5*time.Minute), now); strings.Contains(got, "-5m") || !strings.Contains(got, "already past by this machine's clock") {
+		t.Errorf("stamp: %s", got)
+	}
 	dir := t.TempDir()
 	cfg, err := config.Parse(filepath.Join(dir, "currents.yaml"), []byte("registries:\n  - host: 513558712013.dkr.ecr.us-east-1.amazonaws.com\n"))
 	if err != nil {
