@@ -3,6 +3,7 @@ package config
 import (
 	"io"
 
+	"github.com/currentsdev/currents/internal/secret"
 	"gopkg.in/yaml.v3"
 )
 
@@ -39,7 +40,7 @@ func Redacted(c *Config) []byte {
 			WebIdentity: e.WebIdentity, WebIdentityAudience: e.WebIdentityAudience,
 		}
 		if e.ExternalID != "" {
-			pe.ExternalID = "[redacted]"
+			pe.ExternalID = secret.Mask
 		}
 		if e.Duration > 0 {
 			pe.Duration = FormatDuration(e.Duration)

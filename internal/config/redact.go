@@ -8,11 +8,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/currentsdev/currents/internal/secret"
 	"gopkg.in/yaml.v3"
 )
-
-// Mask is what a secret shows as.
-const Mask = "[redacted]"
 
 // secretKeys are the keys whose values are confidential.
 var secretKeys = []string{"external_id"}
@@ -122,7 +120,7 @@ func maskScalar(lines []string, s *yaml.Node, flow bool, starts []int) []string 
 	from := byteColumn(line, s.Column)
 	if to := tokenEnd(line, from, s.Style, flow); to > from {
 		masked = append(masked, line[from:to])
-		lines[s.Line-1] = line[:from] + Mask + line[to:]
+		lines[s.Line-1] = line[:from] + secret.Mask + line[to:]
 	}
 	next := len(lines) + 1
 	if i, _ := slices.BinarySearch(starts, s.Line+1); i < len(starts) {
@@ -135,7 +133,7 @@ func maskScalar(lines []string, s *yaml.Node, flow bool, starts []int) []string 
 			continue
 		}
 		masked = append(masked, body)
-		lines[l-1] = text[:len(text)-len(body)] + Mask + lines[l-1][len(text):]
+		lines[l-1] = text[:len(text)-len(body)] + secret.Mask + lines[l-1][len(text):]
 	}
 	return masked
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/dockerconfig"
+	"github.com/currentsdev/currents/internal/secret"
 )
 
 // diffs are the redacted diffs of both files. Each file's secrets are masked where parsing finds them
@@ -43,8 +44,8 @@ func Diff(path string, before, after []byte, secrets []string) string {
 		lines := splitLines(b)
 		for i, l := range lines {
 			for _, s := range secrets {
-				if s != "" && s != config.Mask {
-					l = strings.ReplaceAll(l, s, config.Mask)
+				if s != "" && s != secret.Mask {
+					l = strings.ReplaceAll(l, s, secret.Mask)
 				}
 			}
 			lines[i] = l + "\n"

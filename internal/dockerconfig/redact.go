@@ -4,11 +4,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/currentsdev/currents/internal/secret"
 	"github.com/tidwall/gjson"
 )
-
-// Mask is what a secret shows as.
-const Mask = "[redacted]"
 
 // loginSecrets are the fields of an "auths" entry that hold a credential. docker decodes config.json with
 // encoding/json, which matches keys whatever their case, so these are compared that way too.
@@ -52,7 +50,7 @@ func RedactText(data []byte) (masked []byte, values []string) {
 	sort.Slice(spans, func(i, j int) bool { return spans[i][0] > spans[j][0] })
 	out := string(data)
 	for _, s := range spans {
-		out = out[:s[0]] + `"` + Mask + `"` + out[s[1]:]
+		out = out[:s[0]] + `"` + secret.Mask + `"` + out[s[1]:]
 	}
 	return []byte(out), values
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/currentsdev/currents/internal/idtoken"
 	"github.com/currentsdev/currents/internal/logging"
 	"github.com/currentsdev/currents/internal/product"
+	"github.com/currentsdev/currents/internal/secret"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
@@ -123,7 +124,7 @@ func redactUserinfo(v string) string {
 	if scheme != "" {
 		scheme += "://"
 	}
-	return scheme + "[redacted]@" + rest[at+1:]
+	return scheme + secret.Mask + "@" + rest[at+1:]
 }
 
 // credentialsOf says in one line where t's credentials come from.

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/secret"
 )
 
 func (r *run) checkRegistry() {
@@ -94,9 +95,9 @@ func isLoopback(host string) bool {
 }
 
 // scrub removes a secret from text that may echo a request (a URL with credentials, a proxy error).
-func scrub(s, secret string) string {
-	if secret == "" {
+func scrub(s, value string) string {
+	if value == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, secret, "[redacted]")
+	return strings.ReplaceAll(s, value, secret.Mask)
 }

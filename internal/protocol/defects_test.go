@@ -131,7 +131,7 @@ func TestUnusableLockFileDoesNotStopTheRefresh(t *testing.T) {
 	if _, toks := aws.counts(); toks != 1 {
 		t.Errorf("%d tokens, want 1", toks)
 	}
-	for _, want := range []string{"level=WARN", lock, "symbolic link", "rm " + lock} {
+	for _, want := range []string{"level=WARN", lock, "symbolic link", "rm -r " + lock} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}
@@ -201,7 +201,7 @@ func TestUnusableLockFileDoesNotStopTheErase(t *testing.T) {
 	if err := h.Delete(host); err != nil {
 		t.Fatalf("erase with an unusable lock file: %v", err)
 	}
-	for _, want := range []string{"level=WARN", lock, "rm " + lock} {
+	for _, want := range []string{"level=WARN", lock, "rm -r " + lock} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}

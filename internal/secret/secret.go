@@ -10,7 +10,9 @@ import "log/slog"
 // so a secret can only leave the process through an explicit Reveal.
 type Value struct{ v string }
 
-const redacted = "[redacted]"
+// Mask is what a secret shows as, wherever it would have been printed: here,
+// and in every redacted file, URL and message.
+const Mask = "[redacted]"
 
 // New wraps s.
 func New(s string) Value { return Value{v: s} }
@@ -23,16 +25,16 @@ func (s Value) Reveal() string { return s.v }
 func (s Value) IsZero() bool { return s.v == "" }
 
 // String implements fmt.Stringer.
-func (s Value) String() string { return redacted }
+func (s Value) String() string { return Mask }
 
 // GoString covers %#v, which bypasses String.
-func (s Value) GoString() string { return redacted }
+func (s Value) GoString() string { return Mask }
 
 // LogValue implements slog.LogValuer.
-func (s Value) LogValue() slog.Value { return slog.StringValue(redacted) }
+func (s Value) LogValue() slog.Value { return slog.StringValue(Mask) }
 
 // MarshalJSON redacts; the cache file uses its own plain-string struct.
-func (s Value) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+func (s Value) MarshalJSON() ([]byte, error) { return []byte(`"` + Mask + `"`), nil }
 
 // MarshalText redacts for encoders that prefer text (yaml, slog's text handler).
-func (s Value) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+func (s Value) MarshalText() ([]byte, error) { return []byte(Mask), nil }

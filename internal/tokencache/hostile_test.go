@@ -78,7 +78,7 @@ func TestPlantedLockSymlinkCreatesNothing(t *testing.T) {
 		t.Fatal("taking the lock created the symlink's target")
 	}
 	var le *LockFileError
-	if !errors.As(err, &le) || le.Path != lock || !strings.Contains(err.Error(), "symbolic link") || !strings.Contains(err.Error(), "rm "+lock) {
+	if !errors.As(err, &le) || le.Path != lock || !strings.Contains(err.Error(), "symbolic link") || !strings.Contains(err.Error(), "rm -r "+lock) {
 		t.Errorf("Lock through a planted symlink: %v; want a LockFileError naming the file and its removal", err)
 	}
 }

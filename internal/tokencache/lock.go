@@ -25,7 +25,7 @@ func (e *LockFileError) Error() string {
 
 // Fix says how to repair it (fix.Fixer).
 func (e *LockFileError) Fix() string {
-	return "remove it (rm " + e.Path + "); the next refresh makes a new one"
+	return "remove it (rm -r " + e.Path + ": a directory, a link or a file, it holds nothing); the next refresh makes a new one"
 }
 
 // Held is the cross-process lock on one identity's cache file: taken by
