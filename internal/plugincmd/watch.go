@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -180,11 +181,9 @@ func runWatch(ctx context.Context, dockerCli command.Cli, o watch.Options) error
 
 // usageError is a bad flag value (exit 125), printed as printFixed does.
 func usageError(err error) error {
-	problem, how := fix.Split(err)
-	if how != "" {
-		problem += "\n  fix: " + how
-	}
-	return cli.StatusError{StatusCode: 125, Status: problem}
+	var b strings.Builder
+	printFixed(&b, err)
+	return cli.StatusError{StatusCode: 125, Status: strings.TrimSuffix(b.String(), "\n")}
 }
 
 // printFixed prints an error and, on its own line, its fix.
