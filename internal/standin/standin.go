@@ -126,6 +126,7 @@ type settings struct {
 	region       string
 	lifetime     time.Duration
 	clock        func() time.Time
+	signingClock func() time.Time
 	skew         time.Duration
 	addr         string
 	secret       []byte
@@ -146,6 +147,14 @@ func WithTokenLifetime(d time.Duration) Option { return func(s *settings) { s.li
 
 // WithClock replaces the wall clock (New). The registry front shares it.
 func WithClock(now func() time.Time) Option { return func(s *settings) { s.clock = now } }
+
+// WithSigningClock checks SigV4 signing times against now (plus the skew)
+// rather than the server's clock (New). A simulation whose WithClock runs
+// ahead of the machine's needs it: the SDK signs with the machine's clock,
+// as the helper's clock and AWS's, which the simulation moves together,
+// would be on a real host. Session and token lifetimes keep the server's
+// clock.
+func WithSigningClock(now func() time.Time) Option { return func(s *settings) { s.signingClock = now } }
 
 // WithSkew makes the server's clock run d ahead of (or, negative, behind) the
 // clock (New). The Date header and the signature window follow it.
