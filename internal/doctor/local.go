@@ -74,15 +74,24 @@ func onServicePath(dir string) bool {
 	return false
 }
 
-func (r *run) checkDocker() {
+// dockerConfig loads config.json for the docker-config check; ok is false
+// when it cannot, which the check then fails with the fix.
+func (r *run) dockerConfig() (f *dockerconfig.File, path string, ok bool) {
 	path, err := dirs.DockerConfigFile("")
 	if err != nil {
 		r.add(CheckDocker, Fail, err.Error(), "set DOCKER_CONFIG or HOME")
-		return
+		return nil, "", false
 	}
-	f, err := dockerconfig.Load(path)
-	if err != nil {
+	if f, err = dockerconfig.Load(path); err != nil {
 		r.add(CheckDocker, Fail, err.Error(), "fix the JSON at the position shown, or move the file aside and run configure again")
+		return nil, "", false
+	}
+	return f, path, true
+}
+
+func (r *run) checkDocker() {
+	f, path, ok := r.dockerConfig()
+	if !ok {
 		return
 	}
 	configure := fmt.Sprintf("run `%s configure --registry %s --role-arn ROLE_ARN`", helperBinary, r.host)
@@ -114,14 +123,8 @@ func (r *run) checkDocker() {
 
 // checkDockerAny checks that config.json sends some registry to this helper (Unconfigured's docker-config).
 func (r *run) checkDockerAny() {
-	path, err := dirs.DockerConfigFile("")
-	if err != nil {
-		r.add(CheckDocker, Fail, err.Error(), "set DOCKER_CONFIG or HOME")
-		return
-	}
-	f, err := dockerconfig.Load(path)
-	if err != nil {
-		r.add(CheckDocker, Fail, err.Error(), "fix the JSON at the position shown, or move the file aside and run configure again")
+	f, path, ok := r.dockerConfig()
+	if !ok {
 		return
 	}
 	if hosts := f.CredHelperHosts(product.HelperName); len(hosts) > 0 {
