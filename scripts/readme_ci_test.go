@@ -17,14 +17,7 @@ import (
 // readmeFenced returns the fenced code blocks of lang in the README section under heading.
 func readmeFenced(t *testing.T, heading, lang string) []string {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(b), "\n"+heading+"\n")
-	if !ok {
-		t.Fatalf("README.md has no heading %q", heading)
-	}
+	section := readmeAfter(t, heading)
 	if i := strings.Index(section, "\n## "); i >= 0 {
 		section = section[:i]
 	}

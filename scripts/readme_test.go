@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// readmeBlock returns the indented code block that follows heading in README.md, unindented.
-func readmeBlock(t *testing.T, heading string) string {
+// readmeAfter returns README.md from the line after heading to its end.
+func readmeAfter(t *testing.T, heading string) string {
 	t.Helper()
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -22,6 +22,13 @@ func readmeBlock(t *testing.T, heading string) string {
 	if !ok {
 		t.Fatalf("README.md has no heading %q", heading)
 	}
+	return after
+}
+
+// readmeBlock returns the indented code block that follows heading in README.md, unindented.
+func readmeBlock(t *testing.T, heading string) string {
+	t.Helper()
+	after := readmeAfter(t, heading)
 	var block []string
 	for line := range strings.Lines(after) {
 		switch {
