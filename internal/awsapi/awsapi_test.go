@@ -100,8 +100,8 @@ func TestErrorsAreActionable(t *testing.T) {
 	aws.RefuseRole(role, true)
 	_, err := c.Credentials(ctx, tg)
 	var e *Error
-	if !errors.As(err, &e) || e.Code != "AccessDenied" || e.CredentialsRejected() {
-		t.Fatalf("refused: %#v", err)
+	if !errors.As(err, &e) || e.Code != "AccessDenied" || e.CredentialsRejected() || !e.Permanent() {
+		t.Fatalf("refused (want permanent, credentials not rejected): %#v", err)
 	}
 	if a, r, ok := e.MissingPermission(); !ok || a != "sts:AssumeRole" || r != role {
 		t.Errorf("MissingPermission = %q %q", a, r)
@@ -116,6 +116,10 @@ func TestErrorsAreActionable(t *testing.T) {
 	_, err = c.Credentials(ctx, tg)
 	if !errors.As(err, &e) || !strings.Contains(err.Error(), "source credentials are invalid") {
 		t.Errorf("bad source: %v", err)
+	}
+	// A fresh session may mend rejected credentials: not for an operator yet.
+	if !e.CredentialsRejected() || !Rejected(e.Code) || e.Permanent() {
+		t.Errorf("bad source %s: rejected %v, permanent %v", e.Code, e.CredentialsRejected(), e.Permanent())
 	}
 	if strings.Contains(err.Error(), "wrong-secret") {
 		t.Error("the secret key is in the error")

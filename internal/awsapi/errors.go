@@ -53,10 +53,24 @@ type Error struct {
 // MissingPermission names the IAM action and resource AWS refused; ok is
 // false when the failure was not a denied permission.
 func (e *Error) MissingPermission() (action, resource string, ok bool) {
-	return e.Action, e.Resource, e.Action != "" && isDenied(e.Code)
+	return e.Action, e.Resource, e.Action != "" && Denied(e.Code)
 }
 
-func isDenied(code string) bool { return code == "AccessDenied" || code == "AccessDeniedException" }
+// Denied reports an AWS error code that refuses a permission (STS and ECR
+// say AccessDenied, the JSON protocols AccessDeniedException).
+func Denied(code string) bool { return code == "AccessDenied" || code == "AccessDeniedException" }
+
+// Rejected reports an AWS error code that refuses the credentials themselves
+// (an expired or revoked session, a bad signature): a fresh session may
+// succeed where waiting will not.
+func Rejected(code string) bool { return rejectedCodes[code] }
+
+// Permanent reports a failure that waiting will not mend: a refused role or
+// permission, a rejected parameter, STS off in the region. An operator has
+// to act; a long-running caller should say so rather than retry.
+func (e *Error) Permanent() bool {
+	return Denied(e.Code) || e.Code == "ValidationError" || e.Code == "RegionDisabledException"
+}
 
 func (e *Error) Error() string { return fix.Join(e.Problem(), e.Hint) }
 
@@ -104,7 +118,7 @@ var rejectedCodes = map[string]bool{
 // failOn is fail for a step whose IAM action and resource are known.
 func (c *Client) failOn(t config.Target, s step, err error, action, resource string) error {
 	e := c.fail(t, s, err).(*Error)
-	if isDenied(e.Code) {
+	if Denied(e.Code) {
 		e.Action, e.Resource = action, resource
 		e.Hint = fmt.Sprintf("the principal may not call %s on %s; allow it in the IAM policy of %s", action, resource, principalName(t))
 	}
@@ -124,7 +138,7 @@ func (c *Client) fail(t config.Target, s step, err error) error {
 	switch {
 	case errors.As(err, &api):
 		e.Code, e.Message = api.ErrorCode(), api.ErrorMessage()
-		e.rejected = rejectedCodes[e.Code]
+		e.rejected = Rejected(e.Code)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		e.Message = fmt.Sprintf("no answer from AWS within %s", c.timeout)
 		e.Hint = "check this machine's network and proxy settings (HTTPS_PROXY), or raise timeout in " + t.File + " or CURRENTS_TIMEOUT"
@@ -171,7 +185,7 @@ func hint(t config.Target, s step, e *Error, err error) string {
 		return "activate STS in region " + t.Registry.Region + " in the IAM console of the account that assumes the role"
 	case s == stepToken && e.rejected:
 		return "AWS no longer accepts the session; run `docker-credential-currents erase` with the host on stdin, or remove the cache directory, and retry"
-	case s == stepToken && isDenied(e.Code):
+	case s == stepToken && Denied(e.Code):
 		e.Action, e.Resource = "ecr:GetAuthorizationToken", "*"
 		if e.RoleARN == "" {
 			return "the credentials may not call ecr:GetAuthorizationToken; allow it in their IAM policy, or set role_arn for this registry in " + where

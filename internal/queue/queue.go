@@ -223,16 +223,6 @@ func (c *Client) Delete(ctx context.Context, m Message) error {
 	return nil
 }
 
-// rejectedCodes mean AWS refused the credentials themselves: a cached role
-// session revoked, or a clock far off.
-var rejectedCodes = map[string]bool{"ExpiredToken": true, "InvalidClientTokenId": true, "SignatureDoesNotMatch": true,
-	"ExpiredTokenException": true, "UnrecognizedClientException": true, "InvalidSignatureException": true}
-
-// operatorCodes are the helper's failures to get credentials that waiting
-// will not mend: a refused role or permission, a rejected parameter, STS
-// off in the region.
-var operatorCodes = map[string]bool{"AccessDenied": true, "AccessDeniedException": true, "ValidationError": true, "RegionDisabledException": true}
-
 // Error is a failed SQS call, with what to do about it.
 type Error struct {
 	Op, Queue, Code, Message, Hint string
@@ -268,7 +258,7 @@ func (c *Client) fail(op string, err error) error {
 	// STS's about the role, not SQS's about the queue.
 	if errors.As(err, &e.Credentials) {
 		e.Code, e.Message, e.Hint = e.Credentials.Code, e.Credentials.Message, e.Credentials.Hint
-		e.Permanent = operatorCodes[e.Code]
+		e.Permanent = e.Credentials.Permanent()
 		if e.Hint == "" {
 			e.Hint = "a transient failure: watch retries with backoff"
 		}
@@ -281,10 +271,10 @@ func (c *Client) fail(op string, err error) error {
 	switch {
 	case e.Code == "AWS.SimpleQueueService.NonExistentQueue":
 		e.Permanent, e.Hint = true, "check --queue (aws sqs get-queue-url --queue-name NAME) and the region"
-	case e.Code == "AccessDenied" || e.Code == "AccessDeniedException":
+	case awsapi.Denied(e.Code):
 		e.Permanent = true
 		e.Hint = fmt.Sprintf("allow sqs:%s on the queue for %s: `docker currents policy watch --queue-arn ARN` prints the policy", op, c.source)
-	case rejectedCodes[e.Code]:
+	case awsapi.Rejected(e.Code):
 		// A cached session AWS no longer takes: the next call assumes the
 		// role again, as the helper does.
 		if c.session != nil {
