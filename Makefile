@@ -11,7 +11,7 @@ GOFLAGS_BUILD := -trimpath -tags osusergo -ldflags '$(LDFLAGS)'
 PREFIX ?=
 DESTDIR ?=
 
-BINARIES := $(BIN)/docker-credential-currents $(BIN)/docker-credential-currents-aws $(BIN)/docker-currents $(BIN)/currents-standin
+BINARIES := $(BIN)/docker-credential-currents $(BIN)/docker-credential-currents-aws $(BIN)/docker-currents $(BIN)/currents-plugin $(BIN)/currents-standin
 
 .PHONY: help build test lint bench fuzz install uninstall demo e2e clean dist package-test
 
@@ -22,7 +22,9 @@ build: ## build every binary into bin/
 	@mkdir -p $(BIN)
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/docker-credential-currents ./credhelper/docker-credential-currents
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/docker-credential-currents-aws ./credhelper/docker-credential-currents-aws
+	@# docker-currents is the plugin's front; it runs currents-plugin, the plugin itself, from beside it.
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/docker-currents ./composeplugin/docker-currents
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/currents-plugin ./composeplugin/currents-plugin
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/currents-standin ./internal/standin/currents-standin
 
 # Packages tested at once: most of the tests' time is spent waiting on real clocks (short-lived tokens, SQS long

@@ -29,7 +29,7 @@ for cmd in dockerd docker docker-registry go setpriv; do
   command -v "$cmd" >/dev/null || die "'$cmd' is not installed (on Debian: apt-get install docker.io docker-registry)"
 done
 BIN=$(cd "$BIN" 2>/dev/null && pwd) || die "BIN directory '${BIN}' does not exist: run 'make build' first"
-for b in docker-credential-currents docker-credential-currents-aws docker-currents currents-standin; do
+for b in docker-credential-currents docker-credential-currents-aws docker-currents currents-plugin currents-standin; do
   [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make build' first"
 done
 

@@ -1,8 +1,10 @@
 // Package internal holds every package of the Currents ECR tools. The
 // binaries live outside it: credhelper/docker-credential-currents (the lean
 // helper docker runs before every pull), credhelper/docker-credential-currents-aws
-// (its AWS half), composeplugin/docker-currents (the `docker currents` plugin
-// and compose shim) and internal/standin/currents-standin (the stand-in).
+// (its AWS half), composeplugin/docker-currents (the plugin's small front,
+// which docker runs), composeplugin/currents-plugin (the `docker currents`
+// plugin, which the front execs, and the compose shim) and
+// internal/standin/currents-standin (the stand-in).
 // packaging/ holds what `make dist` ships besides them (nfpm.yaml, the systemd
 // units, the package scripts) and the packaging tier (make package-test).
 //
@@ -41,6 +43,7 @@
 //
 // Plugin: compose project → images → credentials → probe → report → action.
 //
+//	front         docker-currents: docker's metadata question answered without the plugin's start-up; everything else exec'd to the plugin beside it
 //	cliflags      reading a wrapped command line with the real flag definitions
 //	envfile       .env files read and edited as compose reads them (compose-go's dotenv)
 //	stack         a compose project loaded as compose loads it; its images, diagnosed

@@ -138,7 +138,7 @@ func rpmVersion() string { return dist.version + "-1" }
 func TestBinariesAreStatic(t *testing.T) {
 	for arch, machine := range map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64} {
 		dir := extract(t, arch)
-		for _, b := range []string{"docker-credential-currents", "docker-credential-currents-aws", "docker-currents"} {
+		for _, b := range []string{"docker-credential-currents", "docker-credential-currents-aws", "docker-currents", "currents-plugin"} {
 			f, err := elf.Open(filepath.Join(dir, b))
 			if err != nil {
 				t.Fatalf("%s/%s: %v", arch, b, err)
@@ -198,6 +198,7 @@ var wantFiles = []string{
 	"/usr/lib/systemd/system/currents-watch@.service",
 	"/usr/lib/systemd/user/currents-refresh.service",
 	"/usr/lib/systemd/user/currents-refresh.timer",
+	"/usr/libexec/docker/cli-plugins/currents-plugin",
 	"/usr/libexec/docker/cli-plugins/docker-currents",
 	"/usr/share/doc/currents-ecr-tools/LICENSE",
 	"/usr/share/doc/currents-ecr-tools/README.md",
@@ -305,6 +306,7 @@ func TestDebInstallRunRemove(t *testing.T) {
 	if v, err := docker.CombinedOutput(); err != nil || !strings.Contains(string(v), dist.version) {
 		t.Errorf("docker currents version: %v\n%s", err, v)
 	}
+	packagedPluginIsValid(t)
 	// status runs from the package too (an empty configuration: nothing to show, exit 0).
 	st := exec.Command("docker-credential-currents", "status", "--format", "json")
 	st.Env = append(os.Environ(), "HOME="+t.TempDir(), "DOCKER_CONFIG="+t.TempDir(), "CURRENTS_CACHE_DIR="+t.TempDir())
@@ -328,6 +330,35 @@ func TestDebInstallRunRemove(t *testing.T) {
 	checkRemoved(t, before, cfg, cfgBody, rootCfg, rootErr)
 	if _, err := exec.LookPath("docker-credential-currents"); err == nil {
 		t.Error("docker-credential-currents is still on PATH after dpkg -r")
+	}
+}
+
+// packagedPluginIsValid: docker lists the package's plugin, its front, as valid, and takes the full plugin
+// beside it for no plugin (no "invalid plugin" entry); the front answers docker's metadata question as the
+// full plugin does, byte for byte.
+func packagedPluginIsValid(t *testing.T) {
+	t.Helper()
+	info := exec.Command("docker", "info", "--format", "{{json .ClientInfo.Plugins}}")
+	info.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir(), "DOCKER_HOST=unix:///nonexistent.sock")
+	out, _ := info.Output()
+	var plugins []struct{ Name, Path, Err string }
+	if err := json.Unmarshal(out, &plugins); err != nil {
+		t.Fatalf("docker info: %v\n%s", err, out)
+	}
+	const dir = "/usr/libexec/docker/cli-plugins/"
+	found := false
+	for _, p := range plugins {
+		found = found || (p.Name == "currents" && p.Path == dir+"docker-currents" && p.Err == "")
+		if strings.Contains(p.Path, "currents-plugin") {
+			t.Errorf("docker info lists the full plugin: %+v", p)
+		}
+	}
+	if !found {
+		t.Errorf("docker info does not list a valid currents plugin from %s: %+v", dir, plugins)
+	}
+	front, full := run(t, dir+"docker-currents", "docker-cli-plugin-metadata"), run(t, dir+"currents-plugin", "docker-cli-plugin-metadata")
+	if front != full || !strings.Contains(front, dist.version) {
+		t.Errorf("the front's metadata is not the full plugin's:\n%s\n%s", front, full)
 	}
 }
 
@@ -423,6 +454,10 @@ func TestArm64UnderQemu(t *testing.T) {
 	lean, fat := filepath.Join(dir, "docker-credential-currents"), filepath.Join(dir, "docker-credential-currents-aws")
 	if v, err := qemu(os.Environ(), "", lean, "version"); err != nil || !strings.Contains(v, dist.version) {
 		t.Fatalf("arm64 version under qemu: %q %v", v, err)
+	}
+	// The plugin's front answers docker's question itself (its exec of the full plugin would leave qemu).
+	if m, err := qemu(os.Environ(), "", filepath.Join(dir, "docker-currents"), "docker-cli-plugin-metadata"); err != nil || !strings.Contains(m, `"Version": "`+dist.version+`"`) {
+		t.Errorf("arm64 plugin front's metadata under qemu: %q %v", m, err)
 	}
 
 	w := standintest.New(t, standintest.WithRegistry(), standintest.WithExternalID("ext-qemu-1"))

@@ -12,7 +12,7 @@ set -Eeuo pipefail
 BIN=${BIN:-bin}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [[ "$BIN" = /* ]] || BIN=$repo/$BIN
-for f in docker-credential-currents docker-credential-currents-aws docker-currents currents-standin; do
+for f in docker-credential-currents docker-credential-currents-aws docker-currents currents-plugin currents-standin; do
 	if [[ ! -x "$BIN/$f" ]]; then
 		echo "demo: $BIN/$f is missing; run 'make build' (or 'make demo', which builds first)" >&2
 		exit 1
@@ -128,6 +128,7 @@ say "the cache holds $(find "$CURRENTS_CACHE_DIR" -name '*.json' | wc -l) file(s
 
 step "docker currents check: prove every image of the stack is pullable (step 3 of a real set-up)"
 mkdir -p "$DOCKER_CONFIG/cli-plugins"
+# A link to the plugin's front: it runs the full plugin, currents-plugin, from beside the file the link names.
 ln -sf "$BIN/docker-currents" "$DOCKER_CONFIG/cli-plugins/docker-currents"
 say "The plugin is installed in $DOCKER_CONFIG/cli-plugins; the stack's .env points at the vendor's ECR," \
 	"and DC_CURRENTS_REGISTRY (the environment wins over .env, as in docker compose) redirects it here."

@@ -11,7 +11,7 @@ import (
 	"github.com/currentsdev/currents/internal/testbin"
 )
 
-// buildAll gives a temporary BIN holding the four binaries `make build` produces, built once per checkout
+// buildAll gives a temporary BIN holding the five binaries `make build` produces, built once per checkout
 // and kept (testbin), with the Makefile's flags. Each caller gets its own copy, free to break.
 func buildAll(t *testing.T) string {
 	t.Helper()
@@ -19,7 +19,8 @@ func buildAll(t *testing.T) string {
 		t.Skip("builds every binary; skipped with -short")
 	}
 	builtBin, err := testbin.Build([]string{"-trimpath", "-tags=osusergo"}, "../credhelper/docker-credential-currents",
-		"../credhelper/docker-credential-currents-aws", "../composeplugin/docker-currents", "../internal/standin/currents-standin")
+		"../credhelper/docker-credential-currents-aws", "../composeplugin/docker-currents", "../composeplugin/currents-plugin",
+		"../internal/standin/currents-standin")
 	if err != nil {
 		t.Fatal(err)
 	}

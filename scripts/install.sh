@@ -19,7 +19,10 @@
 set -euo pipefail
 
 HELPERS=(docker-credential-currents docker-credential-currents-aws)
+# The plugin is two files in one directory: docker runs docker-currents, its small front, which execs
+# currents-plugin (a name docker does not take for a plugin) from beside itself.
 PLUGIN=docker-currents
+PLUGIN_FULL=currents-plugin
 
 action=${1:-}
 case "$action" in
@@ -91,7 +94,7 @@ mkdirs() {
 
 do_install() {
 	local f
-	for f in "${HELPERS[@]}" "$PLUGIN"; do
+	for f in "${HELPERS[@]}" "$PLUGIN" "$PLUGIN_FULL"; do
 		if [[ ! -x "$BIN/$f" ]]; then
 			echo "install.sh: $BIN/$f is missing; run 'make build' first, as yourself (make install builds nothing, so 'sudo make install' needs no Go and leaves no root-owned files in $BIN)" >&2
 			exit 1
@@ -112,9 +115,12 @@ do_install() {
 		files+=("$bindir/$f")
 		echo "installed $DESTDIR$bindir/$f"
 	done
-	install -m 0755 "$BIN/$PLUGIN" "$DESTDIR$plugindir/$PLUGIN"
-	files+=("$plugindir/$PLUGIN")
-	echo "installed $DESTDIR$plugindir/$PLUGIN"
+	# The full plugin first: a front never runs without it.
+	for f in "$PLUGIN_FULL" "$PLUGIN"; do
+		install -m 0755 "$BIN/$f" "$DESTDIR$plugindir/$f"
+		files+=("$plugindir/$f")
+		echo "installed $DESTDIR$plugindir/$f"
+	done
 	{
 		local d
 		for d in "${created_dirs[@]}"; do printf 'dir\t%s\n' "$d"; done | sort -u
@@ -179,7 +185,7 @@ do_uninstall() {
 	else
 		# No manifest (installed by hand or by an older version): remove our files, keep every directory.
 		for f in "${HELPERS[@]}"; do files+=("$bindir/$f"); done
-		files+=("$plugindir/$PLUGIN")
+		files+=("$plugindir/$PLUGIN" "$plugindir/$PLUGIN_FULL")
 	fi
 	for path in "${files[@]}"; do
 		if [[ -e "$DESTDIR$path" || -L "$DESTDIR$path" ]]; then

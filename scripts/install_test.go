@@ -14,7 +14,7 @@ import (
 	"testing"
 )
 
-var ourFiles = []string{"docker-credential-currents", "docker-credential-currents-aws", "docker-currents"}
+var ourFiles = []string{"docker-credential-currents", "docker-credential-currents-aws", "docker-currents", "currents-plugin"}
 
 // fakeBin makes a BIN directory with executables standing in for the built binaries; install.sh copies
 // whatever it finds, so the test need not build the real ones.
@@ -77,7 +77,7 @@ func TestInstallIntoDestdirAndUninstallReversesExactly(t *testing.T) {
 
 			env := []string{"BIN=" + bin, "DESTDIR=" + dest, "PREFIX=" + prefix}
 			out := runInstall(t, env, "install")
-			for _, want := range []string{base + "/bin/docker-credential-currents", base + "/bin/docker-credential-currents-aws", base + "/lib/docker/cli-plugins/docker-currents"} {
+			for _, want := range []string{base + "/bin/docker-credential-currents", base + "/bin/docker-credential-currents-aws", base + "/lib/docker/cli-plugins/docker-currents", base + "/lib/docker/cli-plugins/currents-plugin"} {
 				st, err := os.Stat(filepath.Join(dest, want))
 				if err != nil {
 					t.Fatalf("%s not installed: %v\n%s", want, err, out)
@@ -131,7 +131,7 @@ func TestInstallAsUser(t *testing.T) {
 		return string(out)
 	}
 	out := run("install")
-	for _, p := range []string{".local/bin/docker-credential-currents", ".local/bin/docker-credential-currents-aws", ".docker/cli-plugins/docker-currents"} {
+	for _, p := range []string{".local/bin/docker-credential-currents", ".local/bin/docker-credential-currents-aws", ".docker/cli-plugins/docker-currents", ".docker/cli-plugins/currents-plugin"} {
 		if _, err := os.Stat(filepath.Join(home, p)); err != nil {
 			t.Errorf("%s: %v\n%s", p, err, out)
 		}
@@ -197,8 +197,10 @@ func TestPrefixInstallPutsThePluginWhereDockerFindsIt(t *testing.T) {
 		"PATH=" + prefix + "/bin:/usr/bin:/bin", "BINDIR=", "PLUGINDIR="}
 	out := runInstall(t, env, "install")
 	plugin := filepath.Join(dockerConfig, "cli-plugins", "docker-currents")
-	if _, err := os.Stat(plugin); err != nil {
-		t.Fatalf("plugin not in %s: %v\n%s", plugin, err, out)
+	for _, f := range []string{plugin, filepath.Join(dockerConfig, "cli-plugins", "currents-plugin")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("plugin not in %s: %v\n%s", f, err, out)
+		}
 	}
 	if strings.Contains(out, "docker does not search") {
 		t.Errorf("the plugin went where docker searches; no note is due:\n%s", out)
@@ -217,8 +219,8 @@ func TestPrefixInstallPutsThePluginWhereDockerFindsIt(t *testing.T) {
 		}
 	}
 	runInstall(t, env, "uninstall")
-	if _, err := os.Stat(plugin); err == nil {
-		t.Error("uninstall left the plugin")
+	if entries, _ := os.ReadDir(filepath.Join(dockerConfig, "cli-plugins")); len(entries) != 0 {
+		t.Errorf("uninstall left %v", entries)
 	}
 }
 

@@ -1,18 +1,14 @@
-// Command docker-currents is the `docker currents` CLI plugin. Install it in
-// ~/.docker/cli-plugins (or any cliPluginsExtraDirs entry). Installed as
-// docker-compose by `docker currents shim install`, it is the compose shim.
+// Command docker-currents is what docker finds in a cli-plugins directory
+// for `docker currents`: the plugin's small front (package front), which
+// answers docker's metadata question itself and execs the full plugin,
+// currents-plugin, installed beside it, for everything else. Install both
+// in ~/.docker/cli-plugins (or any cli-plugins directory docker searches).
 package main
 
 import (
 	"os"
 
-	"github.com/currentsdev/currents/internal/plugincmd"
-	"github.com/currentsdev/currents/internal/shim"
+	"github.com/currentsdev/currents/internal/front"
 )
 
-func main() {
-	if shim.Runs() {
-		os.Exit(shim.Main(plugincmd.Main))
-	}
-	os.Exit(plugincmd.Main())
-}
+func main() { os.Exit(front.Main()) }

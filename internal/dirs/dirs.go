@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+
+	"github.com/currentsdev/currents/internal/product"
 )
 
 // Environment variables and file names the paths derive from.
@@ -125,4 +127,12 @@ func SetCurrentUser(lookup func() (*user.User, error)) (restore func()) {
 	old := currentUser
 	currentUser = lookup
 	return func() { currentUser = old }
+}
+
+// PluginFull is where the plugin's front, running from front (its resolved
+// path: a symbolic link in a cli-plugins directory leads to the installed
+// file), finds the full plugin: beside itself, whatever the directory (the
+// package's /usr/libexec/docker/cli-plugins, make install's, a build's bin/).
+func PluginFull(front string) string {
+	return filepath.Join(filepath.Dir(front), product.PluginFullCommand)
 }

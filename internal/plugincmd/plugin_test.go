@@ -28,6 +28,8 @@ import (
 
 	"github.com/currentsdev/currents/internal/check"
 	"github.com/currentsdev/currents/internal/compose"
+	"github.com/currentsdev/currents/internal/dirs"
+	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
 	"github.com/currentsdev/currents/internal/standin/standintest"
@@ -229,10 +231,27 @@ func TestPluginDiscoveryAndMetadata(t *testing.T) {
 		t.Errorf("docker info does not list a working currents plugin from %s: %+v", w.config, plugins)
 	}
 
+	// The full plugin sits beside its front, and docker takes it for no
+	// plugin at all (an "invalid plugin" entry would show its path).
+	if _, err := os.Stat(dirs.PluginFull(pluginBin)); err != nil {
+		t.Fatalf("the full plugin is not beside its front: %v", err)
+	}
+	for _, p := range plugins {
+		if strings.Contains(p.Path, product.PluginFullCommand) || (strings.HasPrefix(p.Path, w.config) && p.Err != "") {
+			t.Errorf("docker info lists %+v", p)
+		}
+	}
+
+	// docker asks the front; its answer is the full plugin's (docker/cli's
+	// plugin package's), byte for byte.
 	out, err := exec.Command(pluginBin, "docker-cli-plugin-metadata").Output()
 	var meta map[string]any
 	if err != nil || json.Unmarshal(out, &meta) != nil || meta["SchemaVersion"] != "0.1.0" || meta["Vendor"] != "Currents" {
 		t.Errorf("metadata: %v %s", err, out)
+	}
+	full, err := exec.Command(dirs.PluginFull(pluginBin), "docker-cli-plugin-metadata").Output()
+	if err != nil || string(full) != string(out) {
+		t.Errorf("the front's metadata is not the full plugin's (%v):\nfront: %s\nfull:  %s", err, out, full)
 	}
 }
 

@@ -18,17 +18,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/front"
 	"github.com/currentsdev/currents/internal/product"
 )
 
-// Metadata is what the plugin answers to docker-cli-plugin-metadata.
+// Metadata is what the plugin answers to docker-cli-plugin-metadata: its
+// front's (front.Info), which docker asks in practice.
 func Metadata() metadata.Metadata {
+	m := front.Info()
 	return metadata.Metadata{
-		SchemaVersion:    "0.1.0",
-		Vendor:           "Currents",
-		Version:          product.Version,
-		ShortDescription: "Check, mirror and run a compose stack's private ECR images",
-		URL:              "https://github.com/currentsdev/currents",
+		SchemaVersion:    m.SchemaVersion,
+		Vendor:           m.Vendor,
+		Version:          m.Version,
+		ShortDescription: m.ShortDescription,
+		URL:              m.URL,
 	}
 }
 

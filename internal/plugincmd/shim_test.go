@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/standin/seed"
 	"github.com/currentsdev/currents/internal/standin/standintest"
 )
@@ -61,13 +62,16 @@ func shimWorld(t *testing.T, compose []byte) (cfgDir string, stackEnv []string, 
 	if err := os.MkdirAll(plugins, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// A copy, not a link: install hard-links the binary it runs from.
-	b, err := os.ReadFile(pluginBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(plugins, "docker-currents"), b, 0o755); err != nil {
-		t.Fatal(err)
+	// Copies, not links, as make install places them: install hard-links
+	// the binary it runs from (the full plugin, which the front execs).
+	for _, bin := range []string{pluginBin, dirs.PluginFull(pluginBin)} {
+		b, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(plugins, filepath.Base(bin)), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(plugins, "docker-compose"), compose, 0o755); err != nil {
 		t.Fatal(err)

@@ -28,8 +28,14 @@ const (
 
 	// PluginName is the docker CLI plugin's command: `docker currents`.
 	PluginName = "currents"
-	// PluginCommand is the plugin's binary name in a cli-plugins directory.
+	// PluginCommand is the plugin's binary name in a cli-plugins directory:
+	// its front, a small binary that answers docker's metadata question itself
+	// and execs PluginFullCommand for everything else.
 	PluginCommand = "docker-" + PluginName
+	// PluginFullCommand is the plugin itself, installed beside its front. The
+	// docker CLI takes only "docker-" names in a cli-plugins directory for
+	// plugins, so it never lists or runs this one.
+	PluginFullCommand = PluginName + "-plugin"
 
 	// CacheDirName names the directory under XDG_CACHE_HOME (and
 	// XDG_STATE_HOME) that holds this project's files.

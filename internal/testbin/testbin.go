@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/product"
 )
 
@@ -25,10 +26,15 @@ type Binaries struct {
 	// Helpers is the directory of the credential helper and its AWS half:
 	// the one to put on PATH.
 	Helpers string
-	// Plugin is docker-currents, in a directory of its own: docker finds a
-	// plugin through its cli-plugins directories, never through PATH.
+	// Plugin is docker-currents (the plugin's front), in a directory of its
+	// own, with the full plugin beside it (PluginFull) as installs place them:
+	// docker finds a plugin through its cli-plugins directories, never
+	// through PATH. A symbolic link to it in a cli-plugins directory works.
 	Plugin string
 }
+
+// PluginFull is the full plugin its front runs.
+func (b Binaries) PluginFull() string { return dirs.PluginFull(b.Plugin) }
 
 // Lean is the credential helper docker runs.
 func (b Binaries) Lean() string { return filepath.Join(b.Helpers, product.HelperCommand) }
@@ -48,7 +54,7 @@ func Product() (Binaries, error) {
 	if err != nil {
 		return Binaries{}, err
 	}
-	plugins, err := Build(flags, filepath.Join(root, "composeplugin", product.PluginCommand))
+	plugins, err := Build(flags, filepath.Join(root, "composeplugin", product.PluginCommand), filepath.Join(root, "composeplugin", product.PluginFullCommand))
 	if err != nil {
 		return Binaries{}, err
 	}

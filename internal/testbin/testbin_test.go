@@ -42,7 +42,8 @@ func TestBuildTwiceRelinksNothing(t *testing.T) {
 }
 
 // TestProduct: the helpers share the directory PATH gets, the plugin lives
-// apart (docker finds it through cli-plugins only), and each runs.
+// apart (docker finds it through cli-plugins only) with its full binary
+// beside its front, and each runs.
 func TestProduct(t *testing.T) {
 	b, err := Product()
 	if err != nil {
@@ -51,7 +52,10 @@ func TestProduct(t *testing.T) {
 	if filepath.Dir(b.Plugin) == b.Helpers {
 		t.Errorf("the plugin shares the helpers' directory %s", b.Helpers)
 	}
-	for _, bin := range []string{b.Lean(), b.AWS(), b.Plugin} {
+	if filepath.Dir(b.PluginFull()) != filepath.Dir(b.Plugin) {
+		t.Errorf("the full plugin %s is not beside its front %s", b.PluginFull(), b.Plugin)
+	}
+	for _, bin := range []string{b.Lean(), b.AWS(), b.Plugin, b.PluginFull()} {
 		if st, err := os.Stat(bin); err != nil || st.Mode().Perm()&0o100 == 0 {
 			t.Errorf("%s: not an executable (%v)", bin, err)
 			continue

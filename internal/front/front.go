@@ -1,0 +1,102 @@
+// Package front is docker-currents, the binary docker finds in a cli-plugins
+// directory: a small front for the plugin. The docker CLI runs a plugin with
+// docker-cli-plugin-metadata before every `docker currents …` (and for `docker
+// info` and `docker --help`); the full plugin spends most of that answer in
+// its libraries' package initialisation before main (compose-go's JSON
+// schema alone about 9 ms, 25 MB resident), which no code of ours can skip.
+// The front answers that question itself and execs the full plugin,
+// installed beside it, for everything else: same arguments, same argv[0],
+// same environment, no extra process.
+//
+// It links only the standard library and this module's product, dirs and
+// fix (TestFrontLinksOnlyTheStandardLibrary).
+package front
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/currentsdev/currents/internal/dirs"
+	"github.com/currentsdev/currents/internal/fix"
+	"github.com/currentsdev/currents/internal/product"
+)
+
+// MetadataCommand is the argument the docker CLI asks a plugin's metadata
+// with (docker/cli's metadata.MetadataSubcommandName).
+const MetadataCommand = "docker-cli-plugin-metadata"
+
+// Metadata is the plugin's answer to MetadataCommand: the fields, names and
+// JSON form of docker/cli's metadata.Metadata, which the full plugin gives
+// docker/cli's plugin package (plugincmd.Metadata, built from Info).
+type Metadata struct {
+	SchemaVersion    string `json:",omitempty"`
+	Vendor           string `json:",omitempty"`
+	Version          string `json:",omitempty"`
+	ShortDescription string `json:",omitempty"`
+	URL              string `json:",omitempty"`
+}
+
+// Info is the plugin's metadata, the one place it is written.
+func Info() Metadata {
+	return Metadata{
+		SchemaVersion:    "0.1.0",
+		Vendor:           "Currents",
+		Version:          product.Version,
+		ShortDescription: "Check, mirror and run a compose stack's private ECR images",
+		URL:              "https://github.com/currentsdev/currents",
+	}
+}
+
+// WriteMetadata writes Info as docker/cli's plugin package writes a
+// plugin's metadata (no HTML escaping, five-space indent), byte for byte.
+func WriteMetadata(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "     ")
+	return enc.Encode(Info())
+}
+
+// Main is docker-currents' main: the metadata from here, everything else
+// from the full plugin. Run under another name (a copy made docker-compose
+// by hand), it answers nothing itself: the full plugin knows what that name
+// means.
+func Main() int {
+	if len(os.Args) > 1 && os.Args[1] == MetadataCommand && filepath.Base(os.Args[0]) == product.PluginCommand {
+		if err := WriteMetadata(os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", product.PluginCommand, err)
+			return 1
+		}
+		return 0
+	}
+	full, err := Full()
+	if err == nil {
+		err = Exec(full)
+	}
+	fmt.Fprintf(os.Stderr, "docker %s: %v\n", product.PluginName, err)
+	// As a shell says for a command found but not runnable.
+	return 126
+}
+
+// Full is the full plugin's path: beside the front's own file (a symbolic
+// link to the front leads to the installed file's directory).
+func Full() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fix.Errorf("reinstall the plugin (the package, or make build && make install)", "cannot locate %s itself, so not the plugin beside it: %v", product.PluginCommand, err)
+	}
+	return dirs.PluginFull(self), nil
+}
+
+// Exec replaces this process with the full plugin at path, with this
+// process's arguments (argv[0] included) and environment. It returns only
+// on failure, with what to do.
+func Exec(path string) error {
+	err := syscall.Exec(path, os.Args, os.Environ())
+	return fix.Errorf(fmt.Sprintf("%s is the plugin's front and runs the plugin from beside itself: reinstall the plugin so %s and %s are both in %s (the package, or make build && make install)",
+		product.PluginCommand, product.PluginCommand, product.PluginFullCommand, filepath.Dir(path)),
+		"cannot run the plugin %s: %v", path, err)
+}

@@ -1,0 +1,205 @@
+package front
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/docker/cli/cli-plugins/metadata"
+
+	"github.com/currentsdev/currents/internal/dirs"
+	"github.com/currentsdev/currents/internal/product"
+	"github.com/currentsdev/currents/internal/testbin"
+)
+
+// fakeFull makes this test binary the full plugin a front execs: it prints
+// what it was started with and exits 3.
+const fakeFull = "CURRENTS_FRONT_TEST_FULL"
+
+type started struct {
+	Args []string
+	Pid  int
+	Env  string
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(fakeFull) != "" {
+		json.NewEncoder(os.Stdout).Encode(started{os.Args, os.Getpid(), os.Getenv("CURRENTS_FRONT_TEST_VALUE")})
+		os.Exit(3)
+	}
+	os.Exit(m.Run())
+}
+
+// TestFrontLinksOnlyTheStandardLibrary: the front's whole point is to start
+// in about a millisecond; one heavy import brings back the package
+// initialisation it exists to avoid.
+func TestFrontLinksOnlyTheStandardLibrary(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", "-tags=osusergo", "../../composeplugin/"+product.PluginCommand).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := map[string]bool{}
+	for _, p := range []string{"front", "dirs", "fix", "product"} {
+		ours[product.Module+"/internal/"+p] = true
+	}
+	ours[product.Module+"/composeplugin/"+product.PluginCommand] = true
+	deps := strings.Fields(string(out))
+	for _, dep := range deps {
+		std := !strings.Contains(strings.Split(dep, "/")[0], ".")
+		switch {
+		case dep == "net" || dep == "runtime/cgo":
+			t.Errorf("the front links %s", dep)
+		case std || ours[dep] || dep == "golang.org/x/sys/unix": // dirs' system calls
+		default:
+			t.Errorf("the front links %s", dep)
+		}
+	}
+	if len(deps) < 10 {
+		t.Fatalf("go list printed %d packages: %q", len(deps), out)
+	}
+}
+
+// TestMetadataIsDockers: the front writes docker/cli's metadata type's
+// fields under their JSON names, and answers docker's own argument.
+func TestMetadataIsDockers(t *testing.T) {
+	t.Parallel()
+	if MetadataCommand != metadata.MetadataSubcommandName {
+		t.Errorf("MetadataCommand %q, docker asks %q", MetadataCommand, metadata.MetadataSubcommandName)
+	}
+	ours, theirs := reflect.TypeOf(Metadata{}), reflect.TypeOf(metadata.Metadata{})
+	for i := range ours.NumField() {
+		f := ours.Field(i)
+		d, ok := theirs.FieldByName(f.Name)
+		if !ok || d.Type != f.Type || d.Tag != f.Tag {
+			t.Errorf("field %s %s %q: docker's is %v %v %q", f.Name, f.Type, f.Tag, ok, d.Type, d.Tag)
+		}
+	}
+	var b bytes.Buffer
+	if err := WriteMetadata(&b); err != nil {
+		t.Fatal(err)
+	}
+	var m metadata.Metadata
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil || m.SchemaVersion != "0.1.0" || m.Vendor == "" || m.Version != product.Version {
+		t.Errorf("docker reads %+v (%v) from %s", m, err, b.Bytes())
+	}
+}
+
+// frontDir is a directory holding the real front and, when full, this test
+// binary as the full plugin beside it.
+func frontDir(t *testing.T, full bool) string {
+	t.Helper()
+	b, err := testbin.Product()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	copyFile(t, b.Plugin, filepath.Join(dir, product.PluginCommand))
+	if full {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, self, dirs.PluginFull(filepath.Join(dir, product.PluginCommand)))
+	}
+	return dir
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run starts path as docker starts a plugin (argv[0] the path) and returns
+// what the fake full plugin saw, the front's pid, its exit code and stderr.
+func run(t *testing.T, path string, args ...string) (started, int, int, string) {
+	t.Helper()
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(os.Environ(), fakeFull+"=1", "CURRENTS_FRONT_TEST_VALUE=kept")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var s started
+	if out.Len() > 0 {
+		if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+			t.Fatalf("%s: %v", out.Bytes(), err)
+		}
+	}
+	return s, cmd.Process.Pid, code, errb.String()
+}
+
+// TestFrontExecsTheFullPlugin: every invocation but docker's metadata
+// question reaches the full plugin beside the front's file in the same
+// process (no extra fork), with argv[0], the arguments, the environment and
+// the exit status unchanged, also through a symbolic link in a cli-plugins
+// directory, as the tests, the demo and the e2e tier install it.
+func TestFrontExecsTheFullPlugin(t *testing.T) {
+	t.Parallel()
+	dir := frontDir(t, true)
+	plugins := t.TempDir()
+	link := filepath.Join(plugins, product.PluginCommand)
+	if err := os.Symlink(filepath.Join(dir, product.PluginCommand), link); err != nil {
+		t.Fatal(err)
+	}
+	for _, front := range []string{filepath.Join(dir, product.PluginCommand), link} {
+		args := []string{"currents", "check", "--format", "json", "-f", "a b.yaml"}
+		s, pid, code, stderr := run(t, front, args...)
+		want := append([]string{front}, args...)
+		if code != 3 || !reflect.DeepEqual(s.Args, want) || s.Env != "kept" {
+			t.Errorf("%s: exit %d, the full plugin saw %q env %q, want %q\n%s", front, code, s.Args, s.Env, want, stderr)
+		}
+		if s.Pid != pid {
+			t.Errorf("%s: the full plugin ran as pid %d, the front was %d: not exec'd in place", front, s.Pid, pid)
+		}
+	}
+	// Run under another name (a copy made docker-compose by hand), even
+	// the metadata question is the full plugin's.
+	other := filepath.Join(dir, "docker-compose")
+	copyFile(t, filepath.Join(dir, product.PluginCommand), other)
+	if s, _, code, _ := run(t, other, MetadataCommand); code != 3 || len(s.Args) != 2 || s.Args[0] != other {
+		t.Errorf("docker-compose %s: exit %d, the full plugin saw %q", MetadataCommand, code, s.Args)
+	}
+}
+
+// TestFrontAnswersMetadataItself: docker's question is answered without
+// the full plugin, with WriteMetadata's bytes.
+func TestFrontAnswersMetadataItself(t *testing.T) {
+	t.Parallel()
+	dir := frontDir(t, false)
+	out, err := exec.Command(filepath.Join(dir, product.PluginCommand), MetadataCommand).Output()
+	var want bytes.Buffer
+	if werr := WriteMetadata(&want); err != nil || werr != nil || !bytes.Equal(out, want.Bytes()) {
+		t.Errorf("metadata %q (%v), want %q", out, err, want.Bytes())
+	}
+}
+
+// TestMissingFullPlugin: a front without its full plugin says which file
+// it expected and to reinstall.
+func TestMissingFullPlugin(t *testing.T) {
+	t.Parallel()
+	dir := frontDir(t, false)
+	_, _, code, stderr := run(t, filepath.Join(dir, product.PluginCommand), "currents", "check")
+	full := dirs.PluginFull(filepath.Join(dir, product.PluginCommand))
+	if code != 126 || !strings.Contains(stderr, full+": no such file or directory") || !strings.Contains(stderr, "reinstall") {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}
