@@ -1,10 +1,11 @@
 package settings
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
+	"strconv"
 
 	"github.com/currentsdev/currents/internal/dirs"
 )
@@ -14,11 +15,18 @@ import (
 // and bytes. It can never answer for another file: Decompile compares the
 // digest of the file as it is now, so an edit, a replaced file or another
 // CURRENTS_CONFIG misses and the file is parsed again.
-type compiled struct {
-	Digest string  `json:"digest"`
-	Config *Config `json:"config,omitempty"`
-	Error  string  `json:"error,omitempty"`
-}
+//
+// It is a few lines of `key value`, each value a number or a Go-quoted
+// string, between a versioned header and an end line: the lean binary reads
+// it on every get, and decoding it is a loop over lines where JSON's
+// reflection cost a warm get about 4% of its time (its type caches are built
+// anew in every process). Anything else — another version's form, a JSON
+// one, a key it does not know, a form cut short — is ErrNotCompiled, and the
+// AWS binary compiles the file again.
+const (
+	compiledHeader = "currents-compiled 2"
+	compiledEnd    = "end"
+)
 
 // Digest names one file's contents at one path.
 func Digest(path string, data []byte) string {
@@ -29,20 +37,77 @@ func Digest(path string, data []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// compiledField is one setting of the compiled form: its key, and how its
+// value is written and read back.
+type compiledField struct {
+	key  string
+	get  func() string
+	set  func(string) error
+	text bool // a string, written Go-quoted
+}
+
+func stringField(key string, p *string) compiledField {
+	return compiledField{key: key, text: true, get: func() string { return *p }, set: func(v string) error { *p = v; return nil }}
+}
+
+func intField[T ~int | ~int64](key string, p *T) compiledField {
+	return compiledField{key: key,
+		get: func() string { return strconv.FormatInt(int64(*p), 10) },
+		set: func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			*p = T(n)
+			return err
+		}}
+}
+
+// fields are the settings of c the compiled form keeps, besides its entries.
+// Path and Found are not kept: they are the file's, set when it is read.
+func (c *Config) fields() []compiledField {
+	return []compiledField{intField("timeout", &c.Timeout), stringField("timeout_from", &c.TimeoutFrom)}
+}
+
+// fields are every field of e (TestCompiledFormKeepsEverySetting fails on a
+// field missing here).
+func (e *Entry) fields() []compiledField {
+	return []compiledField{
+		intField("index", &e.Index), intField("line", &e.Line),
+		stringField("host", &e.Host), stringField("account", &e.Account), stringField("region", &e.Region),
+		stringField("role_arn", &e.RoleARN), stringField("external_id", &e.ExternalID),
+		stringField("session_name", &e.SessionName), intField("duration", &e.Duration),
+		stringField("profile", &e.Profile), stringField("web_identity_token_file", &e.WebIdentityTokenFile),
+		stringField("web_identity", &e.WebIdentity), stringField("web_identity_audience", &e.WebIdentityAudience),
+	}
+}
+
 // Compile is the compiled form of parsing the file at path holding data: c,
 // or the parser's error perr.
 func Compile(path string, data []byte, c *Config, perr error) []byte {
-	cc := compiled{Digest: Digest(path, data)}
+	b := append([]byte(compiledHeader), '\n')
+	line := func(key, value string, text bool) {
+		b = append(b, key...)
+		b = append(b, ' ')
+		if text {
+			b = strconv.AppendQuote(b, value)
+		} else {
+			b = append(b, value...)
+		}
+		b = append(b, '\n')
+	}
+	line("digest", Digest(path, data), false)
 	if perr != nil {
-		cc.Error = perr.Error()
+		line("error", perr.Error(), true)
 	} else {
-		cc.Config = c
+		for _, f := range c.fields() {
+			line(f.key, f.get(), f.text)
+		}
+		for i := range c.Registries {
+			b = append(b, "entry\n"...)
+			for _, f := range c.Registries[i].fields() {
+				line(f.key, f.get(), f.text)
+			}
+		}
 	}
-	b, err := json.Marshal(cc)
-	if err != nil { // plain strings and numbers cannot fail to marshal
-		panic(err)
-	}
-	return b
+	return append(append(b, compiledEnd...), '\n')
 }
 
 // ErrNotCompiled says a compiled form does not answer for the file: it is
@@ -53,20 +118,83 @@ var ErrNotCompiled = errors.New("currents.yaml has no compiled form")
 // its compiled form b: the settings, or the parse error (as its message), or
 // ErrNotCompiled.
 func Decompile(b []byte, path string, data []byte) (*Config, error) {
-	var cc compiled
-	if len(b) == 0 || json.Unmarshal(b, &cc) != nil || cc.Digest != Digest(path, data) {
+	rest, ok := bytes.CutPrefix(b, []byte(compiledHeader+"\n"))
+	if !ok {
 		return nil, ErrNotCompiled
 	}
-	if cc.Error != "" {
-		return nil, compileError(cc.Error)
-	}
-	if cc.Config == nil {
+	key, value, rest := nextLine(rest)
+	if key != "digest" || value != Digest(path, data) {
 		return nil, ErrNotCompiled
 	}
-	c := cc.Config
+	c := &Config{}
+	if key, value, rest = nextLine(rest); key == "error" {
+		msg, err := strconv.Unquote(value)
+		if err != nil {
+			return nil, ErrNotCompiled
+		}
+		if key, _, rest = nextLine(rest); key != compiledEnd || len(rest) != 0 {
+			return nil, ErrNotCompiled
+		}
+		return nil, compileError(msg)
+	}
+	// Every field of every section is there, once: Compile writes them all.
+	fields, seen := c.fields(), uint64(0)
+	complete := func() bool { return seen == 1<<len(fields)-1 }
+	for ; key != compiledEnd; key, value, rest = nextLine(rest) {
+		if key == "entry" {
+			if !complete() {
+				return nil, ErrNotCompiled
+			}
+			c.Registries = append(c.Registries, Entry{})
+			fields, seen = c.Registries[len(c.Registries)-1].fields(), 0
+			continue
+		}
+		i := setField(fields, key, value)
+		if i < 0 || seen&(1<<i) != 0 {
+			return nil, ErrNotCompiled
+		}
+		seen |= 1 << i
+	}
+	if len(rest) != 0 || !complete() {
+		return nil, ErrNotCompiled
+	}
 	c.Path, c.Found = path, true
 	c.Index()
 	return c, nil
+}
+
+// nextLine splits the first line of b into its key and value; key is "" at
+// the end of b or on a line without a newline (a form cut short).
+func nextLine(b []byte) (key, value string, rest []byte) {
+	line, rest, ok := bytes.Cut(b, []byte{'\n'})
+	if !ok {
+		return "", "", nil
+	}
+	k, v, _ := bytes.Cut(line, []byte{' '})
+	return string(k), string(v), rest
+}
+
+// setField sets the field key of fields to value and returns its index; -1
+// for a key that is not there (another version's form) or a value that does
+// not read back.
+func setField(fields []compiledField, key, value string) int {
+	for i, f := range fields {
+		if f.key != key {
+			continue
+		}
+		if f.text {
+			s, err := strconv.Unquote(value)
+			if err != nil {
+				return -1
+			}
+			value = s
+		}
+		if f.set(value) != nil {
+			return -1
+		}
+		return i
+	}
+	return -1
 }
 
 // compileError is a parse error as its message: the lean binary reports it
