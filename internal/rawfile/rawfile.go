@@ -12,6 +12,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Read reads the file at path, opened with flags (O_RDONLY and O_CLOEXEC are
@@ -139,14 +141,22 @@ var ErrNoEnd = errors.New("the input did not end in time")
 // a credential helper's stdin) that has not ended by then never will. The
 // read left behind ends with the process.
 func ReadWithin(r io.Reader, limit int64, within time.Duration) ([]byte, error) {
+	var read []byte
+	if f, ok := r.(*os.File); ok {
+		var done bool
+		var err error
+		if read, done, err = readClosedPipe(f, limit); done || err != nil {
+			return read, err
+		}
+	}
 	type result struct {
 		data []byte
 		err  error
 	}
 	done := make(chan result, 1)
 	go func() {
-		data, err := io.ReadAll(io.LimitReader(r, limit+1))
-		done <- result{data, err}
+		data, err := io.ReadAll(io.LimitReader(r, limit+1-int64(len(read))))
+		done <- result{append(read, data...), err}
 	}()
 	timer := time.NewTimer(within)
 	defer timer.Stop()
@@ -158,5 +168,72 @@ func ReadWithin(r io.Reader, limit int64, within time.Duration) ([]byte, error) 
 		return res.data, res.err
 	case <-timer.C:
 		return nil, ErrNoEnd
+	}
+}
+
+// readClosedPipe reads f whole when it is a pipe every writer has closed, as
+// docker's stdin to a credential helper is by the time the helper runs (one
+// line written, then closed): such a pipe holds all it ever will, so no read
+// blocks, and the goroutine and timer ReadWithin needs otherwise (a tenth of
+// a warm get's time beyond starting up) are spared. done is false, with what
+// was read so far, for anything else: a pipe still open for writing, a named
+// pipe (a writer may open it again at any time, so it is looked at again
+// before each read), a terminal, or a file (on a network file system a read
+// may hang). That needs no timer because a pipe without writers ends: its
+// reads return what it holds, then nothing.
+func readClosedPipe(f *os.File, limit int64) (data []byte, done bool, err error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, false, nil
+	}
+	cerr := rc.Control(func(fd uintptr) {
+		var st syscall.Stat_t
+		var fs syscall.Statfs_t
+		if syscall.Fstat(int(fd), &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO ||
+			syscall.Fstatfs(int(fd), &fs) != nil || fs.Type != unix.PIPEFS_MAGIC {
+			return
+		}
+		buf := make([]byte, 0, 512)
+		for {
+			if !writersGone(int(fd)) {
+				data = buf
+				return
+			}
+			if int64(len(buf)) > limit {
+				err = fmt.Errorf("more than %d bytes", limit)
+				return
+			}
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			n, rerr := syscall.Read(int(fd), buf[len(buf):cap(buf)])
+			switch {
+			case rerr == syscall.EINTR:
+			case rerr != nil:
+				err = &os.PathError{Op: "read", Path: f.Name(), Err: rerr}
+				return
+			case n == 0:
+				data, done = buf, true
+				return
+			default:
+				buf = buf[:len(buf)+n]
+			}
+		}
+	})
+	if cerr != nil {
+		return nil, false, nil
+	}
+	return data, done, err
+}
+
+// writersGone reports whether the pipe open as fd has no writer left (POLLHUP).
+func writersGone(fd int) bool {
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n == 1 && fds[0].Revents&unix.POLLHUP != 0
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestReadWholeFiles(t *testing.T) {
@@ -74,5 +75,62 @@ func TestCheckBeforeRead(t *testing.T) {
 	})
 	if err != refused {
 		t.Errorf("FIFO: %v", err)
+	}
+}
+
+// docker's stdin to a helper, a pipe already written and closed, is read
+// whole with no time left at all: it cannot block, so no timer is needed.
+func TestReadWithinAClosedPipeNeedsNoTime(t *testing.T) {
+	for _, size := range []int{0, 1, 511, 512, 4096, 60000} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.Repeat([]byte("h"), size)
+		w.Write(want)
+		w.Close()
+		got, err := ReadWithin(r, 1<<20, 0)
+		r.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%d bytes: got %d, %v", size, len(got), err)
+		}
+	}
+	r, w, _ := os.Pipe()
+	w.Write(make([]byte, 101))
+	w.Close()
+	defer r.Close()
+	if _, err := ReadWithin(r, 100, 0); err == nil || !strings.Contains(err.Error(), "more than 100 bytes") {
+		t.Errorf("101 bytes under a limit of 100: %v", err)
+	}
+}
+
+// A pipe still open for writing is read within the time (its writer closing
+// in time), or given up on (ErrNoEnd) with what was in it when it started.
+func TestReadWithinAnOpenPipe(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w.Write([]byte("registry"))
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		w.Write([]byte(".example\n"))
+		w.Close()
+	}()
+	if got, err := ReadWithin(r, 1<<20, 10*time.Second); err != nil || string(got) != "registry.example\n" {
+		t.Errorf("writer closing in time: %q, %v", got, err)
+	}
+
+	r2, w2, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	defer w2.Close() // open until the read gave up
+	w2.Write([]byte("registry"))
+	start := time.Now()
+	if got, err := ReadWithin(r2, 1<<20, 100*time.Millisecond); !errors.Is(err, ErrNoEnd) || time.Since(start) > 5*time.Second {
+		t.Errorf("a writer that never closes: %q, %v after %s", got, err, time.Since(start))
 	}
 }
