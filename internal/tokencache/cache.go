@@ -270,9 +270,9 @@ func (c *Cache) Load(id Identity) *Entry {
 }
 
 // LoadToken is Load(id).Token(key) for the warm path: it decodes only the
-// tokens, which is most of what a warm get costs beyond starting up, and
-// judges the file as Load does on what it decodes (a wrong version or an
-// incomplete token is a miss).
+// token (warmToken: as json.Unmarshal would, without its cost), and judges
+// the file as Load does on what it decodes (a file that is not JSON, a wrong
+// version or an incomplete token is a miss).
 func (c *Cache) LoadToken(id Identity, key string) (credential.Token, bool) {
 	if c.broken != nil {
 		return credential.Token{}, false
@@ -282,16 +282,9 @@ func (c *Cache) LoadToken(id Identity, key string) (credential.Token, bool) {
 	if !ok {
 		return credential.Token{}, false
 	}
-	var fe struct {
-		Version int                  `json:"version"`
-		Tokens  map[string]fileToken `json:"tokens,omitempty"`
-	}
-	if err := json.Unmarshal(data, &fe); err != nil || fe.Version != fileVersion {
-		c.log.Debug("cache: corrupt or foreign file, rebuilding", "file", p, "err", err)
-		return credential.Token{}, false
-	}
-	t, ok := fe.Tokens[key]
-	if !ok || !t.complete() {
+	t, ok := warmToken(data, key)
+	if !ok {
+		c.log.Debug("cache: no complete token for the key, or a corrupt or foreign file", "file", p, "key", key)
 		return credential.Token{}, false
 	}
 	return credential.Token{Username: t.Username, Password: secret.New(t.Password), Issued: t.Issued, Expires: t.Expires}, true
