@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/currentsdev/currents/internal/dirs"
+	"github.com/currentsdev/currents/internal/product"
+	"github.com/currentsdev/currents/internal/shim"
 	"github.com/currentsdev/currents/internal/standin/seed"
 	"github.com/currentsdev/currents/internal/standin/standintest"
 )
@@ -102,6 +104,13 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "install", "--check-before-up")
 	if code != 0 || !strings.Contains(out, "installed and active") {
 		t.Fatalf("install (%d):\n%s", code, out)
+	}
+	// The shim is the full plugin (the front execs it; the front itself
+	// would answer docker's metadata question as currents, not compose).
+	full, err1 := os.Stat(filepath.Join(cfgDir, "cli-plugins", product.PluginFullCommand))
+	installed, err2 := os.Stat(filepath.Join(cfgDir, shim.DirName, "docker-compose"))
+	if err1 != nil || err2 != nil || !os.SameFile(full, installed) {
+		t.Errorf("the shim is not the full plugin: %v %v", err1, err2)
 	}
 	shimPassesThrough(t, cfgDir)
 
