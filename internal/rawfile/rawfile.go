@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -31,11 +32,55 @@ const atCWD = -0x64
 // that reached the directory safely reads in it whatever links are swapped
 // into its path meanwhile. Errors name the path as name.
 func ReadAt(dirfd int, name string, flags int, limit int64, check func(fd int, st *syscall.Stat_t) error) ([]byte, error) {
-	path := name
 	fd, err := open(dirfd, name, flags)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
+	return readFd(fd, name, limit, check)
+}
+
+// ErrNeedsWalk is ReadNoLinks' error when it cannot answer for the path:
+// there is a link on it, the kernel has no openat2, or it names a directory.
+var ErrNeedsWalk = errors.New("a symbolic link on the path, no openat2, or a directory")
+
+// ReadNoLinks is Read of a path none of whose components is a symbolic link,
+// opened in one openat2 call that refuses any link on the way
+// (RESOLVE_NO_SYMLINKS), where a walk opening each directory in the one
+// before takes two to four system calls a component. A missing file is
+// os.ErrNotExist as in Read. Anything else that stops the open — a link, a
+// kernel or seccomp profile without openat2, a directory it may not search —
+// and a directory where the file should be are ErrNeedsWalk: the caller
+// walks the path as it would have without this, and says what it finds there.
+func ReadNoLinks(path string, flags int, limit int64, check func(fd int, st *syscall.Stat_t) error) ([]byte, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, ErrNeedsWalk
+	}
+	how := unix.OpenHow{Flags: uint64(flags | syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NOFOLLOW), Resolve: unix.RESOLVE_NO_SYMLINKS}
+	for {
+		fd, err := unix.Openat2(unix.AT_FDCWD, abs, &how)
+		switch err {
+		case nil:
+			return readFd(fd, path, limit, func(fd int, st *syscall.Stat_t) error {
+				if st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+					return ErrNeedsWalk
+				}
+				if check != nil {
+					return check(fd, st)
+				}
+				return nil
+			})
+		case unix.EINTR:
+			continue
+		case unix.ENOENT:
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return nil, ErrNeedsWalk
+	}
+}
+
+// readFd reads the open file fd (named path in errors) and closes it.
+func readFd(fd int, path string, limit int64, check func(fd int, st *syscall.Stat_t) error) ([]byte, error) {
 	defer syscall.Close(fd)
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {

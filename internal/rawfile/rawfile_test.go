@@ -134,3 +134,42 @@ func TestReadWithinAnOpenPipe(t *testing.T) {
 		t.Errorf("a writer that never closes: %q, %v after %s", got, err, time.Since(start))
 	}
 }
+
+// ReadNoLinks reads a path without links in one open, and refuses to follow
+// a link anywhere on it, a directory or the file, leaving that (and a
+// directory where the file should be) to a walk.
+func TestReadNoLinks(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "real", "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "real", "sub", "f")
+	if err := os.WriteFile(file, []byte("content"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "dirlink"))
+	os.Symlink(file, filepath.Join(dir, "real", "sub", "filelink"))
+	os.Symlink("missing", filepath.Join(dir, "real", "sub", "dangling"))
+	if got, err := ReadNoLinks(file, 0, 100, nil); err != nil || string(got) != "content" {
+		t.Errorf("no links: %q, %v", got, err)
+	}
+	for _, p := range []string{
+		filepath.Join(dir, "dirlink", "sub", "f"),
+		filepath.Join(dir, "real", "sub", "filelink"),
+		filepath.Join(dir, "real", "sub", "dangling"),
+		filepath.Join(dir, "dirlink", "sub", "missing"),
+	} {
+		if got, err := ReadNoLinks(p, 0, 100, nil); !errors.Is(err, ErrNeedsWalk) {
+			t.Errorf("%s: %q, %v; want ErrNeedsWalk", p, got, err)
+		}
+	}
+	if _, err := ReadNoLinks(filepath.Join(dir, "real", "sub"), 0, 100, nil); !errors.Is(err, ErrNeedsWalk) {
+		t.Errorf("a directory: %v; want ErrNeedsWalk (the walk names it as it does)", err)
+	}
+	if _, err := ReadNoLinks(filepath.Join(dir, "real", "missing"), 0, 100, nil); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing file: %v", err)
+	}
+	if _, err := ReadNoLinks(file, 0, 3, nil); err == nil || !strings.Contains(err.Error(), "larger than 3 bytes") {
+		t.Errorf("over the limit: %v", err)
+	}
+}

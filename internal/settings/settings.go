@@ -161,17 +161,23 @@ const maxFileSize = 1 << 24
 //
 // It is opened without waiting on a named pipe, and must be a regular file:
 // a FIFO would hang every pull. Root reads it only through links it controls
-// (dirs.OpenFileDir): a user's link must not make root parse, and quote in
-// its errors, a file only root may read. Others need no such care (what they
+// (dirs.OpenFileDir, or rawfile.ReadNoLinks when there is none on the path):
+// a user's link must not make root parse, and quote in its errors, a file
+// only root may read. Others need no such care (what they
 // read, they may read anyway), and the warm get spares the walk.
 func Read(path string) (data []byte, found bool, err error) {
 	regular := rawfile.Regular(path, "point "+dirs.EnvConfig+" at a regular file, or put one at "+path+" (a named pipe or a device would block every docker pull)")
 	if os.Geteuid() == 0 {
-		var d *dirs.Dir
-		var name string
-		if d, name, err = dirs.OpenFileDir(path); err == nil {
-			data, err = rawfile.ReadAt(d.Fd(), name, syscall.O_NOFOLLOW|syscall.O_NONBLOCK, maxFileSize, regular)
-			d.Close()
+		// Most paths have no link at all, and need no walk: one openat2 that
+		// refuses every link opens the file the walk would.
+		data, err = rawfile.ReadNoLinks(path, syscall.O_NONBLOCK, maxFileSize, regular)
+		if errors.Is(err, rawfile.ErrNeedsWalk) {
+			var d *dirs.Dir
+			var name string
+			if d, name, err = dirs.OpenFileDir(path); err == nil {
+				data, err = rawfile.ReadAt(d.Fd(), name, syscall.O_NOFOLLOW|syscall.O_NONBLOCK, maxFileSize, regular)
+				d.Close()
+			}
 		}
 	} else {
 		data, err = rawfile.Read(path, syscall.O_NONBLOCK, maxFileSize, regular)
