@@ -99,8 +99,9 @@ func openCache(l *slog.Logger) *tokencache.Cache {
 // does not answer for the file as it is now (a new or edited file), the first
 // process of a burst to take the compile lock becomes the AWS binary, which
 // parses the file, keeps its compiled form and answers the command; the
-// others wait for it (it holds the lock until it exits) and read what it
-// compiled. Without a usable cache every command goes to the AWS binary.
+// others wait for it together (it holds the lock until it exits) and read
+// what it compiled. Without a usable cache every command goes to the AWS
+// binary.
 func loadSettings(cache *tokencache.Cache) (*settings.Config, error) {
 	cfg, err := settings.FromEnvCompiled(cache.ReadCompiled)
 	if !errors.Is(err, settings.ErrNotCompiled) {
@@ -109,7 +110,16 @@ func loadSettings(cache *tokencache.Cache) (*settings.Config, error) {
 	var held *tokencache.Held
 	if cache.Usable() == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), refresh.Budget(settings.DefaultTimeout))
-		held, _ = cache.TakeCompileLock(ctx)
+		var werr error
+		if held, werr = cache.AwaitCompile(ctx); held == nil && werr == nil {
+			// Another process compiled it meanwhile (or failed to: then
+			// the next to take the lock does).
+			if cfg, err = settings.FromEnvCompiled(cache.ReadCompiled); !errors.Is(err, settings.ErrNotCompiled) {
+				cancel()
+				return cfg, err
+			}
+			held, _ = cache.TakeCompileLock(ctx)
+		}
 		cancel()
 	}
 	if held != nil {

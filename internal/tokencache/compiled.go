@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"syscall"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
 )
@@ -54,5 +55,31 @@ func (c *Cache) WriteFile(name string, b []byte) error {
 // TakeCompileLock takes the lock under which one process of a burst compiles
 // currents.yaml while the others wait for its result (see TakeLock).
 func (c *Cache) TakeCompileLock(ctx context.Context) (*Held, error) {
-	return c.takeLockAt(ctx, filepath.Join(c.dir, CompiledFile+".lock"))
+	return c.takeLockAt(ctx, c.compileLockPath())
+}
+
+func (c *Cache) compileLockPath() string { return filepath.Join(c.dir, CompiledFile+".lock") }
+
+// AwaitCompile is how a process of a burst that found no compiled form
+// waits for the one compiling it. The first to ask gets the compile lock
+// (held: it compiles, through the AWS binary). The others wait for that
+// process to let go, all at once, on a shared lock, and get nil: they read
+// the compiled form again, and take the compile lock (TakeCompileLock) only
+// if it still does not answer. Waiting on the exclusive lock instead let
+// them through one at a time, each woken with all the others by the one
+// before it lets go.
+func (c *Cache) AwaitCompile(ctx context.Context) (*Held, error) {
+	p := c.compileLockPath()
+	f, err := c.openLock(p)
+	if err != nil {
+		return nil, err
+	}
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+		return &Held{f: f}, nil
+	}
+	if err := waitFlock(ctx, f, syscall.LOCK_SH); err != nil {
+		return nil, c.waitErr(ctx, p, err)
+	}
+	f.Close() // releases the shared lock
+	return nil, nil
 }

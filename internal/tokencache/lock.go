@@ -75,6 +75,27 @@ func (c *Cache) TakeLock(ctx context.Context, id Identity) (*Held, error) {
 }
 
 func (c *Cache) takeLockAt(ctx context.Context, p string) (*Held, error) {
+	f, err := c.openLock(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitFlock(ctx, f, syscall.LOCK_EX); err != nil {
+		return nil, c.waitErr(ctx, p, err)
+	}
+	return &Held{f: f}, nil
+}
+
+// waitErr is the error of waiting for the lock p: the lock file's own
+// failure, or ctx's end while another process holds it.
+func (c *Cache) waitErr(ctx context.Context, p string, err error) error {
+	if ctx.Err() == nil {
+		return &LockFileError{Path: p, Problem: err.Error()}
+	}
+	return fmt.Errorf("waiting for the cache lock %s: %w", p, err)
+}
+
+// openLock opens the lock file p, checked as TakeLock says.
+func (c *Cache) openLock(p string) (*os.File, error) {
 	if c.broken != nil {
 		return nil, c.broken
 	}
@@ -104,28 +125,23 @@ func (c *Cache) takeLockAt(ctx context.Context, p string) (*Held, error) {
 		f.Close()
 		return nil, &LockFileError{Path: p, Problem: err.Error()}
 	}
-	if err := waitFlock(ctx, f); err != nil {
-		if ctx.Err() == nil {
-			return nil, &LockFileError{Path: p, Problem: err.Error()}
-		}
-		return nil, fmt.Errorf("waiting for the cache lock %s: %w", p, err)
-	}
-	return &Held{f: f}, nil
+	return f, nil
 }
 
-// waitFlock takes f's exclusive flock, blocked in the kernel rather than
-// polling: the gets queued behind a refresh then cost no CPU while they
-// wait, and wake as soon as it is done. On ctx's end f is closed (once the
-// blocked flock returns, releasing what it got) and ctx's error returned.
-func waitFlock(ctx context.Context, f *os.File) error {
+// waitFlock takes f's flock (how: LOCK_EX or LOCK_SH), blocked in the
+// kernel rather than polling: the gets queued behind a refresh then cost no
+// CPU while they wait, and wake as soon as it is done. On ctx's end f is
+// closed (once the blocked flock returns, releasing what it got) and ctx's
+// error returned.
+func waitFlock(ctx context.Context, f *os.File, how int) error {
 	fd := int(f.Fd())
-	if err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+	if err := syscall.Flock(fd, how|syscall.LOCK_NB); err == nil {
 		return nil
 	}
 	got := make(chan error, 1)
 	go func() {
 		for {
-			err := syscall.Flock(fd, syscall.LOCK_EX)
+			err := syscall.Flock(fd, how)
 			if err != syscall.EINTR {
 				got <- err
 				return

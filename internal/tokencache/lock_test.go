@@ -77,3 +77,47 @@ func dupFile(t *testing.T, f *os.File) *os.File {
 	t.Cleanup(func() { d.Close() })
 	return d
 }
+
+// TestAwaitCompile: the first process of a burst gets the compile lock; the
+// others wait until it lets go and are then all let through together, with
+// no lock (they read what it compiled), rather than taking the lock in turn.
+func TestAwaitCompile(t *testing.T) {
+	c, _ := open(t)
+	first, err := c.AwaitCompile(context.Background())
+	if err != nil || first == nil {
+		t.Fatalf("the first of a burst: %v, %v; want the lock", first, err)
+	}
+	const waiters = 8
+	done := make(chan *Held, waiters)
+	for range waiters {
+		go func() {
+			other := *c // another process: its own open of the lock file
+			h, err := other.AwaitCompile(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			done <- h
+		}()
+	}
+	select {
+	case <-done:
+		t.Fatal("a waiter went on while the compile lock was held")
+	case <-time.After(100 * time.Millisecond):
+	}
+	// Each waiter, once through, holds nothing: the next one never waits
+	// on it. A waiter still holding a lock would keep this one from
+	// taking the lock at once below.
+	first.Unlock()
+	for range waiters {
+		if h := <-done; h != nil {
+			t.Error("a waiter got the compile lock: the waiters would compile, or wake, one at a time")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	again, err := c.TakeCompileLock(ctx)
+	if err != nil {
+		t.Fatalf("the compile lock after the waiters: %v", err)
+	}
+	again.Unlock()
+}
