@@ -69,7 +69,10 @@ func buildAll() error {
 	}
 	programs.builds = []*build{ours}
 	programs.trivial = filepath.Join(programs.tmp, "trivial")
-	if err := run(root, nil, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", programs.trivial, "./credhelper/testdata/trivial"); err != nil {
+	if err := run(root, nil, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", programs.trivial+".build", "./credhelper/testdata/trivial"); err != nil {
+		return err
+	}
+	if err := install(programs.trivial+".build", programs.trivial); err != nil {
 		return err
 	}
 	if rev := os.Getenv("BENCH_BASE"); rev != "" {
@@ -95,7 +98,10 @@ func buildAll() error {
 		if err != nil {
 			return fmt.Errorf("scripts/peers.sh %s: %w", p.name, err)
 		}
-		*p.dst = strings.TrimSpace(string(out))
+		*p.dst = filepath.Join(programs.tmp, p.name)
+		if err := install(strings.TrimSpace(string(out)), *p.dst); err != nil {
+			return err
+		}
 	}
 	if programs.dockerCLI, err = exec.LookPath("docker"); err != nil {
 		return fmt.Errorf("the docker CLI is not on PATH (only the CLI is needed, no engine): %w", err)
@@ -104,9 +110,37 @@ func buildAll() error {
 }
 
 // goBuild builds the programs of the tree at src into dir with `make build`,
-// so the figures are those of what ships (build tags, flags and all).
+// so the figures are those of what ships (build tags, flags and all), then
+// installs them there as `make install` does.
 func goBuild(src, dir string) error {
-	return run(src, nil, "make", "--no-print-directory", "build", "BIN="+dir)
+	if err := run(src, nil, "make", "--no-print-directory", "build", "BIN="+dir+".build"); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir + ".build")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := install(filepath.Join(dir+".build", e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// install copies a program to where it runs from as `make install` and the
+// packages put it there, with install(1), and every contender is run from
+// such a copy, the peers and the trivial binary too. The linker writes its
+// output through a memory mapping, which leaves the file in the page cache
+// in 4 KB pages; a file written by install, dpkg or cp is cached in larger
+// pieces, which exec maps with fewer faults. Run straight from the linker,
+// every figure carried a cost of its binary's size that no installed copy
+// pays: 4% of the trivial binary's warm get, 8% of the lean helper's.
+func install(from, to string) error {
+	return run("", nil, "install", "-m", "0755", from, to)
 }
 
 func run(dir string, env []string, name string, args ...string) error {
