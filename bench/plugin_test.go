@@ -162,7 +162,10 @@ func processes(tb testing.TB, cmd *exec.Cmd) float64 {
 	}
 	pids := map[string]bool{}
 	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, "execve(") && strings.HasSuffix(strings.TrimSpace(line), "= 0") {
+		// An execve another process interrupted is logged in two lines:
+		// "PID execve(… <unfinished ...>", then "PID <... execve resumed>) = 0".
+		exec := strings.Contains(line, "execve(") || strings.Contains(line, "<... execve resumed>")
+		if exec && strings.HasSuffix(strings.TrimSpace(line), "= 0") {
 			pids[strings.Fields(line)[0]] = true
 		}
 	}
