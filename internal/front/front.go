@@ -84,12 +84,20 @@ func Main() int {
 // Full is the full plugin's path: beside the front's own file (a symbolic
 // link to the front leads to the installed file's directory).
 func Full() (string, error) {
-	self, err := os.Executable()
+	self, err := executable()
+	if err != nil && filepath.IsAbs(os.Args[0]) {
+		// Without /proc (the kernel's answer), the path docker ran: it
+		// always runs a plugin by its absolute path.
+		self, err = filepath.EvalSymlinks(os.Args[0])
+	}
 	if err != nil {
-		return "", fix.Errorf("reinstall the plugin (the package, or make build && make install)", "cannot locate %s itself, so not the plugin beside it: %v", product.PluginCommand, err)
+		return "", fix.Errorf("run it by its absolute path", "cannot locate %s itself, so not the plugin beside it: %v", product.PluginCommand, err)
 	}
 	return dirs.PluginFull(self), nil
 }
+
+// executable is os.Executable, replaceable in tests.
+var executable = os.Executable
 
 // Exec replaces this process with the full plugin at path, with this
 // process's arguments (argv[0] included) and environment. It returns only

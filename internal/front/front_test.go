@@ -203,3 +203,32 @@ func TestMissingFullPlugin(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, stderr)
 	}
 }
+
+// TestFullWithoutProc: where the kernel cannot say which file runs (no
+// /proc), the full plugin is found beside the file docker ran, through its
+// symbolic link; with neither, the error says so.
+func TestFullWithoutProc(t *testing.T) {
+	dir, links := t.TempDir(), t.TempDir()
+	front := filepath.Join(dir, product.PluginCommand)
+	copyFile(t, os.Args[0], front)
+	link := filepath.Join(links, product.PluginCommand)
+	if err := os.Symlink(front, link); err != nil {
+		t.Fatal(err)
+	}
+	executable = func() (string, error) { return "", errors.New("no /proc") }
+	args := os.Args
+	t.Cleanup(func() { executable, os.Args = os.Executable, args })
+
+	resolved, err := filepath.EvalSymlinks(front)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Args = []string{link, "currents", "check"}
+	if full, err := Full(); err != nil || full != dirs.PluginFull(resolved) {
+		t.Errorf("Full() = %q, %v; want %q", full, err, dirs.PluginFull(resolved))
+	}
+	os.Args = []string{product.PluginCommand, "currents", "check"}
+	if _, err := Full(); err == nil || !strings.Contains(err.Error(), "no /proc") {
+		t.Errorf("Full() with a relative argv[0]: %v", err)
+	}
+}
