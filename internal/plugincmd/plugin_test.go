@@ -230,9 +230,14 @@ func TestPluginDiscoveryAndMetadata(t *testing.T) {
 	if !found {
 		t.Errorf("docker info does not list a working currents plugin from %s: %+v", w.config, plugins)
 	}
+	frontAnswersAsTheFullPlugin(t, w, plugins)
+}
 
-	// The full plugin sits beside its front, and docker takes it for no
-	// plugin at all (an "invalid plugin" entry would show its path).
+// frontAnswersAsTheFullPlugin: the full plugin sits beside its front, docker
+// takes it for no plugin at all (an "invalid plugin" entry would show its
+// path), and the front's metadata is the full plugin's, byte for byte.
+func frontAnswersAsTheFullPlugin(t *testing.T, w *world, plugins []struct{ Name, Vendor, Path, Err string }) {
+	t.Helper()
 	if _, err := os.Stat(dirs.PluginFull(pluginBin)); err != nil {
 		t.Fatalf("the full plugin is not beside its front: %v", err)
 	}
@@ -241,7 +246,6 @@ func TestPluginDiscoveryAndMetadata(t *testing.T) {
 			t.Errorf("docker info lists %+v", p)
 		}
 	}
-
 	// docker asks the front; its answer is the full plugin's (docker/cli's
 	// plugin package's), byte for byte.
 	out, err := exec.Command(pluginBin, "docker-cli-plugin-metadata").Output()
