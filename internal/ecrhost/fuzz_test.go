@@ -1,6 +1,7 @@
 package ecrhost
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,38 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if !r.Public && !strings.HasPrefix(h, r.Account+".") {
 			t.Errorf("Parse(%q) = %+v: account not the first label", h, r)
+		}
+	})
+}
+
+// FuzzPlainURLIsURLParse: on the URLs plainURL takes apart itself, url.Parse
+// succeeds and gives the same scheme, host and port, so Normalize answers
+// every server URL as it did through url.Parse alone.
+func FuzzPlainURLIsURLParse(f *testing.F) {
+	for _, s := range []string{
+		"https://513558712013.dkr.ecr.us-east-1.amazonaws.com", "HTTPS://Host.Example:0443/v2/~x/", "http://h:80",
+		"https://h:", "https://h::1", "https://[::1]:5000", "https://u@h", "https://h/%41", "https://h?x", "https://h#f",
+		"h1://x", "ht+tp://x", "://x", "https:///x", "https://h/a b", "https://h\x7f", "https://ho\x00st", "https://h_1-2.x/",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !strings.Contains(s, "://") {
+			s = "https://" + s
+		}
+		if scheme, hostname, port, ok := plainURL(s); ok {
+			u, err := url.Parse(s)
+			if err != nil || u.User != nil || u.Host == "" || u.Scheme != scheme || u.Hostname() != hostname || u.Port() != port {
+				t.Fatalf("plainURL(%q) = %q %q %q; url.Parse: %+v, %v", s, scheme, hostname, port, u, err)
+			}
+		}
+		got, err := Normalize(s)
+		want, werr := normalizeParsed(s, strings.TrimSpace(s))
+		if strings.TrimSpace(s) == "" {
+			return
+		}
+		if got != want || (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+			t.Fatalf("Normalize(%q) = %q, %v; through url.Parse %q, %v", s, got, err, want, werr)
 		}
 	})
 }
