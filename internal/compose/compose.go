@@ -15,43 +15,19 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/currentsdev/currents/internal/cliflags"
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/fix"
+	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/stack"
 )
 
 // PluginName is the file name docker looks for to run `docker compose`.
-const PluginName = "docker-compose"
+const PluginName = product.ComposePluginCommand
 
-// SystemPluginDirs are the docker CLI's default plugin directories on Unix
-// (docker/cli cli-plugins/manager defaultSystemPluginDirs, unexported
-// there). Tests point it at directories of their own.
-var SystemPluginDirs = []string{
-	"/usr/local/lib/docker/cli-plugins",
-	"/usr/local/libexec/docker/cli-plugins",
-	"/usr/lib/docker/cli-plugins",
-	"/usr/libexec/docker/cli-plugins",
-}
-
-// PluginDirs is the docker CLI's plugin search order (docker/cli
-// cli-plugins/manager getPluginDirs, unexported there): cliPluginsExtraDirs
-// in order, then <config dir>/cli-plugins, then the system directories.
-func PluginDirs(configDir string, extras []string) []string {
-	dirs := append([]string(nil), extras...)
-	dirs = append(dirs, filepath.Join(configDir, "cli-plugins"))
-	return append(dirs, SystemPluginDirs...)
-}
-
-// Candidates lists every docker-compose plugin in search order, as docker
-// would consider them (regular files or symlinks that resolve).
+// Candidates lists every docker-compose plugin in docker's search order
+// (dirs.PluginDirs), as docker would consider them.
 func Candidates(configDir string, extras []string) []string {
-	var out []string
-	for _, d := range PluginDirs(configDir, extras) {
-		p := filepath.Join(d, PluginName)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			out = append(out, p)
-		}
-	}
-	return out
+	return dirs.Plugins(PluginName, configDir, extras)
 }
 
 // Installed says, with how to install it, when docker would find no compose
@@ -67,22 +43,15 @@ func Installed(configDir string, extras []string) error {
 func missing(configDir string, extras []string) error {
 	return fix.Errorf("install the Docker Compose plugin: apt-get install docker-compose-plugin (or docker-compose-v2), dnf install docker-compose-plugin, "+
 		"or put the docker-compose binary from https://github.com/docker/compose/releases in "+filepath.Join(configDir, "cli-plugins"),
-		"docker compose is not installed: no %s plugin in %s", PluginName, strings.Join(PluginDirs(configDir, extras), ", "))
+		"docker compose is not installed: no %s plugin in %s", PluginName, strings.Join(dirs.PluginDirs(configDir, extras), ", "))
 }
 
 // FindReal is the first docker-compose in docker's search order that is
 // not in shimDir and not the shim itself under another path: the compose a
 // shim hands over to.
 func FindReal(configDir string, extras []string, shimDir string) (string, error) {
-	self, _ := os.Stat(filepath.Join(shimDir, PluginName))
-	for _, c := range Candidates(configDir, extras) {
-		if filepath.Dir(c) == filepath.Clean(shimDir) {
-			continue
-		}
-		if fi, err := os.Stat(c); err == nil && self != nil && os.SameFile(fi, self) {
-			continue
-		}
-		return c, nil
+	if real := dirs.PluginBehind(PluginName, configDir, extras, shimDir); real != "" {
+		return real, nil
 	}
 	return "", missing(configDir, extras)
 }

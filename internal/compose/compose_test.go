@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/currentsdev/currents/internal/dirs"
 )
 
 func TestParse(t *testing.T) {
@@ -42,22 +44,22 @@ func TestParse(t *testing.T) {
 // TestInstalledNamesTheDirectoriesAndTheFix: with no compose plugin where
 // docker looks, `docker currents up -d` must say so, not hand "-d" to docker.
 func TestInstalledNamesTheDirectoriesAndTheFix(t *testing.T) {
-	system := SystemPluginDirs
-	SystemPluginDirs = []string{filepath.Join(t.TempDir(), "system")}
-	t.Cleanup(func() { SystemPluginDirs = system })
+	system := dirs.SystemPluginDirs
+	dirs.SystemPluginDirs = []string{filepath.Join(t.TempDir(), "system")}
+	t.Cleanup(func() { dirs.SystemPluginDirs = system })
 	cfgDir, extra := t.TempDir(), t.TempDir()
 
 	err := Installed(cfgDir, []string{extra})
 	if err == nil {
 		t.Fatal("no compose anywhere, and Installed says nothing")
 	}
-	for _, want := range []string{"docker compose is not installed", extra, filepath.Join(cfgDir, "cli-plugins"), SystemPluginDirs[0], "docker-compose-plugin", "https://github.com/docker/compose/releases"} {
+	for _, want := range []string{"docker compose is not installed", extra, filepath.Join(cfgDir, "cli-plugins"), dirs.SystemPluginDirs[0], "docker-compose-plugin", "https://github.com/docker/compose/releases"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}
 	}
 	// Found in any directory docker searches, the system ones included.
-	for _, dir := range []string{extra, filepath.Join(cfgDir, "cli-plugins"), SystemPluginDirs[0]} {
+	for _, dir := range []string{extra, filepath.Join(cfgDir, "cli-plugins"), dirs.SystemPluginDirs[0]} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -136,3 +136,9 @@ func SetCurrentUser(lookup func() (*user.User, error)) (restore func()) {
 func PluginFull(front string) string {
 	return filepath.Join(filepath.Dir(front), product.PluginFullCommand)
 }
+
+// PluginFront is the plugin's front installed beside the full plugin at
+// full (the file the compose shim takes its docker-compose from).
+func PluginFront(full string) string {
+	return filepath.Join(filepath.Dir(full), product.PluginCommand)
+}

@@ -8,8 +8,13 @@
 // installed beside it, for everything else: same arguments, same argv[0],
 // same environment, no extra process.
 //
-// It links only the standard library and this module's product, dirs and
-// fix (TestFrontLinksOnlyTheStandardLibrary).
+// Installed by `docker currents shim install` as docker-compose, it is the
+// compose shim's front too: docker asks that before every `docker compose
+// …`, and the answer is the real compose's, found and exec'd here as the
+// shim finds it (shim.Main), without the full plugin's start-up either.
+//
+// It links only the standard library and small packages of this module's
+// without costly initialisation (TestFrontLinksNothingHeavy).
 package front
 
 import (
@@ -21,6 +26,7 @@ import (
 	"syscall"
 
 	"github.com/currentsdev/currents/internal/dirs"
+	"github.com/currentsdev/currents/internal/dockerconfig"
 	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/product"
 )
@@ -61,16 +67,24 @@ func WriteMetadata(w io.Writer) error {
 }
 
 // Main is docker-currents' main: the metadata from here, everything else
-// from the full plugin. Run under another name (a copy made docker-compose
-// by hand), it answers nothing itself: the full plugin knows what that name
-// means.
+// from the full plugin. Run as the compose shim, the metadata is the real
+// compose's; under any other name, the full plugin answers everything.
 func Main() int {
-	if len(os.Args) > 1 && os.Args[1] == MetadataCommand && filepath.Base(os.Args[0]) == product.PluginCommand {
-		if err := WriteMetadata(os.Stdout); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", product.PluginCommand, err)
-			return 1
+	if len(os.Args) > 1 && os.Args[1] == MetadataCommand {
+		switch filepath.Base(os.Args[0]) {
+		case product.PluginCommand:
+			if err := WriteMetadata(os.Stdout); err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", product.PluginCommand, err)
+				return 1
+			}
+			return 0
+		case product.ComposePluginCommand:
+			if real := behindShim(); real != "" {
+				// Returns only on failure: then the full plugin's shim
+				// says why.
+				_ = syscall.Exec(real, []string{real, MetadataCommand}, os.Environ())
+			}
 		}
-		return 0
 	}
 	full, err := Full()
 	if err == nil {
@@ -94,6 +108,35 @@ func Full() (string, error) {
 		return "", fix.Errorf("run it by its absolute path", "cannot locate %s itself, so not the plugin beside it: %v", product.PluginCommand, err)
 	}
 	return dirs.PluginFull(self), nil
+}
+
+// behindShim is the compose the shim, this front run as docker-compose from
+// its own directory, hands docker's metadata question to: the first
+// docker-compose in docker's search order outside that directory, with
+// config.json and the config directory as the shim finds them (shim.Main:
+// shim.Self, shim.Locate). "" when the full plugin must answer (no compose,
+// or an unreadable config.json, which it then names).
+func behindShim() string {
+	dir := filepath.Dir(os.Args[0])
+	if !filepath.IsAbs(os.Args[0]) {
+		exe, err := executable()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Dir(exe)
+	}
+	configDir, err := dirs.DockerConfig("")
+	if err != nil {
+		return ""
+	}
+	if configDir, err = filepath.Abs(configDir); err != nil {
+		return ""
+	}
+	cfg, err := dockerconfig.Load(filepath.Join(configDir, dirs.DockerConfigName))
+	if err != nil {
+		return ""
+	}
+	return dirs.PluginBehind(product.ComposePluginCommand, configDir, cfg.PluginsExtraDirs(), dir)
 }
 
 // executable is os.Executable, replaceable in tests.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,27 +37,32 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestFrontLinksOnlyTheStandardLibrary: the front's whole point is to start
-// in about a millisecond; one heavy import brings back the package
-// initialisation it exists to avoid.
-func TestFrontLinksOnlyTheStandardLibrary(t *testing.T) {
+// TestFrontLinksNothingHeavy: the front's whole point is to start in about
+// a millisecond; one heavy import brings back the package initialisation it
+// exists to avoid. Besides the standard library it links small packages of
+// ours (the compose shim's front reads config.json as the shim does) and the
+// small libraries they use.
+func TestFrontLinksNothingHeavy(t *testing.T) {
 	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", "-tags=osusergo", "../../composeplugin/"+product.PluginCommand).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ours := map[string]bool{}
-	for _, p := range []string{"front", "dirs", "fix", "product"} {
+	for _, p := range []string{"front", "dirs", "fix", "product", "dockerconfig", "atomicfile", "rawfile", "ecrhost", "partition", "secret"} {
 		ours[product.Module+"/internal/"+p] = true
 	}
 	ours[product.Module+"/composeplugin/"+product.PluginCommand] = true
+	for _, p := range []string{"golang.org/x/sys/unix", "github.com/tidwall/gjson", "github.com/tidwall/sjson", "github.com/tidwall/match", "github.com/tidwall/pretty"} {
+		ours[p] = true
+	}
 	deps := strings.Fields(string(out))
 	for _, dep := range deps {
 		std := !strings.Contains(strings.Split(dep, "/")[0], ".")
 		switch {
 		case dep == "net" || dep == "runtime/cgo":
 			t.Errorf("the front links %s", dep)
-		case std || ours[dep] || dep == "golang.org/x/sys/unix": // dirs' system calls
+		case std || ours[dep]:
 		default:
 			t.Errorf("the front links %s", dep)
 		}
@@ -230,5 +236,55 @@ func TestFullWithoutProc(t *testing.T) {
 	os.Args = []string{product.PluginCommand, "currents", "check"}
 	if _, err := Full(); err == nil || !strings.Contains(err.Error(), "no /proc") {
 		t.Errorf("Full() with a relative argv[0]: %v", err)
+	}
+}
+
+// TestFrontAsTheComposeShim: installed as the shim (docker-compose, the full
+// plugin beside it, its directory first in cliPluginsExtraDirs), docker's
+// metadata question gets the real compose's answer, found as the shim finds
+// it, in the same process; everything else is the full plugin's, and so is
+// that question when there is no real compose.
+func TestFrontAsTheComposeShim(t *testing.T) {
+	t.Parallel()
+	shimDir := frontDir(t, true)
+	shimFront := filepath.Join(shimDir, product.ComposePluginCommand)
+	if err := os.Rename(filepath.Join(shimDir, product.PluginCommand), shimFront); err != nil {
+		t.Fatal(err)
+	}
+	config := t.TempDir()
+	real := filepath.Join(config, "cli-plugins", product.ComposePluginCommand)
+	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(real, []byte("#!/bin/sh\necho REAL $$ \"$0\" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"cliPluginsExtraDirs": []string{shimDir}})
+	if err := os.WriteFile(filepath.Join(config, "config.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shim := func(args ...string) (string, int, int) {
+		cmd := exec.Command(shimFront, args...)
+		cmd.Env = append(os.Environ(), fakeFull+"=1", "DOCKER_CONFIG="+config)
+		out, err := cmd.Output()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return string(out), cmd.Process.Pid, cmd.ProcessState.ExitCode()
+	}
+
+	out, pid, code := shim(MetadataCommand)
+	if want := fmt.Sprintf("REAL %d %s %s\n", pid, real, MetadataCommand); code != 0 || out != want {
+		t.Errorf("metadata through the shim: exit %d, %q; want %q", code, out, want)
+	}
+	if out, _, code := shim("compose", "version"); code != 3 || !strings.Contains(out, `"compose","version"`) {
+		t.Errorf("compose version through the shim: exit %d, %q; want the full plugin's", code, out)
+	}
+	if err := os.Remove(real); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := shim(MetadataCommand); code != 3 || !strings.Contains(out, MetadataCommand) {
+		t.Errorf("metadata without a real compose: exit %d, %q; want the full plugin's", code, out)
 	}
 }

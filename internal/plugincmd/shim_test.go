@@ -105,12 +105,15 @@ func TestComposeShimThroughTheRealDockerCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "installed and active") {
 		t.Fatalf("install (%d):\n%s", code, out)
 	}
-	// The shim is the full plugin (the front execs it; the front itself
-	// would answer docker's metadata question as currents, not compose).
-	full, err1 := os.Stat(filepath.Join(cfgDir, "cli-plugins", product.PluginFullCommand))
-	installed, err2 := os.Stat(filepath.Join(cfgDir, shim.DirName, "docker-compose"))
-	if err1 != nil || err2 != nil || !os.SameFile(full, installed) {
-		t.Errorf("the shim is not the full plugin: %v %v", err1, err2)
+	// The shim is the plugin's front as docker-compose (it answers docker's
+	// metadata question with the real compose's: docker info below), with
+	// the full plugin beside it.
+	for installed, from := range map[string]string{"docker-compose": product.PluginCommand, product.PluginFullCommand: product.PluginFullCommand} {
+		a, err1 := os.Stat(filepath.Join(cfgDir, "cli-plugins", from))
+		b, err2 := os.Stat(filepath.Join(cfgDir, shim.DirName, installed))
+		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+			t.Errorf("the shim's %s is not the plugin's %s: %v %v", installed, from, err1, err2)
+		}
 	}
 	shimPassesThrough(t, cfgDir)
 

@@ -37,6 +37,10 @@ const (
 	// plugins, so it never lists or runs this one.
 	PluginFullCommand = PluginName + "-plugin"
 
+	// ComposePluginCommand is docker compose's plugin binary, the name the
+	// opt-in compose shim takes in a directory docker searches first.
+	ComposePluginCommand = "docker-compose"
+
 	// CacheDirName names the directory under XDG_CACHE_HOME (and
 	// XDG_STATE_HOME) that holds this project's files.
 	CacheDirName = "currents"

@@ -25,6 +25,7 @@ import (
 	"github.com/currentsdev/currents/internal/compose"
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/dockerconfig"
+	"github.com/currentsdev/currents/internal/product"
 )
 
 // settingsFile holds the shim's settings and what install changed, inside
@@ -85,8 +86,13 @@ func Locate(configFlag string) (Paths, error) {
 	return Paths{ConfigDir: dir, Config: filepath.Join(dir, dirs.DockerConfigName), Dir: filepath.Join(dir, DirName)}, nil
 }
 
-// Binary is the shim plugin's path.
+// Binary is the shim plugin's path: the plugin's front (package front),
+// which answers docker's metadata question with the real compose's.
 func (p Paths) Binary() string { return filepath.Join(p.Dir, compose.PluginName) }
+
+// Full is the full plugin beside the shim's front: the shim itself for
+// everything but that question.
+func (p Paths) Full() string { return filepath.Join(p.Dir, product.PluginFullCommand) }
 
 // LoadSettings reads the settings next to the running shim; a missing file
 // means defaults.
@@ -143,7 +149,7 @@ func Install(p Paths, exe string, o InstallOptions) (Status, error) {
 	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
 		return Status{}, err
 	}
-	if err := placeBinary(exe, p.Binary()); err != nil {
+	if err := placeBinaries(exe, p); err != nil {
 		return Status{}, err
 	}
 	s := Settings{CheckBeforeUp: o.CheckBeforeUp, Config: p.Config, CreatedConfig: !cfg.Exists(), OriginalSHA256: digest(cfg.Original())}
@@ -216,6 +222,31 @@ func isEmptyObject(b []byte) bool {
 	return len(bytes.TrimSpace(b)) == 0 || (json.Unmarshal(b, &m) == nil && len(m) == 0)
 }
 
+// placeBinaries places the full plugin exe and its front beside it (the
+// full plugin first: the front runs it). A full plugin run without its front
+// beside it is placed as the shim itself, which it can be on its own, as
+// before the front.
+func placeBinaries(exe string, p Paths) error {
+	front := dirs.PluginFront(exe)
+	if _, err := os.Stat(front); err != nil {
+		if err := placeBinary(exe, p.Binary()); err != nil {
+			return err
+		}
+		return removeIfThere(p.Full())
+	}
+	if err := placeBinary(exe, p.Full()); err != nil {
+		return err
+	}
+	return placeBinary(front, p.Binary())
+}
+
+func removeIfThere(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // placeBinary hard-links exe into place (same inode, no copy), or copies it
 // when they live on different file systems; either way atomically.
 func placeBinary(exe, dst string) error {
@@ -279,7 +310,7 @@ func Uninstall(p Paths) (UninstallResult, error) {
 		}
 		res.Backup = ""
 	}
-	for _, f := range []string{compose.PluginName, compose.PluginName + ".tmp", settingsFile, savedBackup} {
+	for _, f := range []string{compose.PluginName, compose.PluginName + ".tmp", product.PluginFullCommand, product.PluginFullCommand + ".tmp", settingsFile, savedBackup} {
 		if err := os.Remove(filepath.Join(p.Dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return res, err
 		}
@@ -392,18 +423,31 @@ func digest(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// Stale reports whether the installed shim is a different build than exe,
-// as after upgrading docker-currents: a hard link keeps the old file.
+// Stale reports whether the installed shim is a different build than exe
+// (the full plugin running) and its front, as after upgrading the plugin: a
+// hard link keeps the old file. A shim installed without the front (the
+// full plugin alone as docker-compose, as before the front) is stale too once
+// exe has its front beside it, which install would now place.
 func Stale(p Paths, exe string) bool {
-	a, errA := os.Stat(p.Binary())
-	b, errB := os.Stat(exe)
-	if errA != nil || errB != nil || os.SameFile(a, b) {
+	if _, err := os.Stat(p.Full()); err != nil {
+		_, front := os.Stat(dirs.PluginFront(exe))
+		return differ(p.Binary(), exe) || front == nil
+	}
+	return differ(p.Full(), exe) || differ(p.Binary(), dirs.PluginFront(exe))
+}
+
+// differ: the files at a and b are not the same bytes (false when either
+// cannot be read: nothing to say then).
+func differ(a, b string) bool {
+	x, errA := os.Stat(a)
+	y, errB := os.Stat(b)
+	if errA != nil || errB != nil || os.SameFile(x, y) {
 		return false
 	}
-	if a.Size() != b.Size() {
+	if x.Size() != y.Size() {
 		return true
 	}
-	x, errA := os.ReadFile(p.Binary())
-	y, errB := os.ReadFile(exe)
-	return errA == nil && errB == nil && !bytes.Equal(x, y)
+	s, errA := os.ReadFile(a)
+	t, errB := os.ReadFile(b)
+	return errA == nil && errB == nil && !bytes.Equal(s, t)
 }

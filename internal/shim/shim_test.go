@@ -8,24 +8,28 @@ import (
 	"testing"
 
 	"github.com/currentsdev/currents/internal/compose"
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/dockerconfig"
+	"github.com/currentsdev/currents/internal/product"
 )
 
 // env is a docker config directory with a fake compose plugin in its user
-// plugin directory and a stand-in for our binary.
+// plugin directory, and stand-ins for our full plugin (exe, the binary that
+// runs install) and its front beside it.
 type env struct {
 	p       Paths
 	compose string
 	exe     string
+	front   string
 }
 
 func newEnv(t *testing.T) env {
 	t.Helper()
 	// A system-wide compose (Docker's docker-compose-plugin package) would
 	// shadow the test's fake one: docker's system directories are the test's.
-	system := compose.SystemPluginDirs
-	compose.SystemPluginDirs = []string{filepath.Join(t.TempDir(), "system-plugins")}
-	t.Cleanup(func() { compose.SystemPluginDirs = system })
+	system := dirs.SystemPluginDirs
+	dirs.SystemPluginDirs = []string{filepath.Join(t.TempDir(), "system-plugins")}
+	t.Cleanup(func() { dirs.SystemPluginDirs = system })
 	dir := t.TempDir()
 	p, err := Locate(filepath.Join(dir, "docker"))
 	if err != nil {
@@ -39,11 +43,14 @@ func newEnv(t *testing.T) env {
 	if err := os.WriteFile(real, []byte("#!/bin/sh\necho real compose \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	exe := filepath.Join(dir, "docker-currents")
+	exe, front := filepath.Join(dir, product.PluginFullCommand), filepath.Join(dir, product.PluginCommand)
 	if err := os.WriteFile(exe, []byte("#!/bin/sh\necho shim\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return env{p: p, compose: real, exe: exe}
+	if err := os.WriteFile(front, []byte("#!/bin/sh\necho front\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return env{p: p, compose: real, exe: exe, front: front}
 }
 
 var configs = map[string]string{
@@ -240,5 +247,54 @@ func TestStaleAfterAnUpgrade(t *testing.T) {
 	}
 	if !Stale(e.p, e.exe) {
 		t.Error("upgrade not detected")
+	}
+	// An upgrade of the front alone is one too.
+	if _, err := Install(e.p, e.exe, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmp, []byte("#!/bin/sh\necho front v2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, e.front); err != nil {
+		t.Fatal(err)
+	}
+	if !Stale(e.p, e.exe) {
+		t.Error("upgrade of the front not detected")
+	}
+}
+
+// TestInstallPlacesTheFrontAndTheFullPlugin: the shim is the plugin's front
+// as docker-compose (it answers docker's metadata question with the real
+// compose's) with the full plugin beside it; a full plugin without its front
+// is the shim alone, as before the front, and one installed so (before the
+// front existed) is stale against a build with its front.
+func TestInstallPlacesTheFrontAndTheFullPlugin(t *testing.T) {
+	e := newEnv(t)
+	if _, err := Install(e.p, e.exe, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	same := func(a, b string) bool {
+		x, errA := os.Stat(a)
+		y, errB := os.Stat(b)
+		return errA == nil && errB == nil && os.SameFile(x, y)
+	}
+	if !same(e.p.Binary(), e.front) || !same(e.p.Full(), e.exe) {
+		t.Errorf("%s is not the front or %s not the full plugin", e.p.Binary(), e.p.Full())
+	}
+
+	if err := os.Remove(e.front); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Install(e.p, e.exe, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(e.p.Full()); !same(e.p.Binary(), e.exe) || err == nil {
+		t.Errorf("without a front, the shim is not the full plugin alone (%v)", err)
+	}
+	if err := os.WriteFile(e.front, []byte("#!/bin/sh\necho front\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if !Stale(e.p, e.exe) {
+		t.Error("a shim without its front is not stale against a build with one")
 	}
 }
