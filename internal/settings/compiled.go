@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/currentsdev/currents/internal/dirs"
 )
@@ -37,33 +38,49 @@ func Digest(path string, data []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// compiledField is one setting of the compiled form: its key, and how its
-// value is written and read back.
+// compiledField is one setting of the compiled form: its key, and where its
+// value lives (one of s, i, d), a string written Go-quoted or a number.
 type compiledField struct {
-	key  string
-	get  func() string
-	set  func(string) error
-	text bool // a string, written Go-quoted
+	key string
+	s   *string
+	i   *int
+	d   *time.Duration
 }
 
-func stringField(key string, p *string) compiledField {
-	return compiledField{key: key, text: true, get: func() string { return *p }, set: func(v string) error { *p = v; return nil }}
+func (f compiledField) get() string {
+	switch {
+	case f.s != nil:
+		return *f.s
+	case f.i != nil:
+		return strconv.Itoa(*f.i)
+	}
+	return strconv.FormatInt(int64(*f.d), 10)
 }
 
-func intField[T ~int | ~int64](key string, p *T) compiledField {
-	return compiledField{key: key,
-		get: func() string { return strconv.FormatInt(int64(*p), 10) },
-		set: func(v string) error {
-			n, err := strconv.ParseInt(v, 10, 64)
-			*p = T(n)
-			return err
-		}}
+func (f compiledField) set(v string) error {
+	if f.s != nil {
+		*f.s = v
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if f.i != nil {
+		*f.i = int(n)
+	} else {
+		*f.d = time.Duration(n)
+	}
+	return err
 }
+
+func (f compiledField) text() bool { return f.s != nil }
+
+func stringField(key string, p *string) compiledField          { return compiledField{key: key, s: p} }
+func intField(key string, p *int) compiledField                { return compiledField{key: key, i: p} }
+func durationField(key string, p *time.Duration) compiledField { return compiledField{key: key, d: p} }
 
 // fields are the settings of c the compiled form keeps, besides its entries.
 // Path and Found are not kept: they are the file's, set when it is read.
 func (c *Config) fields() []compiledField {
-	return []compiledField{intField("timeout", &c.Timeout), stringField("timeout_from", &c.TimeoutFrom)}
+	return []compiledField{durationField("timeout", &c.Timeout), stringField("timeout_from", &c.TimeoutFrom)}
 }
 
 // fields are every field of e (TestCompiledFormKeepsEverySetting fails on a
@@ -73,7 +90,7 @@ func (e *Entry) fields() []compiledField {
 		intField("index", &e.Index), intField("line", &e.Line),
 		stringField("host", &e.Host), stringField("account", &e.Account), stringField("region", &e.Region),
 		stringField("role_arn", &e.RoleARN), stringField("external_id", &e.ExternalID),
-		stringField("session_name", &e.SessionName), intField("duration", &e.Duration),
+		stringField("session_name", &e.SessionName), durationField("duration", &e.Duration),
 		stringField("profile", &e.Profile), stringField("web_identity_token_file", &e.WebIdentityTokenFile),
 		stringField("web_identity", &e.WebIdentity), stringField("web_identity_audience", &e.WebIdentityAudience),
 	}
@@ -98,12 +115,12 @@ func Compile(path string, data []byte, c *Config, perr error) []byte {
 		line("error", perr.Error(), true)
 	} else {
 		for _, f := range c.fields() {
-			line(f.key, f.get(), f.text)
+			line(f.key, f.get(), f.text())
 		}
 		for i := range c.Registries {
 			b = append(b, "entry\n"...)
 			for _, f := range c.Registries[i].fields() {
-				line(f.key, f.get(), f.text)
+				line(f.key, f.get(), f.text())
 			}
 		}
 	}
@@ -182,7 +199,7 @@ func setField(fields []compiledField, key, value string) int {
 		if f.key != key {
 			continue
 		}
-		if f.text {
+		if f.text() {
 			s, err := strconv.Unquote(value)
 			if err != nil {
 				return -1

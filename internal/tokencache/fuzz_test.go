@@ -98,3 +98,18 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendQuoted: the cache key's members are quoted exactly as
+// json.Marshal quotes them, so keys (and the files they name) stay those
+// of every earlier version.
+func FuzzAppendQuoted(f *testing.F) {
+	for _, s := range []string{"", "kind", "arn:aws:iam::111122223333:role/pull", "a\"b", `a\b`, "<>&", "\x7f", "\x00\n", "é", "\u2028", "\xff", "AWS_ENDPOINT_URL_STS"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendQuoted([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("%q: %s, json.Marshal %s", s, got[1:], want)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package tokencache
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -455,7 +456,13 @@ func fieldIs(name, tag string) bool {
 	if name == tag {
 		return true
 	}
-	return foldName(name) == foldName(tag)
+	for i := range len(name) {
+		if name[i] >= utf8.RuneSelf {
+			return foldName(name) == foldName(tag)
+		}
+	}
+	// ASCII folds as ASCII: tags are ASCII.
+	return strings.EqualFold(name, tag)
 }
 
 // foldName is encoding/json's: ASCII letters upper-cased, any other rune
