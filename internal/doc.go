@@ -43,7 +43,7 @@
 //
 // Plugin: compose project → images → credentials → probe → report → action.
 //
-//	front         docker-currents: docker's metadata question answered without the plugin's start-up (as the compose shim: compose's answer); everything else exec'd to the plugin beside it
+//	front         docker-currents: docker's metadata question answered without the plugin's start-up (as the compose shim: what it only passes on goes straight to compose); everything else exec'd to the plugin beside it
 //	cliflags      reading a wrapped command line with the real flag definitions
 //	envfile       .env files read and edited as compose reads them (compose-go's dotenv)
 //	stack         a compose project loaded as compose loads it; its images, diagnosed

@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/currentsdev/currents/internal/dirs"
@@ -67,23 +68,23 @@ func WriteMetadata(w io.Writer) error {
 }
 
 // Main is docker-currents' main: the metadata from here, everything else
-// from the full plugin. Run as the compose shim, the metadata is the real
-// compose's; under any other name, the full plugin answers everything.
+// from the full plugin. Run as the compose shim, what the shim would only
+// hand to the real compose goes there straight; under any other name, the
+// full plugin answers everything.
 func Main() int {
-	if len(os.Args) > 1 && os.Args[1] == MetadataCommand {
-		switch filepath.Base(os.Args[0]) {
-		case product.PluginCommand:
+	switch filepath.Base(os.Args[0]) {
+	case product.PluginCommand:
+		if len(os.Args) > 1 && os.Args[1] == MetadataCommand {
 			if err := WriteMetadata(os.Stdout); err != nil {
 				fmt.Fprintf(os.Stderr, "%s: %v\n", product.PluginCommand, err)
 				return 1
 			}
 			return 0
-		case product.ComposePluginCommand:
-			if real := behindShim(); real != "" {
-				// Returns only on failure: then the full plugin's shim
-				// says why.
-				_ = syscall.Exec(real, []string{real, MetadataCommand}, os.Environ())
-			}
+		}
+	case product.ComposePluginCommand:
+		if real := behindShim(); real != "" && shimPassesOn(os.Args[1:]) {
+			// Returns only on failure: then the full plugin's shim says why.
+			_ = syscall.Exec(real, append([]string{real}, os.Args[1:]...), os.Environ())
 		}
 	}
 	full, err := Full()
@@ -137,6 +138,21 @@ func behindShim() string {
 		return ""
 	}
 	return dirs.PluginBehind(product.ComposePluginCommand, configDir, cfg.PluginsExtraDirs(), dir)
+}
+
+// shimPassesOn reports whether the shim (shim.Main) would hand args, as
+// docker gives them, to the real compose untouched, found through the
+// docker config directory without --config: so with no argument that could
+// be its `currents` or `up` sub-command (it checks before up) or docker's
+// --config flag. It errs towards false: the full plugin's shim then parses
+// the command line with the real flag definitions and decides.
+func shimPassesOn(args []string) bool {
+	for _, a := range args {
+		if a == product.PluginName || a == "up" || a == "--config" || strings.HasPrefix(a, "--config=") {
+			return false
+		}
+	}
+	return true
 }
 
 // executable is os.Executable, replaceable in tests.

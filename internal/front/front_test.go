@@ -241,9 +241,10 @@ func TestFullWithoutProc(t *testing.T) {
 
 // TestFrontAsTheComposeShim: installed as the shim (docker-compose, the full
 // plugin beside it, its directory first in cliPluginsExtraDirs), docker's
-// metadata question gets the real compose's answer, found as the shim finds
-// it, in the same process; everything else is the full plugin's, and so is
-// that question when there is no real compose.
+// metadata question and every command line the shim would only pass on go to
+// the real compose, found as the shim finds it, in the same process;
+// `currents`, `up` and docker's --config are the full plugin's, and so is
+// everything when there is no real compose.
 func TestFrontAsTheComposeShim(t *testing.T) {
 	t.Parallel()
 	shimDir := frontDir(t, true)
@@ -278,8 +279,14 @@ func TestFrontAsTheComposeShim(t *testing.T) {
 	if want := fmt.Sprintf("REAL %d %s %s\n", pid, real, MetadataCommand); code != 0 || out != want {
 		t.Errorf("metadata through the shim: exit %d, %q; want %q", code, out, want)
 	}
-	if out, _, code := shim("compose", "version"); code != 3 || !strings.Contains(out, `"compose","version"`) {
-		t.Errorf("compose version through the shim: exit %d, %q; want the full plugin's", code, out)
+	out, pid, code = shim("--log-level", "debug", "compose", "--ansi", "never", "ps", "-a")
+	if want := fmt.Sprintf("REAL %d %s --log-level debug compose --ansi never ps -a\n", pid, real); code != 0 || out != want {
+		t.Errorf("compose ps through the shim: exit %d, %q; want %q", code, out, want)
+	}
+	for _, args := range [][]string{{"compose", "currents", "check"}, {"compose", "-f", "x.yaml", "up", "-d"}, {"--config", config, "compose", "ps"}, {"--config=" + config, "compose", "ps"}} {
+		if out, _, code := shim(args...); code != 3 || !strings.Contains(out, `"compose"`) || strings.Contains(out, "REAL") {
+			t.Errorf("%q through the shim: exit %d, %q; want the full plugin's", args, code, out)
+		}
 	}
 	if err := os.Remove(real); err != nil {
 		t.Fatal(err)
