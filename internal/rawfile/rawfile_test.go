@@ -135,6 +135,29 @@ func TestReadWithinAnOpenPipe(t *testing.T) {
 	}
 }
 
+// A named pipe whose writer has gone is not a closed pipe: another writer
+// may open it before the read and never close, so it goes the bounded way.
+func TestReadWithinTreatsANamedPipeAsOpen(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("registry\n"))
+	w.Close()
+	if data, done, err := readClosedPipe(r, 100); done || err != nil || len(data) != 0 {
+		t.Errorf("a FIFO without writers was read as a closed pipe: %q, done %v, %v", data, done, err)
+	}
+}
+
 // ReadNoLinks reads a path without links in one open, and refuses to follow
 // a link anywhere on it, a directory or the file, leaving that (and a
 // directory where the file should be) to a walk.

@@ -12,24 +12,35 @@ import (
 // filled is a Config whose every field, and every field of its entries, is
 // set: a field the compiled form forgot would come back zero.
 func filled(t *testing.T) *Config {
-	c := &Config{Path: "/p/currents.yaml", Found: true, Timeout: 42 * time.Second, TimeoutFrom: "/p/currents.yaml"}
+	c := &Config{}
+	fill(t, reflect.ValueOf(c).Elem())
+	c.Path, c.Found = "/p/currents.yaml", true // the file's, set when it is read
+	c.Timeout, c.TimeoutFrom = 42*time.Second, c.Path
 	var e Entry
-	v := reflect.ValueOf(&e).Elem()
-	for i := range v.NumField() {
-		f := v.Field(i)
-		switch f.Kind() {
-		case reflect.String:
-			f.SetString(v.Type().Field(i).Name + "-value")
-		case reflect.Int, reflect.Int64:
-			f.SetInt(int64(i + 7))
-		default:
-			t.Fatalf("Entry.%s: a field of kind %s; teach this test to fill it", v.Type().Field(i).Name, f.Kind())
-		}
-	}
+	fill(t, reflect.ValueOf(&e).Elem())
 	e.Host = "127.0.0.1:5000"
 	c.Registries = []Entry{e}
 	c.Index()
 	return c
+}
+
+// fill sets every exported field of the struct v but its entries, and fails
+// on a kind it does not know, so that a new field cannot pass unfilled.
+func fill(t *testing.T, v reflect.Value) {
+	for i := range v.NumField() {
+		f, name := v.Field(i), v.Type().Field(i).Name
+		switch {
+		case !v.Type().Field(i).IsExported() || name == "Registries":
+		case f.Kind() == reflect.String:
+			f.SetString(name + "-value")
+		case f.Kind() == reflect.Int || f.Kind() == reflect.Int64:
+			f.SetInt(int64(i + 7))
+		case f.Kind() == reflect.Bool:
+			f.SetBool(true)
+		default:
+			t.Fatalf("%s.%s: a field of kind %s; teach this test to fill it", v.Type().Name(), name, f.Kind())
+		}
+	}
 }
 
 func TestCompiledFormKeepsEverySetting(t *testing.T) {
