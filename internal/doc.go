@@ -13,7 +13,7 @@
 // Shared by everything:
 //
 //	product       the names: commands, binaries, credHelpers name, module, version
-//	dirs          where files live: home, docker's config dir, config.json, currents.yaml, state dir
+//	dirs          where files live: home, docker's config dir, config.json, currents.yaml, state dir; docker's plugin search order
 //	fix           errors that carry their fix, and the one way to split them for rendering
 //	secret        a token or key that never prints
 //	logging       the helpers' slog logger from CURRENTS_LOG

@@ -1,6 +1,7 @@
 // Package dirs decides where every file of this project and of docker's
 // lives: the home directory, docker's config directory and config.json,
-// currents.yaml, the state directory (watch's journals). One rule serves the lean helper, its AWS half and the
+// currents.yaml, the state directory (watch's journals), docker's plugin
+// directories and the plugin's two files. One rule serves the lean helper, its AWS half and the
 // plugin, so a file is never written under one path and read under another.
 //
 // It links only the standard library: the lean helper resolves currents.yaml
