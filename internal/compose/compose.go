@@ -6,7 +6,6 @@ package compose
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -101,9 +100,10 @@ func Parse(args []string) Invocation {
 	return inv
 }
 
-// Exec replaces this process with the compose plugin at path, argv exactly
-// as docker gave it to us. It returns only on failure.
-func Exec(path string, args []string) error {
-	err := syscall.Exec(path, append([]string{path}, args...), os.Environ())
+// Exec replaces this process, the shim in shimDir, with the compose plugin
+// at path, argv exactly as docker gave it to us, and shimDir on the shim
+// trail (dirs.ShimEnv). It returns only on failure.
+func Exec(path string, args []string, shimDir string) error {
+	err := syscall.Exec(path, append([]string{path}, args...), dirs.ShimEnv(shimDir))
 	return fmt.Errorf("exec %s: %w", path, err)
 }

@@ -3,6 +3,7 @@ package dirs
 import (
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // SystemPluginDirs are the docker CLI's default plugin directories on Unix
@@ -38,13 +39,26 @@ func Plugins(name, configDir string, extras []string) []string {
 	return out
 }
 
+// ShimTrailEnv lists the directories of the compose shims a command has
+// passed through on its way to the real compose (os.PathListSeparator
+// between them). Each shim skips them all when it looks for the compose
+// behind it: two copies of the shim in docker's search order (a second copy
+// made by hand, one left behind by an upgrade) would otherwise hand every
+// command to each other for ever.
+const ShimTrailEnv = "CURRENTS_SHIM_TRAIL"
+
 // PluginBehind is the first plugin named name in search order that is
-// neither in dir nor dir's own file of that name under another path: the
-// plugin that one, shadowing it, hands over to. "" when there is none.
+// neither in dir nor dir's own file of that name under another path, nor in
+// a directory of the shim trail: the plugin that one, shadowing it, hands
+// over to. "" when there is none.
 func PluginBehind(name, configDir string, extras []string, dir string) string {
 	self, _ := os.Stat(filepath.Join(dir, name))
+	passed := map[string]bool{filepath.Clean(dir): true}
+	for _, d := range filepath.SplitList(os.Getenv(ShimTrailEnv)) {
+		passed[filepath.Clean(d)] = true
+	}
 	for _, c := range Plugins(name, configDir, extras) {
-		if filepath.Dir(c) == filepath.Clean(dir) {
+		if passed[filepath.Dir(c)] {
 			continue
 		}
 		if fi, err := os.Stat(c); err == nil && self != nil && os.SameFile(fi, self) {
@@ -53,4 +67,21 @@ func PluginBehind(name, configDir string, extras []string, dir string) string {
 		return c
 	}
 	return ""
+}
+
+// ShimEnv is this process's environment with the shim directory dir added
+// to the trail, for exec'ing the plugin behind it (PluginBehind).
+func ShimEnv(dir string) []string {
+	trail := filepath.Clean(dir)
+	if prev := os.Getenv(ShimTrailEnv); prev != "" {
+		trail = prev + string(os.PathListSeparator) + trail
+	}
+	env := os.Environ()
+	for i, kv := range env {
+		if strings.HasPrefix(kv, ShimTrailEnv+"=") {
+			env = append(env[:i:i], env[i+1:]...)
+			break
+		}
+	}
+	return append(env, ShimTrailEnv+"="+trail)
 }

@@ -75,16 +75,26 @@ func Main() int {
 	switch filepath.Base(os.Args[0]) {
 	case product.PluginCommand:
 		if len(os.Args) > 1 && os.Args[1] == MetadataCommand {
-			if err := WriteMetadata(os.Stdout); err != nil {
-				fmt.Fprintf(os.Stderr, "%s: %v\n", product.PluginCommand, err)
+			// docker lists a plugin that answers as valid: a front without
+			// its full plugin must not pass for one (`docker info` shows it
+			// invalid instead, and every `docker currents` would fail).
+			full, err := Full()
+			if err == nil {
+				err = runnable(full)
+			}
+			if err == nil {
+				err = WriteMetadata(os.Stdout)
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "docker %s: %v\n", product.PluginName, err)
 				return 1
 			}
 			return 0
 		}
 	case product.ComposePluginCommand:
-		if real := behindShim(); real != "" && shimPassesOn(os.Args[1:]) {
+		if real, dir := behindShim(); real != "" && shimPassesOn(os.Args[1:]) {
 			// Returns only on failure: then the full plugin's shim says why.
-			_ = syscall.Exec(real, append([]string{real}, os.Args[1:]...), os.Environ())
+			_ = syscall.Exec(real, append([]string{real}, os.Args[1:]...), dirs.ShimEnv(dir))
 		}
 	}
 	full, err := Full()
@@ -115,29 +125,30 @@ func Full() (string, error) {
 // its own directory, hands docker's metadata question to: the first
 // docker-compose in docker's search order outside that directory, with
 // config.json and the config directory as the shim finds them (shim.Main:
-// shim.Self, shim.Locate). "" when the full plugin must answer (no compose,
-// or an unreadable config.json, which it then names).
-func behindShim() string {
-	dir := filepath.Dir(os.Args[0])
+// shim.Self, shim.Locate); and that directory, for the shim trail. real is
+// "" when the full plugin must answer (no compose, or an unreadable
+// config.json, which it then names).
+func behindShim() (real, dir string) {
+	dir = filepath.Dir(os.Args[0])
 	if !filepath.IsAbs(os.Args[0]) {
 		exe, err := executable()
 		if err != nil {
-			return ""
+			return "", ""
 		}
 		dir = filepath.Dir(exe)
 	}
 	configDir, err := dirs.DockerConfig("")
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	if configDir, err = filepath.Abs(configDir); err != nil {
-		return ""
+		return "", ""
 	}
 	cfg, err := dockerconfig.Load(filepath.Join(configDir, dirs.DockerConfigName))
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	return dirs.PluginBehind(product.ComposePluginCommand, configDir, cfg.PluginsExtraDirs(), dir)
+	return dirs.PluginBehind(product.ComposePluginCommand, configDir, cfg.PluginsExtraDirs(), dir), dir
 }
 
 // shimPassesOn reports whether the shim (shim.Main) would hand args, as
@@ -162,7 +173,20 @@ var executable = os.Executable
 // process's arguments (argv[0] included) and environment. It returns only
 // on failure, with what to do.
 func Exec(path string) error {
-	err := syscall.Exec(path, os.Args, os.Environ())
+	return cannotRun(path, syscall.Exec(path, os.Args, os.Environ()))
+}
+
+// runnable is nil when this process may execute the file at path.
+func runnable(path string) error {
+	const xOK = 1 // access(2)'s X_OK
+	if err := syscall.Access(path, xOK); err != nil {
+		return cannotRun(path, err)
+	}
+	return nil
+}
+
+// cannotRun is the failure to run the full plugin at path, with what to do.
+func cannotRun(path string, err error) error {
 	return fix.Errorf(fmt.Sprintf("%s is the plugin's front and runs the plugin from beside itself: reinstall the plugin so %s and %s are both in %s (the package, or make build && make install)",
 		product.PluginCommand, product.PluginCommand, product.PluginFullCommand, filepath.Dir(path)),
 		"cannot run the plugin %s: %v", path, err)

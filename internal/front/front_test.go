@@ -2,6 +2,7 @@ package front
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/cli/cli-plugins/metadata"
 
@@ -190,7 +192,7 @@ func TestFrontExecsTheFullPlugin(t *testing.T) {
 // the full plugin, with WriteMetadata's bytes.
 func TestFrontAnswersMetadataItself(t *testing.T) {
 	t.Parallel()
-	dir := frontDir(t, false)
+	dir := frontDir(t, true)
 	out, err := exec.Command(filepath.Join(dir, product.PluginCommand), MetadataCommand).Output()
 	var want bytes.Buffer
 	if werr := WriteMetadata(&want); err != nil || werr != nil || !bytes.Equal(out, want.Bytes()) {
@@ -207,6 +209,15 @@ func TestMissingFullPlugin(t *testing.T) {
 	full := dirs.PluginFull(filepath.Join(dir, product.PluginCommand))
 	if code != 126 || !strings.Contains(stderr, full+": no such file or directory") || !strings.Contains(stderr, "reinstall") {
 		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+	// docker's metadata question fails too, so that docker lists the
+	// plugin as invalid rather than valid and broken.
+	cmd := exec.Command(filepath.Join(dir, product.PluginCommand), MetadataCommand)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err == nil || len(out) != 0 || !strings.Contains(errb.String(), full) || !strings.Contains(errb.String(), "reinstall") {
+		t.Errorf("metadata without the full plugin: %v, %q\n%s", err, out, errb.String())
 	}
 }
 
@@ -293,5 +304,39 @@ func TestFrontAsTheComposeShim(t *testing.T) {
 	}
 	if out, _, code := shim(MetadataCommand); code != 3 || !strings.Contains(out, MetadataCommand) {
 		t.Errorf("metadata without a real compose: exit %d, %q; want the full plugin's", code, out)
+	}
+}
+
+// TestTwoShimsDoNotHandOverToEachOther: a second copy of the shim's front
+// in docker's search order (made by hand, or left by an upgrade: another
+// file, so not the shim under another path) is skipped on the way to the
+// real compose, rather than the two exec'ing each other for ever.
+func TestTwoShimsDoNotHandOverToEachOther(t *testing.T) {
+	t.Parallel()
+	first := frontDir(t, true)
+	second := t.TempDir()
+	copyFile(t, filepath.Join(first, product.PluginCommand), filepath.Join(second, product.ComposePluginCommand))
+	if err := os.Rename(filepath.Join(first, product.PluginCommand), filepath.Join(first, product.ComposePluginCommand)); err != nil {
+		t.Fatal(err)
+	}
+	behind := t.TempDir()
+	real := filepath.Join(behind, product.ComposePluginCommand)
+	if err := os.WriteFile(real, []byte("#!/bin/sh\necho REAL $$ \"$0\" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	config := t.TempDir()
+	for _, extras := range [][]string{{first, second, behind}, {second, first, behind}} {
+		b, _ := json.Marshal(map[string]any{"cliPluginsExtraDirs": extras})
+		if err := os.WriteFile(filepath.Join(config, "config.json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, filepath.Join(extras[0], product.ComposePluginCommand), MetadataCommand)
+		cmd.Env = append(os.Environ(), fakeFull+"=1", "DOCKER_CONFIG="+config)
+		out, err := cmd.Output()
+		cancel()
+		if want := fmt.Sprintf("REAL %d %s %s\n", cmd.Process.Pid, real, MetadataCommand); err != nil || string(out) != want {
+			t.Errorf("metadata through two shims (%s first): %v, %q; want %q", extras[0], err, out, want)
+		}
 	}
 }

@@ -45,7 +45,7 @@ func Main(plugin func() int) int {
 		// docker asks before every run; without a real compose we still
 		// answer as a plugin so `docker compose currents` works.
 		if realErr == nil {
-			return execReal(real, inv.Args)
+			return execReal(real, inv.Args, dir)
 		}
 		os.Args = []string{os.Args[0], "docker-cli-plugin-metadata"}
 		return plugin()
@@ -70,7 +70,7 @@ func Main(plugin func() int) int {
 		fmt.Fprintln(os.Stderr, realErr)
 		return 1
 	}
-	return execReal(real, inv.Args)
+	return execReal(real, inv.Args, dir)
 }
 
 // checkBeforeUp runs the check when the shim is set to, unless `docker
@@ -121,10 +121,10 @@ func projectFlags(flags []string) []string {
 	return o.Args()
 }
 
-func execReal(real string, args []string) int {
+func execReal(real string, args []string, dir string) int {
 	// Exec returns only on failure: 126, as a shell says for a command
 	// found but not runnable.
-	fmt.Fprintln(os.Stderr, compose.Exec(real, args))
+	fmt.Fprintln(os.Stderr, compose.Exec(real, args, dir))
 	return 126
 }
 
