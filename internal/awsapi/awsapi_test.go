@@ -111,11 +111,20 @@ func TestErrorsAreActionable(t *testing.T) {
 			t.Errorf("lacks %q: %v", w, err)
 		}
 	}
+}
+
+// TestSourceErrorsAreActionable: bad or missing source credentials are
+// named as the source's, with the source's fix.
+func TestSourceErrorsAreActionable(t *testing.T) {
+	_, tg, role := setup(t)
+	c := New()
+	ctx := context.Background()
+	var e *Error
 	// Bad source keys: STS says the key is invalid; the fix is about the source.
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-wrong-secret")
-	_, err = c.Credentials(ctx, tg)
+	_, err := c.Credentials(ctx, tg)
 	if !errors.As(err, &e) || !strings.Contains(err.Error(), "source credentials are invalid") {
-		t.Errorf("bad source: %v", err)
+		t.Fatalf("bad source: %v", err)
 	}
 	// A fresh session may mend rejected credentials: not for an operator yet.
 	if !e.CredentialsRejected() || !Rejected(e.Code) || e.Permanent() {

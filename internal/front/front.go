@@ -60,11 +60,32 @@ func Info() Metadata {
 
 // WriteMetadata writes Info as docker/cli's plugin package writes a
 // plugin's metadata (no HTML escaping, five-space indent), byte for byte.
-func WriteMetadata(w io.Writer) error {
+func WriteMetadata(w io.Writer) error { return writeMetadata(w, Info()) }
+
+func writeMetadata(w io.Writer, m Metadata) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "     ")
-	return enc.Encode(Info())
+	return enc.Encode(m)
+}
+
+// frontInfo is the front's answer to docker's metadata question: Info, or,
+// when the full plugin is missing or not executable, Info with a
+// description that says so. Failing the question instead would hide the
+// cause: docker then lists the plugin as invalid with only an exit status,
+// and answers `docker currents …` with "unknown command"; answered, `docker
+// info` and `docker --help` show the problem, and `docker currents …` runs
+// the front, which names the file and the fix.
+func frontInfo() Metadata {
+	m := Info()
+	full, err := Full()
+	if err == nil {
+		err = runnable(full)
+	}
+	if err != nil {
+		m.ShortDescription = "BROKEN: " + product.PluginFullCommand + " is missing beside " + product.PluginCommand + " or not executable; reinstall the plugin"
+	}
+	return m
 }
 
 // Main is docker-currents' main: the metadata from here, everything else
@@ -75,17 +96,7 @@ func Main() int {
 	switch filepath.Base(os.Args[0]) {
 	case product.PluginCommand:
 		if len(os.Args) > 1 && os.Args[1] == MetadataCommand {
-			// docker lists a plugin that answers as valid: a front without
-			// its full plugin must not pass for one (`docker info` shows it
-			// invalid instead, and every `docker currents` would fail).
-			full, err := Full()
-			if err == nil {
-				err = runnable(full)
-			}
-			if err == nil {
-				err = WriteMetadata(os.Stdout)
-			}
-			if err != nil {
+			if err := writeMetadata(os.Stdout, frontInfo()); err != nil {
 				fmt.Fprintf(os.Stderr, "docker %s: %v\n", product.PluginName, err)
 				return 1
 			}
