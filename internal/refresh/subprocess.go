@@ -111,13 +111,32 @@ func LeanTurn(ctx context.Context, cache *tokencache.Cache, req Request, timeout
 		log = logging.Discard()
 	}
 	asked := cache.Clock().Now()
+	key, settings := tokencache.TokenKey(req.Target.Registry), failureSettings(timeout, req)
+	// One wait for the turn, however it is taken, within the timeout.
+	turnCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var h *tokencache.Held
+	if cache.Usable() == nil {
+		// Behind another process's refresh, wait for it with the other
+		// gets of the burst and read what it left, all at once, rather
+		// than each taking the lock in turn to read it.
+		held, werr := cache.AwaitLock(turnCtx, req.Identity)
+		if held == nil && werr == nil {
+			e := cache.Load(req.Identity)
+			if tok, err, done := settled(e, key, asked, cache.Clock().Now(), settings, log); done {
+				return nil, tok, true, err
+			}
+		}
+		h = held
+	}
 	// The AWS binary says what is wrong with the cache, once.
-	h, err := waitTurn(ctx, cache, req, timeout, log, slog.LevelDebug)
+	if h == nil {
+		h, err = waitTurn(turnCtx, cache, req, timeout, log, slog.LevelDebug)
+	}
 	if err != nil || h == nil {
 		return nil, credential.Token{}, false, err
 	}
 	e := cache.Load(req.Identity)
-	key, settings := tokencache.TokenKey(req.Target.Registry), failureSettings(timeout, req)
 	if tok, err, done := settled(e, key, asked, cache.Clock().Now(), settings, log); done {
 		h.Unlock()
 		return nil, tok, true, err

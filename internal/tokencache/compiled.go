@@ -69,7 +69,12 @@ func (c *Cache) compileLockPath() string { return filepath.Join(c.dir, CompiledF
 // them through one at a time, each woken with all the others by the one
 // before it lets go.
 func (c *Cache) AwaitCompile(ctx context.Context) (*Held, error) {
-	p := c.compileLockPath()
+	return c.awaitAt(ctx, c.compileLockPath())
+}
+
+// awaitAt takes the lock p when it is free (held), or else waits for its
+// holder to let go, on a shared lock with every other waiter, and returns nil.
+func (c *Cache) awaitAt(ctx context.Context, p string) (*Held, error) {
 	f, err := c.openLock(p)
 	if err != nil {
 		return nil, err

@@ -65,6 +65,15 @@ func (c *Cache) Lock(ctx context.Context, id Identity) (unlock func(), err error
 	return h.Unlock, nil
 }
 
+// AwaitLock is TakeLock for the gets of a burst that find id's token due:
+// the first gets the lock (held: it refreshes); the others wait for its
+// refresh to end, all at once, on a shared lock, and get nil: they read the
+// cache again, and take the lock in turn (TakeLock) only if it still does
+// not answer them (see AwaitCompile).
+func (c *Cache) AwaitLock(ctx context.Context, id Identity) (*Held, error) {
+	return c.awaitAt(ctx, c.LockPath(id))
+}
+
 // TakeLock is Lock keeping the lock file, to hand to a child process.
 //
 // The lock file is opened without following a symlink (O_CREATE through a
