@@ -53,12 +53,16 @@ const ShimTrailEnv = "CURRENTS_SHIM_TRAIL"
 // over to. "" when there is none.
 func PluginBehind(name, configDir string, extras []string, dir string) string {
 	self, _ := os.Stat(filepath.Join(dir, name))
-	passed := map[string]bool{filepath.Clean(dir): true}
-	for _, d := range filepath.SplitList(os.Getenv(ShimTrailEnv)) {
-		passed[filepath.Clean(d)] = true
+	// Directories are compared as files: docker takes relative and linked
+	// plugin directories, and a shim records its own as the kernel names it.
+	var passed []os.FileInfo
+	for _, d := range append([]string{dir}, filepath.SplitList(os.Getenv(ShimTrailEnv))...) {
+		if fi, err := os.Stat(d); err == nil {
+			passed = append(passed, fi)
+		}
 	}
 	for _, c := range Plugins(name, configDir, extras) {
-		if passed[filepath.Dir(c)] {
+		if sameAsAny(filepath.Dir(c), passed) {
 			continue
 		}
 		if fi, err := os.Stat(c); err == nil && self != nil && os.SameFile(fi, self) {
@@ -69,10 +73,26 @@ func PluginBehind(name, configDir string, extras []string, dir string) string {
 	return ""
 }
 
+func sameAsAny(path string, files []os.FileInfo) bool {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	for _, f := range files {
+		if os.SameFile(fi, f) {
+			return true
+		}
+	}
+	return false
+}
+
 // ShimEnv is this process's environment with the shim directory dir added
 // to the trail, for exec'ing the plugin behind it (PluginBehind).
 func ShimEnv(dir string) []string {
 	trail := filepath.Clean(dir)
+	if abs, err := filepath.Abs(dir); err == nil {
+		trail = abs // its children may run elsewhere
+	}
 	if prev := os.Getenv(ShimTrailEnv); prev != "" {
 		trail = prev + string(os.PathListSeparator) + trail
 	}

@@ -79,10 +79,10 @@ func writeMetadata(w io.Writer, m Metadata) error {
 func frontInfo() Metadata {
 	m := Info()
 	full, err := Full()
-	if err == nil {
-		err = runnable(full)
-	}
-	if err != nil {
+	switch {
+	case err != nil:
+		m.ShortDescription = "BROKEN: run `docker " + product.PluginName + "` for the cause"
+	case runnable(full) != nil:
 		m.ShortDescription = "BROKEN: " + product.PluginFullCommand + " is missing beside " + product.PluginCommand + " or not executable; reinstall the plugin"
 	}
 	return m

@@ -322,21 +322,34 @@ func TestTwoShimsDoNotHandOverToEachOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	behind := t.TempDir()
-	real := filepath.Join(behind, product.ComposePluginCommand)
-	if err := os.WriteFile(real, []byte("#!/bin/sh\necho REAL $$ \"$0\" \"$@\"\n"), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(behind, product.ComposePluginCommand), []byte("#!/bin/sh\necho REAL $$ \"$0\" \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	config := t.TempDir()
-	for _, extras := range [][]string{{first, second, behind}, {second, first, behind}} {
+	// Relative plugin directories, as docker takes them (from the working
+	// directory), with the shim run by a relative path: the trail must
+	// still know the directories it passed.
+	work := filepath.Dir(first)
+	rel := func(d string) string {
+		r, err := filepath.Rel(work, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, extras := range [][]string{{first, second, behind}, {second, first, behind}, {rel(first), rel(second), rel(behind)}, {rel(second), rel(first), rel(behind)}} {
 		b, _ := json.Marshal(map[string]any{"cliPluginsExtraDirs": extras})
 		if err := os.WriteFile(filepath.Join(config, "config.json"), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		cmd := exec.CommandContext(ctx, filepath.Join(extras[0], product.ComposePluginCommand), MetadataCommand)
+		cmd.Dir = work
 		cmd.Env = append(os.Environ(), fakeFull+"=1", "DOCKER_CONFIG="+config)
 		out, err := cmd.Output()
 		cancel()
+		// The real compose, run as docker lists it.
+		real := filepath.Join(extras[2], product.ComposePluginCommand)
 		if want := fmt.Sprintf("REAL %d %s %s\n", cmd.Process.Pid, real, MetadataCommand); err != nil || string(out) != want {
 			t.Errorf("metadata through two shims (%s first): %v, %q; want %q", extras[0], err, out, want)
 		}

@@ -87,8 +87,12 @@ func checkBeforeUp(dir string, inv compose.Invocation) int {
 	code := check(inv)
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "docker compose up stopped: the images above are not pullable (the compose shim runs `docker currents check` first; `docker currents shim install` without --check-before-up turns that off)")
+		return code
 	}
-	return code
+	// Checked: the compose this hands up to (another shim, in a second
+	// plugin directory) need not check again.
+	os.Setenv(compose.CheckedEnv, "1")
+	return 0
 }
 
 // check runs the check in a child process of ourselves, because the
