@@ -17,12 +17,15 @@ import (
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
-// TestLeanTurnWaitsTogether: the gets of a burst that find the token due
-// while one process refreshes it wait for that refresh together, on a shared
-// lock, and each answers with its token once it ends, without taking the
-// lock: they used to take it one after another, each woken with all the
-// others by the one before.
-func TestLeanTurnWaitsTogether(t *testing.T) {
+// turnWorld is one registry's refresh request and the cache directory the
+// processes of a burst share.
+type turnWorld struct {
+	req refresh.Request
+	dir string
+}
+
+func newTurnWorld(t *testing.T) turnWorld {
+	t.Helper()
 	const host = "111122223333.dkr.ecr.us-east-1.amazonaws.com"
 	cfg, err := config.Parse("/p/currents.yaml", []byte("registries:\n  - host: "+host+"\n    role_arn: arn:aws:iam::111122223333:role/pull\n"))
 	if err != nil {
@@ -30,40 +33,76 @@ func TestLeanTurnWaitsTogether(t *testing.T) {
 	}
 	tgt, _ := cfg.Lookup(host)
 	req := refresh.Request{ServerURL: host, Target: tgt, Identity: tokencache.IdentityFor(tgt, func(string) string { return "" })}
-	dir := filepath.Join(t.TempDir(), "cache")
-	open := func() *tokencache.Cache {
-		c, err := tokencache.Open(tokencache.WithDir(dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+	return turnWorld{req, filepath.Join(t.TempDir(), "cache")}
+}
+
+// open is one process's open of the cache.
+func (w turnWorld) open(t *testing.T) *tokencache.Cache {
+	t.Helper()
+	c, err := tokencache.Open(tokencache.WithDir(w.dir))
+	if err != nil {
+		t.Fatal(err)
 	}
-	refresher := open()
-	held, err := refresher.TakeLock(context.Background(), req.Identity)
+	return c
+}
+
+// opens is n processes' opens of the cache, made before they start.
+func (w turnWorld) opens(t *testing.T, n int) []*tokencache.Cache {
+	cs := make([]*tokencache.Cache, n)
+	for i := range cs {
+		cs[i] = w.open(t)
+	}
+	return cs
+}
+
+// storeFresh stores through c the token a refresh gets: "fresh".
+func (w turnWorld) storeFresh(t *testing.T, c *tokencache.Cache) {
+	t.Helper()
+	now := time.Now()
+	e := c.Load(w.req.Identity)
+	e.SetToken(tokencache.TokenKey(w.req.Target.Registry), credential.Token{Username: "AWS", Password: secret.New("fresh"), Issued: now, Expires: now.Add(12 * time.Hour)})
+	if err := c.Store(w.req.Identity, e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// turn is what LeanTurn gave one get of a burst, and its cache.
+type turn struct {
+	cache *tokencache.Cache
+	held  *tokencache.Held
+	tok   credential.Token
+	done  bool
+	err   error
+}
+
+// burst starts a LeanTurn for each cache; their turns arrive on the channel.
+func (w turnWorld) burst(caches []*tokencache.Cache) <-chan turn {
+	turns := make(chan turn, len(caches))
+	for _, c := range caches {
+		go func() {
+			h, tok, done, err := refresh.LeanTurn(context.Background(), c, w.req, time.Minute, nil)
+			turns <- turn{c, h, tok, done, err}
+		}()
+	}
+	return turns
+}
+
+// TestLeanTurnWaitsTogether: the gets of a burst that find the token due
+// while one process refreshes it wait for that refresh together, on a shared
+// lock, and each answers with its token once it ends, without taking the
+// lock: they used to take it one after another, each woken with all the
+// others by the one before.
+func TestLeanTurnWaitsTogether(t *testing.T) {
+	w := newTurnWorld(t)
+	refresher := w.open(t)
+	held, err := refresher.TakeLock(context.Background(), w.req.Identity)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const waiters = 8
-	type turn struct {
-		held *tokencache.Held
-		tok  credential.Token
-		done bool
-		err  error
-	}
-	turns := make(chan turn, waiters)
-	for range waiters {
-		go func() {
-			h, tok, done, err := refresh.LeanTurn(context.Background(), open(), req, time.Minute, nil)
-			turns <- turn{h, tok, done, err}
-		}()
-	}
-	sharedWaiters(t, refresher.LockPath(req.Identity), waiters)
-	now := time.Now()
-	e := refresher.Load(req.Identity)
-	e.SetToken(tokencache.TokenKey(tgt.Registry), credential.Token{Username: "AWS", Password: secret.New("fresh"), Issued: now, Expires: now.Add(12 * time.Hour)})
-	if err := refresher.Store(req.Identity, e); err != nil {
-		t.Fatal(err)
-	}
+	turns := w.burst(w.opens(t, waiters))
+	sharedWaiters(t, refresher.LockPath(w.req.Identity), waiters)
+	w.storeFresh(t, refresher)
 	held.Unlock()
 	for range waiters {
 		tr := <-turns
@@ -117,43 +156,15 @@ func blocked(t *testing.T, path string, n int, kind string) {
 // and the others answer with what that one stores, none starting a
 // refresh of its own.
 func TestLeanTurnAfterTheRefresherDies(t *testing.T) {
-	const host = "111122223333.dkr.ecr.us-east-1.amazonaws.com"
-	cfg, err := config.Parse("/p/currents.yaml", []byte("registries:\n  - host: "+host+"\n    role_arn: arn:aws:iam::111122223333:role/pull\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgt, _ := cfg.Lookup(host)
-	req := refresh.Request{ServerURL: host, Target: tgt, Identity: tokencache.IdentityFor(tgt, func(string) string { return "" })}
-	dir := filepath.Join(t.TempDir(), "cache")
-	open := func() *tokencache.Cache {
-		c, err := tokencache.Open(tokencache.WithDir(dir))
-		if err != nil {
-			panic(err)
-		}
-		return c
-	}
-	killed := open()
-	held, err := killed.TakeLock(context.Background(), req.Identity)
+	w := newTurnWorld(t)
+	killed := w.open(t)
+	held, err := killed.TakeLock(context.Background(), w.req.Identity)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const waiters = 6
-	type turn struct {
-		cache *tokencache.Cache
-		held  *tokencache.Held
-		tok   credential.Token
-		done  bool
-		err   error
-	}
-	turns := make(chan turn, waiters)
-	for range waiters {
-		go func() {
-			c := open()
-			h, tok, done, err := refresh.LeanTurn(context.Background(), c, req, time.Minute, nil)
-			turns <- turn{c, h, tok, done, err}
-		}()
-	}
-	sharedWaiters(t, killed.LockPath(req.Identity), waiters)
+	turns := w.burst(w.opens(t, waiters))
+	sharedWaiters(t, killed.LockPath(w.req.Identity), waiters)
 	held.Unlock() // killed: nothing stored
 
 	next := <-turns
@@ -162,13 +173,8 @@ func TestLeanTurnAfterTheRefresherDies(t *testing.T) {
 	}
 	// The others wait on it, for the lock (having found nothing either) or
 	// again for its refresh (woken after it took the lock).
-	blocked(t, killed.LockPath(req.Identity), waiters-1, "")
-	now := time.Now()
-	e := next.cache.Load(req.Identity)
-	e.SetToken(tokencache.TokenKey(tgt.Registry), credential.Token{Username: "AWS", Password: secret.New("fresh"), Issued: now, Expires: now.Add(12 * time.Hour)})
-	if err := next.cache.Store(req.Identity, e); err != nil {
-		t.Fatal(err)
-	}
+	blocked(t, killed.LockPath(w.req.Identity), waiters-1, "")
+	w.storeFresh(t, next.cache)
 	next.held.Unlock()
 	for range waiters - 1 {
 		tr := <-turns
