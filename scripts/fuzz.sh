@@ -27,14 +27,27 @@ fi
 
 failed=0
 summary=()
+
+# deadline_race: the log's only failure is the coordinator's own deadline, with no failing input.
+deadline_race() {
+  grep -q '^    context deadline exceeded$' "$1" && ! grep -qE 'Failing input written|panic:|_test\.go:[0-9]+:' "$1"
+}
 for t in "${targets[@]}"; do
   pkg=${t% *}
   name=${t#* }
   log="$logs/${pkg//\//_}.$name.log"
   # Minimising each new interesting input costs more executions than it saves in a bounded run;
   # a crasher is still recorded, unminimised.
+  corpus="$pkg/testdata/fuzz/$name"
+  before=$(ls "$corpus" 2>/dev/null | wc -l)
   if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1x "$pkg" >"$log" 2>&1; then
     status=ok
+  elif deadline_race "$log" && [ "$(ls "$corpus" 2>/dev/null | wc -l)" -eq "$before" ]; then
+    # Go 1.26's fuzz coordinator can report its own -fuzztime deadline as a failure when a
+    # worker is mid-call as it expires (go.dev/issue/75804, fixed in Go 1.27): no input failed
+    # and none was written. Any failing input is still written, and fails the run.
+    status=ok
+    echo "== $pkg $name: the fuzztime ended in Go's coordinator race (go.dev/issue/75804); no input failed"
   else
     status=FAILED
     failed=$((failed + 1))
