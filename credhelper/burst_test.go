@@ -87,6 +87,14 @@ func TestKilledGetLeavesTheLockWithItsAWSProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	aws.WaitStarted(1)
+	// Killed once its AWS process is refreshing: killed before, the get had
+	// not yet handed that process the server URL (its stdin), and the
+	// process, with nothing to refresh, let go of the lock at once.
+	for deadline := time.Now().Add(10 * time.Second); w.aws.Attempts().AssumeRole == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the AWS process did not reach AssumeRole in 10 s\n%s", w.logs())
+		}
+	}
 	if err := first.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
