@@ -2,11 +2,7 @@ package refresh_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +10,7 @@ import (
 	"github.com/currentsdev/currents/internal/credential"
 	"github.com/currentsdev/currents/internal/refresh"
 	"github.com/currentsdev/currents/internal/secret"
+	"github.com/currentsdev/currents/internal/testbin"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
 
@@ -101,51 +98,13 @@ func TestLeanTurnWaitsTogether(t *testing.T) {
 	}
 	const waiters = 8
 	turns := w.burst(w.opens(t, waiters))
-	sharedWaiters(t, refresher.LockPath(w.req.Identity), waiters)
+	testbin.WaitBlockedFlocks(t, refresher.LockPath(w.req.Identity), waiters, "READ")
 	w.storeFresh(t, refresher)
 	held.Unlock()
 	for range waiters {
 		tr := <-turns
 		if tr.err != nil || !tr.done || tr.held != nil || tr.tok.Password.Reveal() != "fresh" {
 			t.Errorf("a waiter after the refresh: done %v, held %v, %v", tr.done, tr.held != nil, tr.err)
-		}
-	}
-}
-
-// sharedWaiters waits until n shared (READ) flock requests are blocked on
-// the file at path, as /proc/locks lists them; it fails on an exclusive one.
-func sharedWaiters(t *testing.T, path string, n int) { t.Helper(); blocked(t, path, n, "READ") }
-
-// blocked waits until n flock requests of kind (READ or WRITE; "" for
-// either) are blocked on the file at path, as /proc/locks lists them; it
-// fails on the other kind.
-func blocked(t *testing.T, path string, n int, kind string) {
-	t.Helper()
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		t.Fatal(err)
-	}
-	inode := fmt.Sprintf(":%d ", st.Ino)
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
-		b, err := os.ReadFile("/proc/locks")
-		if err != nil {
-			t.Fatal(err)
-		}
-		count := 0
-		for _, line := range strings.Split(string(b), "\n") {
-			if !strings.Contains(line, "-> FLOCK") || !strings.Contains(line, inode) {
-				continue
-			}
-			if kind != "" && !strings.Contains(line, kind) {
-				t.Fatalf("a waiter asks for the lock another way than %s:\n%s", kind, line)
-			}
-			count++
-		}
-		if count >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d %s waiters blocked on %s after a minute:\n%s", count, n, kind, path, b)
 		}
 	}
 }
@@ -164,7 +123,7 @@ func TestLeanTurnAfterTheRefresherDies(t *testing.T) {
 	}
 	const waiters = 6
 	turns := w.burst(w.opens(t, waiters))
-	sharedWaiters(t, killed.LockPath(w.req.Identity), waiters)
+	testbin.WaitBlockedFlocks(t, killed.LockPath(w.req.Identity), waiters, "READ")
 	held.Unlock() // killed: nothing stored
 
 	next := <-turns
@@ -173,7 +132,7 @@ func TestLeanTurnAfterTheRefresherDies(t *testing.T) {
 	}
 	// The others wait on it, for the lock (having found nothing either) or
 	// again for its refresh (woken after it took the lock).
-	blocked(t, killed.LockPath(w.req.Identity), waiters-1, "")
+	testbin.WaitBlockedFlocks(t, killed.LockPath(w.req.Identity), waiters-1, "")
 	w.storeFresh(t, next.cache)
 	next.held.Unlock()
 	for range waiters - 1 {

@@ -2,13 +2,13 @@ package tokencache
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/currentsdev/currents/internal/testbin"
 )
 
 // TestAdoptOnlyTheHeldLockFile: a lock file handed to a child is adopted
@@ -103,7 +103,7 @@ func TestAwaitCompile(t *testing.T) {
 	}
 	// Every waiter is blocked on the lock before it is let go (the kernel
 	// lists them), so none can come late and find the lock free.
-	blockedOn(t, c.compileLockPath(), waiters)
+	testbin.WaitBlockedFlocks(t, c.compileLockPath(), waiters, "")
 	select {
 	case <-done:
 		t.Fatal("a waiter went on while the compile lock was held")
@@ -125,35 +125,4 @@ func TestAwaitCompile(t *testing.T) {
 		t.Fatalf("the compile lock after the waiters: %v", err)
 	}
 	again.Unlock()
-}
-
-// blockedOn waits until n flock requests are blocked on the file at path, as
-// /proc/locks lists them ("->" before a request that waits).
-func blockedOn(t *testing.T, path string, n int) {
-	t.Helper()
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		t.Fatal(err)
-	}
-	inode := fmt.Sprintf(":%d ", st.Ino)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		b, err := os.ReadFile("/proc/locks")
-		if err != nil {
-			t.Fatal(err)
-		}
-		blocked := 0
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.Contains(line, "-> FLOCK") && strings.Contains(line, inode) {
-				blocked++
-			}
-		}
-		if blocked >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d waiters blocked on %s after a minute:\n%s", blocked, n, path, b)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
