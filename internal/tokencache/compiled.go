@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"syscall"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
 )
@@ -70,21 +69,4 @@ func (c *Cache) compileLockPath() string { return filepath.Join(c.dir, CompiledF
 // before it lets go.
 func (c *Cache) AwaitCompile(ctx context.Context) (*Held, error) {
 	return c.awaitAt(ctx, c.compileLockPath())
-}
-
-// awaitAt takes the lock p when it is free (held), or else waits for its
-// holder to let go, on a shared lock with every other waiter, and returns nil.
-func (c *Cache) awaitAt(ctx context.Context, p string) (*Held, error) {
-	f, err := c.openLock(p)
-	if err != nil {
-		return nil, err
-	}
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-		return &Held{f: f}, nil
-	}
-	if err := waitFlock(ctx, f, syscall.LOCK_SH); err != nil {
-		return nil, c.waitErr(ctx, p, err)
-	}
-	f.Close() // releases the shared lock
-	return nil, nil
 }

@@ -74,6 +74,23 @@ func (c *Cache) AwaitLock(ctx context.Context, id Identity) (*Held, error) {
 	return c.awaitAt(ctx, c.LockPath(id))
 }
 
+// awaitAt takes the lock p when it is free (held), or else waits for its
+// holder to let go, on a shared lock with every other waiter, and returns nil.
+func (c *Cache) awaitAt(ctx context.Context, p string) (*Held, error) {
+	f, err := c.openLock(p)
+	if err != nil {
+		return nil, err
+	}
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+		return &Held{f: f}, nil
+	}
+	if err := waitFlock(ctx, f, syscall.LOCK_SH); err != nil {
+		return nil, c.waitErr(ctx, p, err)
+	}
+	f.Close() // releases the shared lock
+	return nil, nil
+}
+
 // TakeLock is Lock keeping the lock file, to hand to a child process.
 //
 // The lock file is opened without following a symlink (O_CREATE through a
