@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker-credential-helpers/client"
 	"github.com/docker/docker-credential-helpers/credentials"
 
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/standin"
 )
 
@@ -443,20 +444,22 @@ func TestLeanBinaryImportsNoHeavyLibrary(t *testing.T) {
 	}
 }
 
-// TestLeanBinaryIsStatic checks the binary the tests run (built as `make
-// build` builds it): a build without -tags osusergo, with cgo available, would
-// link libc for os/user and load it on every get.
-func TestLeanBinaryIsStatic(t *testing.T) {
+// TestBinariesAreStatic checks the binaries the tests run (built as `make
+// build` and the packages build them): a cgo build links libc (for os/user
+// and the resolver) and loads it on every start, about 1 ms a process.
+func TestBinariesAreStatic(t *testing.T) {
 	t.Parallel()
-	f, err := elf.Open(bin.lean)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			t.Fatal("the lean helper is dynamically linked: build it with -tags osusergo (or CGO_ENABLED=0)")
+	for _, b := range []string{bin.lean, bin.fat, bin.plugin, dirs.PluginFull(bin.plugin)} {
+		f, err := elf.Open(b)
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("%s is dynamically linked: build it with CGO_ENABLED=0 -tags osusergo,netgo", filepath.Base(b))
+			}
+		}
+		f.Close()
 	}
 }
 

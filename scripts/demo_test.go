@@ -18,7 +18,7 @@ func buildAll(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds every binary; skipped with -short")
 	}
-	builtBin, err := testbin.Build([]string{"-trimpath", "-tags=osusergo"}, "../credhelper/docker-credential-currents",
+	builtBin, err := testbin.Build(append([]string{"-trimpath"}, testbin.BuildFlags...), "../credhelper/docker-credential-currents",
 		"../credhelper/docker-credential-currents-aws", "../composeplugin/docker-currents", "../composeplugin/currents-plugin",
 		"../internal/standin/currents-standin")
 	if err != nil {

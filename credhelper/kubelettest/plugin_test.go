@@ -81,8 +81,9 @@ func run(m *testing.M) int {
 	os.MkdirAll(binDir, 0o755)
 	// Built as `make build` builds them.
 	for _, pkg := range []string{"./credhelper/docker-credential-currents", "./credhelper/docker-credential-currents-aws", "./internal/standin/currents-standin"} {
-		cmd := exec.Command("go", "build", "-trimpath", "-tags=osusergo", "-o", out+"/", pkg)
+		cmd := exec.Command("go", "build", "-trimpath", "-tags=osusergo,netgo", "-o", out+"/", pkg)
 		cmd.Dir = repoRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, b)
 			return 2

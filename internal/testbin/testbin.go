@@ -20,8 +20,8 @@ import (
 	"github.com/currentsdev/currents/internal/product"
 )
 
-// Binaries are the product's binaries, linked as `make build` links them
-// (-tags=osusergo: the lean helper without cgo).
+// Binaries are the product's binaries, linked as `make build` and the
+// packages link them: static, without cgo (see BuildFlags).
 type Binaries struct {
 	// Helpers is the directory of the credential helper and its AWS half:
 	// the one to put on PATH.
@@ -49,7 +49,7 @@ func Product() (Binaries, error) {
 	if err != nil {
 		return Binaries{}, err
 	}
-	flags := []string{"-tags=osusergo"}
+	flags := BuildFlags
 	helpers, err := Build(flags, filepath.Join(root, "credhelper", product.HelperCommand), filepath.Join(root, "credhelper", product.AWSHelperCommand))
 	if err != nil {
 		return Binaries{}, err
@@ -60,6 +60,9 @@ func Product() (Binaries, error) {
 	}
 	return Binaries{Helpers: helpers, Plugin: filepath.Join(plugins, product.PluginCommand)}, nil
 }
+
+// BuildFlags are `make build`'s tags; Build adds its CGO_ENABLED=0.
+var BuildFlags = []string{"-tags=osusergo,netgo"}
 
 // Build builds pkgs (import paths, or directories relative to the working
 // directory) with the go build flags, and returns the directory holding the
@@ -99,6 +102,7 @@ func Build(flags []string, pkgs ...string) (string, error) {
 	}
 	args := append(append([]string{"build"}, flags...), "-o", dir+string(os.PathSeparator))
 	cmd := exec.Command("go", append(args, pkgs...)...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
 	}
