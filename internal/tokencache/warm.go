@@ -95,30 +95,38 @@ func (d *warmDecoder) expect(c byte) bool {
 // object reads an object, calling member for each name with the position at
 // its value; member reads the value and reports whether it was accepted.
 func (d *warmDecoder) object(member func(name string) bool) bool {
-	if !d.expect('{') || !d.enter() {
+	return d.sequence('{', '}', func() bool {
+		raw, ok := d.str()
+		if !ok || !d.expect(':') {
+			return false
+		}
+		d.space()
+		return member(unquote(raw))
+	})
+}
+
+// sequence reads an object or an array: open, then items separated by
+// commas, then end. item reads one (it starts past white space).
+func (d *warmDecoder) sequence(open, end byte, item func() bool) bool {
+	if !d.expect(open) || !d.enter() {
 		return false
 	}
 	d.space()
-	if d.peek() == '}' {
+	if d.peek() == end {
 		d.pos++
 		d.depth--
 		return true
 	}
 	for {
 		d.space()
-		raw, ok := d.str()
-		if !ok || !d.expect(':') {
-			return false
-		}
-		d.space()
-		if !member(unquote(raw)) {
+		if !item() {
 			return false
 		}
 		d.space()
 		switch d.peek() {
 		case ',':
 			d.pos++
-		case '}':
+		case end:
 			d.pos++
 			d.depth--
 			return true
@@ -252,34 +260,7 @@ func (d *warmDecoder) skip() bool {
 	case c == '{':
 		return d.object(func(string) bool { return d.skip() })
 	case c == '[':
-		d.pos++
-		if !d.enter() {
-			return false
-		}
-		d.space()
-		if d.peek() == ']' {
-			d.pos++
-			d.depth--
-			return true
-		}
-		for {
-			d.space()
-			if !d.skip() {
-				return false
-			}
-			d.space()
-			switch d.peek() {
-			case ',':
-				d.pos++
-			case ']':
-				d.pos++
-				d.depth--
-				return true
-			default:
-				d.err = true
-				return false
-			}
-		}
+		return d.sequence('[', ']', d.skip)
 	case c == '"':
 		_, ok := d.str()
 		return ok
