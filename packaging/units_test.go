@@ -57,23 +57,10 @@ func comments(t *testing.T, path string) string {
 	return strings.Join(c, " ")
 }
 
-// readmeSection is the README's section under heading, up to the next one of its level.
-func readmeSection(t *testing.T, heading string) string {
-	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, after, ok := strings.Cut(string(b), "\n"+heading+"\n")
-	if !ok {
-		t.Fatalf("README.md has no heading %q", heading)
-	}
-	level := heading[:strings.Index(heading, " ")+1]
-	if i := strings.Index(after, "\n"+level); i >= 0 {
-		after = after[:i]
-	}
-	// Words, not lines: the prose is wrapped anywhere.
-	return strings.Join(strings.Fields(after), " ")
+// readmeWords is the README's section under heading, as words: the prose is
+// wrapped anywhere.
+func readmeWords(t *testing.T, heading string) string {
+	return strings.Join(strings.Fields(testbin.ReadmeSection(t, heading)), " ")
 }
 
 const watchUnit = "systemd/system/currents-watch@.service"
@@ -116,7 +103,7 @@ func TestWatchUnitRestartsOnlyWhatARestartMends(t *testing.T) {
 	if slices.Contains(prevent, "1") {
 		t.Errorf("RestartPreventExitStatus=%v: exit 1 is a failure a restart may mend", prevent)
 	}
-	doc := readmeSection(t, "## Watching a project from systemd")
+	doc := readmeWords(t, "## Watching a project from systemd")
 	for _, want := range []string{"exit 125", "exit 2", "does not restart", "systemctl restart", "restarts after 30 s"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("the README's systemd section does not say %q:\n%s", want, doc)
@@ -150,7 +137,7 @@ func TestRootsDirectoriesAgree(t *testing.T) {
 		"systemd/system/currents-refresh.service": {docker, cache},
 	}
 	for where, paths := range want {
-		text := readmeSection(t, "## Watching a project from systemd")
+		text := readmeWords(t, "## Watching a project from systemd")
 		if strings.HasSuffix(where, ".service") {
 			text = comments(t, where)
 		}

@@ -11,16 +11,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/currentsdev/currents/internal/testbin"
 	"gopkg.in/yaml.v3"
 )
 
 // readmeFenced returns the fenced code blocks of lang in the README section under heading.
 func readmeFenced(t *testing.T, heading, lang string) []string {
 	t.Helper()
-	section := readmeAfter(t, heading)
-	if i := strings.Index(section, "\n## "); i >= 0 {
-		section = section[:i]
-	}
+	section := testbin.ReadmeSection(t, heading)
 	var blocks []string
 	for {
 		_, rest, ok := strings.Cut(section, "\n```"+lang+"\n")

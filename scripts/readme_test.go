@@ -9,26 +9,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// readmeAfter returns README.md from the line after heading to its end.
-func readmeAfter(t *testing.T, heading string) string {
-	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, after, ok := strings.Cut(string(b), "\n"+heading+"\n")
-	if !ok {
-		t.Fatalf("README.md has no heading %q", heading)
-	}
-	return after
-}
+	"github.com/currentsdev/currents/internal/testbin"
+)
 
 // readmeBlock returns the indented code block that follows heading in README.md, unindented.
 func readmeBlock(t *testing.T, heading string) string {
 	t.Helper()
-	after := readmeAfter(t, heading)
+	after := testbin.ReadmeSection(t, heading)
 	var block []string
 	for line := range strings.Lines(after) {
 		switch {
