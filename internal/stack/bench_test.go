@@ -6,7 +6,7 @@ import (
 )
 
 // BenchmarkLoad loads the six-service stack with its .env and diagnoses it
-// (two compose-go loads: interpolated and raw).
+// (compose-go's load, and the preview's model).
 func BenchmarkLoad(b *testing.B) {
 	b.Setenv("DC_CURRENTS_REGISTRY", "127.0.0.1:5000")
 	for i := 0; i < b.N; i++ {

@@ -108,7 +108,7 @@ func envList(key string) []string {
 // directory, then COMPOSE_FILE or the default compose.yaml, then .env from the
 // project directory, then COMPOSE_PROFILES and the name. record is called
 // after each .env pass with the files it read, so origins can be traced.
-func (o Options) projectOptions(record func(files []string)) (*cli.ProjectOptions, error) {
+func (o Options) projectOptions(record func(files []string), extra ...cli.ProjectOptionsFn) (*cli.ProjectOptions, error) {
 	recordFn := func(po *cli.ProjectOptions) error {
 		record(append([]string(nil), po.EnvFiles...))
 		return nil
@@ -134,5 +134,5 @@ func (o Options) projectOptions(record func(files []string)) (*cli.ProjectOption
 		cli.WithDefaultProfiles(o.Profiles...),
 		cli.WithName(o.ProjectName),
 	)
-	return cli.NewProjectOptions(o.Files, opts...)
+	return cli.NewProjectOptions(o.Files, append(opts, extra...)...)
 }

@@ -18,7 +18,7 @@ import (
 // never or build, and an image no service builds. Each is diagnosed as
 // loadSelection diagnoses it, from the same environment and raw images, so
 // its reference, and whether the check asks for it, are those of the stack.
-func preview(ctx context.Context, o Options, raw func() map[string]string) (*Stack, error) {
+func preview(ctx context.Context, o Options, raw *raws) (*Stack, error) {
 	var passes [][]string
 	po, err := o.projectOptions(func(files []string) { passes = append(passes, files) })
 	if err != nil {
@@ -41,6 +41,7 @@ func preview(ctx context.Context, o Options, raw func() map[string]string) (*Sta
 			lo.Interpolate.Substitute = func(s string, m template.Mapping) (string, error) {
 				return template.SubstituteWithOptions(s, m, template.WithoutLogging)
 			}
+			raw.watch(lo)
 		})
 	if err != nil {
 		return nil, err
@@ -55,7 +56,6 @@ func preview(ctx context.Context, o Options, raw func() map[string]string) (*Sta
 		}
 	}
 	env := environment{project: po.Environment, passes: passes, files: map[string]*envfile.File{}}
-	rawOf := raw()
 	st := &Stack{}
 	for name, s := range services {
 		m, _ := s.(map[string]any)
@@ -66,7 +66,7 @@ func preview(ctx context.Context, o Options, raw func() map[string]string) (*Sta
 			continue
 		}
 		platform, _ := m["platform"].(string)
-		svc := Service{Name: name, Kind: Pulled, Image: img, Raw: rawOf[name], Platform: platform}
+		svc := Service{Name: name, Kind: Pulled, Image: img, Raw: raw.of(name, img), Platform: platform}
 		diagnose(&svc, env)
 		st.Services = append(st.Services, svc)
 	}

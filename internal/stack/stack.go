@@ -205,25 +205,17 @@ var errNoPreview = errors.New("no preview for a selection of services")
 // Start starts loading the project.
 func Start(ctx context.Context, o Options, sel Selection) *Loading {
 	l := &Loading{preview: make(chan loaded, 1), full: make(chan loaded, 1)}
-	// The variables' second load (interpolation off) is shared by both.
-	raw := make(chan map[string]string, 1)
+	// The model loaded without interpolation, when either load needs it.
+	second := secondLoad(ctx, o)
 	go func() {
-		m := map[string]string{}
-		if po, err := o.projectOptions(func([]string) {}); err == nil {
-			m = rawImages(ctx, po)
-		}
-		raw <- m
-	}()
-	rawOnce := sync.OnceValue(func() map[string]string { return <-raw })
-	go func() {
-		st, err := loadSelection(ctx, o, sel, rawOnce)
+		st, err := loadSelection(ctx, o, sel, newRaws(second))
 		l.full <- loaded{st, err}
 	}()
 	if len(sel.Services) > 0 {
 		l.preview <- loaded{nil, errNoPreview}
 	} else {
 		go func() {
-			st, err := preview(ctx, o, rawOnce)
+			st, err := preview(ctx, o, newRaws(second))
 			l.preview <- loaded{st, err}
 		}()
 	}
@@ -255,12 +247,12 @@ func (l *Loading) Wait() (*Stack, error) {
 // the command starts up and the registries are asked.
 func PrepareValidation() { _ = schema.Validate(map[string]any{}) }
 
-// loadSelection builds the stack from compose-go's project; raw gives the
-// images as written.
-func loadSelection(ctx context.Context, o Options, sel Selection, raw func() map[string]string) (*Stack, error) {
+// loadSelection builds the stack from compose-go's project; raw, which
+// observes the load, gives the images as written.
+func loadSelection(ctx context.Context, o Options, sel Selection, raw *raws) (*Stack, error) {
 	services := sel.Services
 	var passes [][]string
-	po, err := o.projectOptions(func(files []string) { passes = append(passes, files) })
+	po, err := o.projectOptions(func(files []string) { passes = append(passes, files) }, raw.observe())
 	if err != nil {
 		return nil, &LoadError{err}
 	}
@@ -311,7 +303,6 @@ func loadSelection(ctx context.Context, o Options, sel Selection, raw func() map
 		}
 	}
 
-	rawOf := raw()
 	where := imageLocations(project.ComposeFiles)
 	env := environment{project: project.Environment, passes: passes, files: map[string]*envfile.File{}}
 
@@ -320,7 +311,7 @@ func loadSelection(ctx context.Context, o Options, sel Selection, raw func() map
 			Name:     s.Name,
 			Kind:     kind,
 			Image:    s.Image,
-			Raw:      rawOf[s.Name],
+			Raw:      raw.of(s.Name, s.Image),
 			Source:   where[s.Name],
 			Platform: s.Platform,
 			Build:    s.Build != nil,
@@ -378,8 +369,9 @@ func pulls(s types.ServiceConfig, all types.Services) (Kind, string) {
 
 // rawImages recovers each service's image as written, after override merging
 // and extends but before interpolation, by loading the model a second time
-// with interpolation off. The second load is best effort: when it fails, the
-// variable diagnostics are simply unavailable.
+// with interpolation off, for the images watching the load could not tell
+// (raws). The second load is best effort: when it fails, the variable
+// diagnostics are simply unavailable.
 func rawImages(ctx context.Context, po *cli.ProjectOptions) map[string]string {
 	out := map[string]string{}
 	rawOpts, err := cli.NewProjectOptions(po.ConfigPaths,

@@ -1,0 +1,116 @@
+package stack
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// rawLoaded is what the model loaded a second time, without interpolation,
+// says each service's image is written as.
+func rawLoaded(t *testing.T, o Options) map[string]string {
+	t.Helper()
+	po, err := o.projectOptions(func([]string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rawImages(context.Background(), po)
+}
+
+// TestRawFromTheLoadItself: the images as written come from watching the
+// load interpolate, with no second load of the model, and are those the
+// second load gives (override files, extends, an image some other string
+// also gives, services whose image is built or unset).
+func TestRawFromTheLoadItself(t *testing.T) {
+	cleanEnv(t)
+	extended := writeProject(t, `services:
+  base:
+    image: ${REPO:-r.example/}base:1
+  derived:
+    extends: base
+  other:
+    extends:
+      file: other.yaml
+      service: far
+  env:
+    image: ${REPO:-r.example/}env:1
+    environment:
+      SAME: ${REPO:-r.example/}env:1
+`)
+	if err := os.WriteFile(filepath.Join(extended, "other.yaml"), []byte("services:\n  far:\n    image: ${REPO:-r.example/}far:${TAG:-2}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		o      Options
+		second bool // the second load is needed
+	}{
+		"stack":         {o: Options{ProjectDirectory: dir}},
+		"extras":        {o: Options{Files: []string{dir + "/compose.yaml", dir + "/variants/extras.yaml"}}},
+		"missing slash": {o: Options{ProjectDirectory: dir, EnvFiles: []string{dir + "/variants/missing-slash.env"}}},
+		"extends":       {o: Options{ProjectDirectory: extended}},
+		"build only":    {o: Options{ProjectDirectory: writeBuildProject(t, pullPolicies+"  built:\n    build: .\n")}},
+		// A service without an image has an empty one, as has one whose
+		// variables are all unset: once a string became empty, only the
+		// model tells which.
+		"unset": {o: Options{ProjectDirectory: writeBuildProject(t, "services:\n  gone:\n    image: ${NOPE}\n    build: .\n  built:\n    build: .\n")}, second: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			want := rawLoaded(t, tc.o)
+			before := secondLoads.Load()
+			st, err := Load(context.Background(), tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if second := secondLoads.Load() > before; second != tc.second {
+				t.Errorf("second load: %v, want %v", second, tc.second)
+			}
+			for _, s := range st.Services {
+				if s.Raw != want[s.Name] {
+					t.Errorf("%s: raw %q, want %q", s.Name, s.Raw, want[s.Name])
+				}
+			}
+		})
+	}
+}
+
+// TestRawWhenTwoStringsGiveOneImage: an image that two different strings
+// interpolate to is not guessed; each service's comes from the second load.
+func TestRawWhenTwoStringsGiveOneImage(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("REPO", "r.example/")
+	o := Options{ProjectDirectory: writeProject(t, `services:
+  written:
+    image: r.example/api:1
+  variable:
+    image: ${REPO}api:1
+`)}
+	before := secondLoads.Load()
+	st := load(t, o)
+	if secondLoads.Load() == before {
+		t.Error("no second load")
+	}
+	if w, v := service(t, st, "written"), service(t, st, "variable"); w.Raw != "r.example/api:1" || v.Raw != "${REPO}api:1" || len(v.Variables) != 1 {
+		t.Errorf("written %q, variable %q %v", w.Raw, v.Raw, v.Variables)
+	}
+}
+
+// TestRawOfAnIncludedFile: a file included by a path with a variable in it
+// is loaded (the second load, without interpolation, cannot find it), so
+// its services' variables are diagnosed: an unset one is an error, and the
+// image compose would make of it is not asked for.
+func TestRawOfAnIncludedFile(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("PART", "part")
+	o := Options{ProjectDirectory: writeProject(t, "include:\n  - ${PART}/compose.yaml\nservices:\n  main:\n    image: r.example/main:1\n")}
+	if err := os.MkdirAll(filepath.Join(o.ProjectDirectory, "part"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(o.ProjectDirectory, "part", "compose.yaml"), []byte("services:\n  inc:\n    image: ${INC_REPO}inc:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := service(t, load(t, o), "inc")
+	if s.Raw != "${INC_REPO}inc:1" || !hasError(s.Diagnostics) || s.Ref != nil {
+		t.Errorf("included service: raw %q, diagnostics %v, ref %v", s.Raw, codes(s), s.Ref)
+	}
+}
