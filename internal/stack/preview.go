@@ -37,6 +37,10 @@ func preview(ctx context.Context, o Options, raw *raws) (*Stack, error) {
 	model, err := loader.LoadModelWithContext(ctx, types.ConfigDetails{ConfigFiles: files.ConfigFiles, WorkingDir: files.WorkingDir, Environment: po.Environment},
 		func(lo *loader.Options) {
 			lo.SkipValidation = true
+			// Defaults, normalisation and absolute paths change none of
+			// what the preview reads (image, platform, pull_policy never
+			// or build, and whether build, profiles or provider are set).
+			lo.SkipDefaultValues, lo.SkipNormalization, lo.ResolvePaths = true, true, false
 			// The full load says what compose says about unset variables, once.
 			lo.Interpolate.Substitute = func(s string, m template.Mapping) (string, error) {
 				return template.SubstituteWithOptions(s, m, template.WithoutLogging)

@@ -2,6 +2,8 @@ package stack
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -22,6 +24,22 @@ func TestPreviewIsExactlyPartOfTheStack(t *testing.T) {
     profiles: [debug]
 `)
 	extras := []string{dir + "/compose.yaml", dir + "/variants/extras.yaml"}
+	// Services from other files: extended and included, the included file
+	// named with a variable; paths relative to them.
+	t.Setenv("PART", "part")
+	other := writeBuildProject(t, "include:\n  - ${PART}/compose.yaml\nservices:\n  derived:\n    extends:\n      file: base.yaml\n      service: base\n")
+	for file, body := range map[string]string{
+		"base.yaml":         "services:\n  base:\n    image: r.example/base:1\n    env_file: [base.env]\n",
+		"base.env":          "A=1\n",
+		"part/compose.yaml": "services:\n  inc:\n    image: r.example/inc:1\n    volumes: [./data:/data]\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(other, file)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(other, file), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for name, tc := range map[string]struct {
 		o    Options
 		want []string // the services the preview must give
@@ -31,6 +49,7 @@ func TestPreviewIsExactlyPartOfTheStack(t *testing.T) {
 		"extras with profile": {Options{Files: extras, Profiles: []string{"debug"}}, []string{"api", "change-streams", "director", "scheduler", "webhooks", "writer"}},
 		"missing slash":       {Options{ProjectDirectory: dir, EnvFiles: []string{dir + "/variants/missing-slash.env"}}, []string{"api", "change-streams", "director", "scheduler", "webhooks", "writer"}},
 		"kinds":               {Options{ProjectDirectory: build}, []string{"plain", "unset"}},
+		"other files":         {Options{ProjectDirectory: other}, []string{"derived", "inc"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			l := Start(context.Background(), tc.o, Selection{})
