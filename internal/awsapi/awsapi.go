@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,10 +62,12 @@ type Client struct {
 	getenv   func(string) string
 	idToken  idtoken.Source // the kubelet's service-account token, when it sent one
 	attempts int            // per call; maxAttempts outside tests
+	reuse    bool           // WithConfigReuse
 
 	mu      sync.Mutex
 	skew    time.Duration // AWS's clock minus ours, from the last response's Date header
 	skewErr time.Duration // how far off that measurement may be
+	loaded  map[loadKey]aws.Config
 }
 
 // Option configures a Client.
@@ -79,6 +82,15 @@ func WithClock(k clock.Clock) Option { return func(c *Client) { c.clock = k } }
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// WithConfigReuse makes the client load the SDK configuration (the shared
+// config and credentials files, AWS_CA_BUNDLE, the environment) once per
+// region and profile, and reuse it for every later call, only the
+// credentials differing: for a process that lives for one refresh, the AWS
+// binary's, where every load is on the path a whole burst of gets waits on.
+// A long-lived process (watch) must not set it: it would never see those
+// files change.
+func WithConfigReuse() Option { return func(c *Client) { c.reuse = true } }
 
 // WithGetenv replaces os.Getenv where the client reads a CI job's variables.
 func WithGetenv(f func(string) string) Option { return func(c *Client) { c.getenv = f } }
@@ -180,6 +192,16 @@ func New(opts ...Option) *Client {
 	return c
 }
 
+// loadDefaultConfig is the SDK's loader; tests count its calls.
+var loadDefaultConfig = awsconfig.LoadDefaultConfig
+
+// loadKey names one load: its region, its profile, and whether the SDK's
+// credential chain was resolved (chain) or credentials are given per call.
+type loadKey struct {
+	region, profile string
+	chain           bool
+}
+
 // load builds the SDK configuration for t's region. profile selects the shared
 // config profile of the source credentials ("" for the default chain).
 func (c *Client) load(ctx context.Context, region, profile string, extra ...func(*awsconfig.LoadOptions) error) (aws.Config, error) {
@@ -197,9 +219,68 @@ func (c *Client) load(ctx context.Context, region, profile string, extra ...func
 	if profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, append(opts, extra...)...)
+	cfg, err := loadDefaultConfig(ctx, append(opts, extra...)...)
 	cfg.ServiceOptions = append(cfg.ServiceOptions, keepAnswers)
 	return cfg, err
+}
+
+// loadChain is load for the SDK's own credential chain (or profile's).
+func (c *Client) loadChain(ctx context.Context, region, profile string) (aws.Config, error) {
+	if !c.reuse {
+		return c.load(ctx, region, profile)
+	}
+	key := loadKey{region, profile, true}
+	if cfg, ok := c.reused(key); ok {
+		return cfg, nil
+	}
+	cfg, err := c.load(ctx, region, profile)
+	if err == nil {
+		c.keep(key, cfg)
+	}
+	return cfg, err
+}
+
+// loadWith is load of the default profile with creds in place of the
+// credential chain. Reused, it is the configuration LoadDefaultConfig would
+// build with WithCredentialsProvider(creds): the chain resolves nothing but
+// Credentials, and the SDK wraps a given provider in a CredentialsCache with
+// no options, as here. So the chain's load of the default profile serves
+// too.
+func (c *Client) loadWith(ctx context.Context, region string, creds aws.CredentialsProvider) (aws.Config, error) {
+	if !c.reuse {
+		return c.load(ctx, region, "", awsconfig.WithCredentialsProvider(creds))
+	}
+	for _, key := range []loadKey{{region, "", false}, {region, "", true}} {
+		if cfg, ok := c.reused(key); ok {
+			cfg.Credentials = aws.NewCredentialsCache(creds)
+			return cfg, nil
+		}
+	}
+	cfg, err := c.load(ctx, region, "", awsconfig.WithCredentialsProvider(creds))
+	if err == nil {
+		c.keep(loadKey{region, "", false}, cfg)
+	}
+	return cfg, err
+}
+
+func (c *Client) reused(key loadKey) (aws.Config, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg, ok := c.loaded[key]
+	return cfg, ok
+}
+
+func (c *Client) keep(key loadKey, cfg aws.Config) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loaded == nil {
+		c.loaded = map[loadKey]aws.Config{}
+	}
+	// Clipped, so that a caller appending to a copy's slices never writes
+	// into another copy's.
+	cfg.APIOptions = slices.Clip(cfg.APIOptions)
+	cfg.ServiceOptions = slices.Clip(cfg.ServiceOptions)
+	c.loaded[key] = cfg
 }
 
 func region(t config.Target) string {
@@ -234,7 +315,7 @@ func (c *Client) Credentials(ctx context.Context, t config.Target) (credential.S
 // AWS_WEB_IDENTITY_TOKEN_FILE, SSO, container and instance roles). A zero
 // Expires marks long-term keys.
 func (c *Client) SourceCredentials(ctx context.Context, t config.Target) (credential.Session, error) {
-	cfg, err := c.load(ctx, region(t), profileOf(t))
+	cfg, err := c.loadChain(ctx, region(t), profileOf(t))
 	if err != nil {
 		return credential.Session{}, c.fail(t, stepSource, err)
 	}
@@ -309,7 +390,7 @@ func (c *Client) AssumeRole(ctx context.Context, t config.Target, src credential
 	if e.WebIdentityTokenFile != "" || e.WebIdentity != "" {
 		return c.assumeWithWebIdentity(ctx, t, duration)
 	}
-	cfg, err := c.load(ctx, region(t), "", awsconfig.WithCredentialsProvider(static(src)))
+	cfg, err := c.loadWith(ctx, region(t), static(src))
 	if err != nil {
 		return credential.Session{}, c.fail(t, stepAssume, err)
 	}
@@ -340,7 +421,7 @@ func (c *Client) AssumeRole(ctx context.Context, t config.Target, src credential
 // ECR Public's for public.ecr.aws. One token serves every registry creds can
 // reach in the region.
 func (c *Client) AuthorizationToken(ctx context.Context, t config.Target, creds credential.Session) (credential.Token, error) {
-	cfg, err := c.load(ctx, region(t), "", awsconfig.WithCredentialsProvider(static(creds)))
+	cfg, err := c.loadWith(ctx, region(t), static(creds))
 	if err != nil {
 		return credential.Token{}, c.fail(t, stepToken, err)
 	}
@@ -397,7 +478,7 @@ func ecrClient(cfg aws.Config, t config.Target) *ecr.Client {
 // it when DescribeRepositories says it does not (mirroring into a customer's
 // ECR). created reports whether it was made now.
 func (c *Client) EnsureRepository(ctx context.Context, t config.Target, creds credential.Session, name string) (created bool, err error) {
-	cfg, err := c.load(ctx, region(t), "", awsconfig.WithCredentialsProvider(static(creds)))
+	cfg, err := c.loadWith(ctx, region(t), static(creds))
 	if err != nil {
 		return false, c.fail(t, stepRepository, err)
 	}
@@ -457,7 +538,7 @@ type Identity struct {
 // CallerIdentity asks STS who creds belong to (doctor shows it, so the vendor
 // knows which principal to trust).
 func (c *Client) CallerIdentity(ctx context.Context, t config.Target, creds credential.Session) (Identity, error) {
-	cfg, err := c.load(ctx, region(t), "", awsconfig.WithCredentialsProvider(static(creds)))
+	cfg, err := c.loadWith(ctx, region(t), static(creds))
 	if err != nil {
 		return Identity{}, c.fail(t, stepCaller, err)
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -95,7 +94,7 @@ func (c *Client) assumeWithWebIdentity(ctx context.Context, t config.Target, dur
 		return credential.Session{}, c.tokenError(t, err)
 	}
 	claims, perr := idtoken.Parse(tok)
-	cfg, err := c.load(ctx, region(t), "", awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}))
+	cfg, err := c.loadWith(ctx, region(t), aws.AnonymousCredentials{})
 	if err != nil {
 		return credential.Session{}, c.fail(t, stepWebIdentity, err)
 	}

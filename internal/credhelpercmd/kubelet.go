@@ -47,7 +47,7 @@ func (a *App) kubelet() error {
 	if err != nil {
 		cache = tokencache.Disabled(err, tokencache.WithLogger(a.Log))
 	}
-	opts := []awsapi.Option{awsapi.WithTimeout(cfg.Timeout), awsapi.WithLogger(a.Log)}
+	opts := []awsapi.Option{awsapi.WithTimeout(cfg.Timeout), awsapi.WithLogger(a.Log), awsapi.WithConfigReuse()}
 	if !req.ServiceAccountToken.IsZero() {
 		opts = append(opts, awsapi.WithServiceAccountToken(req.ServiceAccountToken))
 	}

@@ -89,13 +89,14 @@ func (a *App) Cache() (*tokencache.Cache, error) {
 	return tokencache.Open(tokencache.WithLogger(a.Log))
 }
 
-// AWS returns a client bounded by the configured timeout.
+// AWS returns a client bounded by the configured timeout, which loads the
+// SDK configuration once: every command of this binary ends within one run.
 func (a *App) AWS() (*awsapi.Client, error) {
 	cfg, err := a.Config()
 	if err != nil {
 		return nil, err
 	}
-	return awsapi.New(awsapi.WithTimeout(cfg.Timeout), awsapi.WithLogger(a.Log)), nil
+	return awsapi.New(awsapi.WithTimeout(cfg.Timeout), awsapi.WithLogger(a.Log), awsapi.WithConfigReuse()), nil
 }
 
 // Helper builds the protocol helper that refreshes in-process.
