@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/ecrhost"
@@ -29,14 +30,15 @@ var flagOf = map[string]string{
 
 // keySyntax matches the currents.yaml spellings in a fix ("account: \"1234\"", "remove region", a bare
 // role_arn), to say them as flags; keys that are plain words ("account", "region") only with their colon.
-var keySyntax = func() *regexp.Regexp {
+// Compiled on first use: the AWS binary links this package, and every cold get would compile it at start.
+var keySyntax = sync.OnceValue(func() *regexp.Regexp {
 	keys := make([]string, 0, len(flagOf))
 	for k := range flagOf {
 		keys = append(keys, regexp.QuoteMeta(k))
 	}
 	sort.Slice(keys, func(i, j int) bool { return len(keys[i]) > len(keys[j]) }) // web_identity_audience before web_identity
 	return regexp.MustCompile(`\b(` + strings.Join(keys, "|") + `)(?::(?: "([^"]*)"| ([^\s,;"]+))?|\b)`)
-}()
+})
 
 // flagErrors turns what Parse says about the entry configure writes, which names lines of a file that was
 // never written, into errors that name the flag to change. Problems with other entries of an existing
@@ -72,7 +74,7 @@ func flagError(err error, host string) error {
 func asFlags(s string) string {
 	var b strings.Builder
 	last := 0
-	for _, m := range keySyntax.FindAllStringSubmatchIndex(s, -1) {
+	for _, m := range keySyntax().FindAllStringSubmatchIndex(s, -1) {
 		b.WriteString(s[last:m[0]])
 		last = m[1]
 		whole, key := s[m[0]:m[1]], s[m[2]:m[3]]
