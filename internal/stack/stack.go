@@ -177,9 +177,10 @@ type Selection struct {
 	NoDeps bool
 }
 
-// LoadSelection is Load for a selection of services.
+// LoadSelection is Load for a selection of services. It loads no preview,
+// which only a check has a use for (Start).
 func LoadSelection(ctx context.Context, o Options, sel Selection) (*Stack, error) {
-	return Start(ctx, o, sel).Wait()
+	return loadSelection(ctx, o, sel, newRaws(secondLoad(ctx, o)))
 }
 
 // Loading is a project being loaded as compose loads it (Wait), with an
@@ -202,7 +203,7 @@ type loaded struct {
 // whose dependencies only the full load knows.
 var errNoPreview = errors.New("no preview for a selection of services")
 
-// Start starts loading the project.
+// Start starts loading the project, and its preview.
 func Start(ctx context.Context, o Options, sel Selection) *Loading {
 	l := &Loading{preview: make(chan loaded, 1), full: make(chan loaded, 1)}
 	// The model loaded without interpolation, when either load needs it.
