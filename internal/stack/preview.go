@@ -7,8 +7,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
-
-	"github.com/currentsdev/currents/internal/envfile"
 )
 
 // preview reads, from compose-go's model of the project (its files loaded,
@@ -59,7 +57,7 @@ func preview(ctx context.Context, o Options, raw *raws) (*Stack, error) {
 			}
 		}
 	}
-	env := environment{project: po.Environment, passes: passes, files: map[string]*envfile.File{}}
+	env := newEnvironment(po.Environment, passes)
 	st := &Stack{}
 	for name, s := range services {
 		m, _ := s.(map[string]any)

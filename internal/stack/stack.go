@@ -24,8 +24,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
-
-	"github.com/currentsdev/currents/internal/envfile"
 )
 
 // Stack is a loaded compose project reduced to what image checks need.
@@ -305,7 +303,7 @@ func loadSelection(ctx context.Context, o Options, sel Selection, raw *raws) (*S
 	}
 
 	where := imageLocations(project.ComposeFiles)
-	env := environment{project: project.Environment, passes: passes, files: map[string]*envfile.File{}}
+	env := newEnvironment(project.Environment, passes)
 
 	add := func(s types.ServiceConfig, kind Kind) {
 		svc := Service{

@@ -102,6 +102,15 @@ type environment struct {
 	// files caches each env file as read (nil: unreadable); a nil map
 	// reads every time.
 	files map[string]*envfile.File
+	// origins caches origin's answers: a stack's services mostly share
+	// their variables. A nil map finds each every time.
+	origins map[string]Origin
+}
+
+// newEnvironment is the environment of a project loaded with these .env
+// passes, its files read once and each variable's origin found once.
+func newEnvironment(project types.Mapping, passes [][]string) environment {
+	return environment{project: project, passes: passes, files: map[string]*envfile.File{}, origins: map[string]Origin{}}
 }
 
 func (e environment) lookup(name string) (string, bool) {
@@ -110,10 +119,17 @@ func (e environment) lookup(name string) (string, bool) {
 }
 
 func (e environment) origin(name string) Origin {
-	if _, ok := os.LookupEnv(name); ok {
-		return Origin{Kind: FromEnvironment}
+	if o, ok := e.origins[name]; ok {
+		return o
 	}
-	return e.fileOrigin(name)
+	o := Origin{Kind: FromEnvironment}
+	if _, ok := os.LookupEnv(name); !ok {
+		o = e.fileOrigin(name)
+	}
+	if e.origins != nil {
+		e.origins[name] = o
+	}
+	return o
 }
 
 // fileOrigin is where the env files define name, ignoring the environment.
