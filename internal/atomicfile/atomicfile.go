@@ -1,6 +1,7 @@
 // Package atomicfile replaces files so that a reader, a crash or a full disk leaves either the old content or
 // the new one, never a mix: a temporary file in the same directory is written, fsynced, given its final mode
 // and owner, and renamed over the target; then the directory is fsynced so the rename itself survives a crash.
+// NoSync leaves out both fsyncs, for a cache whose readers take a cut-short file for a missing one.
 package atomicfile
 
 import (
@@ -28,6 +29,7 @@ type options struct {
 	maxMode     fs.FileMode // Replace: the most the file may allow (0: keep its mode)
 	backup      []byte      // Replace: what the backup holds instead of the previous content
 	backupSet   bool
+	noSync      bool // NoSync
 }
 
 // WithOwner gives the new file this owner. Root editing a user's file (sudo) uses it so the file does not end
@@ -47,6 +49,25 @@ func MaxMode(mode fs.FileMode) Option { return func(o *options) { o.maxMode = mo
 // without a secret the edit removed.
 func Backup(data []byte) Option {
 	return func(o *options) { o.backup, o.backupSet = data, true }
+}
+
+// NoSync makes WriteFile skip both fsyncs, the file's before the rename and the directory's after it. A
+// reader still sees the old content or the new, never a mix (the rename is atomic); only a crash before the
+// kernel writes the file back may leave the old file, or the new one cut short or empty. So it is for a
+// cache of what can be fetched again, whose readers take such a file for a missing one: the token cache,
+// where each fsync was a disk flush that every get of a burst waited on.
+func NoSync() Option { return func(o *options) { o.noSync = true } }
+
+// Syncs reports whether a write with opts fsyncs (no NoSync among them).
+func Syncs(opts ...Option) bool { return !collect(opts).noSync }
+
+// fsync is fsync(2), retried when a signal interrupts it; tests count its calls.
+var fsync = func(fd int) error {
+	for {
+		if err := unix.Fsync(fd); err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 func collect(opts []Option) options {
@@ -102,8 +123,10 @@ func writeAt(d *dirs.Dir, base string, data []byte, mode fs.FileMode, o options)
 	if _, err = tmp.Write(data); err != nil {
 		return err
 	}
-	if err = tmp.Sync(); err != nil {
-		return err
+	if !o.noSync {
+		if err = fsync(int(tmp.Fd())); err != nil {
+			return &os.PathError{Op: "sync", Path: tmp.Name(), Err: err}
+		}
 	}
 	if err = tmp.Close(); err != nil {
 		return err
@@ -111,8 +134,11 @@ func writeAt(d *dirs.Dir, base string, data []byte, mode fs.FileMode, o options)
 	if err = unix.Renameat(d.Fd(), name, d.Fd(), base); err != nil {
 		return &os.LinkError{Op: "rename", Old: filepath.Join(d.Path(), name), New: filepath.Join(d.Path(), base), Err: err}
 	}
+	if o.noSync {
+		return nil
+	}
 	if fd, derr := unix.Openat(d.Fd(), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); derr == nil {
-		_ = unix.Fsync(fd) // some filesystems refuse to fsync a directory; the rename has still happened
+		_ = fsync(fd) // some filesystems refuse to fsync a directory; the rename has still happened
 		unix.Close(fd)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -134,6 +135,11 @@ func TestCompiledFormIsAllOrNothing(t *testing.T) {
 	for n := range len(b) {
 		if got, err := Decompile(b[:n], c.Path, data); !errors.Is(err, ErrNotCompiled) {
 			t.Fatalf("cut to %d of %d bytes: %+v, %v; want ErrNotCompiled", n, len(b), got, err)
+		}
+		// The cache writes it without fsync: a crash may also leave its end as zeros.
+		zeroed := append(bytes.Clone(b[:n]), make([]byte, len(b)-n)...)
+		if got, err := Decompile(zeroed, c.Path, data); !errors.Is(err, ErrNotCompiled) {
+			t.Fatalf("%d of %d bytes, then zeros: %+v, %v; want ErrNotCompiled", n, len(b), got, err)
 		}
 	}
 	digest := Digest(c.Path, data)

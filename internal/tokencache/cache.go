@@ -448,9 +448,17 @@ func (fe *fileEntry) entry() (*Entry, error) {
 }
 
 // Store replaces id's entry atomically (internal/atomicfile: a temporary file
-// in the same directory, fsync, rename, fsync of the directory), so a crash at
-// any point leaves either the old file or the new one, and a failure (a full
-// disk) leaves the old file untouched. Callers hold the lock (see Lock).
+// in the same directory, renamed over the old one), so a reader sees either
+// the old file or the new one, and a failure (a full disk) leaves the old
+// file untouched. Callers hold the lock (see Lock).
+//
+// Neither the file nor the directory is fsynced (writeFile): everything in
+// the cache can be fetched again, and a file a crash leaves cut short or
+// empty does not decode, which every reader takes for a missing one (Load,
+// the warm get's decoder, ErrNotCompiled), so the worst a crash costs is one
+// refresh. A flush to disk, in contrast, was on the path of every cold get:
+// the gets of a burst wait for the refresh's cache writes, up to tens of
+// milliseconds each on a busy disk.
 func (c *Cache) Store(id Identity, e *Entry) error {
 	if c.broken != nil {
 		return c.broken
@@ -464,7 +472,7 @@ func (c *Cache) Store(id Identity, e *Entry) error {
 	}
 	p := c.path(id)
 	c.removeStale(id)
-	if err := atomicfile.WriteFile(p, append(data, '\n'), 0o600); err != nil {
+	if err := writeFile(p, append(data, '\n'), 0o600, atomicfile.NoSync()); err != nil {
 		return c.writeErr(p, err)
 	}
 	if id.Token != "" {
@@ -472,6 +480,9 @@ func (c *Cache) Store(id Identity, e *Entry) error {
 	}
 	return nil
 }
+
+// writeFile is atomicfile.WriteFile; tests see the options the cache writes with.
+var writeFile = atomicfile.WriteFile
 
 // pruneTokens removes the files of id's service account kept for its earlier
 // tokens once nothing in them can serve (Identity.WithServiceAccount): one

@@ -33,7 +33,9 @@ func (c *Cache) ReadFile(name string) []byte {
 	return b
 }
 
-// WriteFile replaces the file name (see ReadFile) atomically, mode 0600.
+// WriteFile replaces the file name (see ReadFile) atomically, mode 0600,
+// without fsync as Store does: its readers too take a file cut short for a
+// missing one.
 func (c *Cache) WriteFile(name string, b []byte) error {
 	if c.broken != nil {
 		return c.broken
@@ -45,7 +47,7 @@ func (c *Cache) WriteFile(name string, b []byte) error {
 		return err
 	}
 	p := filepath.Join(c.dir, name)
-	if err := atomicfile.WriteFile(p, b, 0o600); err != nil {
+	if err := writeFile(p, b, 0o600, atomicfile.NoSync()); err != nil { // unsynced, as Store says
 		return c.writeErr(p, err)
 	}
 	return nil
