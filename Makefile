@@ -6,8 +6,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/currentsdev/currents/internal/product.Version=$(VERSION)
 # Built as the packages are (scripts/dist.sh): static, without cgo. osusergo: os/user reads /etc/passwd in Go;
 # netgo: Go's own resolver. A cgo build links libc dynamically, and every start then pays for the dynamic loader
-# (about 1 ms and 1.5 MB a process, measured on the plugin and the AWS half).
-GOFLAGS_BUILD := -trimpath -tags osusergo,netgo -ldflags '$(LDFLAGS)'
+# (about 1 ms and 1.5 MB a process, measured on the plugin and the AWS half). grpcnotrace: grpc (which docker/cli's
+# telemetry links into the plugin) leaves out golang.org/x/net/trace, which nothing here serves: 0.4 MB less binary
+# and 0.8 MB less of it resident in every plugin process.
+GOFLAGS_BUILD := -trimpath -tags osusergo,netgo,grpcnotrace -ldflags '$(LDFLAGS)'
 export CGO_ENABLED := 0
 
 # Where `make install` puts things; see scripts/install.sh for the defaults it derives.

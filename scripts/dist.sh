@@ -62,7 +62,7 @@ for arch in $ARCHES; do
 	stage=$work/$arch/${NAME}_${VERSION}_linux_$arch
 	mkdir -p "$stage/systemd/system" "$stage/systemd/user"
 	for pkg in credhelper/docker-credential-currents credhelper/docker-credential-currents-aws composeplugin/docker-currents composeplugin/currents-plugin; do
-		CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOFLAGS= $GO build -trimpath -buildvcs=false -tags osusergo,netgo \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOFLAGS= $GO build -trimpath -buildvcs=false -tags osusergo,netgo,grpcnotrace \
 			-ldflags "-s -w -X $MODULE/internal/product.Version=$VERSION" -o "$stage/$(basename "$pkg")" "./$pkg"
 	done
 	install -m 0644 README.md LICENSE "$stage/"

@@ -62,7 +62,7 @@ func Product() (Binaries, error) {
 }
 
 // BuildFlags are `make build`'s tags; Build adds its CGO_ENABLED=0.
-var BuildFlags = []string{"-tags=osusergo,netgo"}
+var BuildFlags = []string{"-tags=osusergo,netgo,grpcnotrace"}
 
 // Build builds pkgs (import paths, or directories relative to the working
 // directory) with the go build flags, and returns the directory holding the
