@@ -113,8 +113,16 @@ func (a *App) Helper() (*protocol.Helper, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &refresh.Fetcher{Cache: cache, AWS: aws, Timeout: cfg.Timeout, Log: a.Log, Inherited: refresh.InheritedLock()}
-	return protocol.New(cfg, cache, f, protocol.WithLogger(a.Log), protocol.WithErrorOutput(a.Err)), nil
+	inherited := refresh.InheritedLock()
+	f := &refresh.Fetcher{Cache: cache, AWS: aws, Timeout: cfg.Timeout, Log: a.Log, Inherited: inherited}
+	opts := []protocol.Option{protocol.WithLogger(a.Log), protocol.WithErrorOutput(a.Err)}
+	if inherited == nil {
+		// Not run by the lean binary for a refresh, which has read the
+		// request already and hands it over at once, but exec'd by it (or
+		// run directly) before the request was read.
+		opts = append(opts, protocol.WithPrefetch())
+	}
+	return protocol.New(cfg, cache, f, opts...), nil
 }
 
 // exitError carries an exit code through cobra without printing twice.

@@ -36,12 +36,14 @@ const Username = "AWS"
 
 // Helper is the credentials.Helper of both binaries.
 type Helper struct {
-	cfg       *settings.Config
-	cache     *tokencache.Cache
-	refresher refresh.Refresher
-	log       *slog.Logger
-	errOut    io.Writer
-	getenv    func(string) string
+	cfg        *settings.Config
+	cache      *tokencache.Cache
+	refresher  refresh.Refresher
+	log        *slog.Logger
+	errOut     io.Writer
+	getenv     func(string) string
+	prefetch   *prefetched // WithPrefetch, once Serve has started it
+	prefetchOn bool
 }
 
 var _ credentials.Helper = (*Helper)(nil)
@@ -84,9 +86,20 @@ func (h *Helper) Resolve(serverURL string) (refresh.Request, bool) {
 // Get answers from the cache when the token is fresh, refreshes otherwise, and
 // falls back to the cached token only while it is safely valid.
 func (h *Helper) Get(serverURL string) (string, string, error) {
+	if user, secret, ok := h.prefetchedFor(serverURL); ok {
+		return user, secret, nil
+	}
+	return h.get(serverURL, true)
+}
+
+// get is Get; report says a failure on the error output (the prefetch's
+// does not: the get it serves says it, once).
+func (h *Helper) get(serverURL string, report bool) (string, string, error) {
 	req, ok := h.Resolve(serverURL)
 	if !ok {
-		h.notOurs(serverURL)
+		if report {
+			h.notOurs(serverURL)
+		}
 		return "", "", credentials.NewErrCredentialsNotFound()
 	}
 	host := req.Target.Registry.Host
@@ -107,7 +120,9 @@ func (h *Helper) Get(serverURL string) (string, string, error) {
 				"expires", cached.Expires.Format(time.RFC3339), "err", err)
 			return cached.Username, cached.Password.Reveal(), nil
 		}
-		h.reportError(err)
+		if report {
+			h.reportError(err)
+		}
 		return "", "", err
 	}
 	return tok.Username, tok.Password.Reveal(), nil
@@ -162,6 +177,9 @@ const MaxInput = 1 << 20
 func (h *Helper) Serve(action string, in io.Reader, out io.Writer) error {
 	switch action {
 	case credentials.ActionGet, credentials.ActionStore, credentials.ActionErase:
+		if action == credentials.ActionGet && h.prefetchOn {
+			h.startPrefetch()
+		}
 		timeout := settings.DefaultTimeout
 		if h.cfg != nil && h.cfg.Timeout > 0 {
 			timeout = h.cfg.Timeout
