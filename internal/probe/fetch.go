@@ -79,7 +79,7 @@ func (p *Prober) setUp(ctx context.Context, hs *hostState, reg name.Registry, im
 		return
 	}
 	hs.lim = newLimiter(p.jobs)
-	limited := &limitedTransport{inner: base, lim: hs.lim}
+	limited := &limitedTransport{inner: base, lim: hs.lim, gate: &connGate{}}
 	if hs.advice.ecr && !hs.cred.Anonymous() {
 		hs.rt, err = keychain.BasicFirst(reg, hs.cred.Authenticator(), transport.NewUserAgent(limited, ""))
 	} else {
@@ -231,13 +231,28 @@ func overwhelmedStatus(code int) bool {
 
 // limitedTransport holds every request to one registry within its limiter,
 // from sending until the response body is closed, and tells the limiter
-// whether the registry pushed back.
+// whether the registry pushed back; over https, its gate first holds a
+// burst until the first request has a connection.
 type limitedTransport struct {
 	inner http.RoundTripper
 	lim   *limiter
+	gate  *connGate
 }
 
 func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.gate != nil && req.URL.Scheme == "https" {
+		lead, err := t.gate.enter(req.Context())
+		if err != nil {
+			return nil, err
+		}
+		if lead {
+			return t.gate.lead(req, t.send)
+		}
+	}
+	return t.send(req)
+}
+
+func (t *limitedTransport) send(req *http.Request) (*http.Response, error) {
 	if err := t.lim.acquire(req.Context()); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,212 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/types"
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/currentsdev/currents/internal/keychain"
+	"github.com/currentsdev/currents/internal/standin/seed"
+)
+
+// tlsRegistry is the fixture's registry behind a TLS front offering HTTP/2
+// (or only HTTP/1.1), as every real ECR registry is reached, counting the
+// connections it accepts. The front answers for registry.example.com, a name
+// go-containerregistry reaches over https (127.0.0.1 it would reach over
+// plain http on the ECR path, which pings nothing to learn otherwise).
+type tlsRegistry struct {
+	host  string
+	conns atomic.Int64
+	srv   *httptest.Server
+}
+
+const tlsHost = "registry.example.com"
+
+func newTLSRegistry(t testing.TB, f *fixture, http2 bool) *tlsRegistry {
+	tr := &tlsRegistry{host: tlsHost}
+	tr.srv = httptest.NewUnstartedServer(f.reg)
+	tr.srv.EnableHTTP2 = http2
+	// Go's server takes 250 streams per connection, fewer than the
+	// limiter's ceiling (DefaultJobs): past that Go's client rightly opens
+	// another, which is not what these tests are about.
+	tr.srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
+	tr.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	tr.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			tr.conns.Add(1)
+		}
+	}
+	tr.srv.StartTLS()
+	t.Cleanup(tr.srv.Close)
+	return tr
+}
+
+// transport is the one New makes, trusting the front's certificate and
+// dialing it for registry.example.com.
+func (tr *tlsRegistry) transport() http.RoundTripper {
+	front := tr.srv.Client().Transport.(*http.Transport)
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost, t.MaxConnsPerHost = DefaultJobs, DefaultJobs
+	t.TLSClientConfig = front.TLSClientConfig.Clone()
+	t.DialContext = front.DialContext
+	return t
+}
+
+// login is what `docker login` leaves for the front's host.
+func (tr *tlsRegistry) login(f *fixture) *configfile.ConfigFile {
+	user, pass, _ := f.aws.MintToken("arn:aws:iam::513558712013:user/ops", time.Hour)
+	cf := configfile.New("/test/config.json")
+	cf.AuthConfigs[tr.host] = types.AuthConfig{Username: user, Password: pass}
+	return cf
+}
+
+// stack pushes copies of the six-service stack (one tag each) and returns
+// them as references on host.
+func stack(t testing.TB, f *fixture, host string, copies int) []Image {
+	var out []Image
+	for c := 0; c < copies; c++ {
+		tag := "staging"
+		if c > 0 {
+			tag = fmt.Sprintf("v%d", c)
+			if _, err := seed.Stack(context.Background(), f.reg, prefix, tag); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, s := range seed.Services {
+			ref, err := name.ParseReference(fmt.Sprintf("%s/%s/%s:%s", host, prefix, s, tag))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, Image{ID: s + ":" + tag, Ref: ref})
+		}
+	}
+	return out
+}
+
+func (tr *tlsRegistry) check(t *testing.T, f *fixture, imgs []Image) []Result {
+	t.Helper()
+	p := New(keychain.New(tr.login(f)), WithTransport(tr.transport()), WithECR(func(h string) bool { return h == tr.host }))
+	tr.conns.Store(0)
+	return p.Check(context.Background(), imgs)
+}
+
+// Every request of a burst that starts before the first TLS handshake has
+// finished would dial its own connection (Go's transport cannot know yet
+// that the registry multiplexes): 300 images made about 128 handshakes.
+// Held until the first request has its connection, they share it.
+func TestTLSWithHTTP2SharesOneConnection(t *testing.T) {
+	f := newFixture(t)
+	tr := newTLSRegistry(t, f, true)
+	imgs := stack(t, f, tr.host, 50)
+	for _, r := range tr.check(t, f, imgs) {
+		if r.Status != OK {
+			t.Fatalf("%s: %s %s", r.Image.Ref, r.Status, r.Message)
+		}
+	}
+	if n := tr.conns.Load(); n != 1 {
+		t.Errorf("300 images over HTTP/2 opened %d connections, want 1", n)
+	}
+}
+
+// A registry that speaks only HTTP/1.1 over TLS still gets the images in
+// parallel: once the first connection is made, the rest dial their own.
+func TestTLSWithHTTP1StaysParallel(t *testing.T) {
+	f := newFixture(t)
+	tr := newTLSRegistry(t, f, false)
+	imgs := stack(t, f, tr.host, 10)
+	// Each request is held at the registry until 16 are in at once: a
+	// check that sent them one connection at a time would never finish.
+	var (
+		mu      sync.Mutex
+		waiting int
+		all     = make(chan struct{})
+	)
+	inner := tr.srv.Config.Handler
+	tr.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if waiting++; waiting == 16 {
+			close(all)
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+		case <-r.Context().Done():
+		}
+		inner.ServeHTTP(w, r)
+	})
+	for _, r := range tr.check(t, f, imgs) {
+		if r.Status != OK {
+			t.Fatalf("%s: %s %s", r.Image.Ref, r.Status, r.Message)
+		}
+	}
+	if n := tr.conns.Load(); n < 16 {
+		t.Errorf("60 images over HTTP/1.1 used %d connections, want one per request in flight (16 or more)", n)
+	}
+}
+
+// When the first connection cannot be made, every image still says why, as
+// it did when each dialed its own.
+func TestTLSFirstConnectionFails(t *testing.T) {
+	f := newFixture(t)
+	tr := newTLSRegistry(t, f, true)
+	imgs := stack(t, f, tr.host, 1)
+	untrusting := tr.transport().(*http.Transport)
+	untrusting.TLSClientConfig.RootCAs = nil
+	p := New(keychain.New(tr.login(f)), WithTransport(untrusting), WithECR(func(h string) bool { return h == tr.host }))
+	rs := p.Check(context.Background(), imgs)
+	for _, r := range rs {
+		if r.Status != Unreachable || !strings.HasPrefix(r.Message, tr.host+"'s TLS certificate is not trusted") || r.Message != rs[0].Message || r.Fix != rs[0].Fix {
+			t.Errorf("%s: %s %q fix %q", r.Image.ID, r.Status, r.Message, r.Fix)
+		}
+	}
+}
+
+// A leader whose own request is cancelled hands the lead on: the waiter
+// leads instead of waiting for a connection that will never come, and
+// a leader's failure for any other reason lets everyone go.
+func TestGateLeadPassesOnCancellation(t *testing.T) {
+	var g connGate
+	ctx, cancel := context.WithCancel(context.Background())
+	lead, err := g.enter(ctx)
+	if !lead || err != nil {
+		t.Fatalf("first request: lead %v, %v", lead, err)
+	}
+	second := make(chan bool)
+	go func() {
+		l, err := g.enter(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		second <- l
+	}()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+tlsHost+"/v2/", nil)
+	if _, err := g.lead(req, func(r *http.Request) (*http.Response, error) {
+		cancel()
+		return nil, r.Context().Err()
+	}); err == nil {
+		t.Fatal("cancelled lead succeeded")
+	}
+	if !<-second {
+		t.Fatal("the waiter did not take the lead")
+	}
+	req, _ = http.NewRequest(http.MethodGet, "https://"+tlsHost+"/v2/", nil)
+	if _, err := g.lead(req, func(*http.Request) (*http.Response, error) { return nil, errString("connection refused") }); err == nil {
+		t.Fatal("failed lead succeeded")
+	}
+	if lead, err := g.enter(context.Background()); lead || err != nil {
+		t.Errorf("after a failed lead: lead %v, %v; want the gate open", lead, err)
+	}
+}
