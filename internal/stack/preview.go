@@ -69,7 +69,7 @@ func preview(ctx context.Context, o Options, raw *raws) (*Stack, error) {
 		}
 		platform, _ := m["platform"].(string)
 		svc := Service{Name: name, Kind: Pulled, Image: img, Raw: raw.of(name, img), Platform: platform}
-		diagnose(&svc, env)
+		diagnose(&svc, env.of(raw, svc.Raw, img))
 		st.Services = append(st.Services, svc)
 	}
 	sort.Slice(st.Services, func(i, j int) bool { return st.Services[i].Name < st.Services[j].Name })

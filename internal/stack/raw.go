@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -22,12 +23,18 @@ type raws struct {
 	mu   sync.Mutex
 	from map[string]string // interpolated value → the string written
 	two  map[string]bool   // values different strings gave
+	// looked are the variables each string's interpolation looked up, as
+	// its mapping answered, by the string written and its value. A file
+	// included with an env_file (or its own project directory's .env) is
+	// interpolated with more than the project's environment: only its
+	// mapping knows those variables.
+	looked map[[2]string]map[string]lookup
 	// second is the model loaded without interpolation, by service.
 	second func() map[string]string
 }
 
 func newRaws(second func() map[string]string) *raws {
-	return &raws{from: map[string]string{}, two: map[string]bool{}, second: second}
+	return &raws{from: map[string]string{}, two: map[string]bool{}, looked: map[[2]string]map[string]lookup{}, second: second}
 }
 
 // observe makes a load record what it interpolates, changing nothing of it:
@@ -41,17 +48,43 @@ func (r *raws) watch(lo *loader.Options) {
 	}
 	substitute := lo.Interpolate.Substitute
 	lo.Interpolate.Substitute = func(s string, m template.Mapping) (string, error) {
-		out, err := substitute(s, m)
+		if !strings.Contains(s, "$") {
+			out, err := substitute(s, m)
+			if err == nil {
+				r.record(s, out, nil)
+			}
+			return out, err
+		}
+		var seen map[string]lookup
+		out, err := substitute(s, func(name string) (string, bool) {
+			v, ok := m(name)
+			if seen == nil {
+				seen = map[string]lookup{}
+			}
+			seen[name] = lookup{v, ok}
+			return v, ok
+		})
 		if err == nil {
-			r.record(s, out)
+			r.record(s, out, seen)
 		}
 		return out, err
 	}
 }
 
-func (r *raws) record(written, value string) {
+// lookup is a variable's value as an interpolation's mapping answered it.
+type lookup struct {
+	value string
+	set   bool
+}
+
+func (r *raws) record(written, value string, seen map[string]lookup) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if seen != nil {
+		if _, ok := r.looked[[2]string{written, value}]; !ok {
+			r.looked[[2]string{written, value}] = seen
+		}
+	}
 	if prev, ok := r.from[value]; !ok {
 		r.from[value] = written
 	} else if prev != written {
@@ -74,6 +107,14 @@ func (r *raws) of(service, image string) string {
 		return written
 	}
 	return r.second()[service]
+}
+
+// lookups are the variables written's interpolation into image looked up;
+// nil when the load did not interpolate it (a raw from the second load).
+func (r *raws) lookups(written, image string) map[string]lookup {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.looked[[2]string{written, image}]
 }
 
 // secondLoads counts the second loads run (tests).

@@ -114,3 +114,41 @@ func TestRawOfAnIncludedFile(t *testing.T) {
 		t.Errorf("included service: raw %q, diagnostics %v, ref %v", s.Raw, codes(s), s.Ref)
 	}
 }
+
+// A variable only an include's env file sets (its env_file, or the .env of
+// its project directory) is set for the included file's images: compose
+// interpolates them with it. It was diagnosed unset, failing the check of
+// an image compose pulls (the parity corpus's include-env-file found it).
+func TestVariableOfAnIncludesEnvFile(t *testing.T) {
+	cleanEnv(t)
+	o := Options{ProjectDirectory: writeProject(t, "include:\n  - path: lib/compose.yaml\n    env_file: lib/lib.env\n  - other/compose.yaml\nservices:\n  main:\n    image: r.example/main:1\n")}
+	for file, body := range map[string]string{
+		"lib/compose.yaml":   "services:\n  lib:\n    image: ${LIB_IMAGE}\n",
+		"lib/lib.env":        "LIB_IMAGE=r.example/lib:2\n",
+		"other/compose.yaml": "services:\n  other:\n    image: r.example/other:${OTHER_TAG}\n",
+		"other/.env":         "OTHER_TAG=3\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(o.ProjectDirectory, file)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(o.ProjectDirectory, file), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := Start(context.Background(), o, Selection{})
+	st, err := l.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre, err := l.Preview()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, image := range map[string]string{"lib": "r.example/lib:2", "other": "r.example/other:3"} {
+		for _, s := range []Service{service(t, st, name), service(t, pre, name)} {
+			if s.Image != image || hasError(s.Diagnostics) || s.Ref == nil || len(s.Variables) != 1 || !s.Variables[0].Set || s.Variables[0].Origin.Kind != FromEnvFile {
+				t.Errorf("%s: image %q, diagnostics %+v, variables %+v", name, s.Image, s.Diagnostics, s.Variables)
+			}
+		}
+	}
+}

@@ -323,7 +323,7 @@ func loadSelection(ctx context.Context, o Options, sel Selection, raw *raws) (*S
 			svc.Kind, svc.Reason = pulls(s, project.Services)
 		}
 		if svc.Kind != Disabled {
-			diagnose(&svc, env)
+			diagnose(&svc, env.of(raw, svc.Raw, s.Image))
 		}
 		st.Services = append(st.Services, svc)
 	}

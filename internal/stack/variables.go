@@ -105,6 +105,17 @@ type environment struct {
 	// origins caches origin's answers: a stack's services mostly share
 	// their variables. A nil map finds each every time.
 	origins map[string]Origin
+	// looked are the variables as the interpolation of one service's image
+	// looked them up (raws.lookups): for an image of an included file, the
+	// project's environment plus the include's env file.
+	looked map[string]lookup
+}
+
+// of is the environment the image written as raw was interpolated with,
+// into image.
+func (e environment) of(r *raws, raw, image string) environment {
+	e.looked = r.lookups(raw, image)
+	return e
 }
 
 // newEnvironment is the environment of a project loaded with these .env
@@ -114,11 +125,22 @@ func newEnvironment(project types.Mapping, passes [][]string) environment {
 }
 
 func (e environment) lookup(name string) (string, bool) {
+	if l, ok := e.looked[name]; ok {
+		return l.value, l.set
+	}
 	v, ok := e.project[name]
 	return v, ok
 }
 
 func (e environment) origin(name string) Origin {
+	if _, inProject := e.project[name]; !inProject {
+		if l := e.looked[name]; l.set {
+			// Only an included file's env file sets it (an include adds
+			// variables the project's environment does not have, never
+			// replaces one); where, compose-go does not say.
+			return Origin{Kind: FromEnvFile}
+		}
+	}
 	if o, ok := e.origins[name]; ok {
 		return o
 	}
