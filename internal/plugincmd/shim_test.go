@@ -17,6 +17,7 @@ import (
 	"github.com/currentsdev/currents/internal/shim"
 	"github.com/currentsdev/currents/internal/standin/seed"
 	"github.com/currentsdev/currents/internal/standin/standintest"
+	"github.com/currentsdev/currents/internal/testbin"
 )
 
 // fakeCompose is a conforming docker-compose plugin that says who it is and
@@ -226,28 +227,11 @@ func tree(t *testing.T, dir string) string {
 	return b.String()
 }
 
-// realCompose finds the compose v2 plugin built from its Go module (make
-// e2e builds it once per machine; CURRENTS_COMPOSE_PLUGIN names another).
-func realCompose() string {
-	if p := os.Getenv("CURRENTS_COMPOSE_PLUGIN"); p != "" {
-		return p
-	}
-	cache := os.Getenv("E2E_CACHE")
-	if cache == "" {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			base = filepath.Join(os.Getenv("HOME"), ".cache")
-		}
-		cache = filepath.Join(base, "currents-e2e")
-	}
-	return filepath.Join(cache, "compose-v2.40.3", "docker-compose")
-}
-
 // The same with the real compose v2: docker compose version and docker info
 // still answer as compose, compose's own commands pass through, ours and the
 // check before up work, and uninstall gives everything back.
 func TestComposeShimWithTheRealCompose(t *testing.T) {
-	bin := realCompose()
+	bin := testbin.RealCompose()
 	compose, err := os.ReadFile(bin)
 	if err != nil {
 		t.Skipf("compose v2 is not built at %s (make e2e builds it; or set CURRENTS_COMPOSE_PLUGIN): %v", bin, err)
