@@ -174,67 +174,28 @@ func TestImagesAsComposeResolvesThem(t *testing.T) {
 // compareWithCompose loads the case as the check does and compares it with
 // compose's answer; it returns the exceptions it needed.
 func compareWithCompose(t *testing.T, c parityCase, want composeAnswer) []string {
-	o, rest := stack.SplitArgs(append(append([]string(nil), c.args...), c.services...))
-	if !slices.Equal(rest, c.services) {
-		t.Fatalf("args %q are not all project flags: %q left", c.args, rest)
-	}
-	l := stack.Start(context.Background(), o, stack.Selection{Services: c.services})
-	st, err := l.Wait()
-	switch {
-	case c.fail != "":
-		if want.err == nil || !strings.Contains(want.output, c.fail) {
-			t.Fatalf("compose should fail with %q: %v\n%s", c.fail, want.err, want.output)
-		}
-		if err == nil || !strings.Contains(err.Error(), c.fail) {
-			t.Fatalf("compose fails (%s); we: %v", strings.TrimSpace(want.output), err)
-		}
+	l, st := loadLikeCompose(t, c, want)
+	if st == nil {
 		return nil
-	case want.err != nil:
-		t.Fatalf("compose: %v\n%s", want.err, want.output)
-	case err != nil:
-		t.Fatalf("compose loads the project; we: %v", err)
 	}
 	if st.Name != want.project.Name {
 		t.Errorf("project name %q, compose's %q", st.Name, want.project.Name)
 	}
-
-	var enabled []string
 	probed := map[string]stack.Service{}
 	for _, im := range Images(st) {
 		probed[im.ID] = stackService(st, im.ID)
 	}
-	var needed []string
+	var enabled, needed []string
 	for _, s := range st.Services {
 		if s.Kind == stack.Disabled {
 			continue
 		}
 		enabled = append(enabled, s.Name)
-		cs, ok := want.project.Services[s.Name]
-		if !ok {
-			continue
-		}
-		if s.Image != cs.Image || s.Platform != cs.Platform || s.Build != (cs.Build != nil) {
-			t.Errorf("%s: we resolve image %q platform %q build %v; compose: image %q platform %q build %v",
-				s.Name, s.Image, s.Platform, s.Build, cs.Image, cs.Platform, cs.Build != nil)
-		}
-		_, ours := probed[s.Name]
-		switch pulls := composePulls(cs); {
-		case pulls && ours:
-			ref, err := name.ParseReference(cs.Image)
-			if err != nil || ref.String() != s.Ref.String() {
-				t.Errorf("%s: we probe %v; compose pulls %q (%v)", s.Name, s.Ref, cs.Image, err)
+		if cs, ok := want.project.Services[s.Name]; ok {
+			_, ours := probed[s.Name]
+			if e := compareService(t, s, cs, ours, want); e != "" {
+				needed = append(needed, e)
 			}
-		case pulls && hasError(s.Diagnostics):
-			if problem := confirmErrors(s, cs, want); problem != "" {
-				t.Errorf("%s: compose pulls %q; we diagnose an error compose does not confirm: %s\n%+v", s.Name, cs.Image, problem, s.Diagnostics)
-			}
-			needed = append(needed, diagnosedError)
-		case pulls && s.Kind == stack.BuildOnly && builtElsewhere(s.Name, cs.Image, want.project.Services):
-			needed = append(needed, builtBySibling)
-		case pulls:
-			t.Errorf("%s: compose's up pulls %q; the check does not probe it (%s: %s)", s.Name, cs.Image, s.Kind, s.Reason)
-		case ours:
-			t.Errorf("%s: the check probes %q; compose's up never pulls it (pull_policy %q, build %v)", s.Name, s.Image, cs.PullPolicy, cs.Build != nil)
 		}
 	}
 	var composes []string
@@ -251,6 +212,63 @@ func compareWithCompose(t *testing.T, c parityCase, want composeAnswer) []string
 		checkPreview(t, l, probed)
 	}
 	return needed
+}
+
+// loadLikeCompose loads the case as the check does (the plugin's own flag
+// parsing, stack.Start); the stack is nil when both loads failed alike.
+func loadLikeCompose(t *testing.T, c parityCase, want composeAnswer) (*stack.Loading, *stack.Stack) {
+	t.Helper()
+	o, rest := stack.SplitArgs(append(append([]string(nil), c.args...), c.services...))
+	if !slices.Equal(rest, c.services) {
+		t.Fatalf("args %q are not all project flags: %q left", c.args, rest)
+	}
+	l := stack.Start(context.Background(), o, stack.Selection{Services: c.services})
+	st, err := l.Wait()
+	switch {
+	case c.fail != "":
+		if want.err == nil || !strings.Contains(want.output, c.fail) {
+			t.Fatalf("compose should fail with %q: %v\n%s", c.fail, want.err, want.output)
+		}
+		if err == nil || !strings.Contains(err.Error(), c.fail) {
+			t.Fatalf("compose fails (%s); we: %v", strings.TrimSpace(want.output), err)
+		}
+		return nil, nil
+	case want.err != nil:
+		t.Fatalf("compose: %v\n%s", want.err, want.output)
+	case err != nil:
+		t.Fatalf("compose loads the project; we: %v", err)
+	}
+	return l, st
+}
+
+// compareService holds one enabled service to compose's: its image,
+// platform and build exactly, and whether the check probes it to whether
+// up pulls it. It returns the exception it needed, "" for none.
+func compareService(t *testing.T, s stack.Service, cs composeService, probed bool, want composeAnswer) string {
+	t.Helper()
+	if s.Image != cs.Image || s.Platform != cs.Platform || s.Build != (cs.Build != nil) {
+		t.Errorf("%s: we resolve image %q platform %q build %v; compose: image %q platform %q build %v",
+			s.Name, s.Image, s.Platform, s.Build, cs.Image, cs.Platform, cs.Build != nil)
+	}
+	switch pulls := composePulls(cs); {
+	case pulls && probed:
+		ref, err := name.ParseReference(cs.Image)
+		if err != nil || ref.String() != s.Ref.String() {
+			t.Errorf("%s: we probe %v; compose pulls %q (%v)", s.Name, s.Ref, cs.Image, err)
+		}
+	case pulls && hasError(s.Diagnostics):
+		if problem := confirmErrors(s, cs, want); problem != "" {
+			t.Errorf("%s: compose pulls %q; we diagnose an error compose does not confirm: %s\n%+v", s.Name, cs.Image, problem, s.Diagnostics)
+		}
+		return diagnosedError
+	case pulls && s.Kind == stack.BuildOnly && builtElsewhere(s.Name, cs.Image, want.project.Services):
+		return builtBySibling
+	case pulls:
+		t.Errorf("%s: compose's up pulls %q; the check does not probe it (%s: %s)", s.Name, cs.Image, s.Kind, s.Reason)
+	case probed:
+		t.Errorf("%s: the check probes %q; compose's up never pulls it (pull_policy %q, build %v)", s.Name, s.Image, cs.PullPolicy, cs.Build != nil)
+	}
+	return ""
 }
 
 // checkStackImages: mirror, policy and watch take the images the check
@@ -314,16 +332,10 @@ func confirmErrors(s stack.Service, cs composeService, want composeAnswer) strin
 			continue
 		}
 		switch d.Code {
-		case stack.CodeUnsetVariable:
+		case stack.CodeUnsetVariable, stack.CodeEmptyVariable:
 			for _, v := range s.Variables {
-				if !v.Set && !v.HasDefault && v.Modifier != ":+" && v.Modifier != "+" && !want.unset[v.Name] {
-					return "compose did not warn that " + v.Name + " is not set"
-				}
-			}
-		case stack.CodeEmptyVariable:
-			for _, v := range s.Variables {
-				if value, ok := want.env()[v.Name]; v.Set && v.Value == "" && v.Modifier != ":-" && (!ok || value != "") {
-					return "compose's environment does not have " + v.Name + " empty"
+				if problem := confirmVariable(d.Code, v, want); problem != "" {
+					return problem
 				}
 			}
 		case stack.CodeInvalidReference:
@@ -332,6 +344,22 @@ func confirmErrors(s stack.Service, cs composeService, want composeAnswer) strin
 			}
 		default:
 			return "no confirmation for " + d.Code
+		}
+	}
+	return ""
+}
+
+// confirmVariable: compose warned that a variable we call unset is not set,
+// and has one we call empty empty in its environment.
+func confirmVariable(code string, v stack.Variable, want composeAnswer) string {
+	switch {
+	case code == stack.CodeUnsetVariable && !v.Set && !v.HasDefault && v.Modifier != ":+" && v.Modifier != "+":
+		if !want.unset[v.Name] {
+			return "compose did not warn that " + v.Name + " is not set"
+		}
+	case code == stack.CodeEmptyVariable && v.Set && v.Value == "" && v.Modifier != ":-":
+		if value, ok := want.env()[v.Name]; !ok || value != "" {
+			return "compose's environment does not have " + v.Name + " empty"
 		}
 	}
 	return ""
