@@ -8,36 +8,45 @@ import (
 	"sync"
 )
 
-// connGate holds a registry's first burst of https requests until the first
-// of them has a connection. Go's transport cannot know before a handshake
-// ends whether the registry multiplexes (HTTP/2), so every request starting
-// before then dials a TLS connection of its own: a 300-image check made
-// ~128 handshakes to reach a registry that serves them all over one
-// (+5 MB peak, +65 ms CPU). Held until the first request's GotConn — not its
-// response — the rest share that connection over HTTP/2, or dial their own
-// over HTTP/1.1, which needs one per request in flight anyway. Plain http is
-// not gated: Go speaks HTTP/1.1 there, so waiting would buy nothing.
+// connGate holds a registry's first burst of https requests until one of
+// them has a connection. Go's transport cannot know before a handshake ends
+// whether the registry multiplexes (HTTP/2), so every request starting
+// before then dials a TLS connection of its own: a 300-image check made ~128
+// handshakes to a registry that serves them all over one (+5 MB peak, +65 ms
+// CPU). Plain http is not gated: Go speaks HTTP/1.1 there, one connection
+// per request in flight, so waiting would buy nothing.
+//
+// The first gateLeaders requests go at once, as before: held, they would
+// dial only after the first handshake over HTTP/1.1, one handshake (two
+// round trips) later, and a small stack's check would be that much slower.
+// The rest wait for the first of them to have its connection — its GotConn,
+// not its response — and then share it over HTTP/2, or dial their own over
+// HTTP/1.1, which needs one per request in flight anyway.
 //
 // Over HTTP/2 one more step: until the server's SETTINGS arrive, Go's client
-// takes a new connection to allow h2WarmStreams streams, and dials another
-// for every request beyond. The SETTINGS come before the first response, so
-// until the first request's response starts, only that many go; a check of
-// up to that many images waits for nothing.
+// lets h2WarmStreams streams onto a new connection and dials another for
+// every request beyond. The SETTINGS come before the first response, so
+// until a leader's response starts, only that many go.
 type connGate struct {
 	mu      sync.Mutex
 	state   gateState
+	leaders int           // requests out while the gate is closed
 	passed  int           // requests let through while warming
-	changed chan struct{} // closed at each change of state
+	changed chan struct{} // closed at each change; nil until a waiter needs one
 }
 
 type gateState int
 
 const (
-	gateClosed  gateState = iota // no request has led yet, or the last leader gave up
-	gateLeading                  // the leader is getting its connection
-	gateWarming                  // HTTP/2: connection made, its limits not yet known
+	gateClosed  gateState = iota // no connection yet
+	gateWarming                  // HTTP/2: a connection, its limits not yet known
 	gateOpen
 )
+
+// gateLeaders is how many requests go before any connection is made: a
+// small stack's check waits for nothing, and an HTTP/2 registry sees a few
+// handshakes at most.
+const gateLeaders = 8
 
 // h2WarmStreams is how many streams Go's HTTP/2 client allows on a new
 // connection before the server's SETTINGS say how many it takes
@@ -45,8 +54,8 @@ const (
 const h2WarmStreams = 100
 
 // enter returns once a request may go: at once when the gate is open (or
-// warming with streams to spare), else as the leader (lead true), else when
-// the leader's connection is there.
+// warming with streams to spare), as a leader (lead true) while there are
+// fewer than gateLeaders, else when a leader's connection is there.
 func (g *connGate) enter(ctx context.Context) (lead bool, err error) {
 	for {
 		g.mu.Lock()
@@ -58,10 +67,13 @@ func (g *connGate) enter(ctx context.Context) (lead bool, err error) {
 			g.passed++
 			g.mu.Unlock()
 			return false, nil
-		case g.state == gateClosed:
-			g.state, g.changed = gateLeading, make(chan struct{})
+		case g.state == gateClosed && g.leaders < gateLeaders:
+			g.leaders++
 			g.mu.Unlock()
 			return true, nil
+		}
+		if g.changed == nil {
+			g.changed = make(chan struct{})
 		}
 		changed := g.changed
 		g.mu.Unlock()
@@ -73,44 +85,52 @@ func (g *connGate) enter(ctx context.Context) (lead bool, err error) {
 	}
 }
 
-// set moves the gate to s unless it is already further on (or s is a step
-// back to closed from anything but leading), and wakes the waiters.
-func (g *connGate) set(s gateState) {
+// wakeLocked wakes every waiter to look again.
+func (g *connGate) wakeLocked() {
+	if g.changed != nil {
+		close(g.changed)
+		g.changed = nil
+	}
+}
+
+// advance moves the gate on to s (never back).
+func (g *connGate) advance(s gateState) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if s <= g.state && (s != gateClosed || g.state != gateLeading) {
+	if s <= g.state {
 		return
 	}
 	if s == gateWarming {
-		g.passed = 1 // the leader's own stream
+		g.passed = g.leaders // the leaders' own streams
 	}
 	g.state = s
-	close(g.changed)
-	g.changed = make(chan struct{})
+	g.wakeLocked()
 }
 
-// lead sends req, the gate's leader, through rt. Its connection opens the
-// gate (to warming, over HTTP/2); its response opens it fully. A failure
-// opens it too — the others then try on their own and each reports the same
-// error, as without the gate — unless the leader's own request was cancelled:
-// then a waiter leads.
+// lead sends req, one of the gate's leaders, through rt. Its connection
+// opens the gate (to warming, over HTTP/2); its response opens it fully. A
+// failure opens it too — the others then try on their own and each reports
+// the same error, as without the gate — unless the leader's own request was
+// cancelled: then a waiter takes its place.
 func (g *connGate) lead(req *http.Request, rt func(*http.Request) (*http.Response, error)) (*http.Response, error) {
 	ctx := req.Context()
 	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
 			if c, ok := info.Conn.(*tls.Conn); ok && c.ConnectionState().NegotiatedProtocol == "h2" {
-				g.set(gateWarming)
+				g.advance(gateWarming)
 				return
 			}
-			g.set(gateOpen)
+			g.advance(gateOpen)
 		},
-		GotFirstResponseByte: func() { g.set(gateOpen) },
+		GotFirstResponseByte: func() { g.advance(gateOpen) },
 	}))
 	resp, err := rt(req)
-	if ctx.Err() != nil && err != nil {
-		g.set(gateClosed)
-	} else {
-		g.set(gateOpen)
+	if err == nil || ctx.Err() == nil {
+		g.advance(gateOpen)
 	}
+	g.mu.Lock()
+	g.leaders--
+	g.wakeLocked()
+	g.mu.Unlock()
 	return resp, err
 }

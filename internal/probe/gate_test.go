@@ -35,7 +35,7 @@ type tlsRegistry struct {
 
 const tlsHost = "registry.example.com"
 
-func newTLSRegistry(t testing.TB, f *fixture, http2 bool) *tlsRegistry {
+func newTLSRegistry(t testing.TB, f *fixture, http2 bool, hold ...func()) *tlsRegistry {
 	tr := &tlsRegistry{host: tlsHost}
 	tr.srv = httptest.NewUnstartedServer(f.reg)
 	tr.srv.EnableHTTP2 = http2
@@ -48,6 +48,9 @@ func newTLSRegistry(t testing.TB, f *fixture, http2 bool) *tlsRegistry {
 		if s == http.StateNew {
 			tr.conns.Add(1)
 		}
+	}
+	if len(hold) > 0 {
+		tr.srv.Listener = heldListener{tr.srv.Listener, hold[0]}
 	}
 	tr.srv.StartTLS()
 	t.Cleanup(tr.srv.Close)
@@ -106,8 +109,9 @@ func (tr *tlsRegistry) check(t *testing.T, f *fixture, imgs []Image) []Result {
 // Every request of a burst that starts before the first TLS handshake has
 // finished would dial its own connection (Go's transport cannot know yet
 // that the registry multiplexes): 300 images made about 128 handshakes.
-// Held until the first request has its connection, they share it.
-func TestTLSWithHTTP2SharesOneConnection(t *testing.T) {
+// Held until one of the first few requests has its connection, they share
+// it.
+func TestTLSWithHTTP2SharesItsConnections(t *testing.T) {
 	f := newFixture(t)
 	tr := newTLSRegistry(t, f, true)
 	imgs := stack(t, f, tr.host, 50)
@@ -116,8 +120,8 @@ func TestTLSWithHTTP2SharesOneConnection(t *testing.T) {
 			t.Fatalf("%s: %s %s", r.Image.Ref, r.Status, r.Message)
 		}
 	}
-	if n := tr.conns.Load(); n != 1 {
-		t.Errorf("300 images over HTTP/2 opened %d connections, want 1", n)
+	if n := tr.conns.Load(); n > gateLeaders {
+		t.Errorf("300 images over HTTP/2 opened %d connections, want %d at most (the requests sent before any connection was made)", n, gateLeaders)
 	}
 }
 
@@ -174,24 +178,25 @@ func TestTLSFirstConnectionFails(t *testing.T) {
 	}
 }
 
-// A leader whose own request is cancelled hands the lead on: the waiter
-// leads instead of waiting for a connection that will never come, and
-// a leader's failure for any other reason lets everyone go.
+// A leader whose own request is cancelled hands its place on: a waiter
+// leads instead of waiting for a connection that will never come. A
+// leader's failure for any other reason lets everyone go.
 func TestGateLeadPassesOnCancellation(t *testing.T) {
 	var g connGate
-	ctx, cancel := context.WithCancel(context.Background())
-	lead, err := g.enter(ctx)
-	if !lead || err != nil {
-		t.Fatalf("first request: lead %v, %v", lead, err)
+	for i := 0; i < gateLeaders; i++ {
+		if lead, err := g.enter(context.Background()); !lead || err != nil {
+			t.Fatalf("request %d: lead %v, %v", i, lead, err)
+		}
 	}
-	second := make(chan bool)
+	next := make(chan bool)
 	go func() {
 		l, err := g.enter(context.Background())
 		if err != nil {
 			t.Error(err)
 		}
-		second <- l
+		next <- l
 	}()
+	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+tlsHost+"/v2/", nil)
 	if _, err := g.lead(req, func(r *http.Request) (*http.Response, error) {
 		cancel()
@@ -199,14 +204,74 @@ func TestGateLeadPassesOnCancellation(t *testing.T) {
 	}); err == nil {
 		t.Fatal("cancelled lead succeeded")
 	}
-	if !<-second {
-		t.Fatal("the waiter did not take the lead")
+	if !<-next {
+		t.Fatal("the waiter did not take the cancelled leader's place")
 	}
 	req, _ = http.NewRequest(http.MethodGet, "https://"+tlsHost+"/v2/", nil)
 	if _, err := g.lead(req, func(*http.Request) (*http.Response, error) { return nil, errString("connection refused") }); err == nil {
 		t.Fatal("failed lead succeeded")
 	}
-	if lead, err := g.enter(context.Background()); lead || err != nil {
-		t.Errorf("after a failed lead: lead %v, %v; want the gate open", lead, err)
+	for i := 0; i < 2*gateLeaders; i++ {
+		if lead, err := g.enter(context.Background()); lead || err != nil {
+			t.Fatalf("after a failed lead: lead %v, %v; want the gate open", lead, err)
+		}
 	}
+}
+
+// A small stack's requests all dial at once, as without the gate: held
+// until the first handshake ended, they would each start theirs a handshake
+// later over HTTP/1.1. Here no handshake ends until all six connections are
+// in.
+func TestTLSSmallStackDialsAtOnce(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		f := newFixture(t)
+		imgs := stack(t, f, tlsHost, 1)
+		in := make(chan struct{})
+		var accepted atomic.Int64
+		tr := newTLSRegistry(t, f, h2, func() {
+			if accepted.Add(1) == int64(len(imgs)) {
+				close(in)
+			}
+			select {
+			case <-in:
+			case <-time.After(20 * time.Second): // a failsafe: the check below then fails
+			}
+		})
+		for _, r := range tr.check(t, f, imgs) {
+			if r.Status != OK {
+				t.Errorf("HTTP/2 %v: %s: %s %s", h2, r.Image.ID, r.Status, r.Message)
+			}
+		}
+		select {
+		case <-in:
+		default:
+			t.Errorf("HTTP/2 %v: the six requests did not dial at once (%d connections before the first handshake)", h2, accepted.Load())
+		}
+	}
+}
+
+// heldListener's connections call hold before their first write (the
+// server's half of the TLS handshake).
+type heldListener struct {
+	net.Listener
+	hold func()
+}
+
+func (l heldListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &heldConn{Conn: c, hold: l.hold}, nil
+}
+
+type heldConn struct {
+	net.Conn
+	hold func()
+	once sync.Once
+}
+
+func (c *heldConn) Write(p []byte) (int, error) {
+	c.once.Do(c.hold)
+	return c.Conn.Write(p)
 }
