@@ -6,6 +6,7 @@
 package keychain
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -71,6 +72,12 @@ type Credential struct {
 	// Err is the helper's failure, if running it failed.
 	Err  error
 	auth authn.AuthConfig
+	// basic is what go-containerregistry gets for a user and password: the
+	// Basic header's encoded part, made once. From a user and password it
+	// would format, copy and encode them again for every request (16 KB
+	// allocated for an ECR token's 3.6 KB header, 4.6 MB a 300-image
+	// check); from Auth alone it only prefixes "Basic ".
+	basic authn.Authenticator
 }
 
 // Anonymous reports whether no credentials were found.
@@ -80,8 +87,11 @@ func (c Credential) Anonymous() bool {
 
 // Authenticator returns the credentials for go-containerregistry.
 func (c Credential) Authenticator() authn.Authenticator {
-	if c.Anonymous() {
+	switch {
+	case c.Anonymous():
 		return authn.Anonymous
+	case c.basic != nil:
+		return c.basic
 	}
 	return authn.FromConfig(c.auth)
 }
@@ -145,13 +155,18 @@ func (k *Keychain) fetch(host string) Credential {
 		// ages just like one in auths.
 		src.Expiry = dockerconfig.ECRTokenExpiry(ac.Password)
 	}
-	return Credential{Source: src, auth: authn.AuthConfig{
+	c := Credential{Source: src, auth: authn.AuthConfig{
 		Username:      ac.Username,
 		Password:      ac.Password,
 		Auth:          ac.Auth,
 		IdentityToken: ac.IdentityToken,
 		RegistryToken: ac.RegistryToken,
 	}}
+	if ac.Username != "" && ac.Password != "" && ac.IdentityToken == "" && ac.RegistryToken == "" {
+		// The encoding of docker's "auth" field and of the Basic header.
+		c.basic = authn.FromConfig(authn.AuthConfig{Auth: base64.StdEncoding.EncodeToString([]byte(ac.Username + ":" + ac.Password))})
+	}
+	return c
 }
 
 // Source reports which configuration entry docker would take host's

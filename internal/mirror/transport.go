@@ -79,7 +79,11 @@ func basicFirst(ctx context.Context, o options, images []Image, inner http.Round
 			return nil, false
 		}
 		cfg, err := authn.Authorization(ctx, auth)
-		if err != nil || cfg.Username == "" || cfg.Password == "" || cfg.IdentityToken != "" || cfg.RegistryToken != "" {
+		if err != nil {
+			return nil, false
+		}
+		basic := cfg.Auth != "" || (cfg.Username != "" && cfg.Password != "") // our keychain gives Auth alone
+		if !basic || cfg.IdentityToken != "" || cfg.RegistryToken != "" {
 			return nil, false
 		}
 		// Each layer adds its registry's credentials to requests for that

@@ -1,12 +1,17 @@
 package mirror
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/types"
+
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/keychain"
 )
 
 // ecrAliases is a currents.yaml making both test registries ECR aliases.
@@ -96,5 +101,27 @@ func TestTargetDigestIsVerified(t *testing.T) {
 	}
 	if h.dst.counts["HEAD"] != heads-1 {
 		t.Errorf("HEADs to the target: %d when it says the digest, %d when not; want one more when not", h.dst.counts["HEAD"], heads)
+	}
+}
+
+// The docker CLI's credentials, through our keychain (which hands go-
+// containerregistry the Basic header's encoded part, not a user and
+// password), still go with the first request: no ping.
+func TestECRCopyWithDockerCredentialsPingsNoRegistry(t *testing.T) {
+	f := newFixture(t, "api")
+	cf := configfile.New("/test/config.json")
+	for host, a := range f.kc {
+		cf.AuthConfigs[host] = types.AuthConfig{Username: a.Username, Password: a.Password}
+	}
+	f.dst.reset()
+	res, err := Copy(context.Background(), f.images, WithKeychain(keychain.New(cf)), WithConfig(f.ecrAliases(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != Copied {
+		t.Errorf("%+v", res[0])
+	}
+	if n := f.src.counts["401"] + f.dst.counts["401"]; n != 0 {
+		t.Errorf("%d pings answered 401 (source %d, target %d); want none", n, f.src.counts["401"], f.dst.counts["401"])
 	}
 }
