@@ -91,8 +91,10 @@ func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, e
 	defer cancel()
 	// Single-platform images' platforms, kept between checks.
 	platforms, savePlatforms := probe.OpenPlatforms()
+	// Which registries speak HTTP/1.1 only, likewise.
+	protocols, saveProtocols := probe.OpenProtocols()
 	p := probe.New(o.keychain, probe.WithJobs(o.jobs), probe.WithECR(o.isECR), probe.WithConfigured(o.configured),
-		probe.WithClock(o.now), probe.WithPlatformCache(platforms))
+		probe.WithClock(o.now), probe.WithPlatformCache(platforms), probe.WithProtocols(protocols))
 	loading := stack.Start(ctx, project, o.selection)
 	go func() {
 		if early, err := loading.Preview(); err == nil {
@@ -122,6 +124,7 @@ func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, e
 	rep := New(st, p.Check(ctx, Images(st)))
 	rep.Platform, rep.PlatformFrom = p.Platform(), from
 	savePlatforms()
+	saveProtocols()
 	return rep, nil
 }
 

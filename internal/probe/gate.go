@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"crypto/tls"
+	"math"
 	"net/http"
 	"net/http/httptrace"
 	"sync"
@@ -27,7 +28,17 @@ import (
 // lets h2WarmStreams streams onto a new connection and dials another for
 // every request beyond. The SETTINGS come before the first response, so
 // until a leader's response starts, only that many go.
+//
+// A registry remembered to speak HTTP/1.1 only (Protocols) is not held: all
+// its requests lead.
 type connGate struct {
+	// maxLeaders is gateLeaders, or no limit for a registry remembered to
+	// speak HTTP/1.1 only (Protocols).
+	maxLeaders int
+	// saw hears the protocol of the first connection (h2 or not).
+	saw     func(h2 bool)
+	sawOnce sync.Once
+
 	mu      sync.Mutex
 	state   gateState
 	leaders int           // requests out while the gate is closed
@@ -53,6 +64,16 @@ const gateLeaders = 8
 // (initialMaxConcurrentStreams in net/http's h2_bundle.go).
 const h2WarmStreams = 100
 
+// newConnGate is the gate for a registry; http1 says it was last seen to
+// speak HTTP/1.1 only, and saw hears what it speaks now.
+func newConnGate(http1 bool, saw func(h2 bool)) *connGate {
+	g := &connGate{maxLeaders: gateLeaders, saw: saw}
+	if http1 {
+		g.maxLeaders = math.MaxInt
+	}
+	return g
+}
+
 // enter returns once a request may go: at once when the gate is open (or
 // warming with streams to spare), as a leader (lead true) while there are
 // fewer than gateLeaders, else when a leader's connection is there.
@@ -67,7 +88,7 @@ func (g *connGate) enter(ctx context.Context) (lead bool, err error) {
 			g.passed++
 			g.mu.Unlock()
 			return false, nil
-		case g.state == gateClosed && g.leaders < gateLeaders:
+		case g.state == gateClosed && g.leaders < g.maxLeaders:
 			g.leaders++
 			g.mu.Unlock()
 			return true, nil
@@ -116,7 +137,12 @@ func (g *connGate) lead(req *http.Request, rt func(*http.Request) (*http.Respons
 	ctx := req.Context()
 	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
-			if c, ok := info.Conn.(*tls.Conn); ok && c.ConnectionState().NegotiatedProtocol == "h2" {
+			c, ok := info.Conn.(*tls.Conn)
+			h2 := ok && c.ConnectionState().NegotiatedProtocol == "h2"
+			if g.saw != nil {
+				g.sawOnce.Do(func() { g.saw(h2) })
+			}
+			if h2 {
 				g.advance(gateWarming)
 				return
 			}

@@ -99,9 +99,9 @@ func stack(t testing.TB, f *fixture, host string, copies int) []Image {
 	return out
 }
 
-func (tr *tlsRegistry) check(t *testing.T, f *fixture, imgs []Image) []Result {
+func (tr *tlsRegistry) check(t *testing.T, f *fixture, imgs []Image, opts ...Option) []Result {
 	t.Helper()
-	p := New(keychain.New(tr.login(f)), WithTransport(tr.transport()), WithECR(func(h string) bool { return h == tr.host }))
+	p := New(keychain.New(tr.login(f)), append([]Option{WithTransport(tr.transport()), WithECR(func(h string) bool { return h == tr.host })}, opts...)...)
 	tr.conns.Store(0)
 	return p.Check(context.Background(), imgs)
 }
@@ -182,7 +182,7 @@ func TestTLSFirstConnectionFails(t *testing.T) {
 // leads instead of waiting for a connection that will never come. A
 // leader's failure for any other reason lets everyone go.
 func TestGateLeadPassesOnCancellation(t *testing.T) {
-	var g connGate
+	g := newConnGate(false, nil)
 	for i := 0; i < gateLeaders; i++ {
 		if lead, err := g.enter(context.Background()); !lead || err != nil {
 			t.Fatalf("request %d: lead %v, %v", i, lead, err)
@@ -274,4 +274,61 @@ type heldConn struct {
 func (c *heldConn) Write(p []byte) (int, error) {
 	c.once.Do(c.hold)
 	return c.Conn.Write(p)
+}
+
+// A registry that spoke HTTP/1.1 only is remembered, and its requests are
+// then not held at all: here no handshake ends until 16 connections (more
+// than the gate lets lead) are in. One seen to speak HTTP/2 is forgotten.
+func TestTLSWithHTTP1RememberedIsNotHeld(t *testing.T) {
+	f := newFixture(t)
+	imgs := stack(t, f, tlsHost, 10)
+	const together = 16
+	var (
+		holding atomic.Bool
+		held    atomic.Int64
+		in      = make(chan struct{})
+	)
+	tr := newTLSRegistry(t, f, false, func() {
+		if !holding.Load() {
+			return
+		}
+		if held.Add(1) == together {
+			close(in)
+		}
+		select {
+		case <-in:
+		case <-time.After(20 * time.Second): // a failsafe: the check below then fails
+		}
+	})
+	protocols := LoadProtocols(nil)
+	for _, r := range tr.check(t, f, imgs, WithProtocols(protocols)) {
+		if r.Status != OK {
+			t.Fatalf("%s: %s %s", r.Image.ID, r.Status, r.Message)
+		}
+	}
+	if !protocols.HTTP1(tlsHost) || !protocols.Changed() {
+		t.Fatalf("HTTP/1.1 not remembered: %s", protocols.Bytes())
+	}
+	again := LoadProtocols(protocols.Bytes())
+	if !again.HTTP1(tlsHost) || again.Changed() {
+		t.Fatalf("reloaded: %s, changed %v", again.Bytes(), again.Changed())
+	}
+
+	holding.Store(true)
+	tr.srv.CloseClientConnections()
+	for _, r := range tr.check(t, f, imgs, WithProtocols(again)) {
+		if r.Status != OK {
+			t.Errorf("%s: %s %s", r.Image.ID, r.Status, r.Message)
+		}
+	}
+	select {
+	case <-in:
+	default:
+		t.Errorf("held while remembered as HTTP/1.1: %d connections before the first handshake", held.Load())
+	}
+
+	again.saw(tlsHost, true)
+	if again.HTTP1(tlsHost) || !again.Changed() || string(again.Bytes()) != `{"http1":[]}` {
+		t.Errorf("HTTP/2 seen: %s", again.Bytes())
+	}
 }

@@ -94,6 +94,7 @@ type Prober struct {
 	now          func() time.Time
 	certsDir     string
 	platforms    *Platforms
+	protocols    *Protocols
 
 	// What the registries said, shared by Prefetch and Check.
 	mu      sync.Mutex
@@ -147,6 +148,10 @@ func WithConfigured(where func(host string) string) Option {
 // WithPlatformCache remembers single-platform images' platforms by config
 // digest, so a check of an image seen before needs only its manifest.
 func WithPlatformCache(c *Platforms) Option { return func(p *Prober) { p.platforms = c } }
+
+// WithProtocols remembers which registries speak HTTP/1.1 only over TLS,
+// so their requests are not held for a shared connection next time.
+func WithProtocols(p *Protocols) Option { return func(pr *Prober) { pr.protocols = p } }
 
 // WithClock sets the clock used to judge static token expiry.
 func WithClock(now func() time.Time) Option { return func(p *Prober) { p.now = now } }
