@@ -40,6 +40,9 @@ type parityCase struct {
 	services  []string
 	env       []string
 	fail      string
+	// platform: a file of the case or its environment names
+	// DOCKER_DEFAULT_PLATFORM.
+	platform bool
 }
 
 // composeService is what compose's resolved project says of a service, from
@@ -144,6 +147,9 @@ func TestImagesAsComposeResolvesThem(t *testing.T) {
 			limit <- struct{}{}
 			defer func() { <-limit }()
 			answers[i] = runCompose(bin, c)
+			if answers[i].env != nil && c.platform {
+				answers[i].env()
+			}
 		}()
 	}
 	wg.Wait()
@@ -180,6 +186,14 @@ func compareWithCompose(t *testing.T, c parityCase, want composeAnswer) []string
 	}
 	if st.Name != want.project.Name {
 		t.Errorf("project name %q, compose's %q", st.Name, want.project.Name)
+	}
+	// The platform compose pulls services without platform: for. Only the
+	// case's environment or its env files can set it (the test's own is
+	// cleared), so compose is asked only where they name it.
+	if st.DefaultPlatform != "" || c.platform {
+		if p := want.env()["DOCKER_DEFAULT_PLATFORM"]; st.DefaultPlatform != p {
+			t.Errorf("DOCKER_DEFAULT_PLATFORM %q, compose's %q", st.DefaultPlatform, p)
+		}
 	}
 	probed := map[string]stack.Service{}
 	for _, im := range Images(st) {
@@ -406,8 +420,9 @@ func runCompose(bin string, c parityCase) composeAnswer {
 	for _, m := range unsetWarning.FindAllStringSubmatch(a.output, -1) {
 		a.unset[m[1]] = true
 	}
-	// The environment compose interpolates the project's files with, asked
-	// only to confirm a variable set empty (a process more).
+	// The environment compose interpolates the project's files with and
+	// pulls with (DOCKER_DEFAULT_PLATFORM): a process more, run only when
+	// asked.
 	a.env = sync.OnceValue(func() map[string]string {
 		cmd := exec.Command(bin, append(append([]string(nil), c.args...), "config", "--environment")...)
 		cmd.Dir, cmd.Env = c.dir, env
@@ -472,7 +487,26 @@ func readParityCases(t *testing.T) []parityCase {
 		if err := sc.Err(); err != nil {
 			t.Fatal(err)
 		}
+		c.platform = mentions(t, dir, "DOCKER_DEFAULT_PLATFORM")
 		cases = append(cases, c)
 	}
 	return cases
+}
+
+// mentions says whether a file under dir contains s.
+func mentions(t *testing.T, dir, s string) bool {
+	t.Helper()
+	found := false
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || found {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		found = bytes.Contains(b, []byte(s))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
 }
