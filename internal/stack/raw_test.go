@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -123,8 +124,8 @@ func TestVariableOfAnIncludesEnvFile(t *testing.T) {
 	cleanEnv(t)
 	o := Options{ProjectDirectory: writeProject(t, "include:\n  - path: lib/compose.yaml\n    env_file: lib/lib.env\n  - other/compose.yaml\nservices:\n  main:\n    image: r.example/main:1\n")}
 	for file, body := range map[string]string{
-		"lib/compose.yaml":   "services:\n  lib:\n    image: ${LIB_IMAGE}\n",
-		"lib/lib.env":        "LIB_IMAGE=r.example/lib:2\n",
+		"lib/compose.yaml":   "services:\n  lib:\n    image: ${LIB_IMAGE}\n  empty:\n    image: r.example/empty${EMPTY}:1\n",
+		"lib/lib.env":        "LIB_IMAGE=r.example/lib:2\nEMPTY=\n",
 		"other/compose.yaml": "services:\n  other:\n    image: r.example/other:${OTHER_TAG}\n",
 		"other/.env":         "OTHER_TAG=3\n",
 	} {
@@ -150,5 +151,10 @@ func TestVariableOfAnIncludesEnvFile(t *testing.T) {
 				t.Errorf("%s: image %q, diagnostics %+v, variables %+v", name, s.Image, s.Diagnostics, s.Variables)
 			}
 		}
+	}
+	// Set empty there: said so, naming where as well as we know.
+	s := service(t, st, "empty")
+	if len(s.Diagnostics) == 0 || s.Diagnostics[0].Code != CodeEmptyVariable || !strings.Contains(s.Diagnostics[0].Message, "set but empty at an env file compose does not name") {
+		t.Errorf("empty: %+v", s.Diagnostics)
 	}
 }

@@ -70,6 +70,11 @@ type Ref struct {
 func (o Origin) String() string {
 	switch o.Kind {
 	case FromEnvFile:
+		if o.File == "" {
+			// compose-go does not say which file gave an included file's
+			// variables (nor where compose set one itself).
+			return "an env file compose does not name (an include's env_file, or the .env of an included file's directory)"
+		}
 		if len(o.Refs) > 0 {
 			var refs []string
 			for _, r := range o.Refs {
