@@ -23,7 +23,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/google/go-containerregistry/pkg/name"
-	"gopkg.in/yaml.v3"
 )
 
 // Stack is a loaded compose project reduced to what image checks need.
@@ -302,16 +301,17 @@ func loadSelection(ctx context.Context, o Options, sel Selection, raw *raws) (*S
 		}
 	}
 
-	where := imageLocations(project.ComposeFiles)
+	where := imageLocations(project.ComposeFiles, project.WorkingDir, project.Environment)
 	env := newEnvironment(project.Environment, passes)
 
 	add := func(s types.ServiceConfig, kind Kind) {
+		written := raw.of(s.Name, s.Image)
 		svc := Service{
 			Name:     s.Name,
 			Kind:     kind,
 			Image:    s.Image,
-			Raw:      raw.of(s.Name, s.Image),
-			Source:   where[s.Name],
+			Raw:      written,
+			Source:   where.of(s.Name, written),
 			Platform: s.Platform,
 			Build:    s.Build != nil,
 			Profiles: s.Profiles,
@@ -400,44 +400,6 @@ func rawImages(ctx context.Context, po *cli.ProjectOptions) map[string]string {
 		}
 	}
 	return out
-}
-
-// imageLocations finds, for each service, the last compose file that sets
-// its image (later files override earlier ones) and the line it is on.
-func imageLocations(files []string) map[string]Location {
-	out := map[string]Location{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		var doc yaml.Node
-		if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
-			continue
-		}
-		services := mapValue(doc.Content[0], "services")
-		if services == nil || services.Kind != yaml.MappingNode {
-			continue
-		}
-		for i := 0; i+1 < len(services.Content); i += 2 {
-			if img := mapValue(services.Content[i+1], "image"); img != nil {
-				out[services.Content[i].Value] = Location{File: displayPath(f), Line: img.Line}
-			}
-		}
-	}
-	return out
-}
-
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
 
 // displayPath shortens a path relative to the current directory when that
