@@ -86,8 +86,11 @@ func (h *Helper) Resolve(serverURL string) (refresh.Request, bool) {
 // Get answers from the cache when the token is fresh, refreshes otherwise, and
 // falls back to the cached token only while it is safely valid.
 func (h *Helper) Get(serverURL string) (string, string, error) {
-	if user, secret, ok := h.prefetchedFor(serverURL); ok {
-		return user, secret, nil
+	if user, secret, served, err := h.prefetchedFor(serverURL); served {
+		if err != nil {
+			h.reportError(err)
+		}
+		return user, secret, err
 	}
 	return h.get(serverURL, true)
 }

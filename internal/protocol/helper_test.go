@@ -31,6 +31,7 @@ type fakeAWS struct {
 	stsDown     bool // only Credentials fails
 	revoked     map[string]bool
 	creds, toks int
+	tries       int                  // Credentials calls, failed ones included
 	issued      map[string]time.Time // password -> expiry
 	mu          sync.Mutex
 }
@@ -49,6 +50,7 @@ func newFakeAWS(c *standintest.Clock) *fakeAWS {
 func (f *fakeAWS) Credentials(ctx context.Context, t config.Target) (credential.Session, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.tries++
 	if f.down || f.stsDown {
 		return credential.Session{}, errors.New("AWS is down: STS")
 	}

@@ -12,9 +12,10 @@ import "github.com/currentsdev/currents/internal/ecrhost"
 // Prefetched, its AssumeRole and GetAuthorizationToken overlap the starting
 // of the others.
 //
-// A get for another registry is answered as without it; the prefetched
-// refresh, of the one registry the helper serves, is then done early, and
-// kept in the cache as any refresh is.
+// A get for another registry is answered as without it, and the process
+// may then exit before the prefetch ends: a refresh cut short leaves no
+// partial file (the cache renames into place) and no lock (the kernel drops
+// a dead process's flock), and the next get of the registry refreshes.
 func WithPrefetch() Option { return func(h *Helper) { h.prefetchOn = true } }
 
 // prefetched is the get of the one configured registry, started before the
@@ -44,18 +45,19 @@ func (h *Helper) startPrefetch() {
 	}()
 }
 
-// prefetchedFor is the prefetch's answer when serverURL names its registry.
-// ok is false for another registry, and when the prefetch failed: the get
-// then runs itself, and finds the failure the refresh left in the cache (or
-// the token it served from it), without asking AWS again.
-func (h *Helper) prefetchedFor(serverURL string) (user, secret string, ok bool) {
+// prefetchedFor is the prefetch's answer when serverURL names its registry
+// (served), failure included: a failure is not always in the cache for a
+// second get to find (a cache that cannot be used, a wait for another
+// process's refresh that timed out), and a second get would ask AWS again
+// and take the timeout twice.
+func (h *Helper) prefetchedFor(serverURL string) (user, secret string, served bool, err error) {
 	p := h.prefetch
 	if p == nil {
-		return "", "", false
+		return "", "", false, nil
 	}
 	if host, err := ecrhost.Normalize(serverURL); err != nil || host != p.host {
-		return "", "", false
+		return "", "", false, nil
 	}
 	<-p.done
-	return p.user, p.secret, p.err == nil
+	return p.user, p.secret, true, p.err
 }

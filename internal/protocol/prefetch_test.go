@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"path/filepath"
 	"strings"
@@ -71,8 +72,11 @@ func TestPrefetchLeavesAnotherRegistrysGetAlone(t *testing.T) {
 	if _, err := write("ghcr.io"); !credentials.IsErrCredentialsNotFound(err) {
 		t.Errorf("a get for ghcr.io answered %v, want credentials not found", err)
 	}
-	// The prefetched token is in the cache for the next get: no AWS call.
-	if _, _, err := h.Get(host); err != nil {
+	// The prefetch, once done, left its token in the cache: a helper of its
+	// own (no prefetch, nothing in memory) is answered without AWS.
+	<-h.prefetch.done
+	later := New(h.cfg, h.cache, h.refresher, WithGetenv(func(string) string { return "" }), WithErrorOutput(io.Discard))
+	if _, _, err := later.Get(host); err != nil {
 		t.Fatal(err)
 	}
 	if creds, toks := aws.counts(); creds != 1 || toks != 1 {
@@ -104,5 +108,30 @@ func TestNoPrefetchAmongSeveralRegistries(t *testing.T) {
 	}
 	if creds, toks := aws.counts(); creds+toks != 0 {
 		t.Errorf("a get for an unconfigured registry called AWS %d times", creds+toks)
+	}
+}
+
+// A failed prefetch is the get's answer, said once: a failure the cache
+// cannot keep (here there is no cache) is not asked of AWS a second time.
+func TestPrefetchFailureIsTheAnswer(t *testing.T) {
+	h, aws, _ := setup(t)
+	h.cache = tokencache.Disabled(errors.New("no cache directory"))
+	h.refresher = &refresh.Fetcher{Cache: h.cache, AWS: aws, Timeout: time.Second}
+	aws.down = true
+	var stderr bytes.Buffer
+	WithErrorOutput(&stderr)(h)
+	WithPrefetch()(h)
+	write := serveLate(t, h)
+	if _, err := write("https://" + host); err == nil {
+		t.Fatal("a get with AWS down succeeded")
+	}
+	aws.mu.Lock()
+	tries := aws.tries
+	aws.mu.Unlock()
+	if tries != 1 {
+		t.Errorf("AWS asked %d times for one get, want once (the prefetch's)", tries)
+	}
+	if n := strings.Count(stderr.String(), "AWS is down"); n != 1 {
+		t.Errorf("the failure said %d times on stderr, want once:\n%s", n, stderr.String())
 	}
 }
