@@ -156,6 +156,13 @@ func (g *connGate) lead(req *http.Request, rt func(*http.Request) (*http.Respons
 	}
 	g.mu.Lock()
 	g.leaders--
+	if g.state == gateWarming && g.leaders == 0 {
+		// Warming, only leaders move the gate on, and no new ones are
+		// made: with all of them gone (cancelled before a response byte),
+		// the waiters would wait for ever. A connection exists; opening
+		// costs at most a few more.
+		g.state = gateOpen
+	}
 	g.wakeLocked()
 	g.mu.Unlock()
 	return resp, err

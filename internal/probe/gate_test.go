@@ -148,6 +148,7 @@ func TestTLSWithHTTP1StaysParallel(t *testing.T) {
 		select {
 		case <-all:
 		case <-r.Context().Done():
+		case <-time.After(20 * time.Second): // a failsafe: the check would then fail, not hang
 		}
 		inner.ServeHTTP(w, r)
 	})
@@ -215,6 +216,38 @@ func TestGateLeadPassesOnCancellation(t *testing.T) {
 		if lead, err := g.enter(context.Background()); lead || err != nil {
 			t.Fatalf("after a failed lead: lead %v, %v; want the gate open", lead, err)
 		}
+	}
+}
+
+// Warming (an HTTP/2 connection, its limits not yet known), only leaders
+// move the gate on and none are made: when every leader's request is
+// cancelled before a response byte, the gate opens rather than hold its
+// waiters until their own contexts end.
+func TestGateOpensWhenEveryWarmingLeaderIsCancelled(t *testing.T) {
+	g := newConnGate(false, nil)
+	for i := 0; i < gateLeaders; i++ {
+		if lead, err := g.enter(context.Background()); !lead || err != nil {
+			t.Fatalf("request %d: lead %v, %v", i, lead, err)
+		}
+	}
+	g.advance(gateWarming)
+	for i := gateLeaders; i < h2WarmStreams; i++ {
+		if lead, err := g.enter(context.Background()); lead || err != nil {
+			t.Fatalf("stream %d while warming: lead %v, %v", i, lead, err)
+		}
+	}
+	for range gateLeaders {
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+tlsHost+"/v2/", nil)
+		_, _ = g.lead(req, func(r *http.Request) (*http.Response, error) {
+			cancel()
+			return nil, r.Context().Err()
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if lead, err := g.enter(ctx); lead || err != nil {
+		t.Fatalf("with every leader cancelled: lead %v, %v; want the gate open", lead, err)
 	}
 }
 
