@@ -347,10 +347,16 @@ func confirmErrors(s stack.Service, cs composeService, want composeAnswer) strin
 		}
 		switch d.Code {
 		case stack.CodeUnsetVariable, stack.CodeEmptyVariable:
+			checked := false
 			for _, v := range s.Variables {
-				if problem := confirmVariable(d.Code, v, want); problem != "" {
+				problem, ok := confirmVariable(d.Code, v, want)
+				if problem != "" {
 					return problem
 				}
+				checked = checked || ok
+			}
+			if !checked {
+				return "no variable of " + s.Name + " is " + d.Code + " for compose to confirm"
 			}
 		case stack.CodeInvalidReference:
 			if _, err := name.ParseReference(cs.Image); err == nil {
@@ -364,19 +370,22 @@ func confirmErrors(s stack.Service, cs composeService, want composeAnswer) strin
 }
 
 // confirmVariable: compose warned that a variable we call unset is not set,
-// and has one we call empty empty in its environment.
-func confirmVariable(code string, v stack.Variable, want composeAnswer) string {
+// and has one we call empty empty in its environment. checked says v is one
+// the diagnostic is about.
+func confirmVariable(code string, v stack.Variable, want composeAnswer) (problem string, checked bool) {
 	switch {
 	case code == stack.CodeUnsetVariable && !v.Set && !v.HasDefault && v.Modifier != ":+" && v.Modifier != "+":
 		if !want.unset[v.Name] {
-			return "compose did not warn that " + v.Name + " is not set"
+			return "compose did not warn that " + v.Name + " is not set", true
 		}
+		return "", true
 	case code == stack.CodeEmptyVariable && v.Set && v.Value == "" && v.Modifier != ":-":
 		if value, ok := want.env()[v.Name]; !ok || value != "" {
-			return "compose's environment does not have " + v.Name + " empty"
+			return "compose's environment does not have " + v.Name + " empty", true
 		}
+		return "", true
 	}
-	return ""
+	return "", false
 }
 
 func builtElsewhere(service, image string, all map[string]composeService) bool {
