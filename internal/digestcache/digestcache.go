@@ -76,16 +76,7 @@ func Load[V any](b []byte, opts ...Option[V]) *Map[V] {
 // which keeps nothing, and save does nothing: a cache only spares requests,
 // so neither reading nor writing it can fail the command.
 func Open[V any](name string, opts ...Option[V]) (m *Map[V], save func()) {
-	cache, err := tokencache.Open()
-	if err != nil {
-		return nil, func() {}
-	}
-	m = Load(cache.ReadFile(name), opts...)
-	return m, func() {
-		if m.Changed() {
-			_ = cache.WriteFile(name, m.Bytes()) // the next run asks again
-		}
-	}
+	return tokencache.Keep(name, func(b []byte) *Map[V] { return Load(b, opts...) })
 }
 
 // add keeps v under k when the bounds allow; when full, other entries are

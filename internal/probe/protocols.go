@@ -52,16 +52,7 @@ func LoadProtocols(b []byte) *Protocols {
 // directory it is nil: remembering only saves time, so it cannot fail the
 // check.
 func OpenProtocols() (*Protocols, func()) {
-	cache, err := tokencache.Open()
-	if err != nil {
-		return nil, func() {}
-	}
-	p := LoadProtocols(cache.ReadFile(ProtocolsFile))
-	return p, func() {
-		if p.Changed() {
-			_ = cache.WriteFile(ProtocolsFile, p.Bytes()) // the next check looks again
-		}
-	}
+	return tokencache.Keep(ProtocolsFile, LoadProtocols)
 }
 
 // HTTP1 says whether host last answered with HTTP/1.1 only.

@@ -53,6 +53,32 @@ func (c *Cache) WriteFile(name string, b []byte) error {
 	return nil
 }
 
+// Kept is what a command keeps in a file of the cache directory between
+// runs (the check's image platforms and registry protocols, mirror's
+// manifests): it says whether it changed and what to write.
+type Kept interface {
+	Changed() bool
+	Bytes() []byte
+}
+
+// Keep loads the file name of the user's cache with load, and returns it
+// with the function that writes it back when it changed. Without a usable
+// cache it is T's zero value (which must keep nothing) and a save that does
+// nothing: such a file only spares work, so neither reading nor writing it
+// may fail the command.
+func Keep[T Kept](name string, load func([]byte) T) (kept T, save func()) {
+	cache, err := Open()
+	if err != nil {
+		return kept, func() {}
+	}
+	kept = load(cache.ReadFile(name))
+	return kept, func() {
+		if kept.Changed() {
+			_ = cache.WriteFile(name, kept.Bytes()) // the next run does the work again
+		}
+	}
+}
+
 // TakeCompileLock takes the lock under which one process of a burst compiles
 // currents.yaml while the others wait for its result (see TakeLock).
 func (c *Cache) TakeCompileLock(ctx context.Context) (*Held, error) {
