@@ -3,7 +3,9 @@ package tokencache
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
 )
@@ -47,10 +49,29 @@ func (c *Cache) WriteFile(name string, b []byte) error {
 		return err
 	}
 	p := filepath.Join(c.dir, name)
+	c.removeStaleTemps(name)
 	if err := writeFile(p, b, 0o600, atomicfile.NoSync()); err != nil { // unsynced, as Store says
 		return c.writeErr(p, err)
 	}
 	return nil
+}
+
+// staleTemp is how old a temporary file of WriteFile's must be to be taken
+// for a killed writer's: a write takes milliseconds.
+const staleTemp = time.Minute
+
+// removeStaleTemps deletes the temporary files killed writers of name left
+// behind, which would otherwise pile up over months of unattended runs. No
+// lock covers every writer of these files (two checks may save platforms at
+// once), so only old ones go; one removed under a live writer would fail its
+// rename, which costs that writer nothing but the saved work.
+func (c *Cache) removeStaleTemps(name string) {
+	temps, _ := filepath.Glob(filepath.Join(c.dir, "."+name+".tmp-*")) // atomicfile's temporary names
+	for _, t := range temps {
+		if fi, err := os.Lstat(t); err == nil && time.Since(fi.ModTime()) > staleTemp { // the kernel's clock stamped it
+			os.Remove(t)
+		}
+	}
 }
 
 // Kept is what a command keeps in a file of the cache directory between

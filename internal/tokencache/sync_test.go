@@ -2,9 +2,12 @@ package tokencache
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/currentsdev/currents/internal/atomicfile"
 )
@@ -65,6 +68,45 @@ func TestCrashLeftoversAreMisses(t *testing.T) {
 			if e := c.Load(id); e.Session != nil || len(e.Tokens) != 0 {
 				t.Fatalf("the first %d of %d bytes (zeros after: %v): loaded %+v, want a miss", n, len(good), zeros, e)
 			}
+		}
+	}
+}
+
+// A writer of a cache file killed between its temporary file and the rename
+// leaves the temporary behind; over months of unattended runs they would
+// pile up. The next write of that file removes the old ones, and leaves a
+// fresh one (another writer's, mid-write) and other files' alone.
+func TestWriteFileRemovesKilledWritersTemporaries(t *testing.T) {
+	c, err := Open(WithDir(filepath.Join(t.TempDir(), "cache")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteFile("image-platforms", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * staleTemp)
+	temp := func(name string, at time.Time) string {
+		p := filepath.Join(c.Dir(), name)
+		if err := os.WriteFile(p, []byte("cut sh"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	killed := temp(".image-platforms.tmp-12345", old)
+	live := temp(".image-platforms.tmp-67890", time.Now())
+	other := temp(".registry-protocols.tmp-11111", old)
+	if err := c.WriteFile("image-platforms", []byte(`{"a":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(killed); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a killed writer's temporary file is still there: %v", err)
+	}
+	for _, p := range []string{live, other} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s: %v; only old temporaries of the file written go", filepath.Base(p), err)
 		}
 	}
 }
