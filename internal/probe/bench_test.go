@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 
 	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/standin"
-	"github.com/currentsdev/currents/internal/standin/seed"
 )
 
 // latency is added to every registry request, like a registry one region
@@ -27,17 +25,7 @@ func BenchmarkCheck60(b *testing.B) { benchCheck(b, 10) }
 
 func benchCheck(b *testing.B, copies int) {
 	f := newFixture(b)
-	var imgs []Image
-	for c := 0; c < copies; c++ {
-		tag := "staging"
-		if c > 0 {
-			tag = fmt.Sprintf("v%d", c)
-			if _, err := seed.Stack(context.Background(), f.reg, prefix, tag); err != nil {
-				b.Fatal(err)
-			}
-		}
-		imgs = append(imgs, f.images(b, tag)...)
-	}
+	imgs := stack(b, f, f.reg.Host(), copies)
 	cf := f.staticLogin(time.Hour)
 	f.reg.SetLatency(latency)
 	f.reg.Reset()
