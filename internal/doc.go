@@ -43,6 +43,7 @@
 //
 // Plugin: compose project → images → credentials → probe → report → action.
 //
+//	startup       the full plugin's start: no garbage collection while its many packages initialise
 //	front         docker-currents: docker's metadata question answered without the plugin's start-up (as the compose shim: what it only passes on goes straight to compose); everything else exec'd to the plugin beside it
 //	cliflags      reading a wrapped command line with the real flag definitions
 //	envfile       .env files read and edited as compose reads them (compose-go's dotenv)

@@ -9,9 +9,11 @@ import (
 
 	"github.com/currentsdev/currents/internal/plugincmd"
 	"github.com/currentsdev/currents/internal/shim"
+	"github.com/currentsdev/currents/internal/startup"
 )
 
 func main() {
+	startup.Done()
 	if shim.Runs() {
 		os.Exit(shim.Main(plugincmd.Main))
 	}
