@@ -302,6 +302,7 @@ func loadSelection(ctx context.Context, o Options, sel Selection, raw *raws) (*S
 	}
 
 	where := imageLocations(project.ComposeFiles, project.WorkingDir, project.Environment)
+	built := builders(project.Services)
 	env := newEnvironment(project.Environment, passes)
 
 	add := func(s types.ServiceConfig, kind Kind) {
@@ -320,7 +321,7 @@ func loadSelection(ctx context.Context, o Options, sel Selection, raw *raws) (*S
 			svc.Source.File = project.ComposeFiles[0]
 		}
 		if kind == Pulled {
-			svc.Kind, svc.Reason = pulls(s, project.Services)
+			svc.Kind, svc.Reason = pulls(s, built)
 		}
 		if svc.Kind != Disabled {
 			diagnose(&svc, env.of(raw, svc.Raw, s.Image))
@@ -344,8 +345,8 @@ const defaultPlatformVar = "DOCKER_DEFAULT_PLATFORM"
 // pulls decides, as compose's pull logic does, whether up pulls s's image:
 // not for a provider service, nor with pull_policy never or build, nor when
 // the image is built (by s itself when it has no image, or by another
-// service building the same image).
-func pulls(s types.ServiceConfig, all types.Services) (Kind, string) {
+// service building the same image: built, from builders).
+func pulls(s types.ServiceConfig, built map[string][]string) (Kind, string) {
 	switch {
 	case s.Provider != nil:
 		return NotPulled, "provider service: no image"
@@ -357,13 +358,29 @@ func pulls(s types.ServiceConfig, all types.Services) (Kind, string) {
 		return NotPulled, "pull_policy: never: compose uses the image only if it is already on the engine"
 	}
 	if s.Build == nil {
-		for _, o := range all {
-			if o.Name != s.Name && o.Build != nil && o.Image == s.Image {
-				return BuildOnly, "built locally by service " + o.Name + ", not pulled"
+		for _, name := range built[s.Image] {
+			if name != s.Name {
+				return BuildOnly, "built locally by service " + name + ", not pulled"
 			}
 		}
 	}
 	return Pulled, ""
+}
+
+// builders maps each image a service builds to those services' names,
+// sorted: found once per project, not once per service (a stack of 300
+// services compared every pair).
+func builders(all types.Services) map[string][]string {
+	built := map[string][]string{}
+	for _, s := range all {
+		if s.Build != nil {
+			built[s.Image] = append(built[s.Image], s.Name)
+		}
+	}
+	for _, names := range built {
+		sort.Strings(names)
+	}
+	return built
 }
 
 // rawImages recovers each service's image as written, after override merging

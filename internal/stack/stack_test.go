@@ -294,6 +294,33 @@ func TestServicesComposeDoesNotPull(t *testing.T) {
 	}
 }
 
+// When several services build one image, a service using it names the
+// first of them by name, every time (services come from a map).
+func TestBuiltByTheFirstBuilderByName(t *testing.T) {
+	cleanEnv(t)
+	tmp := writeBuildProject(t, `services:
+  zeta:
+    image: r.example/app:1
+    build: .
+  alpha:
+    image: r.example/app:1
+    build: .
+  user:
+    image: r.example/app:1
+`)
+	for range 5 {
+		st := load(t, Options{ProjectDirectory: tmp})
+		if s := service(t, st, "user"); s.Kind != BuildOnly || s.Reason != "built locally by service alpha, not pulled" {
+			t.Fatalf("user: %s %q", s.Kind, s.Reason)
+		}
+		for _, b := range []string{"alpha", "zeta"} {
+			if s := service(t, st, b); s.Kind != Pulled {
+				t.Errorf("%s builds and names an image: compose pulls it first (%s %q)", b, s.Kind, s.Reason)
+			}
+		}
+	}
+}
+
 func TestInvalidReferenceAndImplicitLatest(t *testing.T) {
 	cleanEnv(t)
 	compose := `services:
