@@ -232,9 +232,10 @@ func rootCause(err error) string {
 
 // Stage names the failed step as doctor's checks and the monitoring metrics do:
 // source-credentials, assume-role, ecr-token, caller-identity or repository.
+// A web identity's OIDC token is its source credential (doctor's check too).
 func (e *Error) Stage() string {
 	switch step(e.Step) {
-	case stepSource:
+	case stepSource, stepIDToken:
 		return "source-credentials"
 	case stepAssume, stepWebIdentity:
 		return "assume-role"

@@ -2,6 +2,7 @@ package awsapi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -134,5 +135,27 @@ func TestKubernetesNeedsAKubeletToken(t *testing.T) {
 	_, err := awsapi.New().Credentials(context.Background(), tg)
 	if err == nil || !strings.Contains(err.Error(), "tokenAttributes") {
 		t.Errorf("kubernetes without a token: %v", err)
+	}
+}
+
+// TestAnOIDCTokenFailureIsTheSourceCredentialsStep: a CI job that cannot get
+// its OIDC token (no id-token: write, no context, not a CI job at all) failed
+// at the source of its credentials, as doctor's source-credentials check
+// says; the monitoring metric labelled it step="repository", an ECR lookup
+// nothing had attempted.
+func TestAnOIDCTokenFailureIsTheSourceCredentialsStep(t *testing.T) {
+	_, tg := ciWorld(t, config.WebIdentityGitHub, "")
+	for name, env := range map[string][]string{
+		"missing permission": {"GITHUB_ACTIONS=true"},
+		"not in GitHub":      nil,
+	} {
+		_, err := awsapi.New(awsapi.WithGetenv(standintest.Getenv(env)), awsapi.WithTimeout(5*time.Second)).Credentials(context.Background(), tg)
+		var stage interface{ Stage() string }
+		if !errors.As(err, &stage) {
+			t.Fatalf("%s: %v: no stage", name, err)
+		}
+		if got := stage.Stage(); got != "source-credentials" {
+			t.Errorf("%s: %v: stage %q, want source-credentials", name, err, got)
+		}
 	}
 }
