@@ -200,3 +200,27 @@ func checkTokenExpiryMetric(t *testing.T, prom string, want time.Time) {
 		t.Errorf("token expiry metric: %v, want %d", exp, want.Unix())
 	}
 }
+
+// TestRefreshLeavesKubeletEntriesToTheKubelet: an entry with web_identity:
+// kubernetes has no session refresh could renew (each pod's service-account
+// token assumes its own, and only a kubelet request carries one), so refresh
+// says so and renews the others: it failed on every run instead, exit 1 from
+// the timer and currents_refresh_last_error at 1 forever on a node whose
+// currents.yaml also keeps the node role's token warm.
+func TestRefreshLeavesKubeletEntriesToTheKubelet(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	pods := w.aws.Account() + ".dkr.ecr.ap-south-1.amazonaws.com"
+	w.writeConfig(fmt.Sprintf("registries:\n  - host: %s\n    account: %q\n    region: %s\n    role_arn: %s\n    external_id: %s\n"+
+		"  - host: %s\n    role_arn: arn:aws:iam::%s:role/pods\n    web_identity: kubernetes\n",
+		w.reg.Host(), w.reg.Account(), w.reg.Region(), w.role, externalID, pods, w.aws.Account()))
+	w.expectRefresh(0, standin.Counts{AssumeRole: 1, GetAuthorizationToken: 1},
+		[]string{w.reg.Host() + ": session renewed, token renewed", pods + ": not renewed here: web_identity: kubernetes"})
+	w.expectRefresh(0, standin.Counts{}, []string{pods + ": not renewed here"}, "--registry", pods, "--force")
+	s, _ := w.status(nil)
+	for _, r := range s.Registries {
+		if r.LastResult == "failed" || r.Failures != 0 {
+			t.Errorf("status after refresh: %+v", r)
+		}
+	}
+}

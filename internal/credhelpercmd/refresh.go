@@ -80,6 +80,10 @@ func writeRenewals(out, errOut io.Writer, rs []refresh.Renewal) bool {
 			}
 			continue
 		}
+		if r.Skipped != "" {
+			fmt.Fprintf(out, "%s: %s\n", r.Host, r.Skipped)
+			continue
+		}
 		var did []string
 		if r.Renewed.Session {
 			did = append(did, "session renewed")

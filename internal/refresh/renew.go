@@ -45,7 +45,17 @@ type Renewal struct {
 	NextRefresh    time.Time // when the next renewal of either falls due
 
 	Err error // why it failed; it carries the fix
+
+	// Skipped says why refresh leaves this registry alone (nothing it could
+	// renew); empty otherwise.
+	Skipped string
 }
+
+// kubeletOnly is Renewal.Skipped of a web_identity: kubernetes entry: each
+// pod's service-account token assumes its own session, and only a kubelet
+// request carries one, so there is nothing refresh could renew, and a failure
+// it recorded would be the same every run.
+const kubeletOnly = "not renewed here: web_identity: kubernetes: each pod's service-account token assumes its own session, renewed by the kubelet's requests"
 
 // DueNow is what the refresh policy says is due for req's registry in e at
 // now; force makes everything that exists for it due.
@@ -67,6 +77,10 @@ func DueNow(req Request, e *tokencache.Entry, now time.Time, force bool) Due {
 func (f *Fetcher) Renew(ctx context.Context, req Request, force bool) Renewal {
 	host := req.Target.Registry.Host
 	r := Renewal{Host: host}
+	if e := req.Target.Entry; e != nil && e.WebIdentity == settings.WebIdentityKubernetes {
+		r.Skipped = kubeletOnly
+		return r
+	}
 	if err := f.Cache.Usable(); err != nil {
 		r.Err = fix.New(fmt.Errorf("%s: no usable cache: %w", host, err), "set "+tokencache.EnvDir+" to a directory this user owns: a refresh that cannot be kept is no refresh")
 		return r
