@@ -146,7 +146,7 @@ func future(e *tokencache.Entry, key string, now time.Time) bool {
 func principal(id tokencache.Identity) string {
 	switch id.Kind {
 	case "web-identity":
-		return "web identity token " + id.WebIdentityTokenFile
+		return webIdentity(id)
 	case "profile":
 		return "profile " + id.Profile
 	}
@@ -161,4 +161,18 @@ func principal(id tokencache.Identity) string {
 		return "access key " + id.Env["AWS_ACCESS_KEY_ID"] + " (AWS_ACCESS_KEY_ID)"
 	}
 	return "default credential chain"
+}
+
+// webIdentity names the OIDC token a web identity entry assumes its role
+// with: its file, or where web_identity gets it.
+func webIdentity(id tokencache.Identity) string {
+	switch id.WebIdentity {
+	case settings.WebIdentityGitHub:
+		return "GitHub Actions job's OIDC token"
+	case settings.WebIdentityCircleCI:
+		return "CircleCI job's OIDC token"
+	case settings.WebIdentityKubernetes:
+		return "Kubernetes service account's token (sent by the kubelet)"
+	}
+	return "web identity token " + id.WebIdentityTokenFile
 }

@@ -301,3 +301,33 @@ func TestCorruptCacheFileIsNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestWebIdentityPrincipalIsNamed: an entry with web_identity (a CI job's or
+// a pod's OIDC token, no token file) showed as "web identity token " with
+// nothing after it, in the table and in the principal label of
+// currents_registry_info.
+func TestWebIdentityPrincipalIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	yaml := "registries:\n" +
+		"  - host: 513558712013.dkr.ecr.us-west-2.amazonaws.com\n    role_arn: arn:aws:iam::513558712013:role/gh\n    web_identity: github-actions\n" +
+		"  - host: 513558712013.dkr.ecr.eu-west-1.amazonaws.com\n    role_arn: arn:aws:iam::513558712013:role/cc\n    web_identity: circleci\n" +
+		"  - host: 513558712013.dkr.ecr.ap-south-1.amazonaws.com\n    role_arn: arn:aws:iam::513558712013:role/pods\n    web_identity: kubernetes\n" +
+		"  - host: 513558712013.dkr.ecr.us-east-1.amazonaws.com\n    role_arn: arn:aws:iam::513558712013:role/file\n    web_identity_token_file: /var/run/token\n"
+	path := filepath.Join(dir, "currents.yaml")
+	os.WriteFile(path, []byte(yaml), 0o600)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := tokencache.Open(tokencache.WithDir(filepath.Join(dir, "cache")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := Collect(cfg, cache, func(string) string { return "" }, t0)
+	want := []string{"GitHub Actions job's OIDC token", "CircleCI job's OIDC token", "Kubernetes service account's token (sent by the kubelet)", "web identity token /var/run/token"}
+	for i, r := range rep.Registries {
+		if r.Principal != want[i] {
+			t.Errorf("%s: principal %q, want %q", r.Host, r.Principal, want[i])
+		}
+	}
+}
