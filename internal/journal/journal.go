@@ -266,12 +266,7 @@ func (st *State) Service(name string) *Service {
 func (j *Journal) Begin(e Entry) (int, error) {
 	var id int
 	err := j.Update(func(st *State) error {
-		id = 1
-		if n := len(st.History); n > 0 {
-			id = st.History[n-1].ID + 1
-		}
-		e.ID, e.Time, e.Result = id, j.now().UTC(), Started
-		st.History = append(st.History, e)
+		id = j.begin(st, e)
 		return nil
 	})
 	return id, err
@@ -280,18 +275,45 @@ func (j *Journal) Begin(e Entry) (int, error) {
 // Finish records an action's result, and applies apply (the state the
 // result implies) in the same write.
 func (j *Journal) Finish(id int, result, message string, apply func(*State)) error {
-	return j.Update(func(st *State) error {
-		for i := range st.History {
-			if st.History[i].ID == id {
-				st.History[i].Result, st.History[i].Message, st.History[i].Ended = result, message, j.now().UTC()
-				if apply != nil {
-					apply(st)
-				}
-				return nil
-			}
+	return j.Update(func(st *State) error { return j.finish(st, id, result, message, apply) })
+}
+
+// FinishAndBegin finishes action id as Finish does and begins next in the
+// same write: no SIGKILL can fall between the two (a deploy recorded as
+// rolled back whose rollback is not yet recorded as under way).
+func (j *Journal) FinishAndBegin(id int, result, message string, apply func(*State), next Entry) (int, error) {
+	var nid int
+	err := j.Update(func(st *State) error {
+		if err := j.finish(st, id, result, message, apply); err != nil {
+			return err
 		}
-		return fmt.Errorf("journal: no action %d", id)
+		nid = j.begin(st, next)
+		return nil
 	})
+	return nid, err
+}
+
+func (j *Journal) begin(st *State, e Entry) int {
+	id := 1
+	if n := len(st.History); n > 0 {
+		id = st.History[n-1].ID + 1
+	}
+	e.ID, e.Time, e.Result = id, j.now().UTC(), Started
+	st.History = append(st.History, e)
+	return id
+}
+
+func (j *Journal) finish(st *State, id int, result, message string, apply func(*State)) error {
+	for i := range st.History {
+		if st.History[i].ID == id {
+			st.History[i].Result, st.History[i].Message, st.History[i].Ended = result, message, j.now().UTC()
+			if apply != nil {
+				apply(st)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("journal: no action %d", id)
 }
 
 // Unfinished returns the actions still marked started: a previous run died

@@ -115,23 +115,43 @@ func (l logWriter) Write(p []byte) (int, error) {
 }
 
 // recover finishes what a previous run left started: mirrors are redone
-// by the registry's truth; a deploy whose new container may not have been
-// judged is judged now (and rolled back if unhealthy).
+// by the registry's truth; deploys and rollbacks wait for the engine to
+// answer (readEngine then finishes them).
 func (w *watcher) recover(ctx context.Context) {
-	if w.o.Deploy {
-		w.readEngine(ctx)
-	}
 	for _, e := range w.journal.State().Unfinished() {
-		w.log.Warn("an action was under way when the last watch stopped", "service", e.Service, "action", e.Action, "old", e.Old, "new", e.New,
-			"since", e.Time.Format(time.RFC3339))
-		if e.Action == journal.ActionDeploy && w.o.Deploy {
-			w.recoverDeploy(ctx, e)
+		if w.o.Deploy && (e.Action == journal.ActionDeploy || e.Action == journal.ActionRollback) {
 			continue
 		}
+		w.logUnfinished(e)
 		if err := w.journal.Finish(e.ID, journal.Abandoned, "found started after a restart; redone from the registry's digest", nil); err != nil {
 			w.log.Warn("journal write failed", "error", err.Error())
 		}
 	}
+	if w.o.Deploy {
+		w.readEngine(ctx)
+	}
+}
+
+// recoverEngine finishes the deploys and rollbacks a previous run left
+// started, once the engine answers: a deploy whose new container may not
+// have been judged is judged (and rolled back if unhealthy); a rollback is
+// finished.
+func (w *watcher) recoverEngine(ctx context.Context) {
+	for _, e := range w.journal.State().Unfinished() {
+		switch e.Action {
+		case journal.ActionDeploy:
+			w.logUnfinished(e)
+			w.recoverDeploy(ctx, e)
+		case journal.ActionRollback:
+			w.logUnfinished(e)
+			w.recoverRollback(ctx, e)
+		}
+	}
+}
+
+func (w *watcher) logUnfinished(e journal.Entry) {
+	w.log.Warn("an action was under way when the last watch stopped", "service", e.Service, "action", e.Action, "old", e.Old, "new", e.New,
+		"since", e.Time.Format(time.RFC3339))
 }
 
 // errString is err's message, "" for nil.

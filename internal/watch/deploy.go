@@ -38,6 +38,7 @@ func (w *watcher) readEngine(ctx context.Context) {
 		return
 	}
 	w.engineRead = true
+	w.recoverEngine(ctx)
 }
 
 // holdRef is the tag that keeps a service's previous image in the engine
@@ -175,7 +176,9 @@ func healthWord(c Container) string {
 
 // rollback puts the previous image back under the service's image name and
 // has compose recreate exactly those services from it; the failed digest is
-// recorded and not tried again until a newer one appears.
+// recorded and not tried again until a newer one appears. The deploy's
+// verdict and the rollback's start are one journal write, made before the
+// engine is touched, so a restart finishes a rollback a SIGKILL interrupted.
 func (w *watcher) rollback(ctx context.Context, services []string, ids map[string]int, prev map[string]previous) {
 	st := w.journal.State()
 	rb := map[string]int{}
@@ -186,23 +189,35 @@ func (w *watcher) rollback(ctx context.Context, services []string, ids map[strin
 			failed = c.DigestIn(s.repo)
 		}
 		msg := fmt.Sprintf("not healthy within %s", w.o.HealthTimeout)
-		err := w.journal.Finish(ids[n], journal.RolledBack, msg, func(st *journal.State) {
+		var err error
+		rb[n], err = w.journal.FinishAndBegin(ids[n], journal.RolledBack, msg, func(st *journal.State) {
 			rec := st.Service(n)
 			rec.Registry = failed
 			if !rec.HasFailed(failed) {
 				rec.Failed = append(rec.Failed, failed)
 			}
-		})
+		}, journal.Entry{Service: n, Image: s.ref.String(), Action: journal.ActionRollback, Old: failed, New: prev[n].digest})
 		if err != nil {
+			// Putting the service back matters more than its record.
 			w.log.Warn("journal write failed", "error", err.Error())
 		}
-		if err := w.o.Engine.Tag(ctx, prev[n].imageID, s.ref.String()); err != nil {
-			w.log.Warn("cannot put the previous image back", "service", n, "error", err.Error())
-			continue
+	}
+	w.restore(ctx, rb, prev)
+}
+
+// restore is the rollback's engine half: the previous image tagged back
+// under the service's image name, compose's up of exactly those services,
+// and the verdict; rb are the rollback entries by service.
+func (w *watcher) restore(ctx context.Context, rb map[string]int, prev map[string]previous) {
+	for n, id := range rb {
+		if err := w.o.Engine.Tag(ctx, prev[n].imageID, w.byName[n].ref.String()); err != nil {
+			w.log.Error("cannot put the previous image back; look at the service now", "service", n, "error", err.Error())
+			_ = w.journal.Finish(id, journal.Failed, "cannot put the previous image back: "+err.Error(), nil)
+			delete(rb, n)
 		}
-		if rb[n], err = w.journal.Begin(journal.Entry{Service: n, Image: s.ref.String(), Action: journal.ActionRollback, Old: failed, New: prev[n].digest}); err != nil {
-			w.log.Warn("journal write failed", "error", err.Error())
-		}
+	}
+	if len(rb) == 0 {
+		return
 	}
 	upErr := w.up(ctx, keysOf(rb))
 	for n, id := range rb {
@@ -220,11 +235,29 @@ func (w *watcher) rollback(ctx context.Context, services []string, ids map[strin
 		_ = w.o.Engine.Untag(ctx, holdRef(s))
 		if result == journal.OK {
 			w.out.RolledBack++
-			w.log.Warn("rolled back", "service", n, "failed", st.Services[n].Registry, "running", prev[n].digest)
+			w.log.Warn("rolled back", "service", n, "failed", w.journal.State().Services[n].Registry, "running", prev[n].digest)
 		} else {
 			w.log.Error("rollback did not bring the service back; look at it now", "service", n, "error", msg)
 		}
 	}
+}
+
+// recoverRollback finishes a rollback a previous run began: unless the
+// previous image already runs healthy, it is put back from the tag that
+// held it.
+func (w *watcher) recoverRollback(ctx context.Context, e journal.Entry) {
+	s, known := w.byName[e.Service]
+	if !known {
+		_ = w.journal.Finish(e.ID, journal.Abandoned, "found started after a restart; the service is no longer in the project", nil)
+		return
+	}
+	if c, ok, err := w.o.Engine.Container(ctx, w.project, e.Service); err == nil && ok && e.New != "" && c.DigestIn(s.repo) == e.New && c.Healthy() {
+		_ = w.journal.Finish(e.ID, journal.OK, "found done after a restart", func(st *journal.State) { st.Service(e.Service).Deployed = e.New })
+		_ = w.o.Engine.Untag(ctx, holdRef(s))
+		w.out.RolledBack++
+		return
+	}
+	w.restore(ctx, map[string]int{e.Service: e.ID}, map[string]previous{e.Service: {imageID: holdRef(s), digest: e.New}})
 }
 
 // failDeploy finishes the deploy entries of a deploy that never reached

@@ -25,6 +25,8 @@ type fakeEngine struct {
 	unhealthy  map[string]bool // digests
 	ups        [][]string      // the services of each `up`
 	recreated  map[string]int
+	onTag      func(ref string) // called before a tag, without the lock
+	down       bool             // the engine does not answer
 }
 
 func newFakeEngine(w *world) *fakeEngine {
@@ -53,6 +55,9 @@ func (f *fakeEngine) container(svc, id string) Container {
 func (f *fakeEngine) Container(_ context.Context, project, svc string) (Container, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.down {
+		return Container{}, false, errors.New("Cannot connect to the Docker daemon")
+	}
 	if project != "currents" {
 		return Container{}, false, errors.New("wrong project " + project)
 	}
@@ -61,8 +66,14 @@ func (f *fakeEngine) Container(_ context.Context, project, svc string) (Containe
 }
 
 func (f *fakeEngine) Tag(_ context.Context, id, ref string) error {
+	if f.onTag != nil {
+		f.onTag(ref)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.down {
+		return errors.New("Cannot connect to the Docker daemon")
+	}
 	if _, ok := f.digests[id]; !ok {
 		if src, isRef := f.tags[id]; isRef {
 			id = src // tagging by a name, as the engine allows
@@ -93,6 +104,9 @@ func (f *fakeEngine) Compose(_ context.Context, sub string, args ...string) erro
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.down {
+		return errors.New("Cannot connect to the Docker daemon")
+	}
 	switch sub {
 	case "pull":
 		for _, s := range svcs {

@@ -1,0 +1,160 @@
+package watch
+
+import (
+	"context"
+	"testing"
+
+	"github.com/currentsdev/currents/internal/journal"
+)
+
+// killedMidRollback is what a watch SIGKILLed in the middle of a rollback
+// leaves: api recreated from the bad digest and unhealthy, the previous
+// image held, the deploy recorded as rolled back, and (begun) the rollback
+// entry; tagged says whether it had put the previous image back under the
+// service's tag yet.
+func killedMidRollback(t *testing.T, w *world, f *fakeEngine, begun, tagged bool) (old, bad string) {
+	t.Helper()
+	ctx := context.Background()
+	old = w.digests["api"].String()
+	bad = w.push("api").String()
+	f.unhealthy[bad] = true
+	_ = f.Tag(ctx, "img-"+old, f.repo("api")+":currents-previous-api")
+	_ = f.Compose(ctx, "pull", "api")
+	_ = f.Compose(ctx, "up", "api")
+	if tagged {
+		_ = f.Tag(ctx, f.repo("api")+":currents-previous-api", f.ref("api"))
+	}
+	j, err := journal.Open(w.state, "currents", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	id, err := j.Begin(journal.Entry{Service: "api", Action: journal.ActionDeploy, Old: old, New: bad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Finish(id, journal.RolledBack, "not healthy", func(st *journal.State) {
+		rec := st.Service("api")
+		rec.Registry, rec.Failed = bad, []string{bad}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if begun {
+		if _, err := j.Begin(journal.Entry{Service: "api", Action: journal.ActionRollback, Old: bad, New: old}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return old, bad
+}
+
+// TestRestartFinishesARollbackLeftUnfinished: a watch killed after it began
+// putting the previous image back, before compose recreated the service;
+// the next start must finish the rollback, not leave the failed digest
+// running.
+func TestRestartFinishesARollbackLeftUnfinished(t *testing.T) {
+	for _, tagged := range []bool{false, true} {
+		w := newWorld(t)
+		f := newFakeEngine(w)
+		old, bad := killedMidRollback(t, w, f, true, tagged)
+		o := w.deployOptions(f)
+		o.Once, o.Queue = true, ""
+		if _, err := Run(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		c, _, _ := f.Container(context.Background(), "currents", "api")
+		if got := c.DigestIn(f.repo("api")); got != old || !c.Healthy() {
+			t.Errorf("tagged %v: api runs %s after the restart, want the previous %s back (the failed one is %s)", tagged, got, old, bad)
+		}
+		st := w.journal()
+		if u := st.Unfinished(); len(u) != 0 {
+			t.Errorf("tagged %v: still started: %+v", tagged, u)
+		}
+		if rec := st.Services["api"]; rec.Deployed != old || !rec.HasFailed(bad) {
+			t.Errorf("tagged %v: journal api %+v", tagged, rec)
+		}
+		if _, held := f.tags[f.repo("api")+":currents-previous-api"]; held {
+			t.Errorf("tagged %v: the tag holding the previous image was left behind", tagged)
+		}
+	}
+}
+
+// TestRollbackIsJournaledBeforeTheEngineIsTouched: when the rollback first
+// touches the engine (the previous image tagged back), the journal on disk
+// already holds the rollback as started, so a SIGKILL from there on leaves
+// a restart knowing to finish it; before, the deploy was recorded as rolled
+// back and the rollback begun only after the tag, and a kill in between left
+// the failed digest running with nothing started.
+func TestRollbackIsJournaledBeforeTheEngineIsTouched(t *testing.T) {
+	w := newWorld(t)
+	f := newFakeEngine(w)
+	var seen []journal.Entry
+	f.onTag = func(ref string) {
+		if ref != f.ref("api") {
+			return
+		}
+		st, err := journal.Read(w.state, "currents")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		seen = st.Unfinished()
+	}
+	bad := w.push("api").String()
+	f.unhealthy[bad] = true
+	o := w.deployOptions(f)
+	o.Once, o.Queue = true, ""
+	out, err := Run(context.Background(), o)
+	if err != nil || out.RolledBack != 1 {
+		t.Fatalf("outcome %+v, %v", out, err)
+	}
+	if len(seen) != 1 || seen[0].Action != journal.ActionRollback || seen[0].Old != bad {
+		t.Errorf("started in the journal when the previous image was tagged back: %+v, want the rollback", seen)
+	}
+}
+
+// TestRestartWithTheEngineDownKeepsWhatWasUnderWay: a host rebooted in the
+// middle of a rollback, and the watch starts before dockerd answers. What
+// was under way stays under way in the journal until the engine answers,
+// then is finished; before, it was abandoned at once (as if the old
+// container still ran) and the failed digest kept running.
+func TestRestartWithTheEngineDownKeepsWhatWasUnderWay(t *testing.T) {
+	for _, begun := range []bool{false, true} {
+		w := newWorld(t)
+		f := newFakeEngine(w)
+		old, bad := killedMidRollback(t, w, f, begun, false)
+		if !begun {
+			// The deploy itself was under way: reopen its entry.
+			j, err := journal.Open(w.state, "currents", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := j.Update(func(st *journal.State) error {
+				st.History[len(st.History)-1].Result = journal.Started
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			j.Close()
+		}
+		o := w.deployOptions(f)
+		o.Once, o.Queue = true, ""
+		f.down = true
+		if _, err := Run(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		if u := w.journal().Unfinished(); len(u) != 1 {
+			t.Errorf("begun %v: with the engine down, under way: %+v, want what was", begun, u)
+		}
+		f.down = false
+		if _, err := Run(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		c, _, _ := f.Container(context.Background(), "currents", "api")
+		if got := c.DigestIn(f.repo("api")); got != old {
+			t.Errorf("begun %v: api runs %s once the engine answers, want the previous %s back (failed: %s)", begun, got, old, bad)
+		}
+		if u := w.journal().Unfinished(); len(u) != 0 {
+			t.Errorf("begun %v: still under way: %+v", begun, u)
+		}
+	}
+}
