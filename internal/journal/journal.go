@@ -190,6 +190,12 @@ func read(path string) (State, error) {
 	if st.Services == nil {
 		st.Services = map[string]*Service{}
 	}
+	for n, s := range st.Services {
+		if s == nil {
+			// A hand edit's null: nothing known, as for a service not yet seen.
+			st.Services[n] = &Service{}
+		}
+	}
 	return st, nil
 }
 

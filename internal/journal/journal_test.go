@@ -233,3 +233,35 @@ func writer(dir string) {
 		fmt.Println("done", id)
 	}
 }
+
+// TestHandEditedNullServiceReads: an operator's edit that leaves a service
+// as null (or a failed list as null) is read as a service with nothing
+// known, not a nil record the watch then dereferences.
+func TestHandEditedNullServiceReads(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "watch"), 0o700)
+	os.WriteFile(Path(dir, "currents"), []byte(`{"version":1,"project":"currents","services":{"api":null,"web":{"image":"x"}}}`), 0o600)
+	j, err := Open(dir, "currents", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for name, rec := range j.State().Services {
+		if rec == nil {
+			t.Errorf("service %s is a nil record", name)
+		}
+	}
+	if err := j.Update(func(st *State) error { st.Service("api").Registry = "sha256:a"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := j.State().Services["api"].Registry; got != "sha256:a" {
+		t.Errorf("api's registry digest %q", got)
+	}
+	st, err := Read(dir, "currents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Services["api"] == nil {
+		t.Error("Read returns a nil record")
+	}
+}
