@@ -96,10 +96,19 @@ func (w *watcher) deploy(ctx context.Context, services []string) {
 	}
 	upErr := w.up(ctx, services)
 	var bad []string
+	kept := map[string]int{}
 	for _, n := range services {
+		if w.kept(ctx, n, prev[n], st.Services[n].Registry) {
+			kept[n] = ids[n]
+			continue
+		}
 		if ok := w.judge(ctx, n, ids[n], prev[n]); !ok {
 			bad = append(bad, n)
 		}
+	}
+	if len(kept) > 0 {
+		// Compose failed before it recreated them: the old containers run on.
+		w.failDeploy(kept, "compose did not recreate "+strings.Join(keysOf(kept), ",")+": "+errString(upErr))
 	}
 	if len(bad) > 0 {
 		w.log.Warn("not healthy in time; rolling back", "services", strings.Join(bad, ","), "health_timeout", w.o.HealthTimeout.String(), "compose", errString(upErr))
@@ -138,6 +147,13 @@ func (w *watcher) pullable(ctx context.Context, services []string) []string {
 func (w *watcher) up(ctx context.Context, services []string) error {
 	args := []string{"-d", "--no-deps", "--wait", "--wait-timeout", strconv.Itoa(int(w.o.HealthTimeout.Seconds())), "--pull", "never"}
 	return w.o.Engine.Compose(ctx, "up", append(args, services...)...)
+}
+
+// kept reports whether the service still runs the container's previous
+// image, not the one wanted: compose's up failed before recreating it.
+func (w *watcher) kept(ctx context.Context, n string, p previous, want string) bool {
+	c, ok, err := w.o.Engine.Container(ctx, w.project, n)
+	return err == nil && ok && p.imageID != "" && c.ImageID == p.imageID && c.DigestIn(w.byName[n].repo) != want
 }
 
 // judge reads the recreated service: healthy, it is deployed (and the

@@ -18,15 +18,17 @@ import (
 type fakeEngine struct {
 	w *world
 
-	mu         sync.Mutex
-	tags       map[string]string // ref → image ID
-	digests    map[string]string // image ID → digest
-	containers map[string]Container
-	unhealthy  map[string]bool // digests
-	ups        [][]string      // the services of each `up`
-	recreated  map[string]int
-	onTag      func(ref string) // called before a tag, without the lock
-	down       bool             // the engine does not answer
+	mu          sync.Mutex
+	tags        map[string]string // ref → image ID
+	digests     map[string]string // image ID → digest
+	containers  map[string]Container
+	unhealthy   map[string]bool // digests
+	ups         [][]string      // the services of each `up`
+	recreated   map[string]int
+	onTag       func(ref string) // called before a tag, without the lock
+	down        bool             // the engine does not answer
+	upFails     error            // compose up fails before recreating anything
+	onContainer func(svc string) // called before a container is read, without the lock
 }
 
 func newFakeEngine(w *world) *fakeEngine {
@@ -53,6 +55,9 @@ func (f *fakeEngine) container(svc, id string) Container {
 }
 
 func (f *fakeEngine) Container(_ context.Context, project, svc string) (Container, bool, error) {
+	if f.onContainer != nil {
+		f.onContainer(svc)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -117,6 +122,9 @@ func (f *fakeEngine) Compose(_ context.Context, sub string, args ...string) erro
 		}
 	case "up":
 		f.ups = append(f.ups, svcs)
+		if f.upFails != nil {
+			return f.upFails
+		}
 		var bad []string
 		for _, s := range svcs {
 			id := f.tags[f.ref(s)]

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/currentsdev/currents/internal/journal"
@@ -156,5 +157,77 @@ func TestRestartWithTheEngineDownKeepsWhatWasUnderWay(t *testing.T) {
 		if u := w.journal().Unfinished(); len(u) != 0 {
 			t.Errorf("begun %v: still under way: %+v", begun, u)
 		}
+	}
+}
+
+// TestComposeUpFailingBeforeRecreatingIsNoDeploy: compose's up fails before
+// it recreates anything (a port taken, a bad volume): the old container runs
+// on, healthy. That is a failed deploy, retried, not a deploy of the old
+// digest: before, it was recorded as deployed and the journal's registry
+// digest was put back to the old one, so every poll found the change again.
+func TestComposeUpFailingBeforeRecreatingIsNoDeploy(t *testing.T) {
+	w := newWorld(t)
+	f := newFakeEngine(w)
+	f.upFails = errors.New("Bind for 0.0.0.0:8080 failed: port is already allocated")
+	old := w.digests["api"].String()
+	nu := w.push("api").String()
+	o := w.deployOptions(f)
+	o.Once, o.Queue = true, ""
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Deployed != 0 || out.RolledBack != 0 || out.Failed == 0 {
+		t.Errorf("outcome %+v, want a failure and no deploy", out)
+	}
+	st := w.journal()
+	rec := st.Services["api"]
+	if rec.Registry != nu || rec.Deployed != old || rec.HasFailed(nu) {
+		t.Errorf("journal api %+v: want registry %s, deployed %s, nothing failed for good", rec, nu, old)
+	}
+	last := st.History[len(st.History)-1]
+	if last.Action != journal.ActionDeploy || last.Result != journal.Failed {
+		t.Errorf("last history entry %+v, want the deploy failed", last)
+	}
+	if n := w.logs.count("deployed"); n != 0 {
+		t.Errorf("%d deployed lines for a deploy that never happened", n)
+	}
+	// Compose works again: the next run deploys it.
+	f.upFails = nil
+	if out, err = Run(context.Background(), o); err != nil || out.Deployed != 1 {
+		t.Errorf("once compose works: %+v %v", out, err)
+	}
+}
+
+// TestDeployOfWhatAlreadyRuns: someone ran compose by hand and the service
+// already runs the new digest when the watch deploys it; compose's up
+// changes nothing, and that is a deploy done, not a failure retried for
+// ever.
+func TestDeployOfWhatAlreadyRuns(t *testing.T) {
+	w := newWorld(t)
+	f := newFakeEngine(w)
+	nu := w.push("api").String()
+	reads := 0
+	f.onContainer = func(svc string) {
+		if svc != "api" {
+			return
+		}
+		if reads++; reads == 2 {
+			// After the watch read the engine at start, before it deploys.
+			_ = f.Compose(context.Background(), "pull", "api")
+			_ = f.Compose(context.Background(), "up", "api")
+		}
+	}
+	o := w.deployOptions(f)
+	o.Once, o.Queue = true, ""
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Failed != 0 || out.Deployed != 1 {
+		t.Errorf("outcome %+v, want api deployed", out)
+	}
+	if rec := w.journal().Services["api"]; rec.Deployed != nu {
+		t.Errorf("journal api %+v", rec)
 	}
 }
