@@ -137,6 +137,9 @@ func (w *watcher) recover(ctx context.Context) {
 // have been judged is judged (and rolled back if unhealthy); a rollback is
 // finished.
 func (w *watcher) recoverEngine(ctx context.Context) {
+	// As a deploy does: a SIGTERM lets it finish, or roll back, within its bound.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*w.o.HealthTimeout+10*time.Minute)
+	defer cancel()
 	for _, e := range w.journal.State().Unfinished() {
 		switch e.Action {
 		case journal.ActionDeploy:

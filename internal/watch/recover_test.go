@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/currentsdev/currents/internal/journal"
 )
@@ -229,5 +230,64 @@ func TestDeployOfWhatAlreadyRuns(t *testing.T) {
 	}
 	if rec := w.journal().Services["api"]; rec.Deployed != nu {
 		t.Errorf("journal api %+v", rec)
+	}
+}
+
+// TestStopDuringARecoveredDeployFinishesIt: the watch restarts after a
+// SIGKILL mid-deploy and waits for the recreated service's health; a
+// SIGTERM then (systemctl restart again) lets the deploy finish within its
+// bound, as a stop during any deploy does. Before, the wait broke off and
+// the healthy new digest was rolled back, marked failed for good, with a
+// cancelled context that could not even put the old image back.
+func TestStopDuringARecoveredDeployFinishesIt(t *testing.T) {
+	w := newWorld(t)
+	f := newFakeEngine(w)
+	ctx := context.Background()
+	old := w.digests["api"].String()
+	nu := w.push("api").String()
+	_ = f.Tag(ctx, "img-"+old, f.repo("api")+":currents-previous-api")
+	_ = f.Compose(ctx, "pull", "api")
+	_ = f.Compose(ctx, "up", "api")
+	j, err := journal.Open(w.state, "currents", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Begin(journal.Entry{Service: "api", Action: journal.ActionDeploy, Old: old, New: nu}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	stopCtx, stop := context.WithCancel(ctx)
+	reads := 0
+	f.mu.Lock()
+	c := f.containers["api"]
+	c.Health = "starting"
+	f.containers["api"] = c
+	f.mu.Unlock()
+	f.onContainer = func(svc string) {
+		if svc != "api" {
+			return
+		}
+		switch reads++; reads {
+		case 2: // the recovery's first look: SIGTERM arrives
+			stop()
+		case 4: // a little later it is healthy
+			f.mu.Lock()
+			c := f.containers["api"]
+			c.Health = "healthy"
+			f.containers["api"] = c
+			f.mu.Unlock()
+		}
+	}
+	o := w.deployOptions(f)
+	o.HealthTimeout = 10 * time.Second
+	if _, err := Run(stopCtx, o); err != nil {
+		t.Fatal(err)
+	}
+	rec := w.journal().Services["api"]
+	if rec.Deployed != nu || rec.HasFailed(nu) {
+		t.Errorf("journal api %+v: want %s deployed, not failed", rec, nu)
+	}
+	if got, _, _ := f.Container(ctx, "currents", "api"); got.DigestIn(f.repo("api")) != nu {
+		t.Errorf("api runs %s", got.DigestIn(f.repo("api")))
 	}
 }
