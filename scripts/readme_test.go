@@ -62,9 +62,14 @@ func TestReadmeRehearsal(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(env, "HOME="+t.TempDir())
+	// A developer's shell often holds an AWS profile or session of their own (SSO, aws-vault): the block must
+	// not send them to the stand-in.
+	cmd.Env = append(env, "HOME="+t.TempDir(), "AWS_PROFILE=developers-own", "AWS_SESSION_TOKEN=developers-own-session")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A block that fails leaves its stand-in holding the output pipe: without a bound, the test waited for it
+	// until go test's own timeout, and never said why.
+	cmd.WaitDelay = 2 * time.Second
 	out, err := cmd.CombinedOutput()
 	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	if err != nil {
@@ -74,6 +79,11 @@ func TestReadmeRehearsal(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("rehearsal output lacks %q:\n%s", want, out)
 		}
+	}
+	// The block puts its bin directory on PATH before installing: install's notes are for a real install, and
+	// one telling the reader to remove the copy of a `sudo make install` that shadows it would be wrong here.
+	if strings.Contains(string(out), "NOTE: "+r+"/bin is not on your PATH") {
+		t.Errorf("make install in the rehearsal warns that its bin directory is not on PATH:\n%s", out)
 	}
 	if _, err := os.Stat(r); err == nil {
 		t.Errorf("the rehearsal left %s behind", r)
