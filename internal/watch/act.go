@@ -28,7 +28,7 @@ func (w *watcher) act(ctx context.Context) {
 	if len(d) == 0 {
 		return
 	}
-	if !w.inWindow(time.Now()) {
+	if !w.inWindow(w.o.Now()) {
 		w.defer_(d)
 		return
 	}
@@ -38,7 +38,7 @@ func (w *watcher) act(ctx context.Context) {
 // defer_ says once per digest that a deploy waits for the window.
 func (w *watcher) defer_(services []string) {
 	st := w.journal.State()
-	next := w.nextWindow(time.Now())
+	next := w.nextWindow(w.o.Now())
 	for _, n := range services {
 		digest := st.Services[n].Registry
 		if w.deferred[n] == digest {

@@ -41,6 +41,9 @@ func (w *watcher) loop(ctx context.Context) {
 			}
 			w.release(ctx)
 		}
+		if _, d := w.pending(w.journal.State()); len(d) > 0 && !w.inWindow(w.o.Now()) {
+			w.defer_(d) // said once per digest
+		}
 		timer.Reset(time.Until(w.wake(nextPoll)))
 		select {
 		case <-ctx.Done():
@@ -210,7 +213,7 @@ func (w *watcher) anyPending(st journal.State, services []string) bool {
 		return true // what runs is unknown until the engine answers
 	}
 	m, d := w.pending(st)
-	if !w.inWindow(time.Now()) {
+	if !w.inWindow(w.o.Now()) {
 		d = nil
 	}
 	for _, n := range append(m, d...) {
@@ -253,19 +256,31 @@ func (w *watcher) wake(nextPoll time.Time) time.Time {
 	for _, u := range w.unannounced {
 		earlier(u.since.Add(w.eventGrace()))
 	}
-	now := time.Now()
+	now, wall := time.Now(), w.o.Now()
 	m, d := w.pending(w.journal.State())
-	if len(m) > 0 || (len(d) > 0 && w.inWindow(now)) || (w.o.Deploy && !w.engineRead) {
+	if len(m) > 0 || (len(d) > 0 && w.inWindow(wall)) || (w.o.Deploy && !w.engineRead) {
 		act := w.lastChange.Add(w.o.Settle)
 		if w.actRetry.After(act) {
 			act = w.actRetry
 		}
 		earlier(act)
 	}
-	if len(d) > 0 && !w.inWindow(now) {
-		earlier(w.nextWindow(now))
+	if len(d) > 0 && !w.inWindow(wall) {
+		// The window is wall-clock time, the timer monotonic: a wall clock
+		// stepped forward (NTP, a resumed VM) must not sleep past the window.
+		earlier(now.Add(w.nextWindow(wall).Sub(wall)))
+		earlier(now.Add(w.windowCheck()))
 	}
 	return t
+}
+
+// windowCheck is how often a deploy waiting for its window looks at the
+// wall clock again.
+func (w *watcher) windowCheck() time.Duration {
+	if w.o.windowCheck > 0 {
+		return w.o.windowCheck
+	}
+	return time.Minute
 }
 
 // inWindow reports whether deploys may run at t: always without --window.

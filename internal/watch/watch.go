@@ -73,6 +73,9 @@ type Options struct {
 	Now func() time.Time
 
 	wait time.Duration // the long poll (tests shorten it); 0: queue.MaxWait
+	// windowCheck is how often a deploy waiting for its window looks at the
+	// wall clock again (tests shorten it); 0: a minute.
+	windowCheck time.Duration
 }
 
 // Outcome is what a run did (for --once's exit status).
