@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -105,4 +106,38 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// loopback reports whether docker treats host as an insecure registry by
+// default (moby adds 127.0.0.0/8 and ::1 to the insecure CIDRs): the only
+// hosts it may reach over plain HTTP without daemon.json saying so.
+func loopback(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// httpsOnly sends every request for a registry docker speaks HTTPS to over
+// HTTPS. go-containerregistry also takes private (RFC 1918) addresses for
+// plain-HTTP registries, pinging https then http and asking them over http;
+// docker does not, so a plain-HTTP registry there is one docker cannot pull
+// from, and an HTTPS one must be asked over HTTPS. Other hosts (a token
+// realm elsewhere) are asked as the registry names them, as docker asks.
+type httpsOnly struct {
+	host  string
+	inner http.RoundTripper
+}
+
+func (t httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && req.URL.Host == t.host {
+		req = req.Clone(req.Context())
+		req.URL.Scheme = "https"
+	}
+	return t.inner.RoundTrip(req)
 }

@@ -2,6 +2,9 @@ package probe
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
 	"encoding/pem"
 	"io"
 	"log"
@@ -82,3 +85,66 @@ func TestPlainHTTPRegistry(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// dialAllTo is a transport that reaches addr whatever host a request names:
+// a registry at a private address, without one on this machine.
+func dialAllTo(addr string, tlsConfig *tls.Config) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	t.TLSClientConfig = tlsConfig
+	return t
+}
+
+// Docker treats only loopback registries as insecure by default: it speaks
+// HTTPS to a registry at a private (RFC 1918) address, which
+// go-containerregistry would reach over plain HTTP. A plain-HTTP registry
+// there is not pullable (docker says "server gave HTTP response to HTTPS
+// client"), and an HTTPS one is, also as an ECR alias, whose first request
+// carries its credentials.
+func TestPrivateAddressIsHTTPSAsDockerSpeaksIt(t *testing.T) {
+	plain := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(plain.Close)
+	secure := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(secure.Close)
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, srv := range []*httptest.Server{plain, secure} {
+		ref, err := name.ParseReference(strings.TrimPrefix(strings.TrimPrefix(srv.URL, "https://"), "http://")+"/vendor/app:1", name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img, remote.WithTransport(srv.Client().Transport)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref, err := name.ParseReference("10.20.30.40:5000/vendor/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(srv *httptest.Server, opts ...Option) Result {
+		var tc *tls.Config
+		if srv.TLS != nil {
+			tc = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+			tc.ServerName = "127.0.0.1" // the name its certificate has
+		}
+		opts = append(opts, WithTransport(dialAllTo(srv.Listener.Addr().String(), tc)), WithCertsDir(""))
+		return New(keychain.New(configfile.New("/test/config.json")), opts...).Check(context.Background(), []Image{{ID: "app", Ref: ref}})[0]
+	}
+	if r := check(plain); r.Pullable() || !strings.Contains(r.Message, "serves plain HTTP, not HTTPS") || !strings.Contains(r.Fix, "insecure-registries") {
+		t.Errorf("plain HTTP at a private address: %s %q fix %q", r.Status, r.Message, r.Fix)
+	}
+	isECR := WithECR(func(string) bool { return true })
+	if r := check(plain, isECR); r.Pullable() {
+		t.Errorf("plain HTTP at a private address, as an ECR alias: %s %q", r.Status, r.Message)
+	}
+	if r := check(secure); !r.Pullable() {
+		t.Errorf("HTTPS at a private address: %s %q fix %q", r.Status, r.Message, r.Fix)
+	}
+	if r := check(secure, isECR); !r.Pullable() {
+		t.Errorf("HTTPS at a private address, as an ECR alias: %s %q fix %q", r.Status, r.Message, r.Fix)
+	}
+}

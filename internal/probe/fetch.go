@@ -79,7 +79,10 @@ func (p *Prober) setUp(ctx context.Context, hs *hostState, reg name.Registry, im
 		return
 	}
 	hs.lim = newLimiter(p.jobs)
-	limited := &limitedTransport{inner: base, lim: hs.lim, gate: newConnGate(p.protocols.HTTP1(host), func(h2 bool) { p.protocols.saw(host, h2) })}
+	var limited http.RoundTripper = &limitedTransport{inner: base, lim: hs.lim, gate: newConnGate(p.protocols.HTTP1(host), func(h2 bool) { p.protocols.saw(host, h2) })}
+	if !loopback(host) {
+		limited = httpsOnly{host: host, inner: limited}
+	}
 	if hs.advice.ecr && !hs.cred.Anonymous() {
 		hs.rt, err = keychain.BasicFirst(reg, hs.cred.Authenticator(), transport.NewUserAgent(limited, ""))
 	} else {
