@@ -3,11 +3,11 @@ package probe
 import (
 	"context"
 	"crypto/tls"
-	"net"
-	"net/http"
 	"encoding/pem"
 	"io"
 	"log"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
