@@ -28,7 +28,9 @@ import (
 func TestPrivateCAFromCertsDir(t *testing.T) {
 	srv := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "https://")
+	// A name, not 127.0.0.1: docker verifies no loopback registry's
+	// certificate. The test server's client dials it for example.com names.
+	host := tlsHost
 	ref, err := name.ParseReference(host + "/vendor/app:1")
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +44,9 @@ func TestPrivateCAFromCertsDir(t *testing.T) {
 	}
 	certs := t.TempDir()
 	check := func() Result {
-		return New(keychain.New(configfile.New("/test/config.json")), WithCertsDir(certs)).Check(context.Background(), []Image{{ID: "app", Ref: ref}})[0]
+		base := http.DefaultTransport.(*http.Transport).Clone()
+		base.DialContext = srv.Client().Transport.(*http.Transport).DialContext
+		return New(keychain.New(configfile.New("/test/config.json")), WithCertsDir(certs), WithTransport(base)).Check(context.Background(), []Image{{ID: "app", Ref: ref}})[0]
 	}
 
 	r := check()
@@ -146,5 +150,38 @@ func TestPrivateAddressIsHTTPSAsDockerSpeaksIt(t *testing.T) {
 	}
 	if r := check(secure, isECR); !r.Pullable() {
 		t.Errorf("HTTPS at a private address, as an ECR alias: %s %q fix %q", r.Status, r.Message, r.Fix)
+	}
+}
+
+// Docker treats a loopback registry as insecure: over TLS it does not verify
+// its certificate (moby's newTLSConfig, InsecureSkipVerify for an insecure
+// index) and reads no certs.d for it. A registry on 127.0.0.1 with a
+// certificate no one signed is pullable, so the check must not say "not
+// trusted"; a certs.d entry for it, even a broken one, is not read.
+func TestLoopbackTLSIsNotVerifiedAsDockerDoesNot(t *testing.T) {
+	srv := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "https://")
+	ref, err := name.ParseReference(host + "/vendor/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithTransport(srv.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	certs := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(certs, host), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(certs, host, "client.cert"), []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := New(keychain.New(configfile.New("/test/config.json")), WithCertsDir(certs)).Check(context.Background(), []Image{{ID: "app", Ref: ref}})[0]
+	if r.Status != OK || r.Digest == "" {
+		t.Errorf("loopback registry over TLS with an unsigned certificate: %s %q fix %q", r.Status, r.Message, r.Fix)
 	}
 }
