@@ -151,8 +151,17 @@ func (e *LoadError) Fix() string {
 		return "run it in the directory holding compose.yaml (or below it), or name the file: -f FILE, --project-directory DIR, or COMPOSE_FILE"
 	case strings.HasPrefix(msg, "no such service"):
 		return "name services of the project (docker compose config --services lists them)"
+	case strings.HasPrefix(msg, "couldn't find env file"):
+		// dotenv's message for a file given with --env-file (or COMPOSE_ENV_FILES).
+		return "check the path given with --env-file or COMPOSE_ENV_FILES"
+	case strings.HasPrefix(msg, "compose file "):
+		// compose-go's wrapping of a compose file it was given (-f, COMPOSE_FILE).
+		if errors.Is(e.Err, fs.ErrNotExist) {
+			return "check the path given with -f or COMPOSE_FILE"
+		}
 	case errors.Is(e.Err, fs.ErrNotExist):
-		return "check the path given with -f, --env-file or COMPOSE_FILE"
+		// Any other missing file is one a compose file names: no flag changes it.
+		return "a compose file names this file (in include, extends or env_file): create it, or correct the path there"
 	}
 	return ""
 }

@@ -562,6 +562,41 @@ func TestLoadErrorFix(t *testing.T) {
 	}
 }
 
+// A missing file is fixed where its path was written: a path given with -f
+// or --env-file on the command line, or one a compose file names (include,
+// extends, env_file), which no flag changes.
+func TestLoadErrorFixSaysWhereTheMissingPathIsWritten(t *testing.T) {
+	cleanEnv(t)
+	for _, c := range []struct {
+		name, compose string
+		o             Options
+		want, not     string
+	}{
+		{"service env_file", "services:\n  a:\n    image: x\n    env_file: [missing.env]\n", Options{}, "include, extends or env_file", "-f"},
+		{"include", "include: [missing/inc.yaml]\nservices:\n  a: {image: x}\n", Options{}, "include, extends or env_file", "-f"},
+		{"include env_file", "include:\n  - path: inc.yaml\n    env_file: missing.env\nservices:\n  a: {image: x}\n", Options{}, "include, extends or env_file", "-f"},
+		{"extends file", "services:\n  a: {extends: {file: missing.yaml, service: x}}\n", Options{}, "include, extends or env_file", "-f"},
+		{"--env-file", "services:\n  a: {image: x}\n", Options{EnvFiles: []string{"missing.env"}}, "--env-file", "include"},
+		{"-f", "services:\n  a: {image: x}\n", Options{Files: []string{"missing.yaml"}}, "-f", "include"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := t.TempDir()
+			t.Chdir(d)
+			if err := os.WriteFile(filepath.Join(d, "compose.yaml"), []byte(c.compose), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(d, "inc.yaml"), []byte("services:\n  i: {image: y}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var le *LoadError
+			_, err := Load(context.Background(), c.o)
+			if !errors.As(err, &le) || !strings.Contains(le.Fix(), c.want) || strings.Contains(le.Fix(), c.not) {
+				t.Errorf("%v: fix %q, want it to name %q and not %q", err, le.Fix(), c.want, c.not)
+			}
+		})
+	}
+}
+
 // absDir is the test stack's directory, absolute.
 func absDir(t *testing.T) string {
 	t.Helper()
