@@ -160,8 +160,11 @@ func New(st *stack.Stack, results []probe.Result) *Report {
 func notFoundFix(r probe.Result, vars []stack.Variable) string {
 	part := stack.PartTag
 	what := "the tag"
-	if r.Missing == probe.MissingRepository {
+	switch r.Missing {
+	case probe.MissingRepository:
 		part, what = stack.PartName, "the repository"
+	case probe.MissingDigest:
+		what = "the digest"
 	}
 	var from []string
 	for _, v := range vars {
@@ -173,8 +176,11 @@ func notFoundFix(r probe.Result, vars []stack.Variable) string {
 		return r.Fix
 	}
 	fix := "check " + strings.Join(from, " and ") + ", which writes " + what
-	if r.Missing == probe.MissingRepository {
+	switch r.Missing {
+	case probe.MissingRepository:
 		return fix + ", or mirror the image there: docker currents mirror"
+	case probe.MissingDigest:
+		return fix + ": the registry has no image by that digest"
 	}
 	return fix + ", or mirror that tag there: docker currents mirror"
 }

@@ -174,3 +174,13 @@ func TestTableShortensACommonRegistryPath(t *testing.T) {
 		t.Errorf("--no-trunc table:\n%s", out)
 	}
 }
+
+// A digest the registry lacks points at the variable that wrote it, as the
+// digest, and offers no mirror of "that tag".
+func TestNotFoundFixOfADigest(t *testing.T) {
+	d := stack.Variable{Name: "API_DIGEST", Value: "sha256:" + strings.Repeat("1", 64), Set: true, Origin: stack.Origin{Kind: stack.FromEnvFile, Location: stack.Location{File: ".env", Line: 3}}, Part: stack.PartTag}
+	fix := notFoundFix(probe.Result{Status: probe.NotFound, Missing: probe.MissingDigest, Fix: "check the digest"}, []stack.Variable{d})
+	if !strings.Contains(fix, "API_DIGEST") || !strings.Contains(fix, "writes the digest") || strings.Contains(fix, "tag") {
+		t.Errorf("fix %q", fix)
+	}
+}

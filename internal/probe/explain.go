@@ -149,6 +149,10 @@ func refused(host string, src keychain.Source, a advice, terr *transport.Error, 
 			return NotFound, fmt.Sprintf("repository %s does not exist on %s", ref.Context().RepositoryStr(), host),
 				"check the repository part of the image reference, or mirror the image there: docker currents mirror", true
 		}
+		if _, ok := ref.(name.Digest); ok {
+			return NotFound, fmt.Sprintf("digest %s is not in %s", ref.Identifier(), ref.Context().String()),
+				"check the digest in the image reference: the registry has no image by it (deleted, or pushed elsewhere)", true
+		}
 		return NotFound, fmt.Sprintf("tag %s is not in %s", ref.Identifier(), ref.Context().String()),
 			"check the tag, or mirror that tag there: docker currents mirror", true
 	case http.StatusTooManyRequests:

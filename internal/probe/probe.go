@@ -61,8 +61,8 @@ type Result struct {
 	Platform       string
 	PlatformDigest string
 	Credentials    keychain.Source
-	// Missing is what a NotFound image lacks: MissingRepository or
-	// MissingTag.
+	// Missing is what a NotFound image lacks: MissingRepository,
+	// MissingTag or MissingDigest.
 	Missing string
 	// Message says what is wrong and Fix what to do; empty when OK.
 	Message string
@@ -75,6 +75,7 @@ type Result struct {
 const (
 	MissingRepository = "repository"
 	MissingTag        = "tag"
+	MissingDigest     = "digest"
 )
 
 // Pullable reports whether docker would be able to pull the image.
@@ -299,6 +300,9 @@ func (p *Prober) checkImage(ctx context.Context, hs *hostState, r *Result) {
 		r.Status, r.Message, r.Fix = p.explain(host, cred, advice, c.err, ref)
 		if r.Status == NotFound {
 			r.Missing = MissingTag
+			if _, ok := ref.(name.Digest); ok {
+				r.Missing = MissingDigest
+			}
 			var terr *transport.Error
 			if errors.As(c.err, &terr) && hasCode(terr, transport.NameUnknownErrorCode) {
 				r.Missing = MissingRepository

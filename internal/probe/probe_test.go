@@ -194,6 +194,22 @@ func TestMissingTag(t *testing.T) {
 	}
 }
 
+// A digest the repository lacks is said to be a digest, not a tag, and the
+// fix does not offer to mirror "that tag": mirror copies from a source that
+// has the image, and none has it here.
+func TestMissingDigest(t *testing.T) {
+	f := newFixture(t)
+	ref, err := name.ParseReference(f.reg.Host() + "/" + prefix + "/api@sha256:" + strings.Repeat("1", 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(keychain.New(f.staticLogin(time.Hour))).Check(context.Background(), []Image{{ID: "api", Ref: ref}})[0]
+	if r.Status != NotFound || r.Missing != MissingDigest || !strings.HasPrefix(r.Message, "digest sha256:1111") ||
+		strings.Contains(r.Message, "tag") || strings.Contains(r.Fix, "tag there") {
+		t.Errorf("%s missing %q: %q fix %q", r.Status, r.Missing, r.Message, r.Fix)
+	}
+}
+
 func TestMissingRepository(t *testing.T) {
 	f := newFixture(t)
 	ref, err := name.ParseReference(f.reg.Host() + "/currents/on-premapi:staging")
