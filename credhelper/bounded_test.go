@@ -109,3 +109,35 @@ func TestNothingConfiguredIsSaid(t *testing.T) {
 		}
 	}
 }
+
+// TestTheLeanBinaryInTheAWSBinarysPlaceIsSaid: with CURRENTS_AWS_HELPER
+// naming the lean binary (or docker-credential-currents-aws a copy of it, or
+// a link to it), every command the lean binary hands to its AWS half started
+// itself again, without end: config, doctor and the like exec'd themselves in
+// a loop that burned a CPU until killed, and the first get after an edit of
+// currents.yaml held the compile lock it had passed to itself and waited for
+// it, so it and every get after it hung. Each now ends at once, naming the
+// binary and the fix; a get that needs a refresh says it rather than waiting
+// out its timeout.
+func TestTheLeanBinaryInTheAWSBinarysPlaceIsSaid(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	extra := map[string]string{"CURRENTS_AWS_HELPER": bin.lean}
+	host := w.reg.Host() + "\n"
+	request := kubeletRequest(w.reg.Host() + "/a/b:1")
+	check := func(what string, stdin *string, args ...string) {
+		t.Helper()
+		out, code, hung := w.bounded(t, stdin, extra, args...)
+		if hung || code != 1 || !strings.Contains(out, "docker-credential-currents-aws") || !strings.Contains(out, "is docker-credential-currents itself") {
+			t.Errorf("%s: hung %v, exit %d:\n%s", what, hung, code, out)
+		}
+	}
+	// A cold get with currents.yaml compiled: the refresh's AWS process.
+	check("cold get", &host, "get")
+	check("cold kubelet request", &request, "kubelet")
+	check("config", nil, "config")
+	// An edited currents.yaml: the lean binary becomes its AWS half to compile it.
+	old, _ := os.ReadFile(w.config)
+	w.writeConfigOnly(string(old) + "# edited\n")
+	check("get after an edit", &host, "get")
+}

@@ -10,11 +10,14 @@ import (
 
 	"github.com/currentsdev/currents/internal/credhelpercmd"
 	"github.com/currentsdev/currents/internal/product"
+	"github.com/currentsdev/currents/internal/refresh"
 )
 
 func main() {
 	credentials.Name = product.HelperCommand
 	credentials.Version = product.Version
 	credentials.Package = product.Module
+	// It marks this start (refresh.EnvStartedAs), not the starts of what this runs.
+	os.Unsetenv(refresh.EnvStartedAs)
 	os.Exit(credhelpercmd.Execute(os.Args[1:]))
 }

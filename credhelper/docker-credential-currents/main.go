@@ -108,6 +108,9 @@ func loadSettings(cache *tokencache.Cache) (*settings.Config, error) {
 		return cfg, err
 	}
 	var held *tokencache.Held
+	if refresh.StartedInItsPlace() != nil {
+		execAWS(nil) // says so: waiting here would wait for the compile lock this process holds
+	}
 	if cache.Usable() == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), refresh.Budget(settings.DefaultTimeout))
 		var werr error
@@ -140,6 +143,9 @@ func loadSettings(cache *tokencache.Cache) (*settings.Config, error) {
 // stays held by the AWS binary, which inherits its file, until it exits.
 func execAWS(held *tokencache.Held) {
 	path, err := refresh.AWSHelperPath()
+	if err == nil {
+		err = refresh.StartedInItsPlace()
+	}
 	if err == nil && held != nil {
 		_, _, errno := syscall.Syscall(syscall.SYS_FCNTL, held.File().Fd(), syscall.F_SETFD, 0)
 		if errno != 0 {
@@ -147,7 +153,7 @@ func execAWS(held *tokencache.Held) {
 		}
 	}
 	if err == nil {
-		err = refresh.CannotRun(path, syscall.Exec(path, append([]string{name}, os.Args[1:]...), os.Environ()))
+		err = refresh.CannotRun(path, syscall.Exec(path, append([]string{name}, os.Args[1:]...), refresh.StartAs(nil, path)))
 	}
 	msg := fmt.Sprintf("%s: %v", name, err)
 	fmt.Fprintln(os.Stderr, msg)

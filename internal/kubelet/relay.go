@@ -54,6 +54,9 @@ func (a *Answerer) turn(ctx context.Context, req Request, raw []byte) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
+	if err := refresh.StartedInItsPlace(); err != nil {
+		return nil, err
+	}
 	held, tok, done, err := refresh.LeanTurn(ctx, a.Cache, r, a.Config.Timeout, a.Log)
 	if err != nil {
 		return nil, err
@@ -80,6 +83,7 @@ func relay(ctx context.Context, request []byte, held *tokencache.Held) ([]byte, 
 	}
 	cmd := exec.CommandContext(ctx, path, "kubelet")
 	cmd.Stdin = bytes.NewReader(request)
+	cmd.Env = refresh.StartAs(nil, path)
 	refresh.HandDown(cmd, held)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout

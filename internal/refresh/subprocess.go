@@ -58,6 +58,39 @@ func CannotRun(path string, err error) error {
 		fmt.Sprintf("reinstall (make install) so it sits beside %s, or set %s to where it is", product.HelperCommand, product.EnvAWSHelper))
 }
 
+// EnvStartedAs marks a process started as the AWS binary, with the path it
+// was started from: a lean binary that finds it in its own environment was
+// started in the AWS binary's place (CURRENTS_AWS_HELPER naming the lean
+// binary, or docker-credential-currents-aws a copy of it or a link to it),
+// and would start itself again without end (StartedInItsPlace). The AWS
+// binary unsets it, so what it runs is not taken for such a start.
+const EnvStartedAs = "CURRENTS_STARTED_AS_AWS_HELPER"
+
+// StartAs is env (os.Environ() when nil) for a process started as the AWS
+// binary from path (EnvStartedAs).
+func StartAs(env []string, path string) []string {
+	if env == nil {
+		env = os.Environ()
+	}
+	return append(withoutVar(env, EnvStartedAs), EnvStartedAs+"="+path)
+}
+
+// StartedInItsPlace is the error of a lean binary started as the AWS binary
+// (EnvStartedAs), and nil for any other start. The lean binary asks it only
+// where it would start its AWS half, so a warm get spends nothing on it.
+func StartedInItsPlace() error {
+	path := os.Getenv(EnvStartedAs)
+	if path == "" {
+		return nil
+	}
+	err := fmt.Errorf("%s, run as %s, is %s itself, which would only run itself again", path, product.AWSHelperCommand, product.HelperCommand)
+	if os.Getenv(product.EnvAWSHelper) != "" {
+		return fix.New(err, fmt.Sprintf("point %s at the %s binary (installed beside %s), or unset it", product.EnvAWSHelper, product.AWSHelperCommand, product.HelperCommand))
+	}
+	return fix.New(err, fmt.Sprintf("reinstall both binaries from one build (make install): %s beside %s must be the AWS binary, not a copy of or a link to %s",
+		product.AWSHelperCommand, product.HelperCommand, product.HelperCommand))
+}
+
 // Subprocess is the lean binary's Refresher. It takes the principal's cache
 // lock itself and reads the cache again once it holds it, so of a burst of
 // parallel cold gets only the first starts the AWS binary: the others find
@@ -85,6 +118,9 @@ func (r Relayed) Error() string { return r.msg }
 
 // Refresh implements Refresher.
 func (s Subprocess) Refresh(ctx context.Context, req Request) (credential.Token, error) {
+	if err := StartedInItsPlace(); err != nil {
+		return credential.Token{}, fmt.Errorf("%s: %w", req.Target.Registry.Host, err)
+	}
 	var held *tokencache.Held
 	if s.Cache != nil {
 		h, tok, done, err := LeanTurn(ctx, s.Cache, req, s.Timeout, s.Log)
@@ -174,6 +210,7 @@ func (s Subprocess) run(ctx context.Context, req Request, held *tokencache.Held)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr
+	cmd.Env = StartAs(nil, s.Path)
 	HandDown(cmd, held)
 	err := cmd.Run()
 	if err != nil {
