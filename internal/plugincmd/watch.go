@@ -27,7 +27,7 @@ import (
 // Exit codes of watch --once (and of a watch that cannot start).
 const (
 	ExitWatchCurrent  = 0 // every image current: nothing changed, or every change handled
-	ExitWatchFailed   = 1 // an action failed (copy, pull proof, deploy rolled back); the next run retries
+	ExitWatchFailed   = 1 // an action failed (copy, pull proof, deploy rolled back), or a registry or the journal failed; the next run retries
 	ExitWatchNoStart  = 2 // the project, journal or queue cannot be used
 	ExitWatchDeferred = 3 // a deploy waits for the maintenance window (--window)
 )
@@ -76,7 +76,8 @@ Logs: one line per happening on stderr (--log-format text|json). Transient
 failures are retried with backoff and never end the watch; SIGTERM stops it.
 
 Exit status: 0 stopped by SIGTERM or SIGINT (--once: every image current);
-1 (--once) an action failed; 2 the project, the journal or the queue cannot be
+1 (--once) an action failed, or a registry or the journal could not
+be reached; 2 the project, the journal or the queue cannot be
 used; 3 (--once) a deploy waits for the maintenance window; 125 a usage error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

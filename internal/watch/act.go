@@ -62,6 +62,7 @@ func (w *watcher) mirror(ctx context.Context, services []string) {
 			id, err := w.journal.Begin(journal.Entry{Service: n, Image: c.Target.String(), Action: journal.ActionMirror, Old: rec.Mirrored, New: rec.Registry})
 			if err != nil {
 				w.log.Warn("journal write failed; not mirroring until it works", "error", err.Error())
+				w.out.Failed++
 				return
 			}
 			ids[n] = id

@@ -80,6 +80,7 @@ func (w *watcher) deploy(ctx context.Context, services []string) {
 		id, err := w.journal.Begin(journal.Entry{Service: n, Image: s.ref.String(), Action: journal.ActionDeploy, Old: prev[n].digest, New: st.Services[n].Registry})
 		if err != nil {
 			w.log.Warn("journal write failed; not deploying until it works", "error", err.Error())
+			w.out.Failed++
 			return
 		}
 		ids[n] = id

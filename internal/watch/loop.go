@@ -135,8 +135,12 @@ func (w *watcher) resolve(ctx context.Context, services []string, source string)
 	if err != nil {
 		w.log.Warn("journal write failed; retrying with backoff", "error", err.Error())
 		failed++
+		for _, n := range services {
+			w.unresolved[n] = true // nothing of this resolve was kept: redo it
+		}
 	}
 	if failed > 0 {
+		w.out.Failed += failed // --once cannot say every image is current
 		w.resolveRetry = time.Now().Add(w.resolveBackoff.next())
 	} else if len(w.unresolved) == 0 {
 		w.resolveBackoff.reset()

@@ -1,0 +1,69 @@
+package watch
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// breakJournalDir makes every journal write fail, as a full disk does (even
+// for root): the journal's directory is moved away and a file takes its
+// place. It returns the mend.
+func breakJournalDir(t *testing.T, state string) (mend func()) {
+	t.Helper()
+	dir := filepath.Join(state, "watch")
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(dir+".away", dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestJournalWriteFailureIsRetried: the journal cannot be written (a full
+// disk) when an event's change is resolved; the log says it is retried with
+// backoff, and it is: once the journal can be written again the change is
+// mirrored and its message deleted. Before, nothing retried it until the
+// next poll (6 hours with a queue).
+func TestJournalWriteFailureIsRetried(t *testing.T) {
+	w := newWorld(t)
+	o := w.options()
+	o.wait = time.Second
+	w.start(o)
+	w.synced()
+	mend := breakJournalDir(t, w.state)
+	d := w.push("api")
+	w.eventually(10*time.Second, "the failed write said", func() bool { return w.logs.count("journal write failed; retrying with backoff") > 0 })
+	mend()
+	w.eventually(30*time.Second, "the change mirrored and recorded", func() bool {
+		return w.mirrored("api") == d.String() && w.journal().Services["api"].Mirrored == d.String()
+	})
+	w.eventually(30*time.Second, "its message deleted", func() bool { v, f := w.aws.QueueDepth(w.queue); return v+f == 0 })
+}
+
+// TestOnceThatCannotTellIsNotCurrent: --once whose look at the registry
+// fails (the registry unreachable) cannot say every image is current: its
+// outcome counts a failure (exit 1, retried by the next run), not 0.
+func TestOnceThatCannotTellIsNotCurrent(t *testing.T) {
+	w := newWorld(t)
+	t.Setenv("DC_CURRENTS_REGISTRY", "127.0.0.1:9") // nothing listens there
+	o := w.options()
+	o.Once, o.Queue = true, ""
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Failed == 0 {
+		t.Errorf("outcome %+v with the registry unreachable: reads as every image current", out)
+	}
+}
