@@ -24,9 +24,12 @@ func (w *watcher) readEngine(ctx context.Context) {
 			if err != nil {
 				return err
 			}
+			was, known := w.running[s.name]
 			w.running[s.name] = ok
 			if !ok {
-				w.log.Info("service not running: watch leaves it alone (start the stack with docker currents up -d)", "service", s.name)
+				if !known || was {
+					w.log.Info("service not running: watch leaves it alone (start the stack with docker currents up -d)", "service", s.name)
+				}
 				continue
 			}
 			st.Service(s.name).Deployed = c.DigestIn(s.repo)

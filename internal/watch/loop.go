@@ -92,8 +92,13 @@ func (w *watcher) once(ctx context.Context) Outcome {
 	return w.out
 }
 
-// poll resolves every image.
+// poll resolves every image, and with --deploy reads the engine again: a
+// service started since (the stack brought up after the watch) is deployed
+// from then on, and what runs is the engine's word, not the journal's.
 func (w *watcher) poll(ctx context.Context, why string) {
+	if w.o.Deploy && w.engineRead {
+		w.readEngine(ctx)
+	}
 	names := make([]string, len(w.svcs))
 	for i, s := range w.svcs {
 		names[i] = s.name

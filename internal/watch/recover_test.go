@@ -213,8 +213,8 @@ func TestDeployOfWhatAlreadyRuns(t *testing.T) {
 		if svc != "api" {
 			return
 		}
-		if reads++; reads == 2 {
-			// After the watch read the engine at start, before it deploys.
+		if reads++; reads == 3 {
+			// After the watch read the engine (at start, and at the poll), as it deploys.
 			_ = f.Compose(context.Background(), "pull", "api")
 			_ = f.Compose(context.Background(), "up", "api")
 		}
@@ -289,5 +289,38 @@ func TestStopDuringARecoveredDeployFinishesIt(t *testing.T) {
 	}
 	if got, _, _ := f.Container(ctx, "currents", "api"); got.DigestIn(f.repo("api")) != nu {
 		t.Errorf("api runs %s", got.DigestIn(f.repo("api")))
+	}
+}
+
+// TestServiceStartedAfterTheWatchIsDeployed: the unit was enabled before
+// the stack was started (`docker currents up -d` after `systemctl enable
+// --now`): a service with no container at the watch's start has one later,
+// and its next release is deployed. Before, the watch read the engine only
+// at start and left the service alone until restarted.
+func TestServiceStartedAfterTheWatchIsDeployed(t *testing.T) {
+	w := newWorld(t)
+	f := newFakeEngine(w)
+	f.mu.Lock()
+	api := f.containers["api"]
+	delete(f.containers, "api")
+	f.mu.Unlock()
+	o := w.deployOptions(f)
+	o.Queue, o.Interval = "", 500*time.Millisecond
+	w.start(o)
+	w.eventually(10*time.Second, "the first poll", func() bool { return w.logs.count("change") == 6 })
+	f.mu.Lock()
+	f.containers["api"] = api // docker currents up -d
+	f.mu.Unlock()
+	d := w.push("api").String()
+	w.eventually(15*time.Second, "api's release deployed", func() bool {
+		for _, l := range w.logs.exact("deployed") {
+			if l["service"] == "api" && l["new"] == d {
+				return true
+			}
+		}
+		return false
+	})
+	if n := w.logs.count("service not running"); n != 1 {
+		t.Errorf("%d 'service not running' lines, want 1 (said when it is found so)", n)
 	}
 }
