@@ -92,13 +92,8 @@ func (w *watcher) once(ctx context.Context) Outcome {
 	return w.out
 }
 
-// poll resolves every image, and with --deploy reads the engine again: a
-// service started since (the stack brought up after the watch) is deployed
-// from then on, and what runs is the engine's word, not the journal's.
+// poll resolves every image.
 func (w *watcher) poll(ctx context.Context, why string) {
-	if w.o.Deploy && w.engineRead {
-		w.readEngine(ctx)
-	}
 	names := make([]string, len(w.svcs))
 	for i, s := range w.svcs {
 		names[i] = s.name
@@ -109,6 +104,11 @@ func (w *watcher) poll(ctx context.Context, why string) {
 // resolve asks the registry what the services' tags point at now and
 // records what moved; source says what prompted it (event, poll).
 func (w *watcher) resolve(ctx context.Context, services []string, source string) {
+	if w.o.Deploy && w.engineRead && (source == "poll" || w.anyStopped(services)) {
+		// A service started since (the stack brought up after the watch)
+		// is deployed from then on: what runs is the engine's word.
+		w.readEngine(ctx)
+	}
 	refs := make([]name.Reference, 0, len(services))
 	for _, n := range services {
 		refs = append(refs, w.byName[n].ref)
@@ -150,6 +150,17 @@ func (w *watcher) resolve(ctx context.Context, services []string, source string)
 	} else if len(w.unresolved) == 0 {
 		w.resolveBackoff.reset()
 	}
+}
+
+// anyStopped reports whether one of services had no container when the
+// engine was last read.
+func (w *watcher) anyStopped(services []string) bool {
+	for _, n := range services {
+		if !w.running[n] {
+			return true
+		}
+	}
+	return false
 }
 
 func keys(m map[string]bool) []string {

@@ -295,32 +295,39 @@ func TestStopDuringARecoveredDeployFinishesIt(t *testing.T) {
 // TestServiceStartedAfterTheWatchIsDeployed: the unit was enabled before
 // the stack was started (`docker currents up -d` after `systemctl enable
 // --now`): a service with no container at the watch's start has one later,
-// and its next release is deployed. Before, the watch read the engine only
-// at start and left the service alone until restarted.
+// and its next release is deployed, found by a poll or by its event. Before,
+// the watch read the engine only at start and left the service alone until
+// restarted.
 func TestServiceStartedAfterTheWatchIsDeployed(t *testing.T) {
-	w := newWorld(t)
-	f := newFakeEngine(w)
-	f.mu.Lock()
-	api := f.containers["api"]
-	delete(f.containers, "api")
-	f.mu.Unlock()
-	o := w.deployOptions(f)
-	o.Queue, o.Interval = "", 500*time.Millisecond
-	w.start(o)
-	w.eventually(10*time.Second, "the first poll", func() bool { return w.logs.count("change") == 6 })
-	f.mu.Lock()
-	f.containers["api"] = api // docker currents up -d
-	f.mu.Unlock()
-	d := w.push("api").String()
-	w.eventually(15*time.Second, "api's release deployed", func() bool {
-		for _, l := range w.logs.exact("deployed") {
-			if l["service"] == "api" && l["new"] == d {
-				return true
-			}
+	for _, byEvent := range []bool{false, true} {
+		w := newWorld(t)
+		f := newFakeEngine(w)
+		f.mu.Lock()
+		api := f.containers["api"]
+		delete(f.containers, "api")
+		f.mu.Unlock()
+		o := w.deployOptions(f)
+		o.Queue, o.Interval = "", 500*time.Millisecond
+		if byEvent {
+			o.Queue, o.Interval, o.wait = w.queue, time.Hour, time.Second
 		}
-		return false
-	})
-	if n := w.logs.count("service not running"); n != 1 {
-		t.Errorf("%d 'service not running' lines, want 1 (said when it is found so)", n)
+		stop := w.start(o)
+		w.eventually(10*time.Second, "the first poll", func() bool { return w.logs.count("change") == 6 })
+		f.mu.Lock()
+		f.containers["api"] = api // docker currents up -d
+		f.mu.Unlock()
+		d := w.push("api").String()
+		w.eventually(15*time.Second, "api's release deployed", func() bool {
+			for _, l := range w.logs.exact("deployed") {
+				if l["service"] == "api" && l["new"] == d {
+					return true
+				}
+			}
+			return false
+		})
+		if n := w.logs.count("service not running"); n != 1 {
+			t.Errorf("by event %v: %d 'service not running' lines, want 1 (said when it is found so)", byEvent, n)
+		}
+		stop()
 	}
 }
