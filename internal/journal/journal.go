@@ -139,7 +139,7 @@ func Open(dir, project, workingDir string, opts ...Option) (*Journal, error) {
 	}
 	ok, err := j.lock.TryLock()
 	if err != nil {
-		return nil, fmt.Errorf("journal lock %s: %w", j.lock.Path(), err)
+		return nil, fix.New(fmt.Errorf("journal lock %s: %w", j.lock.Path(), err), unusable(j.lock.Path()))
 	}
 	if !ok {
 		return nil, fix.New(fmt.Errorf("another watch is running for project %s (it holds %s)", project, j.lock.Path()),
@@ -176,7 +176,7 @@ func read(path string) (State, error) {
 		return State{}, nil
 	}
 	if err != nil {
-		return State{}, fmt.Errorf("journal %s: %w", path, err)
+		return State{}, fix.New(fmt.Errorf("journal %s: %w", path, err), unusable(path))
 	}
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
@@ -197,6 +197,12 @@ func read(path string) (State, error) {
 		}
 	}
 	return st, nil
+}
+
+// unusable is the fix for a journal or lock file this user cannot open.
+func unusable(path string) string {
+	return "it must be a file this user can read and write (`ls -l " + path + "`): `chown` one left by another user (root's, from a sudo run), " +
+		"or move it aside while no watch runs"
 }
 
 // removeStale drops temporary files a killed write left (atomicfile's names).

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/currentsdev/currents/internal/fix"
 )
 
 func TestBeginFinishAndReadBack(t *testing.T) {
@@ -263,5 +265,26 @@ func TestHandEditedNullServiceReads(t *testing.T) {
 	}
 	if st.Services["api"] == nil {
 		t.Error("Read returns a nil record")
+	}
+}
+
+// TestUnusableLockOrJournalSaysWhatToDo: a lock file or journal this user
+// cannot open (root's, left by a sudo run; here a directory in its place,
+// which fails the same way for root too) is an error that names the file
+// and says what to do, not a bare "permission denied".
+func TestUnusableLockOrJournalSaysWhatToDo(t *testing.T) {
+	for _, bad := range []string{"currents.lock", "currents.json"} {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "watch", bad), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(dir, "currents", "")
+		if err == nil {
+			t.Fatalf("%s a directory: opened", bad)
+		}
+		problem, how := fix.Split(err)
+		if !strings.Contains(problem, filepath.Join(dir, "watch", bad)) || how == "" {
+			t.Errorf("%s a directory: %q, fix %q", bad, problem, how)
+		}
 	}
 }
