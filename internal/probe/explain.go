@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -72,6 +74,10 @@ func (p *Prober) explain(host string, cred keychain.Credential, a advice, err er
 	}
 	var terr *transport.Error
 	if !errors.As(err, &terr) {
+		if closedBefore(err) {
+			return Unreachable, fmt.Sprintf("%s closed the connection before answering", host),
+				"run the check again; if it lasts, look at what lies between this host and the registry (a proxy, a load balancer, HTTPS_PROXY) and at the registry's logs"
+		}
 		if msg, ok := unreachable(host, err); ok {
 			return Unreachable, msg, "check the registry host in the image reference, and the network path to it"
 		}
@@ -104,6 +110,17 @@ func unreachable(host string, err error) (string, bool) {
 		why = op.Err.Error()
 	}
 	return fmt.Sprintf("cannot reach %s: %s", host, why), true
+}
+
+// closedBefore reports whether the registry was reached but closed the
+// connection without an answer: the host in the reference is not what to
+// check.
+func closedBefore(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "read" && errors.Is(err, syscall.ECONNRESET)
 }
 
 // expired explains a token the registry (or its expiry time) says is
@@ -161,6 +178,9 @@ func refused(host string, src keychain.Source, a advice, terr *transport.Error, 
 			what = ref.String()
 		}
 		return Failed, fmt.Sprintf("%s: rate limited by the registry", what), "wait and run the check again, or lower --jobs", true
+	case http.StatusServiceUnavailable:
+		return Failed, fmt.Sprintf("%s: the registry is unavailable (503), still after retries", host),
+			"run the check again later; if it lasts, the registry (or a proxy in front of it) is down", true
 	}
 	return "", "", "", false
 }

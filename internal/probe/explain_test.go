@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/containerd/platforms"
@@ -41,6 +44,11 @@ func TestExplain(t *testing.T) {
 		{fmt.Errorf("Get %q: %w; Get %q: %w", "https://h/v2/", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}, "http://h/v2/", errors.New("x")),
 			Unreachable, "cannot reach " + host + ": connect: connection refused check"},
 		{&net.DNSError{Err: "no such host", Name: "h", IsNotFound: true}, Unreachable, "cannot reach " + host + ": no such host check"},
+		// Reached, but it gave no answer: not the host in the reference to check.
+		{&url.Error{Op: "Get", URL: "https://h/v2/currents/api/manifests/1", Err: io.EOF}, Unreachable, host + " closed the connection before answering"},
+		{&url.Error{Op: "Get", URL: "https://h/v2/currents/api/manifests/1", Err: &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}}, Unreachable, host + " closed the connection before answering"},
+		// Still unavailable after the retries.
+		{&transport.Error{StatusCode: http.StatusServiceUnavailable}, Failed, "unavailable (503), still after retries run the check again later"},
 	}
 	for _, c := range cases {
 		st, msg, fix := p.explain(host, helper, advice{ecr: true}, c.err, ref)
