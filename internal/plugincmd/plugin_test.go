@@ -84,6 +84,8 @@ type world struct {
 	env     []string
 	// secrets must never appear in anything the plugin prints.
 	secrets []string
+	// stdin, when set, is the commands' standard input (a pipe).
+	stdin string
 }
 
 func newWorld(t testing.TB) *world {
@@ -169,6 +171,9 @@ func (w *world) docker(args ...string) result {
 	cmd := exec.Command(docker, args...)
 	cmd.Dir = stackAt
 	cmd.Env = w.env
+	if w.stdin != "" {
+		cmd.Stdin = strings.NewReader(w.stdin)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -516,6 +521,35 @@ func (c variant) check(t *testing.T) {
 // up hands over to the real `docker compose` only after a passing check.
 // A stand-in compose plugin records what it was given and exits 7, which
 // must come back untouched.
+// `docker currents up -f -` reads the compose file from a pipe for the
+// check, and compose, exec'd after it, reads the same bytes: it found the
+// pipe drained ("empty compose file").
+func TestUpWithTheComposeFileOnStdin(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	record := filepath.Join(w.home, "compose-stdin")
+	fake := fmt.Sprintf(`#!/bin/sh
+if [ "$1" = docker-cli-plugin-metadata ]; then
+  echo '{"SchemaVersion":"0.1.0","Vendor":"test","Version":"0"}'; exit 0
+fi
+cat > %s
+exit 7
+`, record)
+	w.write(filepath.Join(w.config, "cli-plugins", "docker-compose"), fake)
+	if err := os.Chmod(filepath.Join(w.config, "cli-plugins", "docker-compose"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.registerHelper()
+	w.stdin = mustRead(t, filepath.Join(stackAt, "compose.yaml"))
+	r := w.docker("currents", "up", "-f", "-", "-p", "demo", "-d")
+	if r.code != 7 || !strings.Contains(r.stdout+r.stderr, "every image is pullable") {
+		t.Fatalf("exit %d, want compose's 7 after a passing check\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := mustRead(t, record); got != w.stdin {
+		t.Errorf("compose read %d bytes from standard input, want the %d of the compose file", len(got), len(w.stdin))
+	}
+}
+
 func TestUpExecsComposeOnlyWhenTheCheckPasses(t *testing.T) {
 	t.Parallel() // a world of its own: its commands get its environment, not the process's
 	w := newWorld(t)

@@ -29,6 +29,7 @@ if [ "$1" = docker-cli-plugin-metadata ]; then
 fi
 echo "FAKE-COMPOSE $*"
 if [ -n "$CURRENTS_CHECKED" ]; then echo "FAKE-COMPOSE told: checked"; fi
+case " $* " in *" -f - "*) echo "FAKE-COMPOSE stdin: $(wc -c) bytes";; esac
 case " $* " in *" fail "*) exit 7;; esac
 exit 0
 `
@@ -36,7 +37,16 @@ exit 0
 // dockerRun runs the real docker CLI with the test's config directory.
 func dockerRun(t *testing.T, cfgDir string, env []string, args ...string) (string, int) {
 	t.Helper()
+	return dockerRunWithStdin(t, cfgDir, env, "", args...)
+}
+
+// dockerRunWithStdin is dockerRun with stdin (when not empty) piped in.
+func dockerRunWithStdin(t *testing.T, cfgDir string, env []string, stdin string, args ...string) (string, int) {
+	t.Helper()
 	cmd := exec.Command("docker", args...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+cfgDir, "DOCKER_HOST=unix:///nonexistent/docker.sock")
 	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
@@ -174,6 +184,13 @@ func shimChecksBeforeUp(t *testing.T, cfgDir string, stackEnv []string) {
 	out, code = dockerRun(t, cfgDir, append(stackEnv, "DC_CURRENTS_IMAGE_TAG=never-pushed"), "compose", "-f", composeFile, "up", "-d")
 	if code != 1 || strings.Contains(out, "FAKE-COMPOSE") || !strings.Contains(out, "up stopped") {
 		t.Errorf("up after a failing check (%d):\n%s", code, out)
+	}
+	// The compose file on a pipe (-f -): the check reads it, and so does
+	// compose after it, every byte.
+	content := mustRead(t, composeFile)
+	out, code = dockerRunWithStdin(t, cfgDir, stackEnv, content, "compose", "--project-directory", stackDir, "-f", "-", "up", "-d")
+	if want := fmt.Sprintf("FAKE-COMPOSE stdin: %d bytes", len(content)); code != 0 || !strings.Contains(out, want) {
+		t.Errorf("up -f - after a passing check (%d), want %q:\n%s", code, want, out)
 	}
 	overlay := filepath.Join(stackDir, "variants", "single-platform.yaml")
 	for args, ok := range map[string]bool{"up -d api": false, "up -d --no-deps api": true, "up -d director": true} {

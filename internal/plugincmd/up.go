@@ -43,9 +43,16 @@ plugin (the error says how to install one).`,
 				return err
 			}
 			project, upArgs := stack.SplitArgs(args)
+			rewind, err := compose.KeepStdin(project.Files)
+			if err != nil {
+				return err
+			}
 			code := runCheck(cmd.Context(), dockerCli, project, compose.UpSelection(upArgs), output{format: "table", jobs: probe.DefaultJobs}, dockerCli.Err())
 			if code != ExitPullable {
 				return ExitError{Code: code}
+			}
+			if err := rewind(); err != nil {
+				return err
 			}
 			return compose.ExecUp(project, upArgs)
 		},

@@ -106,6 +106,11 @@ func check(inv compose.Invocation) int {
 	// Project flags may also follow "up"; the services up starts (and their
 	// dependencies, unless --no-deps) are the ones to check.
 	project, upArgs := stack.SplitArgs(append(append([]string{}, inv.ComposeFlags...), inv.Rest...))
+	rewind, err := compose.KeepStdin(project.Files)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	sel := compose.UpSelection(upArgs)
 	args := append(append([]string{}, inv.DockerGlobal...), product.PluginName, "check", "--quiet")
 	args = append(args, project.Args()...)
@@ -115,7 +120,12 @@ func check(inv compose.Invocation) int {
 	if len(sel.Services) > 0 {
 		args = append(append(args, "--"), sel.Services...)
 	}
-	return runSelfAs(exe, product.PluginCommand, args)
+	code := runSelfAs(exe, product.PluginCommand, args)
+	if err := rewind(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return code
 }
 
 // projectFlags keeps the compose global flags that select the project; the
