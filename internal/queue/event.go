@@ -55,6 +55,10 @@ func (e Event) Ignored() string {
 	return ""
 }
 
+// maxID bounds an event's id: EventBridge's are UUIDs, and the journal
+// keeps hundreds of them.
+const maxID = 128
+
 // ErrMalformed marks a message that is not an EventBridge event: watch logs
 // it and leaves it to the queue's redrive policy.
 var ErrMalformed = errors.New("not an EventBridge event")
@@ -85,6 +89,9 @@ func ParseEvent(body string) (Event, error) {
 	}
 	if raw.DetailType == nil || raw.Source == nil || raw.ID == "" || len(raw.Detail) == 0 {
 		return Event{}, fmt.Errorf("%w: it lacks id, detail-type, source or detail", ErrMalformed)
+	}
+	if len(raw.ID) > maxID {
+		return Event{}, fmt.Errorf("%w: an id of %d bytes (EventBridge's are UUIDs)", ErrMalformed, len(raw.ID))
 	}
 	e := Event{ID: raw.ID, DetailType: *raw.DetailType, Source: *raw.Source, Account: raw.Account, Region: raw.Region}
 	if t, err := time.Parse(time.RFC3339, raw.Time); err == nil {

@@ -243,3 +243,17 @@ func TestRefusedRoleBlamesAssumeRole(t *testing.T) {
 		t.Errorf("%d GetQueueAttributes reached the stand-in without credentials", n)
 	}
 }
+
+// TestEventIDIsBounded: the journal remembers the IDs of handled events (500
+// of them) to spot duplicates; an ID is a UUID, and a message with a huge
+// one (anyone allowed to send to the queue can write one, up to SQS's
+// message size) is malformed, not 500 × 256 KiB rewritten at every step.
+func TestEventIDIsBounded(t *testing.T) {
+	huge := strings.Replace(guideEvent, `"id":"13cde686-328b-6117-af20-0e5566167482"`, `"id":"`+strings.Repeat("x", 64<<10)+`"`, 1)
+	if huge == guideEvent {
+		t.Fatal("the guide's id was not replaced")
+	}
+	if _, err := ParseEvent(huge); !errors.Is(err, ErrMalformed) {
+		t.Errorf("a 64 KiB event id: %v; want ErrMalformed", err)
+	}
+}
