@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // breakJournalDir makes every journal write fail, as a full disk does (even
@@ -65,5 +68,35 @@ func TestOnceThatCannotTellIsNotCurrent(t *testing.T) {
 	}
 	if out.Failed == 0 {
 		t.Errorf("outcome %+v with the registry unreachable: reads as every image current", out)
+	}
+}
+
+// TestNewMirrorTargetIsFilled: the operator points --mirror-to at a new
+// registry (a migration) and restarts the watch: the new mirror gets every
+// image now, not each at its next release (the journal's digests were
+// mirrored, but to the old target).
+func TestNewMirrorTargetIsFilled(t *testing.T) {
+	w := newWorld(t)
+	o := w.options()
+	o.Once, o.Queue = true, ""
+	if out, err := Run(context.Background(), o); err != nil || out.Mirrored != 6 {
+		t.Fatalf("first mirror: %+v %v", out, err)
+	}
+	o.MirrorTo = w.mirror + "/moved/"
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for svc, d := range w.digests {
+		ref, err := name.ParseReference(w.mirror + "/moved/" + svc + ":staging")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := remote.Head(ref); err != nil || got.Digest != d {
+			t.Errorf("%s in the new mirror: %v %v, want %s (outcome %+v)", svc, got, err, d, out)
+		}
+	}
+	if rec := w.journal().Services["api"]; rec.Mirror != w.mirror+"/moved/api:staging" {
+		t.Errorf("journal api %+v", rec)
 	}
 }

@@ -207,15 +207,16 @@ func (w *watcher) missingEvents(now time.Time) {
 	}
 }
 
-// pending are the services with something to do: a digest not yet mirrored,
-// or not yet deployed (and neither failed before nor without a container).
+// pending are the services with something to do: a digest not yet mirrored
+// (to this --mirror-to), or not yet deployed (and neither failed before nor
+// without a container).
 func (w *watcher) pending(st journal.State) (mirror, deploy []string) {
 	for _, s := range w.svcs {
 		rec, ok := st.Services[s.name]
 		if !ok || rec.Registry == "" {
 			continue
 		}
-		if w.plan != nil && rec.Registry != rec.Mirrored {
+		if w.plan != nil && (rec.Registry != rec.Mirrored || rec.Mirror != w.mirrorTarget[s.name]) {
 			mirror = append(mirror, s.name)
 		}
 		if w.o.Deploy && w.running[s.name] && rec.Registry != rec.Deployed && !rec.HasFailed(rec.Registry) {

@@ -106,9 +106,12 @@ type watcher struct {
 	byName  map[string]svc
 	images  []stack.Image
 	plan    *mirror.Plan
-	journal *journal.Journal
-	queue   *queue.Client
-	res     *resolver
+	// mirrorTarget is each service's copy target in plan: a digest mirrored
+	// elsewhere (--mirror-to changed) is not mirrored.
+	mirrorTarget map[string]string
+	journal      *journal.Journal
+	queue        *queue.Client
+	res          *resolver
 
 	held       map[string]*held // messages waiting for their change to be handled, by MessageId
 	unresolved map[string]bool  // services whose last resolve failed (retried with backoff)
@@ -201,6 +204,7 @@ func start(ctx context.Context, o Options) (*watcher, error) {
 		if w.plan, err = mirror.NewPlan(images, to, ""); err != nil {
 			return nil, &StartError{err}
 		}
+		w.mirrorTarget = targets(w.plan)
 		if w.plan.InMirror() {
 			return nil, &StartError{fix.New(fmt.Errorf("--mirror-to %s: the stack already reads its images from there", to),
 				"run the mirroring watch on a project that resolves to the vendor's registry, and point the deploying hosts at the mirror")}
@@ -217,6 +221,17 @@ func start(ctx context.Context, o Options) (*watcher, error) {
 	w.log.Info("watching", w.startAttrs(st)...)
 	w.recover(ctx)
 	return w, nil
+}
+
+// targets are the plan's copy targets by service.
+func targets(p *mirror.Plan) map[string]string {
+	out := map[string]string{}
+	for _, c := range p.Copies {
+		for _, n := range strings.Split(c.Name, ",") {
+			out[n] = c.Target.String()
+		}
+	}
+	return out
 }
 
 func (w *watcher) startAttrs(st *stack.Stack) []any {
