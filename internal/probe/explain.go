@@ -74,6 +74,10 @@ func (p *Prober) explain(host string, cred keychain.Credential, a advice, err er
 	}
 	var terr *transport.Error
 	if !errors.As(err, &terr) {
+		if got, asked, ok := digestMismatch(err); ok {
+			return Failed, fmt.Sprintf("%s served a manifest that is not the digest asked for: %s instead of %s", host, got, asked),
+				"the registry, or a cache or proxy in front of it, serves wrong content for this digest (docker refuses it too): tell its owner"
+		}
 		if closedBefore(err) {
 			return Unreachable, fmt.Sprintf("%s closed the connection before answering", host),
 				"run the check again; if it lasts, look at what lies between this host and the registry (a proxy, a load balancer, HTTPS_PROXY) and at the registry's logs"
@@ -110,6 +114,16 @@ func unreachable(host string, err error) (string, bool) {
 		why = op.Err.Error()
 	}
 	return fmt.Sprintf("cannot reach %s: %s", host, why), true
+}
+
+// digestMismatch reads go-containerregistry's error for a manifest whose
+// bytes do not have the digest the reference asked for (it has no type).
+func digestMismatch(err error) (got, asked string, ok bool) {
+	var g, a, r string
+	if _, serr := fmt.Sscanf(err.Error(), "manifest digest: %q does not match requested digest: %q for %q", &g, &a, &r); serr != nil {
+		return "", "", false
+	}
+	return g, a, true
 }
 
 // closedBefore reports whether the registry was reached but closed the

@@ -47,6 +47,9 @@ func TestExplain(t *testing.T) {
 		// Reached, but it gave no answer: not the host in the reference to check.
 		{&url.Error{Op: "Get", URL: "https://h/v2/currents/api/manifests/1", Err: io.EOF}, Unreachable, host + " closed the connection before answering"},
 		{&url.Error{Op: "Get", URL: "https://h/v2/currents/api/manifests/1", Err: &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}}, Unreachable, host + " closed the connection before answering"},
+		// Served other bytes than the digest asked for names (go-containerregistry's check).
+		{fmt.Errorf("manifest digest: %q does not match requested digest: %q for %q", "sha256:4bc2", "sha256:30fc", "h/x@sha256:30fc"), Failed,
+			"served a manifest that is not the digest asked for: sha256:4bc2 instead of sha256:30fc"},
 		// Still unavailable after the retries.
 		{&transport.Error{StatusCode: http.StatusServiceUnavailable}, Failed, "unavailable (503), still after retries run the check again later"},
 	}
