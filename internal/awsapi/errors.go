@@ -183,8 +183,13 @@ func hint(t config.Target, s step, e *Error, err error) string {
 		return "check role_arn, session_name and duration in " + where + " (duration may exceed the role's maximum session duration, which is 1h when roles are chained)"
 	case s == stepAssume && e.Code == "RegionDisabledException":
 		return "activate STS in region " + t.Registry.Region + " in the IAM console of the account that assumes the role"
+	case s == stepToken && e.rejected && t.RoleARN() == "":
+		// The source credentials themselves: nothing cached is involved.
+		return "the source credentials are invalid or expired: " + sourceFix(t, where)
 	case s == stepToken && e.rejected:
-		return "AWS no longer accepts the session; run `docker-credential-currents erase` with the host on stdin, or remove the cache directory, and retry"
+		// A cached session AWS rejects is replaced before it gets here
+		// (refresh.Fetcher), so this one is fresh: erasing changes nothing.
+		return "AWS refused the role session it had just issued: check this machine's clock (`docker-credential-currents doctor` compares it with AWS's), then retry"
 	case s == stepToken && Denied(e.Code):
 		e.Action, e.Resource = "ecr:GetAuthorizationToken", "*"
 		if e.RoleARN == "" {
