@@ -233,6 +233,7 @@ func (w *watcher) restore(ctx context.Context, rb map[string]int, prev map[strin
 		if err := w.o.Engine.Tag(ctx, prev[n].imageID, w.byName[n].ref.String()); err != nil {
 			w.log.Error("cannot put the previous image back; look at the service now", "service", n, "error", err.Error())
 			_ = w.journal.Finish(id, journal.Failed, "cannot put the previous image back: "+err.Error(), nil)
+			w.out.Failed++
 			delete(rb, n)
 		}
 	}
@@ -257,6 +258,7 @@ func (w *watcher) restore(ctx context.Context, rb map[string]int, prev map[strin
 			w.out.RolledBack++
 			w.log.Warn("rolled back", "service", n, "failed", w.journal.State().Services[n].Registry, "running", prev[n].digest)
 		} else {
+			w.out.Failed++
 			w.log.Error("rollback did not bring the service back; look at it now", "service", n, "error", msg)
 		}
 	}

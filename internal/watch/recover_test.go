@@ -331,3 +331,23 @@ func TestServiceStartedAfterTheWatchIsDeployed(t *testing.T) {
 		stop()
 	}
 }
+
+// TestRollbackThatFailsIsAFailure: the new image is unhealthy and the
+// previous one, put back, is unhealthy too (its database went away): the
+// service is down, and --once must not exit 0 "every image current".
+func TestRollbackThatFailsIsAFailure(t *testing.T) {
+	w := newWorld(t)
+	f := newFakeEngine(w)
+	bad := w.push("api").String()
+	f.unhealthy[bad] = true
+	f.unhealthy[w.digests["api"].String()] = true
+	o := w.deployOptions(f)
+	o.Once, o.Queue = true, ""
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Failed == 0 {
+		t.Errorf("outcome %+v: a rollback that did not bring api back is no failure", out)
+	}
+}
