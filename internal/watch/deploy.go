@@ -72,10 +72,12 @@ func (w *watcher) deploy(ctx context.Context, services []string) {
 		s := w.byName[n]
 		c, ok, err := w.o.Engine.Container(ctx, w.project, n)
 		if err != nil || !ok {
+			w.out.Failed++
 			w.log.Warn("the service's container cannot be read; not deploying it now", "service", n, "error", errString(err))
 			continue
 		}
 		if err := w.o.Engine.Tag(ctx, c.ImageID, holdRef(s)); err != nil {
+			w.out.Failed++
 			w.log.Warn("cannot keep the previous image; not deploying without a way back", "service", n, "error", err.Error())
 			continue
 		}
@@ -90,8 +92,7 @@ func (w *watcher) deploy(ctx context.Context, services []string) {
 	}
 	services = keysOf(ids)
 	if len(services) == 0 {
-		w.out.Failed++
-		return
+		return // each said and counted
 	}
 	w.log.Info("deploying", "services", strings.Join(services, ","))
 	if err := w.o.Engine.Compose(ctx, "pull", append([]string{"--quiet"}, services...)...); err != nil {

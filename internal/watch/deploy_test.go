@@ -29,6 +29,7 @@ type fakeEngine struct {
 	down        bool             // the engine does not answer
 	upFails     error            // compose up fails before recreating anything
 	onContainer func(svc string) // called before a container is read, without the lock
+	tagFails    map[string]bool  // refs that cannot be tagged
 }
 
 func newFakeEngine(w *world) *fakeEngine {
@@ -76,7 +77,7 @@ func (f *fakeEngine) Tag(_ context.Context, id, ref string) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.down {
+	if f.down || f.tagFails[ref] {
 		return errors.New("Cannot connect to the Docker daemon")
 	}
 	if _, ok := f.digests[id]; !ok {

@@ -351,3 +351,23 @@ func TestRollbackThatFailsIsAFailure(t *testing.T) {
 		t.Errorf("outcome %+v: a rollback that did not bring api back is no failure", out)
 	}
 }
+
+// TestServiceNotDeployedIsAFailure: of two services to deploy, one cannot
+// keep its previous image (the engine refuses the tag) and is not deployed:
+// --once says so with its exit status, not 0 because the other went well.
+func TestServiceNotDeployedIsAFailure(t *testing.T) {
+	w := newWorld(t)
+	f := newFakeEngine(w)
+	w.push("api")
+	w.push("director")
+	f.tagFails = map[string]bool{f.repo("director") + ":currents-previous-director": true}
+	o := w.deployOptions(f)
+	o.Once, o.Queue = true, ""
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Deployed != 1 || out.Failed == 0 {
+		t.Errorf("outcome %+v: want api deployed and director's deploy a failure", out)
+	}
+}
