@@ -633,3 +633,22 @@ func TestProfileWithRole(t *testing.T) {
 		t.Errorf("%d cache files, want one per principal (2)", n)
 	}
 }
+
+// TestAWSBinaryNamedWithoutAPath: CURRENTS_AWS_HELPER set to a command name
+// (docker-credential-currents-aws, found in PATH) was run for a refresh,
+// which looked it up in PATH, and not for anything the lean binary becomes
+// the AWS binary for (config, doctor, and every get after an edit of
+// currents.yaml), which took it for a file in the working directory: gets
+// worked for months, then all failed after the first edit.
+func TestAWSBinaryNamedWithoutAPath(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	extra := map[string]string{"CURRENTS_AWS_HELPER": filepath.Base(bin.fat), "PATH": filepath.Dir(bin.fat) + ":" + w.env["PATH"]}
+	w.prove(w.mustGet(w.reg.Host(), extra))
+	if out, code := w.run(bin.lean, "", extra, "config"); code != 0 || !strings.Contains(out, w.reg.Host()) {
+		t.Errorf("config: exit %d\n%s\n%s", code, out, w.logs())
+	}
+	old, _ := os.ReadFile(w.config)
+	w.writeConfigOnly(string(old) + "# edited\n")
+	w.prove(w.mustGet(w.reg.Host(), extra))
+}

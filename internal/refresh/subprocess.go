@@ -27,9 +27,17 @@ import (
 
 // AWSHelperPath locates the AWS binary: CURRENTS_AWS_HELPER, else beside the
 // running executable (symlinks resolved, so a PATH symlink to an install
-// directory still finds its sibling).
+// directory still finds its sibling). A CURRENTS_AWS_HELPER without a slash
+// is a command looked up in PATH: a refresh runs it with exec.Command, which
+// would look it up, and the lean binary execs it for every other command,
+// which would take it for a file in the working directory.
 func AWSHelperPath() (string, error) {
 	if p := os.Getenv(product.EnvAWSHelper); p != "" {
+		if !strings.Contains(p, "/") {
+			if found, err := exec.LookPath(p); err == nil {
+				return found, nil
+			}
+		}
 		return p, nil
 	}
 	self, err := os.Executable()
