@@ -257,7 +257,8 @@ func (w *watcher) restore(ctx context.Context, rb map[string]int, prev map[strin
 		_ = w.o.Engine.Untag(ctx, holdRef(s))
 		if result == journal.OK {
 			w.out.RolledBack++
-			w.log.Warn("rolled back", "service", n, "failed", w.journal.State().Services[n].Registry, "running", prev[n].digest)
+			st := w.journal.State()
+			w.log.Warn("rolled back", "service", n, "failed", st.Service(n).Registry, "running", prev[n].digest)
 		} else {
 			w.out.Failed++
 			w.log.Error("rollback did not bring the service back; look at it now", "service", n, "error", msg)
