@@ -196,6 +196,9 @@ func (c *Cache) ensureDir(dir string) error {
 		return fmt.Errorf("cache directory %s: owned by uid %d, not by us (uid %d); remove it or set %s", dir, st.Uid, os.Getuid(), EnvDir)
 	}
 	if fi.Mode().Perm() != 0o700 {
+		if why := othersDir(dir, fi); why != "" {
+			return othersDirError(dir, fi, why)
+		}
 		if err := os.Chmod(dir, 0o700); err != nil {
 			return fmt.Errorf("cache directory %s: mode %o, and tightening it to 0700 failed: %w", dir, fi.Mode().Perm(), err)
 		}

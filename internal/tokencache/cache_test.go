@@ -3,6 +3,7 @@ package tokencache
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -402,6 +403,42 @@ func TestAServiceAccountsEarlierTokensDoNotPileUp(t *testing.T) {
 	}{{old, false}, {live, true}, {other, true}, {newest, true}} {
 		if _, err := os.Stat(c.Path(s.id)); (err == nil) != s.kept {
 			t.Errorf("%s %s kept: %v, want %v", s.id.ServiceAccount, s.id.Token[:4], err == nil, s.kept)
+		}
+	}
+}
+
+// TestASharedDirectoryIsNotMadePrivate: CURRENTS_CACHE_DIR naming a
+// directory others use (/tmp, or /var/cache for /var/cache/currents) had its
+// mode changed to 0700 (a sticky one losing its sticky bit too): run as
+// root, the helper shut every other user and service out of it. Such a
+// directory is refused, as it is, with the fix; one of the helper's own (no
+// directories in it) is still tightened (TestWideModesAreTightened).
+func TestASharedDirectoryIsNotMadePrivate(t *testing.T) {
+	for name, c := range map[string]struct {
+		mode fs.FileMode
+		sub  bool
+		want string
+	}{
+		"sticky, world-writable": {0o777 | fs.ModeSticky, false, "shared"},
+		"world-writable":         {0o777, false, "shared"},
+		"holding directories":    {0o755, true, "holds directories"},
+	} {
+		dir := filepath.Join(t.TempDir(), "shared")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if c.sub {
+			os.Mkdir(filepath.Join(dir, "another-programs-cache"), 0o755)
+		}
+		if err := os.Chmod(dir, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(WithDir(dir))
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), filepath.Join(dir, "currents")) {
+			t.Errorf("%s: Open = %v; want a refusal that says %q and suggests %s", name, err, c.want, filepath.Join(dir, "currents"))
+		}
+		if fi, _ := os.Stat(dir); fi.Mode()&(fs.ModePerm|fs.ModeSticky) != c.mode {
+			t.Errorf("%s: mode changed to %v", name, fi.Mode())
 		}
 	}
 }
