@@ -104,7 +104,9 @@ func (p *Prober) tlsProblem(host string, err error) (string, string, bool) {
 		dir := filepath.Join(orDefault(p.certsDir, DefaultCertsDir), host)
 		return fmt.Sprintf("%s's TLS certificate is not trusted: %v", host, unwrapTLS(err)),
 			fmt.Sprintf("put the CA that signed it in %s/ca.crt, where docker (and this check) read a registry's private CA", dir), true
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") && !loopback(host):
+		// A loopback registry may speak plain HTTP: its https attempt's error
+		// is beside the point when the http one failed too.
 		return fmt.Sprintf("%s serves plain HTTP, not HTTPS", host),
 			fmt.Sprintf("serve it over TLS, or list %q in insecure-registries of the engine's daemon.json and restart docker (this check then cannot vouch for it)", host), true
 	}

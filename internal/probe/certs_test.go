@@ -185,3 +185,22 @@ func TestLoopbackTLSIsNotVerifiedAsDockerDoesNot(t *testing.T) {
 		t.Errorf("loopback registry over TLS with an unsigned certificate: %s %q fix %q", r.Status, r.Message, r.Fix)
 	}
 }
+
+// A loopback registry may speak plain HTTP (docker takes it for insecure):
+// when its /v2/ answers 503, go-containerregistry's ping fails over both
+// schemes, and the https attempt's "HTTP response to HTTPS client" is not the
+// problem to report.
+func TestLoopbackPlainHTTPFailingPingIsNotTakenForPlainHTTP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/vendor/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(keychain.New(configfile.New("/test/config.json")), WithCertsDir("")).Check(context.Background(), []Image{{ID: "app", Ref: ref}})[0]
+	if r.Pullable() || strings.Contains(r.Message, "plain HTTP") || strings.Contains(r.Fix, "insecure-registries") || !strings.Contains(r.Message, "503") {
+		t.Errorf("%s %q fix %q", r.Status, r.Message, r.Fix)
+	}
+}

@@ -193,7 +193,7 @@ func refused(host string, src keychain.Source, a advice, terr *transport.Error, 
 		}
 		return Failed, fmt.Sprintf("%s: rate limited by the registry", what), "wait and run the check again, or lower --jobs", true
 	case http.StatusServiceUnavailable:
-		return Failed, fmt.Sprintf("%s: the registry is unavailable (503), still after retries", host),
+		return Failed, fmt.Sprintf("%s: the registry is unavailable (503)", host),
 			"run the check again later; if it lasts, the registry (or a proxy in front of it) is down", true
 	}
 	return "", "", "", false

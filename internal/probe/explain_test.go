@@ -51,7 +51,7 @@ func TestExplain(t *testing.T) {
 		{fmt.Errorf("manifest digest: %q does not match requested digest: %q for %q", "sha256:4bc2", "sha256:30fc", "h/x@sha256:30fc"), Failed,
 			"served a manifest that is not the digest asked for: sha256:4bc2 instead of sha256:30fc"},
 		// Still unavailable after the retries.
-		{&transport.Error{StatusCode: http.StatusServiceUnavailable}, Failed, "unavailable (503), still after retries run the check again later"},
+		{&transport.Error{StatusCode: http.StatusServiceUnavailable}, Failed, "unavailable (503) run the check again later"},
 	}
 	for _, c := range cases {
 		st, msg, fix := p.explain(host, helper, advice{ecr: true}, c.err, ref)
