@@ -84,11 +84,21 @@ func TestUpSelection(t *testing.T) {
 		"--attach writer director":       "director",
 		"--wait -- -f":                   "-f",
 		"":                               "",
+		"--pull never -d api":            "api pull=never",
+		"--pull=always":                  " pull=always",
+		"--build --no-deps api":          "api no-deps build",
+		"--build=false api":              "api",
 	} {
 		sel := UpSelection(strings.Fields(args))
 		got := strings.Join(sel.Services, " ")
 		if sel.NoDeps {
 			got += " no-deps"
+		}
+		if sel.Build {
+			got += " build"
+		}
+		if sel.Pull != "" {
+			got += " pull=" + sel.Pull
 		}
 		if got != want {
 			t.Errorf("UpSelection(%q) = %q, want %q", args, got, want)

@@ -32,11 +32,16 @@ func UpSelection(upArgs []string) stack.Selection {
 			sel.Services = append(sel.Services, upArgs[i+1:]...)
 			break
 		}
-		f, _, n := cliflags.Next(fs, upArgs[i:])
+		f, value, n := cliflags.Next(fs, upArgs[i:])
 		switch {
 		case n > 0:
-			if f.Name == "no-deps" {
-				sel.NoDeps = true
+			switch f.Name {
+			case "no-deps":
+				sel.NoDeps = value == "true"
+			case "pull":
+				sel.Pull = value
+			case "build":
+				sel.Build = value == "true"
 			}
 			i += n - 1
 		case strings.HasPrefix(a, "-"):
@@ -63,6 +68,7 @@ func upFlags() *pflag.FlagSet {
 	}
 	fs.StringP("timeout", "t", "", "")
 	fs.Bool("no-deps", false, "")
+	fs.Bool("build", false, "")
 	return fs
 }
 

@@ -38,6 +38,9 @@ func newCheckCommand(dockerCli command.Cli) *cobra.Command {
 		project stack.Options
 		out     output
 		noDeps  bool
+		// up's --pull and --build, which the compose shim passes on.
+		upPull  string
+		upBuild bool
 	)
 	cmd := &cobra.Command{
 		Use:   "check [OPTIONS] [SERVICE...]",
@@ -80,7 +83,7 @@ cannot be loaded, 125 a usage error.`,
 				// A usage error, reported like docker's own flag errors.
 				return cli.StatusError{StatusCode: 125, Status: fmt.Sprintf("invalid argument %q for \"--format\" flag: use table or json", out.format)}
 			}
-			code := runCheck(cmd.Context(), dockerCli, project, stack.Selection{Services: services, NoDeps: noDeps}, out, dockerCli.Out())
+			code := runCheck(cmd.Context(), dockerCli, project, stack.Selection{Services: services, NoDeps: noDeps, Pull: upPull, Build: upBuild}, out, dockerCli.Out())
 			if code != 0 {
 				return ExitError{Code: code}
 			}
@@ -94,6 +97,11 @@ cannot be loaded, 125 a usage error.`,
 	f.BoolVarP(&out.quiet, "quiet", "q", false, "Print only unpullable images; the exit status tells the rest")
 	f.IntVar(&out.jobs, "jobs", probe.DefaultJobs, "Requests in flight to one registry at most (and so its connections, over HTTP/1.1); within it the concurrency adapts, halving on 429 or 503")
 	f.BoolVar(&noDeps, "no-deps", false, "Check the named services without their dependencies (as up --no-deps)")
+	// Hidden: the compose shim's check before `up --pull P` or `up --build`.
+	f.StringVar(&upPull, "up-pull", "", "Check as up --pull with this policy pulls")
+	f.BoolVar(&upBuild, "up-build", false, "Check as up --build pulls")
+	_ = f.MarkHidden("up-pull")
+	_ = f.MarkHidden("up-build")
 	return cmd
 }
 

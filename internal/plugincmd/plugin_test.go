@@ -575,6 +575,12 @@ exit 7
 	if _, err := os.Stat(record); err == nil {
 		t.Fatal("compose ran although the check failed")
 	}
+	// up --pull never pulls nothing (images already on the engine, an
+	// offline host): nothing to prove, compose runs.
+	if r := w.docker("currents", "up", "--pull", "never", "-d"); r.code != 7 {
+		t.Errorf("up --pull never: exit %d, want compose's 7\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	_ = os.Remove(record)
 
 	w.registerHelper()
 	r = w.docker("currents", "up", "-f", "compose.yaml", "-d", "--wait", "-p", "demo", "api")

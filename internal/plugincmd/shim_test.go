@@ -185,6 +185,11 @@ func shimChecksBeforeUp(t *testing.T, cfgDir string, stackEnv []string) {
 	if code != 1 || strings.Contains(out, "FAKE-COMPOSE") || !strings.Contains(out, "up stopped") {
 		t.Errorf("up after a failing check (%d):\n%s", code, out)
 	}
+	// up --pull never pulls nothing: the same stack goes through.
+	out, code = dockerRun(t, cfgDir, append(stackEnv, "DC_CURRENTS_IMAGE_TAG=never-pushed"), "compose", "-f", composeFile, "up", "--pull", "never", "-d")
+	if code != 0 || !strings.Contains(out, "FAKE-COMPOSE compose -f "+composeFile+" up --pull never -d") {
+		t.Errorf("up --pull never (%d):\n%s", code, out)
+	}
 	// The compose file on a pipe (-f -): the check reads it, and so does
 	// compose after it, every byte.
 	content := mustRead(t, composeFile)

@@ -21,8 +21,9 @@ so signals, the terminal and the exit status are compose's own.
 
 Project options (-f, -p, --env-file, --profile, --project-directory) may appear
 anywhere; every other argument goes to 'docker compose up' untouched. The check
-covers the services up will start: those named (with their dependencies, unless
---no-deps), else all.
+covers the images up will pull: those of the services named (with their
+dependencies, unless --no-deps), else all, as --pull POLICY and --build leave
+them (--pull never: none).
 
 Exit status: compose's own once it runs; otherwise check's (1 some image is not
 pullable, 2 the project cannot be loaded), or 1 when docker has no compose

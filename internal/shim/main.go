@@ -117,6 +117,12 @@ func check(inv compose.Invocation) int {
 	if sel.NoDeps {
 		args = append(args, "--no-deps")
 	}
+	if sel.Pull != "" {
+		args = append(args, "--up-pull", sel.Pull)
+	}
+	if sel.Build {
+		args = append(args, "--up-build")
+	}
 	if len(sel.Services) > 0 {
 		args = append(append(args, "--"), sel.Services...)
 	}

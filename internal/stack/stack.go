@@ -181,6 +181,11 @@ type Selection struct {
 	Services []string
 	// NoDeps leaves the named services' dependencies out.
 	NoDeps bool
+	// Pull is `up --pull POLICY`: every service's pull policy. Build is
+	// `up --build`: every service with a build section is built, not pulled.
+	// Compose applies both to the project before it pulls.
+	Pull  string
+	Build bool
 }
 
 // LoadSelection is Load for a selection of services. It loads no preview,
@@ -207,7 +212,7 @@ type loaded struct {
 
 // errNoPreview: the preview gives nothing for a selection of services,
 // whose dependencies only the full load knows.
-var errNoPreview = errors.New("no preview for a selection of services")
+var errNoPreview = errors.New("no preview for a selection of services, or up --pull or --build")
 
 // Start starts loading the project, and its preview.
 func Start(ctx context.Context, o Options, sel Selection) *Loading {
@@ -218,7 +223,7 @@ func Start(ctx context.Context, o Options, sel Selection) *Loading {
 		st, err := loadSelection(ctx, o, sel, newRaws(second))
 		l.full <- loaded{st, err}
 	}()
-	if len(sel.Services) > 0 {
+	if len(sel.Services) > 0 || sel.Pull != "" || sel.Build {
 		l.preview <- loaded{nil, errNoPreview}
 	} else {
 		go func() {
@@ -330,7 +335,7 @@ func loadSelection(ctx context.Context, o Options, sel Selection, raw *raws) (*S
 			svc.Source.File = project.ComposeFiles[0]
 		}
 		if kind == Pulled {
-			svc.Kind, svc.Reason = pulls(s, built)
+			svc.Kind, svc.Reason = pulls(sel.apply(s), built)
 		}
 		if svc.Kind != Disabled {
 			diagnose(&svc, env.of(raw, svc.Raw, s.Image))
@@ -350,6 +355,18 @@ func loadSelection(ctx context.Context, o Options, sel Selection, raw *raws) (*S
 // defaultPlatformVar is the variable compose passes as the platform of
 // every pull for services without platform:.
 const defaultPlatformVar = "DOCKER_DEFAULT_PLATFORM"
+
+// apply sets s's pull policy as `up --pull` and `up --build` do
+// (compose's createOptions.apply).
+func (sel Selection) apply(s types.ServiceConfig) types.ServiceConfig {
+	if sel.Pull != "" {
+		s.PullPolicy = sel.Pull
+	}
+	if sel.Build && s.Build != nil {
+		s.PullPolicy = types.PullPolicyBuild
+	}
+	return s
+}
 
 // pulls decides, as compose's pull logic does, whether up pulls s's image:
 // not for a provider service, nor with pull_policy never or build, nor when

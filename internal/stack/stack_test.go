@@ -294,6 +294,34 @@ func TestServicesComposeDoesNotPull(t *testing.T) {
 	}
 }
 
+// `up --pull POLICY` sets every service's pull policy, and `up --build`
+// builds every service that has a build section, as compose applies them
+// (createOptions.apply): the check covers what that up pulls.
+func TestUpPullAndBuildFlags(t *testing.T) {
+	cleanEnv(t)
+	tmp := writeBuildProject(t, pullPolicies+`  plain:
+    image: r.example/plain:1
+`)
+	for _, c := range []struct {
+		sel  Selection
+		want map[string]Kind
+	}{
+		{Selection{Pull: "never"}, map[string]Kind{"local": NotPulled, "builder": NotPulled, "user": NotPulled, "plain": NotPulled, "forced": NotPulled}},
+		{Selection{Pull: "always"}, map[string]Kind{"local": Pulled, "builder": Pulled, "user": BuildOnly, "plain": Pulled, "forced": Pulled}},
+		{Selection{Build: true}, map[string]Kind{"local": NotPulled, "builder": BuildOnly, "user": BuildOnly, "plain": Pulled, "forced": BuildOnly}},
+	} {
+		st, err := LoadSelection(context.Background(), Options{ProjectDirectory: tmp}, c.sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, kind := range c.want {
+			if s := service(t, st, name); s.Kind != kind {
+				t.Errorf("%+v: %s is %s (%s), want %s", c.sel, name, s.Kind, s.Reason, kind)
+			}
+		}
+	}
+}
+
 // When several services build one image, a service using it names the
 // first of them by name, every time (services come from a map).
 func TestBuiltByTheFirstBuilderByName(t *testing.T) {
