@@ -75,11 +75,20 @@ func (e *DockerEngine) Container(ctx context.Context, project, service string) (
 	if err != nil {
 		return Container{}, false, fmt.Errorf("listing %s's containers: %w", service, err)
 	}
-	if len(list.Items) == 0 {
+	// Several replicas share one image; the first says it. A one-off
+	// (`docker compose run` left without --rm) carries the service's labels
+	// but is not what the service runs: compose's own rule.
+	id := ""
+	for _, c := range list.Items {
+		if c.Labels["com.docker.compose.oneoff"] != "True" {
+			id = c.ID
+			break
+		}
+	}
+	if id == "" {
 		return Container{}, false, nil
 	}
-	// Several replicas share one image; the first says it.
-	in, err := e.API.ContainerInspect(ctx, list.Items[0].ID, client.ContainerInspectOptions{})
+	in, err := e.API.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return Container{}, false, fmt.Errorf("inspecting %s's container: %w", service, err)
 	}
