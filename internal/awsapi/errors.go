@@ -183,14 +183,23 @@ func hint(t config.Target, s step, e *Error, err error) string {
 		return "check role_arn, session_name and duration in " + where + " (duration may exceed the role's maximum session duration, which is 1h when roles are chained)"
 	case s == stepAssume && e.Code == "RegionDisabledException":
 		return "activate STS in region " + t.Registry.Region + " in the IAM console of the account that assumes the role"
-	case s == stepToken && e.rejected && t.RoleARN() == "":
+	case s == stepToken:
+		return tokenHint(t, e, where)
+	}
+	return ""
+}
+
+// tokenHint is hint for GetAuthorizationToken.
+func tokenHint(t config.Target, e *Error, where string) string {
+	switch {
+	case e.rejected && t.RoleARN() == "":
 		// The source credentials themselves: nothing cached is involved.
 		return "the source credentials are invalid or expired: " + sourceFix(t, where)
-	case s == stepToken && e.rejected:
+	case e.rejected:
 		// A cached session AWS rejects is replaced before it gets here
 		// (refresh.Fetcher), so this one is fresh: erasing changes nothing.
 		return "AWS refused the role session it had just issued: check this machine's clock (`docker-credential-currents doctor` compares it with AWS's), then retry"
-	case s == stepToken && Denied(e.Code):
+	case Denied(e.Code):
 		e.Action, e.Resource = "ecr:GetAuthorizationToken", "*"
 		if e.RoleARN == "" {
 			return "the credentials may not call ecr:GetAuthorizationToken; allow it in their IAM policy, or set role_arn for this registry in " + where
