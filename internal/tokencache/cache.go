@@ -324,7 +324,11 @@ var errUnusable = errors.New("unusable cache file")
 func (c *Cache) usableFile(fd int, st *syscall.Stat_t, p string) error {
 	mode := fileMode(st)
 	if problem := notOursMode(mode, st.Uid); problem != "" {
-		c.log.Warn("cache: "+problem+", ignoring it (the next refresh replaces it)", "file", p)
+		fix := "the next refresh replaces it"
+		if mode.IsDir() {
+			fix = "remove it: a refresh cannot replace a directory"
+		}
+		c.log.Warn("cache: "+problem+", ignoring it ("+fix+")", "file", p)
 		return errUnusable
 	}
 	if mode.Perm() != 0o600 {
@@ -544,8 +548,11 @@ func (e *Entry) live(now time.Time) bool {
 
 func (c *Cache) writeErr(p string, err error) error {
 	fix := "check the directory's permissions, or set " + EnvDir
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	switch {
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		fix = "free space on that file system, or set " + EnvDir + " to another one"
+	case errors.Is(err, syscall.EISDIR):
+		fix = "remove the directory " + p + " (a cache file belongs there), or set " + EnvDir
 	}
 	return fmt.Errorf("writing cache file %s: %w; the previous cache file is unchanged; %s", p, err, fix)
 }

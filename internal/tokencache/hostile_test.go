@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/currentsdev/currents/internal/config"
 	"github.com/currentsdev/currents/internal/logging"
 )
 
@@ -148,5 +150,29 @@ func TestHugeCacheFileIsAMiss(t *testing.T) {
 	}
 	if e := c.Load(id); e.Session != nil {
 		t.Errorf("loaded a %d-byte file", len(huge))
+	}
+}
+
+// TestADirectoryWhereAnEntryBelongsIsNamedWithItsFix: a directory in a cache
+// file's place cannot be replaced by a rename, so every refresh failed to
+// keep its token; the log promised "the next refresh replaces it" and the
+// error said to check the directory's permissions. Both now say to remove it.
+func TestADirectoryWhereAnEntryBelongsIsNamedWithItsFix(t *testing.T) {
+	var logs bytes.Buffer
+	c, err := Open(WithDir(filepath.Join(t.TempDir(), "cache")), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := IdentityFor(target(&config.Entry{RoleARN: "arn:aws:iam::111122223333:role/pull"}), env(nil))
+	if err := os.Mkdir(c.Path(id), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c.Load(id)
+	if strings.Contains(logs.String(), "replaces it") || !strings.Contains(logs.String(), "remove it") {
+		t.Errorf("the log about the directory:\n%s", logs.String())
+	}
+	err = c.Store(id, sampleEntry())
+	if err == nil || strings.Contains(err.Error(), "permissions") || !strings.Contains(err.Error(), "remove the directory "+c.Path(id)) {
+		t.Errorf("Store over a directory: %v", err)
 	}
 }
