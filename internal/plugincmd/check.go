@@ -77,7 +77,7 @@ credentials-failed, unreachable, error (the registry's answer); invalid (the
 reference is wrong before any request), build-only, skipped (not pulled by up).
 
 Exit status: 0 every image is pullable, 1 some image is not, 2 the project
-cannot be loaded, 125 a usage error.`,
+cannot be loaded, 125 a usage error, 130 interrupted (Ctrl-C).`,
 		RunE: func(cmd *cobra.Command, services []string) error {
 			if out.format != "table" && out.format != "json" {
 				// A usage error, reported like docker's own flag errors.
@@ -116,6 +116,12 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 		check.WithKeychain(keychain.New(dockerCli.ConfigFile())),
 		check.WithEngine(enginePlatform(dockerCli)),
 		check.WithJobs(out.jobs))
+	if ctx.Err() != nil {
+		// Ctrl-C (docker cancels the plugin's context): the answers cut
+		// short are no verdict, and no registry was too slow.
+		fmt.Fprintln(errOut, "interrupted: the check did not finish")
+		return ExitInterrupted
+	}
 	if err != nil {
 		if out.format == "json" && !out.quiet {
 			_ = check.JSON(w, rep)

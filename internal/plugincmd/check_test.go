@@ -1,9 +1,17 @@
 package plugincmd
 
 import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/currentsdev/currents/internal/check"
 )
@@ -41,5 +49,50 @@ func TestJSONShapeIsDocumented(t *testing.T) {
 	walk(reflect.TypeOf(check.Report{}))
 	if len(seen) < 6 {
 		t.Errorf("walked only %d types", len(seen))
+	}
+}
+
+// Ctrl-C during a check (here while a registry has not answered) ends it
+// with 130 and says it was interrupted: the answers cut short are no
+// verdict. It said the registry "did not answer in time", to raise
+// CURRENTS_TIMEOUT, and exited 1 as if an image were not pullable.
+func TestCheckInterruptedSaysSo(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	asked := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute): // a failsafe
+		}
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	w.write(filepath.Join(dir, "compose.yaml"), "services:\n  a: {image: "+strings.TrimPrefix(srv.URL, "http://")+"/vendor/app:1}\n")
+	cmd := exec.Command(docker, "currents", "check")
+	cmd.Dir, cmd.Env = dir, w.env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-asked:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("the check never asked the registry")
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != ExitInterrupted || !strings.Contains(errb.String(), "interrupted") ||
+		strings.Contains(out.String()+errb.String(), "CURRENTS_TIMEOUT") {
+		t.Errorf("interrupted check: %v\n%s%s", err, out.String(), errb.String())
 	}
 }

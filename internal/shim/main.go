@@ -85,6 +85,9 @@ func checkBeforeUp(dir string, inv compose.Invocation) int {
 		return 0
 	}
 	code := check(inv)
+	if code == interrupted {
+		return code
+	}
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "docker compose up stopped: the images above are not pullable (the compose shim runs `docker currents check` first; `docker currents shim install` without --check-before-up turns that off)")
 		return code
@@ -94,6 +97,10 @@ func checkBeforeUp(dir string, inv compose.Invocation) int {
 	os.Setenv(compose.CheckedEnv, "1")
 	return 0
 }
+
+// interrupted is the check's exit status when Ctrl-C stopped it (the
+// plugin's ExitInterrupted): up stops, without blaming the images.
+const interrupted = 130
 
 // check runs the check in a child process of ourselves, because the
 // plugin framework runs once per process and compose must still be exec'd.
