@@ -411,33 +411,49 @@ func TestAServiceAccountsEarlierTokensDoNotPileUp(t *testing.T) {
 // directory others use (/tmp, or /var/cache for /var/cache/currents) had its
 // mode changed to 0700 (a sticky one losing its sticky bit too): run as
 // root, the helper shut every other user and service out of it. Such a
-// directory is refused, as it is, with the fix; one of the helper's own (no
-// directories in it) is still tightened (TestWideModesAreTightened).
+// directory is refused, as it is, with the fix; one of the helper's own
+// (only its user's files in it) is still tightened, even from 0777.
 func TestASharedDirectoryIsNotMadePrivate(t *testing.T) {
 	for name, c := range map[string]struct {
-		mode fs.FileMode
-		sub  bool
-		want string
+		mode    fs.FileMode
+		sub     bool
+		foreign bool
+		want    string // "" when it is tightened
 	}{
-		"sticky, world-writable": {0o777 | fs.ModeSticky, false, "shared"},
-		"world-writable":         {0o777, false, "shared"},
-		"holding directories":    {0o755, true, "holds directories"},
+		"sticky, world-writable":   {0o777 | fs.ModeSticky, false, false, "sticky"},
+		"holding directories":      {0o755, true, false, "holds directories"},
+		"holding others' files":    {0o777, false, true, "files of other users"},
+		"the helper's own, 0777":   {0o777, false, false, ""},
+		"the helper's own, sticky": {0o700 | fs.ModeSticky, false, false, ""},
 	} {
 		dir := filepath.Join(t.TempDir(), "shared")
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
+		os.WriteFile(filepath.Join(dir, "mine.json"), nil, 0o600)
 		if c.sub {
 			os.Mkdir(filepath.Join(dir, "another-programs-cache"), 0o755)
+		}
+		if c.foreign {
+			other := filepath.Join(dir, "someone-elses")
+			os.WriteFile(other, nil, 0o644)
+			if err := os.Chown(other, os.Getuid()+1, -1); err != nil {
+				t.Logf("%s: not run: only root can give a file to another user (%v)", name, err)
+				continue
+			}
 		}
 		if err := os.Chmod(dir, c.mode); err != nil {
 			t.Fatal(err)
 		}
 		_, err := Open(WithDir(dir))
-		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), filepath.Join(dir, "currents")) {
+		fi, _ := os.Stat(dir)
+		switch {
+		case c.want == "" && (err != nil || fi.Mode().Perm() != 0o700):
+			t.Errorf("%s: Open = %v, mode %v; want it tightened to 0700", name, err, fi.Mode())
+		case c.want == "":
+		case err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), filepath.Join(dir, "currents")):
 			t.Errorf("%s: Open = %v; want a refusal that says %q and suggests %s", name, err, c.want, filepath.Join(dir, "currents"))
-		}
-		if fi, _ := os.Stat(dir); fi.Mode()&(fs.ModePerm|fs.ModeSticky) != c.mode {
+		case fi.Mode()&(fs.ModePerm|fs.ModeSticky) != c.mode:
 			t.Errorf("%s: mode changed to %v", name, fi.Mode())
 		}
 	}

@@ -5,23 +5,30 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // othersDir says why dir, whose mode is wider than 0700, is not one the
 // cache may make private, or "": one other users and programs use too (a
 // temp directory, or /var/cache named where /var/cache/currents was meant),
 // which a chmod to 0700 — by root, of any directory — would shut them out
-// of. The cache writes only files, so a directory holding directories is
-// not the cache's own. Asked only of a directory whose mode is wrong, never
-// on a warm get.
+// of. The cache holds only files of its user, so a sticky directory (a
+// shared one, such as /tmp) or one holding directories or other users'
+// files is not the cache's own. Asked only of a directory whose mode is
+// wrong, never on a warm get.
 func othersDir(dir string, fi fs.FileInfo) string {
-	if fi.Mode()&fs.ModeSticky != 0 || fi.Mode().Perm()&0o002 != 0 {
-		return "it is shared: others may write in it"
+	if fi.Mode()&fs.ModeSticky != 0 {
+		return "it is sticky: a directory users share"
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if e.IsDir() {
 			return fmt.Sprintf("it holds directories (%s), so it is another program's too", e.Name())
+		}
+		if info, err := e.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+				return fmt.Sprintf("it holds files of other users (%s, uid %d)", e.Name(), st.Uid)
+			}
 		}
 	}
 	return ""
