@@ -13,7 +13,6 @@ import (
 
 	"github.com/currentsdev/currents/internal/credhelpercmd"
 	"github.com/currentsdev/currents/internal/product"
-	"github.com/currentsdev/currents/internal/refresh"
 )
 
 func main() {
@@ -21,8 +20,8 @@ func main() {
 	credentials.Name = product.HelperCommand
 	credentials.Version = product.Version
 	credentials.Package = product.Module
-	// It marks this start (refresh.EnvStartedAs), not the starts of what this runs.
-	os.Unsetenv(refresh.EnvStartedAs)
+	// It marks this start (product.EnvStartedAs), not the starts of what this runs.
+	os.Unsetenv(product.EnvStartedAs)
 	os.Exit(credhelpercmd.Execute(os.Args[1:]))
 }
 

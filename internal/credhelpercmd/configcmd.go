@@ -16,8 +16,8 @@ func newConfigCmd(a *App) *cobra.Command {
 		Use:   "config",
 		Short: "print the effective configuration (secrets redacted), the paths in use and what is cached",
 		Long: `Print the effective configuration: the paths in use, the environment that
-changes what the helper does (secrets shown only as [set], passwords in URLs
-redacted), currents.yaml with derived values filled in and the external ID
+changes what the helper does (secrets shown only as [set], an access key ID
+by its last four characters, passwords in URLs redacted), currents.yaml with derived values filled in and the external ID
 redacted, and for each registry the credentials it uses and the state of its
 cached token and role session. Nothing here reaches AWS.`,
 		Args: cobra.NoArgs,

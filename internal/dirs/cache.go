@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/currentsdev/currents/internal/fix"
 )
 
 // EnvCache overrides the token cache directory.
@@ -34,6 +36,11 @@ var rootCache = "/var/cache/currents"
 func Cache(use func(dir string) error) (dir string, skipped []string, err error) {
 	if d := os.Getenv(EnvCache); d != "" {
 		if err := use(d); err != nil {
+			if _, hint := fix.Split(err); hint != "" {
+				// use already said what to do (a shared directory: give
+				// the cache one of its own).
+				return "", nil, fmt.Errorf("%s=%s: %w", EnvCache, d, err)
+			}
 			return "", nil, fmt.Errorf("%w; set %s to a writable directory", err, EnvCache)
 		}
 		return d, nil, nil

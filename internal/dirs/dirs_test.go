@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/currentsdev/currents/internal/fix"
 )
 
 func TestConfigPath(t *testing.T) {
@@ -153,5 +155,23 @@ func TestCacheOrder(t *testing.T) {
 	t.Setenv(EnvCache, filepath.Join(tmp, "explicit"))
 	if _, _, err := Cache(refuse); err == nil || !strings.Contains(err.Error(), EnvCache) {
 		t.Errorf("explicit, refused: %v", err)
+	}
+}
+
+// TestRefusedCacheSaysOneFix: a CURRENTS_CACHE_DIR the cache refuses with
+// its own fix (a shared directory) is named, with that fix alone; a refusal
+// without one gets the generic advice.
+func TestRefusedCacheSaysOneFix(t *testing.T) {
+	t.Setenv(EnvCache, "/tmp")
+	_, _, err := Cache(func(string) error {
+		return fix.New(errors.New("/tmp is shared"), "give the cache a directory of its own, such as /tmp/currents")
+	})
+	problem, hint := fix.Split(err)
+	if !strings.Contains(problem, EnvCache+"=/tmp") || hint != "give the cache a directory of its own, such as /tmp/currents" || strings.Contains(err.Error(), "writable directory") {
+		t.Errorf("refused with its own fix: %v", err)
+	}
+	_, _, err = Cache(func(string) error { return errors.New("permission denied") })
+	if err == nil || !strings.Contains(err.Error(), "set "+EnvCache+" to a writable directory") {
+		t.Errorf("refused without a fix: %v", err)
 	}
 }

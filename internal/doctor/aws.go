@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/currentsdev/currents/internal/awsapi"
@@ -65,7 +64,7 @@ func (r *run) checkSource() bool {
 	if r.target.Entry != nil && r.target.Entry.Profile != "" {
 		from = "profile " + r.target.Entry.Profile
 	}
-	r.add(CheckSource, Pass, fmt.Sprintf("%s %s (%s from %s)", id.ARN, maskKey(src.AccessKeyID), kind, from), "")
+	r.add(CheckSource, Pass, fmt.Sprintf("%s %s (%s from %s)", id.ARN, secret.KeyID(src.AccessKeyID), kind, from), "")
 	return true
 }
 
@@ -153,14 +152,6 @@ func stamp(t, now time.Time) string {
 		return t.UTC().Format(time.RFC3339) + " (already past by this machine's clock: see clock-skew)"
 	}
 	return fmt.Sprintf("%s (in %s)", t.UTC().Format(time.RFC3339), t.Sub(now).Round(time.Minute))
-}
-
-// maskKey shows only the last four characters of an access key ID, as `aws configure list` does.
-func maskKey(id string) string {
-	if len(id) <= 4 {
-		return "****"
-	}
-	return strings.Repeat("*", len(id)-4) + id[len(id)-4:]
 }
 
 // checkIDToken is the source step of a web identity entry: the CI detected,

@@ -98,6 +98,8 @@ func visibleEnv(getenv func(string) string) []EnvVar {
 			continue
 		case envSecret[k]:
 			v = "[set]"
+		case k == "AWS_ACCESS_KEY_ID":
+			v = secret.KeyID(v)
 		case strings.Contains(v, "://") || strings.Contains(strings.ToUpper(k), "PROXY"):
 			v = redactUserinfo(v)
 		}

@@ -25,6 +25,13 @@ const (
 	// EnvLockFD tells the AWS half which inherited descriptor is the cache
 	// lock the lean binary took for it.
 	EnvLockFD = "CURRENTS_LOCK_FD"
+	// EnvStartedAs marks a process started as the AWS half, with the path it
+	// was started from: a lean binary that finds it in its own environment
+	// was started in the AWS binary's place (CURRENTS_AWS_HELPER naming the
+	// lean binary, or the AWS binary a copy of it or a link to it), and would
+	// start itself again without end. The AWS binary unsets it, so what it
+	// runs is not taken for such a start.
+	EnvStartedAs = "CURRENTS_STARTED_AS_AWS_HELPER"
 
 	// PluginName is the docker CLI plugin's command: `docker currents`.
 	PluginName = "currents"

@@ -66,28 +66,20 @@ func CannotRun(path string, err error) error {
 		fmt.Sprintf("reinstall (make install) so it sits beside %s, or set %s to where it is", product.HelperCommand, product.EnvAWSHelper))
 }
 
-// EnvStartedAs marks a process started as the AWS binary, with the path it
-// was started from: a lean binary that finds it in its own environment was
-// started in the AWS binary's place (CURRENTS_AWS_HELPER naming the lean
-// binary, or docker-credential-currents-aws a copy of it or a link to it),
-// and would start itself again without end (StartedInItsPlace). The AWS
-// binary unsets it, so what it runs is not taken for such a start.
-const EnvStartedAs = "CURRENTS_STARTED_AS_AWS_HELPER"
-
 // StartAs is env (os.Environ() when nil) for a process started as the AWS
-// binary from path (EnvStartedAs).
+// binary from path (product.EnvStartedAs).
 func StartAs(env []string, path string) []string {
 	if env == nil {
 		env = os.Environ()
 	}
-	return append(withoutVar(env, EnvStartedAs), EnvStartedAs+"="+path)
+	return append(withoutVar(env, product.EnvStartedAs), product.EnvStartedAs+"="+path)
 }
 
 // StartedInItsPlace is the error of a lean binary started as the AWS binary
-// (EnvStartedAs), and nil for any other start. The lean binary asks it only
+// (product.EnvStartedAs), and nil for any other start. The lean binary asks it only
 // where it would start its AWS half, so a warm get spends nothing on it.
 func StartedInItsPlace() error {
-	path := os.Getenv(EnvStartedAs)
+	path := os.Getenv(product.EnvStartedAs)
 	if path == "" {
 		return nil
 	}

@@ -3,7 +3,10 @@
 // encoding/json all yield "[redacted]".
 package secret
 
-import "log/slog"
+import (
+	"log/slog"
+	"strings"
+)
 
 // Value holds a token, password, secret key or session token in memory.
 // Every way of printing it — fmt verbs, slog, encoding/json — yields "[redacted]",
@@ -38,3 +41,15 @@ func (s Value) MarshalJSON() ([]byte, error) { return []byte(`"` + Mask + `"`), 
 
 // MarshalText redacts for encoders that prefer text (yaml, slog's text handler).
 func (s Value) MarshalText() ([]byte, error) { return []byte(Mask), nil }
+
+// KeyID is an AWS access key ID as a report may show it: its last four
+// characters, as `aws configure list` shows it. The ID is not the secret
+// half, but reports land in files others can read (status's Prometheus
+// text is 0644 for node_exporter) and the whole ID names the key to anyone
+// who finds its secret half elsewhere.
+func KeyID(id string) string {
+	if len(id) <= 4 {
+		return "****"
+	}
+	return strings.Repeat("*", len(id)-4) + id[len(id)-4:]
+}

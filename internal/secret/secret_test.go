@@ -29,3 +29,15 @@ func TestSecretNeverPrints(t *testing.T) {
 		t.Error("Reveal/IsZero")
 	}
 }
+
+func TestKeyIDShowsTheLastFour(t *testing.T) {
+	for id, want := range map[string]string{
+		"AKIAIOSFODNN7EXAMPLE": "****************MPLE",
+		"ABCD":                 "****",
+		"":                     "****",
+	} {
+		if got := KeyID(id); got != want {
+			t.Errorf("KeyID(%q) = %q, want %q", id, got, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/secret"
 	"github.com/currentsdev/currents/internal/settings"
 	"github.com/currentsdev/currents/internal/tokencache"
 )
@@ -158,7 +159,7 @@ func principal(id tokencache.Identity) string {
 	case id.Env["AWS_WEB_IDENTITY_TOKEN_FILE"] != "":
 		return "web identity token " + id.Env["AWS_WEB_IDENTITY_TOKEN_FILE"] + " (AWS_WEB_IDENTITY_TOKEN_FILE)"
 	case id.Env["AWS_ACCESS_KEY_ID"] != "":
-		return "access key " + id.Env["AWS_ACCESS_KEY_ID"] + " (AWS_ACCESS_KEY_ID)"
+		return "access key " + secret.KeyID(id.Env["AWS_ACCESS_KEY_ID"]) + " (AWS_ACCESS_KEY_ID)"
 	}
 	return "default credential chain"
 }

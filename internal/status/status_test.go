@@ -331,3 +331,32 @@ func TestWebIdentityPrincipalIsNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessKeyIDIsMasked: an entry served by the default chain names its
+// long-term key, and the Prometheus text holding that name is readable by
+// others (node_exporter): the key ID shows its last four characters only.
+func TestAccessKeyIDIsMasked(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "currents.yaml")
+	os.WriteFile(path, []byte("registries:\n  - host: 513558712013.dkr.ecr.us-west-2.amazonaws.com\n"), 0o600)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := tokencache.Open(tokencache.WithDir(filepath.Join(dir, "cache")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "AKIAIOSFODNN7EXAMPLE"
+	env := map[string]string{"AWS_ACCESS_KEY_ID": id, "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
+	rep := Collect(cfg, cache, func(k string) string { return env[k] }, t0)
+	var prom strings.Builder
+	if err := rep.WritePrometheus(&prom); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{rep.Registries[0].Principal, prom.String()} {
+		if strings.Contains(out, id) || !strings.Contains(out, "****************MPLE") {
+			t.Errorf("the key ID is not masked to its last four characters:\n%s", out)
+		}
+	}
+}
