@@ -54,8 +54,8 @@ const SchemaVersion = 1
 
 // Report is a whole check. Its JSON form (--format json) is documented on
 // the fields; statuses are probe's (ok, not-found, unauthorized, denied,
-// expired, no-platform, credentials-failed, unreachable, error) and this
-// package's (invalid, build-only, skipped).
+// expired, no-platform, manifest-missing, credentials-failed, unreachable,
+// error) and this package's (invalid, build-only, skipped).
 type Report struct {
 	SchemaVersion int    `json:"schemaVersion"`
 	Project       string `json:"project"`

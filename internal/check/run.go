@@ -98,7 +98,17 @@ func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, e
 	loading := stack.Start(ctx, project, o.selection)
 	go func() {
 		if early, err := loading.Preview(); err == nil {
-			p.Prefetch(ctx, Images(early))
+			imgs := Images(early)
+			if early.DefaultPlatform != "" {
+				// Only the platform an index's manifest is guessed for:
+				// the check itself gets DOCKER_DEFAULT_PLATFORM below.
+				for i := range imgs {
+					if imgs[i].Platform == "" {
+						imgs[i].Platform = early.DefaultPlatform
+					}
+				}
+			}
+			p.Prefetch(ctx, imgs)
 		}
 	}()
 

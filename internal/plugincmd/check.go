@@ -73,6 +73,7 @@ ever added within a version):
    "diagnostics" [{"severity", "code", "message", "fix"}], "message", "fix",
    "warnings"}]}
 Statuses: ok, not-found, unauthorized, denied, expired, no-platform,
+manifest-missing (the index's manifest for the platform was deleted),
 credentials-failed, unreachable, error (the registry's answer); invalid (the
 reference is wrong before any request), build-only, skipped (not pulled by up).
 

@@ -275,21 +275,23 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 	goodRows(t, w, rep)
 	// The helper ran once for the whole stack: one role assumption, one
 	// token; the registry, an ECR alias, saw no ping (Basic credentials go
-	// with the first request), each manifest once and the five
-	// single-platform images' config blobs.
+	// with the first request), each manifest once, the five
+	// single-platform images' config blobs and a HEAD of the manifest api's
+	// index lists for this machine's platform.
 	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
 		t.Errorf("AWS calls %+v, want one AssumeRole and one GetAuthorizationToken", c)
 	}
-	if st := w.reg.Requests(); st.Requests != 6+5 || st.BlobGets != 5 || st.Unauthorized != 0 || st.Heads != 0 {
-		t.Errorf("registry requests %+v, want 11: 6 manifests, 5 configs", st)
+	if st := w.reg.Requests(); st.Requests != 6+5+1 || st.BlobGets != 5 || st.Unauthorized != 0 || st.Heads != 1 {
+		t.Errorf("registry requests %+v, want 12: 6 manifests, 5 configs, 1 HEAD", st)
 	}
-	// A second check remembers the configs' platforms: manifests only.
+	// A second check remembers the configs' platforms, never whether api's
+	// platform manifest is still there: manifests and that HEAD only.
 	w.reg.Reset()
 	if r, rep := w.checkJSON(); r.code != 0 || !rep.Pullable {
 		t.Fatalf("second check: exit %d\n%s", r.code, r.stderr)
 	}
-	if st := w.reg.Requests(); st.Requests != 6 || st.BlobGets != 0 {
-		t.Errorf("second check: registry requests %+v, want the 6 manifests", st)
+	if st := w.reg.Requests(); st.Requests != 6+1 || st.BlobGets != 0 || st.Heads != 1 {
+		t.Errorf("second check: registry requests %+v, want the 6 manifests and 1 HEAD", st)
 	}
 	// With no engine to ask (DOCKER_HOST is a dead socket), the platform is
 	// this machine's, and the report says so.
@@ -789,8 +791,8 @@ func TestCheckWithAnUnusableCacheDirectory(t *testing.T) {
 		if r.code != 0 || !rep.Pullable || strings.Contains(r.stderr, "panic") {
 			t.Fatalf("check %d: exit %d, pullable %v\n%s", i, r.code, rep.Pullable, r.stderr)
 		}
-		if st := w.reg.Requests(); st.Requests != 6+5 || st.BlobGets != 5 {
-			t.Errorf("check %d: registry requests %+v, want 6 manifests and 5 configs (nothing remembered)", i, st)
+		if st := w.reg.Requests(); st.Requests != 6+5+1 || st.BlobGets != 5 {
+			t.Errorf("check %d: registry requests %+v, want 6 manifests, 5 configs and api's HEAD (nothing remembered)", i, st)
 		}
 	}
 }

@@ -150,7 +150,7 @@ func TestCheckAfterPrefetchAsksNothingMore(t *testing.T) {
 			t.Errorf("%s: %s %s", r.Image.ID, r.Status, r.Message)
 		}
 	}
-	if st := f.reg.Requests(); st.Requests != 6+5 {
-		t.Errorf("requests %+v; want each manifest and config once", st)
+	if st := f.reg.Requests(); st.Requests != 6+5+1 || st.Heads != 1 {
+		t.Errorf("requests %+v; want each manifest and config once, and one HEAD of api's amd64 manifest", st)
 	}
 }

@@ -2,9 +2,10 @@
 // finds each registry's credentials as docker does, authenticates once per
 // registry (an ECR registry with no ping at all), GETs every manifest
 // concurrently within a per-registry limit that adapts to what the registry
-// accepts, checks that the wanted platform is served (an index's entries, or
-// a single image's config, remembered by digest) and explains each failure
-// in terms of what to do.
+// accepts, checks that the wanted platform is served (an index's entries,
+// and with a HEAD the manifest it lists for the platform, which lifecycle
+// rules may have deleted; or a single image's config, remembered by digest)
+// and explains each failure in terms of what to do.
 package probe
 
 import (
@@ -44,9 +45,12 @@ const (
 	Denied       Status = "denied"
 	Expired      Status = "expired"
 	NoPlatform   Status = "no-platform"
-	CredsFailed  Status = "credentials-failed"
-	Unreachable  Status = "unreachable"
-	Failed       Status = "error"
+	// ManifestMissing: the manifest an index lists for the wanted platform
+	// is gone (deleted, as lifecycle rules expiring untagged images do).
+	ManifestMissing Status = "manifest-missing"
+	CredsFailed     Status = "credentials-failed"
+	Unreachable     Status = "unreachable"
+	Failed          Status = "error"
 )
 
 // Result is what the probe found for one image.
@@ -98,9 +102,10 @@ type Prober struct {
 	protocols    *Protocols
 
 	// What the registries said, shared by Prefetch and Check.
-	mu      sync.Mutex
-	hosts   map[string]*hostState
-	fetched contents
+	mu       sync.Mutex
+	hosts    map[string]*hostState
+	fetched  contents
+	children children
 }
 
 // Option configures a Prober.
@@ -198,6 +203,9 @@ func New(kc *keychain.Keychain, opts ...Option) *Prober {
 // project has said which (Prefetch needs none). Call it before Check, not
 // while one runs.
 func (p *Prober) Configure(opts ...Option) {
+	// A Prefetch under way reads the platform to guess with.
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, o := range opts {
 		o(p)
 	}
@@ -226,7 +234,8 @@ func (p *Prober) Check(ctx context.Context, images []Image) []Result {
 }
 
 // Prefetch starts asking the registries for images' manifests (and what
-// judging their platforms needs) without waiting: a later Check of the same
+// judging their platforms needs: an index's manifest for the image's
+// platform, else the one known now) without waiting: a later Check of the same
 // images finds the answers, or waits for those still on their way. The
 // check starts it as soon as the project's image list is known, while the
 // project is still being validated.
@@ -240,7 +249,10 @@ func (p *Prober) Prefetch(ctx context.Context, images []Image) {
 				return
 			}
 			for _, i := range idx {
-				go p.fetched.get(ctx, images[i].Ref, hs.rt, p.platforms)
+				go func(img Image) {
+					c := p.fetched.get(ctx, img.Ref, hs.rt, p.platforms)
+					p.prefetchChild(ctx, img, c, hs.rt)
+				}(images[i])
 			}
 		}()
 	}
@@ -316,14 +328,13 @@ func (p *Prober) checkImage(ctx context.Context, hs *hostState, r *Result) {
 		r.Warnings = append(r.Warnings, "the image's config records no platform, so docker cannot tell whether it runs on "+r.Platform)
 		return
 	}
-	match := platforms.Only(want)
-	var have []string
-	for _, m := range c.manifests {
-		if match.Match(m.platform) {
-			r.PlatformDigest, r.Status = m.digest, OK
-			return
+	m, have, ok := matchPlatform(c, want)
+	if ok {
+		r.PlatformDigest, r.Status = m.digest, OK
+		if c.index {
+			p.checkChild(ctx, hs, r)
 		}
-		have = append(have, platforms.Format(m.platform))
+		return
 	}
 	r.Status = NoPlatform
 	if c.index {

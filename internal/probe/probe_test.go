@@ -95,10 +95,11 @@ func TestStackPullableWithOneAuthPerRegistry(t *testing.T) {
 		t.Errorf("api platform %q digest %q", api.Platform, api.PlatformDigest)
 	}
 	// One ping for the registry; per image one GET of its manifest; the
-	// five single-platform images' config blobs.
+	// five single-platform images' config blobs; a HEAD of the manifest
+	// api's index lists for linux/amd64.
 	st := f.reg.Requests()
-	if st.Requests != 1+6+5 || st.Unauthorized != 1 || st.BlobGets != 5 || st.Heads != 0 {
-		t.Errorf("requests %+v, want 12 with one 401 ping, 6 manifests and 5 config blobs", st)
+	if st.Requests != 1+6+5+1 || st.Unauthorized != 1 || st.BlobGets != 5 || st.Heads != 1 {
+		t.Errorf("requests %+v, want 13 with one 401 ping, 6 manifests, 5 config blobs and 1 HEAD", st)
 	}
 }
 
@@ -114,8 +115,8 @@ func TestECRNeedsNoPingAndRemembersPlatforms(t *testing.T) {
 		return byID(p.Check(context.Background(), f.images(t, "staging")))
 	}
 	first := check()
-	if st := f.reg.Requests(); st.Requests != 6+5 || st.Unauthorized != 0 || st.BlobGets != 5 {
-		t.Errorf("first check: requests %+v, want 6 manifests and 5 config blobs, no 401", st)
+	if st := f.reg.Requests(); st.Requests != 6+5+1 || st.Unauthorized != 0 || st.BlobGets != 5 || st.Heads != 1 {
+		t.Errorf("first check: requests %+v, want 6 manifests, 5 config blobs and api's HEAD, no 401", st)
 	}
 	again := LoadPlatforms(cache.Bytes())
 	if !cache.Changed() || again.Changed() {
@@ -123,8 +124,8 @@ func TestECRNeedsNoPingAndRemembersPlatforms(t *testing.T) {
 	}
 	cache = again
 	second := check()
-	if st := f.reg.Requests(); st.Requests != 6 || st.BlobGets != 0 {
-		t.Errorf("second check: requests %+v, want the 6 manifests only", st)
+	if st := f.reg.Requests(); st.Requests != 6+1 || st.BlobGets != 0 || st.Heads != 1 {
+		t.Errorf("second check: requests %+v, want the 6 manifests and api's HEAD only", st)
 	}
 	for _, s := range seed.Services {
 		a, b := first[s], second[s]
