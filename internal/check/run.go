@@ -93,8 +93,10 @@ func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, e
 	platforms, savePlatforms := probe.OpenPlatforms()
 	// Which registries speak HTTP/1.1 only, likewise.
 	protocols, saveProtocols := probe.OpenProtocols()
+	// Which manifest each index listed for the platform, likewise.
+	guesses, saveGuesses := probe.OpenGuesses()
 	p := probe.New(o.keychain, probe.WithJobs(o.jobs), probe.WithECR(o.isECR), probe.WithConfigured(o.configured),
-		probe.WithClock(o.now), probe.WithPlatformCache(platforms), probe.WithProtocols(protocols))
+		probe.WithClock(o.now), probe.WithPlatformCache(platforms), probe.WithProtocols(protocols), probe.WithGuesses(guesses))
 	loading := stack.Start(ctx, project, o.selection)
 	go func() {
 		if early, err := loading.Preview(); err == nil {
@@ -135,6 +137,7 @@ func Run(ctx context.Context, project stack.Options, opts ...Option) (*Report, e
 	rep.Platform, rep.PlatformFrom = p.Platform(), from
 	savePlatforms()
 	saveProtocols()
+	saveGuesses()
 	return rep, nil
 }
 

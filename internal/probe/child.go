@@ -68,17 +68,20 @@ func matchPlatform(c *content, want specs.Platform) (platformManifest, []string,
 	return platformManifest{}, have, false
 }
 
-// prefetchChild starts the HEAD of the manifest an index lists for the
-// platform the image will most likely be checked for (its own, else the
-// one known now), so that a Check needs no second round trip for it.
-func (p *Prober) prefetchChild(ctx context.Context, img Image, c *content, rt http.RoundTripper) {
-	if c.err != nil || !c.index {
-		return
-	}
+// prefetch resolves img as Prefetch does: with its manifest, the HEAD of
+// the manifest an index lists for the platform img will most likely be
+// checked for (its own, else the one known now), started at once when the
+// last check saw which, else as soon as the index says; a Check then needs
+// no second round trip for it.
+func (p *Prober) prefetch(ctx context.Context, img Image, rt http.RoundTripper) {
 	p.mu.Lock()
 	want, err := p.want(img.Platform)
 	p.mu.Unlock()
-	if err != nil {
+	if err == nil {
+		p.guessChild(ctx, img.Ref, platforms.Format(want), rt)
+	}
+	c := p.fetched.get(ctx, img.Ref, rt, p.platforms)
+	if err != nil || c.err != nil || !c.index {
 		return
 	}
 	if m, _, ok := matchPlatform(c, want); ok {
@@ -86,10 +89,19 @@ func (p *Prober) prefetchChild(ctx context.Context, img Image, c *content, rt ht
 	}
 }
 
+// guessChild starts the HEAD of the manifest ref's index listed for
+// platform at the last check, alongside the index's GET.
+func (p *Prober) guessChild(ctx context.Context, ref name.Reference, platform string, rt http.RoundTripper) {
+	if d, ok := p.guesses.get(ref.String(), platform); ok {
+		go func() { _ = p.children.head(ctx, ref.Context(), d, rt) }()
+	}
+}
+
 // checkChild confirms an index's manifest for r's platform exists (r's
 // PlatformDigest), as docker's pull needs it to.
 func (p *Prober) checkChild(ctx context.Context, hs *hostState, r *Result) {
 	ref := r.Image.Ref
+	p.guesses.put(ref.String(), r.Platform, r.PlatformDigest)
 	err := p.children.head(ctx, ref.Context(), r.PlatformDigest, hs.rt)
 	if err == nil {
 		return

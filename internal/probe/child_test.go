@@ -2,7 +2,10 @@ package probe
 
 import (
 	"context"
+	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/currentsdev/currents/internal/keychain"
+	"github.com/currentsdev/currents/internal/standin/seed"
 )
 
 // deleteChild deletes the manifest the api index lists for pl, as an ECR
@@ -103,5 +107,87 @@ func TestPlatformManifestHeadedOncePerDigest(t *testing.T) {
 	}
 	if st := f.reg.Requests(); st.Requests != 1 || st.Heads != 0 {
 		t.Errorf("single-platform image: requests %+v, want its manifest alone", st)
+	}
+}
+
+// holdIndex holds the GET of api's tag until a HEAD of a manifest in its
+// repository has gone out: a check that sends that HEAD only after the
+// index's answer never gets there.
+type holdIndex struct {
+	base  http.RoundTripper
+	head  chan struct{}
+	once  sync.Once
+	timed atomic.Bool
+}
+
+func (h *holdIndex) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch {
+	case r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/api/manifests/sha256:"):
+		h.once.Do(func() { close(h.head) })
+	case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/api/manifests/staging"):
+		select {
+		case <-h.head:
+		case <-time.After(5 * time.Second):
+			h.timed.Store(true)
+		}
+	}
+	return h.base.RoundTrip(r)
+}
+
+// With what the last check saw kept (Guesses), the HEAD of the platform
+// manifest goes out with the index's GET, not a round trip after it. A
+// guess never decides: a manifest deleted since is said to be missing, and
+// a guess the moved tag made wrong costs one HEAD more, no verdict.
+func TestPlatformManifestGuessGoesWithTheIndex(t *testing.T) {
+	f := newFixture(t)
+	guesses := LoadGuesses(nil)
+	api := f.images(t, "staging")[:1]
+	amd := v1.Platform{OS: "linux", Architecture: "amd64"}
+	check := func(rt http.RoundTripper) Result {
+		f.reg.Reset()
+		opts := []Option{isECRAlias(f), WithGuesses(guesses), WithHostPlatform(amd)}
+		if rt != nil {
+			opts = append(opts, WithTransport(rt))
+		}
+		return New(keychain.New(f.staticLogin(time.Hour)), opts...).Check(context.Background(), api)[0]
+	}
+	if r := check(nil); r.Status != OK {
+		t.Fatalf("first check: %s %q", r.Status, r.Message)
+	}
+	again := LoadGuesses(guesses.Bytes())
+	if !guesses.Changed() || again.Changed() {
+		t.Errorf("Changed: %v after a check, %v after loading", guesses.Changed(), again.Changed())
+	}
+	guesses = again
+	hold := &holdIndex{base: http.DefaultTransport, head: make(chan struct{})}
+	if r := check(hold); r.Status != OK || hold.timed.Load() {
+		t.Errorf("second check: %s %q; HEAD before the index's answer: %v", r.Status, r.Message, !hold.timed.Load())
+	}
+	if st := f.reg.Requests(); st.Requests != 2 || st.Heads != 1 {
+		t.Errorf("second check: requests %+v, want the index and one HEAD", st)
+	}
+
+	gone := f.deleteChild(t, "linux/amd64")
+	if r := check(nil); r.Status != ManifestMissing || r.PlatformDigest != gone {
+		t.Errorf("deleted since the guess: %s %s %q", r.Status, r.PlatformDigest, r.Message)
+	}
+
+	moved, err := seed.Push(context.Background(), f.reg, prefix+"/api:staging", seed.MultiPlatform())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := check(nil)
+	if r.Status != OK || r.Digest != moved.String() || r.PlatformDigest == gone {
+		t.Errorf("moved tag: %s digest %s (want %s) platform digest %s: %q", r.Status, r.Digest, moved, r.PlatformDigest, r.Message)
+	}
+	// The stale guess's HEAD is not waited for: it may still be on its way.
+	for deadline := time.Now().Add(5 * time.Second); f.reg.Requests().Heads < 2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := f.reg.Requests(); st.Requests != 1+2 || st.Heads != 2 {
+		t.Errorf("moved tag: requests %+v, want the index, the stale guess's HEAD and the new manifest's", st)
+	}
+	if d, _ := guesses.get(api[0].Ref.String(), "linux/amd64"); d != r.PlatformDigest {
+		t.Errorf("guess after the move: %s, want %s", d, r.PlatformDigest)
 	}
 }

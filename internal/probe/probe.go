@@ -100,6 +100,7 @@ type Prober struct {
 	certsDir     string
 	platforms    *Platforms
 	protocols    *Protocols
+	guesses      *Guesses
 
 	// What the registries said, shared by Prefetch and Check.
 	mu       sync.Mutex
@@ -249,10 +250,7 @@ func (p *Prober) Prefetch(ctx context.Context, images []Image) {
 				return
 			}
 			for _, i := range idx {
-				go func(img Image) {
-					c := p.fetched.get(ctx, img.Ref, hs.rt, p.platforms)
-					p.prefetchChild(ctx, img, c, hs.rt)
-				}(images[i])
+				go p.prefetch(ctx, images[i], hs.rt)
 			}
 		}()
 	}
@@ -307,6 +305,7 @@ func (p *Prober) checkImage(ctx context.Context, hs *hostState, r *Result) {
 	}
 	r.Platform = platforms.Format(want)
 
+	p.guessChild(ctx, ref, r.Platform, hs.rt)
 	c := p.fetched.get(ctx, ref, hs.rt, p.platforms)
 	if c.err != nil {
 		r.Status, r.Message, r.Fix = p.explain(host, cred, advice, c.err, ref)
