@@ -50,7 +50,8 @@
 //	stack         a compose project loaded as compose loads it; its images, diagnosed
 //	keychain      registry credentials exactly as the docker CLI finds them, and which entry gave them
 //	digestcache   small values kept between runs by the digest that names them (manifests, platforms)
-//	probe         proving images pullable: manifests (one GET each, per-registry limit), platforms (remembered by digest), failures explained
+//	insecure      which registries docker reaches without HTTPS by default (loopback only); HTTPS to every other, for probe and mirror
+//	probe         proving images pullable: manifests (one GET each, per-registry limit), platforms (remembered by digest), an index's platform manifest (a HEAD), failures explained
 //	check         the check of a stack and its report (table, JSON, quiet)
 //	mirror        copying images registry to registry, keeping digests; a stack's plan and env edits
 //	iampolicy     the IAM documents a stack's repositories need, and those repositories

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/insecure"
 )
 
 // Image is one copy to make.
@@ -186,7 +187,14 @@ func Copy(ctx context.Context, images []Image, opts ...Option) ([]Result, error)
 	// transport per repository, so each registry is pinged and authorised
 	// once per repository rather than once per request or per image; ECR
 	// registries are not pinged at all (basicFirst).
-	digests := &putDigests{inner: o.transport, m: map[string]v1.Hash{}}
+	// Every registry over HTTPS but loopback ones, as docker speaks to
+	// them: pushed over plain HTTP to a private address, a mirror is one
+	// docker cannot pull from.
+	var hosts []string
+	for _, img := range images {
+		hosts = append(hosts, img.Source.Context().RegistryStr(), img.Target.Context().RegistryStr())
+	}
+	digests := &putDigests{inner: insecure.HTTPSOnly(o.transport, hosts...), m: map[string]v1.Hash{}}
 	ropts := []remote.Option{
 		remote.WithAuthFromKeychain(o.keychain),
 		remote.WithTransport(digests),

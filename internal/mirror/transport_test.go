@@ -2,16 +2,27 @@ package mirror
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"log"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/cli/cli/config/configfile"
 	"github.com/docker/cli/cli/config/types"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/keychain"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 // ecrAliases is a currents.yaml making both test registries ECR aliases.
@@ -123,5 +134,73 @@ func TestECRCopyWithDockerCredentialsPingsNoRegistry(t *testing.T) {
 	}
 	if n := f.src.counts["401"] + f.dst.counts["401"]; n != 0 {
 		t.Errorf("%d pings answered 401 (source %d, target %d); want none", n, f.src.counts["401"], f.dst.counts["401"])
+	}
+}
+
+// routeTo dials each "host:port" a request names at the address routes
+// gives it (the rest as named), trusting tlsConfig's roots: registries at
+// private addresses, served on loopback.
+func routeTo(routes map[string]string, tlsConfig *tls.Config) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if to, ok := routes[addr]; ok {
+			addr = to
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	t.TLSClientConfig = tlsConfig
+	return t
+}
+
+// Docker speaks HTTPS to a registry at a private (RFC 1918) address (only
+// loopback ones are insecure by default), so a mirror pushed there over
+// plain HTTP is one docker cannot pull from; go-containerregistry would
+// push to it over plain HTTP. The copy says the registry serves plain HTTP,
+// with the fix, and writes nothing there; a mirror there over HTTPS is
+// copied as anywhere else.
+func TestPrivateAddressMirrorIsHTTPSAsDockerPullsIt(t *testing.T) {
+	f := newFixture(t, "api")
+	sw := standintest.New(t, standintest.WithRegistry(), standintest.WithoutUser())
+	user, pass, _ := sw.AWS.MintToken("arn:aws:iam::513558712013:user/ops", time.Hour)
+	secure := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(secure.Close)
+	tc := secure.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	tc.ServerName = "127.0.0.1" // the name its certificate has
+	const plainAt, secureAt = "10.20.30.40:5000", "10.20.30.41:5000"
+	rt := routeTo(map[string]string{plainAt: sw.Registry.Host(), secureAt: strings.TrimPrefix(secure.URL, "https://")}, tc)
+	f.kc[plainAt] = authn.AuthConfig{Username: user, Password: pass}
+
+	to := func(host string) []Image {
+		dst, err := name.NewTag(host + "/mirror/currents/api:staging")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []Image{{Name: "api", Source: f.images[0].Source, Target: dst}}
+	}
+	// As an ECR alias the credentials go with the first request, which
+	// go-containerregistry sends over plain HTTP at once.
+	alias, err := config.Parse("/test/currents.yaml", []byte(fmt.Sprintf("registries:\n  - host: %s\n    account: \"513558712013\"\n    region: us-east-1\n  - host: %s\n    account: \"513558712013\"\n    region: us-east-1\n", plainAt, f.src.host)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range [][]Option{nil, {WithConfig(alias)}} {
+		sw.Registry.Reset()
+		res, err := Copy(context.Background(), to(plainAt), append([]Option{WithKeychain(f.kc), WithTransport(rt)}, opts...)...)
+		problem, fx := "", ""
+		if err != nil {
+			problem, fx = fix.Split(err)
+		}
+		if err == nil || res[0].Status != Failed || !strings.Contains(problem, plainAt+" serves plain HTTP, not HTTPS") || !strings.Contains(fx, "insecure-registries") {
+			t.Errorf("plain HTTP at a private address (%d options): %+v\nproblem %q\nfix %q", len(opts), res, problem, fx)
+		}
+		if st := sw.Registry.Requests(); st.Uploads != 0 || st.Requests != 0 {
+			t.Errorf("the plain-HTTP registry was spoken to over HTTP (%d options): %+v", len(opts), st)
+		}
+	}
+
+	res, err := Copy(context.Background(), to(secureAt), WithKeychain(f.kc), WithTransport(rt))
+	if err != nil || res[0].Status != Copied || res[0].Digest != f.digests[0].String() {
+		t.Errorf("HTTPS at a private address: %+v: %v", res, err)
 	}
 }

@@ -5,11 +5,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/currentsdev/currents/internal/insecure"
 )
 
 // DefaultCertsDir is where the Docker engine looks for a registry's private
@@ -27,7 +28,7 @@ func WithCertsDir(dir string) Option { return func(p *Prober) { p.certsDir = dir
 // the check can reach.
 func (p *Prober) transportFor(host string) (http.RoundTripper, error) {
 	base, ok := p.transport.(*http.Transport)
-	if ok && loopback(host) {
+	if ok && insecure.Default(host) {
 		return insecureTransport(base), nil
 	}
 	if !ok || p.certsDir == "" {
@@ -104,11 +105,10 @@ func (p *Prober) tlsProblem(host string, err error) (string, string, bool) {
 		dir := filepath.Join(orDefault(p.certsDir, DefaultCertsDir), host)
 		return fmt.Sprintf("%s's TLS certificate is not trusted: %v", host, unwrapTLS(err)),
 			fmt.Sprintf("put the CA that signed it in %s/ca.crt, where docker (and this check) read a registry's private CA", dir), true
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") && !loopback(host):
+	case insecure.PlainHTTP(err) && !insecure.Default(host):
 		// A loopback registry may speak plain HTTP: its https attempt's error
 		// is beside the point when the http one failed too.
-		return fmt.Sprintf("%s serves plain HTTP, not HTTPS", host),
-			fmt.Sprintf("serve it over TLS, or list %q in insecure-registries of the engine's daemon.json and restart docker (this check then cannot vouch for it)", host), true
+		return fmt.Sprintf("%s serves plain HTTP, not HTTPS", host), insecure.PlainHTTPFix(host), true
 	}
 	return "", "", false
 }
@@ -126,38 +126,4 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// loopback reports whether docker treats host as an insecure registry by
-// default (moby adds 127.0.0.0/8 and ::1 to the insecure CIDRs): the only
-// hosts it may reach over plain HTTP without daemon.json saying so.
-func loopback(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
-
-// httpsOnly sends every request for a registry docker speaks HTTPS to over
-// HTTPS. go-containerregistry also takes private (RFC 1918) addresses for
-// plain-HTTP registries, pinging https then http and asking them over http;
-// docker does not, so a plain-HTTP registry there is one docker cannot pull
-// from, and an HTTPS one must be asked over HTTPS. Other hosts (a token
-// realm elsewhere) are asked as the registry names them, as docker asks.
-type httpsOnly struct {
-	host  string
-	inner http.RoundTripper
-}
-
-func (t httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && req.URL.Host == t.host {
-		req = req.Clone(req.Context())
-		req.URL.Scheme = "https"
-	}
-	return t.inner.RoundTrip(req)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/currentsdev/currents/internal/insecure"
 	"github.com/currentsdev/currents/internal/keychain"
 )
 
@@ -80,9 +81,8 @@ func (p *Prober) setUp(ctx context.Context, hs *hostState, reg name.Registry, im
 	}
 	hs.lim = newLimiter(p.jobs)
 	var limited http.RoundTripper = &limitedTransport{inner: base, lim: hs.lim, gate: newConnGate(p.protocols.HTTP1(host), func(h2 bool) { p.protocols.saw(host, h2) })}
-	if !loopback(host) {
-		limited = httpsOnly{host: host, inner: limited}
-	}
+	// Over HTTPS, as docker speaks to it, unless it is a loopback one.
+	limited = insecure.HTTPSOnly(limited, host)
 	if hs.advice.ecr && !hs.cred.Anonymous() {
 		hs.rt, err = keychain.BasicFirst(reg, hs.cred.Authenticator(), transport.NewUserAgent(limited, ""))
 	} else {
