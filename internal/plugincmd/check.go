@@ -84,6 +84,9 @@ cannot be loaded, 125 a usage error, 130 interrupted (Ctrl-C).`,
 				// A usage error, reported like docker's own flag errors.
 				return cli.StatusError{StatusCode: 125, Status: fmt.Sprintf("invalid argument %q for \"--format\" flag: use table or json", out.format)}
 			}
+			if err := checkJobs(out.jobs, probe.DefaultJobs); err != nil {
+				return err
+			}
 			code := runCheck(cmd.Context(), dockerCli, project, stack.Selection{Services: services, NoDeps: noDeps, Pull: upPull, Build: upBuild}, out, dockerCli.Out())
 			if code != 0 {
 				return ExitError{Code: code}
@@ -96,7 +99,7 @@ cannot be loaded, 125 a usage error, 130 interrupted (Ctrl-C).`,
 	f.StringVar(&out.format, "format", "table", "Output format: table or json")
 	f.BoolVar(&out.noTrunc, "no-trunc", false, "Show full image references and digests in the table")
 	f.BoolVarP(&out.quiet, "quiet", "q", false, "Print only unpullable images; the exit status tells the rest")
-	f.IntVar(&out.jobs, "jobs", probe.DefaultJobs, "Requests in flight to one registry at most (and so its connections, over HTTP/1.1); within it the concurrency adapts, halving on 429 or 503")
+	f.IntVar(&out.jobs, "jobs", probe.DefaultJobs, "Requests in flight to one registry at most, 1 or more (and so its connections, over HTTP/1.1); within it the concurrency adapts, halving on 429 or 503")
 	f.BoolVar(&noDeps, "no-deps", false, "Check the named services without their dependencies (as up --no-deps)")
 	// Hidden: the compose shim's check before `up --pull P` or `up --build`.
 	f.StringVar(&upPull, "up-pull", "", "Check as up --pull with this policy pulls")

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,9 @@ import (
 	"github.com/currentsdev/currents/internal/mirror"
 	"github.com/currentsdev/currents/internal/stack"
 )
+
+// mirrorJobs is mirror's --jobs by default.
+const mirrorJobs = 32
 
 // ExitInterrupted is mirror's status when a signal stopped the copy, as a
 // shell reports a command ended by SIGINT.
@@ -60,11 +64,15 @@ built from other variables, such as ${DC_CURRENTS_REGISTRY:-…}/currents/,
 becomes the mirror's plain prefix.
 
 Exit status: 0 every image is in the mirror, 1 some image failed, 2 the project
-cannot be loaded, 130 interrupted (Ctrl-C or SIGTERM; rerun to resume).`,
+cannot be loaded, 125 a usage error, 130 interrupted (Ctrl-C or SIGTERM; rerun
+to resume).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if fl.format != "table" && fl.format != "json" {
-				return fmt.Errorf("--format %q: use table or json", fl.format)
+				return cli.StatusError{StatusCode: 125, Status: fmt.Sprintf("invalid argument %q for \"--format\" flag: use table or json", fl.format)}
+			}
+			if err := checkJobs(fl.jobs, mirrorJobs); err != nil {
+				return err
 			}
 			if code := runMirror(cmd.Context(), dockerCli, project, fl); code != 0 {
 				return ExitError{Code: code}
@@ -79,7 +87,7 @@ cannot be loaded, 130 interrupted (Ctrl-C or SIGTERM; rerun to resume).`,
 	f.StringVar(&fl.platforms, "platform", "all", `Platforms to keep: "all" (identical digests) or os/arch[/variant],...`)
 	f.BoolVar(&fl.writeEnv, "write-env", false, "Point the repository variable in the env file at the mirror (atomic, with a .bak backup)")
 	f.StringVar(&fl.format, "format", "table", "Output format: table or json")
-	f.IntVar(&fl.jobs, "jobs", 32, "Blob transfers in flight at once, across all images")
+	f.IntVar(&fl.jobs, "jobs", mirrorJobs, "Blob transfers in flight at once, across all images (1 or more)")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }
