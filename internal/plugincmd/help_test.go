@@ -27,3 +27,28 @@ func TestFlagHelpNamesOnlyValues(t *testing.T) {
 	}
 	walk(NewRootCommand(nil))
 }
+
+// `docker currents help COMMAND` shows that command's help, as
+// `docker currents COMMAND --help` does and as cobra's help command does in
+// docker's own CLI: docker passes "help" to the plugin, whose root had no
+// such command ("unknown command"). Through the real docker CLI.
+func TestHelpCommand(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	for _, path := range [][]string{{"check"}, {"mirror"}, {"up"}, {"policy", "push"}} {
+		want := w.docker(append(append([]string{"currents"}, path...), "--help")...)
+		if want.code != 0 || !strings.Contains(want.stdout, "docker currents "+strings.Join(path, " ")) {
+			t.Fatalf("%v --help: exit %d\n%s%s", path, want.code, want.stdout, want.stderr)
+		}
+		r := w.docker(append([]string{"currents", "help"}, path...)...)
+		if r.code != 0 || r.stdout != want.stdout {
+			t.Errorf("help %v: exit %d\n%s%s\nwant what --help prints:\n%s", path, r.code, r.stdout, r.stderr, want.stdout)
+		}
+	}
+	if r := w.docker("currents", "help"); r.code != 0 || !strings.Contains(r.stdout, "check") || !strings.Contains(r.stdout, "mirror") {
+		t.Errorf("help: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := w.docker("currents", "help", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "unknown help topic") || !strings.Contains(r.stderr, "nosuch") {
+		t.Errorf("help nosuch: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli-plugins/metadata"
@@ -38,7 +39,7 @@ func Metadata() metadata.Metadata {
 // NewRootCommand returns `docker currents` with every registered
 // sub-command.
 func NewRootCommand(dockerCli command.Cli) *cobra.Command {
-	return group(&cobra.Command{
+	root := group(&cobra.Command{
 		Use:           product.PluginName,
 		Short:         Metadata().ShortDescription,
 		SilenceUsage:  true,
@@ -52,6 +53,8 @@ func NewRootCommand(dockerCli command.Cli) *cobra.Command {
 		newWatchCommand(dockerCli),
 		newVersionCommand(),
 	)
+	root.AddCommand(newHelpCommand(root))
+	return root
 }
 
 // group makes cmd a command that only holds sub-commands: run alone, it
@@ -61,6 +64,27 @@ func group(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 	cmd.AddCommand(subs...)
 	return cmd
+}
+
+// newHelpCommand is `help [COMMAND]` under root, as cobra's help command is
+// under a program's root. Cobra adds its own only to the root it executes,
+// which for a plugin is docker's wrapper around root, and it looks the
+// topic up from there: docker passes "help" on to root, which had none.
+func newHelpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND]",
+		Short: "Help about any command",
+		// Nothing to set up: no engine, no configuration.
+		PersistentPreRun: func(*cobra.Command, []string) {},
+		RunE: func(_ *cobra.Command, args []string) error {
+			cmd, rest, err := root.Find(args)
+			if cmd == nil || err != nil || len(rest) > 0 {
+				return fmt.Errorf("unknown help topic: %s; see '%s --help'", strings.Join(args, " "), root.CommandPath())
+			}
+			cmd.HelpFunc()(cmd, rest)
+			return nil
+		},
+	}
 }
 
 // loadConfig reads currents.yaml once per command. A file that cannot be
