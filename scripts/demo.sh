@@ -85,7 +85,7 @@ say "the vendor's role: $STANDIN_ROLE_ARN (external ID required); this host's us
 counts() { curl -fsS "$STANDIN_URL/_standin/counts" 2>/dev/null || true; }
 count_of() { [[ "$1" =~ \"$2\":([0-9]+) ]] && echo "${BASH_REMATCH[1]}" || echo "?"; }
 
-step "configure: register the helper for the registry (step 2 of a real set-up)"
+step "configure: register the helper for the registry (step 1 of a real set-up)"
 say "The registry is a local alias, so configure is told which ECR account and region it stands for."
 say "The vendor's external ID is read from a file, so it never shows in the process list."
 (umask 077 && printf '%s\n' "$STANDIN_EXTERNAL_ID" >"$work/vendor-external-id")
@@ -101,7 +101,7 @@ show docker-credential-currents configure --registry "$STANDIN_REGISTRY" \
 	--account "$STANDIN_ACCOUNT" --region "$STANDIN_REGION" \
 	--role-arn "$STANDIN_ROLE_ARN" --external-id-file "$work/vendor-external-id"
 
-step "doctor: check every step a pull depends on"
+step "doctor: check every step a pull depends on (step 2 of a real set-up)"
 show docker-credential-currents doctor --registry "$STANDIN_REGISTRY"
 
 step "get: what docker runs before every pull"

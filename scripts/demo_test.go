@@ -124,3 +124,42 @@ func TestDemoWithoutBuildSaysWhatToDo(t *testing.T) {
 		t.Fatalf("want a failure naming make build, got %v:\n%s", err, out)
 	}
 }
+
+// The demo's steps say which step of a real set-up each is, and that is the
+// README's numbering ("Set up a real host: three steps"): the demo called
+// configure step 2 where the README calls it step 1. Every step the README
+// numbers is numbered alike in the demo.
+func TestDemoStepsAgreeWithTheReadme(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo, err := os.ReadFile("demo.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{} // step number → command
+	for _, m := range regexp.MustCompile(`(?m)^ {4}docker(?:-credential-currents| currents) (\w+)\b.*# (\d)\. `).FindAllStringSubmatch(string(readme), -1) {
+		want[m[2]] = m[1]
+	}
+	if len(want) != 3 {
+		t.Fatalf("the README's set-up has %d numbered steps (%v), want 3", len(want), want)
+	}
+	got := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*step "(?:docker currents )?(\w+):[^"]*\(step (\d) of a real set-up\)"`).FindAllStringSubmatch(string(demo), -1) {
+		if prev, ok := got[m[2]]; ok {
+			t.Errorf("the demo calls both %s and %s step %s", prev, m[1], m[2])
+		}
+		got[m[2]] = m[1]
+	}
+	for n, cmd := range want {
+		if got[n] != cmd {
+			t.Errorf("the README's step %s is %s; the demo's is %q", n, cmd, got[n])
+		}
+	}
+	for n, cmd := range got {
+		if want[n] != cmd {
+			t.Errorf("the demo calls %s step %s; the README's step %s is %q", cmd, n, n, want[n])
+		}
+	}
+}
