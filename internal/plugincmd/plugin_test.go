@@ -281,18 +281,14 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 	if c := w.aws.Counts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
 		t.Errorf("AWS calls %+v, want one AssumeRole and one GetAuthorizationToken", c)
 	}
-	if st := w.reg.Requests(); st.Requests != 6+5+1 || st.BlobGets != 5 || st.Unauthorized != 0 || st.Heads != 1 {
-		t.Errorf("registry requests %+v, want 12: 6 manifests, 5 configs, 1 HEAD", st)
-	}
+	wantRequests(t, w.reg, "first check", 5)
 	// A second check remembers the configs' platforms, never whether api's
 	// platform manifest is still there: manifests and that HEAD only.
 	w.reg.Reset()
 	if r, rep := w.checkJSON(); r.code != 0 || !rep.Pullable {
 		t.Fatalf("second check: exit %d\n%s", r.code, r.stderr)
 	}
-	if st := w.reg.Requests(); st.Requests != 6+1 || st.BlobGets != 0 || st.Heads != 1 {
-		t.Errorf("second check: registry requests %+v, want the 6 manifests and 1 HEAD", st)
-	}
+	wantRequests(t, w.reg, "second check", 0)
 	// With no engine to ask (DOCKER_HOST is a dead socket), the platform is
 	// this machine's, and the report says so.
 	if rep.SchemaVersion != 1 || rep.PlatformFrom != "host" || rep.Platform != "linux/"+runtime.GOARCH {
@@ -310,6 +306,16 @@ func TestGoodStackThroughTheCredentialHelper(t *testing.T) {
 	_, rep = w.checkJSON("api")
 	if len(rep.Services) != 2 || rep.Services[0].Service != "api" || rep.Services[1].Service != "writer" {
 		t.Errorf("check api: %+v", rep.Services)
+	}
+}
+
+// wantRequests: the check of the good stack asked its registry, an ECR
+// alias, no ping: the 6 manifests, configs config blobs and a HEAD of api's
+// platform manifest.
+func wantRequests(t *testing.T, reg *standin.Registry, what string, configs int64) {
+	t.Helper()
+	if st := reg.Requests(); st.Requests != 6+configs+1 || st.BlobGets != configs || st.Unauthorized != 0 || st.Heads != 1 {
+		t.Errorf("%s: registry requests %+v, want 6 manifests, %d configs and 1 HEAD", what, st, configs)
 	}
 }
 
