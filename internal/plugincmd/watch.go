@@ -60,7 +60,8 @@ image, ±10 % jitter) and, with --queue, from ECR push events that an EventBridg
 rule sends to that SQS queue (docker currents policy events prints the rule).
 The registry's digest is the truth: an event only prompts a look. Changes are
 acted on once none has arrived for --settle, so a release of six images is one
-action. A queue message is deleted once its change is handled or deliberately
+action; a change waits at most ten times --settle, so a tag that keeps moving
+(a CI pushing every minute) is acted on then, at the registry's digest. A queue message is deleted once its change is handled or deliberately
 ignored (an image no service uses, a DELETE, a FAILURE); a malformed one is
 logged and left to the queue's redrive policy.
 
@@ -98,7 +99,7 @@ used; 3 (--once) a deploy waits for the maintenance window; 125 a usage error.`,
 	f.DurationVar(&fl.interval, "interval", 0, "Poll every image's digest this often, ±10%, "+watch.IntervalBounds+" (default 15m; 6h with --queue)")
 	f.StringVar(&fl.mirrorTo, "mirror-to", "", "Copy each changed image to REGISTRY/PREFIX/ (as mirror --to)")
 	f.BoolVar(&fl.deploy, "deploy", false, "Pull and recreate changed services with compose, rolling back unhealthy ones")
-	f.DurationVar(&fl.settle, "settle", watch.DefaultSettle, "Act once no change has arrived for this long: "+watch.SettleBounds)
+	f.DurationVar(&fl.settle, "settle", watch.DefaultSettle, fmt.Sprintf("Act once no change has arrived for this long (a change waits at most %d times this): %s", watch.SettleFactor, watch.SettleBounds))
 	f.DurationVar(&fl.healthTimeout, "health-timeout", watch.DefaultHealthTimeout, "How long a recreated service has to become healthy (running, without a healthcheck): "+watch.HealthTimeoutBounds)
 	f.StringArrayVar(&fl.windows, "window", nil, `Deploy only inside this local-time window, e.g. "Sat 02:00-04:00" (repeatable; mirroring runs any time)`)
 	f.BoolVar(&fl.once, "once", false, "Look once, act at once (no settling) and exit")

@@ -32,7 +32,7 @@ func (w *watcher) loop(ctx context.Context) {
 		}
 		w.missingEvents(now)
 		if w.due(now) {
-			w.act(ctx)
+			w.actNow(ctx, now)
 			if w.anyPending(w.journal.State(), nil) {
 				// Not done (a failure, said in the log): wait before trying again.
 				w.actRetry = time.Now().Add(w.actBackoff.next())
@@ -176,6 +176,9 @@ func keys(m map[string]bool) []string {
 func (w *watcher) change(n string, s svc, rec *journal.Service, digest, source string) {
 	w.out.Changes++
 	w.lastChange = time.Now()
+	if w.firstChange.IsZero() {
+		w.firstChange = w.lastChange
+	}
 	w.log.Info("change", "service", n, "image", s.ref.String(), "old", rec.Registry, "new", digest, "source", source)
 	if w.queue != nil && source == "poll" && rec.Registry != "" && !w.announced(n) {
 		// The event may still be on its way: it has a while before it counts as missing.
@@ -255,12 +258,51 @@ func contains(list []string, s string) bool {
 }
 
 // due reports whether to act now: something is pending, changes have
-// settled, and no retry is being waited for.
+// settled (or waited their longest), and no retry is being waited for.
 func (w *watcher) due(now time.Time) bool {
-	if now.Before(w.actRetry) || now.Before(w.lastChange.Add(w.o.Settle)) {
+	if now.Before(w.actRetry) || now.Before(w.settled()) {
 		return false
 	}
 	return w.anyPending(w.journal.State(), nil)
+}
+
+// settled is when the changes seen are acted on: once none has arrived for
+// --settle, but no later than maxSettle after the first of them.
+func (w *watcher) settled() time.Time {
+	t := w.lastChange.Add(w.o.Settle)
+	if !w.firstChange.IsZero() {
+		if bound := w.firstChange.Add(w.maxSettle()); bound.Before(t) {
+			return bound
+		}
+	}
+	return t
+}
+
+// SettleFactor bounds the wait for changes to settle: a change waits at
+// most SettleFactor × --settle. --settle is sized to a release's burst of
+// pushes; changes that keep arriving after ten of those are no burst but a
+// stream (a CI moving a tag every minute), and waiting for a quiet moment
+// would never act. Ten bursts' time keeps a long release whole and acts on a
+// stream every ten settles, on what the registry says then. Proportional,
+// not fixed: an operator who chose a long --settle gets a long bound.
+const SettleFactor = 10
+
+// maxSettle is the longest a change waits for later ones.
+func (w *watcher) maxSettle() time.Duration {
+	if w.o.maxSettle > 0 {
+		return w.o.maxSettle
+	}
+	return SettleFactor * w.o.Settle
+}
+
+// actNow acts, saying so when changes that kept arriving were cut short.
+func (w *watcher) actNow(ctx context.Context, now time.Time) {
+	if now.Before(w.lastChange.Add(w.o.Settle)) {
+		w.log.Info("changes keep arriving; acting on what the registry says now", "waited", now.Sub(w.firstChange).Round(time.Second).String(),
+			"max_settle", w.maxSettle().String())
+	}
+	w.firstChange = time.Time{}
+	w.act(ctx)
 }
 
 // wake is the next moment something may be due.
@@ -280,7 +322,7 @@ func (w *watcher) wake(nextPoll time.Time) time.Time {
 	now, wall := time.Now(), w.o.Now()
 	m, d := w.pending(w.journal.State())
 	if len(m) > 0 || (len(d) > 0 && w.inWindow(wall)) || (w.o.Deploy && !w.engineRead) {
-		act := w.lastChange.Add(w.o.Settle)
+		act := w.settled()
 		if w.actRetry.After(act) {
 			act = w.actRetry
 		}

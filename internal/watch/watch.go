@@ -76,6 +76,8 @@ type Options struct {
 	// windowCheck is how often a deploy waiting for its window looks at the
 	// wall clock again (tests shorten it); 0: a minute.
 	windowCheck time.Duration
+	// maxSettle bounds settling (tests shorten it); 0: SettleFactor × Settle.
+	maxSettle time.Duration
 }
 
 // Outcome is what a run did (for --once's exit status).
@@ -119,7 +121,9 @@ type watcher struct {
 	unannounced map[string]unannounced
 	running     map[string]bool // services with a container (--deploy)
 	engineRead  bool            // running and the deployed digests are known
-	lastChange  time.Time
+	// lastChange and firstChange are the latest and the first change not yet
+	// acted on: settling waits for the one, and is bounded by the other.
+	lastChange, firstChange time.Time
 	// A failing step waits: resolves and actions each back off on their own.
 	resolveRetry, actRetry     time.Time
 	resolveBackoff, actBackoff backoff
