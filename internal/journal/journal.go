@@ -96,7 +96,15 @@ type Entry struct {
 	New     string    `json:"new"`
 	Result  string    `json:"result"`
 	Message string    `json:"message,omitempty"`
+	// Count is how many identical failures in a row the entry stands for
+	// (absent: one; journals before it hold one per entry). Time is then
+	// when the first began, Last when the latest began, Ended when it ended.
+	Count int       `json:"count,omitempty"`
+	Last  time.Time `json:"last,omitzero"`
 }
+
+// Attempts is how many attempts the entry stands for.
+func (e Entry) Attempts() int { return max(e.Count, 1) }
 
 // Journal is an open, locked journal.
 type Journal struct {
@@ -322,10 +330,34 @@ func (j *Journal) finish(st *State, id int, result, message string, apply func(*
 			if apply != nil {
 				apply(st)
 			}
+			coalesce(st, i)
 			return nil
 		}
 	}
 	return fmt.Errorf("journal: no action %d", id)
+}
+
+// coalesce folds the failure at i into the service's previous entry of the
+// same action when that is the same failure (digests, image, message): a
+// mirror failing every ten minutes for a month is one entry with a count,
+// not 4,320 pushing every other service's history out of MaxHistory.
+func coalesce(st *State, i int) {
+	e := st.History[i]
+	if e.Result != Failed {
+		return
+	}
+	for p := i - 1; p >= 0; p-- {
+		prev := &st.History[p]
+		if prev.Service != e.Service || prev.Action != e.Action {
+			continue
+		}
+		if prev.Result != Failed || prev.Old != e.Old || prev.New != e.New || prev.Image != e.Image || prev.Message != e.Message {
+			return
+		}
+		prev.Count, prev.Last, prev.Ended = prev.Attempts()+e.Attempts(), e.Time, e.Ended
+		st.History = slices.Delete(st.History, i, i+1)
+		return
+	}
 }
 
 // Unfinished returns the actions still marked started: a previous run died

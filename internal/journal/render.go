@@ -53,7 +53,11 @@ func WriteTable(w io.Writer, path string, st State) error {
 	fmt.Fprintln(tw, "\nTIME\tSERVICE\tACTION\tOLD\tNEW\tRESULT\tMESSAGE")
 	from := max(0, len(st.History)-historyShown)
 	for _, e := range st.History[from:] {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", when(e.Time), e.Service, e.Action, short(e.Old), short(e.New), e.Result, e.Message)
+		result := e.Result
+		if n := e.Attempts(); n > 1 {
+			result = fmt.Sprintf("%s ×%d, last %s", e.Result, n, when(e.Last))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", when(e.Time), e.Service, e.Action, short(e.Old), short(e.New), result, e.Message)
 	}
 	return tw.Flush()
 }
