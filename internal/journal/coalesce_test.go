@@ -51,7 +51,6 @@ func TestRepeatedFailureIsOneEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer j.Close()
 	ok(t, j, c, "writer", "sha256:w1")
 	const month = 30 * 24 * 6 // every ten minutes
 	var lastBegan time.Time
@@ -84,12 +83,31 @@ func TestRepeatedFailureIsOneEntry(t *testing.T) {
 		t.Errorf("journal of %d bytes after a month of failures (%v)", fi.Size(), err)
 	}
 
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOtherFailureIsAnotherEntry: another error, another digest, or a
+// success in between is not the same failure again.
+func TestOtherFailureIsAnotherEntry(t *testing.T) {
+	c := &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	j, err := Open(t.TempDir(), "currents", "", WithClock(c.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	fail(t, j, c, "api", "sha256:a2", "connection refused")
+	fail(t, j, c, "api", "sha256:a2", "connection refused")
 	fail(t, j, c, "api", "sha256:a2", "manifest unknown") // another error
 	fail(t, j, c, "api", "sha256:a3", "manifest unknown") // another digest
 	ok(t, j, c, "api", "sha256:a3")
 	fail(t, j, c, "api", "sha256:a3", "manifest unknown") // after a success
-	st = j.State()
-	tail := st.History[len(st.History)-4:]
+	st := j.State()
+	if len(st.History) != 5 || st.History[0].Attempts() != 2 {
+		t.Fatalf("history %+v", st.History)
+	}
+	tail := st.History[1:]
 	for i, want := range []struct{ new, result, msg string }{
 		{"sha256:a2", Failed, "manifest unknown"}, {"sha256:a3", Failed, "manifest unknown"}, {"sha256:a3", OK, "copied"}, {"sha256:a3", Failed, "manifest unknown"},
 	} {
@@ -101,7 +119,7 @@ func TestRepeatedFailureIsOneEntry(t *testing.T) {
 	if err := WriteTable(&b, j.Path(), st); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "failed ×4320") {
+	if !strings.Contains(b.String(), "failed ×2, last ") {
 		t.Errorf("--status does not show the count:\n%s", b.String())
 	}
 }

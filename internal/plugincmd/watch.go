@@ -61,9 +61,12 @@ rule sends to that SQS queue (docker currents policy events prints the rule).
 The registry's digest is the truth: an event only prompts a look. Changes are
 acted on once none has arrived for --settle, so a release of six images is one
 action; a change waits at most ten times --settle, so a tag that keeps moving
-(a CI pushing every minute) is acted on then, at the registry's digest. A queue message is deleted once its change is handled or deliberately
+(a CI pushing every minute) is acted on then, at the registry's digest. A
+queue message is deleted once the journal records its change (the journal
+then carries the mirror and deploy, and their retries), or once deliberately
 ignored (an image no service uses, a DELETE, a FAILURE); a malformed one is
-logged and left to the queue's redrive policy.
+logged and left to the queue's redrive policy, so only malformed messages
+reach its dead-letter queue.
 
 The queue is read with the credentials of the currents.yaml entry whose
 account owns it (its profile and role, through the helper's cache), else the

@@ -29,6 +29,7 @@ func (w *watcher) loop(ctx context.Context) {
 			nextPoll = now.Add(jittered(w.o.Interval))
 		} else if len(w.unresolved) > 0 && !now.Before(w.resolveRetry) {
 			w.resolve(ctx, keys(w.unresolved), "retry")
+			w.release(ctx)
 		}
 		w.missingEvents(now)
 		if w.due(now) {
@@ -142,6 +143,12 @@ func (w *watcher) resolve(ctx context.Context, services []string, source string)
 		failed++
 		for _, n := range services {
 			w.unresolved[n] = true // nothing of this resolve was kept: redo it
+		}
+	} else {
+		for _, n := range services {
+			if !w.unresolved[n] {
+				w.recorded(n)
+			}
 		}
 	}
 	if failed > 0 {

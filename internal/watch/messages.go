@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,25 +14,33 @@ import (
 	"github.com/currentsdev/currents/internal/queue"
 )
 
-// held is a received message whose change is not handled yet: it is
-// deleted once every service it prompted is current (or waits for the
-// maintenance window, in the journal). Until then SQS keeps it hidden for
-// the receive's visibility timeout, and shows it again if the watch dies.
+// held is a received message whose change the journal does not hold yet.
+// It is deleted once the resolve it prompted is written to the journal
+// (recorded), not once the change is mirrored or deployed: from then on the
+// journal carries the change, to this watch's retries and to the next
+// watch's after a restart, whose first poll resolves every image anyway.
+// Held until the action succeeded, a message whose mirror or deploy kept
+// failing came back after each visibility timeout and, after the queue's
+// maxReceiveCount, a valid event landed in the dead-letter queue, tripping
+// the operator's alarm, though nothing was lost. ChangeMessageVisibility
+// would only postpone that: SQS caps a message's hiding at 12 hours from its
+// receipt, and a mirror can fail for a month. The dead-letter queue is then
+// for what it is for: messages no watch can read.
 type held struct {
 	msg      queue.Message
 	event    queue.Event
 	services []string
+	recorded map[string]bool // services whose resolve the journal holds
+	// shownAgain: SQS showed it again while a resolve still failed; the
+	// watch retries that itself, so the message is deleted rather than left
+	// to count towards the dead-letter queue.
+	shownAgain bool
 }
 
-// visibility is how long a received message stays hidden: long enough to
-// settle and act (a deploy waits for health twice, a rollback included).
-func (w *watcher) visibility() time.Duration {
-	v := w.o.Settle + 10*time.Minute
-	if w.o.Deploy {
-		v += 2 * w.o.HealthTimeout
-	}
-	return min(v, 12*time.Hour)
-}
+// visibility is how long a received message stays hidden: long enough for
+// the resolve it prompts and its retries (the backoff reaches 10 minutes);
+// one that comes back before is deleted then.
+func (w *watcher) visibility() time.Duration { return 15 * time.Minute }
 
 // startQueue opens the queue and checks it: a queue that does not exist or
 // may not be read stops the start (the operator must fix it); an outage
@@ -120,7 +129,7 @@ func (w *watcher) handle(ctx context.Context, m queue.Message) []string {
 	if h, ok := w.held[m.ID]; ok {
 		// Shown again after its visibility timeout: the latest receipt
 		// handle is the one that deletes it.
-		h.msg = m
+		h.msg, h.shownAgain = m, true
 		return nil
 	}
 	if why := ev.Ignored(); why != "" {
@@ -145,7 +154,7 @@ func (w *watcher) handle(ctx context.Context, m queue.Message) []string {
 	}
 	w.log.Info("event", "message_id", m.ID, "event_id", ev.ID, "repository", ev.Repository, "tag", ev.Tag, "digest", ev.Digest,
 		"services", strings.Join(services, ","))
-	w.held[m.ID] = &held{msg: m, event: ev, services: services}
+	w.held[m.ID] = &held{msg: m, event: ev, services: services, recorded: map[string]bool{}}
 	return services
 }
 
@@ -173,16 +182,26 @@ func (w *watcher) drop(ctx context.Context, m queue.Message, ev queue.Event, why
 	w.log.Info(why, "message_id", m.ID, "event_id", ev.ID, "action", ev.Action, "result", ev.Result, "repository", ev.Repository, "tag", ev.Tag)
 }
 
-// release deletes the held messages whose services are all handled, and
-// remembers their event IDs (a redelivery is then a duplicate).
+// recorded notes that the journal holds service's resolve: held messages
+// that prompted it need not be kept for it.
+func (w *watcher) recorded(service string) {
+	for _, h := range w.held {
+		if contains(h.services, service) {
+			h.recorded[service] = true
+		}
+	}
+}
+
+// release deletes the held messages whose services' resolves the journal
+// holds (see held), and remembers their event IDs (a redelivery is then a
+// duplicate).
 func (w *watcher) release(ctx context.Context) {
 	if len(w.held) == 0 {
 		return
 	}
-	st := w.journal.State()
 	var done []*held
 	for _, h := range w.held {
-		if !w.anyPending(st, h.services) {
+		if h.shownAgain || len(h.recorded) == len(h.services) {
 			done = append(done, h)
 		}
 	}
@@ -196,13 +215,19 @@ func (w *watcher) release(ctx context.Context) {
 		return nil
 	})
 	if err != nil {
+		// Without its event ID a redelivery costs one more look, not an
+		// action; one shown again goes anyway, rather than towards the
+		// dead-letter queue.
 		w.log.Warn("journal write failed; the messages stay until it works", "error", err.Error())
-		return
+		done = slices.DeleteFunc(done, func(h *held) bool { return !h.shownAgain })
 	}
 	for _, h := range done {
 		if err := w.queue.Delete(ctx, h.msg); err != nil {
 			// It comes back, and is then a duplicate.
 			w.log.Warn("deleting a handled message failed", "message_id", h.msg.ID, "error", err.Error())
+		} else if len(h.recorded) < len(h.services) {
+			w.log.Info("event's message deleted, shown again before its change was recorded: the watch retries the look itself",
+				"message_id", h.msg.ID, "event_id", h.event.ID, "services", strings.Join(h.services, ","), "receives", h.msg.Receives)
 		} else {
 			w.log.Info("event handled", "message_id", h.msg.ID, "event_id", h.event.ID, "services", strings.Join(h.services, ","))
 		}

@@ -115,7 +115,7 @@ type watcher struct {
 	queue        *queue.Client
 	res          *resolver
 
-	held       map[string]*held // messages waiting for their change to be handled, by MessageId
+	held       map[string]*held // messages waiting for the journal to record their change, by MessageId
 	unresolved map[string]bool  // services whose last resolve failed (retried with backoff)
 	// unannounced are changes a poll found before their event (with a queue).
 	unannounced map[string]unannounced

@@ -26,6 +26,8 @@ func TestQueuePushReachesTheMirror(t *testing.T) {
 	d := w.push("api")
 	w.eventually(10*time.Second, "the new api image in the mirror", func() bool { return w.mirrored("api") == d.String() })
 	w.eventually(5*time.Second, "the event's message deleted", func() bool { v, f := w.aws.QueueDepth(w.queue); return v+f == 0 })
+	// The copy lands before its record (and the message goes once the change is recorded, before the copy).
+	w.eventually(5*time.Second, "the mirror recorded", func() bool { return w.journal().Services["api"].Mirrored == d.String() })
 
 	st := w.journal()
 	if got := st.Services["api"]; got.Registry != d.String() || got.Mirrored != d.String() {
