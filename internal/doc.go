@@ -47,7 +47,7 @@
 //	front         docker-currents: docker's metadata question answered without the plugin's start-up (as the compose shim: what it only passes on goes straight to compose); everything else exec'd to the plugin beside it
 //	cliflags      reading a wrapped command line with the real flag definitions
 //	envfile       .env files read and edited as compose reads them (compose-go's dotenv)
-//	stack         a compose project loaded as compose loads it; its images, diagnosed
+//	stack         a compose project loaded as compose loads it (a compose file on stdin read again by each load, and by compose); its images, diagnosed
 //	keychain      registry credentials exactly as the docker CLI finds them, and which entry gave them
 //	digestcache   small values kept between runs by the digest that names them (manifests, platforms)
 //	insecure      which registries docker reaches without HTTPS by default (loopback only); HTTPS to every other, for probe and mirror

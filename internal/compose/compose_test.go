@@ -105,22 +105,3 @@ func TestUpSelection(t *testing.T) {
 		}
 	}
 }
-
-// A compose file from standard input is "-" among the -f files, else in
-// COMPOSE_FILE (with compose's separator); -f files win over COMPOSE_FILE.
-func TestReadsStdin(t *testing.T) {
-	t.Setenv("COMPOSE_PATH_SEPARATOR", "")
-	t.Setenv("COMPOSE_FILE", "compose.yaml:-")
-	if !readsStdin(nil) || readsStdin([]string{"compose.yaml"}) || !readsStdin([]string{"a.yaml", "-"}) {
-		t.Error("COMPOSE_FILE with -, or -f -, not taken for standard input; or COMPOSE_FILE read despite -f")
-	}
-	t.Setenv("COMPOSE_PATH_SEPARATOR", ";")
-	t.Setenv("COMPOSE_FILE", "compose.yaml;-")
-	if !readsStdin(nil) {
-		t.Error("COMPOSE_PATH_SEPARATOR not honoured")
-	}
-	t.Setenv("COMPOSE_FILE", "")
-	if readsStdin(nil) {
-		t.Error("no file names standard input")
-	}
-}

@@ -44,7 +44,7 @@ plugin (the error says how to install one).`,
 				return err
 			}
 			project, upArgs := stack.SplitArgs(args)
-			rewind, err := compose.KeepStdin(project.Files)
+			rewind, err := stack.KeepStdin(project.Files)
 			if err != nil {
 				return err
 			}

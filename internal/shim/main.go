@@ -113,7 +113,7 @@ func check(inv compose.Invocation) int {
 	// Project flags may also follow "up"; the services up starts (and their
 	// dependencies, unless --no-deps) are the ones to check.
 	project, upArgs := stack.SplitArgs(append(append([]string{}, inv.ComposeFlags...), inv.Rest...))
-	rewind, err := compose.KeepStdin(project.Files)
+	rewind, err := stack.KeepStdin(project.Files)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -191,7 +191,11 @@ type Selection struct {
 // LoadSelection is Load for a selection of services. It loads no preview,
 // which only a check has a use for (Start).
 func LoadSelection(ctx context.Context, o Options, sel Selection) (*Stack, error) {
-	return loadSelection(ctx, o, sel, newRaws(secondLoad(ctx, o)))
+	rewind, err := KeepStdin(o.Files)
+	if err != nil {
+		return nil, &LoadError{err}
+	}
+	return loadSelection(ctx, o, sel, newRaws(rewound(rewind, secondLoad(ctx, o))))
 }
 
 // Loading is a project being loaded as compose loads it (Wait), with an
@@ -212,11 +216,21 @@ type loaded struct {
 
 // errNoPreview: the preview gives nothing for a selection of services,
 // whose dependencies only the full load knows.
-var errNoPreview = errors.New("no preview for a selection of services, or up --pull or --build")
+var errNoPreview = errors.New("no preview for a selection of services, up --pull or --build, or a compose file on standard input")
 
 // Start starts loading the project, and its preview.
 func Start(ctx context.Context, o Options, sel Selection) *Loading {
 	l := &Loading{preview: make(chan loaded, 1), full: make(chan loaded, 1)}
+	if readsStdin(o.Files) {
+		// Every load reads standard input to its end: one at a time, each
+		// from the start, and no preview beside the load.
+		l.preview <- loaded{nil, errNoPreview}
+		go func() {
+			st, err := LoadSelection(ctx, o, sel)
+			l.full <- loaded{st, err}
+		}()
+		return l
+	}
 	// The model loaded without interpolation, when either load needs it.
 	second := secondLoad(ctx, o)
 	go func() {

@@ -1,4 +1,4 @@
-package compose
+package stack
 
 import (
 	"fmt"
@@ -10,12 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// KeepStdin lets the compose that runs after the check read the compose file
-// the check read from standard input (`-f -`, or "-" in COMPOSE_FILE): the
-// check's load reads it to the end, and compose would then find it empty
-// ("empty compose file"). A pipe is copied into an unlinked file put in its
-// place as descriptor 0, which the check (in this process or a child) and
-// compose share; rewind puts it back at the start before compose runs.
+// KeepStdin makes a compose file on standard input (`-f -`, or "-" in
+// COMPOSE_FILE) readable more than once: by each of the check's loads, which
+// compose-go reads it for to the end, and by the compose that runs after the
+// check, which would otherwise find it empty ("empty compose file"). A pipe
+// is copied into an unlinked file put in its place as descriptor 0, which
+// this process and compose share; rewind puts it back where it started.
 // Without a "-" it does nothing.
 func KeepStdin(files []string) (rewind func() error, err error) {
 	none := func() error { return nil }
@@ -53,4 +53,16 @@ func readsStdin(files []string) bool {
 		files = strings.Split(os.Getenv("COMPOSE_FILE"), sep)
 	}
 	return slices.Contains(files, "-")
+}
+
+// rewound is second (the load without interpolation) reading standard input
+// from where the first load started, after that load has read it to its
+// end.
+func rewound(rewind func() error, second func() map[string]string) func() map[string]string {
+	return func() map[string]string {
+		if err := rewind(); err != nil {
+			return map[string]string{} // best effort, as the second load is
+		}
+		return second()
+	}
 }
