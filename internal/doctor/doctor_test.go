@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,6 +31,17 @@ type world struct {
 	user standin.User
 	role string
 	home string
+	// tlsHost, when set, is where the registry is asked instead: the same
+	// front, served over TLS.
+	tlsHost string
+}
+
+// host is the registry host the entry names and doctor is asked about.
+func (w *world) host() string {
+	if w.tlsHost != "" {
+		return w.tlsHost
+	}
+	return w.reg.Host()
 }
 
 const externalID = "vendor-ext-7f3a"
@@ -62,7 +74,7 @@ func (w *world) configure(t *testing.T, role, extID string) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
-	data, err := config.Upsert(old, p, config.EntrySpec{Host: w.reg.Host(), Account: w.aws.Account(), Region: w.aws.Region(), RoleARN: role, ExternalID: extID})
+	data, err := config.Upsert(old, p, config.EntrySpec{Host: w.host(), Account: w.aws.Account(), Region: w.aws.Region(), RoleARN: role, ExternalID: extID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +83,7 @@ func (w *world) configure(t *testing.T, role, extID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	must(t, f.SetCredHelper(w.reg.Host(), "currents"))
+	must(t, f.SetCredHelper(w.host(), "currents"))
 	if _, err := f.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +92,7 @@ func (w *world) configure(t *testing.T, role, extID string) {
 func (w *world) doctor(t *testing.T) doctor.Report {
 	t.Helper()
 	d := doctor.New(newAWS())
-	rep := d.Run(context.Background(), w.reg.Host())
+	rep := d.Run(context.Background(), w.host())
 	out, _ := json.MarshalIndent(rep, "", "  ")
 	t.Logf("report:\n%s", out)
 	// Nothing the stand-in ever issued (secret keys, session tokens, ECR passwords) may reach the report.
@@ -238,6 +250,19 @@ func TestRegistryDown(t *testing.T) {
 	rep := w.doctor(t)
 	expect(t, rep, doctor.CheckToken, doctor.Pass)
 	expect(t, rep, doctor.CheckRegistry, doctor.Fail, "connection refused", "nothing answers at "+w.reg.Host())
+}
+
+// TestLoopbackRegistryOverTLSIsNotVerified: docker verifies no certificate
+// of a loopback registry (moby takes 127.0.0.0/8 for insecure), so one with
+// a self-signed certificate is one docker pulls from; doctor failed it.
+func TestLoopbackRegistryOverTLSIsNotVerified(t *testing.T) {
+	w := newWorld(t)
+	srv := httptest.NewTLSServer(w.reg)
+	t.Cleanup(srv.Close)
+	w.tlsHost = strings.TrimPrefix(srv.URL, "https://")
+	w.configure(t, w.role, externalID)
+	rep := w.doctor(t)
+	expect(t, rep, doctor.CheckRegistry, doctor.Pass, "https://"+w.tlsHost+"/v2/", "200")
 }
 
 func TestUnwritableCache(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/currentsdev/currents/internal/config"
+	"github.com/currentsdev/currents/internal/insecure"
 	"github.com/currentsdev/currents/internal/secret"
 )
 
@@ -23,7 +24,7 @@ func (r *run) checkRegistry() {
 	// Docker treats only loopback registries as insecure by default; go-containerregistry would also pick
 	// plain HTTP for RFC 1918 addresses, so the scheme is decided here.
 	var opts []name.Option
-	if isLoopback(r.host) {
+	if insecure.Default(r.host) {
 		opts = append(opts, name.Insecure)
 	}
 	reg, err := name.NewRegistry(r.host, opts...)
@@ -35,6 +36,10 @@ func (r *run) checkRegistry() {
 	base := r.d.transport
 	if base == nil {
 		base = http.DefaultTransport
+	}
+	if t, ok := base.(*http.Transport); ok && insecure.Default(r.host) {
+		// Over TLS too, as docker pulls from it: no certificate verified.
+		base = insecure.Transport(t)
 	}
 	ctx, cancel := r.timeout()
 	defer cancel()
@@ -66,6 +71,11 @@ func (r *run) checkRegistry() {
 		return
 	}
 	defer resp.Body.Close()
+	if resp.Request != nil {
+		// The scheme the registry answered on: a loopback one is tried
+		// over HTTPS first, as docker tries it.
+		url = resp.Request.URL.Scheme + "://" + reg.RegistryStr() + "/v2/"
+	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		r.add(CheckRegistry, Pass, fmt.Sprintf("GET %s with the token: %s", url, resp.Status), "")
@@ -79,19 +89,6 @@ func (r *run) checkRegistry() {
 func refusedFix(t config.Target) string {
 	return "the token is for account " + t.Registry.Account + " in " + t.Registry.Region +
 		": check that the entry's account and region are the registry's, and that the role may call ecr:GetAuthorizationToken there"
-}
-
-// isLoopback reports whether docker would treat host as an insecure (plain HTTP) registry by default.
-func isLoopback(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // scrub removes a secret from text that may echo a request (a URL with credentials, a proxy error).

@@ -89,3 +89,17 @@ func PlainHTTPFix(host string) string {
 	return "serve " + host + " over TLS (docker speaks only HTTPS to it), or list \"" + host +
 		"\" in insecure-registries of the engine's daemon.json and restart docker (the check and mirror still speak only HTTPS to it)"
 }
+
+// Transport is base for a registry docker takes for insecure (Default):
+// over TLS, docker verifies no certificate of it and reads no certs.d for
+// it (moby's newTLSConfig), so neither do the check and doctor.
+func Transport(base *http.Transport) http.RoundTripper {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if base.TLSClientConfig != nil {
+		cfg = base.TLSClientConfig.Clone()
+	}
+	cfg.InsecureSkipVerify = true // as docker, for a loopback registry only
+	t := base.Clone()
+	t.TLSClientConfig = cfg
+	return t
+}

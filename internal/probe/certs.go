@@ -29,7 +29,7 @@ func WithCertsDir(dir string) Option { return func(p *Prober) { p.certsDir = dir
 func (p *Prober) transportFor(host string) (http.RoundTripper, error) {
 	base, ok := p.transport.(*http.Transport)
 	if ok && insecure.Default(host) {
-		return insecureTransport(base), nil
+		return insecure.Transport(base), nil
 	}
 	if !ok || p.certsDir == "" {
 		return p.transport, nil
@@ -75,21 +75,6 @@ func (p *Prober) transportFor(host string) (http.RoundTripper, error) {
 	t := base.Clone()
 	t.TLSClientConfig = cfg
 	return t, nil
-}
-
-// insecureTransport is base for a registry docker takes for insecure, as a
-// loopback one is by default: over TLS, docker verifies no certificate of it
-// and reads no certs.d for it (moby's newTLSConfig), so neither does the
-// check.
-func insecureTransport(base *http.Transport) http.RoundTripper {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if base.TLSClientConfig != nil {
-		cfg = base.TLSClientConfig.Clone()
-	}
-	cfg.InsecureSkipVerify = true // as docker, for a loopback registry only
-	t := base.Clone()
-	t.TLSClientConfig = cfg
-	return t
 }
 
 // tlsProblem explains a TLS failure the way docker users meet it: a private
