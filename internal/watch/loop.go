@@ -29,7 +29,6 @@ func (w *watcher) loop(ctx context.Context) {
 			nextPoll = now.Add(jittered(w.o.Interval))
 		} else if len(w.unresolved) > 0 && !now.Before(w.resolveRetry) {
 			w.resolve(ctx, keys(w.unresolved), "retry")
-			w.release(ctx)
 		}
 		w.missingEvents(now)
 		if w.due(now) {
@@ -40,8 +39,10 @@ func (w *watcher) loop(ctx context.Context) {
 			} else {
 				w.actBackoff.reset()
 			}
-			w.release(ctx)
 		}
+		// After the act a recorded change made due (with --settle 0, at once):
+		// "event handled" then follows what the event prompted.
+		w.release(ctx)
 		if _, d := w.pending(w.journal.State()); len(d) > 0 && !w.inWindow(w.o.Now()) {
 			w.defer_(d) // said once per digest
 		}
@@ -58,7 +59,7 @@ func (w *watcher) loop(ctx context.Context) {
 			if len(prompted) > 0 {
 				w.resolve(ctx, prompted, "event")
 			}
-			w.release(ctx)
+			// The loop's top acts on it if due, then releases the batch.
 		case <-timer.C:
 		}
 	}

@@ -73,8 +73,10 @@ func TestDuplicateEventDoesNothing(t *testing.T) {
 	w := newWorld(t)
 	w.start(w.options())
 	w.synced()
-	w.push("writer")
+	d := w.push("writer").String()
 	w.eventually(10*time.Second, "the push handled", func() bool { return w.logs.count("event handled") == 1 })
+	// The message goes once the change is recorded; the copy's requests come after.
+	w.eventually(10*time.Second, "the push mirrored", func() bool { return w.journal().Services["writer"].Mirrored == d })
 	body := lastEventBody(t, w)
 	before, stats := w.journal(), w.reg.Requests()
 
