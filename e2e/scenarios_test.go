@@ -17,7 +17,10 @@ import (
 	"time"
 
 	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/standin/seed"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -264,6 +267,68 @@ func TestMissingImageBlocksUp(t *testing.T) {
 		t.Errorf("docker compose up through the shim did not name the missing image:\n%s", r)
 	}
 	nothingStarted(t)
+}
+
+// TestDeletedPlatformManifestIsNotPullable is the engine's own verdict on what an ECR lifecycle rule expiring
+// untagged images does to a multi-platform image: the index stays, the manifest for this platform goes, and
+// docker pull fails. The check must say so (manifest-missing), not ok. The image is one the engine has never
+// pulled (a tag of its own, content of its own): an engine that had pulled it keeps the manifest in its content
+// store and needs no registry for it.
+func TestDeletedPlatformManifestIsNotPullable(t *testing.T) {
+	cache := fresh(t)
+	lifecycle := fmt.Sprintf("lifecycle-%d", time.Now().UnixNano())
+	idx, err := seed.Index([]v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}},
+		func(p v1.Platform) (v1.Image, error) {
+			return serviceImage(multiPlatform+" "+lifecycle, p.Architecture, binaries[p.Architecture])
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewTag(repoRef(multiPlatform, lifecycle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+		t.Fatalf("push %s through the helper: %v", ref, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var child string
+	for _, m := range im.Manifests {
+		if m.Platform != nil && m.Platform.OS == "linux" && m.Platform.Architecture == runtime.GOARCH {
+			child = m.Digest.String()
+		}
+	}
+	upstream, err := name.NewDigest(strings.TrimPrefix(e.upstream, "http://") + "/currents/on-prem/" + multiPlatform + "@" + child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Delete(upstream); err != nil {
+		t.Fatalf("DELETE %s: %v", upstream, err)
+	}
+	if _, err := remote.Head(upstream); err == nil {
+		t.Fatalf("%s still resolves after the delete", upstream)
+	}
+
+	if r := run(t, "docker", []string{"pull", ref.String()}, cache); r.code == 0 {
+		t.Fatalf("docker pull succeeded without the linux/%s manifest: the scenario proves nothing:\n%s", runtime.GOARCH, r)
+	}
+	dir := scratchDir(t, "lifecycle")
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("services:\n  "+multiPlatform+":\n    image: "+ref.String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "docker", []string{"currents", "check", "--format", "json"}, inDir(dir), cache)
+	var rep struct {
+		Services []struct{ Service, Status, PlatformDigest string }
+	}
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+		t.Fatalf("docker currents check --format json: %v\n%s", err, r)
+	}
+	if r.code != 1 || len(rep.Services) != 1 || rep.Services[0].Status != "manifest-missing" || rep.Services[0].PlatformDigest != child {
+		t.Errorf("docker currents check exited %d with %+v; want 1, %s manifest-missing at %s:\n%s", r.code, rep.Services, multiPlatform, child, r)
+	}
 }
 
 // nothingStarted asserts that a refused up left the engine as it found it: no container, no image.
