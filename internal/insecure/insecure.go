@@ -42,22 +42,35 @@ func Default(host string) bool {
 // blob store a registry redirects to) are asked as named, as docker asks
 // them. A registry that answers HTTPS with plain HTTP gets an error that
 // says so, with the fix.
+//
+// A loopback registry answering over TLS has its certificate verified by
+// nobody, as docker verifies none (Transport), when inner is an
+// *http.Transport to clone.
 func HTTPSOnly(inner http.RoundTripper, registries ...string) http.RoundTripper {
-	var secure []string
+	t := httpsOnly{inner: inner, loose: inner}
+	if base, ok := inner.(*http.Transport); ok {
+		t.loose = Transport(base)
+	}
 	for _, r := range registries {
-		if !Default(r) && !slices.Contains(secure, r) {
-			secure = append(secure, r)
+		switch {
+		case Default(r) && !slices.Contains(t.loopback, r):
+			t.loopback = append(t.loopback, r)
+		case !Default(r) && !slices.Contains(t.hosts, r):
+			t.hosts = append(t.hosts, r)
 		}
 	}
-	return httpsOnly{inner: inner, hosts: secure}
+	return t
 }
 
 type httpsOnly struct {
-	inner http.RoundTripper
-	hosts []string
+	inner, loose    http.RoundTripper
+	hosts, loopback []string
 }
 
 func (t httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if slices.Contains(t.loopback, req.URL.Host) {
+		return t.loose.RoundTrip(req)
+	}
 	if !slices.Contains(t.hosts, req.URL.Host) {
 		return t.inner.RoundTrip(req)
 	}
@@ -92,7 +105,7 @@ func PlainHTTPFix(host string) string {
 
 // Transport is base for a registry docker takes for insecure (Default):
 // over TLS, docker verifies no certificate of it and reads no certs.d for
-// it (moby's newTLSConfig), so neither do the check and doctor.
+// it (moby's newTLSConfig), so neither do the check, mirror and doctor.
 func Transport(base *http.Transport) http.RoundTripper {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if base.TLSClientConfig != nil {

@@ -204,3 +204,21 @@ func TestPrivateAddressMirrorIsHTTPSAsDockerPullsIt(t *testing.T) {
 		t.Errorf("HTTPS at a private address: %+v: %v", res, err)
 	}
 }
+
+// TestLoopbackTLSMirrorIsNotVerified: docker verifies no certificate of a
+// loopback registry, so a mirror there with a self-signed certificate is
+// one docker pushes to and pulls from; mirror refused it (unknown
+// authority) with the default transport.
+func TestLoopbackTLSMirrorIsNotVerified(t *testing.T) {
+	f := newFixture(t, "api")
+	secure := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(secure.Close)
+	dst, err := name.NewTag(strings.TrimPrefix(secure.URL, "https://") + "/mirror/currents/api:staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Copy(context.Background(), []Image{{Name: "api", Source: f.images[0].Source, Target: dst}}, WithKeychain(f.kc))
+	if err != nil || res[0].Status != Copied || res[0].Digest != f.digests[0].String() {
+		t.Errorf("a loopback mirror over TLS with a self-signed certificate: %+v: %v", res, err)
+	}
+}
