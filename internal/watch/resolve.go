@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/currentsdev/currents/internal/insecure"
 	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -118,7 +119,8 @@ func (r *resolver) transport(ctx context.Context, ref name.Reference, all []name
 			scopes = append(scopes, s)
 		}
 	}
-	rt, err := transport.NewWithContext(ctx, ref.Context().Registry, roundAuth{r, host}, r.base, scopes)
+	// As docker speaks to it: HTTPS unless the registry is on loopback.
+	rt, err := transport.NewWithContext(ctx, ref.Context().Registry, roundAuth{r, host}, insecure.HTTPSOnly(r.base, host), scopes)
 	if err != nil {
 		return nil, err
 	}
