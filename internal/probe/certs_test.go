@@ -26,22 +26,10 @@ import (
 // A registry with a private CA is reached, as dockerd reaches it, once its
 // CA is in certs.d/<host>/; before that the check says where to put it.
 func TestPrivateCAFromCertsDir(t *testing.T) {
-	srv := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
 	// A name, not 127.0.0.1: docker verifies no loopback registry's
 	// certificate. The test server's client dials it for example.com names.
+	srv, ref := tlsRegistryWithImage(t, func(string) string { return tlsHost })
 	host := tlsHost
-	ref, err := name.ParseReference(host + "/vendor/app:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := random.Image(64, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img, remote.WithTransport(srv.Client().Transport)); err != nil {
-		t.Fatal(err)
-	}
 	certs := t.TempDir()
 	check := func() Result {
 		base := http.DefaultTransport.(*http.Transport).Clone()
@@ -159,20 +147,8 @@ func TestPrivateAddressIsHTTPSAsDockerSpeaksIt(t *testing.T) {
 // certificate no one signed is pullable, so the check must not say "not
 // trusted"; a certs.d entry for it, even a broken one, is not read.
 func TestLoopbackTLSIsNotVerifiedAsDockerDoesNot(t *testing.T) {
-	srv := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "https://")
-	ref, err := name.ParseReference(host + "/vendor/app:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := random.Image(64, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img, remote.WithTransport(srv.Client().Transport)); err != nil {
-		t.Fatal(err)
-	}
+	_, ref := tlsRegistryWithImage(t, func(addr string) string { return addr })
+	host := ref.Context().RegistryStr()
 	certs := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(certs, host), 0o755); err != nil {
 		t.Fatal(err)
@@ -203,4 +179,24 @@ func TestLoopbackPlainHTTPFailingPingIsNotTakenForPlainHTTP(t *testing.T) {
 	if r.Pullable() || strings.Contains(r.Message, "plain HTTP") || strings.Contains(r.Fix, "insecure-registries") || !strings.Contains(r.Message, "503") {
 		t.Errorf("%s %q fix %q", r.Status, r.Message, r.Fix)
 	}
+}
+
+// tlsRegistryWithImage serves a registry over TLS, with a certificate no
+// one signed, holding one image at host(its address)/vendor/app:1.
+func tlsRegistryWithImage(t *testing.T, host func(addr string) string) (*httptest.Server, name.Reference) {
+	t.Helper()
+	srv := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	ref, err := name.ParseReference(host(strings.TrimPrefix(srv.URL, "https://")) + "/vendor/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithTransport(srv.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	return srv, ref
 }

@@ -30,15 +30,14 @@ const (
 // fresh token and session for the first, a due token whose last refresh failed
 // for the second (an alias with a quote in nothing but its error), nothing for
 // the third.
-func world(t *testing.T) (*config.Config, *tokencache.Cache, map[string]string) {
+// configAndCache writes yaml as dir's currents.yaml and loads it, with a
+// cache in dir.
+func configAndCache(t *testing.T, dir, yaml string) (*config.Config, *tokencache.Cache) {
 	t.Helper()
-	dir := t.TempDir()
-	yaml := "registries:\n" +
-		"  - host: " + fresh + "\n    role_arn: arn:aws:iam::513558712013:role/pull\n    external_id: ext-secret-123\n" +
-		"  - host: " + broken + "\n    account: \"111122223333\"\n    region: us-west-2\n    role_arn: arn:aws:iam::111122223333:role/other\n" +
-		"  - host: " + empty + "\n"
 	path := filepath.Join(dir, "currents.yaml")
-	os.WriteFile(path, []byte(yaml), 0o600)
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +46,17 @@ func world(t *testing.T) (*config.Config, *tokencache.Cache, map[string]string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, cache
+}
+
+func world(t *testing.T) (*config.Config, *tokencache.Cache, map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	yaml := "registries:\n" +
+		"  - host: " + fresh + "\n    role_arn: arn:aws:iam::513558712013:role/pull\n    external_id: ext-secret-123\n" +
+		"  - host: " + broken + "\n    account: \"111122223333\"\n    region: us-west-2\n    role_arn: arn:aws:iam::111122223333:role/other\n" +
+		"  - host: " + empty + "\n"
+	cfg, cache := configAndCache(t, dir, yaml)
 	getenv := func(string) string { return "" }
 	secrets := map[string]string{"external id": "ext-secret-123"}
 	put := func(host string, issued time.Time, life time.Duration, fill func(*tokencache.Entry)) {
@@ -313,16 +323,7 @@ func TestWebIdentityPrincipalIsNamed(t *testing.T) {
 		"  - host: 513558712013.dkr.ecr.eu-west-1.amazonaws.com\n    role_arn: arn:aws:iam::513558712013:role/cc\n    web_identity: circleci\n" +
 		"  - host: 513558712013.dkr.ecr.ap-south-1.amazonaws.com\n    role_arn: arn:aws:iam::513558712013:role/pods\n    web_identity: kubernetes\n" +
 		"  - host: 513558712013.dkr.ecr.us-east-1.amazonaws.com\n    role_arn: arn:aws:iam::513558712013:role/file\n    web_identity_token_file: /var/run/token\n"
-	path := filepath.Join(dir, "currents.yaml")
-	os.WriteFile(path, []byte(yaml), 0o600)
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache, err := tokencache.Open(tokencache.WithDir(filepath.Join(dir, "cache")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, cache := configAndCache(t, dir, yaml)
 	rep := Collect(cfg, cache, func(string) string { return "" }, t0)
 	want := []string{"GitHub Actions job's OIDC token", "CircleCI job's OIDC token", "Kubernetes service account's token (sent by the kubelet)", "web identity token /var/run/token"}
 	for i, r := range rep.Registries {
@@ -336,17 +337,7 @@ func TestWebIdentityPrincipalIsNamed(t *testing.T) {
 // long-term key, and the Prometheus text holding that name is readable by
 // others (node_exporter): the key ID shows its last four characters only.
 func TestAccessKeyIDIsMasked(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "currents.yaml")
-	os.WriteFile(path, []byte("registries:\n  - host: 513558712013.dkr.ecr.us-west-2.amazonaws.com\n"), 0o600)
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache, err := tokencache.Open(tokencache.WithDir(filepath.Join(dir, "cache")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, cache := configAndCache(t, t.TempDir(), "registries:\n  - host: 513558712013.dkr.ecr.us-west-2.amazonaws.com\n")
 	const id = "AKIAIOSFODNN7EXAMPLE"
 	env := map[string]string{"AWS_ACCESS_KEY_ID": id, "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
 	rep := Collect(cfg, cache, func(k string) string { return env[k] }, t0)

@@ -39,18 +39,9 @@ func breakJournalDir(t *testing.T, state string) (mend func()) {
 // mirrored and its message deleted. Before, nothing retried it until the
 // next poll (6 hours with a queue).
 func TestJournalWriteFailureIsRetried(t *testing.T) {
-	w := newWorld(t)
-	o := w.options()
-	o.wait = time.Second
-	w.start(o)
-	w.synced()
-	mend := breakJournalDir(t, w.state)
-	d := w.push("api")
-	w.eventually(10*time.Second, "the failed write said", func() bool { return w.logs.count("journal write failed; retrying with backoff") > 0 })
+	w, d, mend := pushWhileTheJournalCannotBeWritten(t)
 	mend()
-	w.eventually(30*time.Second, "the change mirrored and recorded", func() bool {
-		return w.mirrored("api") == d.String() && w.journal().Services["api"].Mirrored == d.String()
-	})
+	w.mirroredAndRecorded(d)
 	w.eventually(30*time.Second, "its message deleted", func() bool { v, f := w.aws.QueueDepth(w.queue); return v+f == 0 })
 }
 

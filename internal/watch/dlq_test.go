@@ -3,6 +3,8 @@ package watch
 import (
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestValidEventNeverReachesTheDeadLetterQueue: the mirror is down for
@@ -26,17 +28,7 @@ func TestValidEventNeverReachesTheDeadLetterQueue(t *testing.T) {
 	if got := w.journal().Services["api"].Registry; got != d.String() {
 		t.Fatalf("journal's api registry digest %s, want %s", got, d)
 	}
-	// Each visibility timeout passing, as SQS does, more times than maxReceiveCount.
-	for range 4 {
-		w.aws.RevealInFlight(w.queue)
-		time.Sleep(1500 * time.Millisecond)
-	}
-	if v, f := w.aws.QueueDepth(w.dlq); v+f != 0 {
-		t.Fatalf("a valid event is in the dead-letter queue while its mirror fails\n%s", w.logs.String())
-	}
-	if v, f := w.aws.QueueDepth(w.queue); v+f != 0 {
-		t.Errorf("the event's message is still in the queue (%d visible, %d in flight)", v, f)
-	}
+	w.outlastMaxReceives(t, "its mirror fails")
 	tg.set(false)
 	w.eventually(30*time.Second, "the mirror, from the journal, once it is back", func() bool { return w.mirrored("api") == d.String() })
 }
@@ -48,25 +40,49 @@ func TestValidEventNeverReachesTheDeadLetterQueue(t *testing.T) {
 // message, shown again, is deleted rather than left to count towards the
 // dead-letter queue; once the disk is mended the change is mirrored.
 func TestEventShownAgainBeforeItsChangeIsRecordedIsDeleted(t *testing.T) {
-	w := newWorld(t)
+	w, d, mend := pushWhileTheJournalCannotBeWritten(t)
+	w.outlastMaxReceives(t, "the journal cannot be written")
+	mend()
+	w.mirroredAndRecorded(d)
+}
+
+// pushWhileTheJournalCannotBeWritten starts a watch, makes its journal
+// unwritable (a full disk), pushes api and waits for the watch to say the
+// write failed; mend makes the journal writable again.
+func pushWhileTheJournalCannotBeWritten(t *testing.T) (w *world, d v1.Hash, mend func()) {
+	t.Helper()
+	w = newWorld(t)
 	o := w.options()
 	o.wait = time.Second
 	w.start(o)
 	w.synced()
-	mend := breakJournalDir(t, w.state)
-	d := w.push("api")
+	mend = breakJournalDir(t, w.state)
+	d = w.push("api")
 	w.eventually(10*time.Second, "the failed write said", func() bool { return w.logs.count("journal write failed; retrying with backoff") > 0 })
+	return w, d, mend
+}
+
+// outlastMaxReceives lets the event's visibility timeout pass, as SQS does,
+// more times than maxReceiveCount (3) while (why) its change cannot be
+// acted on: the message must be neither in the dead-letter queue nor left
+// in the queue.
+func (w *world) outlastMaxReceives(t *testing.T, why string) {
+	t.Helper()
 	for range 4 {
 		w.aws.RevealInFlight(w.queue)
 		time.Sleep(1500 * time.Millisecond)
 	}
 	if v, f := w.aws.QueueDepth(w.dlq); v+f != 0 {
-		t.Fatalf("a valid event is in the dead-letter queue while the journal cannot be written\n%s", w.logs.String())
+		t.Fatalf("a valid event is in the dead-letter queue while %s\n%s", why, w.logs.String())
 	}
 	if v, f := w.aws.QueueDepth(w.queue); v+f != 0 {
 		t.Errorf("the event's message is still in the queue (%d visible, %d in flight)", v, f)
 	}
-	mend()
+}
+
+// mirroredAndRecorded waits for api's digest d to be mirrored and the
+// journal to say so.
+func (w *world) mirroredAndRecorded(d v1.Hash) {
 	w.eventually(30*time.Second, "the change mirrored and recorded", func() bool {
 		return w.mirrored("api") == d.String() && w.journal().Services["api"].Mirrored == d.String()
 	})
