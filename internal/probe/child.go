@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -20,38 +19,18 @@ import (
 // untagged images delete those (they carry no tag of their own) and leave
 // the index, so docker's pull fails where the index alone says ok. Nothing
 // is kept between checks: a rule may delete one at any time.
-type children struct {
-	mu sync.Mutex
-	m  map[string]*child
-}
-
-type child struct {
-	once sync.Once
-	err  error
-}
+type children struct{ onceEach[error] }
 
 // head asks once whether repo has the manifest digest; services sharing it,
 // and a Check after a Prefetch that guessed the same platform, share the
 // answer.
 func (cs *children) head(ctx context.Context, repo name.Repository, digest string, rt http.RoundTripper) error {
-	key := repo.String() + "@" + digest
-	cs.mu.Lock()
-	if cs.m == nil {
-		cs.m = map[string]*child{}
-	}
-	c, ok := cs.m[key]
-	if !ok {
-		c = &child{}
-		cs.m[key] = c
-	}
-	cs.mu.Unlock()
-	c.once.Do(func() {
+	return cs.do(repo.String()+"@"+digest, func() error {
 		opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(rt)}
 		// go-containerregistry checks the answer's Docker-Content-Digest
 		// against the digest asked.
-		c.err = retry(ctx, func() error { _, err := remote.Head(repo.Digest(digest), opts...); return err })
+		return retry(ctx, func() error { _, err := remote.Head(repo.Digest(digest), opts...); return err })
 	})
-	return c.err
 }
 
 // matchPlatform is the manifest of c docker pulls for want, and the

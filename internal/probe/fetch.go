@@ -30,7 +30,6 @@ import (
 // or why none can be had (status, msg, fix), which every image of the
 // registry then reports.
 type hostState struct {
-	once   sync.Once
 	cred   keychain.Credential
 	advice advice
 	rt     http.RoundTripper
@@ -45,19 +44,11 @@ func (h *hostState) failed() bool { return h.status != "" }
 // host sets up images[idx]'s registry, once per Prober.
 func (p *Prober) host(ctx context.Context, images []Image, idx []int) *hostState {
 	reg := images[idx[0]].Ref.Context().Registry
-	hostName := reg.RegistryStr()
-	p.mu.Lock()
-	if p.hosts == nil {
-		p.hosts = map[string]*hostState{}
-	}
-	hs, ok := p.hosts[hostName]
-	if !ok {
-		hs = &hostState{}
-		p.hosts[hostName] = hs
-	}
-	p.mu.Unlock()
-	hs.once.Do(func() { p.setUp(ctx, hs, reg, images, idx) })
-	return hs
+	return p.hosts.do(reg.RegistryStr(), func() *hostState {
+		hs := &hostState{}
+		p.setUp(ctx, hs, reg, images, idx)
+		return hs
+	})
 }
 
 func (p *Prober) setUp(ctx context.Context, hs *hostState, reg name.Registry, images []Image, idx []int) {
@@ -106,16 +97,12 @@ func (p *Prober) setUp(ctx context.Context, hs *hostState, reg name.Registry, im
 
 // contents resolves each reference once per Prober: services sharing an
 // image, and a Check after a Prefetch, cost nothing more.
-type contents struct {
-	mu sync.Mutex
-	m  map[string]*content
-}
+type contents struct{ onceEach[*content] }
 
 // content is what the registry says about one reference: the digest it
 // resolves to and the platforms it serves (an index lists its manifests',
 // a single image's config blob names its one).
 type content struct {
-	once      sync.Once
 	digest    v1.Hash
 	mediaType types.MediaType
 	index     bool
@@ -129,18 +116,11 @@ type platformManifest struct {
 }
 
 func (cs *contents) get(ctx context.Context, ref name.Reference, rt http.RoundTripper, cache *Platforms) *content {
-	cs.mu.Lock()
-	if cs.m == nil {
-		cs.m = map[string]*content{}
-	}
-	c, ok := cs.m[ref.String()]
-	if !ok {
-		c = &content{}
-		cs.m[ref.String()] = c
-	}
-	cs.mu.Unlock()
-	c.once.Do(func() { c.fetch(ctx, ref, rt, cache) })
-	return c
+	return cs.do(ref.String(), func() *content {
+		c := &content{}
+		c.fetch(ctx, ref, rt, cache)
+		return c
+	})
 }
 
 // fetch GETs the manifest once — its digest is that of the bytes — and, for

@@ -121,7 +121,7 @@ func TestTooManyRequestsBacksOffAndRetries(t *testing.T) {
 	if d := time.Since(start); d < 1500*time.Millisecond {
 		t.Errorf("answered after %s: the retries did not pause (0.5 s, then 1 s)", d)
 	}
-	if lim := p.hosts[f.reg.Host()].rt; lim == nil {
+	if e := p.hosts.m[f.reg.Host()]; e == nil || e.v.rt == nil {
 		t.Fatal("no transport")
 	}
 	if got := limiterOf(t, p, f.reg.Host()).current(); got >= limiterStart {
@@ -131,11 +131,11 @@ func TestTooManyRequestsBacksOffAndRetries(t *testing.T) {
 
 func limiterOf(t *testing.T, p *Prober, host string) *limiter {
 	t.Helper()
-	hs := p.hosts[host]
-	if hs == nil || hs.lim == nil {
+	e := p.hosts.m[host]
+	if e == nil || e.v == nil || e.v.lim == nil {
 		t.Fatalf("no limiter for %s", host)
 	}
-	return hs.lim
+	return e.v.lim
 }
 
 // Check after Prefetch of the same images asks the registry nothing more.

@@ -104,7 +104,7 @@ type Prober struct {
 
 	// What the registries said, shared by Prefetch and Check.
 	mu       sync.Mutex
-	hosts    map[string]*hostState
+	hosts    onceEach[*hostState]
 	fetched  contents
 	children children
 }
