@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,13 +26,12 @@ func WithCertsDir(dir string) Option { return func(p *Prober) { p.certsDir = dir
 // certs.d has a directory for host, a clone trusting its CAs (on top of the
 // system's) and presenting its client certificates, as dockerd does
 // (moby registry.loadTLSConfig), so a registry docker can pull from is one
-// the check can reach.
+// the check can reach. Docker reads no certs.d for a registry it takes for
+// insecure (a loopback one), whose certificate it does not verify
+// (insecure.HTTPSOnly, over whatever this returns, knows that part).
 func (p *Prober) transportFor(host string) (http.RoundTripper, error) {
 	base, ok := p.transport.(*http.Transport)
-	if ok && insecure.Default(host) {
-		return insecure.Transport(base), nil
-	}
-	if !ok || p.certsDir == "" {
+	if !ok || p.certsDir == "" || insecure.Default(host) {
 		return p.transport, nil
 	}
 	dir := filepath.Join(p.certsDir, host)
@@ -87,15 +87,33 @@ func (p *Prober) tlsProblem(host string, err error) (string, string, bool) {
 	var ci x509.CertificateInvalidError
 	switch {
 	case errors.As(err, &verr) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci):
+		who := failedHost(err, host)
+		problem := fmt.Sprintf("%s's TLS certificate is not trusted: %v", who, unwrapTLS(err))
+		if insecure.Default(host) {
+			// Only a loopback registry itself goes unverified (its token
+			// server elsewhere does not), and no certs.d is read for it.
+			return problem, fmt.Sprintf("add the CA that signed it to this machine's trusted certificates (docker reads no certs.d for %s, a loopback registry)", host), true
+		}
 		dir := filepath.Join(orDefault(p.certsDir, DefaultCertsDir), host)
-		return fmt.Sprintf("%s's TLS certificate is not trusted: %v", host, unwrapTLS(err)),
-			fmt.Sprintf("put the CA that signed it in %s/ca.crt, where docker (and this check) read a registry's private CA", dir), true
+		return problem, fmt.Sprintf("put the CA that signed it in %s/ca.crt, where docker (and this check) read a registry's private CA", dir), true
 	case insecure.PlainHTTP(err) && !insecure.Default(host):
 		// A loopback registry may speak plain HTTP: its https attempt's error
 		// is beside the point when the http one failed too.
 		return fmt.Sprintf("%s serves plain HTTP, not HTTPS", host), insecure.PlainHTTPFix(host), true
 	}
 	return "", "", false
+}
+
+// failedHost is the host err's request went to (a token server, say), or
+// host when err does not say.
+func failedHost(err error, host string) string {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		if u, perr := url.Parse(uerr.URL); perr == nil && u.Host != "" {
+			return u.Host
+		}
+	}
+	return host
 }
 
 func unwrapTLS(err error) error {

@@ -12,9 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/types"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -199,4 +201,51 @@ func tlsRegistryWithImage(t *testing.T, host func(addr string) string) (*httptes
 		t.Fatal(err)
 	}
 	return srv, ref
+}
+
+// Only the loopback registry itself is spoken to without verifying its
+// certificate (insecure.HTTPSOnly, as mirror and watch speak to it): its
+// token server elsewhere is verified before the credentials go to it. The
+// probe verified nothing for a loopback registry, so a docker login's
+// password went to whoever answered for the token server.
+func TestLoopbackRegistrysTokenServerIsVerified(t *testing.T) {
+	var tokenRequests atomic.Int32
+	tokens := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		tokenRequests.Add(1)
+		io.WriteString(w, `{"token":"t"}`)
+	}))
+	t.Cleanup(tokens.Close)
+	const realm = "auth.example.com"
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer t" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="https://`+realm+`/token",service="registry"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "https://")
+	ref, err := name.ParseReference(host + "/vendor/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if strings.HasPrefix(addr, realm+":") {
+			addr = tokens.Listener.Addr().String()
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	cf := configfile.New("/test/config.json")
+	cf.AuthConfigs = map[string]types.AuthConfig{host: {Username: "ops", Password: "hunter2"}}
+	r := New(keychain.New(cf), WithCertsDir(""), WithTransport(base)).Check(context.Background(), []Image{{ID: "app", Ref: ref}})[0]
+	if r.Pullable() || !strings.HasPrefix(r.Message, realm+"'s TLS certificate is not trusted") || !strings.Contains(r.Fix, "trusted certificates") {
+		t.Errorf("a loopback registry whose token server has a certificate no one signed: %s %q fix %q", r.Status, r.Message, r.Fix)
+	}
+	if n := tokenRequests.Load(); n != 0 {
+		t.Errorf("the token server with an unverified certificate was sent %d requests, credentials with them", n)
+	}
 }

@@ -71,9 +71,15 @@ func (p *Prober) setUp(ctx context.Context, hs *hostState, reg name.Registry, im
 		return
 	}
 	hs.lim = newLimiter(p.jobs)
-	var limited http.RoundTripper = &limitedTransport{inner: base, lim: hs.lim, gate: newConnGate(p.protocols.HTTP1(host), func(h2 bool) { p.protocols.saw(host, h2) })}
-	// Over HTTPS, as docker speaks to it, unless it is a loopback one.
-	limited = insecure.HTTPSOnly(limited, host)
+	limited := &limitedTransport{
+		// Over HTTPS, as docker speaks to it, unless it is a loopback one.
+		inner: insecure.HTTPSOnly(base, host),
+		lim:   hs.lim,
+		gate:  newConnGate(p.protocols.HTTP1(host), func(h2 bool) { p.protocols.saw(host, h2) }),
+	}
+	if !insecure.Default(host) {
+		limited.https = host
+	}
 	if hs.advice.ecr && !hs.cred.Anonymous() {
 		hs.rt, err = keychain.BasicFirst(reg, hs.cred.Authenticator(), transport.NewUserAgent(limited, ""))
 	} else {
@@ -220,10 +226,14 @@ type limitedTransport struct {
 	inner http.RoundTripper
 	lim   *limiter
 	gate  *connGate
+	// https is the registry when inner speaks HTTPS to it whatever scheme
+	// a request names (insecure.HTTPSOnly: go-containerregistry names http
+	// for a private address).
+	https string
 }
 
 func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.gate != nil && req.URL.Scheme == "https" {
+	if t.gate != nil && (req.URL.Scheme == "https" || req.URL.Host == t.https && t.https != "") {
 		lead, err := t.gate.enter(req.Context())
 		if err != nil {
 			return nil, err
