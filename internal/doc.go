@@ -43,6 +43,7 @@
 //
 // Plugin: compose project → images → credentials → probe → report → action.
 //
+//	exitcode      the exit statuses the plugin, its front and the compose shim share: usage error, cannot run, interrupted
 //	startup       the full plugin's start: no garbage collection while its many packages initialise
 //	front         docker-currents: docker's metadata question answered without the plugin's start-up (as the compose shim: what it only passes on goes straight to compose); everything else exec'd to the plugin beside it
 //	cliflags      reading a wrapped command line with the real flag definitions

@@ -28,6 +28,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/dockerconfig"
+	"github.com/currentsdev/currents/internal/exitcode"
 	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/product"
 )
@@ -113,8 +114,7 @@ func Main() int {
 		err = Exec(full)
 	}
 	fmt.Fprintf(os.Stderr, "docker %s: %v\n", product.PluginName, err)
-	// As a shell says for a command found but not runnable.
-	return 126
+	return exitcode.CannotRun
 }
 
 // Full is the full plugin's path: beside the front's own file (a symbolic

@@ -51,7 +51,7 @@ func TestFrontLinksNothingHeavy(t *testing.T) {
 		t.Fatal(err)
 	}
 	ours := map[string]bool{}
-	for _, p := range []string{"front", "dirs", "fix", "product", "dockerconfig", "atomicfile", "rawfile", "ecrhost", "partition", "secret"} {
+	for _, p := range []string{"front", "dirs", "exitcode", "fix", "product", "dockerconfig", "atomicfile", "rawfile", "ecrhost", "partition", "secret"} {
 		ours[product.Module+"/internal/"+p] = true
 	}
 	ours[product.Module+"/composeplugin/"+product.PluginCommand] = true

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/check"
+	"github.com/currentsdev/currents/internal/exitcode"
 	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/probe"
 	"github.com/currentsdev/currents/internal/stack"
@@ -124,7 +125,7 @@ func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options,
 		// Ctrl-C (docker cancels the plugin's context): the answers cut
 		// short are no verdict, and no registry was too slow.
 		fmt.Fprintln(errOut, "interrupted: the check did not finish")
-		return ExitInterrupted
+		return exitcode.Interrupted
 	}
 	if err != nil {
 		if out.format == "json" && !out.quiet {

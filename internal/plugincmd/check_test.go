@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/currentsdev/currents/internal/check"
+	"github.com/currentsdev/currents/internal/exitcode"
 )
 
 // Every field of the JSON document is documented in `check --help`, so a
@@ -91,7 +92,7 @@ func TestCheckInterruptedSaysSo(t *testing.T) {
 	}
 	err := cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != ExitInterrupted || !strings.Contains(errb.String(), "interrupted") ||
+	if !errors.As(err, &ee) || ee.ExitCode() != exitcode.Interrupted || !strings.Contains(errb.String(), "interrupted") ||
 		strings.Contains(out.String()+errb.String(), "CURRENTS_TIMEOUT") {
 		t.Errorf("interrupted check: %v\n%s%s", err, out.String(), errb.String())
 	}

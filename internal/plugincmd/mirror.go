@@ -13,6 +13,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
 
+	"github.com/currentsdev/currents/internal/exitcode"
 	"github.com/currentsdev/currents/internal/keychain"
 	"github.com/currentsdev/currents/internal/mirror"
 	"github.com/currentsdev/currents/internal/stack"
@@ -20,10 +21,6 @@ import (
 
 // mirrorJobs is mirror's --jobs by default.
 const mirrorJobs = 32
-
-// ExitInterrupted is mirror's status when a signal stopped the copy, as a
-// shell reports a command ended by SIGINT.
-const ExitInterrupted = 130
 
 type mirrorFlags struct {
 	to        string
@@ -149,7 +146,7 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 		}
 		if copyCtx.Err() != nil {
 			fmt.Fprintln(errOut, "interrupted: no tag points at a partial image (tags are written last); run the same command again to resume")
-			return ExitInterrupted
+			return exitcode.Interrupted
 		}
 		return ExitNotPullable
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/currentsdev/currents/internal/exitcode"
 	"github.com/currentsdev/currents/internal/mirror"
 	"github.com/currentsdev/currents/internal/standin"
 	"github.com/currentsdev/currents/internal/standin/seed"
@@ -392,8 +393,8 @@ func TestInterruptedMirrorStopsCleanly(t *testing.T) {
 	_ = cmd.Process.Signal(os.Interrupt)
 	err := <-done
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != ExitInterrupted {
-		t.Fatalf("exit %v, want %d\n%s\n%s", err, ExitInterrupted, stdout.String(), stderr.String())
+	if !errors.As(err, &ee) || ee.ExitCode() != exitcode.Interrupted {
+		t.Fatalf("exit %v, want %d\n%s\n%s", err, exitcode.Interrupted, stdout.String(), stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "SERVICE") || !strings.Contains(stderr.String(), "interrupted: no tag points at a partial image") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/currentsdev/currents/internal/dirs"
+	"github.com/currentsdev/currents/internal/exitcode"
 	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/shim"
 	"github.com/currentsdev/currents/internal/standin/seed"
@@ -298,4 +302,54 @@ func TestComposeShimWithTheRealCompose(t *testing.T) {
 	}
 
 	uninstallGivesEverythingBack(t, cfgDir, before, treeBefore, "Docker Compose version v2.")
+}
+
+// TestComposeShimUpInterruptedBlamesNoImage: Ctrl-C while the shim checks
+// before up ends the check with exitcode.Interrupted, which the shim (a
+// program of its own, running the check in a child) knows for no verdict:
+// up stops with that status, without saying the images are not pullable,
+// and compose is not run.
+func TestComposeShimUpInterruptedBlamesNoImage(t *testing.T) {
+	cfgDir, _, _ := shimWorld(t, []byte(fakeCompose))
+	if out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "install", "--check-before-up"); code != 0 {
+		t.Fatalf("install (%d):\n%s", code, out)
+	}
+	asked := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute): // a failsafe
+		}
+	}))
+	t.Cleanup(srv.Close)
+	composeFile := filepath.Join(t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(composeFile, []byte("services:\n  a: {image: "+strings.TrimPrefix(srv.URL, "http://")+"/vendor/app:1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("docker", "compose", "-f", composeFile, "up", "-d")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+cfgDir, "DOCKER_HOST=unix:///nonexistent/docker.sock")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-asked:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the check never asked the registry:\n%s", out.String())
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitcode.Interrupted || !strings.Contains(out.String(), "interrupted") ||
+		strings.Contains(out.String(), "up stopped") || strings.Contains(out.String(), "FAKE-COMPOSE") {
+		t.Errorf("up interrupted during the shim's check: %v\n%s", err, out.String())
+	}
 }

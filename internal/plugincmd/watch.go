@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/dirs"
+	"github.com/currentsdev/currents/internal/exitcode"
 	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/journal"
 	"github.com/currentsdev/currents/internal/logging"
@@ -175,7 +176,7 @@ func runWatch(ctx context.Context, dockerCli command.Cli, o watch.Options) error
 	}
 	switch {
 	case ctx.Err() != nil:
-		return ExitError{Code: ExitInterrupted}
+		return ExitError{Code: exitcode.Interrupted}
 	case out.Failed > 0 || out.RolledBack > 0:
 		return ExitError{Code: ExitWatchFailed}
 	case out.Deferred > 0:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/currentsdev/currents/internal/compose"
 	"github.com/currentsdev/currents/internal/dockerconfig"
+	"github.com/currentsdev/currents/internal/exitcode"
 	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/stack"
 )
@@ -85,7 +86,8 @@ func checkBeforeUp(dir string, inv compose.Invocation) int {
 		return 0
 	}
 	code := check(inv)
-	if code == interrupted {
+	if code == exitcode.Interrupted {
+		// Ctrl-C stopped the check: up stops, without blaming the images.
 		return code
 	}
 	if code != 0 {
@@ -97,10 +99,6 @@ func checkBeforeUp(dir string, inv compose.Invocation) int {
 	os.Setenv(compose.CheckedEnv, "1")
 	return 0
 }
-
-// interrupted is the check's exit status when Ctrl-C stopped it (the
-// plugin's ExitInterrupted): up stops, without blaming the images.
-const interrupted = 130
 
 // check runs the check in a child process of ourselves, because the
 // plugin framework runs once per process and compose must still be exec'd.
@@ -149,10 +147,10 @@ func projectFlags(flags []string) []string {
 }
 
 func execReal(real string, args []string, dir string) int {
-	// Exec returns only on failure: 126, as a shell says for a command
+	// Exec returns only on failure: CannotRun, as a shell says for a command
 	// found but not runnable.
 	fmt.Fprintln(os.Stderr, compose.Exec(real, args, dir))
-	return 126
+	return exitcode.CannotRun
 }
 
 // runSelfAs runs exe with argv[0] set to name, sharing our streams, and
