@@ -66,8 +66,8 @@ func TestRefusedBurstStartsOneAWSProcess(t *testing.T) {
 	if got := aws.Starts(); got != 1 {
 		t.Errorf("%d parallel refused gets started the AWS binary %d times; want 1", n, got)
 	}
-	if a := w.aws.Attempts(); a.AssumeRole != 1 {
-		t.Errorf("%d AssumeRole attempts; want 1", a.AssumeRole)
+	if a := w.aws.Calls(); a.AssumeRole != 1 {
+		t.Errorf("%d AssumeRole calls; want 1", a.AssumeRole)
 	}
 }
 

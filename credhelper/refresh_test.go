@@ -91,7 +91,7 @@ func (w *world) expectRefresh(code int, wantCalls standin.Counts, want []string,
 			w.t.Errorf("refresh %v does not say %q:\n%s%s", args, s, out, errs)
 		}
 	}
-	if c := w.aws.Attempts(); c != wantCalls {
+	if c := w.aws.Calls(); c != wantCalls {
 		w.t.Errorf("refresh %v made %+v AWS requests, want %+v", args, c, wantCalls)
 	}
 }
@@ -178,7 +178,7 @@ func TestStatusReadsOnlyTheCache(t *testing.T) {
 	if _, err := os.Stat(mark); err == nil {
 		t.Error("status ran the AWS helper")
 	}
-	if c := w.aws.Attempts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
+	if c := w.aws.Calls(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 {
 		t.Errorf("status reached AWS: %+v", c)
 	}
 	// A bad flag is exit 2 with the usage.

@@ -104,7 +104,8 @@ func (s *Server) RegistryStats() RegistryStats {
 }
 
 // serveControl is the HTTP face of the controls, for the stand-in process:
-// GET /_standin/counts and /_standin/attempts answer Counts as JSON,
+// GET /_standin/counts, /_standin/calls and /_standin/attempts answer Counts
+// as JSON,
 // GET /_standin/registry the summed RegistryStats of its registry fronts,
 // POST /_standin/control takes a Control and answers the counts.
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
@@ -112,6 +113,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == controlPrefix+"counts" && r.Method == http.MethodGet:
 		_ = json.NewEncoder(w).Encode(s.Counts())
+	case r.URL.Path == controlPrefix+"calls" && r.Method == http.MethodGet:
+		_ = json.NewEncoder(w).Encode(s.Calls())
 	case r.URL.Path == controlPrefix+"attempts" && r.Method == http.MethodGet:
 		_ = json.NewEncoder(w).Encode(s.Attempts())
 	case r.URL.Path == controlPrefix+"registry" && r.Method == http.MethodGet:

@@ -1,8 +1,13 @@
 package standin
 
 // Counts is how many calls of each action the stand-in answered with success
-// (Counts) or received at all, including refused and throttled ones
-// (Attempts).
+// (Counts), how many it was asked at all, refused and throttled ones too
+// (Calls), and how many requests carried them (Attempts). A call is what the
+// caller asked for once: the SDK sends every attempt of it with one
+// amz-sdk-invocation-id, and retries an attempt that was throttled or whose
+// answer did not reach it whole (a connection broken mid-body, under load).
+// So a call retried is one call in Counts and Calls, and each of its requests
+// is one in Attempts.
 type Counts struct {
 	AssumeRole                  int64 `json:"AssumeRole"`
 	AssumeRoleWithWebIdentity   int64 `json:"AssumeRoleWithWebIdentity"`
@@ -60,8 +65,16 @@ func (s *Server) Counts() Counts {
 	return countsFrom(s.counts)
 }
 
-// Attempts returns every call per action, including those refused for their
+// Calls returns the calls asked per action, answered or refused for their
 // signature, throttled or denied, since start or Reset.
+func (s *Server) Calls() Counts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return countsFrom(s.calls)
+}
+
+// Attempts returns every request per action, retries included, since start
+// or Reset.
 func (s *Server) Attempts() Counts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -74,19 +87,51 @@ func (s *Server) Reset() {
 	defer s.mu.Unlock()
 	clear(s.counts)
 	clear(s.attempts)
+	clear(s.calls)
+	clear(s.answered)
+	clear(s.asked)
 	clear(s.throttle)
 }
 
-func (s *Server) count(action string) {
-	s.mu.Lock()
-	s.counts[action]++
-	s.mu.Unlock()
+// invocationHeader carries the SDK's ID of one call, the same on its retries.
+const invocationHeader = "Amz-Sdk-Invocation-Id"
+
+// maxInvocations bounds the invocation IDs kept to recognise a retry: a
+// retry follows its first attempt within seconds, and a stand-in that runs
+// for days (make demo, the e2e tier) must not grow without end.
+const maxInvocations = 1 << 16
+
+// firstOf records id in seen and says whether it is new there. A request
+// without an ID (not from the SDK) is always a call of its own.
+func firstOf(seen map[string]struct{}, id string) bool {
+	if id == "" {
+		return true
+	}
+	if _, again := seen[id]; again {
+		return false
+	}
+	if len(seen) >= maxInvocations {
+		clear(seen)
+	}
+	seen[id] = struct{}{}
+	return true
 }
 
-func (s *Server) attempt(action string) {
+func (s *Server) count(c *call) {
 	s.mu.Lock()
-	s.attempts[action]++
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if firstOf(s.answered, c.invocation) {
+		s.counts[c.action]++
+	}
+}
+
+func (s *Server) attempt(c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempts[c.action]++
+	if firstOf(s.asked, c.invocation) {
+		s.calls[c.action]++
+	}
 }
 
 // takeThrottle consumes one pending throttle of action, if any.

@@ -166,7 +166,7 @@ func (s *Server) SignIDToken(issuer, audience, subject string, extra map[string]
 		panic(err) // an RSA key of our own making always signs
 	}
 	s.recordSecrets(signed)
-	s.count("IDToken")
+	s.count(&call{action: "IDToken"})
 	return signed
 }
 
@@ -176,7 +176,7 @@ func kid(issuer string) string { return fmt.Sprintf("%x", []byte(issuer))[:16] }
 // bearer token, the audience in the query, {"value": JWT} back.
 func (s *Server) serveGitHubToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	s.attempt("IDToken")
+	s.attempt(&call{action: "IDToken"})
 	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	var job GitHubJob
 	found := false

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -113,7 +115,7 @@ func TestThrottlingIsRetried(t *testing.T) {
 	if _, err := c.GetAuthorizationToken(context.Background(), nil); err != nil {
 		t.Fatalf("throttled calls not retried to success: %v", err)
 	}
-	if got, att := s.Counts(), s.Attempts(); got.GetAuthorizationToken != 1 || att.GetAuthorizationToken != 3 || got.AssumeRole != 1 || att.AssumeRole != 2 {
+	if got, att := s.Counts(), s.Attempts(); s.Calls().GetAuthorizationToken != 1 || got.GetAuthorizationToken != 1 || att.GetAuthorizationToken != 3 || got.AssumeRole != 1 || att.AssumeRole != 2 {
 		t.Errorf("counts %+v attempts %+v", got, att)
 	}
 	// Without retries the SDK surfaces the throttling error as AWS names it.
@@ -288,4 +290,57 @@ func TestConcurrentCallers(t *testing.T) {
 	if got := s.Counts(); got != (standin.Counts{}) {
 		t.Errorf("after Reset: %+v", got)
 	}
+}
+
+// TestARetryIsOneCall: the SDK retries an attempt whose answer broke off
+// mid-body (as a loaded machine's loopback did in CI), under the same
+// amz-sdk-invocation-id. That is one call of the caller's: Counts, which the
+// "one AssumeRole, one GetAuthorizationToken" assertions read, counts it
+// once, as does Calls; Attempts sees both requests. A second call of the
+// caller's still counts.
+func TestARetryIsOneCall(t *testing.T) {
+	s, u := newAWS(t)
+	fast := func(o *retry.StandardOptions) {
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+	}
+	broken := &breakFirstBody{base: http.DefaultTransport}
+	c := ecrClient(s, creds(u.AccessKeyID, u.SecretAccessKey, ""), func(o *ecr.Options) {
+		o.Retryer = retry.NewStandard(fast)
+		o.HTTPClient = &http.Client{Transport: broken}
+	})
+	for call := 1; call <= 2; call++ {
+		if _, err := c.GetAuthorizationToken(context.Background(), nil); err != nil {
+			t.Fatalf("call %d: %v", call, err)
+		}
+		got, asked, att := s.Counts().GetAuthorizationToken, s.Calls().GetAuthorizationToken, s.Attempts().GetAuthorizationToken
+		if got != int64(call) || asked != int64(call) || att != int64(call+1) {
+			t.Errorf("after call %d: counted %d, calls %d, attempts %d; want %d, %d and %d", call, got, asked, att, call, call, call+1)
+		}
+	}
+	if broken.broke != 1 {
+		t.Fatalf("the transport broke %d answers, want 1: the test did not test a retry", broken.broke)
+	}
+}
+
+// breakFirstBody breaks the first answer's body after its headers, as a
+// connection closed mid-answer does.
+type breakFirstBody struct {
+	base  http.RoundTripper
+	mu    sync.Mutex
+	broke int
+}
+
+func (b *breakFirstBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := b.base.RoundTrip(r)
+	if err != nil {
+		return resp, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.broke == 0 {
+		b.broke++
+		resp.Body.Close()
+		resp.Body = io.NopCloser(io.MultiReader(strings.NewReader("{"), iotest.ErrReader(&net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed})))
+	}
+	return resp, nil
 }

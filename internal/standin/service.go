@@ -38,6 +38,9 @@ type call struct {
 	reqID  string
 	action string
 	ctx    context.Context // the request's, for long polls
+	// invocation is the SDK's amz-sdk-invocation-id: the same on every
+	// attempt of one call, so a retry is not counted as a second call.
+	invocation string
 }
 
 const stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -80,7 +83,7 @@ func (c *call) writeXML(status int, v any) {
 
 // answerJSON counts the call as answered and writes its result.
 func (s *Server) answerJSON(c *call, v any) {
-	s.count(c.action)
+	s.count(c)
 	c.writeJSON(http.StatusOK, v)
 }
 
@@ -173,10 +176,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
-		s.serveJSON(&call{w: w, proto: awsJSON, reqID: reqID}, r, body, target, now)
+		s.serveJSON(&call{w: w, proto: awsJSON, reqID: reqID, invocation: r.Header.Get(invocationHeader)}, r, body, target, now)
 		return
 	}
-	s.serveQuery(&call{w: w, proto: awsQuery, reqID: reqID}, r, body, now)
+	s.serveQuery(&call{w: w, proto: awsQuery, reqID: reqID, invocation: r.Header.Get(invocationHeader)}, r, body, now)
 }
 
 func (s *Server) serveQuery(c *call, r *http.Request, body []byte, now time.Time) {
@@ -204,7 +207,7 @@ func (s *Server) serveQuery(c *call, r *http.Request, body []byte, now time.Time
 	}
 	if c.action == "AssumeRoleWithWebIdentity" {
 		// The SDK sends this one unsigned: the web identity token is the proof.
-		s.attempt(c.action)
+		s.attempt(c)
 		if s.takeThrottle(c.action) {
 			c.fail(throttled(c.proto))
 			return
@@ -263,7 +266,7 @@ func (s *Server) serveJSON(c *call, r *http.Request, body []byte, target string,
 // serveSigned counts the attempt, authenticates it for service, applies a
 // pending throttle, then runs serve.
 func (s *Server) serveSigned(c *call, r *http.Request, body []byte, service string, now time.Time, serve func(principal)) {
-	s.attempt(c.action)
+	s.attempt(c)
 	p, aerr := s.authenticate(r, body, service, now)
 	if aerr != nil {
 		c.fail(authErrorFor(c.proto, aerr))

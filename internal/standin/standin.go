@@ -55,6 +55,9 @@ type Server struct {
 	issued     []string // every secret handed out, for leak tests
 	counts     map[string]int64
 	attempts   map[string]int64
+	calls      map[string]int64
+	answered   map[string]struct{} // invocation IDs counted, see count
+	asked      map[string]struct{} // invocation IDs seen, see attempt
 	oidc       oidcState
 
 	// The knobs tests turn while requests run: ECR token lifetime, the cap
@@ -210,6 +213,9 @@ func Start(opts ...Option) (*Server, error) {
 		throttle:  map[string]int{},
 		counts:    map[string]int64{},
 		attempts:  map[string]int64{},
+		calls:     map[string]int64{},
+		answered:  map[string]struct{}{},
+		asked:     map[string]struct{}{},
 		oidc: oidcState{keys: map[string]*rsa.PrivateKey{}, jobs: map[string]GitHubJob{},
 			providers: map[string][]string{}, lifetime: DefaultIDTokenLifetime},
 		queues: map[string]*queue{},

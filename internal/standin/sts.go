@@ -47,7 +47,7 @@ func (s *Server) answerSTS(c *call, result any) {
 		Result   namedElement
 		Metadata responseMetadata `xml:"ResponseMetadata"`
 	}
-	s.count(c.action)
+	s.count(c)
 	c.writeXML(http.StatusOK, response{
 		XMLName:  xml.Name{Local: c.action + "Response"},
 		Xmlns:    stsNamespace,
