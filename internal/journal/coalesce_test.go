@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -158,5 +159,70 @@ func TestJournalWithoutCountsReads(t *testing.T) {
 	}
 	if len(st.History) != 1 || st.History[0].Attempts() != 2 || st.Version != 1 {
 		t.Errorf("the old entry and a repeat of it: %+v (version %d)", st.History, st.Version)
+	}
+}
+
+// TestOutageWithRequestIDsIsOneEntry: the same failure carries another
+// request ID, attempt number, timestamp or address at every attempt (AWS's
+// "RequestID: …", compose's container IDs, a resolver's round robin); a
+// week's outage is still one entry, showing the latest full text, with the
+// first and last times. A failure that differs in words is another entry.
+func TestOutageWithRequestIDsIsOneEntry(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := &stepClock{t: start}
+	j, err := Open(t.TempDir(), "currents", "", WithClock(c.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const week = 7 * 24 * 6 // every ten minutes
+	var lastBegan time.Time
+	var lastMsg string
+	for i := range week {
+		lastBegan = c.t
+		lastMsg = fmt.Sprintf("copying api: operation error ECR: GetAuthorizationToken, exceeded maximum number of attempts, %d, "+
+			"https response error StatusCode: 503, RequestID: %08x-%04x-4%03x-a%03x-%012x, api error ServiceUnavailable: at %s; dial tcp 52.94.%d.%d:443; container %012x",
+			3+i%2, i*7919, i%65536, i%4096, (i*31)%4096, i*104729, c.t.Format(time.RFC3339), i%256, (i*13)%256, i*2654435761)
+		fail(t, j, c, "api", "sha256:a2", lastMsg)
+		c.t = c.t.Add(10*time.Minute - 30*time.Second)
+	}
+	fail(t, j, c, "api", "sha256:a2", "copying api: manifest unknown") // another failure
+	st := j.State()
+	if len(st.History) != 2 {
+		t.Fatalf("%d history entries for one outage and one other failure, want 2: first %+v", len(st.History), st.History[0])
+	}
+	e := st.History[0]
+	if e.Attempts() != week || !e.Time.Equal(start) || !e.Last.Equal(lastBegan) || !e.Ended.Equal(lastBegan.Add(30*time.Second)) {
+		t.Errorf("coalesced entry %+v: want %d attempts, first %s, last %s", e, week, start, lastBegan)
+	}
+	if e.Message != lastMsg {
+		t.Errorf("the entry shows %q, want the latest attempt's text %q", e.Message, lastMsg)
+	}
+	if o := st.History[1]; o.Message != "copying api: manifest unknown" || o.Attempts() != 1 {
+		t.Errorf("another failure folded in: %+v", o)
+	}
+}
+
+// TestStablePart: what counts as the same failure's text.
+func TestStablePart(t *testing.T) {
+	same := [][2]string{
+		{"RequestID: 0f1e2d3c-beef-cafe-abcd-0123456789ab", "RequestID: 9a8b7c6d-1234-4abc-8def-fedcba987654"},
+		{"request id deadbeefcafe", "request id 0123456789ab"},
+		{"attempt 3 of 5 after 2m3.5s", "attempt 4 of 5 after 4m7s"},
+	}
+	for _, p := range same {
+		if stable(p[0]) != stable(p[1]) {
+			t.Errorf("%q and %q are one failure: %q, %q", p[0], p[1], stable(p[0]), stable(p[1]))
+		}
+	}
+	other := [][2]string{
+		{"connection refused", "manifest unknown"},
+		{"api error ServiceUnavailable", "api error AccessDenied"},
+		{"compose up failed: --wait", "compose up failed: --pull"},
+	}
+	for _, p := range other {
+		if stable(p[0]) == stable(p[1]) {
+			t.Errorf("%q and %q are different failures", p[0], p[1])
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -338,9 +339,10 @@ func (j *Journal) finish(st *State, id int, result, message string, apply func(*
 }
 
 // coalesce folds the failure at i into the service's previous entry of the
-// same action when that is the same failure (digests, image, message): a
-// mirror failing every ten minutes for a month is one entry with a count,
-// not 4,320 pushing every other service's history out of MaxHistory.
+// same action when that is the same failure (digests, image, and the
+// message's stable part): a mirror failing every ten minutes for a month is
+// one entry with a count, not 4,320 pushing every other service's history
+// out of MaxHistory. The entry shows the latest attempt's full text.
 func coalesce(st *State, i int) {
 	e := st.History[i]
 	if e.Result != Failed {
@@ -351,13 +353,49 @@ func coalesce(st *State, i int) {
 		if prev.Service != e.Service || prev.Action != e.Action {
 			continue
 		}
-		if prev.Result != Failed || prev.Old != e.Old || prev.New != e.New || prev.Image != e.Image || prev.Message != e.Message {
+		if prev.Result != Failed || prev.Old != e.Old || prev.New != e.New || prev.Image != e.Image || stable(prev.Message) != stable(e.Message) {
 			return
 		}
-		prev.Count, prev.Last, prev.Ended = prev.Attempts()+e.Attempts(), e.Time, e.Ended
+		prev.Count, prev.Last, prev.Ended, prev.Message = prev.Attempts()+e.Attempts(), e.Time, e.Ended, e.Message
 		st.History = slices.Delete(st.History, i, i+1)
 		return
 	}
+}
+
+// stable is what two attempts of one failure share in their messages: its
+// words. The numbers and identifiers in them differ at every attempt (AWS's
+// "RequestID: 6f1c…", a retry's attempt count, a timestamp, the address a
+// resolver's round robin gave, a container's ID), so every run of letters,
+// digits, hyphens and dots that holds a digit (a UUID, an address, a
+// duration, read whole), or is a hexadecimal ID of 8 or more, reads as one
+// "#". The messages come from many libraries' errors and from compose's
+// output: words are the one part all of them keep stable, where a code or a
+// kind exists only for some.
+func stable(msg string) string {
+	var b strings.Builder
+	b.Grow(len(msg))
+	for i := 0; i < len(msg); {
+		j := i
+		for j < len(msg) && inWord(msg[j]) {
+			j++
+		}
+		if j == i {
+			b.WriteByte(msg[i])
+			i++
+			continue
+		}
+		if tok := msg[i:j]; strings.ContainsAny(tok, "0123456789") || len(tok) >= 8 && strings.Trim(tok, "abcdefABCDEF") == "" {
+			b.WriteByte('#')
+		} else {
+			b.WriteString(msg[i:j])
+		}
+		i = j
+	}
+	return b.String()
+}
+
+func inWord(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '.'
 }
 
 // Unfinished returns the actions still marked started: a previous run died
