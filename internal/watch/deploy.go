@@ -15,7 +15,10 @@ import (
 )
 
 // readEngine learns which services run a container, and the digest it runs:
-// the engine, not the journal, is the truth of what is deployed.
+// the engine, not the journal, is the truth of what is deployed. A service
+// with no container, or with a stopped one, is not deployed: compose's up
+// would start it, and the watch starts nothing the operator did not leave
+// running.
 func (w *watcher) readEngine(ctx context.Context) {
 	w.engineRead = false
 	err := w.journal.Update(func(st *journal.State) error {
@@ -24,15 +27,10 @@ func (w *watcher) readEngine(ctx context.Context) {
 			if err != nil {
 				return err
 			}
-			was, known := w.running[s.name]
-			w.running[s.name] = ok
-			if !ok {
-				if !known || was {
-					w.log.Info("service not running: watch leaves it alone (start the stack with docker currents up -d)", "service", s.name)
-				}
-				continue
+			if ok {
+				st.Service(s.name).Deployed = c.DigestIn(s.repo)
 			}
-			st.Service(s.name).Deployed = c.DigestIn(s.repo)
+			w.setRunning(s.name, ok, ok && c.Stopped)
 		}
 		return nil
 	})
@@ -42,6 +40,20 @@ func (w *watcher) readEngine(ctx context.Context) {
 	}
 	w.engineRead = true
 	w.recoverEngine(ctx)
+}
+
+// setRunning records whether a service is up, saying so when that changes.
+func (w *watcher) setRunning(n string, exists, stopped bool) {
+	was, known := w.running[n]
+	w.running[n] = exists && !stopped
+	if w.running[n] || (known && !was) {
+		return
+	}
+	if stopped {
+		w.log.Info("service stopped: watch leaves it alone and deploys its new images once it runs (docker compose start)", "service", n)
+		return
+	}
+	w.log.Info("service not running: watch leaves it alone (start the stack with docker currents up -d)", "service", n)
 }
 
 // holdRef is the tag that keeps a service's previous image in the engine
@@ -71,6 +83,10 @@ func (w *watcher) deploy(ctx context.Context, services []string) {
 	for _, n := range services {
 		s := w.byName[n]
 		c, ok, err := w.o.Engine.Container(ctx, w.project, n)
+		if err == nil && ok && c.Stopped {
+			w.setRunning(n, true, true) // stopped since the engine was read
+			continue
+		}
 		if err != nil || !ok {
 			w.out.Failed++
 			w.log.Warn("the service's container cannot be read; not deploying it now", "service", n, "error", errString(err))

@@ -265,3 +265,39 @@ func TestRestartJudgesADeployLeftUnjudged(t *testing.T) {
 		t.Errorf("journal %+v", st)
 	}
 }
+
+// TestStoppedServiceIsNotStarted: `docker compose stop director` leaves its
+// container, stopped. The watch starts nothing the operator did not leave
+// running (as for a service without a container): a new image is recorded,
+// not deployed, since compose's up would start the service with it. Once the
+// operator starts it again, the next look deploys the new image.
+func TestStoppedServiceIsNotStarted(t *testing.T) {
+	w := newWorld(t)
+	f := newFakeEngine(w)
+	o := w.deployOptions(f)
+	o.Once, o.Queue = true, ""
+	stopped := f.containers["director"]
+	stopped.Running, stopped.Stopped = false, true
+	f.containers["director"] = stopped
+	pushed := w.push("director").String()
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Deployed != 0 || len(f.ups) != 0 || f.containers["director"].Running {
+		t.Fatalf("a stopped service was deployed (started): outcome %+v, compose up %v, container %+v", out, f.ups, f.containers["director"])
+	}
+	if w.logs.count("service stopped: watch leaves it alone") != 1 {
+		t.Errorf("the log does not say the stopped service is left alone:\n%s", w.logs)
+	}
+	if rec := w.journal().Services["director"]; rec.Registry != pushed || rec.Deployed == pushed {
+		t.Errorf("journal director %+v: want the new digest recorded, not deployed", rec)
+	}
+
+	started := f.containers["director"]
+	started.Running, started.Stopped = true, false
+	f.containers["director"] = started
+	if out, err = Run(context.Background(), o); err != nil || out.Deployed != 1 {
+		t.Errorf("started again: %+v %v, want the new image deployed", out, err)
+	}
+}

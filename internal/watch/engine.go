@@ -36,6 +36,11 @@ type Container struct {
 	// RepoDigests are the digests its image was pulled by (repo@sha256:…).
 	RepoDigests []string
 	Running     bool
+	// Stopped is a container left stopped or never started (exited,
+	// created, dead): `docker compose stop`, `up --no-start`, or a crash
+	// without a restart policy. A restarting or paused one is not stopped:
+	// the operator left it up.
+	Stopped bool
 	// Health is "healthy", "unhealthy", "starting", or "" without a
 	// healthcheck.
 	Health string
@@ -95,6 +100,7 @@ func (e *DockerEngine) Container(ctx context.Context, project, service string) (
 	c := Container{ID: in.Container.ID, ImageID: in.Container.Image}
 	if s := in.Container.State; s != nil {
 		c.Running = s.Running && !s.Restarting
+		c.Stopped = !s.Running && !s.Restarting && !s.Paused
 		if s.Health != nil {
 			c.Health = string(s.Health.Status)
 		}

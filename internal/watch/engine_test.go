@@ -83,3 +83,26 @@ func TestOneOffContainerIsNotTheService(t *testing.T) {
 		t.Errorf("the service's container read as %+v, want api-1 running sha256:b", c)
 	}
 }
+
+// TestStoppedContainerReadsStopped: `docker compose stop` leaves the
+// container exited; a restarting (crash-looping) one was left up.
+func TestStoppedContainerReadsStopped(t *testing.T) {
+	const labels = `"com.docker.compose.project":"currents","com.docker.compose.service":"api"`
+	for state, stopped := range map[string]bool{
+		`{"Status":"exited","Running":false,"ExitCode":0}`:         true,
+		`{"Status":"created","Running":false}`:                     true,
+		`{"Status":"restarting","Running":true,"Restarting":true}`: false,
+		`{"Status":"paused","Running":true,"Paused":true}`:         false,
+		`{"Status":"running","Running":true}`:                      false,
+	} {
+		e := &DockerEngine{API: &labelledEngine{
+			containers: []string{`{"Id":"api-1","ImageID":"sha256:a","Labels":{` + labels + `}}`},
+			inspect:    map[string]string{"api-1": `{"Id":"api-1","Image":"sha256:a","State":` + state + `}`},
+			images:     map[string]string{"sha256:a": `{"Id":"sha256:a","RepoDigests":["reg/api@sha256:a"]}`},
+		}}
+		c, ok, err := e.Container(context.Background(), "currents", "api")
+		if err != nil || !ok || c.Stopped != stopped {
+			t.Errorf("state %s: %+v %v %v, want stopped %v", state, c, ok, err, stopped)
+		}
+	}
+}
