@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -292,4 +293,19 @@ func merge(a, b map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// TestKubeletMistypedConfigIsSaid: CURRENTS_CONFIG in the provider's env
+// naming no file failed no request and said nothing; the kubelet now logs
+// the provider's one line naming the variable, the path and the fix.
+func TestKubeletMistypedConfigIsSaid(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	missing := filepath.Join(t.TempDir(), "currnets.yaml")
+	trip, _ := w.tripwire()
+	out, code := w.run(bin.lean, kubeletRequest(w.reg.Host()+"/a/b:1"), map[string]string{"CURRENTS_CONFIG": missing, "CURRENTS_AWS_HELPER": trip}, "kubelet")
+	want := "docker-credential-currents: CURRENTS_CONFIG=" + missing + ": no such file; correct the path in this provider's env in the kubelet's CredentialProviderConfig"
+	if code != 1 || out != "" || !strings.Contains(w.logs(), want) {
+		t.Errorf("exit %d out %q; stderr lacks %q:\n%s", code, out, want, w.logs())
+	}
 }

@@ -34,9 +34,11 @@ import (
 	"time"
 
 	"github.com/currentsdev/currents/internal/credential"
+	"github.com/currentsdev/currents/internal/dirs"
 	"github.com/currentsdev/currents/internal/ecrhost"
 	"github.com/currentsdev/currents/internal/fix"
 	"github.com/currentsdev/currents/internal/idtoken"
+	"github.com/currentsdev/currents/internal/product"
 	"github.com/currentsdev/currents/internal/rawfile"
 	"github.com/currentsdev/currents/internal/refresh"
 	"github.com/currentsdev/currents/internal/secret"
@@ -193,6 +195,9 @@ type Answerer struct {
 // Target is what the helper serves req's registry with; ok is false for a
 // registry it does not handle.
 func (a *Answerer) Target(req Request) (refresh.Request, bool, error) {
+	if err := a.namedConfig(); err != nil {
+		return refresh.Request{}, false, err
+	}
 	reg := req.Registry()
 	if reg == "" {
 		return refresh.Request{}, false, nil
@@ -214,6 +219,22 @@ func (a *Answerer) Target(req Request) (refresh.Request, bool, error) {
 		id = id.WithServiceAccount(sa, idtoken.Digest(req.ServiceAccountToken))
 	}
 	return refresh.Request{ServerURL: host, Target: t, Identity: id}, true, nil
+}
+
+// namedConfig fails when CURRENTS_CONFIG names a file that does not exist.
+// A docker get reads that as an empty configuration and says so, naming the
+// file, for the host it cannot serve; the kubelet shows only a failing
+// provider's stderr, so a mistyped path in the provider's env would
+// otherwise pass in silence: an alias answered "not ours", a real ECR host
+// served by whatever the node's default credentials are.
+func (a *Answerer) namedConfig() error {
+	named := a.Getenv(dirs.EnvConfig)
+	if named == "" || a.Config.Found {
+		return nil
+	}
+	return fix.New(fmt.Errorf("%s=%s: no such file", dirs.EnvConfig, named),
+		"correct the path in this provider's env in the kubelet's CredentialProviderConfig (then restart the kubelet), or create the file: "+
+			product.HelperCommand+" configure --registry HOST --role-arn ARN")
 }
 
 // ServiceAccount names the service account whose token req carries, for

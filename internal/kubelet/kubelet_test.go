@@ -107,3 +107,40 @@ func FuzzParseRequest(f *testing.F) {
 		_ = r.Registry()
 	})
 }
+
+// TestMistypedConfigVariableFails: CURRENTS_CONFIG naming a file that does
+// not exist is a mistake in the provider's env, not an empty configuration:
+// every request fails, naming the variable and the path and what to do
+// (with no file, an alias was "not ours" and an ECR host went to the default
+// credential chain, silently). Unset, a missing default file is still an
+// empty configuration: real ECR hosts are served without one.
+func TestMistypedConfigVariableFails(t *testing.T) {
+	a, _, calls := setup(t)
+	missing := filepath.Join(t.TempDir(), "etc", "currnets.yaml")
+	cfg, _ := config.Parse(missing, nil)
+	cfg.Found = false
+	a.Config = cfg
+	a.Getenv = func(k string) string {
+		if k == "CURRENTS_CONFIG" {
+			return missing
+		}
+		return ""
+	}
+	for _, image := range []string{host + "/currents/api:1", "registry.example.com/currents/api:1"} {
+		_, err := a.Answer(context.Background(), request(image))
+		if err == nil || !strings.Contains(err.Error(), "CURRENTS_CONFIG") || !strings.Contains(err.Error(), missing) ||
+			!strings.Contains(err.Error(), "CredentialProviderConfig") {
+			t.Errorf("%s: %v, want an error naming CURRENTS_CONFIG, %s and the fix", image, err, missing)
+		}
+		if _, ok := a.Servable(request(image)); ok {
+			t.Errorf("%s: servable with the configuration missing", image)
+		}
+	}
+	if *calls != 0 {
+		t.Errorf("%d refreshes with the named configuration missing", *calls)
+	}
+	a.Getenv = func(string) string { return "" }
+	if r, err := a.Answer(context.Background(), request(host+"/currents/api:1")); err != nil || r.Auth[host].Password != "pw" {
+		t.Errorf("no CURRENTS_CONFIG, no file: %+v %v, want the ECR host served", r, err)
+	}
+}
