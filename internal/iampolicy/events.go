@@ -112,6 +112,14 @@ func (e Events) CrossAccount(q Queue) bool { return q.Account != e.Account }
 
 var ruleName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`) })
 
+// ValidateRuleName checks an EventBridge rule's name (--rule-name).
+func ValidateRuleName(rule string) error {
+	if !ruleName().MatchString(rule) {
+		return fmt.Errorf("--rule-name %q: 1 to 64 letters, digits, '.', '-' and '_'", rule)
+	}
+	return nil
+}
+
 // ForEvents builds the rule pattern for repos (one account and region) and
 // a queue policy for each queue, refusing targets EventBridge would refuse
 // or never deliver to. Without queues it builds the pattern alone.
@@ -120,8 +128,8 @@ func ForEvents(repos []Repository, rule string, queues []Queue, executionRole st
 	if len(repos) == 0 {
 		return Events{}, errors.New("no repositories")
 	}
-	if !ruleName().MatchString(rule) {
-		return Events{}, fmt.Errorf("--rule-name %q: 1 to 64 letters, digits, '.', '-' and '_'", rule)
+	if err := ValidateRuleName(rule); err != nil {
+		return Events{}, err
 	}
 	first := repos[0]
 	e := Events{Partition: first.Partition, Region: first.Region, Account: first.Account, RuleName: rule, Queues: queues}

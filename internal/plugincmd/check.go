@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/client"
@@ -81,9 +80,8 @@ reference is wrong before any request), build-only, skipped (not pulled by up).
 Exit status: 0 every image is pullable, 1 some image is not, 2 the project
 cannot be loaded, 125 a usage error, 130 interrupted (Ctrl-C).`,
 		RunE: func(cmd *cobra.Command, services []string) error {
-			if out.format != "table" && out.format != "json" {
-				// A usage error, reported like docker's own flag errors.
-				return cli.StatusError{StatusCode: 125, Status: fmt.Sprintf("invalid argument %q for \"--format\" flag: use table or json", out.format)}
+			if err := checkFormat(out.format); err != nil {
+				return err
 			}
 			if err := checkJobs(out.jobs, probe.DefaultJobs); err != nil {
 				return err

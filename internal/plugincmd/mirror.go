@@ -9,8 +9,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/currentsdev/currents/internal/exitcode"
@@ -29,6 +29,33 @@ type mirrorFlags struct {
 	writeEnv  bool
 	format    string
 	jobs      int
+
+	// What --to and --platform say, once parse has read them.
+	prefix mirror.Prefix
+	keep   []v1.Platform
+}
+
+// parse reads the flags' values; an error is a usage error naming each
+// flag that is wrong.
+func (fl *mirrorFlags) parse() error {
+	if err := checkFormat(fl.format); err != nil {
+		return err
+	}
+	if err := checkJobs(fl.jobs, mirrorJobs); err != nil {
+		return err
+	}
+	if fl.to == "" {
+		// Checked here, not by cobra, whose "required flag(s)" error
+		// would exit 1.
+		return usageError(errors.New("--to is required: the mirror's REGISTRY/PREFIX/, e.g. registry.example.com/currents/"))
+	}
+	var errTo, errPlatform error
+	fl.prefix, errTo = mirror.ParsePrefix(fl.to)
+	fl.keep, errPlatform = mirror.ParsePlatforms(fl.platforms)
+	if err := errors.Join(errTo, mirror.ParseTag(fl.tag), errPlatform); err != nil {
+		return usageError(err)
+	}
+	return nil
 }
 
 func newMirrorCommand(dockerCli command.Cli) *cobra.Command {
@@ -65,10 +92,7 @@ cannot be loaded, 125 a usage error, 130 interrupted (Ctrl-C or SIGTERM; rerun
 to resume).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if fl.format != "table" && fl.format != "json" {
-				return cli.StatusError{StatusCode: 125, Status: fmt.Sprintf("invalid argument %q for \"--format\" flag: use table or json", fl.format)}
-			}
-			if err := checkJobs(fl.jobs, mirrorJobs); err != nil {
+			if err := fl.parse(); err != nil {
 				return err
 			}
 			if code := runMirror(cmd.Context(), dockerCli, project, fl); code != 0 {
@@ -85,21 +109,11 @@ to resume).`,
 	f.BoolVar(&fl.writeEnv, "write-env", false, "Point the repository variable in the env file at the mirror (atomic, with a .bak backup)")
 	f.StringVar(&fl.format, "format", "table", "Output format: table or json")
 	f.IntVar(&fl.jobs, "jobs", mirrorJobs, "Blob transfers in flight at once, across all images (1 or more)")
-	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }
 
 func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options, fl mirrorFlags) int {
 	errOut, out := dockerCli.Err(), dockerCli.Out()
-	prefix, err := mirror.ParsePrefix(fl.to)
-	if err == nil {
-		err = mirror.ParseTag(fl.tag)
-	}
-	platforms, perr := mirror.ParsePlatforms(fl.platforms)
-	if err = errors.Join(err, perr); err != nil {
-		fmt.Fprintln(errOut, err)
-		return ExitNotPullable
-	}
 	var bars *mirror.Bars
 	progress := func(names []string) mirror.Observer {
 		if errOut.IsTerminal() {
@@ -116,13 +130,13 @@ func runMirror(ctx context.Context, dockerCli command.Cli, project stack.Options
 	copyCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-copyCtx.Done(); stop() }()
-	res, copyErr := mirror.Stack(copyCtx, project, prefix,
+	res, copyErr := mirror.Stack(copyCtx, project, fl.prefix,
 		mirror.WithTag(fl.tag),
 		mirror.WithConfig(loadConfig(errOut)),
 		mirror.WithLog(errOut),
 		mirror.WithKeychain(keychain.New(dockerCli.ConfigFile())),
 		mirror.WithJobs(fl.jobs),
-		mirror.WithPlatforms(platforms),
+		mirror.WithPlatforms(fl.keep),
 		mirror.WithProgress(progress))
 	if bars != nil {
 		bars.Close()

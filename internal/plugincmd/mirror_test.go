@@ -218,7 +218,8 @@ func TestMirrorTagNeedsATagVariable(t *testing.T) {
 	if err := os.WriteFile(compose, []byte(strings.ReplaceAll(string(b), ":${DC_CURRENTS_IMAGE_TAG}", ":staging")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, errOut, err := runRoot(t, "mirror", "-f", compose, "--to", dst.Host()+"/m/", "--tag=-v1"); err == nil || !strings.Contains(errOut, "not a valid tag") {
+	// A usage error: its message is the error Main prints.
+	if _, errOut, err := runRoot(t, "mirror", "-f", compose, "--to", dst.Host()+"/m/", "--tag=-v1"); err == nil || !strings.Contains(err.Error(), "not a valid tag") {
 		t.Errorf("--tag -v1: err %v\n%s", err, errOut)
 	}
 	_, errOut, err := runRoot(t, "mirror", "-f", compose, "--to", dst.Host()+"/m/", "--tag", "v1")

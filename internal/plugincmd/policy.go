@@ -33,7 +33,8 @@ func newPolicyCommand(dockerCli command.Cli) *cobra.Command {
 		Long: `Print IAM policy JSON for exactly the stack's ECR repositories (from the compose
 project's image references, loaded as check loads them). Documents go to
 stdout, warnings and hints to stderr, so the output can be redirected to a
-file and passed to the aws CLI as file://policy.json.`,
+file and passed to the aws CLI as file://policy.json. A flag value that cannot
+be used exits 125, as docker's own flag errors do.`,
 	}, newPolicyPull(dockerCli), newPolicyPush(dockerCli), newPolicyRepository(dockerCli), newPolicyCITrust(dockerCli),
 		newPolicyWatch(dockerCli), newPolicyEvents(dockerCli))
 }
@@ -112,7 +113,12 @@ within one region: --cluster-region warns about repositories elsewhere.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if principal == "" {
-				return errors.New("--principal is required: the role ARN (arn:aws:iam::111111111111:role/NAME) or account ID that will pull")
+				return usageError(errors.New("--principal is required: the role ARN (arn:aws:iam::111111111111:role/NAME) or account ID that will pull"))
+			}
+			if clusterRegion != "" {
+				if err := iampolicy.ValidateRegion(clusterRegion); err != nil {
+					return usageError(fmt.Errorf("--cluster-region: %w", err))
+				}
 			}
 			repos, err := p.repositories(cmd.Context(), dockerCli.Err())
 			if err != nil {
@@ -120,7 +126,8 @@ within one region: --cluster-region warns about repositories elsewhere.`,
 			}
 			doc, err := iampolicy.RepositoryPull(principal, repos[0].Partition)
 			if err != nil {
-				return fmt.Errorf("--principal: %w", err)
+				// Its shape, or its partition against the repositories'.
+				return usageError(fmt.Errorf("--principal: %w", err))
 			}
 			grantee := doc.Statement[0].Principal["AWS"]
 			for _, r := range repos {
@@ -178,17 +185,8 @@ narrows it. CircleCI: every job of the organization, unless
 --circleci-project narrows it to one project.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if (gh.Repo == "") == (circleOrg == "") {
-				return errors.New("give exactly one of --github-repo OWNER/REPO or --circleci-org ID")
-			}
-			if gh.Repo == "" && (gh.Ref != "" || gh.Environment != "") {
-				return errors.New("--github-ref and --github-environment narrow --github-repo; give it too")
-			}
-			if circleOrg == "" && circleProj != "" {
-				return errors.New("--circleci-project narrows --circleci-org; give it too")
-			}
-			if only != "" && only != "trust" && only != "push" {
-				return fmt.Errorf("--only %q: use trust or push", only)
+			if err := checkCITrustFlags(gh, circleOrg, circleProj, only); err != nil {
+				return usageError(err)
 			}
 			repos, err := p.repositories(cmd.Context(), dockerCli.Err())
 			if err != nil {
@@ -212,7 +210,9 @@ narrows it. CircleCI: every job of the organization, unless
 				url, clientID = iampolicy.CircleCIProvider(circleOrg)
 			}
 			if err != nil {
-				return err
+				// Only the flags' values can be wrong here: the account and
+				// partition are the repositories', already checked.
+				return usageError(err)
 			}
 			push, err := iampolicy.Push(repos, iampolicy.PushOptions{CreateRepositories: create})
 			if err != nil {
@@ -243,6 +243,34 @@ narrows it. CircleCI: every job of the organization, unless
 	f.StringVar(&only, "only", "", "Print only the trust or the push document")
 	f.BoolVar(&create, "create-repositories", false, "Also allow creating the repositories (what mirror does on first use)")
 	return cmd
+}
+
+// checkCITrustFlags checks what ci-trust's flags say without the stack:
+// which CI, and each value's shape.
+func checkCITrustFlags(gh iampolicy.GitHub, circleOrg, circleProj, only string) error {
+	switch {
+	case (gh.Repo == "") == (circleOrg == ""):
+		return errors.New("give exactly one of --github-repo OWNER/REPO or --circleci-org ID")
+	case gh.Repo == "" && (gh.Ref != "" || gh.Environment != ""):
+		return errors.New("--github-ref and --github-environment narrow --github-repo; give it too")
+	case circleOrg == "" && circleProj != "":
+		return errors.New("--circleci-project narrows --circleci-org; give it too")
+	case only != "" && only != "trust" && only != "push":
+		return fmt.Errorf("--only %q: use trust or push", only)
+	}
+	if gh.Repo != "" {
+		if err := iampolicy.ValidateGitHubRepo(gh.Repo); err != nil {
+			return fmt.Errorf("--github-repo: %w", err)
+		}
+		if _, err := gh.Subject(); err != nil {
+			return fmt.Errorf("--github-ref/--github-environment: %w", err)
+		}
+		return nil
+	}
+	if err := iampolicy.ValidateCircleCIOrg(circleOrg); err != nil {
+		return fmt.Errorf("--circleci-org: %w", err)
+	}
+	return nil
 }
 
 func regionsOf(repos []iampolicy.Repository) string {
@@ -281,7 +309,7 @@ func (p *policyFlags) repositories(ctx context.Context, errOut io.Writer) ([]iam
 	if p.to != "" {
 		var err error
 		if prefix, err = mirror.ParsePrefix(p.to); err != nil {
-			return nil, err
+			return nil, usageError(err)
 		}
 	}
 	found, err := iampolicy.ForStack(ctx, p.project, loadConfig(errOut), prefix)

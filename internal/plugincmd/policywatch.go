@@ -26,16 +26,18 @@ queue unless a currents.yaml entry has the queue's account: then attach it to
 that entry's role.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if queueARN == "" {
+				return usageError(errors.New("--queue-arn is required: the ARN of the watch's queue (arn:aws:sqs:REGION:ACCOUNT:NAME)"))
+			}
 			q, err := iampolicy.ParseQueueARN(queueARN)
 			if err != nil {
-				return fmt.Errorf("--queue-arn: %w", err)
+				return usageError(fmt.Errorf("--queue-arn: %w", err))
 			}
 			_, err = dockerCli.Out().Write(iampolicy.WatchConsumer(q).JSON())
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&queueARN, "queue-arn", "", "ARN of the watch's SQS queue (arn:aws:sqs:REGION:ACCOUNT:NAME)")
-	_ = cmd.MarkFlagRequired("queue-arn")
 	return cmd
 }
 
@@ -70,22 +72,15 @@ prints one kind, for file:// use with the aws CLI (--only pattern needs no
 queue); the commands go to stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if only != "" && only != "pattern" && only != "queue-policy" && only != "execution-role" {
-				return fmt.Errorf("--only %q: use pattern, queue-policy or execution-role", only)
+			qs, err := eventsQueues(queues, only)
+			if err == nil {
+				err = iampolicy.ValidateRuleName(rule)
 			}
-			var qs []iampolicy.Queue
-			for _, a := range queues {
-				q, err := iampolicy.ParseQueueARN(a)
-				if err != nil {
-					return fmt.Errorf("--queue-arn: %w", err)
-				}
-				qs = append(qs, q)
+			if err != nil {
+				return usageError(err)
 			}
 			if only == "pattern" {
-				// The pattern is the same whatever the targets; the vendor writes it before your queues exist.
-				qs, role = nil, ""
-			} else if len(qs) == 0 {
-				return errors.New("--queue-arn is required: the ARN of each watch's queue (one queue per host)")
+				role = "" // as the queues: the pattern alone needs none
 			}
 			repos, err := p.repositories(cmd.Context(), dockerCli.Err())
 			if err != nil {
@@ -106,6 +101,30 @@ queue); the commands go to stderr.`,
 	f.StringVar(&role, "execution-role-arn", "", "Role of the rule's account that sends to queues in other accounts")
 	f.StringVar(&only, "only", "", "Print only the pattern, the queue policies or the execution role's policy")
 	return cmd
+}
+
+// eventsQueues reads events' --queue-arn flags; --only pattern needs none
+// and takes none.
+func eventsQueues(queues []string, only string) ([]iampolicy.Queue, error) {
+	if only != "" && only != "pattern" && only != "queue-policy" && only != "execution-role" {
+		return nil, fmt.Errorf("--only %q: use pattern, queue-policy or execution-role", only)
+	}
+	var qs []iampolicy.Queue
+	for _, a := range queues {
+		q, err := iampolicy.ParseQueueARN(a)
+		if err != nil {
+			return nil, fmt.Errorf("--queue-arn: %w", err)
+		}
+		qs = append(qs, q)
+	}
+	switch {
+	case only == "pattern":
+		// The pattern is the same whatever the targets; the vendor writes it before your queues exist.
+		return nil, nil
+	case len(qs) == 0:
+		return nil, errors.New("--queue-arn is required: the ARN of each watch's queue (one queue per host)")
+	}
+	return qs, nil
 }
 
 // writeEvents prints the documents: the pattern, each queue's policy, the

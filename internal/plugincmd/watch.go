@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
 
@@ -185,13 +183,6 @@ func runWatch(ctx context.Context, dockerCli command.Cli, o watch.Options) error
 	return nil
 }
 
-// usageError is a bad flag value (exit 125), printed as printFixed does.
-func usageError(err error) error {
-	var b strings.Builder
-	printFixed(&b, err)
-	return cli.StatusError{StatusCode: 125, Status: strings.TrimSuffix(b.String(), "\n")}
-}
-
 // printFixed prints an error and, on its own line, its fix.
 func printFixed(w io.Writer, err error) {
 	problem, how := fix.Split(err)
@@ -202,8 +193,8 @@ func printFixed(w io.Writer, err error) {
 }
 
 func watchStatus(ctx context.Context, dockerCli command.Cli, project stack.Options, format string) error {
-	if format != "table" && format != "json" {
-		return cli.StatusError{StatusCode: 125, Status: fmt.Sprintf("invalid argument %q for \"--format\" flag: use table or json", format)}
+	if err := checkFormat(format); err != nil {
+		return err
 	}
 	errOut := dockerCli.Err()
 	st, err := stack.Load(ctx, project)
