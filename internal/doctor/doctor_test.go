@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -89,9 +90,9 @@ func (w *world) configure(t *testing.T, role, extID string) {
 	}
 }
 
-func (w *world) doctor(t *testing.T) doctor.Report {
+func (w *world) doctor(t *testing.T, opts ...doctor.Option) doctor.Report {
 	t.Helper()
-	d := doctor.New(newAWS())
+	d := doctor.New(newAWS(), opts...)
 	rep := d.Run(context.Background(), w.host())
 	out, _ := json.MarshalIndent(rep, "", "  ")
 	t.Logf("report:\n%s", out)
@@ -263,6 +264,28 @@ func TestLoopbackRegistryOverTLSIsNotVerified(t *testing.T) {
 	w.configure(t, w.role, externalID)
 	rep := w.doctor(t)
 	expect(t, rep, doctor.CheckRegistry, doctor.Pass, "https://"+w.tlsHost+"/v2/", "200")
+}
+
+// TestPlainHTTPAtAPrivateAddressFails: an ECR alias at a private address
+// that serves plain HTTP is one docker cannot pull from (it speaks only HTTPS
+// to it), but go-containerregistry speaks HTTP to RFC 1918 addresses, and
+// doctor passed it.
+func TestPlainHTTPAtAPrivateAddressFails(t *testing.T) {
+	w := newWorld(t)
+	const private = "10.20.30.40:5000"
+	w.tlsHost = private // the entry and doctor name the private address
+	w.configure(t, w.role, externalID)
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.Proxy = nil
+	base.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == private {
+			addr = w.reg.Host() // the stand-in's front, plain HTTP
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	rep := w.doctor(t, doctor.WithTransport(base))
+	expect(t, rep, doctor.CheckToken, doctor.Pass)
+	expect(t, rep, doctor.CheckRegistry, doctor.Fail, private+" serves plain HTTP, not HTTPS", "insecure-registries")
 }
 
 func TestUnwritableCache(t *testing.T) {

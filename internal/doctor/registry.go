@@ -22,7 +22,7 @@ func (r *run) checkRegistry() {
 		return
 	}
 	// Docker treats only loopback registries as insecure by default; go-containerregistry would also pick
-	// plain HTTP for RFC 1918 addresses, so the scheme is decided here.
+	// plain HTTP for RFC 1918 addresses, so the scheme is decided here, and HTTPSOnly below holds to it.
 	var opts []name.Option
 	if insecure.Default(r.host) {
 		opts = append(opts, name.Insecure)
@@ -32,15 +32,18 @@ func (r *run) checkRegistry() {
 		r.add(CheckRegistry, Fail, fmt.Sprintf("%q is not a registry host: %v", r.host, err), "write the host as in image references")
 		return
 	}
-	url := reg.Scheme() + "://" + reg.RegistryStr() + "/v2/"
+	scheme := "https"
+	if insecure.Default(r.host) {
+		scheme = reg.Scheme()
+	}
+	url := scheme + "://" + reg.RegistryStr() + "/v2/"
 	base := r.d.transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	if t, ok := base.(*http.Transport); ok && insecure.Default(r.host) {
-		// Over TLS too, as docker pulls from it: no certificate verified.
-		base = insecure.Transport(t)
-	}
+	// As docker pulls: HTTPS only, but for a loopback registry, whose
+	// certificate nobody verifies.
+	base = insecure.HTTPSOnly(base, r.host)
 	ctx, cancel := r.timeout()
 	defer cancel()
 	secret := r.token.Password.Reveal()
@@ -61,6 +64,9 @@ func (r *run) checkRegistry() {
 		switch {
 		case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
 			r.add(CheckRegistry, Fail, fmt.Sprintf("GET %s: the registry refused the token: %s", url, scrub(err.Error(), secret)), refusedFix(r.target))
+		case insecure.PlainHTTP(err):
+			// ggcr's error repeats the answer once per scheme it pinged, each with the fix.
+			r.add(CheckRegistry, Fail, fmt.Sprintf("GET %s: %s serves plain HTTP, not HTTPS", url, r.host), insecure.PlainHTTPFix(r.host))
 		case errors.As(err, &op) && op.Op == "dial":
 			r.add(CheckRegistry, Fail, fmt.Sprintf("GET %s: %s", url, scrub(err.Error(), secret)),
 				"nothing answers at "+r.host+": check the host and port, and that the registry (or its VPC endpoint) is up")
