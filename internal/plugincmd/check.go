@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/docker/cli/cli/command"
@@ -113,6 +116,10 @@ cannot be loaded, 125 a usage error, 130 interrupted (Ctrl-C).`,
 // before compose.
 func runCheck(ctx context.Context, dockerCli command.Cli, project stack.Options, sel stack.Selection, out output, w io.Writer) int {
 	errOut := dockerCli.Err()
+	// docker cancels the context when it is interrupted itself; a terminal's
+	// Ctrl-C also signals this process (and the shim's check child) directly.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	rep, err := check.Run(ctx, project,
 		check.WithSelection(sel),
 		check.WithConfig(loadConfig(errOut)),

@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -308,12 +311,29 @@ func TestComposeShimWithTheRealCompose(t *testing.T) {
 // before up ends the check with exitcode.Interrupted, which the shim (a
 // program of its own, running the check in a child) knows for no verdict:
 // up stops with that status, without saying the images are not pullable,
-// and compose is not run.
+// and compose is not run. A terminal's Ctrl-C signals the whole foreground
+// process group (docker, the shim and the check); a kill signals docker alone.
 func TestComposeShimUpInterruptedBlamesNoImage(t *testing.T) {
 	cfgDir, _, _ := shimWorld(t, []byte(fakeCompose))
 	if out, code := dockerRun(t, cfgDir, nil, "currents", "shim", "install", "--check-before-up"); code != 0 {
 		t.Fatalf("install (%d):\n%s", code, out)
 	}
+	for _, group := range []bool{false, true} {
+		out, err := upInterrupted(t, cfgDir, group)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitcode.Interrupted || !strings.Contains(out, "interrupted") ||
+			strings.Contains(out, "up stopped") || strings.Contains(out, "FAKE-COMPOSE") {
+			t.Errorf("up interrupted during the shim's check (whole process group: %v): %v\n%s", group, err, out)
+		}
+	}
+}
+
+// upInterrupted runs `docker compose up` through the shim against a registry
+// that never answers, and interrupts it once the check has asked: docker
+// alone, or its whole process group as a terminal does. It returns what the
+// group wrote.
+func upInterrupted(t *testing.T, cfgDir string, group bool) (string, error) {
+	t.Helper()
 	asked := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select {
@@ -332,24 +352,61 @@ func TestComposeShimUpInterruptedBlamesNoImage(t *testing.T) {
 	}
 	cmd := exec.Command("docker", "compose", "-f", composeFile, "up", "-d")
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+cfgDir, "DOCKER_HOST=unix:///nonexistent/docker.sock")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A pipe of our own, not a Writer: Wait returns when docker exits, not
+	// when the last child holding the pipe does, as a shell's prompt does.
+	r, w, err := os.Pipe()
+	if err != nil {
 		t.Fatal(err)
 	}
+	var out syncBuilder
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(&out, r); close(copied) }()
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
 	select {
 	case <-asked:
 	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		t.Fatalf("the check never asked the registry:\n%s", out.String())
 	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+	pid := cmd.Process.Pid
+	if group {
+		pid = -pid
+	}
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitcode.Interrupted || !strings.Contains(out.String(), "interrupted") ||
-		strings.Contains(out.String(), "up stopped") || strings.Contains(out.String(), "FAKE-COMPOSE") {
-		t.Errorf("up interrupted during the shim's check: %v\n%s", err, out.String())
+	err = cmd.Wait()
+	// A child still running once docker has exited writes after the prompt.
+	// docker waits for the shim, the shim for its check: none may be left.
+	if syscall.Kill(-cmd.Process.Pid, 0) == nil {
+		t.Errorf("a process of up's group outlived docker (whole group interrupted: %v)", group)
 	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	<-copied
+	return out.String(), err
+}
+
+// syncBuilder is a strings.Builder several processes' output can share.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/currentsdev/currents/internal/compose"
 	"github.com/currentsdev/currents/internal/dockerconfig"
@@ -159,7 +161,33 @@ func runSelfAs(exe, name string, args []string) int {
 	cmd := exec.Command(exe, args...)
 	cmd.Args[0] = name
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err := cmd.Run()
+	// A terminal's Ctrl-C signals the whole foreground group: the check
+	// stops itself and says so. Dying of it here instead would leave the
+	// check writing after the prompt and docker exiting 255: the shim waits,
+	// as a shell waits for its job. A SIGTERM meant for the shim alone (a
+	// service manager's stop) is passed on.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGTERM {
+					_ = cmd.Process.Signal(s)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
