@@ -330,6 +330,15 @@ func ValidateCircleCIOrg(id string) error {
 	return nil
 }
 
+// ValidateCircleCIProject checks a CircleCI project ID, a UUID shown under
+// Project Settings > Overview.
+func ValidateCircleCIProject(id string) error {
+	if !uuidRE().MatchString(id) {
+		return fmt.Errorf("CircleCI project ID %q must be a UUID (Project Settings > Overview)", id)
+	}
+	return nil
+}
+
 // GitHub names the workflow runs a trust policy admits: every run of Repo
 // (OWNER/REPO), or only those for one Ref (refs/heads/main, refs/tags/v*)
 // or one deployment Environment. Ref and Environment exclude each other:
@@ -410,8 +419,8 @@ func TrustCircleCI(part, account, org, project string) (Document, error) {
 		"StringEquals": {issuer + ":aud": org},
 	}
 	if project != "" {
-		if !uuidRE().MatchString(project) {
-			return Document{}, fmt.Errorf("CircleCI project ID %q must be a UUID (Project Settings > Overview)", project)
+		if err := ValidateCircleCIProject(project); err != nil {
+			return Document{}, err
 		}
 		cond["StringLike"] = map[string]string{issuer + ":sub": "org/" + org + "/project/" + strings.ToLower(project) + "/user/*"}
 	}

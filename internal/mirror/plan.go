@@ -164,7 +164,7 @@ func ParsePlatforms(s string) ([]v1.Platform, error) {
 	for _, p := range strings.Split(s, ",") {
 		pl, err := v1.ParsePlatform(strings.TrimSpace(p))
 		if err != nil || pl.OS == "" || pl.Architecture == "" {
-			return nil, fmt.Errorf("--platform %q: want all or os/arch[/variant], e.g. linux/amd64,linux/arm64", p)
+			return nil, fmt.Errorf("--platform %q: %q is not a platform; want all or os/arch[/variant], e.g. linux/amd64,linux/arm64", s, strings.TrimSpace(p))
 		}
 		out = append(out, *pl)
 	}

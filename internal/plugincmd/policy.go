@@ -270,6 +270,11 @@ func checkCITrustFlags(gh iampolicy.GitHub, circleOrg, circleProj, only string) 
 	if err := iampolicy.ValidateCircleCIOrg(circleOrg); err != nil {
 		return fmt.Errorf("--circleci-org: %w", err)
 	}
+	if circleProj != "" {
+		if err := iampolicy.ValidateCircleCIProject(circleProj); err != nil {
+			return fmt.Errorf("--circleci-project: %w", err)
+		}
+	}
 	return nil
 }
 
