@@ -73,15 +73,21 @@ func (w *watcher) mirror(ctx context.Context, services []string) {
 		mirror.WithLog(logWriter{w.log, "mirror"}))
 	for _, r := range results {
 		for _, n := range strings.Split(r.Name, ",") {
-			w.finishMirror(ids[n], n, r)
+			w.finishMirror(ctx, ids[n], n, r)
 		}
 	}
 }
 
-func (w *watcher) finishMirror(id int, n string, r mirror.Result) {
+func (w *watcher) finishMirror(ctx context.Context, id int, n string, r mirror.Result) {
 	if r.Status == mirror.Failed {
 		w.out.Failed++
-		w.log.Warn("mirror failed; retrying with backoff", "service", n, "target", r.Target, "error", r.Error)
+		if ctx.Err() != nil {
+			// The watch is stopping: the copy failed for that, not for the
+			// registry, and nothing retries it but the next start.
+			w.log.Info("mirror cut short by the stop; the next start does it", "service", n, "target", r.Target)
+		} else {
+			w.log.Warn("mirror failed; retrying with backoff", "service", n, "target", r.Target, "error", r.Error)
+		}
 		if err := w.journal.Finish(id, journal.Failed, r.Error, nil); err != nil {
 			w.log.Warn("journal write failed", "error", err.Error())
 		}

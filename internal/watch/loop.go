@@ -125,7 +125,9 @@ func (w *watcher) resolve(ctx context.Context, services []string, source string)
 			if r.err != nil {
 				failed++
 				w.unresolved[n] = true
-				w.log.Warn("resolving the image failed; retrying with backoff", "service", n, "image", s.ref.String(), "error", r.err.Error())
+				if ctx.Err() == nil { // stopping, the error is the stop's: "stopping" says it
+					w.log.Warn("resolving the image failed; retrying with backoff", "service", n, "image", s.ref.String(), "error", r.err.Error())
+				}
 				continue
 			}
 			delete(w.unresolved, n)

@@ -278,3 +278,47 @@ func TestTwoWatchesOnOneQueueAreNoticed(t *testing.T) {
 		return w.logs.count("a change arrived without an event")+otherLogs.count("a change arrived without an event") > 0
 	})
 }
+
+// TestStopWarnsOfNothing: a watch stopped (SIGTERM, the service manager's
+// stop) while the registry is still answering its poll, or while it
+// mirrors, says it is stopping, not that every image failed to resolve or
+// to mirror and will be retried with backoff: nothing will be retried
+// before the next start, and an operator reading six warnings at each
+// restart would look for a registry problem that is not there. (Under load
+// a poll takes long enough for any stop to land in it:
+// TestCredentialsExpireDuringALongWatch failed on these warnings.)
+func TestStopWarnsOfNothing(t *testing.T) {
+	t.Run("during a poll", func(t *testing.T) {
+		w := newWorld(t)
+		w.reg.SetLatency(5 * time.Second)
+		before := w.reg.Requests().Heads // counted as they arrive, before the latency
+		stop := w.start(w.options())
+		w.eventually(20*time.Second, "the poll's HEADs at the registry", func() bool { return w.reg.Requests().Heads > before })
+		stop()
+		w.noWarnings("a poll")
+	})
+	t.Run("during a mirror", func(t *testing.T) {
+		w := newWorld(t)
+		o := w.options()
+		o.MirrorTo = w.slowMirror(t) + "/currents/"
+		stop := w.start(o)
+		w.eventually(20*time.Second, "the mirror started", func() bool { return w.logs.count("mirroring") > 0 })
+		stop()
+		if w.logs.count("mirror cut short by the stop; the next start does it") == 0 {
+			t.Errorf("the stop did not land in the mirror: nothing tested\n%s", w.logs.String())
+		}
+		w.noWarnings("a mirror")
+	})
+}
+
+// noWarnings fails the test if the watch, stopped during what, said more
+// than that it is stopping.
+func (w *world) noWarnings(what string) {
+	w.t.Helper()
+	if n := w.logs.count("stopping"); n != 1 {
+		w.t.Fatalf("%d stopping lines, want 1\n%s", n, w.logs.String())
+	}
+	if f := w.logs.failures(); len(f) > 0 {
+		w.t.Errorf("a stop during %s said %d failures:\n%s", what, len(f), strings.Join(f, "\n"))
+	}
+}
