@@ -12,6 +12,7 @@ import (
 	"github.com/docker/cli/cli/config"
 
 	"github.com/currentsdev/currents/internal/iampolicy"
+	"github.com/currentsdev/currents/internal/standin/standintest"
 )
 
 // runRoot runs `docker currents ARGS` in-process with captured streams.
@@ -31,8 +32,13 @@ func runRoot(t *testing.T, args ...string) (string, string, error) {
 	return out.String(), errb.String(), err
 }
 
-// isolate keeps the user's docker config and currents.yaml out of a test.
+// isolate keeps the user's docker config and currents.yaml out of a test,
+// and the machine's home (standintest.Isolate): the token cache mirror keeps
+// manifests in was the real ~/.cache/currents, shared by every run and every
+// package testing at once, so a test's registry requests depended on what
+// an earlier one had left there.
 func isolate(t *testing.T) {
+	standintest.Isolate(t)
 	dir := t.TempDir()
 	t.Setenv("DOCKER_CONFIG", dir)
 	t.Setenv("CURRENTS_CONFIG", filepath.Join(dir, "currents.yaml"))
