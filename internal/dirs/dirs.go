@@ -1,7 +1,8 @@
 // Package dirs decides where every file of this project and of docker's
 // lives: the home directory, docker's config directory and config.json,
-// currents.yaml, the state directory (watch's journals), docker's plugin
-// directories and the plugin's two files. One rule serves the lean helper, its AWS half and the
+// currents.yaml, the state directory (watch's journals), the runtime
+// directory (locks between processes), docker's plugin directories and the
+// plugin's two files. One rule serves the lean helper, its AWS half and the
 // plugin, so a file is never written under one path and read under another.
 //
 // It links only the standard library: the lean helper resolves currents.yaml
@@ -120,6 +121,32 @@ func State() (string, error) {
 		return "", fmt.Errorf("cannot find the state directory: %v; set %s or XDG_STATE_HOME", err, EnvState)
 	}
 	return filepath.Join(home, ".local", "state", stateName), nil
+}
+
+// RootRuntime is root's runtime directory, made by the first process that
+// needs it: not a unit's RuntimeDirectory=, which systemd removes when that
+// unit stops, under the locks of another unit's instances.
+const RootRuntime = "/run/currents"
+
+// Runtime returns the directory for what lives as long as the boot: the
+// locks processes of one machine take against each other (watch's deploy
+// lock). Root's is always /run/currents: a unit (no XDG_RUNTIME_DIR) and root's
+// login session (/run/user/0) must find the same locks. Another user's is
+// $XDG_RUNTIME_DIR/currents, else ~/.local/state/currents/run. Never the
+// state directory: two watches with different ones must meet here. It does
+// not create the directory.
+func Runtime() (string, error) {
+	if geteuid() == 0 {
+		return RootRuntime, nil
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, stateName), nil
+	}
+	home, err := Home()
+	if err != nil {
+		return "", fmt.Errorf("cannot find the runtime directory: XDG_RUNTIME_DIR is not set, and %v", err)
+	}
+	return filepath.Join(home, ".local", "state", stateName, "run"), nil
 }
 
 // SetCurrentUser makes Home ask lookup instead of user.Current, for tests in

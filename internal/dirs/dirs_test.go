@@ -110,6 +110,30 @@ func TestStateDirectory(t *testing.T) {
 	}
 }
 
+// TestRuntimeDirectory: root's is one for its units and its sessions; the
+// state directory's variables do not move it.
+func TestRuntimeDirectory(t *testing.T) {
+	defer func(old func() int) { geteuid = old }(geteuid)
+	t.Setenv("HOME", "/home/someone")
+	t.Setenv(EnvState, "/srv/watch")
+	for _, c := range []struct {
+		euid      int
+		xdg, want string
+	}{
+		{euid: 1000, xdg: "/run/user/1000", want: "/run/user/1000/currents"},
+		{euid: 1000, want: "/home/someone/.local/state/currents/run"},
+		{euid: 1000, xdg: "relative", want: "/home/someone/.local/state/currents/run"},
+		{euid: 0, want: RootRuntime},
+		{euid: 0, xdg: "/run/user/0", want: RootRuntime},
+	} {
+		geteuid = func() int { return c.euid }
+		t.Setenv("XDG_RUNTIME_DIR", c.xdg)
+		if got, err := Runtime(); got != c.want || err != nil {
+			t.Errorf("euid %d, XDG_RUNTIME_DIR=%q: %q, %v; want %q", c.euid, c.xdg, got, err, c.want)
+		}
+	}
+}
+
 // TestCacheWithHOMEReadsNoUserDatabase: every get resolves the cache directory, so the usual case (HOME
 // set, its cache usable) must not cost a read of /etc/passwd.
 func TestCacheWithHOMEReadsNoUserDatabase(t *testing.T) {

@@ -161,6 +161,12 @@ func runWatch(ctx context.Context, dockerCli command.Cli, o watch.Options) error
 		return ExitError{Code: ExitWatchNoStart}
 	}
 	o.StateDir = state
+	if o.Deploy {
+		if o.RuntimeDir, err = dirs.Runtime(); err != nil {
+			fmt.Fprintln(errOut, err)
+			return ExitError{Code: ExitWatchNoStart}
+		}
+	}
 	// SIGTERM (systemctl stop) and Ctrl-C end the watch cleanly.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,7 +33,21 @@ func (w *watcher) act(ctx context.Context) {
 		w.defer_(d)
 		return
 	}
-	w.deploy(ctx, d)
+	err := w.deployLock.held(func() {
+		// Another watch may have deployed while this one waited: the
+		// engine, read under the lock, says what is left to do.
+		if w.readEngine(ctx); !w.engineRead {
+			w.out.Failed++
+			return
+		}
+		if _, d = w.pending(w.journal.State()); len(d) > 0 {
+			w.deploy(ctx, d)
+		}
+	})
+	if err != nil {
+		w.out.Failed++
+		w.log.Warn("not deploying now; retrying with backoff", "services", strings.Join(d, ","), "error", err.Error())
+	}
 }
 
 // defer_ says once per digest that a deploy waits for the window.
@@ -144,6 +159,22 @@ func (w *watcher) recover(ctx context.Context) {
 // have been judged is judged (and rolled back if unhealthy); a rollback is
 // finished.
 func (w *watcher) recoverEngine(ctx context.Context) {
+	if !slices.ContainsFunc(w.journal.State().Unfinished(), engineAction) {
+		return
+	}
+	err := w.deployLock.held(func() { w.finishEngine(ctx) })
+	if err != nil {
+		// Left under way: the next read of the engine finishes it.
+		w.out.Failed++
+		w.log.Warn("not finishing what the last watch left under way now; retrying at the next look", "error", err.Error())
+	}
+}
+
+func engineAction(e journal.Entry) bool {
+	return e.Action == journal.ActionDeploy || e.Action == journal.ActionRollback
+}
+
+func (w *watcher) finishEngine(ctx context.Context) {
 	// As a deploy does: a SIGTERM lets it finish, or roll back, within its bound.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*w.o.HealthTimeout+10*time.Minute)
 	defer cancel()

@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -147,6 +148,7 @@ func (f *fakeEngine) Compose(_ context.Context, sub string, args ...string) erro
 func (w *world) deployOptions(f *fakeEngine) Options {
 	o := w.options()
 	o.MirrorTo, o.Deploy, o.Engine, o.Settle, o.HealthTimeout = "", true, f, 0, 2*time.Second
+	o.RuntimeDir = filepath.Join(w.home, "run")
 	return o
 }
 

@@ -213,8 +213,8 @@ func TestDeployOfWhatAlreadyRuns(t *testing.T) {
 		if svc != "api" {
 			return
 		}
-		if reads++; reads == 3 {
-			// After the watch read the engine (at start, and at the poll), as it deploys.
+		if reads++; reads == 4 {
+			// After the watch read the engine (at start, at the poll, and under the deploy lock), as it deploys.
 			_ = f.Compose(context.Background(), "pull", "api")
 			_ = f.Compose(context.Background(), "up", "api")
 		}

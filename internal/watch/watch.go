@@ -68,7 +68,10 @@ type Options struct {
 	// Once looks once, acts at once (no settling) and returns.
 	Once     bool
 	StateDir string
-	Log      *slog.Logger
+	// RuntimeDir holds the project's deploy lock (dirs.Runtime; --deploy
+	// needs it), which watches with other state directories meet at.
+	RuntimeDir string
+	Log        *slog.Logger
 	// Now is the clock of journal entries and windows (time.Now).
 	Now func() time.Time
 
@@ -112,6 +115,7 @@ type watcher struct {
 	// elsewhere (--mirror-to changed) is not mirrored.
 	mirrorTarget map[string]string
 	journal      *journal.Journal
+	deployLock   *deployLock // --deploy
 	queue        *queue.Client
 	res          *resolver
 
@@ -179,8 +183,8 @@ func withDefaults(o Options) Options {
 
 func start(ctx context.Context, o Options) (*watcher, error) {
 	o = withDefaults(o)
-	if o.Deploy && o.Engine == nil {
-		return nil, &StartError{errors.New("--deploy needs the Docker engine")}
+	if o.Deploy && (o.Engine == nil || o.RuntimeDir == "") {
+		return nil, &StartError{errors.New("--deploy needs the Docker engine and the runtime directory")}
 	}
 	st, err := stack.Load(ctx, o.Project)
 	if err != nil {
@@ -216,6 +220,12 @@ func start(ctx context.Context, o Options) (*watcher, error) {
 	}
 	if w.journal, err = journal.Open(o.StateDir, st.Name, st.WorkingDir, journal.WithClock(o.Now)); err != nil {
 		return nil, &StartError{err}
+	}
+	if o.Deploy {
+		if w.deployLock, err = newDeployLock(o.RuntimeDir, st.Name, w.journal.Path()); err != nil {
+			w.journal.Close()
+			return nil, &StartError{err}
+		}
 	}
 	w.res = newResolver(mirror.StallGuard(o.Config), func() *keychain.Keychain { return keychain.New(o.Docker) }, 8)
 	if err := w.startQueue(ctx); err != nil {
