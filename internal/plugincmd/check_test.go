@@ -60,20 +60,9 @@ func TestJSONShapeIsDocumented(t *testing.T) {
 func TestCheckInterruptedSaysSo(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	asked := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		select {
-		case asked <- struct{}{}:
-		default:
-		}
-		select {
-		case <-r.Context().Done():
-		case <-time.After(time.Minute): // a failsafe
-		}
-	}))
-	t.Cleanup(srv.Close)
+	host, asked := silentRegistry(t)
 	dir := t.TempDir()
-	w.write(filepath.Join(dir, "compose.yaml"), "services:\n  a: {image: "+strings.TrimPrefix(srv.URL, "http://")+"/vendor/app:1}\n")
+	w.write(filepath.Join(dir, "compose.yaml"), "services:\n  a: {image: "+host+"/vendor/app:1}\n")
 	cmd := exec.Command(docker, "currents", "check")
 	cmd.Dir, cmd.Env = dir, w.env
 	var out, errb bytes.Buffer
@@ -96,4 +85,23 @@ func TestCheckInterruptedSaysSo(t *testing.T) {
 		strings.Contains(out.String()+errb.String(), "CURRENTS_TIMEOUT") {
 		t.Errorf("interrupted check: %v\n%s%s", err, out.String(), errb.String())
 	}
+}
+
+// silentRegistry is a registry that never answers: each request waits until
+// its client goes away. asked says a request has come.
+func silentRegistry(t *testing.T) (host string, asked <-chan struct{}) {
+	t.Helper()
+	came := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case came <- struct{}{}:
+		default:
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute): // a failsafe
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), came
 }

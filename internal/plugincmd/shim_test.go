@@ -7,13 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -334,20 +331,9 @@ func TestComposeShimUpInterruptedBlamesNoImage(t *testing.T) {
 // group wrote.
 func upInterrupted(t *testing.T, cfgDir string, group bool) (string, error) {
 	t.Helper()
-	asked := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		select {
-		case asked <- struct{}{}:
-		default:
-		}
-		select {
-		case <-r.Context().Done():
-		case <-time.After(time.Minute): // a failsafe
-		}
-	}))
-	t.Cleanup(srv.Close)
+	host, asked := silentRegistry(t)
 	composeFile := filepath.Join(t.TempDir(), "compose.yaml")
-	if err := os.WriteFile(composeFile, []byte("services:\n  a: {image: "+strings.TrimPrefix(srv.URL, "http://")+"/vendor/app:1}\n"), 0o644); err != nil {
+	if err := os.WriteFile(composeFile, []byte("services:\n  a: {image: "+host+"/vendor/app:1}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("docker", "compose", "-f", composeFile, "up", "-d")
@@ -359,7 +345,7 @@ func upInterrupted(t *testing.T, cfgDir string, group bool) (string, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuilder
+	var out strings.Builder // read once the copy is done
 	copied := make(chan struct{})
 	go func() { _, _ = io.Copy(&out, r); close(copied) }()
 	cmd.Stdout, cmd.Stderr = w, w
@@ -373,6 +359,7 @@ func upInterrupted(t *testing.T, cfgDir string, group bool) (string, error) {
 	case <-asked:
 	case <-time.After(30 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-copied
 		t.Fatalf("the check never asked the registry:\n%s", out.String())
 	}
 	pid := cmd.Process.Pid
@@ -391,22 +378,4 @@ func upInterrupted(t *testing.T, cfgDir string, group bool) (string, error) {
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	<-copied
 	return out.String(), err
-}
-
-// syncBuilder is a strings.Builder several processes' output can share.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
