@@ -374,8 +374,11 @@ func TestThrottlingIsRetried(t *testing.T) {
 	w.aws.Throttle("AssumeRole", 2)
 	w.aws.Throttle("GetAuthorizationToken", 2)
 	w.prove(w.mustGet(w.reg.Host(), nil))
-	if a := w.aws.Attempts(); a.AssumeRole != 3 || a.GetAuthorizationToken != 3 {
-		t.Errorf("attempts %+v; want 3 of each (2 throttled, retried with backoff)", a)
+	// One call of each, retried: at least the 2 throttled attempts and the
+	// answered one (the SDK may retry once more, as it does an answer a
+	// loaded machine broke mid-body, so not exactly 3).
+	if c, a := w.aws.Calls(), w.aws.Attempts(); c.AssumeRole != 1 || c.GetAuthorizationToken != 1 || a.AssumeRole < 3 || a.GetAuthorizationToken < 3 {
+		t.Errorf("calls %+v, attempts %+v; want 1 call of each, in at least 3 attempts (2 throttled, retried with backoff)", c, a)
 	}
 }
 
@@ -581,8 +584,8 @@ func TestParallelRefusedGetsAskAWSOnce(t *testing.T) {
 			t.Fatalf("get %d: %v", i, err)
 		}
 	}
-	if a := w.aws.Attempts(); a.AssumeRole != 1 || a.GetAuthorizationToken != 0 {
-		t.Errorf("%d parallel refused gets made %d AssumeRole attempts (and %d token requests); want 1 (and 0)", n, a.AssumeRole, a.GetAuthorizationToken)
+	if c := w.aws.Calls(); c.AssumeRole != 1 || c.GetAuthorizationToken != 0 {
+		t.Errorf("%d parallel refused gets made %d AssumeRole calls (and %d token requests); want 1 (and 0)", n, c.AssumeRole, c.GetAuthorizationToken)
 	}
 	if out, _ := w.run(bin.lean, "", nil, "config"); !strings.Contains(out, "last failed refresh") || !strings.Contains(out, "AccessDenied") {
 		t.Errorf("config does not show the failed refresh:\n%s", out)
