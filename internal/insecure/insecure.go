@@ -106,13 +106,16 @@ func PlainHTTPFix(host string) string {
 // Transport is base for a registry docker takes for insecure (Default):
 // over TLS, docker verifies no certificate of it and reads no certs.d for
 // it (moby's newTLSConfig), so neither do the check, mirror and doctor.
+//
+// base's own fields are read by its Clone alone, which first sets base's
+// HTTP/2 defaults (its TLS config's protocols) under base's own sync.Once:
+// reading base.TLSClientConfig here raced with another goroutine's Clone of
+// the same base writing it (watch resolves registries in parallel).
 func Transport(base *http.Transport) http.RoundTripper {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if base.TLSClientConfig != nil {
-		cfg = base.TLSClientConfig.Clone()
+	t := base.Clone() // with a TLS config of its own, if base has one
+	if t.TLSClientConfig == nil {
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	cfg.InsecureSkipVerify = true // as docker, for a loopback registry only
-	t := base.Clone()
-	t.TLSClientConfig = cfg
+	t.TLSClientConfig.InsecureSkipVerify = true // as docker, for a loopback registry only
 	return t
 }

@@ -2,10 +2,12 @@ package insecure
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/currentsdev/currents/internal/fix"
@@ -58,4 +60,28 @@ func TestHTTPSOnly(t *testing.T) {
 		t.Fatalf("loopback over plain HTTP: %v", err)
 	}
 	resp.Body.Close()
+}
+
+// TestTransportOfOneBaseInParallel: the watch resolves registries in
+// parallel, each making its transport from one shared base. Transport must
+// read the base only through its Clone (run with -race: it raced before).
+func TestTransportOfOneBaseInParallel(t *testing.T) {
+	for _, base := range []*http.Transport{{}, {TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, ServerName: "kept"}}} {
+		own := base.TLSClientConfig // nil for the first: its Clone gives it one (HTTP/2's protocols)
+		var wg sync.WaitGroup
+		got := make([]http.RoundTripper, 8)
+		for i := range got {
+			wg.Go(func() { got[i] = Transport(base) })
+		}
+		wg.Wait()
+		for _, rt := range got {
+			cfg := rt.(*http.Transport).TLSClientConfig
+			if !cfg.InsecureSkipVerify || cfg == base.TLSClientConfig || base.TLSClientConfig.InsecureSkipVerify {
+				t.Fatalf("transport's TLS config %+v: want a copy of the base's, verifying no certificate (the base's still verifying)", cfg)
+			}
+			if own != nil && (cfg.ServerName != "kept" || cfg.MinVersion != tls.VersionTLS13) {
+				t.Fatalf("the base's TLS settings were not kept, or the base's were changed: %+v", cfg)
+			}
+		}
+	}
 }
