@@ -103,6 +103,7 @@ type queue struct {
 
 	messages []*message
 	wake     chan struct{} // closed and replaced whenever a message may have become receivable
+	polls    int           // receives being answered, see Receiving
 }
 
 func (q *queue) arn() string { return "arn:aws:sqs:" + q.region + ":" + q.account + ":" + q.name }
@@ -228,6 +229,19 @@ func (s *Server) QueueDepth(queueURL string) (visible, inFlight int) {
 	return visible, inFlight
 }
 
+// Receiving is how many receives of the queue are being answered: a long
+// poll of a consumer that was killed lasts until the stand-in sees its
+// connection close, and takes what becomes visible meanwhile, as SQS would.
+// A test that reveals a dead consumer's messages waits for none first.
+func (s *Server) Receiving(queueURL string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q := s.queueLocked(queueURL); q != nil {
+		return q.polls
+	}
+	return 0
+}
+
 // RevealInFlight makes every in-flight message of the queue visible now, as
 // if its visibility timeout had passed: a test of a consumer that died
 // holding messages need not wait the timeout out (the clock cannot move
@@ -298,6 +312,14 @@ func (s *Server) longPoll(ctx context.Context, q *queue, n int, wait, visibility
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	s.mu.Lock()
+	q.polls++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		q.polls--
+		s.mu.Unlock()
+	}()
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {

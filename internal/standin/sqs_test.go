@@ -200,6 +200,35 @@ func TestSQSLongPollWaitsForAPush(t *testing.T) {
 	}
 }
 
+// TestReceivingCountsLongPollsUntilTheirClientGoes: a long poll is counted
+// while it waits, and no longer once its client has gone away, as a killed
+// consumer's does.
+func TestReceivingCountsLongPollsUntilTheirClientGoes(t *testing.T) {
+	w := standintest.New(t, standintest.WithUser("arn:aws:iam::513558712013:user/watch"))
+	q := w.AWS.CreateQueue("ecr-push", standin.QueueOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = sqsClient(w.AWS, w.User).ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q), WaitTimeSeconds: 20})
+	}()
+	waitFor := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); w.AWS.Receiving(q) != want; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("Receiving = %d, want %d", w.AWS.Receiving(q), want)
+			}
+		}
+	}
+	waitFor(1)
+	cancel()
+	<-done
+	waitFor(0)
+	if n := w.AWS.Receiving(w.AWS.URL() + "/513558712013/none"); n != 0 {
+		t.Errorf("a queue that does not exist has %d receives", n)
+	}
+}
+
 // TestSQSVisibilityAndRedrive: an undeleted message comes back after its
 // visibility timeout with a higher ApproximateReceiveCount and a new receipt
 // handle (the old one deletes nothing); past maxReceiveCount it moves to the

@@ -65,8 +65,15 @@ func TestSIGKILLAtEachStep(t *testing.T) {
 			// The held message comes back once its visibility timeout
 			// passes; the rerun finds it.
 			// A receive the dead process sent just before dying may still be
-			// answered (and take the message, as with SQS): let it land first.
+			// answered (and take the message, as with SQS): let a request
+			// still in flight reach the stand-in, and every receive it is
+			// answering see its client gone, before the reveal.
 			time.Sleep(300 * time.Millisecond)
+			for deadline := time.Now().Add(10 * time.Second); w.aws.Receiving(w.queue) > 0; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("a receive of the killed watch is still answered after 10 s")
+				}
+			}
 			w.aws.RevealInFlight(w.queue)
 			code, rerun := runOnce(t, append(args, "--once"))
 			if code != 0 {
