@@ -18,7 +18,7 @@ DESTDIR ?=
 
 BINARIES := $(BIN)/docker-credential-currents $(BIN)/docker-credential-currents-aws $(BIN)/docker-currents $(BIN)/currents-plugin $(BIN)/currents-standin
 
-.PHONY: help build test lint bench fuzz install uninstall demo e2e clean dist package-test
+.PHONY: help build test lint race bench fuzz install uninstall demo e2e clean dist package-test
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -48,6 +48,13 @@ lint: ## staticcheck, vet of the build-tagged e2e and packaging tiers that `go v
 	$(GO) vet -tags packaging ./packaging/...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags e2e,packaging ./...
 	$(GO) run github.com/fzipp/gocyclo/cmd/gocyclo@v0.6.0 -over 20 .
+
+# The packages whose goroutines share state (the watch's parallel resolves on one transport, the probe's
+# limiter and connection gate, the cache and its locks, SQS polling): a data race passes every other test.
+RACE_PKGS = ./internal/insecure/ ./internal/probe/ ./internal/mirror/ ./internal/queue/ ./internal/tokencache/ \
+	./internal/kubelet/ ./internal/refresh/ ./internal/journal/ ./internal/watch/
+race: ## the concurrent packages under the race detector (cgo: needs gcc)
+	set -o pipefail; CGO_ENABLED=1 $(GO) test -race -count=1 $(if $(NOSKIP),-json) $(RACE_PKGS) $(if $(NOSKIP),| $(GO) run ./scripts/noskip)
 
 BENCH_ROUNDS ?= 10
 bench: build ## figures against the peers, interleaved (bench/); BENCH_BASE=REV adds that revision's as "base"
